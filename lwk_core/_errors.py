@@ -1,0 +1,149 @@
+"""The exception tree of lwk-core and its backend plugins.
+
+    LwkError                      root: catch this to catch everything we raise
+    ├── DescriptorError           a CT descriptor that cannot be parsed or used (also ValueError)
+    ├── DecodeError               bytes that are not a valid Elements transaction or header
+    │   └── TxidMismatch          bytes that do not hash to the txid they were asked for
+    ├── UnblindError              an output that cannot be unblinded with the key given
+    ├── UpdateError               an Update the wallet refuses; the wallet is left unchanged
+    ├── StoreError                the wallet's datadir cannot be used
+    │   ├── StoreCorrupted        a torn, tampered or foreign state file (never loaded)
+    │   └── StoreLocked           another process holds the datadir
+    ├── PluginError               plugin discovery or configuration problems
+    │   └── UnknownScheme         no installed backend owns a URL scheme
+    ├── BackendError              a backend could not give a usable answer (a chain fails over)
+    │   ├── BackendConnectError   refused, unreachable, TLS failure, dropped connection
+    │   ├── BackendTimeout        no (complete) answer within the timeout
+    │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
+    │   └── RateLimited           the server keeps refusing with 429/503 after the retries
+    ├── BroadcastRejected         the server validly refused a transaction (no failover)
+    └── AllBackendsFailed         every backend of a chain failed; `.causes` holds each one
+
+Messages never carry descriptors, blinding keys or other wallet secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllBackendsFailed",
+    "BackendConnectError",
+    "BackendError",
+    "BackendProtocolError",
+    "BackendTimeout",
+    "BroadcastRejected",
+    "DecodeError",
+    "DescriptorError",
+    "LwkError",
+    "PluginError",
+    "RateLimited",
+    "StoreCorrupted",
+    "StoreError",
+    "StoreLocked",
+    "TxidMismatch",
+    "UnblindError",
+    "UnknownScheme",
+    "UpdateError",
+]
+
+
+class LwkError(Exception):
+    """Root of every error raised by lwk-core and its plugins."""
+
+
+class DescriptorError(LwkError, ValueError):
+    """A CT descriptor is malformed, has a bad checksum, or uses an unsupported form."""
+
+
+class DecodeError(LwkError, ValueError):
+    """Bytes that do not decode as the Elements structure they claim to be."""
+
+
+class TxidMismatch(DecodeError):
+    """A transaction's bytes hash to another txid than the one requested."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"transaction bytes hash to {actual}, expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class UnblindError(LwkError):
+    """An output cannot be unblinded with the given key (not ours, or corrupt)."""
+
+
+class UpdateError(LwkError):
+    """The wallet refused an Update; its state is unchanged."""
+
+
+class StoreError(LwkError):
+    """The wallet's persistent store cannot be used."""
+
+
+class StoreCorrupted(StoreError):
+    """A state file failed its integrity check and was not loaded."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the lock on this datadir."""
+
+
+class PluginError(LwkError):
+    """A backend plugin could not be loaded or configured."""
+
+
+class UnknownScheme(PluginError):
+    """No installed backend plugin handles the URL's scheme."""
+
+
+class BackendError(LwkError):
+    """A backend failed to give a usable answer; a BackendChain moves to the next one.
+
+    `backend` names the server (scheme, host and port only; never credentials or paths).
+    """
+
+    def __init__(self, message: str, *, backend: str | None = None) -> None:
+        super().__init__(f"{backend}: {message}" if backend else message)
+        self.backend = backend
+        self.reason = message
+
+
+class BackendConnectError(BackendError):
+    """The server refused, could not be reached, failed TLS, or dropped the connection."""
+
+
+class BackendTimeout(BackendError):
+    """The server did not answer completely within the timeout."""
+
+
+class BackendProtocolError(BackendError):
+    """The server answered something malformed, oversized, inconsistent or false."""
+
+
+class RateLimited(BackendError):
+    """The server kept rate-limiting (HTTP 429/503) after the allowed retries."""
+
+    def __init__(
+        self, message: str, *, backend: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, backend=backend)
+        self.retry_after = retry_after
+
+
+class BroadcastRejected(LwkError):
+    """The server received the transaction and refused it; `reason` is the node's text."""
+
+    def __init__(self, reason: str, *, backend: str | None = None) -> None:
+        super().__init__(f"{backend}: transaction rejected: {reason}" if backend else reason)
+        self.backend = backend
+        self.reason = reason
+
+
+class AllBackendsFailed(BackendError):
+    """Every backend of a chain failed; `causes` pairs each backend with its error."""
+
+    def __init__(self, causes: list[tuple[str, BaseException]]) -> None:
+        lines = "; ".join(
+            f"{name}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}" for name, exc in causes
+        )
+        super().__init__(f"all {len(causes)} backends failed ({lines})")
+        self.causes = causes
