@@ -20,10 +20,6 @@ def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
 
-def _hex_repr(value: bytes) -> str:
-    return value.hex()
-
-
 @attrs.frozen
 class OutPoint:
     """A transaction output: txid (display hex) and output index."""
@@ -81,11 +77,15 @@ class Update:
     - `timestamps`: block height -> block time for the heights of `txid_height_new`;
     - `scripts`: newly derived wallet scripts -> (chain, index);
     - `unblinded`: secrets of the wallet's outputs in `new_txs`;
+    - `last_unused`: per chain, the index after the last script with history;
     - `wallet_id`: which wallet scanned (a hash of the descriptor, not a secret);
+    - `base_status`: the wallet state the scan started from; applying the update to a
+      wallet in another state is refused (it could resurrect or lose transactions);
     - `tip`: the best block at the time of the scan.
     """
 
     wallet_id: str
+    base_status: str
     tip: Tip
     new_txs: tuple[Transaction, ...] = attrs.field(default=(), converter=tuple)
     txid_height_new: Mapping[str, int | None] = attrs.field(
@@ -99,6 +99,7 @@ class Update:
     unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(
         factory=dict, converter=_frozen_map, repr=False, eq=False
     )
+    last_unused: Mapping[Chain, int] = attrs.field(factory=dict, converter=_frozen_map, eq=False)
 
     @property
     def only_tip(self) -> bool:

@@ -1,0 +1,179 @@
+"""BackendChain: several backends in the caller's order, failing over on backend errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._client import Client, Progress, _tx_bytes
+from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
+from ._network import Network
+from ._sync import scan
+from ._transaction import Transaction
+from ._update import Tip, Update
+
+if TYPE_CHECKING:
+    from ._wollet import Wollet
+
+__all__ = ["BackendChain"]
+
+log = logging.getLogger("lwk_core.failover")
+
+T = TypeVar("T")
+
+# Node reject reasons meaning the transaction is already known: a retry that succeeded.
+_ALREADY_KNOWN = ("txn-already-in-mempool", "txn-already-known", "already in block chain")
+
+
+class BackendChain:
+    """Backends (clients or URLs) tried in order; the same methods as one client.
+
+    Transport failures, timeouts, rate limits and malformed answers (any BackendError)
+    move to the next backend; a valid broadcast rejection does not. One scan takes its
+    histories and tip from a single backend; transactions already fetched by a failed
+    backend are reused (their txids were checked). A backend that failed is skipped for
+    `cooldown` seconds unless every backend is cooling down. With `private=N`, the first
+    N backends are the caller's own servers and a call never falls back from them to the
+    others (privacy: a public server would learn the wallet's scripts).
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[Client | str],
+        *,
+        network: Network | None = None,
+        cooldown: float = 30.0,
+        private: int = 0,
+        **options: Any,
+    ) -> None:
+        from .plugin.manager import connect
+
+        if not backends:
+            raise ValueError("a BackendChain needs at least one backend")
+        if not 0 <= private <= len(backends):
+            raise ValueError("private must be between 0 and the number of backends")
+        self.backends: list[Client] = [
+            b if isinstance(b, Client) else connect(b, network, **options) for b in backends
+        ]
+        self.network = network
+        self.cooldown = cooldown
+        self.private = private
+        self._failed_until: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self.name = " -> ".join(b.name for b in self.backends)
+
+    def __repr__(self) -> str:
+        return f"<BackendChain {self.name}>"
+
+    # -- failover ----------------------------------------------------------------------
+
+    def _order(self) -> list[int]:
+        """Indexes to try: private ones only if any, those not cooling down first."""
+        candidates = list(range(self.private or len(self.backends)))
+        now = time.monotonic()
+        with self._lock:
+            ready = [i for i in candidates if self._failed_until.get(i, 0.0) <= now]
+        cooling = [i for i in candidates if i not in ready]
+        return ready + cooling
+
+    def _call(self, what: str, call: Callable[[Client], T]) -> T:
+        causes: list[tuple[str, BaseException]] = []
+        order = self._order()
+        for position, i in enumerate(order):
+            client = self.backends[i]
+            try:
+                result = call(client)
+            except BackendError as exc:
+                causes.append((client.name, exc))
+                with self._lock:
+                    self._failed_until[i] = time.monotonic() + self.cooldown
+                following = order[position + 1 :]
+                if following:
+                    log.warning(
+                        "%s failed on %s (%s: %s); failing over to %s",
+                        what,
+                        client.name,
+                        type(exc).__name__,
+                        exc.reason,
+                        self.backends[following[0]].name,
+                    )
+                continue
+            with self._lock:
+                self._failed_until.pop(i, None)
+            return result
+        log.error("%s failed on every backend", what)
+        raise AllBackendsFailed(causes)
+
+    # -- the client methods ------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._call("ping", lambda c: c.ping())
+
+    def tip(self) -> Tip:
+        return self._call("tip", lambda c: c.tip())
+
+    def get_txs(self, txids: Sequence[str]) -> list[Transaction]:
+        return self._call("get_tx", lambda c: c.get_txs(txids))
+
+    def get_tx(self, txid: str) -> Transaction:
+        return self.get_txs([txid])[0]
+
+    def full_scan(
+        self, wollet: Wollet, *, to_index: int = 0, progress: Progress | None = None
+    ) -> Update | None:
+        return self.sync(wollet, 20, to_index=to_index, progress=progress)
+
+    def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
+        return self.sync(wollet, 20, to_index=index)
+
+    def sync(
+        self,
+        wollet: Wollet,
+        gap_limit: int = 20,
+        *,
+        to_index: int = 0,
+        progress: Progress | None = None,
+    ) -> Update | None:
+        tx_cache: dict[str, Transaction] = {}
+        return self._call(
+            "scan",
+            lambda c: scan(
+                c, wollet, gap_limit=gap_limit, to_index=to_index, progress=progress,
+                tx_cache=tx_cache,
+            ),
+        )
+
+    def broadcast(self, tx: Transaction | bytes | str) -> str:
+        """Broadcast; a rejection is final, a transport failure moves to the next backend.
+
+        If an earlier backend failed mid-request it may have relayed the transaction, so
+        a later "already known" rejection counts as success.
+        """
+        raw = _tx_bytes(tx)
+        txid = Transaction.from_bytes(raw).txid
+        attempts = 0
+
+        def send(client: Client) -> str:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return client.broadcast(raw)
+            except BroadcastRejected as exc:
+                if attempts > 1 and any(s in exc.reason for s in _ALREADY_KNOWN):
+                    return txid
+                raise
+
+        return self._call("broadcast", send)
+
+    def close(self) -> None:
+        for client in self.backends:
+            client.close()
+
+    def __enter__(self) -> BackendChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

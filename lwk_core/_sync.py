@@ -1,0 +1,257 @@
+"""The sync orchestrator: one scan of a wallet through one backend, producing an Update.
+
+It follows LWK's algorithm so results match it exactly: per chain, scripts are derived in
+batches of `gap_limit` and their histories fetched; the scan of a chain stops after a
+batch with no history once it has covered `to_index` and the last known used index. Then
+only unknown transactions are fetched (each txid re-hashed), wallet outputs unblinded, and
+block times fetched for heights not known yet. Beyond LWK, deletions and height changes
+alone also make an Update, and histories are checked against the tip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING
+
+from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindError
+from ._network import Chain
+from ._transaction import Transaction
+from ._unblind import unblind_many
+from ._update import HistoryEntry, OutPoint, TxOutSecrets, Update
+
+if TYPE_CHECKING:
+    from ._client import Client, Progress
+    from ._wollet import Wollet, WolletState
+
+__all__ = ["decode_fetched", "scan"]
+
+log = logging.getLogger("lwk_core.sync")
+
+
+def decode_fetched(client: Client, txids: Sequence[str], raws: Sequence[bytes]) -> list[Transaction]:
+    """Parse transactions a backend returned and check each hashes to the txid asked for."""
+    if len(raws) != len(txids):
+        raise BackendProtocolError(
+            f"asked for {len(txids)} transactions, got {len(raws)}", backend=client.name
+        )
+    txs = []
+    for txid, raw in zip(txids, raws, strict=True):
+        try:
+            txs.append(Transaction.from_bytes(raw, expected_txid=txid))
+        except TxidMismatch as exc:
+            raise BackendProtocolError(
+                f"returned a transaction hashing to {exc.actual} for {txid}", backend=client.name
+            ) from exc
+        except DecodeError as exc:
+            raise BackendProtocolError(
+                f"returned undecodable bytes for transaction {txid}: {exc}", backend=client.name
+            ) from exc
+    return txs
+
+
+class _Scan:
+    """The state of one scan; `run` returns the Update or None."""
+
+    def __init__(
+        self,
+        client: Client,
+        state: WolletState,
+        *,
+        gap_limit: int,
+        to_index: int,
+        progress: Progress | None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
+    ) -> None:
+        if gap_limit < 1:
+            raise ValueError("gap_limit must be at least 1")
+        if to_index < 0:
+            raise ValueError("to_index must not be negative")
+        self.client = client
+        self.state = state
+        self.gap_limit = gap_limit
+        self.to_index = to_index
+        self.progress = progress or (lambda stage, done, total: None)
+        self.tx_cache = tx_cache if tx_cache is not None else {}
+        self.txid_height: dict[str, int | None] = {}
+        self.block_times: dict[int, int] = {}
+        self.new_scripts: dict[bytes, tuple[Chain, int]] = {}
+        self.last_unused: dict[Chain, int] = {chain: 0 for chain in state.descriptor.chains}
+
+    def run(self) -> Update | None:
+        self.tip = self.client.tip()
+        for chain in self.state.descriptor.chains:
+            self._scan_chain(chain)
+        new_txs = self._fetch_new_txs()
+        unblinded = self._unblind(new_txs)
+        timestamps = self._timestamps()
+        return self._update(new_txs, unblinded, timestamps)
+
+    # -- histories ---------------------------------------------------------------------
+
+    def _scan_chain(self, chain: Chain) -> None:
+        goal = max(self.to_index, self.state.last_unused.get(chain, 0))
+        start = 0
+        while True:
+            scripts = self._scripts(chain, start)
+            histories = self.client.scan_scripts(scripts)
+            if len(histories) != len(scripts):
+                raise BackendProtocolError(
+                    f"asked for {len(scripts)} histories, got {len(histories)}",
+                    backend=self.client.name,
+                )
+            used = [i for i, history in enumerate(histories) if history]
+            if used:
+                self.last_unused[chain] = start + max(used) + 1
+            entries = [entry for history in histories for entry in history]
+            self.progress("scripts", start + len(scripts), max(goal, start + len(scripts)))
+            if not entries and goal <= 1 + start:
+                return
+            for entry in entries:
+                self._record(entry)
+            start += self.gap_limit
+
+    def _scripts(self, chain: Chain, start: int) -> list[bytes]:
+        known = self.state.script_batch(chain, start, self.gap_limit)
+        if len(known) == self.gap_limit:
+            return known
+        derived = self.state.descriptor.script_pubkeys(chain, start + len(known), self.gap_limit - len(known))
+        for offset, script in enumerate(derived):
+            self.new_scripts[script] = (chain, start + len(known) + offset)
+        return known + derived
+
+    def _record(self, entry: HistoryEntry) -> None:
+        height = entry.height
+        if height is not None and height > self.tip.height:
+            self._refresh_tip(height)
+        self.txid_height[entry.txid] = height
+        if height is not None and entry.block_time is not None:
+            self.block_times[height] = entry.block_time
+
+    def _refresh_tip(self, height: int) -> None:
+        """A history above the tip: a block may have arrived mid-scan; else the server lies."""
+        tip = self.client.tip()
+        if tip.height < height:
+            raise BackendProtocolError(
+                f"history claims height {height} above the tip {tip.height}",
+                backend=self.client.name,
+            )
+        self.tip = tip
+
+    # -- transactions, unblinding, timestamps ------------------------------------------
+
+    def _fetch_new_txs(self) -> list[Transaction]:
+        missing = sorted(txid for txid in self.txid_height if txid not in self.state.txs)
+        to_fetch = [txid for txid in missing if txid not in self.tx_cache]
+        self.progress("transactions", len(missing) - len(to_fetch), len(missing))
+        for tx in self.client.get_txs(to_fetch) if to_fetch else []:
+            self.tx_cache[tx.txid] = tx
+        self.progress("transactions", len(missing), len(missing))
+        return [self.tx_cache[txid] for txid in missing]
+
+    def _unblind(self, txs: Sequence[Transaction]) -> dict[OutPoint, TxOutSecrets]:
+        scripts = self.state.scripts
+        descriptor = self.state.descriptor
+        outpoints: list[OutPoint] = []
+        jobs = []
+        for tx in txs:
+            for vout, out in enumerate(tx.outputs):
+                spk = out.script_pubkey
+                if not out.is_blinded or (spk not in scripts and spk not in self.new_scripts):
+                    continue
+                outpoints.append(OutPoint(tx.txid, vout))
+                jobs.append((out, descriptor.blinding_private_key(spk)))
+        self.progress("unblind", 0, len(jobs))
+        results = unblind_many(jobs)
+        self.progress("unblind", len(jobs), len(jobs))
+        unblinded = {}
+        for outpoint, result in zip(outpoints, results, strict=True):
+            if isinstance(result, UnblindError):
+                # As LWK: a sender may have blinded badly; the output is not counted.
+                log.info("output %s cannot be unblinded, ignored", outpoint)
+            else:
+                unblinded[outpoint] = result
+        return unblinded
+
+    def _timestamps(self) -> dict[int, int]:
+        known = self.state.timestamps
+        heights = {h for h in self.txid_height.values() if h is not None} | {self.tip.height}
+        needed = sorted(h for h in heights if h not in known)
+        found = {h: self.block_times[h] for h in needed if h in self.block_times}
+        if self.tip.height in needed:
+            found[self.tip.height] = self.tip.timestamp
+        to_fetch = [h for h in needed if h not in found]
+        fetched = self.client.block_timestamps(to_fetch)
+        if set(fetched) != set(to_fetch):
+            raise BackendProtocolError(
+                f"asked for {len(to_fetch)} block times, got {len(fetched)}",
+                backend=self.client.name,
+            )
+        found.update(fetched)
+        return found
+
+    # -- the Update --------------------------------------------------------------------
+
+    def _update(
+        self,
+        new_txs: list[Transaction],
+        unblinded: dict[OutPoint, TxOutSecrets],
+        timestamps: dict[int, int],
+    ) -> Update | None:
+        heights = self.state.heights
+        changed_heights = {
+            txid: h for txid, h in self.txid_height.items() if txid not in heights or heights[txid] != h
+        }
+        deleted = {txid for txid in heights if txid not in self.txid_height}
+        old_tip = self.state.tip
+        tip_changed = old_tip is None or (old_tip.height, old_tip.hash) != (self.tip.height, self.tip.hash)
+        last_unused_changed = any(
+            self.state.last_unused.get(chain, 0) != value for chain, value in self.last_unused.items()
+        )
+        if not (
+            new_txs
+            or changed_heights
+            or deleted
+            or timestamps
+            or self.new_scripts
+            or last_unused_changed
+            or tip_changed
+        ):
+            return None
+        return Update(
+            wallet_id=self.state.descriptor.wallet_id,
+            base_status=self.state.status,
+            tip=self.tip,
+            new_txs=new_txs,
+            txid_height_new=changed_heights,
+            txid_height_delete=deleted,
+            timestamps=timestamps,
+            scripts=self.new_scripts,
+            unblinded=unblinded,
+            last_unused=self.last_unused,
+        )
+
+
+def scan(
+    client: Client,
+    wollet: Wollet,
+    *,
+    gap_limit: int = 20,
+    to_index: int = 0,
+    progress: Progress | None = None,
+    tx_cache: MutableMapping[str, Transaction] | None = None,
+) -> Update | None:
+    """Scan `wollet` through `client`; None when nothing at all changed.
+
+    `tx_cache` (txid -> verified Transaction) lets a failover chain reuse what a failed
+    backend already fetched.
+    """
+    return _Scan(
+        client,
+        wollet.state,
+        gap_limit=gap_limit,
+        to_index=to_index,
+        progress=progress,
+        tx_cache=tx_cache,
+    ).run()
+

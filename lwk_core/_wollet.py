@@ -1,0 +1,347 @@
+"""The watch-only wallet: applies Updates and reports balance, transactions and outputs.
+
+Results follow LWK (lwk_wollet's tx details): explicit outputs are ignored in balances,
+transactions are listed newest first (unconfirmed first, ties by txid descending), and a
+transaction's type is derived from issuances, burns, fees and its net balance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+
+import attrs
+
+from ._descriptor import WolletDescriptor
+from ._errors import DescriptorError, UpdateError
+from ._network import Chain, Network
+from ._transaction import Transaction
+from ._update import OutPoint, Tip, TxOutSecrets, Update
+
+__all__ = ["AddressResult", "Balance", "WalletTx", "WalletTxOut", "Wollet", "WolletState"]
+
+# LWK's burn script: a bare OP_RETURN.
+_BURN_SCRIPT = b"\x6a"
+
+
+class Balance(Mapping[str, int]):
+    """Satoshis per asset id (display hex); the policy asset is always present."""
+
+    def __init__(self, amounts: Mapping[str, int], policy_asset: str) -> None:
+        self._amounts = dict(amounts)
+        self._amounts.setdefault(policy_asset, 0)
+        self._policy_asset = policy_asset
+
+    def __getitem__(self, asset: str) -> int:
+        return self._amounts[asset]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._amounts)
+
+    def __len__(self) -> int:
+        return len(self._amounts)
+
+    def __repr__(self) -> str:
+        return f"Balance({self._amounts!r})"
+
+    def btc_balance(self) -> int:
+        """The L-BTC (policy asset) balance in satoshis."""
+        return self._amounts[self._policy_asset]
+
+
+@attrs.frozen
+class AddressResult:
+    """A receive address and its derivation index."""
+
+    _address: str
+    _index: int
+
+    def address(self) -> str:
+        return self._address
+
+    def index(self) -> int:
+        return self._index
+
+    def __str__(self) -> str:
+        return self._address
+
+
+@attrs.frozen
+class WalletTxOut:
+    """An output of the wallet with its unblinded secrets."""
+
+    outpoint: OutPoint
+    script_pubkey: bytes = attrs.field(repr=False)
+    height: int | None
+    unblinded: TxOutSecrets
+    chain: Chain
+    wildcard_index: int
+    is_spent: bool
+
+    @property
+    def asset(self) -> str:
+        return self.unblinded.asset
+
+    @property
+    def value(self) -> int:
+        return self.unblinded.value
+
+
+@attrs.frozen
+class WalletTx:
+    """A wallet transaction as LWK describes it."""
+
+    txid: str
+    height: int | None
+    timestamp: int | None
+    type: str
+    fee: int
+    balance: Mapping[str, int]
+    tx: Transaction = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=False)
+class WolletState:
+    """An immutable snapshot of everything the wallet knows; apply_update replaces it."""
+
+    descriptor: WolletDescriptor
+    network: Network
+    txs: Mapping[str, Transaction] = attrs.field(factory=dict)
+    heights: Mapping[str, int | None] = attrs.field(factory=dict)
+    timestamps: Mapping[int, int] = attrs.field(factory=dict)
+    scripts: Mapping[bytes, tuple[Chain, int]] = attrs.field(factory=dict)
+    unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(factory=dict)
+    last_unused: Mapping[Chain, int] = attrs.field(factory=dict)
+    tip: Tip | None = None
+
+    @cached_property
+    def paths(self) -> dict[tuple[Chain, int], bytes]:
+        return {path: spk for spk, path in self.scripts.items()}
+
+    @cached_property
+    def status(self) -> str:
+        """A digest of the wallet's history and tip: Updates name the state they start from."""
+        h = hashlib.sha256()
+        for txid in sorted(self.heights):
+            h.update(f"{txid}:{self.heights[txid]};".encode())
+        if self.tip is not None:
+            h.update(f"tip:{self.tip.height}:{self.tip.hash}".encode())
+        return h.hexdigest()
+
+    @cached_property
+    def spent(self) -> frozenset[OutPoint]:
+        return frozenset(
+            txin.prevout for txid in self.heights for txin in self.txs[txid].inputs
+        )
+
+    def script_batch(self, chain: Chain, start: int, count: int) -> list[bytes]:
+        """The already derived scripts of `chain` from `start`, up to `count`, contiguous."""
+        batch = []
+        for index in range(start, start + count):
+            script = self.paths.get((chain, index))
+            if script is None:
+                break
+            batch.append(script)
+        return batch
+
+    def applied(self, update: Update) -> WolletState:
+        """The state after `update`, validated; raises UpdateError and changes nothing."""
+        if update.wallet_id != self.descriptor.wallet_id:
+            raise UpdateError("the update was made for another wallet")
+        if update.base_status != self.status:
+            raise UpdateError(
+                "the update was computed from another state of this wallet "
+                "(applied twice, or out of order); sync again"
+            )
+        txs = dict(self.txs)
+        for tx in update.new_txs:
+            txs[tx.txid] = tx
+        for txid, height in update.txid_height_new.items():
+            if txid not in txs:
+                raise UpdateError(f"the update gives a height for unknown transaction {txid}")
+            if height is not None and not 0 < height <= update.tip.height:
+                raise UpdateError(f"transaction {txid} at height {height} is above the tip")
+        for outpoint in update.unblinded:
+            if outpoint.txid not in txs:
+                raise UpdateError(f"the update unblinds an output of unknown tx {outpoint.txid}")
+        heights = {t: h for t, h in self.heights.items() if t not in update.txid_height_delete}
+        heights.update(update.txid_height_new)
+        return WolletState(
+            descriptor=self.descriptor,
+            network=self.network,
+            txs=txs,
+            heights=heights,
+            timestamps={**self.timestamps, **update.timestamps},
+            scripts={**self.scripts, **update.scripts},
+            unblinded={**self.unblinded, **update.unblinded},
+            last_unused={**self.last_unused, **update.last_unused},
+            tip=update.tip,
+        )
+
+
+class Wollet:
+    """A watch-only Liquid wallet for one CT descriptor.
+
+    `Wollet(network, descriptor, datadir=None)`: with a datadir the state is persisted
+    (encrypted, atomically) and reloaded on the next start.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        descriptor: WolletDescriptor | str,
+        datadir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if isinstance(descriptor, str):
+            descriptor = WolletDescriptor(descriptor)
+        if descriptor.is_mainnet != network.is_mainnet:
+            kind = "mainnet" if descriptor.is_mainnet else "a test network"
+            raise DescriptorError(f"the descriptor's keys are for {kind}, not {network.value}")
+        self._network = network
+        self._descriptor = descriptor
+        self._state = WolletState(descriptor=descriptor, network=network)
+        self._datadir = Path(datadir) if datadir is not None else None
+
+    def __repr__(self) -> str:
+        return f"<Wollet {self._network.value} {len(self._state.heights)} txs>"
+
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    @property
+    def descriptor(self) -> WolletDescriptor:
+        return self._descriptor
+
+    @property
+    def state(self) -> WolletState:
+        """The current immutable snapshot (what scans start from)."""
+        return self._state
+
+    def dwid(self) -> str:
+        return self._descriptor.dwid(self._network)
+
+    def tip(self) -> Tip | None:
+        return self._state.tip
+
+    def apply_update(self, update: Update) -> None:
+        """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged."""
+        self._state = self._state.applied(update)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def address(self, index: int | None = None) -> AddressResult:
+        """The receive address at `index`, or the first unused one."""
+        if index is None:
+            index = self._state.last_unused.get(Chain.EXTERNAL, 0)
+        if index < 0:
+            raise ValueError("address index must not be negative")
+        return AddressResult(self._descriptor.address(Chain.EXTERNAL, index, self._network), index)
+
+    def txos(self) -> list[WalletTxOut]:
+        """Every confidential output the wallet received, spent or not."""
+        state = self._state
+        outs = []
+        for txid, height in state.heights.items():
+            tx = state.txs[txid]
+            for vout, out in enumerate(tx.outputs):
+                outpoint = OutPoint(txid, vout)
+                secrets = state.unblinded.get(outpoint)
+                path = state.scripts.get(out.script_pubkey)
+                if secrets is None or path is None:
+                    continue
+                outs.append(
+                    WalletTxOut(
+                        outpoint=outpoint,
+                        script_pubkey=out.script_pubkey,
+                        height=height,
+                        unblinded=secrets,
+                        chain=path[0],
+                        wildcard_index=path[1],
+                        is_spent=outpoint in state.spent,
+                    )
+                )
+        return outs
+
+    def utxos(self) -> list[WalletTxOut]:
+        """Outputs not spent by any wallet transaction (confirmed or not)."""
+        return [txo for txo in self.txos() if not txo.is_spent]
+
+    def balance(self) -> Balance:
+        amounts: dict[str, int] = {}
+        for utxo in self.utxos():
+            amounts[utxo.asset] = amounts.get(utxo.asset, 0) + utxo.value
+        return Balance(amounts, self._network.policy_asset)
+
+    def transactions(self) -> list[WalletTx]:
+        """Wallet transactions, newest first (unconfirmed first, then by txid descending)."""
+        state = self._state
+        order = sorted(
+            state.heights.items(),
+            key=lambda item: (item[1] if item[1] is not None else 2**32, item[0]),
+            reverse=True,
+        )
+        return [self._wallet_tx(txid, height) for txid, height in order]
+
+    def transaction(self, txid: str) -> WalletTx | None:
+        if txid not in self._state.heights:
+            return None
+        return self._wallet_tx(txid, self._state.heights[txid])
+
+    def _wallet_tx(self, txid: str, height: int | None) -> WalletTx:
+        state = self._state
+        tx = state.txs[txid]
+        balance: dict[str, int] = {}
+        for txin in tx.inputs:
+            secrets = state.unblinded.get(txin.prevout)
+            if secrets is not None and _is_wallet_output(state, txin.prevout):
+                balance[secrets.asset] = balance.get(secrets.asset, 0) - secrets.value
+        for vout, out in enumerate(tx.outputs):
+            secrets = state.unblinded.get(OutPoint(txid, vout))
+            if secrets is not None and out.script_pubkey in state.scripts:
+                balance[secrets.asset] = balance.get(secrets.asset, 0) + secrets.value
+        fees = _fees(tx)
+        return WalletTx(
+            txid=txid,
+            height=height,
+            timestamp=state.timestamps.get(height) if height is not None else None,
+            type=_tx_type(tx, balance, fees),
+            fee=fees.get(self._network.policy_asset, 0),
+            balance=balance,
+            tx=tx,
+        )
+
+
+def _is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:
+    tx = state.txs.get(outpoint.txid)
+    if tx is None or outpoint.vout >= len(tx.outputs):
+        return False
+    return tx.outputs[outpoint.vout].script_pubkey in state.scripts
+
+
+def _fees(tx: Transaction) -> dict[str, int]:
+    fees: dict[str, int] = {}
+    for out in tx.outputs:
+        if out.is_fee and out.asset is not None and out.value is not None:
+            fees[out.asset] = fees.get(out.asset, 0) + out.value
+    return fees
+
+
+def _tx_type(tx: Transaction, balance: Mapping[str, int], fees: Mapping[str, int]) -> str:
+    issuances = [txin.issuance for txin in tx.inputs if txin.issuance is not None]
+    if any(not i.is_reissuance for i in issuances):
+        return "issuance"
+    if issuances:
+        return "reissuance"
+    if any(out.script_pubkey == _BURN_SCRIPT for out in tx.outputs):
+        return "burn"
+    if fees and len(balance) == len(fees) and all(balance.get(a) == -f for a, f in fees.items()):
+        return "redeposit"
+    if balance and all(v > 0 for v in balance.values()):
+        return "incoming"
+    if balance and all(v < 0 for v in balance.values()):
+        return "outgoing"
+    return "unknown"
