@@ -1,0 +1,123 @@
+"""Scan semantics of the orchestrator, on synthetic explicit transactions.
+
+The expected results follow LWK's algorithm (lwk_wollet clients/blocking: batches of the
+gap limit, stop after an empty batch once `to_index` and the last used index are covered).
+"""
+
+from __future__ import annotations
+
+import pytest
+from lwk_memory_backend import MemoryChain, MemoryClient, register_chain
+from shared_data import load_fixture, unique_name
+from txbuild import explicit_tx
+
+from lwk_core import Chain, Network
+from lwk_core._wollet import Wollet
+
+FIXTURE = load_fixture("liquid-testnet-wallet.json")
+NET = Network.LIQUID_TESTNET
+ASSET = NET.policy_asset
+
+
+@pytest.fixture
+def setup() -> tuple[MemoryChain, MemoryClient, Wollet]:
+    chain = MemoryChain(NET)
+    name = unique_name("semantics")
+    register_chain(name, chain)
+    return chain, MemoryClient(name, NET), Wollet(NET, FIXTURE["descriptor"])
+
+
+def _pay(wollet: Wollet, chain: MemoryChain, index: int, height: int | None = 10) -> str:
+    spk = wollet.descriptor.script_pubkey(Chain.EXTERNAL, index)
+    tx = explicit_tx([(spk, 1000)], ASSET)
+    chain.add(tx, height)
+    return tx.txid
+
+
+def _scan(client: MemoryClient, wollet: Wollet, **kw: int) -> set[str]:
+    update = client.full_scan(wollet, **kw)
+    if update is not None:
+        wollet.apply_update(update)
+    return {t.txid for t in wollet.transactions()}
+
+
+def test_a_script_beyond_an_empty_batch_is_not_found(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 25)
+    assert _scan(client, wollet) == set()
+
+
+def test_to_index_scans_beyond_the_gap_and_later_scans_keep_it(setup: tuple) -> None:
+    chain, client, wollet = setup
+    txid = _pay(wollet, chain, 25)
+    assert _scan(client, wollet, to_index=25) == {txid}
+    assert wollet.state.last_unused[Chain.EXTERNAL] == 26
+    later = _pay(wollet, chain, 27, height=11)
+    assert _scan(client, wollet) == {txid, later}  # last used index extends the scan
+
+
+def test_used_scripts_in_consecutive_batches_are_all_found(setup: tuple) -> None:
+    chain, client, wollet = setup
+    found = {_pay(wollet, chain, 19), _pay(wollet, chain, 39)}
+    assert _scan(client, wollet) == found
+    assert wollet.address().index() == 40
+
+
+def test_scans_derive_each_batch_once(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 3)
+    _scan(client, wollet)
+    scanned = [c for c in client.conn.calls if c == "scan_scripts"]
+    assert len(scanned) == 4  # two batches per chain: one used, one empty
+    assert len(wollet.state.scripts) == 80
+
+
+def test_nothing_changed_returns_none(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 0)
+    _scan(client, wollet)
+    assert client.full_scan(wollet) is None
+
+
+def test_a_vanished_transaction_is_deleted(setup: tuple) -> None:
+    chain, client, wollet = setup
+    keep = _pay(wollet, chain, 0)
+    gone = _pay(wollet, chain, 1, height=None)
+    assert _scan(client, wollet) == {keep, gone}
+    chain.remove(gone)  # evicted from the mempool, or replaced
+    update = client.full_scan(wollet)
+    assert update is not None and set(update.txid_height_delete) == {gone}
+    assert not update.new_txs
+    wollet.apply_update(update)
+    assert {t.txid for t in wollet.transactions()} == {keep}
+
+
+def test_a_confirmation_changes_the_height_only(setup: tuple) -> None:
+    chain, client, wollet = setup
+    txid = _pay(wollet, chain, 2, height=None)
+    _scan(client, wollet)
+    assert wollet.transaction(txid).height is None  # type: ignore[union-attr]
+    chain.add(chain.txs[txid], 12, 1_700_000_123)
+    update = client.full_scan(wollet)
+    assert update is not None and dict(update.txid_height_new) == {txid: 12}
+    assert not update.new_txs
+    wollet.apply_update(update)
+    tx = wollet.transaction(txid)
+    assert tx is not None and (tx.height, tx.timestamp) == (12, 1_700_000_123)
+
+
+def test_progress_reports_each_stage(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 0)
+    seen: list[str] = []
+    client.full_scan(wollet, progress=lambda stage, done, total: seen.append(stage))
+    assert {"scripts", "transactions", "unblind"} <= set(seen)
+
+
+def test_explicit_outputs_do_not_count_in_the_balance(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 0)
+    _scan(client, wollet)
+    # LWK ignores explicit outputs in balances: only blinded outputs are unblinded.
+    assert wollet.balance().btc_balance() == 0
+    assert len(wollet.transactions()) == 1
