@@ -144,14 +144,17 @@ def test_issuance_ids_match_the_fixture_balances() -> None:
 def test_inputs_and_outputs_match_lwk() -> None:
     lwk = pytest.importorskip("lwk")
     policy = lwk.Network.testnet().policy_asset()
-    for txid, raw in fixture_txs().items():
+    for raw in fixture_txs().values():
         ours = Transaction.from_bytes(raw)
         theirs = lwk.Transaction.from_bytes(raw)
         assert str(theirs.txid()) == ours.txid
         assert theirs.fee(policy) == ours.fee(TESTNET_POLICY)
         assert len(theirs.inputs()) == len(ours.inputs)
         for a, b in zip(ours.inputs, theirs.inputs(), strict=True):
-            assert (a.prevout.txid, a.prevout.vout) == (str(b.outpoint().txid()), b.outpoint().vout())
+            assert (a.prevout.txid, a.prevout.vout) == (
+                str(b.outpoint().txid()),
+                b.outpoint().vout(),
+            )
             assert a.sequence == b.sequence()
             assert not a.is_coinbase and not a.is_pegin
         assert len(theirs.outputs()) == len(ours.outputs)
@@ -192,7 +195,9 @@ def test_value_semantics_and_pickle() -> None:
 def test_txid_ignores_witness_and_flag() -> None:
     ins, outs = [txin()], [txout()]
     bare = tx(ins, outs)
-    with_witness = tx(ins, outs, witness=b"\x00\x00" + b"\x01" + vb(b"\xaa" * 71) + b"\x00" + b"\x00\x00")
+    with_witness = tx(
+        ins, outs, witness=b"\x00\x00" + b"\x01" + vb(b"\xaa" * 71) + b"\x00" + b"\x00\x00"
+    )
     t = Transaction.from_bytes(with_witness)
     assert t.txid == sha256d(bare)[::-1].hex() == Transaction.from_bytes(bare).txid
     assert t.inputs[0].witness == (b"\xaa" * 71,)
@@ -228,7 +233,9 @@ def issuance_bytes(nonce: bytes, entropy: bytes, amount: bytes, tokens: bytes) -
 def test_new_issuance_ids_from_first_principles() -> None:
     prev, vout, contract = b"\x44" * 32, 5, b"\x55" * 32
     iss = issuance_bytes(bytes(32), contract, explicit_value(10), explicit_value(2))
-    t = Transaction.from_bytes(tx([txin(prev=prev, index=0x80000000 | vout, issuance=iss)], [txout()]))
+    t = Transaction.from_bytes(
+        tx([txin(prev=prev, index=0x80000000 | vout, issuance=iss)], [txout()])
+    )
     i = t.inputs[0]
     assert i.prevout.vout == vout and i.issuance is not None
     entropy = fast_merkle_root([sha256d(prev + struct.pack("<I", vout)), contract])
@@ -239,7 +246,9 @@ def test_new_issuance_ids_from_first_principles() -> None:
     assert (i.issuance.amount, i.issuance.token_amount) == (10, 2)
     # A confidential amount makes the token id use the leaf 2 instead of 1.
     blinded = issuance_bytes(bytes(32), contract, b"\x08" + b"\x66" * 32, b"\x00")
-    t = Transaction.from_bytes(tx([txin(prev=prev, index=0x80000000 | vout, issuance=blinded)], [txout()]))
+    t = Transaction.from_bytes(
+        tx([txin(prev=prev, index=0x80000000 | vout, issuance=blinded)], [txout()])
+    )
     conf = t.inputs[0].issuance
     assert conf is not None and conf.amount is None and conf.token_amount is None
     assert conf.amount_commitment == b"\x08" + b"\x66" * 32 and conf.token_amount_commitment == b""
@@ -250,12 +259,18 @@ def test_new_issuance_ids_from_first_principles() -> None:
 
 def test_reissuance_of_a_fixture_asset_keeps_its_id() -> None:
     txid = "c47d08ae480064fcf95e2c07aef8d84d8e1aadc7c607e24ca8159f564759753b"
-    original = next(i.issuance for i in Transaction.from_bytes(fixture_txs()[txid]).inputs if i.issuance)
+    original = next(
+        i.issuance for i in Transaction.from_bytes(fixture_txs()[txid]).inputs if i.issuance
+    )
     reiss = issuance_bytes(b"\x77" * 32, original.entropy, explicit_value(99), b"\x00")
     t = Transaction.from_bytes(tx([txin(index=0x80000001, issuance=reiss)], [txout()]))
     r = t.inputs[0].issuance
     assert r is not None and r.is_reissuance
-    assert r.asset_id == original.asset_id == "91618f01b2ec10c6cb6d03ea4fde9d765e30c23b8585522d247972a31c5435d6"
+    assert (
+        r.asset_id
+        == original.asset_id
+        == "91618f01b2ec10c6cb6d03ea4fde9d765e30c23b8585522d247972a31c5435d6"
+    )
     assert r.token_id is None and r.contract_hash is None
     assert r.entropy == original.entropy and r.amount == 99 and r.blinding_nonce == b"\x77" * 32
 
@@ -265,7 +280,10 @@ def test_reissuance_of_a_fixture_asset_keeps_its_id() -> None:
     [
         (tx([txin()], [txout()]) + b"\x00", "trailing"),
         (tx([txin()], [txout()])[:-1], "truncated"),
-        (tx([txin()], [txout()]).replace(b"\x02\x00\x00\x00\x00", b"\x02\x00\x00\x00\x02", 1), "flags"),
+        (
+            tx([txin()], [txout()]).replace(b"\x02\x00\x00\x00\x00", b"\x02\x00\x00\x00\x02", 1),
+            "flags",
+        ),
         (tx([txin()], [txout(asset=b"\x05" + b"\x22" * 32)]), "asset prefix"),
         (tx([txin()], [txout(value=b"\x0a" + b"\x00" * 32)]), "value prefix"),
         (tx([txin()], [txout(nonce=b"\x04" + b"\x00" * 32)]), "nonce prefix"),
@@ -273,7 +291,10 @@ def test_reissuance_of_a_fixture_asset_keeps_its_id() -> None:
         (b"\x02\x00\x00\x00\x00\xfd\x01\x00", "non-canonical count"),
         (b"\x02\x00\x00\x00\x00\xff" + b"\xff" * 8, "absurd count"),
         (b"\x02\x00\x00\x00\x00\xfe\x00\x00\x00\x01", "count larger than the data"),
-        (b"\x02\x00\x00\x00\x00\x01" + b"\x11" * 36 + b"\xfe\xff\xff\xff\x01", "absurd script length"),
+        (
+            b"\x02\x00\x00\x00\x00\x01" + b"\x11" * 36 + b"\xfe\xff\xff\xff\x01",
+            "absurd script length",
+        ),
         (b"", "empty"),
     ],
 )
