@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -20,6 +20,9 @@ from ._errors import DescriptorError, UpdateError
 from ._network import Chain, Network
 from ._transaction import Transaction
 from ._update import OutPoint, Tip, TxOutSecrets, Update
+
+if TYPE_CHECKING:
+    from ._store import WalletStore
 
 __all__ = ["AddressResult", "Balance", "WalletTx", "WalletTxOut", "Wollet", "WolletState"]
 
@@ -203,7 +206,14 @@ class Wollet:
         self._network = network
         self._descriptor = descriptor
         self._state = WolletState(descriptor=descriptor, network=network)
-        self._datadir = Path(datadir) if datadir is not None else None
+        self._store: WalletStore | None = None
+        if datadir is not None:
+            from ._store import WalletStore
+
+            self._store = WalletStore(datadir, descriptor, network)
+            loaded = self._store.load()
+            if loaded is not None:
+                self._state = loaded
 
     def __repr__(self) -> str:
         return f"<Wollet {self._network.value} {len(self._state.heights)} txs>"
@@ -228,8 +238,25 @@ class Wollet:
         return self._state.tip
 
     def apply_update(self, update: Update) -> None:
-        """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged."""
-        self._state = self._state.applied(update)
+        """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged.
+
+        With a datadir the new state is on disk before the wallet reports it.
+        """
+        state = self._state.applied(update)
+        if self._store is not None:
+            self._store.save(state)
+        self._state = state
+
+    def close(self) -> None:
+        """Release the datadir lock (a no-op without a datadir)."""
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Wollet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- queries -----------------------------------------------------------------------
 
@@ -303,13 +330,13 @@ class Wollet:
             secrets = state.unblinded.get(OutPoint(txid, vout))
             if secrets is not None and out.script_pubkey in state.scripts:
                 balance[secrets.asset] = balance.get(secrets.asset, 0) + secrets.value
-        fees = _fees(tx)
+        fee = tx.fee(self._network.policy_asset)
         return WalletTx(
             txid=txid,
             height=height,
             timestamp=state.timestamps.get(height) if height is not None else None,
-            type=_tx_type(tx, balance, fees),
-            fee=fees.get(self._network.policy_asset, 0),
+            type=_tx_type(tx, balance, self._network.policy_asset, fee),
+            fee=fee,
             balance=balance,
             tx=tx,
         )
@@ -322,15 +349,7 @@ def _is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:
     return tx.outputs[outpoint.vout].script_pubkey in state.scripts
 
 
-def _fees(tx: Transaction) -> dict[str, int]:
-    fees: dict[str, int] = {}
-    for out in tx.outputs:
-        if out.is_fee and out.asset is not None and out.value is not None:
-            fees[out.asset] = fees.get(out.asset, 0) + out.value
-    return fees
-
-
-def _tx_type(tx: Transaction, balance: Mapping[str, int], fees: Mapping[str, int]) -> str:
+def _tx_type(tx: Transaction, balance: Mapping[str, int], policy_asset: str, fee: int) -> str:
     issuances = [txin.issuance for txin in tx.inputs if txin.issuance is not None]
     if any(not i.is_reissuance for i in issuances):
         return "issuance"
@@ -338,8 +357,9 @@ def _tx_type(tx: Transaction, balance: Mapping[str, int], fees: Mapping[str, int
         return "reissuance"
     if any(out.script_pubkey == _BURN_SCRIPT for out in tx.outputs):
         return "burn"
-    if fees and len(balance) == len(fees) and all(balance.get(a) == -f for a, f in fees.items()):
-        return "redeposit"
+    others = (v for a, v in balance.items() if a != policy_asset)
+    if fee and balance.get(policy_asset) == -fee and not any(others):
+        return "redeposit"  # only the fee left the wallet (other assets moved to itself)
     if balance and all(v > 0 for v in balance.values()):
         return "incoming"
     if balance and all(v < 0 for v in balance.values()):

@@ -151,7 +151,7 @@ def test_wrapper_plugin_observes_every_backend_call_of_a_scan() -> None:
     chain = MemoryChain(Network.LIQUID_TESTNET)
     name = unique_name("wrapped")
     register_chain(name, chain)
-    for txid in fixture["steps"][0]["txids"][:10]:
+    for txid in fixture["steps"][0]["txids"]:
         entry = fixture["transactions"][txid]
         chain.add(Transaction.from_hex(entry["hex"]), entry["height"], entry["timestamp"])
     recorder = Recorder()

@@ -68,8 +68,10 @@ def test_scans_derive_each_batch_once(setup: tuple) -> None:
     _pay(wollet, chain, 3)
     _scan(client, wollet)
     scanned = [c for c in client.conn.calls if c == "scan_scripts"]
-    assert len(scanned) == 4  # two batches per chain: one used, one empty
-    assert len(wollet.state.scripts) == 80
+    # external: the used batch and one empty batch; internal: one empty batch
+    assert len(scanned) == 3
+    assert len(wollet.state.scripts) == 60
+    assert client.full_scan(wollet) is None  # a rescan derives nothing new
 
 
 def test_nothing_changed_returns_none(setup: tuple) -> None:
