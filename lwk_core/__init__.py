@@ -20,19 +20,29 @@ from ._errors import (
     UnknownScheme,
     UpdateError,
 )
+from ._chain import BackendChain
+from ._client import Client, Progress
+from ._descriptor import WolletDescriptor
 from ._network import Chain, Network
+from ._transaction import Transaction
 from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
+from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
+from .plugin.manager import PluginInfo, connect, list_plugins
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AddressResult",
     "AllBackendsFailed",
+    "BackendChain",
     "BackendConnectError",
     "BackendError",
     "BackendProtocolError",
     "BackendTimeout",
+    "Balance",
     "BroadcastRejected",
     "Chain",
+    "Client",
     "DecodeError",
     "DescriptorError",
     "HistoryEntry",
@@ -40,15 +50,24 @@ __all__ = [
     "Network",
     "OutPoint",
     "PluginError",
+    "PluginInfo",
+    "Progress",
     "RateLimited",
     "StoreCorrupted",
     "StoreError",
     "StoreLocked",
     "Tip",
+    "Transaction",
     "TxOutSecrets",
     "TxidMismatch",
     "UnblindError",
     "UnknownScheme",
     "Update",
     "UpdateError",
+    "WalletTx",
+    "WalletTxOut",
+    "Wollet",
+    "WolletDescriptor",
+    "connect",
+    "list_plugins",
 ]
