@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import attrs
 import pytest
 
 from lwk_core._errors import UnblindError
+from lwk_core._hashes import hash160
 from lwk_core._transaction import Transaction, TxOut
 from lwk_core._unblind import unblind_many, unblind_output
 from lwk_core._update import TxOutSecrets
@@ -31,16 +35,35 @@ def transactions() -> dict[str, Transaction]:
 
 
 @cache
-def blinding_keys() -> dict[bytes, bytes]:
-    """script_pubkey -> blinding private key, for the 25 + 25 derived scripts."""
-    keys = {}
-    for chain in ("external", "internal"):
+def wallet_scripts() -> dict[bytes, tuple[str, int, bytes]]:
+    """script_pubkey -> (chain, index, SLIP-77 blinding key) for indexes 0..69 of both chains.
+
+    The fixture lists indexes 0..24; its utxos reach 59, so scripts are derived from the
+    descriptor (embit BIP32, wpkh) and keys with SLIP-77, both checked against the fixture.
+    """
+    from embit.bip32 import HDKey
+
+    descriptor = wallet()["descriptor"]
+    master = bytes.fromhex(re.search(r"slip77\(([0-9a-f]{64})\)", descriptor)[1])  # type: ignore[index]
+    xpub = HDKey.from_string(re.search(r"\](tpub\w+)/", descriptor)[1])  # type: ignore[index]
+    scripts = {}
+    for chain_index, chain in enumerate(("external", "internal")):
+        for index in range(70):
+            spk = b"\x00\x14" + hash160(xpub.derive([chain_index, index]).key.sec())
+            key = hmac.new(master, spk, hashlib.sha256).digest()
+            scripts[spk] = (chain, index, key)
         for entry in wallet()["derivation"][chain]:
-            keys[bytes.fromhex(entry["script_pubkey"])] = bytes.fromhex(
-                entry["blinding_private_key"]
+            spk = bytes.fromhex(entry["script_pubkey"])
+            assert scripts[spk] == (
+                chain,
+                entry["index"],
+                bytes.fromhex(entry["blinding_private_key"]),
             )
-    assert len(keys) == 50
-    return keys
+    return scripts
+
+
+def blinding_keys() -> dict[bytes, bytes]:
+    return {spk: key for spk, (_, _, key) in wallet_scripts().items()}
 
 
 def wallet_outputs() -> list[tuple[str, int, TxOut, bytes]]:
@@ -57,15 +80,13 @@ def wallet_outputs() -> list[tuple[str, int, TxOut, bytes]]:
 def test_every_fixture_utxo_unblinds_to_its_expected_asset_and_value() -> None:
     utxos = wallet()["steps"][1]["expected"]["utxos"]
     assert len(utxos) == 27
-    derivation = wallet()["derivation"]
     for utxo in utxos:
         txid, vout = utxo["outpoint"].removeprefix("[elements]").split(":")
-        entry = derivation[utxo["chain"]][utxo["index"]]
-        assert entry["index"] == utxo["index"]
         t = transactions()[txid]
         out = t.outputs[int(vout)]
-        assert out.script_pubkey.hex() == entry["script_pubkey"]
-        secrets = t.unblind(int(vout), bytes.fromhex(entry["blinding_private_key"]))
+        chain, index, key = wallet_scripts()[out.script_pubkey]
+        assert (chain, index) == (utxo["chain"], utxo["index"])
+        secrets = t.unblind(int(vout), key)
         assert (secrets.asset, secrets.value) == (utxo["asset"], utxo["value"])
 
 
@@ -184,9 +205,8 @@ def make_output(
 
     ephemeral = os.urandom(32)
     receiver_pub = secp.ec_pubkey_create(receiver)
-    shared = secp.ec_pubkey_tweak_mul(
-        secp.ec_pubkey_parse(secp.ec_pubkey_serialize(receiver_pub)), ephemeral
-    )
+    shared = secp.ec_pubkey_parse(secp.ec_pubkey_serialize(receiver_pub))
+    secp.ec_pubkey_tweak_mul(shared, ephemeral)  # embit writes the product in place
     nonce = sha256d(secp.ec_pubkey_serialize(shared))
     abf = bytes(32) if explicit_asset else os.urandom(32)
     vbf = os.urandom(32)
