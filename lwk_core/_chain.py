@@ -141,7 +141,11 @@ class BackendChain:
         return self._call(
             "scan",
             lambda c: scan(
-                c, wollet, gap_limit=gap_limit, to_index=to_index, progress=progress,
+                c,
+                wollet,
+                gap_limit=gap_limit,
+                to_index=to_index,
+                progress=progress,
                 tx_cache=tx_cache,
             ),
         )

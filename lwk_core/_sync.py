@@ -29,7 +29,9 @@ __all__ = ["decode_fetched", "scan"]
 log = logging.getLogger("lwk_core.sync")
 
 
-def decode_fetched(client: Client, txids: Sequence[str], raws: Sequence[bytes]) -> list[Transaction]:
+def decode_fetched(
+    client: Client, txids: Sequence[str], raws: Sequence[bytes]
+) -> list[Transaction]:
     """Parse transactions a backend returned and check each hashes to the txid asked for."""
     if len(raws) != len(txids):
         raise BackendProtocolError(
@@ -115,7 +117,9 @@ class _Scan:
         known = self.state.script_batch(chain, start, self.gap_limit)
         if len(known) == self.gap_limit:
             return known
-        derived = self.state.descriptor.script_pubkeys(chain, start + len(known), self.gap_limit - len(known))
+        derived = self.state.descriptor.script_pubkeys(
+            chain, start + len(known), self.gap_limit - len(known)
+        )
         for offset, script in enumerate(derived):
             self.new_scripts[script] = (chain, start + len(known) + offset)
         return known + derived
@@ -200,13 +204,19 @@ class _Scan:
     ) -> Update | None:
         heights = self.state.heights
         changed_heights = {
-            txid: h for txid, h in self.txid_height.items() if txid not in heights or heights[txid] != h
+            txid: h
+            for txid, h in self.txid_height.items()
+            if txid not in heights or heights[txid] != h
         }
         deleted = {txid for txid in heights if txid not in self.txid_height}
         old_tip = self.state.tip
-        tip_changed = old_tip is None or (old_tip.height, old_tip.hash) != (self.tip.height, self.tip.hash)
+        tip_changed = old_tip is None or (old_tip.height, old_tip.hash) != (
+            self.tip.height,
+            self.tip.hash,
+        )
         last_unused_changed = any(
-            self.state.last_unused.get(chain, 0) != value for chain, value in self.last_unused.items()
+            self.state.last_unused.get(chain, 0) != value
+            for chain, value in self.last_unused.items()
         )
         if not (
             new_txs
@@ -254,4 +264,3 @@ def scan(
         progress=progress,
         tx_cache=tx_cache,
     ).run()
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,14 @@ __all__ = ["HistoryEntry", "OutPoint", "Tip", "TxOutSecrets", "Update"]
 
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
+
+
+def _txs(value: Iterable[Transaction]) -> tuple[Transaction, ...]:
+    return tuple(value)
+
+
+def _txids(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
 
 
 @attrs.frozen
@@ -87,11 +95,11 @@ class Update:
     wallet_id: str
     base_status: str
     tip: Tip
-    new_txs: tuple[Transaction, ...] = attrs.field(default=(), converter=tuple)
+    new_txs: tuple[Transaction, ...] = attrs.field(default=(), converter=_txs)
     txid_height_new: Mapping[str, int | None] = attrs.field(
         factory=dict, converter=_frozen_map, eq=False
     )
-    txid_height_delete: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    txid_height_delete: frozenset[str] = attrs.field(default=frozenset(), converter=_txids)
     timestamps: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen_map, eq=False)
     scripts: Mapping[bytes, tuple[Chain, int]] = attrs.field(
         factory=dict, converter=_frozen_map, repr=False, eq=False

@@ -136,9 +136,7 @@ class WolletState:
 
     @cached_property
     def spent(self) -> frozenset[OutPoint]:
-        return frozenset(
-            txin.prevout for txid in self.heights for txin in self.txs[txid].inputs
-        )
+        return frozenset(txin.prevout for txid in self.heights for txin in self.txs[txid].inputs)
 
     def script_batch(self, chain: Chain, start: int, count: int) -> list[bytes]:
         """The already derived scripts of `chain` from `start`, up to `count`, contiguous."""

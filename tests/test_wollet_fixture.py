@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shared_data import load_fixture, unique_name
 from lwk_memory_backend import MemoryChain, register_chain
+from shared_data import load_fixture, unique_name
 
 from lwk_core import Network
 from lwk_core._transaction import Transaction

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -88,7 +88,8 @@ def _check(pm: pluggy.PluginManager) -> None:
 def _scheme_owners(pm: pluggy.PluginManager) -> dict[str, str]:
     owners: dict[str, str] = {}
     for impl in pm.hook.lwk_schemes.get_hookimpls():
-        for scheme in impl.function():
+        claimed = cast(list[str], impl.function())
+        for scheme in claimed:
             scheme = scheme.lower()
             if scheme in owners and owners[scheme] != impl.plugin_name:
                 raise PluginError(

@@ -156,7 +156,9 @@ def lwk_tip(connection: object) -> Tip | None:
 
 
 @hookimpl
-def lwk_scan_scripts(connection: object, scripts: Sequence[bytes]) -> list[list[HistoryEntry]] | None:
+def lwk_scan_scripts(
+    connection: object, scripts: Sequence[bytes]
+) -> list[list[HistoryEntry]] | None:
     if (conn := _ours(connection)) is None:
         return None
     chain = conn.enter("scan_scripts")
