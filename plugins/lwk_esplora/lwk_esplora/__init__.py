@@ -1,0 +1,14 @@
+"""lwk-esplora: an Esplora REST backend for lwk-core (http:// and https:// URLs).
+
+from lwk_core import Network
+from lwk_esplora import EsploraClient
+
+client = EsploraClient("https://blockstream.info/liquidtestnet/api", Network.LIQUID_TESTNET)
+update = client.full_scan(wollet)
+"""
+
+from ._client import EsploraClient
+
+__version__ = "0.1.0"
+
+__all__ = ["EsploraClient"]

@@ -1,0 +1,348 @@
+"""HTTP transport of the Esplora backend: one pooled httpx.Client, retries, caps, a worker pool.
+
+Every request goes through `HttpSession.request`, which
+
+- waits while the server asked everyone to back off (429/503 pause all workers at once);
+- retries 429/503 with exponential backoff and jitter, honouring `Retry-After` (capped);
+- retries dropped connections, 502/504 and (once) timeouts, only for idempotent requests;
+- streams the body and aborts above a size cap or past a total deadline;
+- turns httpx exceptions into the lwk_core error tree, naming the server but never the
+  path (it holds script hashes) or the headers (they may hold tokens).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import email.utils
+import importlib.util
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+import attrs
+import httpx
+
+from lwk_core import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
+
+__all__ = ["MAX_BODY", "HttpSession", "Reply", "parse_retry_after"]
+
+log = logging.getLogger("lwk_esplora")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_BODY = 4 * 1024 * 1024
+"""Largest body accepted: above any JSON page or text answer, and any valid Elements tx
+(a block weighs at most 4,000,000 units, so no transaction serializes to more bytes)."""
+
+_ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated, not fatal
+_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait
+_BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
+_TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
+_DEADLINE_FACTOR = 2.0  # one attempt (headers and body) ends after this many timeouts
+_RATE_STATUSES = frozenset({429, 503})
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
+_HTTP2 = importlib.util.find_spec("h2") is not None
+_USER_AGENT = "lwk-esplora/0.1"
+
+
+@attrs.frozen
+class Reply:
+    """A complete HTTP answer: status, body (capped) and the headers we act on."""
+
+    status: int
+    body: bytes = attrs.field(repr=False)
+    retry_after: str | None = None
+
+    def message(self) -> str:
+        """The body as a short printable text for error messages (hashes elided)."""
+        text = self.body[:300].decode("utf-8", "replace").strip()
+        text = _HASH.sub("<hash>", text)
+        return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), capped.
+
+    None when absent or unparseable; negative or past dates give 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000" dates parse naive; RFC 9110 dates are GMT
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_WAIT)
+
+
+def _backoff(retry: int) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random."""
+    delay = min(_MAX_RETRY_WAIT, _BACKOFF_BASE * 2.0**retry)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class HttpSession:
+    """The HTTP side of one Esplora backend (thread-safe).
+
+    Constructing it does no I/O: the httpx.Client and the worker pool are created on
+    first use and released by `close()` (a later request opens them again).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        concurrency: int,
+        headers: Mapping[str, str] | None,
+        proxy: str | None,
+        max_retries: int,
+        verify: bool | object,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ValueError("timeout must be a finite number of seconds > 0")
+        if not (isinstance(concurrency, int) and concurrency >= 1):
+            raise ValueError("concurrency must be an integer >= 1")
+        if not (isinstance(max_retries, int) and max_retries >= 0):
+            raise ValueError("max_retries must be an integer >= 0")
+        base = _parse_base_url(url)
+        port = base.port or (443 if base.scheme == "https" else 80)
+        host = f"[{base.host}]" if ":" in base.host else base.host
+        self.name = f"{base.scheme}://{host}:{port}"
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self._base = base
+        self._headers = {"User-Agent": _USER_AGENT, **dict(headers or {})}
+        self._proxy = proxy
+        self._verify = verify
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._resume_at = 0.0  # monotonic time before which nobody sends (rate limit)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _httpx(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    base_url=self._base,
+                    headers=self._headers,
+                    timeout=httpx.Timeout(self.timeout),
+                    limits=httpx.Limits(
+                        max_connections=self.concurrency,
+                        max_keepalive_connections=self.concurrency,
+                    ),
+                    http2=_HTTP2,
+                    proxy=self._proxy,
+                    verify=self._verify,  # type: ignore[arg-type]
+                    transport=self._transport,
+                    follow_redirects=False,
+                )
+            return self._client
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="lwk-esplora"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if client is not None:
+            client.close()
+
+    # -- parallelism -------------------------------------------------------------------
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`[fn(x) for x in items]` with up to `concurrency` calls at once, order kept.
+
+        The first failure cancels the calls not started yet and is raised.
+        """
+        if len(items) <= 1 or self.concurrency == 1:
+            return [fn(item) for item in items]
+        pool = self._executor()
+        futures = [pool.submit(fn, item) for item in items]
+        done, pending = concurrent.futures.wait(
+            futures, return_when=concurrent.futures.FIRST_EXCEPTION
+        )
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for future in pending:
+                future.cancel()
+            concurrent.futures.wait(pending)  # let running calls end before failing over
+            raise failed[0].exception()  # type: ignore[misc]
+        return [f.result() for f in futures]
+
+    # -- requests ----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        content: bytes | None = None,
+        idempotent: bool = True,
+    ) -> Reply:
+        """Send one request, retrying what is safe to retry; return the final answer.
+
+        `route` names the endpoint in logs and errors without its parameters. Answers
+        other than 429/503/502/504 are returned whatever their status. Non-idempotent
+        requests (broadcast) are retried only on 429/503, which mean "not processed".
+        """
+        retries = timeouts = 0
+        while True:
+            self._wait_if_paused()
+            try:
+                reply = self._attempt(method, path, route, content)
+            except BackendTimeout:
+                if not idempotent or timeouts >= _TIMEOUT_RETRIES or retries >= self.max_retries:
+                    raise
+                timeouts += 1
+                retries += 1
+                log.info("%s: %s %s timed out, retrying", self.name, method, route)
+                continue
+            except BackendConnectError as exc:
+                if not idempotent or retries >= self.max_retries:
+                    raise
+                retries += 1
+                delay = 0.0 if retries == 1 else _backoff(retries - 2)
+                log.info(
+                    "%s: %s %s failed (%s), retry %d in %.2fs",
+                    self.name,
+                    method,
+                    route,
+                    exc.reason,
+                    retries,
+                    delay,
+                )
+                time.sleep(delay)
+                continue
+            if reply.status not in _RATE_STATUSES:
+                return reply
+            wait = parse_retry_after(reply.retry_after)
+            if retries >= self.max_retries:
+                raise RateLimited(
+                    f"HTTP {reply.status} on {method} {route} after {retries} retries",
+                    backend=self.name,
+                    retry_after=wait,
+                )
+            delay = _backoff(retries) if wait is None else wait
+            retries += 1
+            log.warning(
+                "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
+                self.name,
+                reply.status,
+                method,
+                route,
+                delay,
+                retries,
+                self.max_retries,
+            )
+            self._pause(delay)
+
+    def _pause(self, delay: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+
+    def _wait_if_paused(self) -> None:
+        with self._lock:
+            remaining = self._resume_at - time.monotonic()
+        if remaining > 0:
+            # Each worker adds its own small jitter so they do not all resume at once.
+            time.sleep(remaining + random.uniform(0, min(1.0, remaining / 10)))
+
+    def _attempt(self, method: str, path: str, route: str, content: bytes | None) -> Reply:
+        what = f"{method} {route}"
+        deadline = time.monotonic() + self.timeout * _DEADLINE_FACTOR
+        try:
+            with self._httpx().stream(method, path.lstrip("/"), content=content) as resp:
+                status = resp.status_code
+                if status in (502, 504):
+                    error = BackendTimeout if status == 504 else BackendConnectError
+                    raise error(f"HTTP {status} from a gateway on {what}", backend=self.name)
+                if 300 <= status < 400:
+                    raise BackendProtocolError(
+                        f"HTTP {status} redirect on {what}: configure the final URL",
+                        backend=self.name,
+                    )
+                if status != 200:
+                    text = _read(resp, _ERROR_BODY_CAP, deadline, truncate=True) or b""
+                    return Reply(status, text, resp.headers.get("retry-after"))
+                declared = resp.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_BODY:
+                    raise BackendProtocolError(
+                        f"{what}: answer of {declared} bytes exceeds the {MAX_BODY} byte cap",
+                        backend=self.name,
+                    )
+                body = _read(resp, MAX_BODY, deadline, truncate=False)
+                if body is None:
+                    if time.monotonic() > deadline:
+                        raise BackendTimeout(f"{what}: answer too slow", backend=self.name)
+                    raise BackendProtocolError(
+                        f"{what}: answer exceeds the {MAX_BODY} byte cap", backend=self.name
+                    )
+                return Reply(status, body)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"{what}: {_describe(exc)}", backend=self.name) from exc
+        except httpx.DecodingError as exc:
+            raise BackendProtocolError(f"{what}: {_describe(exc)}", backend=self.name) from exc
+        except httpx.RequestError as exc:
+            raise BackendConnectError(f"{what}: {_describe(exc)}", backend=self.name) from exc
+
+
+def _read(resp: httpx.Response, cap: int, deadline: float, *, truncate: bool) -> bytes | None:
+    """Read a streamed body up to `cap` bytes and until `deadline`.
+
+    Past either limit: what was read (`truncate`) or None. Stopping early closes the
+    connection instead of returning it to the pool.
+    """
+    body = bytearray()
+    for chunk in resp.iter_bytes():
+        body += chunk
+        if len(body) > cap or time.monotonic() > deadline:
+            return bytes(body[:cap]) if truncate else None
+    return bytes(body)
+
+
+def _describe(exc: Exception) -> str:
+    """A short cause without URLs (httpx messages may contain the request path)."""
+    text = _HASH.sub("<hash>", str(exc)).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse_base_url(url: str) -> httpx.URL:
+    if not isinstance(url, str):
+        raise TypeError("url must be a str such as 'https://blockstream.info/liquid/api'")
+    try:
+        base = httpx.URL(url.strip())
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid Esplora URL: {exc}") from None
+    if base.scheme not in ("http", "https") or not base.host:
+        raise ValueError("an Esplora URL needs an http:// or https:// scheme and a host")
+    # The path is a plain prefix (e.g. /liquid/api); keep it exactly, minus a trailing "/".
+    return base.copy_with(path=base.path.rstrip("/") + "/", query=None, fragment=None)
