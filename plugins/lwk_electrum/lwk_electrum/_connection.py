@@ -1,0 +1,436 @@
+"""One persistent Electrum connection: newline-delimited JSON-RPC over TCP or TLS.
+
+Requests are pipelined: a batch is written as N request lines in one `sendall` (never a
+JSON array, which electrs builds answer differently or not at all), in chunks of at most
+`batch_size`, and replies are matched by id. Lines without an id are server notifications,
+handed to the listeners. Only the thread holding the lock touches the socket, so there is
+one reader and no background thread.
+
+Every failure other than an error reply drops the socket (its stream can no longer be
+trusted); the next call reconnects, redoes the `server.version` handshake and restores the
+subscriptions, whose current values are dispatched to the listeners like notifications.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn
+
+from lwk_core import BackendConnectError, BackendError, BackendProtocolError, BackendTimeout
+
+from ._endpoint import Endpoint
+from ._errors import ElectrumError
+
+__all__ = ["Call", "ElectrumConnection", "Listener"]
+
+log = logging.getLogger("lwk_electrum")
+
+Call = tuple[str, Sequence[Any]]
+Listener = Callable[[str, list[Any]], None]
+"""Called with (method, params) for each notification, while the connection lock is held."""
+
+MAX_LINE: Final = 8 * 1024 * 1024
+BATCH_SIZE: Final = 100
+KEEPALIVE: Final = 60.0  # seconds of silence before a server.ping while waiting
+CLIENT_NAME: Final = "lwk-electrum 0.1"
+PROTOCOL_VERSION: Final = "1.4"
+_POLL: Final = 0.25  # longest time a waiting watcher holds the lock
+_RECV: Final = 1 << 16
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
+HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
+
+
+class ElectrumConnection:
+    """A thread-safe JSON-RPC connection; constructing it does no network I/O."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        validate_domain: bool = True,
+        cert_fingerprint: bytes | None = None,
+        max_line: int = MAX_LINE,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        if not (timeout > 0 and connect_timeout > 0):
+            raise ValueError("timeouts must be positive numbers of seconds")
+        if max_line < 1024 or batch_size < 1:
+            raise ValueError("max_line must be >= 1024 and batch_size >= 1")
+        self.endpoint = endpoint
+        self.name = endpoint.url
+        self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.validate_domain = validate_domain
+        self.max_line = max_line
+        self.batch_size = batch_size
+        self._pin = cert_fingerprint
+        self._ssl_context: ssl.SSLContext | None = None
+        self._lock = threading.RLock()
+        self._sock: socket.socket | None = None
+        self._buf = bytearray()
+        self._searched = 0  # bytes of _buf already searched for a newline
+        self._ids = itertools.count(1)
+        self._listeners: list[Listener] = []
+        self._scripthashes: dict[str, None] = {}  # subscribed, in order (an ordered set)
+        self._headers_subscribed = False
+        self._last_send = 0.0
+        self.server_version: Any = None
+        self.connects = 0
+        self.notifications = 0
+        self.requests: Counter[str] = Counter()  # requests written, by method
+
+    def __repr__(self) -> str:
+        return f"<ElectrumConnection {self.name} {'open' if self.connected else 'closed'}>"
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def add_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One request; raises ElectrumError if the server answers with an error."""
+        return self.batch([(method, params)])[0]
+
+    def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Pipelined requests; results in order. The first error reply raises ElectrumError."""
+        if not calls:
+            return []
+        with self._lock:
+            self._ensure_connected()
+            results: list[Any] = self._guarded(self._batch, calls)
+            return results
+
+    def subscribe_scripthashes(self, scripthashes: Sequence[str]) -> list[str | None]:
+        """Subscribe (again) and return each script's current status hash (None: no history)."""
+        with self._lock:
+            statuses = self.batch([(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes])
+            for sh, status in zip(scripthashes, statuses, strict=True):
+                if not _is_status(status):
+                    self._fail(BackendProtocolError, "a script status is not a hash or null")
+                self._scripthashes[sh] = None
+            return statuses
+
+    def subscribe_headers(self) -> Any:
+        """Subscribe to new blocks and return the current tip ({"hex", "height"})."""
+        with self._lock:
+            tip = self.call(HEADERS_SUBSCRIBE)
+            self._headers_subscribed = True
+            return tip
+
+    def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Block until `self.notifications` exceeds `seen`; False when `timeout` elapses.
+
+        Reconnects (restoring the subscriptions) if the connection was dropped, and pings the
+        server after a minute of silence so idle proxies keep the connection open.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.notifications <= seen:
+            now = time.monotonic()
+            if end is not None and now >= end:
+                return False
+            until = now + _POLL if end is None else min(now + _POLL, end)
+            with self._lock:
+                self._ensure_connected()
+                if self.notifications > seen:
+                    break
+                if now - self._last_send > KEEPALIVE:
+                    self._guarded(self._batch, [("server.ping", [])])
+                self._guarded(self._poll, until)
+        return True
+
+    def close(self) -> None:
+        """Drop the socket and forget the subscriptions; a later call connects afresh."""
+        with self._lock:
+            self._drop()
+            self._scripthashes.clear()
+            self._headers_subscribed = False
+
+    # -- connection --------------------------------------------------------------------
+
+    def _ensure_connected(self) -> None:
+        if self._sock is not None:
+            try:
+                # Read what arrived while idle: notifications, or the EOF of a server that
+                # went away, in which case reconnect now rather than fail the request.
+                self._guarded(self._poll, 0.0)
+                return
+            except BackendError as e:
+                log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
+        self._sock = self._open()
+        self._buf.clear()
+        self._searched = 0
+        try:
+            hello = ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
+            self.server_version = self._batch([hello])[0]
+            self._restore_subscriptions()
+        except BaseException:
+            self._drop()
+            raise
+        self.connects += 1
+        log.debug("%s: connected (server %r)", self.name, self.server_version)
+
+    def _restore_subscriptions(self) -> None:
+        if self._headers_subscribed:
+            tip = self._batch([(HEADERS_SUBSCRIBE, [])])[0]
+            self._dispatch({"method": HEADERS_SUBSCRIBE, "params": [tip]})
+        shs = list(self._scripthashes)
+        statuses = self._batch([(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in shs])
+        for sh, status in zip(shs, statuses, strict=True):
+            self._dispatch({"method": SCRIPTHASH_SUBSCRIBE, "params": [sh, status]})
+
+    def _open(self) -> socket.socket:
+        host, port = self.endpoint.host, self.endpoint.port
+        try:
+            raw = socket.create_connection((host, port), timeout=self.connect_timeout)
+        except TimeoutError as e:
+            raise BackendTimeout(
+                f"connect timed out after {self.connect_timeout:g}s", backend=self.name
+            ) from e
+        except OSError as e:
+            raise BackendConnectError(f"cannot connect: {_os_text(e)}", backend=self.name) from e
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.endpoint.tls:
+            return raw
+        try:
+            sock = self._tls_context().wrap_socket(raw, server_hostname=host)
+        except BaseException as e:
+            raw.close()
+            if isinstance(e, ssl.SSLCertVerificationError):
+                raise BackendConnectError(
+                    f"TLS certificate rejected: {e.verify_message}", backend=self.name
+                ) from e
+            if isinstance(e, TimeoutError):
+                raise BackendTimeout("TLS handshake timed out", backend=self.name) from e
+            if isinstance(e, OSError):
+                raise BackendConnectError(
+                    f"TLS handshake failed: {_os_text(e)}", backend=self.name
+                ) from e
+            raise
+        if self._pin is not None:
+            der = sock.getpeercert(binary_form=True) or b""
+            if not hmac.compare_digest(hashlib.sha256(der).digest(), self._pin):
+                _close(sock)
+                raise BackendConnectError(
+                    "server certificate does not match the pinned fingerprint", backend=self.name
+                )
+        return sock
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            if self.validate_domain and self._pin is None:
+                ctx = ssl.create_default_context()
+            else:  # no CA validation: either the pin replaces it or the caller opted out
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            self._ssl_context = ctx
+        return self._ssl_context
+
+    def _drop(self) -> None:
+        sock, self._sock = self._sock, None
+        self._buf.clear()
+        self._searched = 0
+        if sock is not None:
+            _close(sock)
+
+    def _guarded(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run an exchange; anything but an error reply leaves the stream unusable: drop it."""
+        try:
+            return fn(*args)
+        except ElectrumError:
+            raise
+        except BaseException:
+            self._drop()
+            raise
+
+    def _fail(self, kind: type[BackendError], message: str) -> NoReturn:
+        self._drop()
+        raise kind(message, backend=self.name)
+
+    # -- wire --------------------------------------------------------------------------
+
+    def _batch(self, calls: Sequence[Call]) -> list[Any]:
+        results: list[Any] = []
+        for start in range(0, len(calls), self.batch_size):
+            replies = self._exchange(calls[start : start + self.batch_size])
+            for reply in replies:
+                if isinstance(reply, ElectrumError):
+                    raise reply
+            results.extend(replies)
+        return results
+
+    def _exchange(self, calls: Sequence[Call]) -> list[Any]:
+        """Write one burst and read until every request of it is answered."""
+        ids = [next(self._ids) for _ in calls]
+        payload = b"".join(
+            json.dumps(
+                {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)},
+                separators=(",", ":"),
+            ).encode()
+            + b"\n"
+            for i, (method, params) in zip(ids, calls, strict=True)
+        )
+        deadline = time.monotonic() + self.timeout
+        self._send(payload, deadline)
+        self.requests.update(method for method, _ in calls)
+        pending = {i: n for n, i in enumerate(ids)}
+        replies: list[Any] = [None] * len(calls)
+        while pending:
+            msg = self._read_message(deadline)
+            if msg is None:
+                continue
+            if "id" not in msg:
+                self._dispatch(msg)
+                continue
+            msg_id = msg["id"]
+            index = pending.pop(msg_id, None) if type(msg_id) is int else None
+            if index is None:
+                error = msg.get("error")
+                detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
+                self._fail(BackendProtocolError, f"reply to an unknown request id{detail}")
+            if msg.get("error") is not None:
+                replies[index] = ElectrumError.from_reply(msg["error"], backend=self.name)
+            elif "result" in msg:
+                replies[index] = msg["result"]
+            else:
+                self._fail(BackendProtocolError, "reply has neither result nor error")
+        return replies
+
+    def _poll(self, until: float) -> None:
+        """Read and dispatch notifications until `until` (in the past: only what is buffered
+        already); an unasked-for reply is an error."""
+        while True:
+            msg = self._read_message(until, idle_ok=True)
+            if msg is None:
+                return
+            if "id" in msg:
+                self._fail(BackendProtocolError, "reply while no request was pending")
+            self._dispatch(msg)
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        method, params = msg.get("method"), msg.get("params")
+        if not isinstance(method, str) or not isinstance(params, list):
+            self._fail(BackendProtocolError, "message has no id and is not a notification")
+        if method == SCRIPTHASH_SUBSCRIBE:
+            if not (
+                len(params) == 2
+                and isinstance(params[0], str)
+                and _HEX64.fullmatch(params[0])
+                and _is_status(params[1])
+            ):
+                self._fail(BackendProtocolError, "malformed script status notification")
+        elif method == HEADERS_SUBSCRIBE:
+            if not (params and isinstance(params[0], dict)):
+                self._fail(BackendProtocolError, "malformed header notification")
+        else:
+            log.debug("%s: ignoring notification %s", self.name, method[:64])
+            return
+        self.notifications += 1
+        for listener in self._listeners:
+            listener(method, params)
+
+    def _send(self, payload: bytes, deadline: float) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(payload)
+        except TimeoutError as e:
+            self._drop()
+            raise BackendTimeout(
+                f"request not sent within {self.timeout:g}s", backend=self.name
+            ) from e
+        except OSError as e:
+            self._drop()
+            raise BackendConnectError(
+                f"connection lost while sending: {_os_text(e)}", backend=self.name
+            ) from e
+        self._last_send = time.monotonic()
+
+    def _read_message(self, deadline: float, *, idle_ok: bool = False) -> dict[str, Any] | None:
+        """The next message; None for a blank line, or at the deadline when `idle_ok`."""
+        while True:
+            newline = self._buf.find(b"\n", self._searched)
+            if newline >= 0:
+                break
+            self._searched = len(self._buf)
+            if len(self._buf) > self.max_line:
+                self._fail(BackendProtocolError, f"a reply line exceeds {self.max_line} bytes")
+            if not self._recv(deadline, idle_ok):
+                return None
+        line = bytes(self._buf[:newline])
+        del self._buf[: newline + 1]
+        self._searched = 0
+        if len(line) > self.max_line:
+            self._fail(BackendProtocolError, f"a reply line exceeds {self.max_line} bytes")
+        if not line.strip():
+            return None
+        try:
+            msg = json.loads(line)
+        except (ValueError, RecursionError):
+            self._fail(BackendProtocolError, "reply is not valid JSON")
+        if not isinstance(msg, dict):
+            self._fail(BackendProtocolError, "reply is not a JSON object")
+        return msg
+
+    def _recv(self, deadline: float, idle_ok: bool) -> bool:
+        """Append what arrives before `deadline` to the buffer; False if idle and allowed."""
+        sock = self._sock
+        assert sock is not None
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0 and not idle_ok:
+                raise TimeoutError
+            sock.settimeout(max(remaining, 0.0))  # 0: just take what is already there
+            data = sock.recv(_RECV)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError) as e:
+            if idle_ok:
+                return False
+            self._drop()
+            raise BackendTimeout(
+                f"no complete reply within {self.timeout:g}s", backend=self.name
+            ) from e
+        except OSError as e:
+            self._drop()
+            raise BackendConnectError(f"connection lost: {_os_text(e)}", backend=self.name) from e
+        if not data:
+            self._fail(BackendConnectError, "server closed the connection")
+        self._buf += data
+        return True
+
+
+def _is_status(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and _HEX64.fullmatch(value) is not None)
+
+
+def _os_text(e: OSError) -> str:
+    return e.strerror or str(e) or type(e).__name__
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        # socket.socket.shutdown, not SSLSocket's, which would first discard the TLS state.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
