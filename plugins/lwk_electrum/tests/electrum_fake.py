@@ -23,7 +23,7 @@ from typing import Any
 Handler = Callable[[list[Any]], Any]
 
 
-class Reply(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Reply(Exception):
     """Raised by a handler: send `raw` bytes (a full line), or an error reply to the request."""
 
     def __init__(self, raw: bytes = b"", *, error: Any = None) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from conftest import SelfSigned
 from electrum_fake import FakeElectrum, Reply, fail
+from lwk_electrum import ElectrumClient, ElectrumError
+from lwk_electrum._connection import ElectrumConnection
 
 from lwk_core import (
     BackendConnectError,
@@ -18,9 +20,6 @@ from lwk_core import (
     BackendTimeout,
     BroadcastRejected,
 )
-from lwk_electrum import ElectrumClient, ElectrumError
-from lwk_electrum._connection import ElectrumConnection
-from lwk_electrum._endpoint import Endpoint
 
 SH = "ab" * 32
 STATUS = "cd" * 32
