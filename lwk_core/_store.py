@@ -1,0 +1,222 @@
+"""A wallet's persistent state: one encrypted snapshot file, replaced atomically on each save.
+
+`DATADIR/<network>/<hash of the wallet id>/` holds `state` (the snapshot), `state.tmp` (a
+save in progress) and `lock`. The directory name is a hash of the descriptor's wallet id,
+never the descriptor (it holds the blinding key).
+
+The snapshot is the whole state (so the file never grows beyond what the wallet knows),
+encrypted with AES-GCM-SIV under a key derived from the descriptor's canonical text:
+
+    magic "LWKSTATE" | u8 format version | u8 cipher | 12-byte nonce | ciphertext + 16-byte tag
+
+The associated data binds the header, the network and the wallet id, so a torn, truncated,
+bit-flipped or tampered file, or one copied from another wallet or network, fails
+authentication and is refused (StoreCorrupted) without being touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Protocol
+
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ._descriptor import WolletDescriptor
+from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
+from ._hashes import tagged_hash
+from ._network import Network
+from ._state_codec import decode_state, encode_state
+from ._wollet import WolletState
+
+__all__ = ["WalletStore"]
+
+MAGIC: Final = b"LWKSTATE"
+FORMAT_VERSION: Final = 1
+STATE_FILE: Final = "state"
+TEMP_FILE: Final = "state.tmp"
+LOCK_FILE: Final = "lock"
+_KDF_INFO: Final = b"lwk-core wallet store v1"
+_DIR_TAG: Final = b"lwk-core wallet dir"
+_NONCE_SIZE: Final = 12
+_HEADER_SIZE: Final = len(MAGIC) + 2 + _NONCE_SIZE
+_CORRUPTED: Final = (
+    "wallet state file failed its integrity check; it was not loaded (delete it to rescan)"
+)
+
+
+class _Aead(Protocol):
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+
+
+# Cipher ids stored in the header: a file says which AEAD sealed it.
+_CIPHER_GCM_SIV: Final = 1
+_CIPHER_GCM: Final = 2
+
+
+def _ciphers(key: bytes) -> dict[int, _Aead]:
+    """The AEADs available for `key`: AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels
+    have it); AES-GCM with a random nonce is the fallback."""
+    ciphers: dict[int, _Aead] = {_CIPHER_GCM: AESGCM(key)}
+    with contextlib.suppress(UnsupportedAlgorithm):
+        ciphers[_CIPHER_GCM_SIV] = AESGCMSIV(key)
+    return ciphers
+
+
+def wallet_dir_name(descriptor: WolletDescriptor) -> str:
+    """The wallet's directory name: a hash of its wallet id (never descriptor text)."""
+    return tagged_hash(_DIR_TAG, descriptor.wallet_id.encode()).hex()[:32]
+
+
+class WalletStore:
+    """The datadir of one wallet, locked for this process until `close()`.
+
+    StoreLocked if another WalletStore (in any process) holds it.
+    """
+
+    def __init__(
+        self, datadir: str | os.PathLike[str], descriptor: WolletDescriptor, network: Network
+    ) -> None:
+        self._descriptor = descriptor
+        self._network = network
+        self._dir = Path(datadir) / network.value / wallet_dir_name(descriptor)
+        try:
+            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise StoreLocked(
+                    f"another process is using this wallet's datadir ({self._dir.name})"
+                ) from None
+            raise StoreError(f"cannot lock the wallet datadir: {e.strerror}") from e
+        self._lock_fd: int | None = fd
+        self._save_lock = threading.Lock()
+        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
+            str(descriptor).encode()
+        )
+        self._ciphers = _ciphers(key)
+        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+
+    def __repr__(self) -> str:
+        state = "closed" if self._lock_fd is None else "open"
+        return f"<WalletStore {self._network.value}/{self._dir.name} {state}>"
+
+    @property
+    def path(self) -> Path:
+        """The wallet's directory."""
+        return self._dir
+
+    def _associated_data(self, header: bytes) -> bytes:
+        wallet = f"|{self._network.value}|{self._descriptor.wallet_id}"
+        return header + wallet.encode()
+
+    def _check_open(self) -> None:
+        if self._lock_fd is None:
+            raise StoreError("the wallet store is closed")
+
+    def load(self) -> WolletState | None:
+        """The stored state, or None if nothing was saved yet.
+
+        StoreCorrupted (the file is left as it is) if the file is torn, tampered with, or
+        belongs to another wallet or network.
+        """
+        self._check_open()
+        try:
+            blob = (self._dir / STATE_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise StoreError(f"cannot read the wallet state file: {e.strerror}") from e
+        if len(blob) < _HEADER_SIZE or not blob.startswith(MAGIC):
+            raise StoreCorrupted(_CORRUPTED)
+        version, cipher_id = blob[len(MAGIC)], blob[len(MAGIC) + 1]
+        if version != FORMAT_VERSION:
+            raise StoreCorrupted(
+                f"wallet state file has format version {version}, this lwk-core reads "
+                f"{FORMAT_VERSION}; it was not loaded (delete it to rescan)"
+            )
+        cipher = self._ciphers.get(cipher_id)
+        if cipher is None:
+            raise StoreCorrupted(_CORRUPTED)
+        header, nonce = blob[: len(MAGIC) + 2], blob[len(MAGIC) + 2 : _HEADER_SIZE]
+        try:
+            payload = cipher.decrypt(nonce, blob[_HEADER_SIZE:], self._associated_data(header))
+        except InvalidTag:
+            raise StoreCorrupted(_CORRUPTED) from None
+        try:
+            return decode_state(payload, self._descriptor, self._network)
+        except DecodeError as e:
+            # Authentic but undecodable: written by a broken or incompatible lwk-core.
+            raise StoreCorrupted(_CORRUPTED) from e
+
+    def save(self, state: WolletState) -> None:
+        """Replace the stored state by `state`, atomically and durably.
+
+        Write a temporary file, fsync it, rename it over the state file, fsync the
+        directory: a crash at any moment leaves either the previous or the new state.
+        """
+        self._check_open()
+        if (
+            state.descriptor.wallet_id != self._descriptor.wallet_id
+            or state.network != self._network
+        ):
+            raise StoreError("the state belongs to another wallet than this store")
+        payload = encode_state(state)
+        header = MAGIC + bytes([FORMAT_VERSION, self._cipher_id])
+        nonce = os.urandom(_NONCE_SIZE)
+        sealed = self._ciphers[self._cipher_id].encrypt(
+            nonce, payload, self._associated_data(header)
+        )
+        with self._save_lock:
+            try:
+                self._write_durably(header + nonce + sealed)
+            except OSError as e:
+                raise StoreError(f"cannot write the wallet state file: {e.strerror}") from e
+
+    def _write_durably(self, blob: bytes) -> None:
+        temp = self._dir / TEMP_FILE
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, self._dir / STATE_FILE)
+        dir_fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def close(self) -> None:
+        """Release the datadir lock (idempotent)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor of the lock file releases the flock
+
+    def __enter__(self) -> WalletStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
