@@ -352,6 +352,6 @@ def test_fuzz_mutated_real_transactions(raw: bytes, edits: list[tuple[int, int]]
     b = bytearray(raw)
     for pos, value in edits:
         b[pos % len(b)] = value
-    if cut:
-        del b[(edits[0][0] * 7) % len(b) :][:cut]
+    start = (edits[0][0] * 7) % len(b)
+    del b[start : start + cut]
     parse_or_decode_error(bytes(b))

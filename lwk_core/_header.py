@@ -1,0 +1,243 @@
+"""Elements block headers (signed-block legacy and dynafed forms) and Merkle helpers.
+
+PROTOCOL.md 3.1: headers are variable-length; the block hash covers the serialization up to,
+not including, the witness part (legacy `solution`, dynafed `signblock_witness`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+
+from ._errors import DecodeError
+from ._hashes import sha256d
+from ._transaction import Transaction, _read_transaction, _Reader
+
+__all__ = [
+    "BlockHeader",
+    "merkle_branch",
+    "merkle_root",
+    "merkle_root_from_branch",
+    "parse_block",
+    "parse_headers",
+]
+
+_DYNAFED_BIT: Final = 0x80000000
+_DEFAULT_VERSION: Final = 0x20000000
+_MIN_HEADER: Final = 4 + 32 + 32 + 4 + 4 + 2  # fixed part + two empty varbytes
+_MIN_TX: Final = 4 + 1 + 1 + 1 + 4
+_FIXED = struct.Struct("<I32s32sII")
+
+
+def _skip_params(r: _Reader) -> None:
+    """One DynaFedParamEntry: 0 null, 1 compact, 2 full."""
+    kind = r.byte()
+    if kind == 0:
+        return
+    if kind not in (1, 2):
+        raise DecodeError(f"bad dynafed params type {kind}")
+    r.varbytes()  # signblockscript
+    r.u32()  # signblock_witness_limit
+    if kind == 1:
+        r.read(32)  # elided_root
+        return
+    r.varbytes()  # fedpeg_program
+    r.varbytes()  # fedpegscript
+    r.stack()  # extension_space
+
+
+def _display(h: bytes) -> str:
+    return h[::-1].hex()
+
+
+def _internal(display_hex: str, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(display_hex)
+    except (ValueError, TypeError) as e:
+        raise DecodeError(f"{what} is not hex") from e
+    if len(raw) != 32:
+        raise DecodeError(f"{what} is not 32 bytes")
+    return raw[::-1]
+
+
+@attrs.frozen
+class BlockHeader:
+    """An Elements block header; hashes in display hex, `version` with the dynafed bit masked.
+
+    Legacy headers carry `challenge` (the signblockscript) and `solution`; dynafed headers
+    carry their parameters (kept in the raw bytes) and `signblock_witness`.
+    """
+
+    version: int
+    is_dynafed: bool
+    prev_hash: str
+    merkle_root: str
+    time: int
+    height: int
+    block_hash: str
+    challenge: bytes = attrs.field(repr=False)
+    solution: bytes = attrs.field(repr=False)
+    signblock_witness: tuple[bytes, ...] = attrs.field(repr=False)
+    _raw: bytes = attrs.field(repr=False, alias="raw")
+
+    @classmethod
+    def parse(cls, raw: bytes) -> BlockHeader:
+        """Parse exactly one header (DecodeError if malformed or followed by other bytes)."""
+        r = _Reader(bytes(raw))
+        header = _read_header(r)
+        if r.remaining():
+            raise DecodeError(f"{r.remaining()} trailing bytes after the header")
+        return header
+
+    @classmethod
+    def from_hex(cls, s: str) -> BlockHeader:
+        try:
+            raw = bytes.fromhex(s)
+        except (ValueError, TypeError) as e:
+            raise DecodeError("header hex is not valid hex") from e
+        return cls.parse(raw)
+
+    @classmethod
+    def legacy(
+        cls,
+        prev_hash: str,
+        merkle_root: str,
+        time: int,
+        height: int,
+        challenge: bytes = b"\x51",
+        solution: bytes = b"",
+        *,
+        version: int = _DEFAULT_VERSION,
+    ) -> BlockHeader:
+        """Build a signed-block (non-dynafed) header, e.g. for the embedded regtest chain.
+
+        The default challenge OP_TRUE needs an empty solution.
+        """
+        if not 0 <= version < _DYNAFED_BIT:
+            raise ValueError("a legacy header version must fit in 31 bits")
+        if not (0 <= time < 1 << 32 and 0 <= height < 1 << 32):
+            raise ValueError("time and height must fit in 32 bits")
+        raw = (
+            _FIXED.pack(
+                version,
+                _internal(prev_hash, "prev_hash"),
+                _internal(merkle_root, "merkle_root"),
+                time,
+                height,
+            )
+            + _varbytes(challenge)
+            + _varbytes(solution)
+        )
+        return cls.parse(raw)
+
+    def to_bytes(self) -> bytes:
+        return self._raw
+
+    def to_hex(self) -> str:
+        return self._raw.hex()
+
+
+def _varbytes(b: bytes) -> bytes:
+    n = len(b)
+    if n < 0xFD:
+        prefix = bytes((n,))
+    elif n <= 0xFFFF:
+        prefix = b"\xfd" + n.to_bytes(2, "little")
+    else:
+        prefix = b"\xfe" + n.to_bytes(4, "little")
+    return prefix + b
+
+
+def _read_header(r: _Reader) -> BlockHeader:
+    start = r.pos
+    version, prev, root, time, height = _FIXED.unpack(r.read(_FIXED.size))
+    dynafed = bool(version & _DYNAFED_BIT)
+    if dynafed:
+        _skip_params(r)  # current
+        _skip_params(r)  # proposed
+        hashed_end = r.pos
+        challenge, solution, witness = b"", b"", r.stack()
+    else:
+        challenge = r.varbytes()
+        hashed_end = r.pos
+        solution, witness = r.varbytes(), ()
+    data = r.data
+    return BlockHeader(
+        version=version & ~_DYNAFED_BIT,
+        is_dynafed=dynafed,
+        prev_hash=_display(prev),
+        merkle_root=_display(root),
+        time=time,
+        height=height,
+        block_hash=_display(sha256d(data[start:hashed_end])),
+        challenge=challenge,
+        solution=solution,
+        signblock_witness=witness,
+        raw=data[start : r.pos],
+    )
+
+
+def parse_headers(concatenated: bytes) -> list[BlockHeader]:
+    """Split concatenated headers (Electrum's blockchain.block.headers `hex`)."""
+    r = _Reader(bytes(concatenated))
+    headers = []
+    while r.remaining():
+        headers.append(_read_header(r))
+    return headers
+
+
+def parse_block(raw: bytes) -> tuple[BlockHeader, list[Transaction]]:
+    """A whole block: its header and its transactions (DecodeError on trailing bytes)."""
+    r = _Reader(bytes(raw))
+    header = _read_header(r)
+    txs = [_read_transaction(r) for _ in range(r.count(_MIN_TX))]
+    if r.remaining():
+        raise DecodeError(f"{r.remaining()} trailing bytes after the block")
+    return header, txs
+
+
+def merkle_root(txids: Sequence[str]) -> str:
+    """The block Merkle root of txids (display hex), Bitcoin's rule: an odd last node pairs
+    with itself. Elements uses the same tree for the header's merkle root."""
+    if not txids:
+        raise ValueError("a block has at least one transaction")
+    level = [_internal(t, "txid") for t in txids]
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return _display(level[0])
+
+
+def merkle_branch(txids: Sequence[str], pos: int) -> list[str]:
+    """The Merkle branch of txids[pos] as Electrum's blockchain.transaction.get_merkle lists it:
+    sibling hashes from the leaf up, display hex."""
+    if not 0 <= pos < len(txids):
+        raise ValueError(f"position {pos} outside a block of {len(txids)} transactions")
+    level = [_internal(t, "txid") for t in txids]
+    branch = []
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        branch.append(_display(level[pos ^ 1]))
+        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+        pos //= 2
+    return branch
+
+
+def merkle_root_from_branch(txid: str, branch: Sequence[str], pos: int) -> str:
+    """The Merkle root implied by an Electrum merkle proof (compare it to the header's).
+
+    DecodeError if the hashes are not 32-byte hex or `pos` does not fit the branch depth.
+    """
+    if not isinstance(pos, int) or pos < 0 or pos >> len(branch):
+        raise DecodeError(f"merkle position {pos!r} does not fit a branch of {len(branch)}")
+    h = _internal(txid, "txid")
+    for sibling in branch:
+        s = _internal(sibling, "merkle branch hash")
+        h = sha256d(s + h) if pos & 1 else sha256d(h + s)
+        pos >>= 1
+    return _display(h)
