@@ -1,0 +1,57 @@
+"""The wrapper hook implementations: time the inner call, record it, pass the result on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from lwk_core.plugin import hookimpl
+
+from ._stats import record
+
+
+def _plugin_of(connection: object) -> str:
+    """Name a connection by the top-level package that defined its class."""
+    return type(connection).__module__.split(".")[0]
+
+
+def _timed(hook: str, connection: object) -> Generator[None, Any, Any]:
+    started = time.perf_counter()
+    failed = True
+    try:
+        result = yield
+        failed = False
+        return result
+    finally:
+        record(_plugin_of(connection), hook, time.perf_counter() - started, failed)
+
+
+@hookimpl(wrapper=True)
+def lwk_ping(connection: object) -> Generator[None, Any, Any]:
+    return (yield from _timed("ping", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_tip(connection: object) -> Generator[None, Any, Any]:
+    return (yield from _timed("tip", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_scan_scripts(connection: object, scripts: Sequence[bytes]) -> Generator[None, Any, Any]:
+    return (yield from _timed("scan_scripts", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_get_tx(connection: object, txids: Sequence[str]) -> Generator[None, Any, Any]:
+    return (yield from _timed("get_tx", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> Generator[None, Any, Any]:
+    return (yield from _timed("block_timestamps", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_broadcast(connection: object, tx: bytes) -> Generator[None, Any, Any]:
+    return (yield from _timed("broadcast", connection))
