@@ -286,13 +286,14 @@ def _read_txout(r: _Reader) -> tuple[str | None, int | None, bytes, bytes, bytes
 class Transaction:
     """A parsed Elements transaction; immutable, compared by its exact bytes."""
 
-    __slots__ = ("_raw", "_txid", "inputs", "locktime", "outputs", "version")
+    __slots__ = ("_base_size", "_raw", "_txid", "inputs", "locktime", "outputs", "version")
 
     version: int
     locktime: int
     inputs: tuple[TxIn, ...]
     outputs: tuple[TxOut, ...]
     _raw: bytes
+    _base_size: int  # bytes of the serialization without witness
     _txid: str
 
     def __init__(self) -> None:
@@ -330,6 +331,13 @@ class Transaction:
 
     def size(self) -> int:
         return len(self._raw)
+
+    def weight(self) -> int:
+        """Elements' weight: 3 x the size without witness + the full size."""
+        return 3 * self._base_size + len(self._raw)
+
+    def vsize(self) -> int:
+        return (self.weight() + 3) // 4
 
     def fee(self, policy_asset: str) -> int:
         """Sum of the explicit fee outputs in `policy_asset` (display hex)."""
@@ -393,6 +401,7 @@ def _read_transaction(r: _Reader) -> Transaction:
     tx.inputs = tuple(inputs)
     tx.outputs = outputs
     tx._raw = raw
+    tx._base_size = base_end - start
     tx._txid = txid[::-1].hex()
     return tx
 

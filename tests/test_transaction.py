@@ -201,6 +201,8 @@ def test_txid_ignores_witness_and_flag() -> None:
     t = Transaction.from_bytes(with_witness)
     assert t.txid == sha256d(bare)[::-1].hex() == Transaction.from_bytes(bare).txid
     assert t.inputs[0].witness == (b"\xaa" * 71,)
+    assert t.weight() == 3 * len(bare) + len(with_witness) and t.vsize() == (t.weight() + 3) // 4
+    assert Transaction.from_bytes(bare).weight() == 4 * len(bare)
     assert t.version == 2 and t.locktime == 0
 
 
