@@ -1,0 +1,275 @@
+"""Transport behaviour: URLs, retries, Retry-After, caps, typed errors (in-process fake)."""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import time
+
+import httpx
+import pytest
+from esplora_fake import FakeEsplora
+from lwk_esplora import EsploraClient
+from lwk_esplora._http import MAX_BODY, parse_retry_after
+
+from lwk_core import (
+    BackendConnectError,
+    BackendProtocolError,
+    BackendTimeout,
+    Network,
+    RateLimited,
+)
+
+
+def make(fake: FakeEsplora, url: str = "http://esplora.test/api", **kw: object) -> EsploraClient:
+    return EsploraClient(url, Network.LIQUID_TESTNET, transport=fake.transport(), **kw)  # type: ignore[arg-type]
+
+
+# -- URLs and construction ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://blockstream.info/liquidtestnet/api", "https://blockstream.info:443"),
+        ("http://user:secret@127.0.0.1:3002/?token=abc", "http://127.0.0.1:3002"),
+        ("https://[::1]:8443/api/", "https://[::1]:8443"),
+        ("http://localhost/api", "http://localhost:80"),
+    ],
+)
+def test_name_is_scheme_host_port_only(url: str, name: str) -> None:
+    client = EsploraClient(url, Network.LIQUID)
+    assert client.name == name
+    assert repr(client) == f"<EsploraClient {name}>"
+
+
+def test_construction_does_no_io() -> None:
+    calls: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500)
+
+    EsploraClient("https://10.255.255.1/api", Network.LIQUID, transport=httpx.MockTransport(record))
+    EsploraClient(url="https://no-such-host.invalid/api", network=Network.LIQUID_TESTNET)
+    assert calls == []
+
+
+@pytest.mark.parametrize("url", ["http://esplora.test/api", "http://esplora.test/api/"])
+def test_base_path_is_a_prefix(fake: FakeEsplora, url: str) -> None:
+    with make(fake, url) as client:
+        client.ping()
+    assert fake.paths() == ["/api/blocks/tip/height"]
+
+
+def test_missing_api_prefix_gives_a_hint() -> None:
+    fake = FakeEsplora()
+    fake.intercept = lambda r: (
+        None if r.url.path.startswith("/api/") else httpx.Response(404, text="not found")
+    )
+    with (
+        make(fake, "http://esplora.test") as client,
+        pytest.raises(BackendProtocolError, match="base URL"),
+    ):
+        client.ping()
+
+
+@pytest.mark.parametrize("url", ["ftp://x/api", "esplora.test/api", "http:///api"])
+def test_bad_urls_are_rejected(url: str) -> None:
+    with pytest.raises(ValueError):
+        EsploraClient(url, Network.LIQUID)
+
+
+def test_network_is_required() -> None:
+    with pytest.raises(TypeError):
+        EsploraClient("https://x/api", "liquid")  # type: ignore[arg-type]
+
+
+def test_headers_are_sent_and_never_shown(fake: FakeEsplora) -> None:
+    seen: list[str] = []
+    fake.intercept = lambda r: seen.append(r.headers["authorization"]) or None  # type: ignore[func-returns-value]
+    with make(fake, headers={"Authorization": "Bearer s3cret"}) as client:
+        client.ping()
+        assert "s3cret" not in repr(client) + client.name
+    assert seen == ["Bearer s3cret"]
+
+
+# -- tip and timestamps ------------------------------------------------------------------
+
+
+def test_tip_parses_and_checks_the_header(client: EsploraClient, fake: FakeEsplora) -> None:
+    tip = client.tip()
+    last = fake.headers[-1]
+    assert (tip.height, tip.hash, tip.timestamp, tip.header) == (
+        last.height,
+        last.block_hash,
+        last.time,
+        last.to_bytes(),
+    )
+    assert fake.paths() == ["/api/blocks/tip/hash", f"/api/block/{last.block_hash}/header"]
+
+
+def test_tip_with_a_header_of_another_block_is_refused(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    other = fake.headers[3].to_hex()
+    fake.intercept = lambda r: (
+        httpx.Response(200, text=other) if r.url.path.endswith("/header") else None
+    )
+    with pytest.raises(BackendProtocolError, match="hashes to"):
+        client.tip()
+
+
+def test_block_timestamps_and_hash_cache(client: EsploraClient, fake: FakeEsplora) -> None:
+    assert client.block_timestamps([2, 5, 2]) == {
+        2: fake.headers[2].time,
+        5: fake.headers[5].time,
+    }
+    assert len(fake.paths()) == 4
+    client.block_timestamps([2])
+    assert len(fake.paths()) == 5  # the header of a known block hash is not fetched again
+
+
+# -- answers that are not what the endpoint serves --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>maintenance</html>"),
+        httpx.Response(200, json={"txid": "ab"}),
+        httpx.Response(200, json=[{"txid": "zz" * 32, "status": {"confirmed": False}}]),
+        httpx.Response(200, json=[{"txid": "ab" * 32, "status": {"confirmed": True}}]),
+        httpx.Response(
+            200, json=[{"txid": "ab" * 32, "status": {"confirmed": True, "block_height": -1}}]
+        ),
+        httpx.Response(200, content=b"\xff\xfe["),
+    ],
+)
+def test_garbage_history_is_a_protocol_error(fake: FakeEsplora, answer: httpx.Response) -> None:
+    fake.intercept = lambda r: answer
+    with make(fake) as client, pytest.raises(BackendProtocolError):
+        client.scan_scripts([b"\x51"])
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_oversized_answers_are_cut(fake: FakeEsplora, declared: bool) -> None:
+    chunk = b"[" + b" " * (1 << 20)
+
+    def huge(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=chunk * 5)
+        return httpx.Response(200, content=iter([chunk] * 50))  # chunked, no length
+
+    fake.intercept = huge
+    with make(fake) as client, pytest.raises(BackendProtocolError, match="cap"):
+        client.scan_scripts([b"\x51"])
+    assert MAX_BODY == 4 << 20
+
+
+def test_unknown_tx_is_typed(client: EsploraClient) -> None:
+    with pytest.raises(BackendProtocolError, match="not found"):
+        client.get_raw_txs(["ab" * 32])
+
+
+def test_get_raw_txs_keeps_order(client: EsploraClient, fake: FakeEsplora) -> None:
+    txids = sorted(fake.raw)[:20]
+    assert client.get_raw_txs(txids) == [fake.raw[t] for t in txids]
+
+
+# -- retries -----------------------------------------------------------------------------
+
+
+def test_retry_after_is_honoured(fake: FakeEsplora) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0.3"}, text="slow down")])
+    fake.intercept = lambda r: next(answers, None)
+    with make(fake) as client:
+        client.ping()
+    (first, *_), (second, *_) = fake.requests
+    assert second - first >= 0.3
+
+
+def test_retry_after_as_http_date() -> None:
+    now = time.time()
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert 28 <= (parse_retry_after(date, now=now) or 0) <= 31
+    assert parse_retry_after("3600") == 60.0  # capped
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after(None) is None
+
+
+def test_persistent_429_ends_in_rate_limited(fake: FakeEsplora) -> None:
+    fake.intercept = lambda r: httpx.Response(429, headers={"Retry-After": "0.01"})
+    with make(fake, max_retries=3) as client, pytest.raises(RateLimited) as info:
+        client.ping()
+    assert len(fake.requests) == 4
+    assert info.value.retry_after == pytest.approx(0.01)
+
+
+def test_503_without_retry_after_backs_off_exponentially(fake: FakeEsplora) -> None:
+    fake.intercept = lambda r: httpx.Response(503)
+    with make(fake, max_retries=4) as client, pytest.raises(RateLimited):
+        client.ping()
+    times = [t for t, *_ in fake.requests]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # base 10 ms (test setting), doubling, jitter within [d/2, d]
+    for n, gap in enumerate(gaps):
+        assert 0.01 * 2**n / 2 <= gap <= 0.01 * 2**n + 0.05
+
+
+def test_rate_limit_pauses_every_worker(fake: FakeEsplora) -> None:
+    """One 429 stops all parallel requests for the Retry-After time, not just one."""
+    limited = iter([httpx.Response(429, headers={"Retry-After": "0.3"})])
+    fake.intercept = lambda r: next(limited, None) if "txs" in r.url.path else None
+    fake.latency = 0.02
+    with make(fake, concurrency=4) as client:
+        started = time.monotonic()
+        client.scan_scripts([bytes([i]) for i in range(12)])
+    late = [t - started for t, *_ in fake.requests if t - started > 0.1]
+    assert all(t >= 0.3 for t in late)
+    assert len(late) >= 8
+
+
+def test_http_500_is_not_retried(fake: FakeEsplora) -> None:
+    fake.intercept = lambda r: httpx.Response(500, text="internal error on " + "ab" * 32)
+    with make(fake) as client, pytest.raises(BackendProtocolError) as info:
+        client.ping()
+    assert len(fake.requests) == 1
+    assert "ab" * 32 not in str(info.value)  # hashes in server texts are elided
+
+
+def test_connection_errors_are_retried_then_typed(fake: FakeEsplora) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    fake.intercept = refuse
+    with make(fake, max_retries=2) as client, pytest.raises(BackendConnectError):
+        client.ping()
+    assert len(fake.requests) == 3
+
+
+def test_timeouts_are_retried_once(fake: FakeEsplora) -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    fake.intercept = hang
+    with make(fake) as client, pytest.raises(BackendTimeout):
+        client.tip()
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize(("status", "error"), [(502, BackendConnectError), (504, BackendTimeout)])
+def test_gateway_errors(fake: FakeEsplora, status: int, error: type[Exception]) -> None:
+    fake.intercept = lambda r: httpx.Response(status)
+    with make(fake, max_retries=1) as client, pytest.raises(error):
+        client.ping()
+    assert len(fake.requests) == 2
+
+
+def test_redirects_are_not_followed(fake: FakeEsplora) -> None:
+    fake.intercept = lambda r: httpx.Response(301, headers={"Location": "https://elsewhere/"})
+    with make(fake) as client, pytest.raises(BackendProtocolError, match="redirect"):
+        client.ping()
+    assert len(fake.requests) == 1
