@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from electrum_fake import FakeElectrum
 
+from lwk_core.plugin.manager import reset_plugin_manager
+
 
 class SelfSigned:
     def __init__(self, directory: Path) -> None:
@@ -65,3 +67,13 @@ def fake() -> Iterator[FakeElectrum]:
 def fake_tls(self_signed: SelfSigned) -> Iterator[FakeElectrum]:
     with FakeElectrum(ssl_context=self_signed.server_context(), host="localhost") as server:
         yield server
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A plugin manager rebuilt from the environment for this test, and reset after it."""
+    monkeypatch.delenv("LWK_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("LWK_LOAD_PLUGINS", raising=False)
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()

@@ -1,0 +1,281 @@
+"""Each hook against the fake server: what is asked on the wire, what is checked, what is cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from electrum_fake import FakeElectrum, fail
+from lwk_electrum import ElectrumClient, ElectrumError
+from lwk_electrum import _plugin as plugin
+
+from lwk_core import BackendProtocolError, HistoryEntry, connect
+from lwk_core._header import BlockHeader, merkle_branch, merkle_root, parse_block
+
+FIXTURES = Path(__file__).parents[3] / ".." / "shared" / "fixtures"
+VECTORS = json.loads((FIXTURES / "elements-vectors.json").read_text())
+WALLET = json.loads((FIXTURES / "liquid-testnet-wallet.json").read_text())
+
+
+def client(fake: FakeElectrum, **kw: Any) -> ElectrumClient:
+    return ElectrumClient(fake.hostport, False, False, **kw)
+
+
+def header(height: int, root: str = "11" * 32, time: int = 1_700_000_000) -> BlockHeader:
+    return BlockHeader.legacy("22" * 32, root, time + height, height)
+
+
+# -- tip and headers ----------------------------------------------------------------------
+
+
+def vector_header(vector: dict[str, str]) -> str:
+    if "block_hex" in vector:
+        return parse_block(bytes.fromhex(vector["block_hex"]))[0].to_hex()
+    if "dynafed" in vector["name"]:
+        return vector["header_hex"][:-4]  # the fixture runs 2 bytes into the block (01 02)
+    return vector["header_hex"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["name"][:20])
+def test_tip_parses_real_headers(fake: FakeElectrum, vector: dict[str, str]) -> None:
+    hex_header = vector_header(vector)
+    parsed = BlockHeader.from_hex(hex_header)
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: {
+        "hex": hex_header,
+        "height": parsed.height,
+    }
+    tip = client(fake).tip()
+    assert tip.block_hash() == vector["header_hash"]  # rust-elements' hash of this header
+    assert (tip.height, tip.timestamp) == (parsed.height, parsed.time)
+    assert tip.header == bytes.fromhex(hex_header)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"hex": header(5).to_hex(), "height": 6},  # header says 5
+        {"hex": header(5).to_hex() + "00", "height": 5},  # trailing byte
+        {"hex": header(5).to_hex()[:-2], "height": 5},  # truncated
+        {"hex": "zz", "height": 5},
+        {"hex": 5, "height": 5},
+        {"hex": header(5).to_hex()},
+        {"hex": header(5).to_hex(), "height": True},
+        [header(5).to_hex(), 5],
+    ],
+)
+def test_tip_rejects_malformed_answers(fake: FakeElectrum, answer: Any) -> None:
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: answer
+    with pytest.raises(BackendProtocolError):
+        client(fake).tip()
+
+
+def test_block_timestamps_pipelined_and_height_checked(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.block.header"] = lambda params: header(params[0]).to_hex()
+    c = client(fake)
+    fake.gate = 3  # the three distinct heights must come in one burst
+    assert c.block_timestamps([7, 3, 7, 9]) == {
+        3: 1_700_000_003,
+        7: 1_700_000_007,
+        9: 1_700_000_009,
+    }
+    assert fake.methods().count("blockchain.block.header") == 3
+    fake.gate = 0
+    fake.handlers["blockchain.block.header"] = lambda params: header(params[0] + 1).to_hex()
+    with pytest.raises(BackendProtocolError, match="height 3"):
+        c.block_timestamps([3])
+
+
+# -- histories -----------------------------------------------------------------------------
+
+SPK = bytes.fromhex(VECTORS["scripthash"]["script_pubkey"])
+SPK_ESPLORA = VECTORS["scripthash"]["esplora"]
+
+
+def test_scan_uses_the_reversed_script_hash_and_maps_mempool_heights(fake: FakeElectrum) -> None:
+    history = [[txid, height] for txid, height in VECTORS["electrum_status"]["history"]]
+    electrum_sh = bytes.fromhex(SPK_ESPLORA)[::-1].hex()  # Electrum's is the reversed one
+    fake.handlers["blockchain.scripthash.subscribe"] = lambda params: (
+        VECTORS["electrum_status"]["status"] if params == [electrum_sh] else None
+    )
+    fake.handlers["blockchain.scripthash.get_history"] = lambda params: [
+        {"tx_hash": t, "height": h, **({"fee": 100} if h <= 0 else {})} for t, h in history
+    ]
+    assert client(fake).scan_scripts([SPK]) == [
+        [HistoryEntry(t, h if h > 0 else None) for t, h in history]
+    ]
+    assert ("blockchain.scripthash.get_history", [electrum_sh]) in [
+        (m, p) for _, m, p in fake.requests
+    ]
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        {"tx_hash": "aa" * 32, "height": 1},
+        ["aa" * 32],
+        [{"tx_hash": "aa" * 31, "height": 1}],
+        [{"tx_hash": "zz" * 32, "height": 1}],
+        [{"height": 1}],
+        [{"tx_hash": "aa" * 32, "height": "1"}],
+        [{"tx_hash": "aa" * 32, "height": -2}],
+        [{"tx_hash": "aa" * 32, "height": True}],
+        [{"tx_hash": "aa" * 32}],
+    ],
+)
+def test_scan_rejects_nonsense_histories(fake: FakeElectrum, history: Any) -> None:
+    fake.handlers["blockchain.scripthash.subscribe"] = lambda params: "cd" * 32
+    fake.handlers["blockchain.scripthash.get_history"] = lambda params: history
+    with pytest.raises(BackendProtocolError):
+        client(fake).scan_scripts([SPK])
+
+
+@pytest.mark.parametrize("status", [5, "abc", ["cd" * 32]])
+def test_scan_rejects_nonsense_statuses(fake: FakeElectrum, status: Any) -> None:
+    fake.handlers["blockchain.scripthash.subscribe"] = lambda params: status
+    with pytest.raises(BackendProtocolError, match="status"):
+        client(fake).scan_scripts([SPK])
+
+
+class Histories:
+    """A server-side script index: scripthash -> [(txid, height)], with electrs' status."""
+
+    def __init__(self, fake: FakeElectrum) -> None:
+        self.by_sh: dict[str, list[tuple[str, int]]] = {}
+        fake.handlers["blockchain.scripthash.subscribe"] = lambda p: self.status(p[0])
+        fake.handlers["blockchain.scripthash.get_history"] = lambda p: [
+            {"tx_hash": t, "height": h} for t, h in self.by_sh.get(p[0], [])
+        ]
+
+    def status(self, sh: str) -> str | None:
+        history = self.by_sh.get(sh)
+        if not history:
+            return None
+        return hashlib.sha256("".join(f"{t}:{h}:" for t, h in history).encode()).hexdigest()
+
+
+def scripthash(spk: bytes) -> str:
+    return hashlib.sha256(spk).digest()[::-1].hex()
+
+
+def test_status_cache_makes_an_unchanged_rescan_subscribe_only(fake: FakeElectrum) -> None:
+    index = Histories(fake)
+    scripts = [bytes([0x51, i]) for i in range(20)]
+    for i in (2, 5, 11):
+        index.by_sh[scripthash(scripts[i])] = [(f"{i:02x}" * 32, 100 + i)]
+    c = client(fake)
+    first = c.scan_scripts(scripts)
+    assert [i for i, h in enumerate(first) if h] == [2, 5, 11]
+    count = fake.methods().count
+    assert (
+        count("blockchain.scripthash.subscribe"),
+        count("blockchain.scripthash.get_history"),
+    ) == (20, 3)
+
+    before = len(fake.requests)
+    assert c.scan_scripts(scripts) == first
+    assert {m for _, m, _ in fake.requests[before:]} == {"blockchain.scripthash.subscribe"}
+    assert len(fake.requests) - before == 20
+
+    # A payment to script 5 arrives: the server pushes its new status, the cache drops the
+    # entry, and the next scan fetches exactly that history again.
+    sh5 = scripthash(scripts[5])
+    index.by_sh[sh5].append(("ee" * 32, 0))
+    fake.notify("blockchain.scripthash.subscribe", [sh5, index.status(sh5)])
+    before = len(fake.requests)
+    third = c.scan_scripts(scripts)
+    assert third[5] == [HistoryEntry("05" * 32, 105), HistoryEntry("ee" * 32, None)]
+    assert [(m, p) for _, m, p in fake.requests[before:] if m.endswith("get_history")] == [
+        ("blockchain.scripthash.get_history", [sh5])
+    ]
+
+
+# -- SPV ------------------------------------------------------------------------------------
+
+
+def test_verify_merkle_checks_every_confirmed_entry(fake: FakeElectrum) -> None:
+    block = [f"{i:02x}" * 32 for i in range(1, 6)]
+    blk = header(50, merkle_root(block))
+    index = Histories(fake)
+    spk = b"\x51\x01"
+    index.by_sh[scripthash(spk)] = [(block[3], 50), ("ee" * 32, 0)]
+    proof = {"block_height": 50, "merkle": merkle_branch(block, 3), "pos": 3}
+    fake.handlers["blockchain.block.header"] = lambda params: blk.to_hex()
+    fake.handlers["blockchain.transaction.get_merkle"] = lambda params: proof
+    c = client(fake, verify_merkle=True)
+    assert c.scan_scripts([spk]) == [
+        [HistoryEntry(block[3], 50, blk.time), HistoryEntry("ee" * 32, None)]
+    ]
+    assert fake.methods().count("blockchain.transaction.get_merkle") == 1  # not for mempool
+
+    for bad in (
+        {**proof, "pos": 2},
+        {**proof, "merkle": merkle_branch(block, 3)[:-1]},
+        {**proof, "block_height": 51},
+        {**proof, "merkle": "nope"},
+        {**proof, "pos": 1 << 40},
+    ):
+        c = client(fake, verify_merkle=True)
+        fake.handlers["blockchain.transaction.get_merkle"] = lambda params, bad=bad: bad
+        with pytest.raises(BackendProtocolError, match="merkle proof"):
+            c.scan_scripts([spk])
+
+
+# -- transactions and broadcast ---------------------------------------------------------------
+
+TXID, TX = next(iter(WALLET["transactions"].items()))
+TX_HEX = TX["hex"]
+
+
+def test_get_tx_pipelined_and_checked(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.transaction.get"] = lambda params: TX_HEX
+    c = client(fake)
+    tx = c.get_tx(TXID)
+    assert (tx.txid, tx.size()) == (TXID, len(TX_HEX) // 2)
+    fake.handlers["blockchain.transaction.get"] = lambda params: "not hex"
+    with pytest.raises(BackendProtocolError, match="not hex"):
+        c.get_raw_txs([TXID])
+    fake.handlers["blockchain.transaction.get"] = fail("missing transaction")
+    with pytest.raises(ElectrumError, match="missing transaction"):
+        c.get_raw_txs([TXID])
+    fake.handlers["blockchain.transaction.get"] = lambda params: TX_HEX
+    with pytest.raises(BackendProtocolError, match="hashing to"):  # core re-hashes
+        c.get_tx("ab" * 32)
+
+
+def test_broadcast_returns_the_txid_and_checks_it(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.transaction.broadcast"] = lambda params: TXID
+    c = client(fake)
+    assert c.broadcast(TX_HEX) == TXID
+    assert fake.requests[-1][2] == [TX_HEX]
+    fake.handlers["blockchain.transaction.broadcast"] = lambda params: "ab" * 32
+    with pytest.raises(BackendProtocolError, match="broadcast answered txid"):
+        c.broadcast(bytes.fromhex(TX_HEX))
+
+
+# -- plugin wiring ------------------------------------------------------------------------
+
+
+def test_connect_by_url_and_options(fake: FakeElectrum, fresh_plugins: None) -> None:
+    c = connect(f"tcp://{fake.hostport}", None, timeout=5)
+    assert isinstance(c, ElectrumClient)
+    assert c.connection.rpc.timeout == 5
+    c.ping()
+    assert fake.methods() == ["server.version", "server.ping"]
+    with pytest.raises(TypeError):
+        connect(f"tcp://{fake.hostport}", None, no_such_option=1)
+    assert plugin.lwk_connect(url="https://x", network=None, options={}) is None
+    assert sorted(plugin.lwk_schemes()) == ["ssl", "tcp"]
+
+
+def test_hooks_ignore_foreign_connections() -> None:
+    other = object()
+    assert plugin.lwk_ping(other) is None
+    assert plugin.lwk_tip(other) is None
+    assert plugin.lwk_scan_scripts(other, [b"\x51"]) is None
+    assert plugin.lwk_get_tx(other, ["00" * 32]) is None
+    assert plugin.lwk_block_timestamps(other, [1]) is None
+    assert plugin.lwk_broadcast(other, b"") is None
+    assert plugin.lwk_close(other) is None
