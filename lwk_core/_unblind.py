@@ -62,7 +62,6 @@ class _Secp:
             "secp256k1_ecdh": [_c_ptr, _c_buf, _c_buf, _c_buf, _c_ptr, _c_ptr],
             "secp256k1_pedersen_commitment_parse": [_c_ptr, _c_buf, _c_buf],
             "secp256k1_generator_parse": [_c_ptr, _c_buf, _c_buf],
-            "secp256k1_generator_generate": [_c_ptr, _c_buf, _c_buf],
             "secp256k1_generator_generate_blinded": [_c_ptr, _c_buf, _c_buf, _c_buf],
             "secp256k1_generator_serialize": [_c_ptr, _c_buf, _c_buf],
             "secp256k1_rangeproof_rewind": [
@@ -105,26 +104,6 @@ def _get_secp() -> _Secp:
     return _secp
 
 
-def _generator(s: _Secp, txout: TxOut) -> ctypes.Array[ctypes.c_char]:
-    gen = ctypes.create_string_buffer(64)
-    if txout.asset_commitment:
-        ok = s.lib.secp256k1_generator_parse(s.ctx, gen, txout.asset_commitment)
-    elif txout.asset is not None:
-        asset = bytes.fromhex(txout.asset)[::-1]
-        ok = s.lib.secp256k1_generator_generate(s.ctx, gen, asset)
-    else:
-        raise UnblindError("output has a null asset")
-    if ok != 1:
-        raise UnblindError("output has an invalid asset commitment")
-    return gen
-
-
-def _serialize_generator(s: _Secp, gen: ctypes.Array[ctypes.c_char]) -> bytes:
-    out = ctypes.create_string_buffer(33)
-    s.lib.secp256k1_generator_serialize(s.ctx, out, gen)
-    return out.raw
-
-
 def _rewind_nonce(s: _Secp, ephemeral_pubkey: bytes, blinding_private_key: bytes) -> bytes:
     """sha256(ECDH): libsecp256k1's default ECDH already hashes the compressed shared point,
     so this is sha256d(compressed(k * P)) as Elements computes it."""
@@ -140,13 +119,18 @@ def _rewind_nonce(s: _Secp, ephemeral_pubkey: bytes, blinding_private_key: bytes
 def unblind_output(txout: TxOut, blinding_private_key: bytes) -> TxOutSecrets:
     """Reveal an output's asset, value and blinders with the receiver's blinding key.
 
-    Explicit outputs give zero blinders without using the key (as LWK's try_unblind).
+    Explicit outputs give zero blinders without using the key (as LWK's try_unblind). As in
+    LWK (rust-elements TxOut::unblind), both asset and value must otherwise be confidential:
+    Elements could also rewind an explicit-asset/blinded-value output, LWK does not count it.
+    Unlike rust-elements, the asset commitment is checked against the unblinded asset and
+    blinder (Elements' UnblindConfidentialPair), so a sender cannot make us credit an asset
+    the output does not carry.
     Raises UnblindError if the output is not ours, is corrupt, or cannot be unblinded.
     """
     if txout.asset is not None and txout.value is not None:
         return TxOutSecrets(txout.asset, txout.value, _ZERO_HEX, _ZERO_HEX)
-    if not txout.value_commitment:
-        raise UnblindError("output value is not confidential")
+    if not (txout.value_commitment and txout.asset_commitment):
+        raise UnblindError("output is not confidential")
     if len(txout.nonce_commitment) != 33 or txout.nonce_commitment[0] not in (2, 3):
         raise UnblindError("output has no ECDH nonce")
     if not txout.range_proof:
@@ -159,7 +143,9 @@ def unblind_output(txout: TxOut, blinding_private_key: bytes) -> TxOutSecrets:
     commit = ctypes.create_string_buffer(64)
     if lib.secp256k1_pedersen_commitment_parse(ctx, commit, txout.value_commitment) != 1:
         raise UnblindError("output has an invalid value commitment")
-    gen = _generator(s, txout)
+    gen = ctypes.create_string_buffer(64)
+    if lib.secp256k1_generator_parse(ctx, gen, txout.asset_commitment) != 1:
+        raise UnblindError("output has an invalid asset commitment")
     vbf = ctypes.create_string_buffer(32)
     value = ctypes.c_uint64(0)
     message = ctypes.create_string_buffer(_MESSAGE_LEN)
@@ -191,7 +177,9 @@ def unblind_output(txout: TxOut, blinding_private_key: bytes) -> TxOutSecrets:
     recomputed = ctypes.create_string_buffer(64)
     if lib.secp256k1_generator_generate_blinded(ctx, recomputed, asset, abf) != 1:
         raise UnblindError("range proof message has an invalid asset blinding factor")
-    if _serialize_generator(s, recomputed) != _serialize_generator(s, gen):
+    serialized = ctypes.create_string_buffer(33)
+    lib.secp256k1_generator_serialize(ctx, serialized, recomputed)
+    if serialized.raw != txout.asset_commitment:
         raise UnblindError("asset commitment does not match the unblinded asset")
     return TxOutSecrets(
         asset=asset[::-1].hex(),

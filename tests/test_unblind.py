@@ -233,26 +233,33 @@ def make_output(
 def test_synthetic_roundtrip_and_lying_message() -> None:
     receiver = os.urandom(32)
     asset, other = os.urandom(32), os.urandom(32)
-    for explicit_asset in (False, True):
-        out, abf, vbf = make_output(
-            asset=asset,
-            claimed_asset=asset,
-            value=123456,
-            explicit_asset=explicit_asset,
-            receiver=receiver,
-        )
-        s = unblind_output(out, receiver)
-        assert s == TxOutSecrets(asset[::-1].hex(), 123456, abf[::-1].hex(), vbf[::-1].hex())
-        # A sender whose proof message names another asset than the commitment is refused.
-        liar, _, _ = make_output(
-            asset=asset,
-            claimed_asset=other,
-            value=5,
-            explicit_asset=explicit_asset,
-            receiver=receiver,
-        )
-        with pytest.raises(UnblindError, match="asset"):
-            unblind_output(liar, receiver)
+    out, abf, vbf = make_output(
+        asset=asset, claimed_asset=asset, value=123456, explicit_asset=False, receiver=receiver
+    )
+    s = unblind_output(out, receiver)
+    assert s == TxOutSecrets(asset[::-1].hex(), 123456, abf[::-1].hex(), vbf[::-1].hex())
+    # A sender whose proof message names another asset than the commitment is refused
+    # (rust-elements, hence LWK, would credit the claimed asset).
+    liar, _, _ = make_output(
+        asset=asset, claimed_asset=other, value=5, explicit_asset=False, receiver=receiver
+    )
+    with pytest.raises(UnblindError, match="asset commitment"):
+        unblind_output(liar, receiver)
+
+
+def test_explicit_asset_with_blinded_value_is_not_unblinded_as_in_lwk() -> None:
+    """Elements could rewind it; LWK (rust-elements TxOut::unblind) refuses: NotConfidential."""
+    receiver = os.urandom(32)
+    out, _, _ = make_output(
+        asset=os.urandom(32),
+        claimed_asset=bytes(32),
+        value=7,
+        explicit_asset=True,
+        receiver=receiver,
+    )
+    assert out.asset is not None and out.is_blinded
+    with pytest.raises(UnblindError, match="not confidential"):
+        unblind_output(out, receiver)
 
 
 # --- many ---------------------------------------------------------------------------------------
