@@ -24,6 +24,10 @@ def client(fake: FakeElectrum, **kw: Any) -> ElectrumClient:
     return ElectrumClient(fake.hostport, False, False, **kw)
 
 
+def constant(value: Any) -> Any:
+    return lambda params: value
+
+
 def header(height: int, root: str = "11" * 32, time: int = 1_700_000_000) -> BlockHeader:
     return BlockHeader.legacy("22" * 32, root, time + height, height)
 
@@ -210,15 +214,16 @@ def test_verify_merkle_checks_every_confirmed_entry(fake: FakeElectrum) -> None:
     ]
     assert fake.methods().count("blockchain.transaction.get_merkle") == 1  # not for mempool
 
-    for bad in (
+    bad_proofs: list[dict[str, Any]] = [
         {**proof, "pos": 2},
         {**proof, "merkle": merkle_branch(block, 3)[:-1]},
         {**proof, "block_height": 51},
         {**proof, "merkle": "nope"},
         {**proof, "pos": 1 << 40},
-    ):
+    ]
+    for bad in bad_proofs:
         c = client(fake, verify_merkle=True)
-        fake.handlers["blockchain.transaction.get_merkle"] = lambda params, bad=bad: bad
+        fake.handlers["blockchain.transaction.get_merkle"] = constant(bad)
         with pytest.raises(BackendProtocolError, match="merkle proof"):
             c.scan_scripts([spk])
 
