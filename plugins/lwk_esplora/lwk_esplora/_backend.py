@@ -185,7 +185,7 @@ class EsploraBackend:
             if reply.status == 400:
                 if resent and self._tx_known(txid):  # our earlier attempt got through
                     return txid
-                raise BroadcastRejected(reply.message(), backend=self.name)
+                raise BroadcastRejected(reply.message(elide=False), backend=self.name)
             raise BackendProtocolError(
                 f"HTTP {reply.status} on POST tx: {reply.message()}", backend=self.name
             )
@@ -258,9 +258,17 @@ class EsploraBackend:
         if not todo:
             return
         log.info("%s: %d script(s) have over %d unconfirmed txs", self.name, len(todo), MEMPOOL_CAP)
-        mempool = self._parsed(
-            "/mempool/txids", "mempool/txids", lambda b: parse_txids(parse_json(b))
-        )
+        reply = self._get("/mempool/txids", "mempool/txids", allow_404=True)
+        if reply is None:
+            raise BackendError(
+                f"a script has over {MEMPOOL_CAP} unconfirmed txs, which Esplora cannot list, "
+                "and the server does not serve /mempool/txids: use an Electrum backend",
+                backend=self.name,
+            )
+        try:
+            mempool = parse_txids(parse_json(reply.body))
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
         listed = [{e.txid for e in histories[i]} for i in todo]
         candidates = [t for t in mempool if not all(t in ids for ids in listed)]
         if len(candidates) > _MAX_MEMPOOL_SWEEP:

@@ -59,10 +59,12 @@ class Reply:
     body: bytes = attrs.field(repr=False)
     retry_after: str | None = None
 
-    def message(self) -> str:
-        """The body as a short printable text for error messages (hashes elided)."""
-        text = self.body[:300].decode("utf-8", "replace").strip()
-        text = _HASH.sub("<hash>", text)
+    def message(self, *, elide: bool = True) -> str:
+        """The body as printable text for error messages: short and with hashes elided
+        (they may identify the wallet's scripts) unless `elide` is False."""
+        text = self.body.decode("utf-8", "replace").strip()
+        if elide:
+            text = _HASH.sub("<hash>", text[:300])
         return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
 
 

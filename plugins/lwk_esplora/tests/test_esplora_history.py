@@ -9,7 +9,7 @@ import pytest
 from esplora_fake import FakeEsplora, scripthash
 from lwk_esplora import EsploraClient
 
-from lwk_core import BackendProtocolError, HistoryEntry, Network
+from lwk_core import BackendError, BackendProtocolError, HistoryEntry, Network
 
 
 def spk(n: int) -> bytes:
@@ -134,3 +134,19 @@ def test_scripts_are_scanned_in_parallel_in_order() -> None:
     assert fake.max_in_flight == 8
     # Sequential would take requests * 50 ms = 3.35 s; 8 at once needs about a 1/8.
     assert elapsed < requests * 0.05 / 4, (requests, elapsed)
+
+
+def test_over_50_unconfirmed_without_mempool_listing_is_an_error(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    """Returning 50 of 57 would make the wallet drop or miss txs (what LWK does): refuse,
+    so a BackendChain moves on to a backend that can list them (Electrum)."""
+    fill(fake, spk(5), 0, 57)
+    fake.intercept = lambda r: (
+        httpx.Response(404, text="endpoint does not exist")
+        if "mempool/txids" in r.url.path
+        else None
+    )
+    with pytest.raises(BackendError, match="over 50 unconfirmed") as info:
+        client.scan_scripts([spk(5)])
+    assert not isinstance(info.value, BackendProtocolError)
