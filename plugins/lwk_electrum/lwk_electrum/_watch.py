@@ -27,26 +27,27 @@ def watch(
 ) -> Iterator[Update]:
     """Yield the Update of each sync that found something.
 
-    The scan subscribes the tip and every scanned script, so the server notifies any change
-    that can matter. Notifications that arrive while syncing make the next wait return at
-    once. A failing server is retried with exponential backoff until `timeout` seconds pass
-    without progress (forever when None), then the last error is raised.
+    Each scan subscribes the tip and every scanned script, so the server notifies any change
+    that can matter; notifications that arrive during a sync make the next wait return at
+    once. A failing server is retried with exponential backoff (each retry reconnects and
+    restores the subscriptions); after `timeout` seconds of failures the error is raised.
     """
     rpc = client.connection.rpc
     backoff = _BACKOFF_MIN
-    progress = time.monotonic()
+    failing_since: float | None = None
     while True:
         seen = rpc.notifications
         try:
             update = client.sync(wollet, gap_limit)
+            failing_since, backoff = None, _BACKOFF_MIN
             if update is not None:
                 yield update
-            backoff = _BACKOFF_MIN
             if not rpc.wait_for_notification(seen, timeout):
                 return
-            progress = time.monotonic()
         except BackendError as e:
-            if timeout is not None and time.monotonic() - progress + backoff > timeout:
+            now = time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            if timeout is not None and now + backoff - failing_since > timeout:
                 raise
             log.warning("%s: %s; retrying in %.1fs", client.name, e.reason, backoff)
             time.sleep(backoff)
