@@ -1,0 +1,176 @@
+"""The backend conformance suite: checks a backend against what the chain really holds."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .._chain import BackendChain
+from .._client import Client
+from .._errors import BackendError, BackendProtocolError, BackendTimeout, BroadcastRejected
+from .._wollet import Wollet
+
+if TYPE_CHECKING:
+    from ..regtest import Regtest
+
+__all__ = ["BackendConformance", "new_wallet_descriptor"]
+
+
+def new_wallet_descriptor(seed: bytes | None = None) -> str:
+    """A fresh regtest CT descriptor (slip77 + elwpkh, multipath) from `seed` or randomness."""
+    from embit import bip32
+    from embit.networks import NETWORKS
+
+    seed = seed if seed is not None else os.urandom(32)
+    root = bip32.HDKey.from_seed(seed, version=NETWORKS["test"]["xprv"])
+    account = root.derive("m/84h/1h/0h").to_public()
+    tpub = account.to_string(version=NETWORKS["test"]["xpub"])
+    slip77 = hashlib.sha256(b"lwk-testing slip77" + seed).hexdigest()
+    fingerprint = root.my_fingerprint.hex()
+    return f"ct(slip77({slip77}),elwpkh([{fingerprint}/84'/1'/0']{tpub}/<0;1>/*))"
+
+
+class BackendConformance:
+    """Checks every behaviour the sync orchestrator and BackendChain rely on."""
+
+    timeout: float = 2.0
+
+    def make_backend(self, rt: Regtest, *, timeout: float) -> Client:
+        """Return your client, connected to the servers of `rt` (no I/O needed yet)."""
+        raise NotImplementedError("implement make_backend in your BackendConformance subclass")
+
+    def set_fault(self, rt: Regtest, mode: str | None, remaining: int | None = None) -> None:
+        """Make the server your backend talks to misbehave (see regtest Faults modes)."""
+        rt.electrum_faults.set(mode, remaining)
+        rt.esplora_faults.set(mode, remaining)
+
+    # -- fixtures ------------------------------------------------------------------------
+
+    @pytest.fixture
+    def rt(self, lwk_regtest: Regtest) -> Iterator[Regtest]:
+        yield lwk_regtest
+        self.set_fault(lwk_regtest, None)
+
+    @pytest.fixture
+    def backend(self, rt: Regtest) -> Iterator[Client]:
+        client = self.make_backend(rt, timeout=self.timeout)
+        yield client
+        client.close()
+
+    @pytest.fixture
+    def wollet(self, rt: Regtest) -> Wollet:
+        return Wollet(rt.network, new_wallet_descriptor())
+
+    def _sync(self, backend: Client | BackendChain, wollet: Wollet) -> None:
+        update = backend.full_scan(wollet)
+        if update is not None:
+            wollet.apply_update(update)
+
+    # -- the suite -----------------------------------------------------------------------
+
+    def test_tip_is_the_chains_tip(self, rt: Regtest, backend: Client) -> None:
+        tip = backend.tip()
+        assert (tip.height, tip.block_hash()) == (rt.chain.tip_height(), rt.chain.tip_hash())
+        assert tip.timestamp == rt.chain.block_time(tip.height)
+
+    def test_ping(self, backend: Client) -> None:
+        backend.ping()
+
+    def test_scan_finds_every_payment(self, rt: Regtest, backend: Client, wollet: Wollet) -> None:
+        paid = [1_000, 20_000, 300_000]
+        txids = {rt.faucet(wollet.address(i).address(), sats) for i, sats in enumerate(paid)}
+        rt.mine(1)
+        self._sync(backend, wollet)
+        assert {t.txid for t in wollet.transactions()} == txids
+        assert wollet.balance().btc_balance() == sum(paid)
+        assert all(t.type == "incoming" and t.height is not None for t in wollet.transactions())
+
+    def test_mempool_then_confirmation(self, rt: Regtest, backend: Client, wollet: Wollet) -> None:
+        txid = rt.faucet(wollet.address().address(), 5_000)
+        self._sync(backend, wollet)
+        tx = wollet.transaction(txid)
+        assert tx is not None and tx.height is None
+        rt.mine(1)
+        self._sync(backend, wollet)
+        tx = wollet.transaction(txid)
+        assert tx is not None and tx.height == rt.chain.tip_height()
+        assert tx.timestamp == rt.chain.block_time(rt.chain.tip_height())
+
+    def test_large_history_of_one_script(
+        self, rt: Regtest, backend: Client, wollet: Wollet
+    ) -> None:
+        address = wollet.address(0).address()
+        confirmed = {rt.faucet(address, 1_000 + i) for i in range(30)}
+        rt.mine(1)
+        mempool = {rt.faucet(address, 2_000 + i) for i in range(50)}  # Esplora lists 50
+        self._sync(backend, wollet)
+        found = {t.txid: t.height for t in wollet.transactions()}
+        assert set(found) == confirmed | mempool
+        assert all(found[t] is None for t in mempool)
+        assert wollet.balance().btc_balance() == sum(1_000 + i for i in range(30)) + sum(
+            2_000 + i for i in range(50)
+        )
+
+    def test_get_tx_returns_the_verified_bytes(self, rt: Regtest, backend: Client) -> None:
+        txid = rt.faucet(new_address(rt), 1_234)
+        tx = backend.get_tx(txid)
+        assert tx.txid == txid and tx.to_bytes() == rt.chain.tx_raw(txid)
+
+    def test_a_wrong_transaction_is_refused(self, rt: Regtest, backend: Client) -> None:
+        txid = rt.faucet(new_address(rt), 1_235)
+        rt.faucet(new_address(rt), 1_236)
+        self.set_fault(rt, "wrong_tx")
+        with pytest.raises(BackendProtocolError):
+            backend.get_tx(txid)
+
+    def test_unknown_transaction_is_a_backend_error(self, backend: Client) -> None:
+        with pytest.raises(BackendError):
+            backend.get_tx("00" * 32)
+
+    def test_broadcast_rejection_is_typed(self, rt: Regtest, backend: Client) -> None:
+        txid = rt.faucet(new_address(rt), 4_321)
+        rt.mine(1)
+        raw = rt.chain.tx_raw(txid)
+        assert raw is not None
+        with pytest.raises(BroadcastRejected) as info:
+            backend.broadcast(raw)  # already confirmed: its inputs are spent
+        assert info.value.reason
+
+    def test_reorg_is_followed(self, rt: Regtest, backend: Client, wollet: Wollet) -> None:
+        txid = rt.faucet(wollet.address().address(), 7_000)
+        rt.mine(1)
+        self._sync(backend, wollet)
+        rt.chain.reorg(2)  # the last two blocks replaced; their txs confirm again
+        rt.mine(1)
+        self._sync(backend, wollet)
+        tx = wollet.transaction(txid)
+        assert tx is not None and tx.height == rt.chain.tx_height(txid)
+        assert wollet.tip() is not None
+        assert wollet.tip().block_hash() == rt.chain.tip_hash()  # type: ignore[union-attr]
+
+    def test_a_hung_server_times_out(self, rt: Regtest, backend: Client) -> None:
+        self.set_fault(rt, "hang")
+        started = time.monotonic()
+        with pytest.raises(BackendTimeout):
+            backend.tip()
+        assert time.monotonic() - started < self.timeout * 3 + 1
+
+    def test_a_chain_fails_over_to_this_backend(
+        self, rt: Regtest, backend: Client, wollet: Wollet
+    ) -> None:
+        from .. import connect
+
+        rt.faucet(wollet.address().address(), 9_000)
+        dead = connect("tcp://127.0.0.1:9", rt.network, timeout=1.0)
+        self._sync(BackendChain([dead, backend]), wollet)
+        assert wollet.balance().btc_balance() == 9_000
+
+
+def new_address(rt: Regtest) -> str:
+    """A confidential address of a throwaway wallet on `rt`'s network."""
+    return Wollet(rt.network, new_wallet_descriptor()).address(0).address()

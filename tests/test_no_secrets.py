@@ -1,0 +1,108 @@
+"""Descriptors carry blinding keys: none may leak into logs, reprs or exception texts."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from lwk_memory_backend import MemoryChain, MemoryClient, register_chain
+from shared_data import load_fixture, unique_name
+
+from lwk_core import (
+    AllBackendsFailed,
+    BackendChain,
+    Chain,
+    DescriptorError,
+    LwkError,
+    Network,
+    UpdateError,
+    Wollet,
+    WolletDescriptor,
+)
+from lwk_core._transaction import Transaction
+
+FIXTURE = load_fixture("liquid-testnet-wallet.json")
+NET = Network.LIQUID_TESTNET
+SLIP77 = "ac53739ddde9fdf6bba3dbc51e989b09aa8c9cdce7b7d7eddd49cec86ddf71f7"
+DESCRIPTOR = FIXTURE["descriptor"]
+
+
+def _secrets() -> list[str]:
+    d = WolletDescriptor(DESCRIPTOR)
+    keys = [
+        d.blinding_private_key(d.script_pubkey(chain, i)).hex()
+        for chain in (Chain.EXTERNAL, Chain.INTERNAL)
+        for i in range(3)
+    ]
+    return [SLIP77, DESCRIPTOR.split("#")[0], str(d), *keys]
+
+
+def _assert_clean(text: str) -> None:
+    for secret in _secrets():
+        assert secret not in text
+
+
+def test_reprs_and_strs_of_wallet_objects(caplog: pytest.LogCaptureFixture) -> None:
+    chain = MemoryChain(NET)
+    name = unique_name("secrets")
+    register_chain(name, chain)
+    for txid in FIXTURE["steps"][0]["txids"][:20]:
+        entry = FIXTURE["transactions"][txid]
+        chain.add(Transaction.from_hex(entry["hex"]), entry["height"], entry["timestamp"])
+    wollet = Wollet(NET, DESCRIPTOR)
+    client = MemoryClient(name, NET)
+    with caplog.at_level(logging.DEBUG):
+        update = client.full_scan(wollet)
+        assert update is not None
+        wollet.apply_update(update)
+    texts = [
+        repr(wollet),
+        repr(wollet.descriptor),
+        repr(update),
+        repr(client),
+        repr(wollet.state),
+        *map(repr, wollet.utxos()),
+        *map(repr, wollet.transactions()),
+        caplog.text,
+    ]
+    _assert_clean("\n".join(texts))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.replace("#u0y4axgs", "#aaaaaaaa"),  # bad checksum
+        lambda d: d.replace("slip77(", "slip78("),  # unknown key form
+        lambda d: d.replace("/<0;1>/*", "/<0;1>/*/*/*"),  # bad path
+        lambda d: d[:-30],  # truncated
+        lambda d: d.replace("ac53", "zz53"),  # not hex
+    ],
+)
+def test_descriptor_errors_do_not_echo_the_key(mutate: object) -> None:
+    with pytest.raises(DescriptorError) as info:
+        WolletDescriptor(mutate(DESCRIPTOR))  # type: ignore[operator]
+    _assert_clean(f"{info.value}\n{info.value!r}")
+
+
+def test_failing_runs_log_and_raise_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    chain = MemoryChain(NET)
+    name = unique_name("secrets-fail")
+    register_chain(name, chain)
+    a, b = MemoryClient(name, NET), MemoryClient(name, NET, timeout=0.05)
+    a.conn.faults["refuse"] = True
+    b.conn.faults["hang"] = True
+    wollet = Wollet(NET, DESCRIPTOR)
+    texts = []
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(AllBackendsFailed) as failed:
+            BackendChain([a, b]).full_scan(wollet)
+        texts.append(f"{failed.value}\n{failed.value!r}")
+        other = Wollet(NET, FIXTURE["descriptor"].replace(SLIP77, "11" * 32).split("#")[0])
+        update = MemoryClient(name, NET).full_scan(other)
+        assert update is not None
+        with pytest.raises(UpdateError) as refused:
+            wollet.apply_update(update)
+        texts.append(str(refused.value))
+    texts.append(caplog.text)
+    _assert_clean("\n".join(texts))
+    assert all(isinstance(e, LwkError) for _, e in failed.value.causes)
