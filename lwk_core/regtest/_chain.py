@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 from embit import ec
-from embit.liquid.transaction import LTransaction
 
+from .._errors import DecodeError
 from .._hashes import hash160, sha256
 from .._network import Network
+from .._transaction import Transaction
 from ._blocks import EmptyRun, build_header, explicit_coinbase_tx, merkle_branch, merkle_root
 
 __all__ = [
@@ -59,30 +60,16 @@ class ParsedTx:
     fee: int  # explicit policy-asset fee outputs
 
 
-def parse_tx(raw: bytes, policy_asset: bytes) -> ParsedTx:
-    """Parse an Elements transaction; ValueError if `raw` is not exactly one transaction.
-
-    `policy_asset` is in internal byte order.
-    """
-    try:
-        tx = LTransaction.parse(raw)
-        exact = tx.serialize() == raw
-    except Exception as exc:  # embit raises many kinds on malformed input
-        raise ValueError("not an Elements transaction") from exc
-    if not exact:
-        raise ValueError("not an Elements transaction")
-    coinbase = len(tx.vin) == 1 and tx.vin[0].vout == 0xFFFFFFFF and not any(tx.vin[0].txid)
-    fee = sum(
-        out.value
-        for out in tx.vout
-        if not out.script_pubkey.data and out.asset == policy_asset and isinstance(out.value, int)
-    )
+def parse_tx(raw: bytes, policy_asset: str) -> ParsedTx:
+    """Summarize an Elements transaction; DecodeError if `raw` is not exactly one."""
+    tx = Transaction.from_bytes(raw)
+    coinbase = any(i.is_coinbase for i in tx.inputs)
     return ParsedTx(
-        txid=tx.txid().hex(),
-        prevouts=() if coinbase else tuple((i.txid.hex(), i.vout) for i in tx.vin),
+        txid=tx.txid,
+        prevouts=() if coinbase else tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
         is_coinbase=coinbase,
-        script_pubkeys=tuple(out.script_pubkey.data for out in tx.vout),
-        fee=fee,
+        script_pubkeys=tuple(out.script_pubkey for out in tx.outputs),
+        fee=tx.fee(policy_asset),
     )
 
 
@@ -134,7 +121,6 @@ class RegtestChain:
         self.network = network
         self.lock = threading.RLock()
         self.version = 0
-        self._policy = bytes.fromhex(network.policy_asset)[::-1]
         self._txs: dict[str, _Tx] = {}
         self._mempool: dict[str, None] = {}
         self._blocks: dict[int, _Block] = {}
@@ -147,7 +133,8 @@ class RegtestChain:
         self._callbacks: list[Callable[[], None]] = []
         self._tip = -1
         self._last_time = genesis_time
-        premine = [(self._policy, PREMINE_VALUE, FAUCET_SCRIPT)] * PREMINE_OUTPUTS
+        policy = bytes.fromhex(network.policy_asset)[::-1]
+        premine = [(policy, PREMINE_VALUE, FAUCET_SCRIPT)] * PREMINE_OUTPUTS
         genesis = explicit_coinbase_tx(b"lwk-core regtest premine", premine)
         self.genesis_txid = self._confirm_block([genesis], genesis_time, validate=False)[0]
 
@@ -390,8 +377,8 @@ class RegtestChain:
 
     def _parse(self, raw: bytes) -> ParsedTx:
         try:
-            return parse_tx(raw, self._policy)
-        except ValueError as exc:
+            return parse_tx(raw, self.network.policy_asset)
+        except DecodeError as exc:
             raise RegtestRejected("TX decode failed", -22) from exc
 
     def _check_inputs(self, parsed: ParsedTx, replacing: Iterable[str] = ()) -> list[str]:

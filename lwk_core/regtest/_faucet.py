@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
-from embit import base58, bech32, ec
+from embit import ec
 from embit.liquid.transaction import (
     AssetIssuance,
     LTransaction,
@@ -34,8 +34,11 @@ from embit.liquid.transaction import (
 from embit.script import Script
 from embit.util import secp256k1
 
+from .._address import address_to_script
+from .._errors import DecodeError
 from .._hashes import fast_merkle_root, sha256, sha256d, tagged_hash
 from .._network import Network
+from .._transaction import Transaction, TxOut
 from .._update import OutPoint, TxOutSecrets
 from ._chain import FAUCET_SCRIPT, RegtestChain, RegtestRejected
 
@@ -53,110 +56,16 @@ _ZERO = bytes(32)
 _SEQUENCE = 0xFFFFFFFD  # signals RBF
 _CACHE_FORMAT = "lwk-regtest-tx-1"
 
-# ------------------------------------------------------------------------------ addresses
-_BLECH_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BLECH_GEN = (
-    0x7D52FBA40BD886,
-    0x5E8DBF1A03950C,
-    0x1C3A3C74072A18,
-    0x385D72FA0E5139,
-    0x7093E5A608865B,
-)
-_BLECH32_CONST = 1
-_BLECH32M_CONST = 0x0455972A3350F7A1
-
-
-def _blech_polymod(values: list[int]) -> int:
-    chk = 1
-    for value in values:
-        top = chk >> 55
-        chk = ((chk & 0x7FFFFFFFFFFFFF) << 5) ^ value
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= _BLECH_GEN[i]
-    return chk
-
-
-def _hrp_expand(hrp: str) -> list[int]:
-    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-
-
-def _convert_bits(data: Sequence[int], frombits: int, tobits: int, pad: bool) -> list[int]:
-    acc = bits = 0
-    out: list[int] = []
-    maxv = (1 << tobits) - 1
-    for value in data:
-        acc = (acc << frombits) | value
-        bits += frombits
-        while bits >= tobits:
-            bits -= tobits
-            out.append((acc >> bits) & maxv)
-    if pad and bits:
-        out.append((acc << (tobits - bits)) & maxv)
-    elif not pad and (bits >= frombits or (acc << (tobits - bits)) & maxv):
-        raise ValueError("invalid padding")
-    return out
-
-
-def _segwit_script(version: int, program: bytes) -> bytes:
-    return bytes([0x50 + version if version else 0, len(program)]) + program
-
-
-def _blech32_decode(address: str, hrp: str) -> tuple[bytes, bytes]:
-    """(scriptPubKey, blinding pubkey) of a blech32/blech32m confidential address."""
-    lower = address.lower()
-    if lower != address and address.upper() != address:
-        raise ValueError("mixed case")
-    pos = lower.rfind("1")
-    if lower[:pos] != hrp or any(c not in _BLECH_CHARSET for c in lower[pos + 1 :]):
-        raise ValueError("not a blech32 address of this network")
-    data = [_BLECH_CHARSET.index(c) for c in lower[pos + 1 :]]
-    if len(data) < 13:
-        raise ValueError("too short")
-    version = data[0]
-    const = _BLECH32_CONST if version == 0 else _BLECH32M_CONST
-    if version > 16 or _blech_polymod(_hrp_expand(hrp) + data) != const:
-        raise ValueError("bad checksum")
-    payload = bytes(_convert_bits(data[1:-12], 5, 8, False))
-    if len(payload) < 33 + 2:
-        raise ValueError("bad length")
-    return _segwit_script(version, payload[33:]), payload[:33]
-
-
-def blech32_encode(hrp: str, version: int, blinding_pubkey: bytes, program: bytes) -> str:
-    """A confidential segwit address (blech32 for v0, blech32m for v1+)."""
-    data = [version, *_convert_bits(blinding_pubkey + program, 8, 5, True)]
-    const = _BLECH32_CONST if version == 0 else _BLECH32M_CONST
-    poly = _blech_polymod([*_hrp_expand(hrp), *data, *[0] * 12]) ^ const
-    data += [(poly >> 5 * (11 - i)) & 31 for i in range(12)]
-    return hrp + "1" + "".join(_BLECH_CHARSET[d] for d in data)
-
 
 def decode_address(address: str, network: Network) -> tuple[bytes, bytes | None]:
-    """(scriptPubKey, blinding pubkey or None) of an address of `network`; ValueError if not."""
-    params = network.address_params
-    prefix = address.lower().split("1", 1)[0]
-    if prefix == params.blech_hrp:
-        return _blech32_decode(address, params.blech_hrp)
-    if prefix == params.hrp:
-        version, program = bech32.decode(params.hrp, address)
-        if version is None:
-            raise ValueError("invalid bech32 address")
-        return _segwit_script(version, bytes(program)), None
-    try:
-        data = base58.decode_check(address)
-    except Exception as exc:  # embit raises several kinds on bad base58
-        raise ValueError("invalid address") from exc
-    blinding: bytes | None = None
-    if len(data) == 55 and data[0] == params.blinded:
-        blinding, data = data[2:35], data[:2][1:] + data[35:]
-    if len(data) != 21:
-        raise ValueError("invalid address")
-    if data[0] == params.p2pkh:
-        return b"\x76\xa9\x14" + data[1:] + b"\x88\xac", blinding
-    if data[0] == params.p2sh:
-        return b"\xa9\x14" + data[1:] + b"\x87", blinding
-    raise ValueError("address of another network")
+    """(scriptPubKey, blinding pubkey or None) of an address of `network`.
+
+    DecodeError (a ValueError) for a malformed address or one of another network.
+    """
+    decoded = address_to_script(address)
+    if decoded.network is not network:
+        raise DecodeError(f"address of {decoded.network.value}, not {network.value}")
+    return decoded.script_pubkey, decoded.blinding_pubkey
 
 
 # ---------------------------------------------------------------------------------- cache
@@ -356,7 +265,7 @@ class Faucet:
         self.cache = cache or TxCache(None)
         self.fee = fee
         self._policy = bytes.fromhex(chain.network.policy_asset)[::-1]
-        self._parsed: dict[str, LTransaction] = {}
+        self._parsed: dict[str, Transaction] = {}
 
     def pay(self, address: str, sats: int, asset: str | None = None) -> str:
         """Pay `sats` of `asset` (default L-BTC) to `address`, blinded if it is confidential.
@@ -470,29 +379,30 @@ class Faucet:
         self.cache.put(key, raw)
         return self.chain.broadcast(raw)
 
-    def _tx(self, txid: str) -> LTransaction:
+    def _output(self, txid: str, vout: int) -> TxOut:
         tx = self._parsed.get(txid)
         if tx is None:
             raw = self.chain.tx_raw(txid)
             if raw is None:
                 raise KeyError(txid)
-            tx = self._parsed[txid] = LTransaction.parse(raw)
-        return tx
+            tx = self._parsed[txid] = Transaction.from_bytes(raw)
+        return tx.outputs[vout]
 
     def _coin(self, asset: bytes, amount: int, exclude: Sequence[_Input] = ()) -> _Input:
         """A faucet output of `asset` worth at least `amount`, confirmed ones first."""
         taken = {(i.txid, i.vout) for i in exclude}
+        wanted = asset[::-1].hex()
         for txid, vout in self.chain.unspent(FAUCET_SCRIPT):
-            out = self._tx(txid).vout[vout]
-            if (txid, vout) in taken or out.asset != asset or not isinstance(out.value, int):
+            out = self._output(txid, vout)
+            if (txid, vout) in taken or out.asset != wanted or out.value is None:
                 continue
             if out.value >= amount:
                 return _Input(txid, vout, asset, out.value)
         raise ValueError(f"the faucet holds no {asset[::-1].hex()} output of {amount} sats")
 
     def _wallet_input(self, outpoint: OutPoint, secrets: TxOutSecrets) -> _Input:
-        out = self._tx(outpoint.txid).vout[outpoint.vout]
-        commitment = out.asset if len(out.asset) == 33 else None
+        out = self._output(outpoint.txid, outpoint.vout)
+        commitment = out.asset_commitment or None
         return _Input(
             outpoint.txid,
             outpoint.vout,

@@ -1,0 +1,503 @@
+"""An Electrum server over a RegtestChain, speaking the protocol as electrs serves it.
+
+Newline-delimited JSON-RPC on TCP (or TLS): every complete line of a read is answered, in
+order, and the replies of one read go out in a single write (TCP_NODELAY). JSON-array
+batches of up to 20 requests get an array back (more closes the connection, as newer
+electrs does). Errors use newer electrs' `{"code", "message"}` objects (PROTOCOL 1.2).
+Subscriptions (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`) get push
+notifications as soon as the chain changes. `blockchain.scripthash.listunspent` and
+`get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
+
+Faults (lwk_core.regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
+consumed by the method they falsify. `latency` delays each write (one network round trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._hashes import sha256
+from ._chain import RegtestChain, RegtestRejected
+from ._faults import Faults
+
+__all__ = ["MAX_ARRAY_BATCH", "MAX_HEADERS", "MAX_LINE", "ElectrumServer"]
+
+SERVER_VERSION = "electrs-esplora 0.4.1"
+PROTOCOL_VERSION = "1.4"
+MAX_HEADERS = 2016
+MAX_ARRAY_BATCH = 20
+MAX_LINE = 4 * 1024 * 1024  # bytes; a request line longer than this closes the connection
+TXS_LIMIT = 500  # electrs' --electrum-txs-limit default
+_OVERSIZED_BYTES = 32 * 1024 * 1024
+_GARBAGE = b"\x00\xffHTTP/1.1 502 Bad Gateway\xfe\n"
+_METHOD_FAULTS = {
+    "wrong_tx": "blockchain.transaction.get",
+    "lying_tip": "blockchain.headers.subscribe",
+}
+_LYING_TIP_AHEAD = 1000
+_LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a TCP RST
+
+
+class _RpcError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _invalid(message: str) -> _RpcError:
+    return _RpcError(-32602, message)
+
+
+def _encode(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def _error(request_id: object, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def _hash_param(params: list[Any], index: int) -> str:
+    if len(params) <= index:
+        raise _invalid("missing hash")
+    value = params[index]
+    if not isinstance(value, str):
+        raise _invalid("non-string hash")
+    try:
+        if len(bytes.fromhex(value)) != 32:
+            raise ValueError
+    except ValueError:
+        raise _invalid("non-hex hash") from None
+    return value.lower()
+
+
+def _int_param(params: list[Any], index: int, name: str, default: int | None = None) -> int:
+    if len(params) <= index:
+        if default is not None:
+            return default
+        raise _invalid(f"missing {name}")
+    value = params[index]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _invalid(f"non-integer {name}")
+    return value
+
+
+def status_hash(history: list[tuple[str, int]]) -> str | None:
+    """The Electrum status of a script history (PROTOCOL 1.6); None when it is empty."""
+    if not history:
+        return None
+    return sha256("".join(f"{txid}:{height}:" for txid, height in history).encode()).hex()
+
+
+class _Session:
+    """One client connection: its subscriptions and writer."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.tip: str | None = None  # tip hash last told to a headers subscriber
+        self.scripthashes: dict[str, str | None] = {}  # subscribed hash -> last status sent
+        self.hung = False
+        self.task = asyncio.current_task()
+
+
+class _Close(Exception):
+    """End the connection after writing `data`; `reset` sends a TCP RST instead of a FIN."""
+
+    def __init__(self, data: bytes = b"", *, reset: bool = False) -> None:
+        super().__init__("close")
+        self.data = data
+        self.reset = reset
+
+
+class ElectrumServer:
+    """Serve `chain` over the Electrum protocol from a background thread."""
+
+    def __init__(
+        self,
+        chain: RegtestChain,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        faults: Faults | None = None,
+        max_line: int = MAX_LINE,
+        txs_limit: int = TXS_LIMIT,
+    ) -> None:
+        self.chain = chain
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.faults = faults if faults is not None else Faults()
+        self.max_line = max_line
+        self.txs_limit = txs_limit
+        self.requests: collections.Counter[str] = collections.Counter()
+        self._sessions: set[_Session] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._notify_pending = False
+        self._methods: dict[str, Callable[[_Session, list[Any]], object]] = {
+            "server.version": lambda s, p: [SERVER_VERSION, PROTOCOL_VERSION],
+            "server.ping": lambda s, p: None,
+            "server.banner": lambda s, p: f"Welcome to {SERVER_VERSION}",
+            "server.donation_address": lambda s, p: None,
+            "server.peers.subscribe": lambda s, p: [],
+            "blockchain.relayfee": lambda s, p: 0.000001,
+            "blockchain.estimatefee": self._estimatefee,
+            "mempool.get_fee_histogram": lambda s, p: [],
+            "blockchain.headers.subscribe": self._headers_subscribe,
+            "blockchain.block.header": self._block_header,
+            "blockchain.block.headers": self._block_headers,
+            "blockchain.scripthash.get_history": self._get_history,
+            "blockchain.scripthash.get_mempool": self._get_mempool,
+            "blockchain.scripthash.subscribe": self._scripthash_subscribe,
+            "blockchain.scripthash.unsubscribe": self._scripthash_unsubscribe,
+            "blockchain.transaction.get": self._transaction_get,
+            "blockchain.transaction.get_merkle": self._transaction_get_merkle,
+            "blockchain.transaction.id_from_pos": self._transaction_id_from_pos,
+            "blockchain.transaction.broadcast": self._transaction_broadcast,
+        }
+
+    @property
+    def url(self) -> str:
+        if self.ssl_context is not None:
+            return f"ssl://localhost:{self.port}"
+        return f"tcp://{self.host}:{self.port}"
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> ElectrumServer:
+        """Bind and serve from a daemon thread; returns once the port is open."""
+        self._thread = threading.Thread(target=self._run, name="regtest-electrum", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            raise self._start_error
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket; idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        thread.join(timeout=10)
+
+    def __enter__(self) -> ElectrumServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._serve, self.host, self.port, ssl=self.ssl_context)
+            )
+        except OSError as exc:
+            self._start_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._unsubscribe = self.chain.subscribe(self._on_chain_change)
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        assert self._server is not None
+        self._server.close()
+        tasks = [s.task for s in self._sessions if s.task is not None]
+        for session in list(self._sessions):
+            session.writer.transport.abort()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+        asyncio.get_running_loop().call_soon(asyncio.get_running_loop().stop)
+
+    # -------------------------------------------------------------- connections
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        session = _Session(writer)
+        self._sessions.add(session)
+        buffer = b""
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                buffer += data
+                if self.ssl_context is None and buffer.startswith(b"\x16\x03"):
+                    break  # a TLS handshake on the plain port (electrs drops it too)
+                *lines, buffer = buffer.split(b"\n")
+                out: list[bytes] = []
+                close: _Close | None = None
+                try:
+                    for line in lines:
+                        if len(line) > self.max_line:
+                            raise _Close(_encode(_error(None, -32600, "request too large")))
+                        if line.strip():
+                            out.append(self._handle_line(session, line))
+                    if len(buffer) > self.max_line:
+                        raise _Close(_encode(_error(None, -32600, "request too large")))
+                except _Close as exc:
+                    close = exc
+                    out.append(exc.data)
+                if session.hung:
+                    continue
+                payload = b"".join(out)
+                if payload:
+                    if self.faults.latency:
+                        await asyncio.sleep(self.faults.latency)
+                    writer.write(payload)
+                    await writer.drain()
+                if close is not None:
+                    if close.reset and sock is not None:
+                        sock.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        writer.transport.abort()
+                    break
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        finally:
+            self._sessions.discard(session)
+            writer.close()
+
+    def _handle_line(self, session: _Session, line: bytes) -> bytes:
+        """The reply bytes for one request line (raises _Close to end the connection)."""
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Close() from None  # electrs drops connections sending invalid UTF-8
+        except ValueError:
+            return _encode(_error(None, -32700, "parse error"))
+        if isinstance(message, list):
+            if len(message) > MAX_ARRAY_BATCH:
+                raise _Close()
+            replies = [self._handle_request(session, item) for item in message]
+            return _encode([reply for reply, _ in replies]) if replies else b"[]\n"
+        reply, raw = self._handle_request(session, message)
+        return raw if raw is not None else _encode(reply)
+
+    def _handle_request(self, session: _Session, request: object) -> tuple[object, bytes | None]:
+        """(reply object, or raw bytes replacing its line when a fault falsifies it)."""
+        if not isinstance(request, dict):
+            return _error(None, -32600, "invalid request"), None
+        method, params, request_id = (
+            request.get("method"),
+            request.get("params", []),
+            request.get("id"),
+        )
+        if not isinstance(method, str) or not isinstance(params, list) or "id" not in request:
+            return _error(request_id, -32600, "invalid request"), None
+        self.requests[method] += 1
+        fault = self._take_fault(method)
+        if fault == "refuse":
+            raise _Close(reset=True)
+        if fault == "hang":
+            session.hung = True
+            return None, b""
+        handler = self._methods.get(method)
+        if handler is None:
+            reply: dict[str, Any] = _error(request_id, -32601, f"unknown method {method}")
+        else:
+            try:
+                with self.chain.lock:
+                    result = self._falsify(fault, method, handler(session, params))
+                reply = {"jsonrpc": "2.0", "id": request_id, "result": result}
+            except _RpcError as exc:
+                reply = _error(request_id, exc.code, exc.message)
+        if fault in ("reset", "truncate"):
+            data = _encode(reply)
+            raise _Close(data[: len(data) // 2], reset=fault == "reset")
+        if fault == "garbage":
+            return reply, _GARBAGE
+        if fault == "oversized":
+            filler = "00" * (_OVERSIZED_BYTES // 2)
+            return reply, _encode({"jsonrpc": "2.0", "id": request_id, "result": filler})
+        return reply, None
+
+    def _take_fault(self, method: str) -> str | None:
+        mode = self.faults.mode
+        target = _METHOD_FAULTS.get(mode) if mode is not None else None
+        if target is not None and target != method:
+            # count the request without consuming a fault aimed at another method
+            self.faults.requests += 1
+            return None
+        return self.faults.take()
+
+    def _falsify(self, fault: str | None, method: str, result: object) -> object:
+        if fault == "lying_tip" and isinstance(result, dict):
+            return {**result, "height": result["height"] + _LYING_TIP_AHEAD}
+        if fault == "wrong_tx" and isinstance(result, str):
+            for txid in (self.chain.genesis_txid, *self.chain.mempool_txids()):
+                raw = self.chain.tx_raw(txid)
+                if raw is not None and raw.hex() != result:
+                    return raw.hex()
+        return result
+
+    # ------------------------------------------------------------ notifications
+    def _on_chain_change(self) -> None:
+        """Chain callback (any thread): schedule one notification pass on the loop."""
+        loop = self._loop
+        if loop is None or self._notify_pending:
+            return
+        self._notify_pending = True
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(self._notify_all)
+
+    def _notify_all(self) -> None:
+        self._notify_pending = False
+        with self.chain.lock:
+            tip_hash = self.chain.tip_hash()
+            tip = self._tip()
+            for session in list(self._sessions):
+                if session.hung:
+                    continue
+                out: list[bytes] = []
+                if session.tip is not None and session.tip != tip_hash:
+                    session.tip = tip_hash
+                    out.append(_encode(self._notification("blockchain.headers.subscribe", [tip])))
+                for scripthash, last in session.scripthashes.items():
+                    try:
+                        status = status_hash(self._history(scripthash))
+                    except _RpcError:
+                        continue  # too many entries: electrs skips it as well
+                    if status != last:
+                        session.scripthashes[scripthash] = status
+                        params = [scripthash, status]
+                        out.append(
+                            _encode(self._notification("blockchain.scripthash.subscribe", params))
+                        )
+                if out:
+                    session.writer.write(b"".join(out))
+
+    @staticmethod
+    def _notification(method: str, params: list[Any]) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "method": method, "params": params}
+
+    # ------------------------------------------------------------------ methods
+    def _estimatefee(self, session: _Session, params: list[Any]) -> float:
+        _int_param(params, 0, "blocks_count")
+        return 0.000001
+
+    def _tip(self) -> dict[str, Any]:
+        height = self.chain.tip_height()
+        return {"hex": self.chain.header(height).hex(), "height": height}
+
+    def _headers_subscribe(self, session: _Session, params: list[Any]) -> dict[str, Any]:
+        session.tip = self.chain.tip_hash()
+        return self._tip()
+
+    def _block_header(self, session: _Session, params: list[Any]) -> str:
+        height = _int_param(params, 0, "height")
+        if _int_param(params, 1, "cp_height", 0):
+            raise _RpcError(-32603, "checkpoint proofs are not supported")
+        if height > self.chain.tip_height():
+            raise _RpcError(-32603, "missing header")
+        return self.chain.header(height).hex()
+
+    def _block_headers(self, session: _Session, params: list[Any]) -> dict[str, Any]:
+        start = _int_param(params, 0, "start_height")
+        count = min(MAX_HEADERS, _int_param(params, 1, "count"))
+        if _int_param(params, 2, "cp_height", 0) and count:
+            raise _RpcError(-32603, "checkpoint proofs are not supported")
+        end = min(start + count, self.chain.tip_height() + 1)
+        headers = [self.chain.header(h).hex() for h in range(start, end)]
+        return {"count": len(headers), "hex": "".join(headers), "max": MAX_HEADERS}
+
+    def _history(self, scripthash: str) -> list[tuple[str, int]]:
+        script = self.chain.script_for_sha256(bytes.fromhex(scripthash)[::-1])
+        history = self.chain.history(script) if script is not None else []
+        if len(history) > self.txs_limit:
+            raise _RpcError(1, "Too many history entries")
+        return history
+
+    def _entry(self, txid: str, height: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"tx_hash": txid, "height": height}
+        if height <= 0:
+            entry["fee"] = self.chain.tx_fee(txid)
+        return entry
+
+    def _get_history(self, session: _Session, params: list[Any]) -> list[dict[str, Any]]:
+        return [self._entry(t, h) for t, h in self._history(_hash_param(params, 0))]
+
+    def _get_mempool(self, session: _Session, params: list[Any]) -> list[dict[str, Any]]:
+        return [self._entry(t, h) for t, h in self._history(_hash_param(params, 0)) if h <= 0]
+
+    def _scripthash_subscribe(self, session: _Session, params: list[Any]) -> str | None:
+        scripthash = _hash_param(params, 0)
+        status = status_hash(self._history(scripthash))
+        session.scripthashes[scripthash] = status
+        return status
+
+    def _scripthash_unsubscribe(self, session: _Session, params: list[Any]) -> bool:
+        return session.scripthashes.pop(_hash_param(params, 0), False) is not False
+
+    def _transaction_get(self, session: _Session, params: list[Any]) -> str:
+        txid = _hash_param(params, 0)
+        if len(params) > 1:
+            if not isinstance(params[1], bool):
+                raise _invalid("non-bool verbose value")
+            if params[1]:
+                raise _RpcError(-32603, "verbose transactions are currently unsupported")
+        raw = self.chain.tx_raw(txid)
+        if raw is None:
+            raise _RpcError(-32603, "missing transaction")
+        return raw.hex()
+
+    def _transaction_get_merkle(self, session: _Session, params: list[Any]) -> dict[str, Any]:
+        txid = _hash_param(params, 0)
+        height = _int_param(params, 1, "height")
+        if self.chain.tx_height(txid) is None:
+            raise _RpcError(-32603, "tx not found or is unconfirmed")
+        block_height, branch, pos = self.chain.merkle_proof(txid)
+        if block_height != height:
+            raise _invalid("invalid confirmation height provided")
+        return {"block_height": block_height, "merkle": branch, "pos": pos}
+
+    def _transaction_id_from_pos(self, session: _Session, params: list[Any]) -> object:
+        height = _int_param(params, 0, "height")
+        pos = _int_param(params, 1, "tx_pos")
+        if len(params) > 2 and params[2]:
+            raise _RpcError(-32603, "merkle proofs by position are not supported")
+        if height > self.chain.tip_height() or pos >= len(self.chain.block_txids(height)):
+            raise _RpcError(-32603, "tx not found")
+        return self.chain.block_txids(height)[pos]
+
+    def _transaction_broadcast(self, session: _Session, params: list[Any]) -> str:
+        if not params:
+            raise _invalid("missing tx")
+        if not isinstance(params[0], str):
+            raise _invalid("non-string tx")
+        try:
+            raw = bytes.fromhex(params[0])
+        except ValueError:
+            raw = b""
+        try:
+            return self.chain.broadcast(raw)
+        except RegtestRejected as exc:
+            raise _RpcError(2, f"sendrawtransaction RPC error {exc.code}: {exc.reason}") from None
