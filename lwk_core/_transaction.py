@@ -299,6 +299,12 @@ class Transaction:
     def __init__(self) -> None:
         raise TypeError("use Transaction.from_bytes or Transaction.from_hex")
 
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Transaction is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Transaction is immutable")
+
     @classmethod
     def from_bytes(cls, raw: bytes, *, expected_txid: str | None = None) -> Transaction:
         """Parse one whole transaction; TxidMismatch if it does not hash to `expected_txid`."""
@@ -396,13 +402,14 @@ def _read_transaction(r: _Reader) -> Transaction:
     else:
         txid = sha256d(raw)
     tx = object.__new__(Transaction)
-    tx.version = version
-    tx.locktime = locktime
-    tx.inputs = tuple(inputs)
-    tx.outputs = outputs
-    tx._raw = raw
-    tx._base_size = base_end - start
-    tx._txid = txid[::-1].hex()
+    init = object.__setattr__  # Transaction refuses attribute assignment
+    init(tx, "version", version)
+    init(tx, "locktime", locktime)
+    init(tx, "inputs", tuple(inputs))
+    init(tx, "outputs", outputs)
+    init(tx, "_raw", raw)
+    init(tx, "_base_size", base_end - start)
+    init(tx, "_txid", txid[::-1].hex())
     return tx
 
 

@@ -187,6 +187,11 @@ def test_value_semantics_and_pickle() -> None:
     assert a.txid in repr(a)
     with pytest.raises(TypeError):
         Transaction()
+    with pytest.raises(AttributeError):
+        a.version = 3
+    with pytest.raises(AttributeError):
+        del a.outputs
+    assert a.version == b.version and a.outputs == b.outputs
 
 
 # --- hand-built transactions ------------------------------------------------------------------
