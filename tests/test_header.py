@@ -96,6 +96,19 @@ def test_dynafed_vector() -> None:
         BlockHeader.from_hex(dynafed_vector()["header_hex"])  # the 2 extra bytes
 
 
+def test_dynafed_compact_and_null_params() -> None:
+    """Compact current params (type 1), null proposed (type 0): the hash stops before the
+    signblock witness, which can change without changing the block hash."""
+    fixed = bytes.fromhex("000000a0") + b"\x11" * 32 + b"\x22" * 32 + bytes(4) + bytes(4)
+    compact = b"\x01" + b"\x01\x51" + (400).to_bytes(4, "little") + b"\x33" * 32
+    hashed = fixed + compact + b"\x00"
+    for witness in (b"\x00", b"\x02\x01\xaa\x00"):
+        h = BlockHeader.parse(hashed + witness)
+        assert h.is_dynafed and h.block_hash == sha256d(hashed)[::-1].hex()
+        assert h.prev_hash == "11" * 32 and h.to_bytes() == hashed + witness
+    assert BlockHeader.parse(hashed + b"\x02\x01\xaa\x00").signblock_witness == (b"\xaa", b"")
+
+
 def test_parse_headers_splits_variable_length_headers() -> None:
     block_header = parse_block(bytes.fromhex(block_vector()["block_hex"]))[0].to_bytes()
     parts = [block_header, bytes.fromhex(signed_vector()["header_hex"]), dynafed_header_bytes()]
