@@ -104,6 +104,8 @@ class WalletStore:
                 ) from None
             raise StoreError(f"cannot lock the wallet datadir: {e.strerror}") from e
         self._lock_fd: int | None = fd
+        with contextlib.suppress(OSError):
+            (self._dir / TEMP_FILE).unlink(missing_ok=True)  # a save that died before its rename
         self._save_lock = threading.Lock()
         key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
             str(descriptor).encode()
@@ -150,6 +152,11 @@ class WalletStore:
                 f"{FORMAT_VERSION}; it was not loaded (delete it to rescan)"
             )
         cipher = self._ciphers.get(cipher_id)
+        if cipher is None and cipher_id == _CIPHER_GCM_SIV:
+            raise StoreError(
+                "the wallet state file is sealed with AES-GCM-SIV, which the installed "
+                "cryptography/OpenSSL lacks"
+            )
         if cipher is None:
             raise StoreCorrupted(_CORRUPTED)
         header, nonce = blob[: len(MAGIC) + 2], blob[len(MAGIC) + 2 : _HEADER_SIZE]

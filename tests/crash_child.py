@@ -1,0 +1,82 @@
+"""Child process of test_crash_safety: syncs a persistent wallet step by step until killed.
+
+    python crash_child.py DATADIR FIRST_STEP
+
+Step `s` serves the oldest `served(s)` fixture transactions from an in-process memory chain
+(growing by 3 per step, back to 3 after the full history, so transactions also vanish), runs a
+full scan and applies it to `Wollet(..., datadir=DATADIR)`, which saves before it returns.
+Each event is one flushed JSON line on stdout: "ready" (the state loaded at start), "saving"
+(the state about to be written) and "committed" (apply_update returned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import Any
+
+from lwk_memory_backend import MemoryChain, register_chain
+from shared_data import load_fixture
+
+from lwk_core import Network
+from lwk_core._state_codec import encode_state
+from lwk_core._transaction import Transaction
+from lwk_core._wollet import Wollet, WolletState
+from lwk_core.plugin.manager import connect
+
+FIXTURE = load_fixture("liquid-testnet-wallet.json")
+NETWORK = Network.LIQUID_TESTNET
+# Oldest first: a wallet discovers spends after the outputs they spend, as in real life.
+TXIDS = sorted(
+    FIXTURE["steps"][1]["txids"], key=lambda t: (FIXTURE["transactions"][t]["height"], t)
+)
+_PER_STEP = 3
+_CYCLE = -(-len(TXIDS) // _PER_STEP) + 1  # steps per cycle (the last one changes nothing)
+
+
+def served(step: int) -> int:
+    """How many of the oldest fixture transactions the chain serves at `step`."""
+    return min(len(TXIDS), _PER_STEP * (step % _CYCLE + 1))
+
+
+def chain_of(count: int) -> MemoryChain:
+    chain = MemoryChain(NETWORK)
+    for txid in TXIDS[:count]:
+        entry = FIXTURE["transactions"][txid]
+        chain.add(Transaction.from_hex(entry["hex"]), entry["height"], entry["timestamp"])
+    return chain
+
+
+def summary(state: WolletState) -> dict[str, Any]:
+    """What identifies a state: its status and counts, and a digest of all its content."""
+    return {
+        "status": state.status,
+        "txs": len(state.heights),
+        "unblinded": len(state.unblinded),
+        "scripts": len(state.scripts),
+        "digest": hashlib.sha256(encode_state(state)).hexdigest(),
+    }
+
+
+def _emit(event: str, step: int, state: WolletState) -> None:
+    print(json.dumps({"event": event, "step": step, "state": summary(state)}), flush=True)
+
+
+def main(datadir: str, step: int) -> None:
+    name = "crash-child"
+    client = connect(f"memory://{name}", NETWORK)
+    wollet = Wollet(NETWORK, FIXTURE["descriptor"], datadir=datadir)
+    _emit("ready", step, wollet.state)
+    while True:
+        register_chain(name, chain_of(served(step)))
+        update = client.full_scan(wollet)
+        if update is not None:
+            _emit("saving", step, wollet.state.applied(update))
+            wollet.apply_update(update)
+            _emit("committed", step, wollet.state)
+        step += 1
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
