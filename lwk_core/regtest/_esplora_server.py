@@ -50,6 +50,7 @@ __all__ = ["LYING_TIP_OFFSET", "MAX_BODY_SIZE", "OVERSIZED_BYTES", "EsploraServe
 MAX_BODY_SIZE: Final = 1_000_000  # electrs refuses larger request bodies with 413
 OVERSIZED_BYTES: Final = 32 * 1024 * 1024
 LYING_TIP_OFFSET: Final = 1000
+_MAX_DRAINED: Final = 64 * MAX_BODY_SIZE  # larger refused bodies close the connection
 _TTL_LONG: Final = 157_784_630
 _TTL_SHORT: Final = 10
 _CONF_FINAL: Final = 10
@@ -541,15 +542,22 @@ class EsploraServer:
                 self._connections.discard(conn)
 
     def _read_body(self, handler: _RequestHandler) -> bytes | _Reply:
+        """The request body, or the error answer when it cannot or must not be used."""
         if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
             return _Reply(411, b"Length Required")
         length_header = handler.headers.get("Content-Length", "0")
         if not length_header.isdigit():
             return _Reply(400, b"Invalid Content-Length")
         length = int(length_header)
-        if length > MAX_BODY_SIZE:
-            return _Reply(413, b"Request body too large")
-        return handler.rfile.read(length)
+        if length <= MAX_BODY_SIZE:
+            return handler.rfile.read(length)
+        if length > _MAX_DRAINED:
+            handler.close_connection = True
+        else:  # read it away so that the client gets to read the answer
+            while length > 0:
+                chunk = handler.rfile.read(min(length, 1 << 16))
+                length = length - len(chunk) if chunk else 0
+        return _Reply(413, b"Request body too large")
 
     def _serve(self, handler: _RequestHandler, method: str) -> None:
         target, _, params = handler.path.partition("?")
@@ -561,9 +569,10 @@ class EsploraServer:
         )
         with self._lock:
             self.requests[name] += 1
-        if isinstance(body, _Reply):  # the body was not read: this connection cannot go on
-            handler.close_connection = True
-            handler.wfile.write(_encode(body, True)[0])
+        if isinstance(body, _Reply):
+            if body.status != 413:  # the body was not read: this connection cannot go on
+                handler.close_connection = True
+            handler.wfile.write(_encode(body, handler.close_connection)[0])
             return
         fault = self.faults.take()
         if self.faults.latency > 0:
