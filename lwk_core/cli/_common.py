@@ -1,0 +1,195 @@
+"""Options shared by several commands, and turning them into a wallet and a backend."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._chain import BackendChain
+from .._client import Client
+from .._descriptor import WolletDescriptor
+from .._network import Network
+from .._update import Update
+from .._wollet import Wollet
+from ..plugin.manager import connect
+from ._errors import UsageError
+from ._output import progress_bar
+
+__all__ = [
+    "DESCRIPTOR_ENV",
+    "Backend",
+    "backend_options",
+    "network_type",
+    "open_backend",
+    "open_wallet",
+    "output_options",
+    "positive_float",
+    "positive_int",
+    "read_descriptor",
+    "sync_wallet",
+    "wallet_options",
+]
+
+DESCRIPTOR_ENV = "LWK_DESCRIPTOR"
+
+Backend = Client | BackendChain
+
+
+def network_type(text: str) -> Network:
+    """argparse type for --network: liquid, liquidtestnet/testnet, elementsregtest/regtest."""
+    try:
+        return Network.from_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def output_options(top: bool) -> argparse.ArgumentParser:
+    """--json and --debug, accepted before or after the command name."""
+    parent = argparse.ArgumentParser(add_help=False)
+    default: Any = False if top else argparse.SUPPRESS
+    parent.add_argument(
+        "--json", action="store_true", default=default, help="machine-readable JSON on stdout"
+    )
+    parent.add_argument(
+        "--debug", action="store_true", default=default, help="debug logs and full tracebacks"
+    )
+    return parent
+
+
+def wallet_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("wallet")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument(
+        "--descriptor",
+        metavar="D",
+        help=f"the CT descriptor (prefer --descriptor-file or ${DESCRIPTOR_ENV}: shell history)",
+    )
+    source.add_argument(
+        "--descriptor-file", metavar="PATH", help="read the descriptor from a file ('-': stdin)"
+    )
+    group.add_argument(
+        "--network",
+        type=network_type,
+        help="liquid, liquidtestnet or elementsregtest (default: liquid for xpub keys, "
+        "liquidtestnet for tpub keys)",
+    )
+    group.add_argument(
+        "--datadir", metavar="DIR", help="keep the synced wallet here (encrypted) between runs"
+    )
+    return parent
+
+
+def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("backends")
+    group.add_argument(
+        "--backend",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="tcp://, ssl://, http://, https:// (or a plugin's scheme); repeat for failover",
+    )
+    group.add_argument(
+        "--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout"
+    )
+    if gap_limit:
+        group.add_argument(
+            "--gap-limit",
+            type=positive_int,
+            default=20,
+            metavar="N",
+            help="unused addresses in a row that end a scan (default 20)",
+        )
+    return parent
+
+
+def read_descriptor(args: argparse.Namespace) -> str:
+    """The descriptor from --descriptor, --descriptor-file or $LWK_DESCRIPTOR (in that order)."""
+    if args.descriptor:
+        return str(args.descriptor).strip()
+    if args.descriptor_file:
+        try:
+            if args.descriptor_file == "-":
+                text = sys.stdin.read()
+            else:
+                text = Path(args.descriptor_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read the descriptor file: {exc.strerror}") from exc
+        return text.strip()
+    text = os.environ.get(DESCRIPTOR_ENV, "").strip()
+    if text:
+        return text
+    raise UsageError(
+        f"no descriptor: give --descriptor-file PATH, set ${DESCRIPTOR_ENV}, or --descriptor D"
+    )
+
+
+def open_wallet(args: argparse.Namespace) -> Wollet:
+    """The wallet of the descriptor on the chosen (or inferred) network, from --datadir."""
+    descriptor = WolletDescriptor(read_descriptor(args))
+    network = args.network
+    if network is None:
+        network = Network.LIQUID if descriptor.is_mainnet else Network.LIQUID_TESTNET
+    return Wollet(network, descriptor, datadir=args.datadir)
+
+
+def open_backend(
+    urls: Sequence[str], network: Network | None, timeout: float | None = None
+) -> Backend:
+    """One client for one URL; a BackendChain (failover in the given order) for several."""
+    if not urls:
+        raise UsageError("no backend: give --backend URL (repeat it for failover)")
+    options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    clients = [_connect(url, network, options) for url in urls]
+    return clients[0] if len(clients) == 1 else BackendChain(clients, network=network)
+
+
+def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Client:
+    try:
+        client: Client = connect(url, network, **options)
+    except TypeError as exc:  # the plugin refused an option, or needs the network
+        if network is None and "network" in str(exc):
+            needs = f"{url} needs --network (liquid, liquidtestnet, elementsregtest)"
+            raise UsageError(needs) from None
+        raise UsageError(f"{url}: {exc}") from None
+    except ValueError as exc:  # a malformed URL (no port, bad host ...)
+        raise UsageError(f"bad backend URL {url!r}: {exc}") from None
+    return client
+
+
+def sync_wallet(backend: Backend, wollet: Wollet, gap_limit: int = 20) -> Update | None:
+    """Scan (a progress bar on a terminal if it takes a moment) and apply the update."""
+    bar = progress_bar()
+    try:
+        update = backend.sync(wollet, gap_limit, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if update is not None:
+        wollet.apply_update(update)
+    return update
