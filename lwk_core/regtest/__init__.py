@@ -1,0 +1,355 @@
+"""An embedded Liquid regtest chain served over the real Electrum and Esplora protocols.
+
+    with Regtest() as rt:                      # chain + Electrum (tcp, ssl) + Esplora servers
+        txid = rt.faucet(address, 10_000)      # a real blinded payment, in the mempool
+        rt.mine(1)
+
+`Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
+`Regtest(process=True)` runs chain and servers in a child process (`python -m
+lwk_core.regtest`) so that they do not compete with a timed client for the GIL; the control
+methods (faucet, mine, reorg, ...) then go through the child's stdin/stdout as JSON lines and
+`rt.chain` and the Faults objects are not available (use `rt.set_faults`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .._descriptor import WolletDescriptor
+from .._network import Chain, Network
+from .._update import OutPoint, TxOutSecrets
+from ._chain import RegtestChain, RegtestRejected
+from ._electrum_server import ElectrumServer
+from ._esplora_server import EsploraServer
+from ._faucet import Faucet, TxCache, default_cache_dir
+from ._faults import Faults
+from ._fixture import (
+    example_descriptor,
+    extend_to_step,
+    fixture_chain,
+    fund_wallet,
+    load_fixture,
+)
+from ._tls import self_signed_cert
+
+__all__ = ["Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+
+_EXAMPLE_PAYMENTS = (100_000, 50_000, 25_000)
+
+
+class Regtest:
+    """A running regtest chain with an Electrum (tcp and ssl) and an Esplora server.
+
+    `cache_dir` holds built transactions (default: $LWK_REGTEST_CACHE or
+    ~/.cache/lwk-regtest); `cache=False` builds everything afresh.
+    """
+
+    def __init__(
+        self,
+        network: Network = Network.ELEMENTS_REGTEST,
+        *,
+        process: bool = False,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+        _fixture: tuple[str, int] | None = None,
+    ) -> None:
+        self.network = network
+        self.process = process
+        self._cache_dir = (Path(cache_dir) if cache_dir else default_cache_dir()) if cache else None
+        self._fixture = _fixture
+        self._chain: RegtestChain | None = None
+        self._faucet: Faucet | None = None
+        self._servers: list[ElectrumServer | EsploraServer] = []
+        self._child: _Child | None = None
+        self._example: str | None = None
+        self.electrum_url = self.electrum_ssl_url = self.esplora_url = ""
+        self.cert_pem = b""
+        self.cert_fingerprint = ""
+
+    @classmethod
+    def from_fixture(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        step: int = 1,
+        process: bool = False,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> Regtest:
+        """Serve a wallet fixture's real transactions at their heights and block times.
+
+        `step` 0 serves the transactions of the fixture's first step only; `extend_fixture`
+        adds a later step's.
+        """
+        fixture = load_fixture(path)
+        return cls(
+            fixture.network,
+            process=process,
+            cache=cache,
+            cache_dir=cache_dir,
+            _fixture=(os.fspath(path), step),
+        )
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Regtest:
+        if self.process:
+            self._child = _Child(self._child_args())
+            info = self._child.info
+        else:
+            info = self._start_here()
+        self.network = Network.from_name(info["network"])
+        self.electrum_url = info["electrum_url"]
+        self.electrum_ssl_url = info["electrum_ssl_url"]
+        self.esplora_url = info["esplora_url"]
+        self.cert_pem = info["cert_pem"].encode()
+        self.cert_fingerprint = info["cert_fingerprint"]
+        return self
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers = []
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+
+    def __enter__(self) -> Regtest:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start_here(self) -> dict[str, str]:
+        if self._fixture is not None:
+            path, step = self._fixture
+            self._chain = fixture_chain(load_fixture(path), step)
+        else:
+            self._chain = RegtestChain(self.network)
+        self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
+        cert = self_signed_cert()
+        self._servers = [
+            ElectrumServer(self._chain).start(),
+            ElectrumServer(self._chain, ssl_context=cert.server_context()).start(),
+            EsploraServer(self._chain).start(),
+        ]
+        return {
+            "network": self._chain.network.value,
+            "electrum_url": self._servers[0].url,
+            "electrum_ssl_url": self._servers[1].url,
+            "esplora_url": self._servers[2].url,
+            "cert_pem": cert.cert_pem.decode(),
+            "cert_fingerprint": cert.fingerprint,
+        }
+
+    def _child_args(self) -> list[str]:
+        args = [sys.executable, "-m", "lwk_core.regtest", "--network", self.network.value]
+        if self._fixture is not None:
+            args += ["--fixture", self._fixture[0], "--step", str(self._fixture[1])]
+        args += ["--cache-dir", str(self._cache_dir)] if self._cache_dir else ["--no-cache"]
+        return args
+
+    # ------------------------------------------------------------------ objects
+    @property
+    def chain(self) -> RegtestChain:
+        if self._chain is None:
+            raise RuntimeError("the chain lives in the child process (process=True) or not yet")
+        return self._chain
+
+    @property
+    def electrum_server(self) -> ElectrumServer:
+        server = self._local_servers()[0]
+        assert isinstance(server, ElectrumServer)
+        return server
+
+    @property
+    def electrum_faults(self) -> Faults:
+        return self._local_servers()[0].faults
+
+    @property
+    def electrum_ssl_faults(self) -> Faults:
+        return self._local_servers()[1].faults
+
+    @property
+    def esplora_faults(self) -> Faults:
+        return self._local_servers()[2].faults
+
+    def _local_servers(self) -> list[ElectrumServer | EsploraServer]:
+        if not self._servers:
+            raise RuntimeError("the servers live in the child process (process=True) or not yet")
+        return self._servers
+
+    # ------------------------------------------------------------------ control
+    def faucet(self, address: object, sats: int, asset: str | None = None) -> str:
+        """Pay `sats` of `asset` (default L-BTC) to `address` with a real blinded tx."""
+        return str(self._call("faucet", str(address), sats, asset))
+
+    def issue_asset(
+        self, sats: int, address: object | None = None, *, token_sats: int = 0
+    ) -> tuple[str, str]:
+        """Issue a new asset to `address` (or to the faucet); returns (txid, asset id)."""
+        txid, asset = self._call("issue_asset", sats, address and str(address), token_sats)
+        return str(txid), str(asset)
+
+    def spend(
+        self,
+        utxos: Sequence[tuple[OutPoint, TxOutSecrets]],
+        address: object,
+        sats: int,
+        *,
+        change_address: object,
+        asset: str | None = None,
+    ) -> str:
+        """Spend wallet outputs given their secrets (see Faucet.spend); returns the txid."""
+        plain = [[op.txid, op.vout, s.asset, s.value, s.asset_bf, s.value_bf] for op, s in utxos]
+        return str(self._call("spend", plain, str(address), sats, str(change_address), asset))
+
+    def mine(self, n: int = 1) -> list[str]:
+        return list(self._call("mine", n))
+
+    def reorg(self, depth: int, *, keep_txs: bool = True) -> None:
+        self._call("reorg", depth, keep_txs)
+
+    def evict(self, txid: str) -> None:
+        self._call("evict", txid)
+
+    def tip_height(self) -> int:
+        return int(self._call("tip_height"))
+
+    def example_wallet(self) -> str:
+        """A CT descriptor (fixed seed) funded with a few confirmed blinded payments."""
+        return str(self._call("example_wallet"))
+
+    def fund_wallet(self, descriptor: str, n_txs: int, **options: int) -> list[str]:
+        """Pay `n_txs` blinded payments to a descriptor's addresses (see fund_wallet)."""
+        return list(self._call("fund_wallet", descriptor, n_txs, options))
+
+    def extend_fixture(self, step: int) -> None:
+        """Add the transactions of a later fixture step (e.g. 1 after starting at 0)."""
+        self._call("extend_fixture", step)
+
+    def set_faults(
+        self,
+        server: str,
+        mode: str | None,
+        remaining: int | None = None,
+        latency: float | None = None,
+    ) -> None:
+        """Set the faults of "electrum", "electrum_ssl" or "esplora" (works in process mode)."""
+        self._call("set_faults", server, mode, remaining, latency)
+
+    def _call(self, method: str, *params: Any) -> Any:
+        if self._child is not None:
+            return self._child.call(method, list(params))
+        return self.handle(method, list(params))
+
+    def handle(self, method: str, params: list[Any]) -> Any:
+        """Run one control command here (what the child does for `process=True`)."""
+        chain, faucet = self.chain, self._faucet
+        assert faucet is not None
+        if method == "faucet":
+            return faucet.pay(*params)
+        if method == "issue_asset":
+            sats, address, token_sats = params
+            return list(faucet.issue_asset(sats, address, token_sats=token_sats))
+        if method == "spend":
+            plain, address, sats, change, asset = params
+            utxos = [
+                (OutPoint(t, v), TxOutSecrets(a, n, abf, vbf)) for t, v, a, n, abf, vbf in plain
+            ]
+            return faucet.spend(utxos, address, sats, change_address=change, asset=asset)
+        if method == "mine":
+            return chain.mine(*params)
+        if method == "reorg":
+            return chain.reorg(params[0], keep_txs=params[1])
+        if method == "evict":
+            return chain.evict(params[0])
+        if method == "tip_height":
+            return chain.tip_height()
+        if method == "example_wallet":
+            return self._example_wallet()
+        if method == "fund_wallet":
+            descriptor, n_txs, options = params
+            return fund_wallet(faucet, descriptor, n_txs, **options)
+        if method == "extend_fixture":
+            if self._fixture is None:
+                raise ValueError("this chain was not loaded from a fixture")
+            return extend_to_step(chain, load_fixture(self._fixture[0]), params[0])
+        if method == "set_faults":
+            server, mode, remaining, latency = params
+            names = ["electrum", "electrum_ssl", "esplora"]
+            faults = self._local_servers()[names.index(server)].faults
+            faults.set(mode, remaining)
+            if latency is not None:
+                faults.latency = latency
+            return None
+        raise ValueError(f"unknown control method {method!r}")
+
+    def _example_wallet(self) -> str:
+        if self._example is None:
+            descriptor = example_descriptor(self.chain.network)
+            for i, sats in enumerate(_EXAMPLE_PAYMENTS):
+                address = WolletDescriptor(descriptor).address(Chain.EXTERNAL, i, self.network)
+                assert self._faucet is not None
+                self._faucet.pay(address, sats)
+            self.chain.mine(1)
+            self._example = descriptor
+        return self._example
+
+
+class _Child:
+    """`python -m lwk_core.regtest` in a child process, driven over its stdin/stdout."""
+
+    def __init__(self, args: list[str]) -> None:
+        self._proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self._lock = threading.Lock()
+        self._next_id = 0
+        line = self._read()
+        self.info: dict[str, str] = json.loads(line)
+
+    def _read(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            code = self._proc.wait()
+            raise RuntimeError(f"the regtest child process exited ({code})")
+        return line
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        with self._lock:
+            self._next_id += 1
+            assert self._proc.stdin is not None
+            request = {"id": self._next_id, "method": method, "params": params}
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            reply = json.loads(self._read())
+        error = reply.get("error")
+        if error is None:
+            return reply["result"]
+        if error["type"] == "RegtestRejected":
+            raise RegtestRejected(error["reason"], error["code"])
+        exc_type = {"KeyError": KeyError, "ValueError": ValueError}.get(error["type"], RuntimeError)
+        raise exc_type(error["message"])
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self._proc.kill()
+            self._proc.wait()
