@@ -1,0 +1,369 @@
+"""Against the embedded regtest Esplora server (real sockets, electrs' rules), and LWK.
+
+Numbers measured here are printed with `pytest -s` (request counts, wall times).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import httpx
+import lwk
+import pytest
+from esplora_shared import load_fixture
+from lwk_esplora import EsploraClient
+
+from lwk_core import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    BroadcastRejected,
+    Network,
+    RateLimited,
+    Wollet,
+)
+from lwk_core._address import script_to_address
+from lwk_core.regtest._chain import RegtestChain
+from lwk_core.regtest._esplora_server import EsploraServer
+from lwk_core.regtest._faucet import Faucet
+from lwk_core.regtest._faults import Faults
+
+NETWORK = Network.ELEMENTS_REGTEST
+DESCRIPTOR = next(
+    v["descriptor"]
+    for v in load_fixture("descriptor-vectors.json")["vectors"]
+    if v["network"] == "elementsregtest"
+    and v["shape"].startswith("wpkh")
+    and "slip77" in v["descriptor"]
+    and "<0;1>" in v["descriptor"]
+)
+ELSEWHERE = script_to_address(b"\x00\x14" + b"\x11" * 20, None, NETWORK)  # not the wallet's
+
+
+@attrs.define
+class TimedFaults(Faults):
+    """Faults that also remember when each request arrived (the server's clock)."""
+
+    arrivals: list[float] = attrs.field(factory=list)
+
+    def take(self) -> str | None:
+        self.arrivals.append(time.monotonic())
+        return super().take()
+
+
+@attrs.define
+class Env:
+    chain: RegtestChain
+    faucet: Faucet
+    server: EsploraServer
+    faults: TimedFaults
+
+    @property
+    def url(self) -> str:
+        return self.server.url + "/api"
+
+    def client(self, **kw: Any) -> EsploraClient:
+        return EsploraClient(self.url, NETWORK, **kw)
+
+    def total(self) -> int:
+        return sum(self.server.requests.values())
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    chain = RegtestChain(NETWORK)
+    faults = TimedFaults()
+    with EsploraServer(chain, faults=faults) as server:
+        yield Env(chain, Faucet(chain), server, faults)
+
+
+def lwk_scan(url: str) -> tuple[Any, float]:
+    wollet = lwk.Wollet(lwk.Network.regtest_default(), lwk.WolletDescriptor(DESCRIPTOR), None)
+    client = lwk.EsploraClient(url, lwk.Network.regtest_default())
+    started = time.monotonic()
+    update = client.full_scan(wollet)
+    if update:
+        wollet.apply_update(update)
+    return wollet, time.monotonic() - started
+
+
+def fund(env: Env, wollet: Wollet) -> int:
+    """A small history: confirmed payments to several indexes, then unconfirmed ones."""
+    paid = 0
+    for i, sats in enumerate([10_000, 20_000, 30_000, 40_000]):
+        env.faucet.pay(wollet.address(i * 3).address(), sats)
+        paid += sats
+    env.chain.mine()
+    for i, sats in enumerate([5_000, 6_000]):
+        env.faucet.pay(wollet.address(2 + i * 20).address(), sats)  # index 22: a second batch
+        paid += sats
+    return paid
+
+
+# -- the seed snippets, with only the import changed --------------------------------------
+
+
+def test_seed_snippets_run_unchanged(env: Env) -> None:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    paid = fund(env, wollet)
+
+    # "Esplora Client" (Python tab), with `from lwk import EsploraClient, Network` replaced
+    client = EsploraClient(url=env.url, network=Network.ELEMENTS_REGTEST)
+    update = client.full_scan(wollet)
+    if update:
+        wollet.apply_update(update)
+    # "Full Scan (Initial Sync)"
+    balance = wollet.balance()
+    assert balance.btc_balance() == paid
+    assert update is not None and len(update.new_txs) == 6
+
+    # "Incremental Sync": nothing new, then one new payment
+    update = client.sync(wollet, 20)
+    assert not (update and update.new_txs)
+    env.faucet.pay(wollet.address(5).address(), 1_234)
+    update = client.sync(wollet, 20)
+    assert update and update.new_txs
+    wollet.apply_update(update)
+    assert wollet.balance().btc_balance() == paid + 1_234
+
+    # "Regtest (Local Development)": positional arguments
+    esplora_client = EsploraClient(env.url, Network.ELEMENTS_REGTEST)
+    assert esplora_client.tip().height == env.chain.tip_height()
+    esplora_client.ping()
+
+
+def test_same_wallet_as_lwk_with_fewer_requests(env: Env) -> None:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    fund(env, wollet)
+    env.faults.latency = 0.005  # a LAN; LWK's requests are sequential, ours are not
+
+    client = env.client()
+    started = time.monotonic()
+    update = client.full_scan(wollet)
+    ours_time = time.monotonic() - started
+    assert update is not None
+    wollet.apply_update(update)
+    ours_requests = env.total()
+
+    env.server.requests.clear()
+    theirs, lwk_time = lwk_scan(env.url)
+    lwk_requests = env.total()
+
+    assert dict(wollet.balance()) == {str(a): v for a, v in theirs.balance().items()}
+    ours_txs = {
+        (t.txid, t.height, t.timestamp, t.type, t.fee, tuple(sorted(t.balance.items())))
+        for t in wollet.transactions()
+    }
+    lwk_txs = {
+        (
+            str(t.txid()),
+            t.height(),
+            t.timestamp(),
+            t.type(),
+            t.fee(),
+            tuple(sorted((str(a), v) for a, v in t.balance().items())),
+        )
+        for t in theirs.transactions()
+    }
+    assert ours_txs == lwk_txs and len(ours_txs) == 6
+    print(
+        f"\nfull scan, 6 txs: ours {ours_requests} requests {ours_time:.3f}s; "
+        f"LWK {lwk_requests} requests {lwk_time:.3f}s"
+    )
+    assert ours_requests < lwk_requests
+    assert ours_time < lwk_time
+
+
+# -- paging -------------------------------------------------------------------------------
+
+
+def history_truth(env: Env, spk: bytes) -> list[tuple[str, int | None]]:
+    return [(txid, h if h > 0 else None) for txid, h in env.chain.history(spk)]
+
+
+def test_paging_more_than_25_confirmed(env: Env) -> None:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    spk = wollet.descriptor.script_pubkey(0, 0)
+    address = script_to_address(spk, None, NETWORK)  # explicit payments: no proofs, fast
+    for block in range(3):
+        for _ in range(10 + block):  # 33 confirmed over 3 blocks
+            env.faucet.pay(address, 1_000)
+        env.chain.mine()
+    for _ in range(7):
+        env.faucet.pay(address, 1_000)
+    env.server.requests.clear()
+    (history,) = env.client().scan_scripts([spk])
+    assert sorted((e.txid, e.height) for e in history) == sorted(history_truth(env, spk))
+    assert len(history) == 40
+    # Electrum's order (confirmed by height, then unconfirmed); within a block it varies.
+    assert [e.height for e in history] == [1] * 10 + [2] * 11 + [3] * 12 + [None] * 7
+    assert all(e.block_time == env.chain.block_time(e.height) for e in history if e.height)
+    assert env.server.requests == {
+        "GET /scripthash/:scripthash/txs": 1,  # 7 unconfirmed + newest 25 confirmed
+        "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,  # the other 8, then []
+    }
+
+
+def test_more_than_50_unconfirmed(env: Env) -> None:
+    """electrs lists 50 unconfirmed txs per script, without paging. LWK keeps 50 and misses
+    the rest; this client finds them via /mempool/txids or, when the server cannot list
+    its mempool, refuses with a BackendError (a BackendChain fails over)."""
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    spk = wollet.descriptor.script_pubkey(0, 0)
+    address = script_to_address(spk, None, NETWORK)
+    for _ in range(30):
+        env.faucet.pay(address, 1_000)
+    env.chain.mine()
+    for _ in range(55):
+        env.faucet.pay(address, 1_000)
+    truth = history_truth(env, spk)
+    assert len(truth) == 85
+
+    lwk_view = lwk.EsploraClient(env.url, lwk.Network.regtest_default())
+    theirs = lwk.Wollet(lwk.Network.regtest_default(), lwk.WolletDescriptor(DESCRIPTOR), None)
+    update = lwk_view.full_scan(theirs)
+    assert update is not None
+    theirs.apply_update(update)
+    lwk_txids = {str(t.txid()) for t in theirs.transactions()}
+    assert len(lwk_txids) == 80  # 30 confirmed + 50 of the 55 unconfirmed
+
+    serves_mempool = httpx.get(env.url + "/mempool/txids").status_code == 200
+    client = env.client()
+    if serves_mempool:
+        (history,) = client.scan_scripts([spk])
+        assert sorted((e.txid, e.height) for e in history) == sorted(truth)
+    else:
+        with pytest.raises(BackendError, match="over 50 unconfirmed"):
+            client.scan_scripts([spk])
+
+
+# -- rate limits and failures -------------------------------------------------------------
+
+
+def test_retry_after_is_honoured_by_the_wire(env: Env) -> None:
+    env.faults.retry_after = 0.4
+    env.faults.set("http429", 1)
+    client = env.client()
+    client.ping()
+    first, second = env.faults.arrivals
+    assert second - first >= 0.4  # measured where the server receives them
+    assert env.server.requests == {"GET /blocks/tip/height": 2}
+
+
+def test_persistent_429_is_rate_limited(env: Env) -> None:
+    env.faults.retry_after = 0.05
+    env.faults.set("http429")
+    with pytest.raises(RateLimited) as info:
+        env.client(max_retries=3).ping()
+    assert info.value.retry_after == pytest.approx(0.05)
+    assert env.total() == 4
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "requests", "bound"),
+    [
+        ("http500", BackendProtocolError, 1, 0.5),
+        ("garbage", BackendProtocolError, 1, 0.5),
+        ("oversized", BackendProtocolError, 1, 0.5),  # 32 MiB announced: refused unread
+        ("refuse", BackendConnectError, 3, 1.0),
+        ("reset", BackendConnectError, 3, 1.0),
+        ("truncate", BackendConnectError, 3, 1.0),
+        ("hang", BackendTimeout, 2, 2 * 0.3 + 0.5),  # one retry of a 0.3 s timeout
+    ],
+)
+def test_failures_end_typed_within_bounds(
+    env: Env, mode: str, error: type[BackendError], requests: int, bound: float
+) -> None:
+    env.faults.set(mode)
+    client = env.client(timeout=0.3, max_retries=2)
+    started = time.monotonic()
+    with pytest.raises(error):
+        client.tip()
+    elapsed = time.monotonic() - started
+    assert elapsed < bound, elapsed
+    assert env.total() == requests
+    client.close()
+    env.faults.clear()
+
+
+def test_wrong_tx_is_caught_by_core(env: Env) -> None:
+    txid = env.faucet.pay(ELSEWHERE, 1_000)
+    env.faults.set("wrong_tx", 1)
+    with pytest.raises(BackendProtocolError, match="hashing to"):
+        env.client().get_tx(txid)
+
+
+# -- parallelism --------------------------------------------------------------------------
+
+
+def test_requests_run_in_parallel(env: Env) -> None:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    scripts = [wollet.descriptor.script_pubkey(0, i) for i in range(40)]
+    for spk in scripts[:10]:
+        env.faucet.pay(script_to_address(spk, None, NETWORK), 1_000)
+    env.chain.mine()
+    env.faults.latency = 0.05
+    client = env.client(concurrency=8)
+    started = time.monotonic()
+    histories = client.scan_scripts(scripts)
+    elapsed = time.monotonic() - started
+    requests = env.total()
+    assert [len(h) for h in histories] == [1] * 10 + [0] * 30
+    assert requests == 40 + 10  # one per script, one empty chain page per used script
+    print(
+        f"\n{len(scripts)} scripts: {requests} requests in {elapsed:.3f}s "
+        f"(sequential: {requests * 0.05:.2f}s)"
+    )
+    assert elapsed < requests * 0.05 / 4
+
+
+def test_parallel_results_keep_order_under_jitter(env: Env) -> None:
+    txids = [env.faucet.pay(ELSEWHERE, 1_000 + i) for i in range(24)]
+    env.faults.latency = 0.01
+    raws = env.client().get_raw_txs(txids)
+    assert raws == [env.chain.tx_raw(t) for t in txids]
+
+
+# -- broadcast ----------------------------------------------------------------------------
+
+
+def test_broadcast_and_typed_rejection(env: Env) -> None:
+    txid = env.faucet.pay(ELSEWHERE, 5_000)
+    raw = env.chain.tx_raw(txid)
+    assert raw is not None
+    env.chain.evict(txid)
+    client = env.client()
+    assert client.broadcast(raw) == txid
+    assert env.chain.in_mempool(txid)
+    env.chain.mine()
+    conflicting = env.chain.tx_raw(txid)
+    env.faucet.pay(ELSEWHERE, 6_000)  # unrelated
+    with pytest.raises(BroadcastRejected) as info:
+        client.broadcast(conflicting)  # type: ignore[arg-type]
+    assert info.value.reason.startswith("sendrawtransaction RPC error")
+    assert not isinstance(info.value, BackendError)  # a chain must not fail over on it
+
+
+def test_concurrent_callers_share_one_client(env: Env) -> None:
+    client = env.client(concurrency=4)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                assert client.tip().height == env.chain.tip_height()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert env.total() == 6 * 5 * 2
