@@ -111,6 +111,8 @@ class _Scan:
                 return
             for entry in entries:
                 self._record(entry)
+            if not self.state.descriptor.has_wildcard:
+                return  # one script only: every index derives it
             start += self.gap_limit
 
     def _scripts(self, chain: Chain, start: int) -> list[bytes]:
@@ -156,6 +158,8 @@ class _Scan:
     def _unblind(self, txs: Sequence[Transaction]) -> dict[OutPoint, TxOutSecrets]:
         scripts = self.state.scripts
         descriptor = self.state.descriptor
+        if not descriptor.can_unblind:
+            return {}  # a public blinding key: addresses and history, but no amounts
         outpoints: list[OutPoint] = []
         jobs = []
         for tx in txs:
