@@ -5,6 +5,7 @@ Numbers measured here are printed with `pytest -s` (request counts, wall times).
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Iterator
@@ -23,15 +24,13 @@ from lwk_core import (
     BackendProtocolError,
     BackendTimeout,
     BroadcastRejected,
+    Chain,
     Network,
     RateLimited,
     Wollet,
 )
 from lwk_core._address import script_to_address
-from lwk_core.regtest._chain import RegtestChain
-from lwk_core.regtest._esplora_server import EsploraServer
-from lwk_core.regtest._faucet import Faucet
-from lwk_core.regtest._faults import Faults
+from lwk_core.regtest import Faults, Regtest, RegtestChain
 
 NETWORK = Network.ELEMENTS_REGTEST
 DESCRIPTOR = next(
@@ -46,40 +45,49 @@ ELSEWHERE = script_to_address(b"\x00\x14" + b"\x11" * 20, None, NETWORK)  # not 
 
 
 @attrs.define
-class TimedFaults(Faults):
-    """Faults that also remember when each request arrived (the server's clock)."""
-
-    arrivals: list[float] = attrs.field(factory=list)
-
-    def take(self) -> str | None:
-        self.arrivals.append(time.monotonic())
-        return super().take()
-
-
-@attrs.define
 class Env:
-    chain: RegtestChain
-    faucet: Faucet
-    server: EsploraServer
-    faults: TimedFaults
+    rt: Regtest
+    arrivals: list[float]  # when the Esplora server received each request (its clock)
 
     @property
     def url(self) -> str:
-        return self.server.url + "/api"
+        return self.rt.esplora_url + "/api"
+
+    @property
+    def chain(self) -> RegtestChain:
+        return self.rt.chain
+
+    @property
+    def faults(self) -> Faults:
+        return self.rt.esplora_faults
+
+    def pay(self, address: str, sats: int) -> str:
+        return self.rt.faucet(address, sats)
 
     def client(self, **kw: Any) -> EsploraClient:
         return EsploraClient(self.url, NETWORK, **kw)
 
+    def routes(self) -> collections.Counter[str]:
+        """Requests per route as the server counted them (Regtest has no public accessor)."""
+        return self.rt._local_servers()[2].requests
+
     def total(self) -> int:
-        return sum(self.server.requests.values())
+        return sum(self.routes().values())
 
 
 @pytest.fixture
-def env() -> Iterator[Env]:
-    chain = RegtestChain(NETWORK)
-    faults = TimedFaults()
-    with EsploraServer(chain, faults=faults) as server:
-        yield Env(chain, Faucet(chain), server, faults)
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    with Regtest() as rt:
+        arrivals: list[float] = []
+        take = Faults.take
+
+        def timed_take(faults: Faults) -> str | None:
+            if faults is rt.esplora_faults:
+                arrivals.append(time.monotonic())
+            return take(faults)
+
+        monkeypatch.setattr(Faults, "take", timed_take)
+        yield Env(rt, arrivals)
 
 
 def lwk_scan(url: str) -> tuple[Any, float]:
@@ -96,11 +104,11 @@ def fund(env: Env, wollet: Wollet) -> int:
     """A small history: confirmed payments to several indexes, then unconfirmed ones."""
     paid = 0
     for i, sats in enumerate([10_000, 20_000, 30_000, 40_000]):
-        env.faucet.pay(wollet.address(i * 3).address(), sats)
+        env.pay(wollet.address(i * 3).address(), sats)
         paid += sats
     env.chain.mine()
     for i, sats in enumerate([5_000, 6_000]):
-        env.faucet.pay(wollet.address(2 + i * 20).address(), sats)  # index 22: a second batch
+        env.pay(wollet.address(2 + i * 20).address(), sats)  # index 22: a second batch
         paid += sats
     return paid
 
@@ -125,7 +133,7 @@ def test_seed_snippets_run_unchanged(env: Env) -> None:
     # "Incremental Sync": nothing new, then one new payment
     update = client.sync(wollet, 20)
     assert not (update and update.new_txs)
-    env.faucet.pay(wollet.address(5).address(), 1_234)
+    env.pay(wollet.address(5).address(), 1_234)
     update = client.sync(wollet, 20)
     assert update and update.new_txs
     wollet.apply_update(update)
@@ -150,7 +158,7 @@ def test_same_wallet_as_lwk_with_fewer_requests(env: Env) -> None:
     wollet.apply_update(update)
     ours_requests = env.total()
 
-    env.server.requests.clear()
+    env.routes().clear()
     theirs, lwk_time = lwk_scan(env.url)
     lwk_requests = env.total()
 
@@ -188,22 +196,22 @@ def history_truth(env: Env, spk: bytes) -> list[tuple[str, int | None]]:
 
 def test_paging_more_than_25_confirmed(env: Env) -> None:
     wollet = Wollet(NETWORK, DESCRIPTOR)
-    spk = wollet.descriptor.script_pubkey(0, 0)
+    spk = wollet.descriptor.script_pubkey(Chain.EXTERNAL, 0)
     address = script_to_address(spk, None, NETWORK)  # explicit payments: no proofs, fast
     for block in range(3):
         for _ in range(10 + block):  # 33 confirmed over 3 blocks
-            env.faucet.pay(address, 1_000)
+            env.pay(address, 1_000)
         env.chain.mine()
     for _ in range(7):
-        env.faucet.pay(address, 1_000)
-    env.server.requests.clear()
+        env.pay(address, 1_000)
+    env.routes().clear()
     (history,) = env.client().scan_scripts([spk])
     assert sorted((e.txid, e.height) for e in history) == sorted(history_truth(env, spk))
     assert len(history) == 40
     # Electrum's order (confirmed by height, then unconfirmed); within a block it varies.
     assert [e.height for e in history] == [1] * 10 + [2] * 11 + [3] * 12 + [None] * 7
     assert all(e.block_time == env.chain.block_time(e.height) for e in history if e.height)
-    assert env.server.requests == {
+    assert env.routes() == {
         "GET /scripthash/:scripthash/txs": 1,  # 7 unconfirmed + newest 25 confirmed
         "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,  # the other 8, then []
     }
@@ -214,13 +222,13 @@ def test_more_than_50_unconfirmed(env: Env) -> None:
     the rest; this client finds them via /mempool/txids or, when the server cannot list
     its mempool, refuses with a BackendError (a BackendChain fails over)."""
     wollet = Wollet(NETWORK, DESCRIPTOR)
-    spk = wollet.descriptor.script_pubkey(0, 0)
+    spk = wollet.descriptor.script_pubkey(Chain.EXTERNAL, 0)
     address = script_to_address(spk, None, NETWORK)
     for _ in range(30):
-        env.faucet.pay(address, 1_000)
+        env.pay(address, 1_000)
     env.chain.mine()
     for _ in range(55):
-        env.faucet.pay(address, 1_000)
+        env.pay(address, 1_000)
     truth = history_truth(env, spk)
     assert len(truth) == 85
 
@@ -250,9 +258,9 @@ def test_retry_after_is_honoured_by_the_wire(env: Env) -> None:
     env.faults.set("http429", 1)
     client = env.client()
     client.ping()
-    first, second = env.faults.arrivals
+    first, second = env.arrivals
     assert second - first >= 0.4  # measured where the server receives them
-    assert env.server.requests == {"GET /blocks/tip/height": 2}
+    assert env.routes() == {"GET /blocks/tip/height": 2}
 
 
 def test_persistent_429_is_rate_limited(env: Env) -> None:
@@ -292,7 +300,7 @@ def test_failures_end_typed_within_bounds(
 
 
 def test_wrong_tx_is_caught_by_core(env: Env) -> None:
-    txid = env.faucet.pay(ELSEWHERE, 1_000)
+    txid = env.pay(ELSEWHERE, 1_000)
     env.faults.set("wrong_tx", 1)
     with pytest.raises(BackendProtocolError, match="hashing to"):
         env.client().get_tx(txid)
@@ -303,9 +311,9 @@ def test_wrong_tx_is_caught_by_core(env: Env) -> None:
 
 def test_requests_run_in_parallel(env: Env) -> None:
     wollet = Wollet(NETWORK, DESCRIPTOR)
-    scripts = [wollet.descriptor.script_pubkey(0, i) for i in range(40)]
+    scripts = [wollet.descriptor.script_pubkey(Chain.EXTERNAL, i) for i in range(40)]
     for spk in scripts[:10]:
-        env.faucet.pay(script_to_address(spk, None, NETWORK), 1_000)
+        env.pay(script_to_address(spk, None, NETWORK), 1_000)
     env.chain.mine()
     env.faults.latency = 0.05
     client = env.client(concurrency=8)
@@ -323,7 +331,7 @@ def test_requests_run_in_parallel(env: Env) -> None:
 
 
 def test_parallel_results_keep_order_under_jitter(env: Env) -> None:
-    txids = [env.faucet.pay(ELSEWHERE, 1_000 + i) for i in range(24)]
+    txids = [env.pay(ELSEWHERE, 1_000 + i) for i in range(24)]
     env.faults.latency = 0.01
     raws = env.client().get_raw_txs(txids)
     assert raws == [env.chain.tx_raw(t) for t in txids]
@@ -333,7 +341,7 @@ def test_parallel_results_keep_order_under_jitter(env: Env) -> None:
 
 
 def test_broadcast_and_typed_rejection(env: Env) -> None:
-    txid = env.faucet.pay(ELSEWHERE, 5_000)
+    txid = env.pay(ELSEWHERE, 5_000)
     raw = env.chain.tx_raw(txid)
     assert raw is not None
     env.chain.evict(txid)
@@ -342,7 +350,7 @@ def test_broadcast_and_typed_rejection(env: Env) -> None:
     assert env.chain.in_mempool(txid)
     env.chain.mine()
     conflicting = env.chain.tx_raw(txid)
-    env.faucet.pay(ELSEWHERE, 6_000)  # unrelated
+    env.pay(ELSEWHERE, 6_000)  # unrelated
     with pytest.raises(BroadcastRejected) as info:
         client.broadcast(conflicting)  # type: ignore[arg-type]
     assert info.value.reason.startswith("sendrawtransaction RPC error")
