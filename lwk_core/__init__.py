@@ -1,5 +1,8 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
+from ._chain import BackendChain
+from ._client import Client, Progress
+from ._descriptor import WolletDescriptor
 from ._errors import (
     AllBackendsFailed,
     BackendConnectError,
@@ -20,11 +23,9 @@ from ._errors import (
     UnknownScheme,
     UpdateError,
 )
-from ._chain import BackendChain
-from ._client import Client, Progress
-from ._descriptor import WolletDescriptor
 from ._network import Chain, Network
-from ._transaction import Transaction
+from ._header import BlockHeader
+from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
 from .plugin.manager import PluginInfo, connect, list_plugins
@@ -40,12 +41,14 @@ __all__ = [
     "BackendProtocolError",
     "BackendTimeout",
     "Balance",
+    "BlockHeader",
     "BroadcastRejected",
     "Chain",
     "Client",
     "DecodeError",
     "DescriptorError",
     "HistoryEntry",
+    "Issuance",
     "LwkError",
     "Network",
     "OutPoint",
@@ -58,6 +61,8 @@ __all__ = [
     "StoreLocked",
     "Tip",
     "Transaction",
+    "TxIn",
+    "TxOut",
     "TxOutSecrets",
     "TxidMismatch",
     "UnblindError",
