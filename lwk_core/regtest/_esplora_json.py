@@ -2,8 +2,7 @@
 
 Pure functions from parsed transactions and headers to the dicts electrs serializes, with
 the same keys, the same optional-key rules and the same byte orders. Not rendered (electrs
-has them, no client here reads them): the `*_asm` fields, `pegout`, `discount_vsize` and
-`discount_weight`.
+has them, no client here reads them): the `*_asm` fields and `pegout`.
 """
 
 from __future__ import annotations
@@ -17,9 +16,11 @@ from .._network import Network
 from .._transaction import Issuance, Transaction, TxIn, TxOut
 
 __all__ = [
+    "DISCOUNT_CT_START",
     "Json",
     "block_status_value",
     "block_value",
+    "discount_weight",
     "script_type",
     "spending_value",
     "status_value",
@@ -30,6 +31,7 @@ __all__ = [
 
 Json = dict[str, Any]
 
+DISCOUNT_CT_START: Final = 1734120000  # 2024-12-13 20:00 UTC, electrs' liquid constant
 _OP_RETURN: Final = 0x6A
 _OP_CHECKSIG: Final = 0xAC
 
@@ -142,8 +144,12 @@ def tx_value(
     status: Json,
     network: Network,
 ) -> Json:
-    """`TransactionValue`; `prevouts` maps input index -> spent output where known."""
-    return {
+    """`TransactionValue`; `prevouts` maps input index -> spent output where known.
+
+    The discounted sizes of Liquid's discount CT policy are shown for mempool transactions
+    and for blocks from the policy's start on, as electrs does.
+    """
+    value = {
         "txid": tx.txid,
         "version": tx.version,
         "locktime": tx.locktime,
@@ -154,6 +160,26 @@ def tx_value(
         "fee": fee,
         "status": status,
     }
+    if status.get("block_time", DISCOUNT_CT_START) >= DISCOUNT_CT_START:
+        weight = discount_weight(tx)
+        value["discount_vsize"] = (weight + 3) // 4
+        value["discount_weight"] = weight
+    return value
+
+
+def discount_weight(tx: Transaction) -> int:
+    """rust-elements' discount weight: the weight without output witnesses (but the two
+    bytes of empty proofs) and without the extra bytes of value and nonce commitments."""
+    weight = tx.weight()
+    for out in tx.outputs:
+        proofs = out.surjection_proof, out.range_proof
+        witness = sum(len(_compact_size(len(p))) + len(p) for p in proofs)
+        weight -= max(witness - 2, 0)
+        if out.value_commitment:
+            weight -= (33 - 9) * 4
+        if out.nonce_commitment[:1] in (b"\x02", b"\x03"):
+            weight -= (33 - 1) * 4
+    return weight
 
 
 def utxo_value(txid: str, vout: int, out: TxOut, status: Json) -> Json:

@@ -20,6 +20,7 @@ from embit.liquid.transaction import LTransaction, TxInWitness, TxOutWitness
 from lwk_core import Network
 from lwk_core._hashes import sha256, sha256d
 from lwk_core.regtest._chain import FAUCET_SCRIPT, RegtestChain
+from lwk_core.regtest._esplora_json import DISCOUNT_CT_START
 from lwk_core.regtest._esplora_server import MAX_BODY_SIZE, EsploraServer
 from lwk_core.regtest._faucet import Faucet
 
@@ -163,6 +164,27 @@ def test_lwk_syncs_the_real_testnet_wallet_to_the_satoshi(
         server.requests["GET /address/:address/txs/mempool"]
         == (server.requests["GET /address/:address/txs/chain"])
     )
+
+
+@pytest.mark.lwk
+def test_discount_vsize_agrees_with_lwk(
+    world: World, testnet: tuple[dict[str, Any], EsploraServer]
+) -> None:
+    """Shown for mempool txs and blocks from 2024-12-13 20:00 UTC on (electrs' rule)."""
+    fixture, server = testnet
+    cases = [(world.server, t, world.chain.tx_raw(t) or b"") for t in world.paid]
+    cases += [(server, t, bytes.fromhex(v["hex"])) for t, v in fixture["transactions"].items()]
+    shown = 0
+    for srv, txid, raw in cases:
+        tx = httpx.get(f"{srv.url}/tx/{txid}").json()
+        if tx["status"].get("block_time", DISCOUNT_CT_START) < DISCOUNT_CT_START:
+            assert "discount_vsize" not in tx
+            assert "discount_weight" not in tx
+            continue
+        shown += 1
+        assert tx["discount_vsize"] == lwk.Transaction.from_bytes(raw).discount_vsize()
+        assert tx["discount_vsize"] == (tx["discount_weight"] + 3) // 4 < tx["weight"] // 4
+    assert len(world.paid) < shown < len(cases)
 
 
 # ----------------------------------------------------------------------------- chain tip
