@@ -30,8 +30,11 @@ exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown URL scheme), 3 backen
 (every backend failed), 4 bad descriptor, 5 transaction rejected, 130 interrupted.
 descriptors: --descriptor-file PATH or $LWK_DESCRIPTOR keep them out of shell history."""
 
-# Anything that looks like descriptor or key material is masked in argparse's messages.
-_SECRET = re.compile(r"\b(?:ct|elwpkh|elsh|elwsh|eltr|slip77)\([^\s']*|\b[xt]prv\w+")
+# Anything that looks like descriptor or key material is masked in the messages we print.
+_SECRET = re.compile(
+    r"\b(?:ct|elwpkh|elsh|elwsh|eltr|slip77)\((?![<)])[^\s']*"  # descriptor text, not "ct(<"
+    r"|\b[xt](?:pub|prv)[1-9A-HJ-NP-Za-km-z]{20,}"  # an extended key anywhere
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE
-    with log_to(level=logging.DEBUG if args.debug else logging.WARNING):
+    # Errors reach the user as the exception's one line; logged ones would repeat it.
+    shown = (logging.DEBUG, logging.CRITICAL) if args.debug else (logging.WARNING,) * 2
+    with log_to(level=shown[0], max_level=shown[1]):
         try:
             return int(args.run(args))
         except UsageError as exc:

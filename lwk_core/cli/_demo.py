@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from .._chain import BackendChain
 from .._wollet import Wollet
 from ._output import TX_HEADERS, balance_rows, format_btc, log_to, print_table, tx_rows
-from ._regtest import example_descriptor
 from ._watch import describe_update, watch_updates
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "run_demo"]
 
-_FIRST, _SECOND, _LIVE = 1_000_000, 250_000, 50_000  # sats the faucet pays
+_LIVE = 50_000  # sats the faucet pays while the demo watches
 
 
 def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
@@ -55,20 +54,16 @@ def run_demo() -> int:
     _step("starting an embedded Liquid regtest chain")
     with Regtest() as rt:
         print(f"   electrum  {rt.electrum_url}\n   esplora   {rt.esplora_url}")
-        wollet = Wollet(rt.network, example_descriptor())
-
-        _step("the faucet pays the example wallet twice; one block is mined")
-        for index, sats in ((0, _FIRST), (1, _SECOND)):
-            txid = rt.faucet(wollet.address(index).address(), sats)
-            print(f"   {format_btc(sats)} L-BTC to address #{index}  (tx {txid[:16]}...)")
-        rt.mine(1)
+        _step("the faucet funds an example wallet; a block confirms the payments")
+        wollet = Wollet(rt.network, rt.example_wallet())
+        print(f"   wallet {wollet.dwid()} (watch-only: a descriptor, no private keys)")
 
         down = f"tcp://127.0.0.1:{_closed_port()}"
         backends = [down, rt.electrum_url, rt.esplora_url]
         _step("syncing through BackendChain([...]) whose first backend is down")
-        for i, url in enumerate(backends, start=1):
-            note = "  (nothing listens here)" if url == down else ""
-            print(f"   {i}. {url}{note}")
+        notes = ("nothing listens here", "Electrum", "Esplora")
+        for i, (url, note) in enumerate(zip(backends, notes, strict=True), start=1):
+            print(f"   {i}. {url}  ({note})")
         with (
             BackendChain(backends, network=rt.network) as chain,
             log_to(to_stdout=True, logger="lwk_core.failover", fmt="   ! %(message)s"),

@@ -204,13 +204,14 @@ def log_to(
     level: int = logging.WARNING,
     fmt: str = "lwk: %(levelname_lower)s: %(message)s",
     logger: str = "",
+    max_level: int = logging.CRITICAL,
 ) -> Iterator[None]:
-    """Show log records of `logger` (root: every library) at `level`, one plain line each.
-
-    With a named logger the records stop there (no duplicate through the root handler).
+    """Show log records of `logger` (root: every library) from `level` to `max_level`, one
+    plain line each. With a named logger the records stop there (no duplicate via the root).
     """
     handler = _LineHandler(to_stdout)
     handler.setFormatter(_Formatter(fmt))
+    handler.addFilter(lambda record: record.levelno <= max_level)
     target = logging.getLogger(logger)
     saved = (target.level, target.propagate)
     target.addHandler(handler)

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import threading
 from typing import TYPE_CHECKING
 
-from .._wollet import Wollet
-from ._output import format_btc, print_json
+from ._output import print_json
 
 if TYPE_CHECKING:
     from . import Subparsers
 
-__all__ = ["EXAMPLE_FUNDING", "example_descriptor", "register"]
-
-# The BIP-39 test mnemonic: a well-known, throwaway wallet (never for real funds).
-_EXAMPLE_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
-EXAMPLE_FUNDING = 1_000_000  # sats paid to the example wallet by `regtest serve`
-
-
-@functools.cache
-def example_descriptor() -> str:
-    """The example wallet: SLIP-77 blinding and elwpkh over m/84'/1'/0' of the test mnemonic."""
-    from embit import bip32, bip39
-    from embit.liquid import slip77
-    from embit.networks import NETWORKS
-
-    seed = bip39.mnemonic_to_seed(_EXAMPLE_MNEMONIC)
-    root = bip32.HDKey.from_seed(seed, version=NETWORKS["test"]["xprv"])
-    account = root.derive("m/84h/1h/0h").to_public()
-    tpub = account.to_string(version=NETWORKS["test"]["xpub"])
-    blinding = slip77.master_blinding_from_seed(seed).secret.hex()
-    origin = f"{root.my_fingerprint.hex()}/84'/1'/0'"
-    return f"ct(slip77({blinding}),elwpkh([{origin}]{tpub}/<0;1>/*))"
+__all__ = ["register"]
 
 
 def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
@@ -59,17 +37,15 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from ..regtest import Regtest
 
-    descriptor = example_descriptor()
     with Regtest() as rt:
-        wollet = Wollet(rt.network, descriptor)
-        rt.faucet(wollet.address(0).address(), EXAMPLE_FUNDING)
-        rt.mine(1)
+        descriptor = rt.example_wallet()  # funded with a few confirmed payments
         facts = {
             "network": rt.network.value,
             "electrum_url": rt.electrum_url,
             "esplora_url": rt.esplora_url,
+            "electrum_ssl_url": rt.electrum_ssl_url,
+            "cert_fingerprint": rt.cert_fingerprint,
             "descriptor": descriptor,
-            "funded_sats": EXAMPLE_FUNDING,
         }
         if args.json:
             print_json(facts, compact=True)
@@ -80,10 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
                 f"electrum    {rt.electrum_url}\n"
                 f"esplora     {rt.esplora_url}\n"
                 f"descriptor  {descriptor}\n"
-                f"            (a throwaway example wallet holding "
-                f"{format_btc(EXAMPLE_FUNDING)} L-BTC)\n"
-                f"try:        lwk balance --network {rt.network.value} "
-                f"--backend {rt.electrum_url} --descriptor '{descriptor}'",
+                f"            (a funded throwaway example wallet)\n"
+                f'try:        LWK_DESCRIPTOR="{descriptor}" lwk balance '
+                f"--network {rt.network.value} --backend {rt.electrum_url}",
                 flush=True,
             )
         try:
