@@ -57,7 +57,7 @@ _CONF_FINAL: Final = 10
 _GARBAGE: Final = b"<!doctype html><title>garbage</title> this is not the protocol"
 _HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
 _HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
-_NUMBER: Final = re.compile(r"\+?[0-9]{1,19}")  # Rust's usize/u32 parse accepts a leading +
+_NUMBER: Final = re.compile(r"\+?[0-9]+")  # Rust's usize/u32 parse accepts a leading +
 _DECODE_FAILED: Final = (
     "sendrawtransaction RPC error -22: TX decode failed. Make sure the tx has at least one input."
 )
@@ -249,7 +249,7 @@ class _Router:
         height = _number_arg(height_arg)
         if fault == "lying_tip" and height == self._chain.tip_height() + LYING_TIP_OFFSET:
             return _text(self._lie().block_hash, _TTL_SHORT)
-        block = self._chain.block_hash(height) if height <= self._chain.tip_height() else None
+        block = self._chain.block_hash(height)
         if block is None:
             raise _HttpError(404, "Block not found")
         return _text(block, self._ttl(height))
@@ -301,8 +301,11 @@ class _Router:
     def _script_stats(self, kind: str, script: str) -> _Reply:
         spk = self._script(kind, script)
         if spk is None:
-            empty = {"tx_count": 0, "funded_txo_count": 0, "spent_txo_count": 0}
-            chain_stats, mempool_stats = empty, dict(empty)
+            chain_stats = mempool_stats = {
+                "tx_count": 0,
+                "funded_txo_count": 0,
+                "spent_txo_count": 0,
+            }
         else:
             chain_stats, mempool_stats = self._query.stats(spk)
         value = {kind: script, "chain_stats": chain_stats, "mempool_stats": mempool_stats}
@@ -381,9 +384,10 @@ class _Router:
             raise _HttpError(400, f"invalid utf-8 sequence from index {exc.start}") from exc
         if not _HEX.fullmatch(tx_hex):
             raise _HttpError(400, _DECODE_FAILED)
+        raw = bytes.fromhex(tx_hex)
         try:
-            Transaction.from_bytes(bytes.fromhex(tx_hex))
-            txid = self._chain.broadcast(bytes.fromhex(tx_hex))
+            Transaction.from_bytes(raw)  # elementsd's decode error text, before any policy
+            txid = self._chain.broadcast(raw)
         except DecodeError as exc:
             raise _HttpError(400, _DECODE_FAILED) from exc
         except RegtestRejected as exc:

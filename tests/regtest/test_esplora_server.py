@@ -243,7 +243,7 @@ def test_block_json_status_and_txids(world: World) -> None:
         }
         assert get_json(world, f"/block/{block_hash}/txids") == txids
         status = get_json(world, f"/block/{block_hash}/status")
-        expected = {"in_best_chain": True, "height": height}
+        expected: dict[str, object] = {"in_best_chain": True, "height": height}
         if height < tip:
             expected["next_best"] = chain.block_hash(height + 1)
         assert status == expected
