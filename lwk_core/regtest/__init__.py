@@ -213,8 +213,24 @@ class Regtest:
         asset: str | None = None,
     ) -> str:
         """Spend wallet outputs given their secrets (see Faucet.spend); returns the txid."""
-        plain = [[op.txid, op.vout, s.asset, s.value, s.asset_bf, s.value_bf] for op, s in utxos]
-        return str(self._call("spend", plain, str(address), sats, str(change_address), asset))
+        return str(self._call("spend", *_spend_params(utxos, address, sats, change_address, asset)))
+
+    def build_spend(
+        self,
+        utxos: Sequence[tuple[OutPoint, TxOutSecrets]],
+        address: object,
+        sats: int,
+        *,
+        change_address: object,
+        asset: str | None = None,
+    ) -> bytes:
+        """The transaction `spend` would broadcast, for a client to broadcast."""
+        params = _spend_params(utxos, address, sats, change_address, asset)
+        return bytes.fromhex(self._call("build_spend", *params))
+
+    def build_payment(self, address: object, sats: int, asset: str | None = None) -> bytes:
+        """A faucet payment, not broadcast (the faucet may reuse its coin until it is)."""
+        return bytes.fromhex(self._call("build_payment", str(address), sats, asset))
 
     def mine(self, n: int = 1) -> list[str]:
         return list(self._call("mine", n))
@@ -264,12 +280,15 @@ class Regtest:
         if method == "issue_asset":
             sats, address, token_sats = params
             return list(faucet.issue_asset(sats, address, token_sats=token_sats))
-        if method == "spend":
+        if method in ("spend", "build_spend"):
             plain, address, sats, change, asset = params
-            utxos = [
-                (OutPoint(t, v), TxOutSecrets(a, n, abf, vbf)) for t, v, a, n, abf, vbf in plain
-            ]
-            return faucet.spend(utxos, address, sats, change_address=change, asset=asset)
+            utxos = [(OutPoint(*u[:2]), TxOutSecrets(*u[2:])) for u in plain]
+            if method == "spend":
+                return faucet.spend(utxos, address, sats, change_address=change, asset=asset)
+            raw = faucet.build_spend(utxos, address, sats, change_address=change, asset=asset)
+            return raw.hex()
+        if method == "build_payment":
+            return faucet.build_payment(*params).hex()
         if method == "mine":
             return chain.mine(*params)
         if method == "reorg":
@@ -307,6 +326,17 @@ class Regtest:
             self.chain.mine(1)
             self._example = descriptor
         return self._example
+
+
+def _spend_params(
+    utxos: Sequence[tuple[OutPoint, TxOutSecrets]],
+    address: object,
+    sats: int,
+    change_address: object,
+    asset: str | None,
+) -> list[Any]:
+    plain = [[op.txid, op.vout, s.asset, s.value, s.asset_bf, s.value_bf] for op, s in utxos]
+    return [plain, str(address), sats, str(change_address), asset]
 
 
 class _Child:
