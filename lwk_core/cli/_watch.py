@@ -76,7 +76,12 @@ def watch_updates(
         if update is not None:
             wollet.apply_update(update)
             yield update
-        time.sleep(interval)
+        _pause(interval)
+
+
+def _pause(seconds: float) -> None:
+    """The wait between two polls (a poll period, not a synchronisation)."""
+    time.sleep(seconds)
 
 
 def describe_update(wollet: Wollet, update: Update) -> list[str]:
