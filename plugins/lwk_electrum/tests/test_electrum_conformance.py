@@ -1,0 +1,16 @@
+"""lwk-electrum passes the backend conformance kit of lwk_core.testing."""
+
+from __future__ import annotations
+
+from lwk_electrum import ElectrumClient
+
+from lwk_core.regtest import Regtest
+from lwk_core.testing import BackendConformance
+
+
+class TestElectrumConformance(BackendConformance):
+    def make_backend(self, rt: Regtest, *, timeout: float) -> ElectrumClient:
+        return ElectrumClient.from_url(rt.electrum_url, timeout=timeout)
+
+    def set_fault(self, rt: Regtest, mode: str | None, remaining: int | None = None) -> None:
+        rt.electrum_faults.set(mode, remaining)

@@ -1,0 +1,16 @@
+"""lwk-esplora passes the backend conformance kit of lwk_core.testing."""
+
+from __future__ import annotations
+
+from lwk_esplora import EsploraClient
+
+from lwk_core.regtest import Regtest
+from lwk_core.testing import BackendConformance
+
+
+class TestEsploraConformance(BackendConformance):
+    def make_backend(self, rt: Regtest, *, timeout: float) -> EsploraClient:
+        return EsploraClient(rt.esplora_url, rt.network, timeout=timeout, max_retries=1)
+
+    def set_fault(self, rt: Regtest, mode: str | None, remaining: int | None = None) -> None:
+        rt.esplora_faults.set(mode, remaining)
