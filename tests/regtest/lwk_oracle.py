@@ -10,6 +10,7 @@ import lwk
 
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._network import Chain, Network
+from lwk_core._update import OutPoint, TxOutSecrets
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "liquid-testnet-wallet.json"
 
@@ -29,6 +30,15 @@ class LwkWallet:
         update = lwk.ElectrumClient.from_url(electrum_url).full_scan(self.wollet)
         if update is not None:
             self.wollet.apply_update(update)
+
+    def secrets(self, txid: str) -> tuple[OutPoint, TxOutSecrets]:
+        """The wallet's unspent output of `txid` with its secrets, as LWK unblinded them."""
+        for utxo in self.wollet.utxos():
+            if str(utxo.outpoint().txid()) == txid:
+                s = utxo.unblinded()
+                secrets = TxOutSecrets(s.asset(), s.value(), str(s.asset_bf()), str(s.value_bf()))
+                return OutPoint(txid, utxo.outpoint().vout()), secrets
+        raise AssertionError(f"LWK sees no unspent output of {txid}")
 
     def balance(self) -> dict[str, int]:
         return {asset: value for asset, value in self.wollet.balance().items() if value}

@@ -14,7 +14,6 @@ import pytest
 from lwk_oracle import FIXTURE, LwkWallet, new_wallet
 
 from lwk_core._network import Chain, Network
-from lwk_core._update import OutPoint, TxOutSecrets
 from lwk_core.regtest import Regtest
 from lwk_core.regtest._faucet import DEFAULT_FEE
 
@@ -28,16 +27,6 @@ def rt() -> Iterator[Regtest]:
         yield regtest
 
 
-def _secrets(wallet: LwkWallet, txid: str) -> tuple[OutPoint, TxOutSecrets]:
-    """The wallet's unspent output of `txid`, with its secrets as LWK unblinded them."""
-    for utxo in wallet.wollet.utxos():
-        if str(utxo.outpoint().txid()) == txid:
-            s = utxo.unblinded()
-            secrets = TxOutSecrets(s.asset(), s.value(), str(s.asset_bf()), str(s.value_bf()))
-            return OutPoint(txid, utxo.outpoint().vout()), secrets
-    raise AssertionError(f"LWK does not see an output of {txid}")
-
-
 def test_faucet_ledger_matches_lwk(rt: Regtest) -> None:
     wallet, other = new_wallet("ledger"), new_wallet("ledger-other")
     paid = [100_000, 20_000, 3_333]
@@ -49,7 +38,7 @@ def test_faucet_ledger_matches_lwk(rt: Regtest) -> None:
     mempool = rt.faucet(wallet.address(4), 777)
 
     wallet.scan(rt.electrum_url)
-    spent = _secrets(wallet, incoming[0])
+    spent = wallet.secrets(incoming[0])
     outgoing = rt.spend(
         [spent], other.address(0), 30_000, change_address=wallet.address(0, Chain.INTERNAL)
     )
