@@ -72,7 +72,7 @@ def _ciphers(key: bytes) -> dict[int, _Aead]:
     return ciphers
 
 
-def wallet_dir_name(descriptor: WolletDescriptor) -> str:
+def _wallet_dir_name(descriptor: WolletDescriptor) -> str:
     """The wallet's directory name: a hash of its wallet id (never descriptor text)."""
     return tagged_hash(_DIR_TAG, descriptor.wallet_id.encode()).hex()[:32]
 
@@ -88,7 +88,7 @@ class WalletStore:
     ) -> None:
         self._descriptor = descriptor
         self._network = network
-        self._dir = Path(datadir) / network.value / wallet_dir_name(descriptor)
+        self._dir = Path(datadir) / network.value / _wallet_dir_name(descriptor)
         try:
             self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -100,7 +100,8 @@ class WalletStore:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise StoreLocked(
-                    f"another process is using this wallet's datadir ({self._dir.name})"
+                    f"this wallet's datadir ({self._dir.name}) is in use by another process "
+                    "or store"
                 ) from None
             raise StoreError(f"cannot lock the wallet datadir: {e.strerror}") from e
         self._lock_fd: int | None = fd

@@ -327,7 +327,7 @@ def _open_in_another_process(datadir: Path) -> str:
 def test_another_process_is_locked_out(tmp_path: Path) -> None:
     with WalletStore(tmp_path, DESCRIPTOR, NETWORK):
         assert _open_in_another_process(tmp_path) == "locked"
-        with pytest.raises(StoreLocked, match="another process"):
+        with pytest.raises(StoreLocked, match="in use by another process"):
             WalletStore(tmp_path, DESCRIPTOR, NETWORK)
         with pytest.raises(StoreLocked):
             Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path)
