@@ -1,0 +1,73 @@
+"""`python -m benchmarks`: lwk-core vs LWK 0.19, same servers, same run; prints the table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import cast
+
+from ._report import format_report, write_json
+from ._run import Options, run
+from ._server import Backend
+
+_DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text}"
+        ) from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"need non-negative integers: {text}")
+    return values
+
+
+def _backends(text: str) -> list[Backend]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names or not set(names) <= {"electrum", "esplora"}:
+        raise argparse.ArgumentTypeError("backends are electrum and/or esplora")
+    return [cast(Backend, name) for name in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="sizes 20,200 with 2 runs")
+    parser.add_argument("--sizes", type=_ints, help="wallet sizes in txs (default 20,200,2000)")
+    parser.add_argument("--runs", type=int, help="timed runs per measurement (default 3)")
+    parser.add_argument("--latencies", type=_ints, default=[0, 50], help="ms added per reply")
+    parser.add_argument("--backends", type=_backends, default=["electrum", "esplora"])
+    parser.add_argument("--json", type=Path, default=_DEFAULT_JSON, help="where to write results")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
+    parser.add_argument("--cache-dir", help="the faucet's tx cache (default ~/.cache/lwk-regtest)")
+    parser.add_argument(
+        "--lwk-esplora-concurrency",
+        type=int,
+        help="build LWK's Esplora client with this concurrency (default: its plain constructor)",
+    )
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([20, 200] if args.quick else [20, 200, 2000])
+    runs = args.runs or (2 if args.quick else 3)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+    options = Options(
+        sizes=sizes,
+        runs=runs,
+        latencies_ms=args.latencies,
+        backends=args.backends,
+        memory=not args.no_memory,
+        cache_dir=args.cache_dir,
+        lwk_esplora_concurrency=args.lwk_esplora_concurrency,
+    )
+    result = run(options)
+    write_json(result, args.json)
+    print(format_report(result))
+    print(f"\nwritten to {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

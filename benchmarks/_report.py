@@ -1,0 +1,166 @@
+"""Results: medians and ratios, the targets, the machine, the table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._measure import Sample
+
+__all__ = ["Row", "Target", "format_report", "machine", "summarize", "targets", "write_json"]
+
+
+@attrs.frozen
+class Target:
+    """A goal on one row's ours/LWK ratio, or on our peak memory (scenario "memory")."""
+
+    size: int
+    backend: str
+    latency_ms: int
+    scenario: str
+    limit: float
+
+
+TARGETS = (
+    Target(200, "electrum", 0, "first_scan", 0.6),
+    Target(200, "electrum", 50, "first_scan", 0.6),
+    Target(200, "esplora", 0, "first_scan", 0.6),
+    Target(200, "esplora", 50, "first_scan", 0.2),
+    Target(200, "electrum", 50, "rescan_nothing", 0.3),
+    Target(200, "esplora", 50, "rescan_nothing", 0.3),
+    Target(200, "electrum", 50, "rescan_payment", 0.5),
+    Target(200, "esplora", 50, "rescan_payment", 0.5),
+    Target(2000, "electrum", 0, "memory", 300.0),
+    Target(2000, "esplora", 0, "memory", 300.0),
+)
+
+
+def summarize(samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    """Median seconds and requests per implementation, and the ours/LWK ratio of medians."""
+    row: dict[str, Any] = {}
+    for name, runs in samples.items():
+        row[name] = {
+            "seconds": [round(s.seconds, 4) for s in runs],
+            "median_s": round(statistics.median(s.seconds for s in runs), 4),
+            "requests": round(statistics.median(s.requests for s in runs)),
+        }
+    row["ratio"] = round(row["ours"]["median_s"] / row["lwk"]["median_s"], 3)
+    return row
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _value(result: dict[str, Any], target: Target) -> float | None:
+    if target.scenario == "memory":
+        for mem in result["memory"]:
+            if (mem["size"], mem["backend"], mem["impl"]) == (target.size, target.backend, "ours"):
+                return float(mem["peak_mb"])
+        return None
+    for row in result["rows"]:
+        key = (row["size"], row["backend"], row["latency_ms"], row["scenario"])
+        if key == (target.size, target.backend, target.latency_ms, target.scenario):
+            return float(row["ratio"])
+    return None
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with the measured value (None: not measured in this run) and whether met."""
+    out = []
+    for target in TARGETS:
+        value = _value(result, target)
+        out.append(
+            {
+                **attrs.asdict(target),
+                "value": value,
+                "met": None if value is None else value <= target.limit,
+            }
+        )
+    return out
+
+
+Row = dict[str, Any]
+
+
+def _table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (readable as plain text too)."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(line) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def format_report(result: dict[str, Any]) -> str:
+    rows = [
+        [
+            str(r["size"]),
+            r["backend"],
+            f"{r['latency_ms']} ms",
+            r["scenario"].replace("_", " "),
+            f"{r['ours']['median_s']:.3f}",
+            f"{r['lwk']['median_s']:.3f}",
+            f"{r['ratio']:.2f}",
+            str(r["ours"]["requests"]),
+            str(r["lwk"]["requests"]),
+        ]
+        for r in result["rows"]
+    ]
+    parts = [
+        _table(
+            [
+                "txs",
+                "backend",
+                "latency",
+                "scenario",
+                "ours s",
+                "LWK s",
+                "ours/LWK",
+                "ours req",
+                "LWK req",
+            ],
+            rows,
+        )
+    ]
+    if result["memory"]:
+        mem = [
+            [str(m["size"]), m["backend"], m["impl"], f"{m['peak_mb']:.0f}", f"{m['scan_mb']:.0f}"]
+            for m in result["memory"]
+        ]
+        parts.append(_table(["txs", "backend", "impl", "peak RSS MB", "scan adds MB"], mem))
+    goals = [
+        [
+            f"{t['size']} {t['backend']} {t['scenario'].replace('_', ' ')}"
+            + ("" if t["scenario"] == "memory" else f" {t['latency_ms']} ms"),
+            f"<= {t['limit']:g}",
+            "-" if t["value"] is None else f"{t['value']:.2f}",
+            {True: "met", False: "MISSED", None: "not run"}[t["met"]],
+        ]
+        for t in result["targets"]
+    ]
+    parts.append(_table(["target", "limit", "measured", "status"], goals))
+    return "\n\n".join(parts)
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

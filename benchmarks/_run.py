@@ -1,0 +1,89 @@
+"""One benchmark run: build the wallets, then time every size x latency x backend case."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from ._clients import Impl, Lwk, Ours
+from ._measure import SCENARIOS, measure_case
+from ._memory import measure_memory
+from ._report import machine, summarize, targets
+from ._server import Backend, ServerProcess
+from ._wallets import build_wallet
+
+__all__ = ["Options", "run"]
+
+
+@attrs.frozen
+class Options:
+    sizes: Sequence[int] = (20, 200, 2000)
+    runs: int = 3
+    latencies_ms: Sequence[int] = (0, 50)
+    backends: Sequence[Backend] = ("electrum", "esplora")
+    memory: bool = True
+    cache_dir: str | None = None
+    lwk_esplora_concurrency: int | None = None
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(options: Options) -> dict[str, Any]:
+    """Measure everything `options` asks for; the result is what `--json` writes."""
+    impls: dict[str, Impl] = {"ours": Ours(), "lwk": Lwk(options.lwk_esplora_concurrency)}
+    rows: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    sizes = sorted(set(options.sizes))  # one order, so the faucet's tx cache keeps hitting
+    with ServerProcess(options.cache_dir) as server:
+        wallets = {}
+        for size in sizes:
+            start = time.perf_counter()
+            wallets[size] = build_wallet(server, size)
+            _log(f"built the {size}-tx wallet in {time.perf_counter() - start:.1f} s")
+        for size in sizes:
+            wallet = wallets[size]
+            if options.memory:
+                server.set_latency(0)
+                for backend in options.backends:
+                    for name in impls:
+                        url = server.urls[backend]
+                        mem = measure_memory(name, backend, url, wallet.descriptor)
+                        memory.append({"size": size, "backend": backend, "impl": name, **mem})
+                _log(f"{size} txs: memory measured")
+            for latency in options.latencies_ms:
+                server.set_latency(latency / 1000)
+                for backend in options.backends:
+                    samples, txs = measure_case(server, wallet, backend, impls, options.runs)
+                    for scenario in SCENARIOS:
+                        row = summarize(samples[scenario])
+                        rows.append(
+                            {
+                                "size": size,
+                                "backend": backend,
+                                "latency_ms": latency,
+                                "scenario": scenario,
+                                "wallet_txs": txs,
+                                **row,
+                            }
+                        )
+                        _log(
+                            f"{size} txs {backend} {latency} ms {scenario}: ours"
+                            f" {row['ours']['median_s']:.3f} s, LWK {row['lwk']['median_s']:.3f} s"
+                            f" (x{row['ratio']:.2f})"
+                        )
+    result: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "options": attrs.asdict(options),
+        "rows": rows,
+        "memory": memory,
+    }
+    result["targets"] = targets(result)
+    return result
