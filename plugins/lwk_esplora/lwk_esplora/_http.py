@@ -138,6 +138,10 @@ class HttpSession:
         self._client: httpx.Client | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._resume_at = 0.0  # monotonic time before which nobody sends (rate limit)
+        # At most `concurrency` requests reach httpx at once, so its pool (as many
+        # connections, all kept alive) never queues a request: a queued request can get a
+        # connection that another thread then closes under it (httpcore issue #1110).
+        self._slots = threading.BoundedSemaphore(concurrency)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -220,7 +224,8 @@ class HttpSession:
         while True:
             self._wait_if_paused()
             try:
-                reply = self._attempt(method, path, route, content)
+                with self._slots:
+                    reply = self._attempt(method, path, route, content)
             except BackendTimeout:
                 if not idempotent or timeouts >= _TIMEOUT_RETRIES or retries >= self.max_retries:
                     raise
