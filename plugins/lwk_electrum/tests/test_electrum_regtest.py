@@ -1,0 +1,374 @@
+"""ElectrumClient against the embedded regtest Electrum server, with LWK's client as oracle."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import lwk
+import pytest
+from lwk_electrum import ElectrumClient
+
+from lwk_core import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    BroadcastRejected,
+    Chain,
+    Network,
+    Wollet,
+)
+from lwk_core._transaction import Transaction
+from lwk_core.regtest import Regtest
+
+MARGIN = 0.5
+
+
+@pytest.fixture(scope="module")
+def rt() -> Iterator[Regtest]:
+    with Regtest() as regtest:
+        yield regtest
+
+
+@pytest.fixture(autouse=True)
+def no_faults(rt: Regtest) -> Iterator[None]:
+    yield
+    for faults in (rt.electrum_faults, rt.electrum_ssl_faults):
+        faults.clear()
+        faults.latency = 0.0
+
+
+def descriptor(name: str) -> str:
+    """A fresh regtest slip77 + elwpkh wallet (LWK's signer derives it from `name`)."""
+    network = lwk.Network.regtest_default()
+    mnemonic = lwk.Mnemonic.from_entropy(hashlib.sha256(name.encode()).digest()[:16])
+    return str(lwk.Signer(mnemonic, network).wpkh_slip77_descriptor())
+
+
+def address(wollet: Wollet, index: int, chain: Chain = Chain.EXTERNAL) -> str:
+    return wollet.descriptor.address(chain, index, Network.ELEMENTS_REGTEST)
+
+
+def tcp(rt: Regtest, **kw: Any) -> ElectrumClient:
+    return ElectrumClient.from_url(rt.electrum_url, **kw)
+
+
+def requests(rt: Regtest) -> Counter[str]:
+    return Counter(rt.electrum_server.requests)
+
+
+def sync(client: ElectrumClient, wollet: Wollet) -> Any:
+    update = client.full_scan(wollet)
+    if update is not None:
+        wollet.apply_update(update)
+    return update
+
+
+# -- same results as LWK -------------------------------------------------------------------
+
+
+def lwk_view(wollet: lwk.Wollet) -> dict[str, Any]:
+    return {
+        "balance": {a: v for a, v in wollet.balance().items() if v},
+        "txs": [
+            (str(t.txid()), t.height(), t.timestamp(), t.type(), t.fee(), dict(t.balance()))
+            for t in wollet.transactions()
+        ],
+        "utxos": sorted(
+            (
+                str(u.outpoint().txid()),
+                u.outpoint().vout(),
+                u.unblinded().asset(),
+                u.unblinded().value(),
+            )
+            for u in wollet.utxos()
+        ),
+    }
+
+
+def our_view(wollet: Wollet) -> dict[str, Any]:
+    return {
+        "balance": {a: v for a, v in wollet.balance().items() if v},
+        "txs": [
+            (t.txid, t.height, t.timestamp, t.type, t.fee, dict(t.balance))
+            for t in wollet.transactions()
+        ],
+        "utxos": sorted(
+            (u.outpoint.txid, u.outpoint.vout, u.asset, u.value) for u in wollet.utxos()
+        ),
+    }
+
+
+def test_same_wallet_as_lwk_through_the_same_server(rt: Regtest) -> None:
+    text = descriptor("same-as-lwk")
+    ours = Wollet(Network.ELEMENTS_REGTEST, text)
+    theirs = lwk.Wollet(lwk.Network.regtest_default(), lwk.WolletDescriptor(text), None)
+    # Payments over several blocks, an issued asset, and a spend with change to the
+    # internal chain; the last payment and the spend stay unconfirmed.
+    for i in range(6):
+        rt.faucet(address(ours, i), 20_000 + i)
+        if i % 2:
+            rt.mine(1)
+    _, asset = rt.issue_asset(5_000, address(ours, 7))
+    rt.mine(1)
+    client = tcp(rt)
+    sync(client, ours)
+    spent = next(u for u in ours.utxos() if u.value == 20_003)
+    rt.spend(
+        [(spent.outpoint, spent.unblinded)],
+        address(Wollet(Network.ELEMENTS_REGTEST, descriptor("someone else")), 0),
+        1_000,
+        change_address=address(ours, 0, Chain.INTERNAL),
+    )
+    rt.faucet(address(ours, 9), 7_777)
+    sync(client, ours)
+    update = lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs)
+    assert update is not None
+    theirs.apply_update(update)
+
+    mine, lwks = our_view(ours), lwk_view(theirs)
+    assert mine["balance"] == lwks["balance"]
+    assert mine["utxos"] == lwks["utxos"]
+    # Newest first; within one block LWK's order is its own (not by txid), so compare the
+    # heights in order and the transactions as a set.
+    assert [t[1] for t in mine["txs"]] == [t[1] for t in lwks["txs"]]
+    assert sorted(mine["txs"], key=str) == sorted(lwks["txs"], key=str)
+    assert mine["balance"][asset] == 5_000
+    assert len(mine["txs"]) == 9
+    assert sum(1 for t in mine["txs"] if t[1] is None) == 2
+
+
+# -- request economy ---------------------------------------------------------------------------
+
+
+def test_unchanged_rescan_sends_only_subscribe_requests(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("rescan"))
+    for i in (0, 3, 25):
+        rt.faucet(address(wollet, i), 10_000)
+    rt.mine(1)
+    client = tcp(rt)
+    before = requests(rt)
+    assert sync(client, wollet) is not None
+    first = requests(rt) - before
+    # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. One subscribe each,
+    # get_history only for the 3 scripts with a status, the 3 transactions, no header (the
+    # tip block's time comes with the tip).
+    assert first == {
+        "server.version": 1,
+        "blockchain.headers.subscribe": 1,
+        "blockchain.scripthash.subscribe": 80,
+        "blockchain.scripthash.get_history": 3,
+        "blockchain.transaction.get": 3,
+    }
+
+    before = requests(rt)
+    assert sync(client, wollet) is None
+    assert requests(rt) - before == {
+        "blockchain.headers.subscribe": 1,
+        "blockchain.scripthash.subscribe": 80,
+    }
+
+    # LWK on the same wallet and server asks every history again on each scan.
+    theirs = lwk.Wollet(
+        lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
+    )
+    lwk_client = lwk.ElectrumClient.from_url(rt.electrum_url)
+    theirs.apply_update(lwk_client.full_scan(theirs))
+    before = requests(rt)
+    assert lwk_client.full_scan(theirs) is None
+    assert (requests(rt) - before)["blockchain.scripthash.get_history"] == 80
+
+    # One new payment: the rescan refetches exactly that script's history.
+    rt.faucet(address(wollet, 3), 5_000)
+    before = requests(rt)
+    update = sync(client, wollet)
+    assert update is not None and len(update.new_txs) == 1
+    delta = requests(rt) - before
+    assert delta["blockchain.scripthash.get_history"] == 1
+    assert delta["blockchain.transaction.get"] == 1
+    assert our_view(wollet)["balance"] == {rt.network.policy_asset: 35_000}
+
+
+def test_requests_are_pipelined(rt: Regtest) -> None:
+    """With 0.1 s added to each server write, a scan costs one delay per burst, not per request."""
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("pipelined"))
+    rt.fund_wallet(str(wollet.descriptor), 12, n_addresses=12, txs_per_block=5)
+    rt.electrum_faults.latency = 0.1
+    client = tcp(rt)
+    before = requests(rt)
+    start = time.monotonic()
+    sync(client, wollet)
+    elapsed = time.monotonic() - start
+    sent = sum((requests(rt) - before).values())
+    # version, tip, subscribes, histories, txs, the header of the first block (the second
+    # is the tip); in round trips: version, tip, 3 subscribe bursts, 1 history burst, txs,
+    # headers = 8.
+    assert sent == 1 + 1 + 60 + 12 + 12 + 1
+    assert elapsed < 10 * 0.1 + MARGIN < sent * 0.1
+    assert len(wollet.transactions()) == 12
+
+
+# -- faults, timeouts, reconnects -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("refuse", BackendConnectError),
+        ("hang", BackendTimeout),
+        ("reset", BackendConnectError),
+        ("truncate", BackendConnectError),
+        ("garbage", BackendProtocolError),
+        ("oversized", BackendProtocolError),
+    ],
+)
+def test_server_faults_end_in_typed_errors_within_the_timeout(
+    rt: Regtest, fault: str, error: type[BackendError]
+) -> None:
+    timeout = 1.0
+    client = tcp(rt, timeout=timeout)
+    tip = client.tip()
+    rt.electrum_faults.set(fault, 1)
+    start = time.monotonic()
+    with pytest.raises(error) as info:
+        client.tip()
+    assert time.monotonic() - start < timeout + MARGIN
+    assert info.value.backend == rt.electrum_url
+    assert client.tip() == tip  # the next call reconnects
+    assert client.connection.rpc.connects == 2
+
+
+def test_wrong_transaction_is_caught_by_core(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("wrong tx"))
+    txid = rt.faucet(address(wollet, 0), 1_000)
+    rt.electrum_faults.set("wrong_tx", 1)
+    with pytest.raises(BackendProtocolError, match="hashing to"):
+        tcp(rt).get_tx(txid)
+
+
+def test_lying_tip_is_caught_by_the_header_check(rt: Regtest) -> None:
+    rt.electrum_faults.set("lying_tip", 1)
+    with pytest.raises(BackendProtocolError, match="height"):
+        tcp(rt).tip()
+
+
+def test_reconnect_restores_subscriptions_and_notifications(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("reconnect"))
+    client = tcp(rt)
+    sync(client, wollet)
+    rpc = client.connection.rpc
+    rt.electrum_faults.set("refuse", 1)  # the server drops us at the next request
+    with pytest.raises(BackendConnectError):
+        client.ping()
+    before = requests(rt)
+    client.ping()
+    assert requests(rt) - before == {
+        "server.version": 1,
+        "blockchain.headers.subscribe": 1,
+        "blockchain.scripthash.subscribe": 40,
+        "server.ping": 1,
+    }
+    seen = rpc.notifications
+    rt.faucet(address(wollet, 1), 1_000)
+    assert rpc.wait_for_notification(seen, 5)  # pushed on the new connection
+
+
+# -- TLS -----------------------------------------------------------------------------------
+
+
+def test_tls_self_signed_server(rt: Regtest, caplog: pytest.LogCaptureFixture) -> None:
+    hostport = rt.electrum_ssl_url.split("://")[1]
+    with pytest.raises(BackendConnectError, match="certificate"):
+        ElectrumClient(hostport, True, True).ping()
+    with caplog.at_level(logging.WARNING, logger="lwk_electrum"):
+        tip = ElectrumClient(hostport, True, False).tip()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    pinned = ElectrumClient.from_url(rt.electrum_ssl_url, cert_fingerprint=rt.cert_fingerprint)
+    assert pinned.tip() == tip
+    wrong = ElectrumClient.from_url(rt.electrum_ssl_url, cert_fingerprint="ab" * 32)
+    served = rt.electrum_ssl_faults.requests  # counts every request the TLS server reads
+    with pytest.raises(BackendConnectError, match="pinned"):
+        wrong.ping()
+    assert rt.electrum_ssl_faults.requests == served  # not even server.version was sent
+    assert tip == tcp(rt).tip()
+
+
+# -- broadcast ---------------------------------------------------------------------------------
+
+
+def test_broadcast_and_rejection(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("broadcast"))
+    raw = rt.build_payment(address(wollet, 0), 4_321)
+    tx = Transaction.from_bytes(raw)
+    client = tcp(rt)
+    assert client.broadcast(tx) == tx.txid
+    assert client.get_tx(tx.txid).size() == len(raw)
+    assert client.broadcast(raw) == tx.txid  # again while in the mempool: accepted, as elementsd
+    rt.mine(1)
+    with pytest.raises(BroadcastRejected) as info:
+        client.broadcast(raw)
+    assert info.value.reason == "Transaction already in block chain"
+    with pytest.raises(BroadcastRejected) as info:
+        client.broadcast(b"\x02\x00\x00")
+    assert info.value.reason == "TX decode failed"
+    assert client.connection.rpc.connects == 1  # verdicts, not broken connections
+
+
+# -- SPV ---------------------------------------------------------------------------------------
+
+
+def test_verify_merkle_on_real_blocks(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("spv"))
+    rt.fund_wallet(str(wollet.descriptor), 7, n_addresses=4, txs_per_block=3)
+    client = tcp(rt, verify_merkle=True)
+    before = requests(rt)
+    sync(client, wollet)
+    delta = requests(rt) - before
+    assert delta["blockchain.transaction.get_merkle"] == 6  # the confirmed ones
+    assert delta["blockchain.block.header"] == 2  # both blocks, once, in the proof burst
+    plain = Wollet(Network.ELEMENTS_REGTEST, str(wollet.descriptor))
+    sync(tcp(rt), plain)
+    assert our_view(plain) == our_view(wollet)
+
+
+# -- watch -------------------------------------------------------------------------------------
+
+
+def test_watch_yields_on_payment_and_on_block(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("watch"))
+    client = tcp(rt)
+    updates = client.watch(wollet, timeout=5)
+    wollet.apply_update(next(updates))  # the first sync (tip only)
+
+    txid = rt.faucet(address(wollet, 2), 3_000)
+    update = next(updates)
+    assert [t.txid for t in update.new_txs] == [txid]
+    wollet.apply_update(update)
+    assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, None)]
+
+    rt.mine(1)
+    update = next(updates)
+    wollet.apply_update(update)
+    assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, rt.tip_height())]
+    tip = wollet.tip()
+    assert tip is not None and tip.height == rt.tip_height()
+
+
+def test_watch_survives_a_dropped_connection_and_ends_on_timeout(rt: Regtest) -> None:
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("watch drop"))
+    updates = tcp(rt).watch(wollet, timeout=1)
+    wollet.apply_update(next(updates))
+    rt.electrum_faults.set("refuse", 1)  # the first request after the payment is dropped
+    txid = rt.faucet(address(wollet, 0), 2_000)
+    update = next(updates)  # reconnected after a backoff, resubscribed, synced
+    assert [t.txid for t in update.new_txs] == [txid]
+    wollet.apply_update(update)
+    start = time.monotonic()
+    with pytest.raises(StopIteration):
+        next(updates)
+    assert 1 <= time.monotonic() - start < 1 + MARGIN
