@@ -23,8 +23,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from lwk_core import (
+    BackendConnectError,
     BackendError,
     BackendProtocolError,
+    BackendTimeout,
     BroadcastRejected,
     DecodeError,
     HistoryEntry,
@@ -172,8 +174,8 @@ class EsploraBackend:
                 reply = self.http.request(
                     "POST", "/tx", route="tx (broadcast)", content=body, idempotent=False
                 )
-            except BackendError as exc:
-                if isinstance(exc, BackendProtocolError) or resent >= self.http.max_retries:
+            except (BackendTimeout, BackendConnectError) as exc:  # did the server get it?
+                if resent >= self.http.max_retries:
                     raise
                 if self._tx_known(txid):  # it reached the server before the failure
                     return txid

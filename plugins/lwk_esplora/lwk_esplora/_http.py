@@ -19,6 +19,7 @@ import logging
 import math
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -113,7 +114,7 @@ class HttpSession:
         headers: Mapping[str, str] | None,
         proxy: str | None,
         max_retries: int,
-        verify: bool | object,
+        verify: ssl.SSLContext | bool,
         transport: httpx.BaseTransport | None,
     ) -> None:
         if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
@@ -158,7 +159,7 @@ class HttpSession:
                     ),
                     http2=_HTTP2,
                     proxy=self._proxy,
-                    verify=self._verify,  # type: ignore[arg-type]
+                    verify=self._verify,
                     transport=self._transport,
                     follow_redirects=False,
                 )
@@ -186,7 +187,9 @@ class HttpSession:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """`[fn(x) for x in items]` with up to `concurrency` calls at once, order kept.
 
-        The first failure cancels the calls not started yet and is raised.
+        The first failure cancels the calls not started yet, waits for the running ones
+        (nothing is left running after a call returns) and is raised. `fn` must not call
+        `map` itself: the workers would wait for each other.
         """
         if len(items) <= 1 or self.concurrency == 1:
             return [fn(item) for item in items]

@@ -7,7 +7,14 @@ import pytest
 from esplora_fake import FakeEsplora
 from lwk_esplora import EsploraClient
 
-from lwk_core import BackendProtocolError, BackendTimeout, BroadcastRejected, DecodeError, Network
+from lwk_core import (
+    BackendProtocolError,
+    BackendTimeout,
+    BroadcastRejected,
+    DecodeError,
+    Network,
+    RateLimited,
+)
 from lwk_core._transaction import Transaction
 
 REJECT = "sendrawtransaction RPC error -26: bad-txns-inputs-missingorspent"
@@ -127,3 +134,20 @@ def test_wrong_txid_answer_is_a_protocol_error(
     fake.intercept = lambda r: httpx.Response(200, text="ab" * 32) if r.method == "POST" else None
     with pytest.raises(BackendProtocolError, match="answered txid"):
         client.broadcast(raw)
+
+
+def test_rate_limited_broadcast_is_retried_then_typed(fake: FakeEsplora, raw: bytes) -> None:
+    """429 means "not processed": resent with backoff, and no status check is needed."""
+    fake.intercept = lambda r: httpx.Response(429, headers={"Retry-After": "0.01"})
+    with (
+        EsploraClient(
+            "http://esplora.test/api",
+            Network.LIQUID_TESTNET,
+            max_retries=2,
+            transport=fake.transport(),
+        ) as client,
+        pytest.raises(RateLimited),
+    ):
+        client.broadcast(raw)
+    assert fake.paths("POST") == ["/api/tx"] * 3
+    assert fake.paths("GET") == []
