@@ -11,7 +11,7 @@ alone also make an Update, and histories are checked against the tip.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Collection, MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindError
@@ -156,19 +156,30 @@ class _Scan:
         return [self.tx_cache[txid] for txid in missing]
 
     def _unblind(self, txs: Sequence[Transaction]) -> dict[OutPoint, TxOutSecrets]:
-        scripts = self.state.scripts
+        """Unblind wallet outputs of the new txs, and of known txs at newly derived scripts.
+
+        The second part matters when a known transaction pays a script beyond the range
+        scanned before (e.g. found later with `to_index`): LWK never unblinds those.
+        """
         descriptor = self.state.descriptor
         if not descriptor.can_unblind:
             return {}  # a public blinding key: addresses and history, but no amounts
+        every_script = self.state.scripts.keys() | self.new_scripts.keys()
+        candidates: list[tuple[Transaction, Collection[bytes]]] = [(tx, every_script) for tx in txs]
+        if self.new_scripts:
+            candidates += [(tx, self.new_scripts.keys()) for tx in self.state.txs.values()]
         outpoints: list[OutPoint] = []
         jobs = []
-        for tx in txs:
+        for tx, wallet_scripts in candidates:
             for vout, out in enumerate(tx.outputs):
-                spk = out.script_pubkey
-                if not out.is_blinded or (spk not in scripts and spk not in self.new_scripts):
-                    continue
-                outpoints.append(OutPoint(tx.txid, vout))
-                jobs.append((out, descriptor.blinding_private_key(spk)))
+                outpoint = OutPoint(tx.txid, vout)
+                if (
+                    out.is_blinded
+                    and out.script_pubkey in wallet_scripts
+                    and outpoint not in self.state.unblinded
+                ):
+                    outpoints.append(outpoint)
+                    jobs.append((out, descriptor.blinding_private_key(out.script_pubkey)))
         self.progress("unblind", 0, len(jobs))
         results = unblind_many(jobs)
         self.progress("unblind", len(jobs), len(jobs))
