@@ -4,6 +4,12 @@
         txid = rt.faucet(address, 10_000)      # a real blinded payment, in the mempool
         rt.mine(1)
 
+Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P),
+`electrum_ssl_url` (ssl://localhost:P, a self-signed certificate: `cert_pem`,
+`cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `electrum_server`, `esplora_server`,
+`electrum_faults`, `esplora_faults`. Control: `faucet`, `issue_asset`, `spend`,
+`build_payment`, `build_spend`, `mine`, `reorg`, `evict`, `fund_wallet`, `example_wallet`.
+
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
 `Regtest(process=True)` runs chain and servers in a child process (`python -m
 lwk_core.regtest`) so that they do not compete with a timed client for the GIL; the control
@@ -172,6 +178,12 @@ class Regtest:
     def electrum_server(self) -> ElectrumServer:
         server = self._local_servers()[0]
         assert isinstance(server, ElectrumServer)
+        return server
+
+    @property
+    def esplora_server(self) -> EsploraServer:
+        server = self._local_servers()[2]
+        assert isinstance(server, EsploraServer)
         return server
 
     @property

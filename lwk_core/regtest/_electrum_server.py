@@ -44,7 +44,7 @@ _METHOD_FAULTS = {
     "lying_tip": "blockchain.headers.subscribe",
 }
 _LYING_TIP_AHEAD = 1000
-_LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a TCP RST
+_LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
 
 
 class _RpcError(Exception):
@@ -64,6 +64,9 @@ def _encode(obj: object) -> bytes:
 
 def _error(request_id: object, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+_TOO_LARGE = _encode(_error(None, -32600, "request too large"))
 
 
 def _hash_param(params: list[Any], index: int) -> str:
@@ -242,32 +245,19 @@ class ElectrumServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = _Session(writer)
         self._sessions.add(session)
-        buffer = b""
+        buffer = bytearray()
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                buffer += data
-                if self.ssl_context is None and buffer.startswith(b"\x16\x03"):
+            while data := await reader.read(65536):
+                if self.ssl_context is None and not buffer and data.startswith(b"\x16\x03"):
                     break  # a TLS handshake on the plain port (electrs drops it too)
-                *lines, buffer = buffer.split(b"\n")
-                out: list[bytes] = []
-                close: _Close | None = None
-                try:
-                    for line in lines:
-                        if len(line) > self.max_line:
-                            raise _Close(_encode(_error(None, -32600, "request too large")))
-                        if line.strip():
-                            out.append(self._handle_line(session, line))
-                    if len(buffer) > self.max_line:
-                        raise _Close(_encode(_error(None, -32600, "request too large")))
-                except _Close as exc:
-                    close = exc
-                    out.append(exc.data)
+                scan_from = len(buffer)
+                buffer += data
+                end = buffer.rfind(b"\n", scan_from) + 1
+                lines = bytes(buffer[:end]).split(b"\n")[:-1] if end else []
+                del buffer[:end]
+                payload, close = self._answer(session, lines, len(buffer))
                 if session.hung:
                     continue
-                payload = b"".join(out)
                 if payload:
                     if self.faults.latency:
                         await asyncio.sleep(self.faults.latency)
@@ -275,9 +265,7 @@ class ElectrumServer:
                     await writer.drain()
                 if close is not None:
                     if close.reset and sock is not None:
-                        sock.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
                         writer.transport.abort()
                     break
         except (ConnectionError, OSError, ssl.SSLError):
@@ -285,6 +273,27 @@ class ElectrumServer:
         finally:
             self._sessions.discard(session)
             writer.close()
+
+    def _answer(
+        self, session: _Session, lines: list[bytes], pending: int
+    ) -> tuple[bytes, _Close | None]:
+        """The replies to the complete lines of one read, and whether to close afterwards.
+
+        `pending` is the length of the incomplete line still buffered.
+        """
+        out: list[bytes] = []
+        try:
+            for line in lines:
+                if len(line) > self.max_line:
+                    raise _Close(_TOO_LARGE)
+                if line.strip():
+                    out.append(self._handle_line(session, line))
+            if pending > self.max_line:
+                raise _Close(_TOO_LARGE)
+        except _Close as close:
+            out.append(close.data)
+            return b"".join(out), close
+        return b"".join(out), None
 
     def _handle_line(self, session: _Session, line: bytes) -> bytes:
         """The reply bytes for one request line (raises _Close to end the connection)."""
