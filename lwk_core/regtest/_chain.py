@@ -254,7 +254,11 @@ class RegtestChain:
 
     # ---------------------------------------------------------------- changing
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback()` after every change; returns a function that unsubscribes."""
+        """Call `callback()` after every change; returns a function that unsubscribes.
+
+        The callback runs in the thread that changed the chain, possibly with `lock` held
+        (the faucet holds it while it builds and broadcasts): it must not block.
+        """
         with self.lock:
             self._callbacks.append(callback)
 
