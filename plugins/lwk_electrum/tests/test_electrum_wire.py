@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import SelfSigned
 from electrum_fake import FakeElectrum, Reply, fail
 from lwk_electrum import ElectrumClient, ElectrumError
 from lwk_electrum._connection import ElectrumConnection
@@ -20,6 +19,7 @@ from lwk_core import (
     BackendTimeout,
     BroadcastRejected,
 )
+from lwk_core.regtest._tls import SelfSignedCert
 
 SH = "ab" * 32
 STATUS = "cd" * 32
@@ -302,7 +302,7 @@ def test_tls_accepted_without_validation_with_one_warning(
 
 
 def test_tls_pinned_fingerprint(
-    fake_tls: FakeElectrum, self_signed: SelfSigned, caplog: pytest.LogCaptureFixture
+    fake_tls: FakeElectrum, self_signed: SelfSignedCert, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="lwk_electrum"):
         c = ElectrumClient.from_url(
@@ -314,7 +314,7 @@ def test_tls_pinned_fingerprint(
 
 
 def test_tls_wrong_fingerprint_exchanges_no_data(
-    fake_tls: FakeElectrum, self_signed: SelfSigned
+    fake_tls: FakeElectrum, self_signed: SelfSignedCert
 ) -> None:
     wrong = "00" * 32
     c = ElectrumClient.from_url(f"ssl://localhost:{fake_tls.port}", cert_fingerprint=wrong)
