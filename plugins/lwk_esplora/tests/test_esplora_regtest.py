@@ -6,6 +6,8 @@ Numbers measured here are printed with `pytest -s` (request counts, wall times).
 from __future__ import annotations
 
 import collections
+import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -442,3 +444,79 @@ def test_fixture_wallet_matches_lwk(monkeypatch: pytest.MonkeyPatch) -> None:
         assert update is not None and len(update.new_txs) == 1
         wollet.apply_update(update)
         check_fixture_step(wollet, second["expected"])
+
+
+# -- proxies ------------------------------------------------------------------------------
+
+
+class _ForwardProxy(http.server.ThreadingHTTPServer):
+    """A plain-HTTP forward proxy: requests arrive with absolute URIs and are relayed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _ForwardProxy
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        upstream = httpx.get(self.path)
+        self.send_response(upstream.status_code)
+        self.send_header("Content-Length", str(len(upstream.content)))
+        self.end_headers()
+        self.wfile.write(upstream.content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_requests_go_through_the_proxy(env: Env) -> None:
+    proxy = _ForwardProxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        host, port = proxy.server_address[:2]
+        client = env.client(proxy=f"http://{host!s}:{port}")
+        assert client.tip().height == env.chain.tip_height()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [p.split("/api/", 1)[1].split("/")[0] for p in proxy.seen] == ["blocks", "block"]
+    assert all(p.startswith(env.rt.esplora_url) for p in proxy.seen)
+
+
+def test_an_unreachable_proxy_is_a_connect_error(env: Env) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    client = env.client(proxy=f"http://127.0.0.1:{port}", max_retries=1)
+    with pytest.raises(BackendConnectError):
+        client.ping()
+    assert env.total() == 0  # the server itself was never contacted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("latency", [0.0, 0.02])
+def test_200_tx_wallet_against_lwk(env: Env, latency: float) -> None:
+    """PROTOCOL.md section 7: LWK makes ~603 sequential requests for a 200-tx wallet."""
+    env.rt.fund_wallet(DESCRIPTOR, 200)
+    env.faults.latency = latency
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    env.routes().clear()
+    started = time.monotonic()
+    update = env.client().full_scan(wollet)
+    ours = (env.total(), time.monotonic() - started)
+    assert update is not None
+    wollet.apply_update(update)
+    env.routes().clear()
+    theirs, lwk_time = lwk_scan(env.url)
+    lwk_requests = env.total()
+    assert dict(wollet.balance()) == {str(a): v for a, v in theirs.balance().items()}
+    assert len(wollet.transactions()) == len(theirs.transactions()) == 200
+    print(
+        f"\n200-tx wallet, {latency * 1000:.0f} ms latency: ours {ours[0]} requests "
+        f"{ours[1]:.2f}s; LWK {lwk_requests} requests {lwk_time:.2f}s"
+    )
+    assert ours[0] < lwk_requests
