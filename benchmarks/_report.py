@@ -14,7 +14,16 @@ import attrs
 
 from ._measure import Sample
 
-__all__ = ["Row", "Target", "format_report", "machine", "summarize", "targets", "write_json"]
+__all__ = [
+    "Row",
+    "Target",
+    "busy_cpu_seconds",
+    "format_report",
+    "machine",
+    "summarize",
+    "targets",
+    "write_json",
+]
 
 
 @attrs.frozen
@@ -70,6 +79,17 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds all processes of the machine have used (non-idle time in /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0.0
+    jiffies = [int(f) for f in fields]
+    idle = jiffies[3] + jiffies[4]  # idle + iowait
+    return (sum(jiffies[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _value(result: dict[str, Any], target: Target) -> float | None:
@@ -158,6 +178,10 @@ def format_report(result: dict[str, Any]) -> str:
         for t in result["targets"]
     ]
     parts.append(_table(["target", "limit", "measured", "status"], goals))
+    parts.append(
+        f"{result['seconds']:.0f} s; other processes kept {result['other_load']:.2f} of"
+        f" {result['machine']['nproc']} cores busy on average"
+    )
     return "\n\n".join(parts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import attrs
 from ._clients import Impl, Lwk, Ours
 from ._measure import SCENARIOS, measure_case
 from ._memory import measure_memory
-from ._report import machine, summarize, targets
+from ._report import busy_cpu_seconds, machine, summarize, targets
 from ._server import Backend, ServerProcess
 from ._wallets import build_wallet
 
@@ -35,12 +36,24 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _other_load(busy: float, wall: float) -> float:
+    """Cores other processes kept busy on average while we ran (the server and the memory
+    children are our own, waited for by now): the noise under these numbers."""
+    own = sum(
+        getattr(resource.getrusage(who), field)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for field in ("ru_utime", "ru_stime")
+    )
+    return max(0.0, busy - own) / wall if wall > 0 else 0.0
+
+
 def run(options: Options) -> dict[str, Any]:
     """Measure everything `options` asks for; the result is what `--json` writes."""
     impls: dict[str, Impl] = {"ours": Ours(), "lwk": Lwk(options.lwk_esplora_concurrency)}
     rows: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     sizes = sorted(set(options.sizes))  # one order, so the faucet's tx cache keeps hitting
+    wall, busy = time.perf_counter(), busy_cpu_seconds()
     with ServerProcess(options.cache_dir) as server:
         wallets = {}
         for size in sizes:
@@ -78,9 +91,12 @@ def run(options: Options) -> dict[str, Any]:
                             f" {row['ours']['median_s']:.3f} s, LWK {row['lwk']['median_s']:.3f} s"
                             f" (x{row['ratio']:.2f})"
                         )
+    wall = time.perf_counter() - wall
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "seconds": round(wall, 1),
+        "other_load": round(_other_load(busy_cpu_seconds() - busy, wall), 2),
         "options": attrs.asdict(options),
         "rows": rows,
         "memory": memory,
