@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from lwk_core import Network, Update
@@ -128,7 +128,7 @@ class ElectrumClient(Client):
 
     def watch(
         self, wollet: Wollet, *, gap_limit: int = 20, timeout: float | None = None
-    ) -> Iterator[Update]:
+    ) -> Generator[Update, None, None]:
         """Sync now, then again on every new block or wallet script status change.
 
         Yields each Update (apply it to `wollet` before asking for the next). Ends when

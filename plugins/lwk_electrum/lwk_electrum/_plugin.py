@@ -83,9 +83,8 @@ def lwk_scan_scripts(
 ) -> list[list[HistoryEntry]] | None:
     if not isinstance(connection, ElectrumSession):
         return None
-    return scan_scripts(
-        connection.rpc, connection.cache, scripts, verify_merkle=connection.verify_merkle
-    )
+    verified = connection.verified if connection.verify_merkle else None
+    return scan_scripts(connection.rpc, connection.cache, scripts, verified=verified)
 
 
 @hookimpl

@@ -62,9 +62,13 @@ def scan_scripts(
     cache: ScriptCache,
     scripts: Sequence[bytes],
     *,
-    verify_merkle: bool = False,
+    verified: dict[tuple[str, int], int] | None = None,
 ) -> list[list[HistoryEntry]]:
-    """The history of each script, in order (heights 0 and -1 become None: mempool)."""
+    """The history of each script, in order (heights 0 and -1 become None: mempool).
+
+    With `verified` (SPV on), every confirmed entry of a fetched history is proven with a
+    Merkle proof unless already in it, and carries its block time.
+    """
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
     statuses = rpc.subscribe_scripthashes(scripthashes)
     histories: list[History | None] = []
@@ -80,11 +84,13 @@ def scan_scripts(
             [("blockchain.scripthash.get_history", [scripthashes[i]]) for i in missing]
         )
     ]
-    if verify_merkle:
-        times = verify_inclusion(rpc, [e for history in fetched for e in history])
+    if verified is not None:
+        verify_inclusion(rpc, [e for history in fetched for e in history], verified)
         fetched = [
             tuple(
-                attrs.evolve(e, block_time=times[e.height]) if e.height is not None else e
+                attrs.evolve(e, block_time=verified[e.txid, e.height])
+                if e.height is not None
+                else e
                 for e in history
             )
             for history in fetched

@@ -17,6 +17,7 @@ class ElectrumSession:
     rpc: ElectrumConnection
     verify_merkle: bool = False
     cache: ScriptCache = attrs.field(factory=ScriptCache)
+    verified: dict[tuple[str, int], int] = attrs.field(factory=dict)  # SPV: (txid, height) -> time
 
     def __attrs_post_init__(self) -> None:
         self.rpc.add_listener(self.cache.on_notification)

@@ -23,14 +23,20 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_DEPTH = 32  # 2**32 transactions per block is far beyond any block
 
 
-def verify_inclusion(rpc: ElectrumConnection, entries: Sequence[HistoryEntry]) -> dict[int, int]:
-    """Check every confirmed entry; return the block time of each height seen.
+def verify_inclusion(
+    rpc: ElectrumConnection, entries: Sequence[HistoryEntry], verified: dict[tuple[str, int], int]
+) -> None:
+    """Check each confirmed entry not in `verified`, then record its block time there.
 
-    Raises BackendProtocolError if a proof or header is malformed or does not match.
+    `verified` maps (txid, height) to the block time of a proof already checked, so each
+    confirmation is proven once per session. Raises BackendProtocolError if a proof or
+    header is malformed or does not match.
     """
-    confirmed = sorted({(e.txid, e.height) for e in entries if e.height is not None})
+    confirmed = sorted(
+        {(e.txid, e.height) for e in entries if e.height is not None} - verified.keys()
+    )
     if not confirmed:
-        return {}
+        return
     heights = sorted({height for _, height in confirmed})
     replies = rpc.batch(
         [("blockchain.block.header", [height]) for height in heights]
@@ -47,7 +53,8 @@ def verify_inclusion(rpc: ElectrumConnection, entries: Sequence[HistoryEntry]) -
                 f"merkle proof of {txid} does not match the block at height {height}",
                 backend=rpc.name,
             )
-    return {height: header.time for height, header in headers.items()}
+    for txid, height in confirmed:
+        verified[txid, height] = headers[height].time
 
 
 def _proof_root(proof: Any, txid: str, height: int, *, backend: str) -> str:

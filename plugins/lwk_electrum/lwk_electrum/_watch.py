@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Final
 
 from lwk_core import BackendError, Update
@@ -24,7 +24,7 @@ _BACKOFF_MAX: Final = 30.0
 
 def watch(
     client: ElectrumClient, wollet: Wollet, *, gap_limit: int, timeout: float | None
-) -> Iterator[Update]:
+) -> Generator[Update, None, None]:
     """Yield the Update of each sync that found something.
 
     Each scan subscribes the tip and every scanned script, so the server notifies any change

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import lwk
@@ -372,3 +374,54 @@ def test_watch_survives_a_dropped_connection_and_ends_on_timeout(rt: Regtest) ->
     with pytest.raises(StopIteration):
         next(updates)
     assert 1 <= time.monotonic() - start < 1 + MARGIN
+
+
+# -- the real Liquid testnet wallet of the fixture --------------------------------------------
+
+FIXTURE_PATH = (
+    Path(__file__).parents[3] / ".." / "shared" / "fixtures" / "liquid-testnet-wallet.json"
+)
+FIXTURE = json.loads(FIXTURE_PATH.read_text())
+
+
+def fixture_view(expected: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "balance": {a: v for a, v in expected["balance"].items() if v},
+        "txs": [
+            (t["txid"], t["height"], t["timestamp"], t["type"], t["fee"], t["balance"])
+            for t in expected["transactions"]
+        ],
+        "utxos": sorted(
+            (u["outpoint"].removeprefix("[elements]").split(":")[0], *_vout_asset_value(u))
+            for u in expected["utxos"]
+        ),
+    }
+
+
+def _vout_asset_value(utxo: dict[str, Any]) -> tuple[int, str, int]:
+    return int(utxo["outpoint"].rsplit(":", 1)[1]), utxo["asset"], utxo["value"]
+
+
+@pytest.mark.parametrize("verify_merkle", [False, True])
+def test_fixture_wallet_matches_lwk_figures(verify_merkle: bool) -> None:
+    """64 real Liquid testnet transactions served at their heights: LWK's own figures."""
+    first, second = FIXTURE["steps"]
+    with Regtest.from_fixture(FIXTURE_PATH, step=0) as rt:
+        wollet = Wollet(Network.LIQUID_TESTNET, FIXTURE["descriptor"])
+        client = ElectrumClient.from_url(rt.electrum_url, verify_merkle=verify_merkle)
+        updates = client.watch(wollet, timeout=5)
+        update = next(updates)
+        assert len(update.new_txs) == 63
+        wollet.apply_update(update)
+        assert our_view(wollet) == fixture_view(first["expected"])
+
+        rt.extend_fixture(1)  # the 64th transaction arrives: a notification, a sync
+        update = next(updates)
+        (new_txid,) = set(second["txids"]) - set(first["txids"])
+        assert [tx.txid for tx in update.new_txs] == [new_txid]
+        wollet.apply_update(update)
+        assert our_view(wollet) == fixture_view(second["expected"])
+        updates.close()
+        requests = rt.electrum_server.requests
+        # Each confirmation is proven once, though a transaction shows in several histories.
+        assert requests["blockchain.transaction.get_merkle"] == (64 if verify_merkle else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from typing import Any
 
@@ -129,6 +130,32 @@ def test_notifications_between_replies_reach_listeners(fake: FakeElectrum) -> No
         ("blockchain.headers.subscribe", [{"hex": "00", "height": 7}]),
     ]
     assert rpc(c).notifications == 2
+
+
+def test_one_connection_shared_by_threads(fake: FakeElectrum) -> None:
+    fake.handlers["echo"] = echo
+    c = client(fake)
+    results: dict[int, list[Any]] = {}
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for round_ in range(20):
+                values = [f"{n}-{round_}-{i}" for i in range(10)]
+                assert rpc(c).batch([("echo", [v]) for v in values]) == values
+            results[n] = rpc(c).batch([("echo", [n])])
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert results == {n: [n] for n in range(8)}
+    assert fake.accepted == 1
+    assert fake.methods().count("echo") == 8 * (20 * 10 + 1)
 
 
 # -- error replies ----------------------------------------------------------------------
