@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, Reply, fail
-from lwk_electrum import ElectrumClient, ElectrumError
+from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum._connection import ElectrumConnection
 
 from lwk_core import (
@@ -302,6 +302,16 @@ def test_wait_for_notification(fake: FakeElectrum) -> None:
     fake.notify("blockchain.scripthash.subscribe", [SH, STATUS])
     assert conn.wait_for_notification(seen, 5) is True
     assert conn.notifications == seen + 1
+
+
+def test_idle_wait_pings_to_keep_the_connection(
+    fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_connection, "KEEPALIVE", 0.2)
+    conn = rpc(client(fake))
+    conn.call("server.ping")
+    assert conn.wait_for_notification(conn.notifications, 0.7) is False
+    assert 2 <= fake.methods().count("server.ping") <= 4  # the call, then one per 0.2 s idle
 
 
 # -- TLS --------------------------------------------------------------------------------
