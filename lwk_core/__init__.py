@@ -23,8 +23,8 @@ from ._errors import (
     UnknownScheme,
     UpdateError,
 )
-from ._network import Chain, Network
 from ._header import BlockHeader
+from ._network import Chain, Network
 from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
