@@ -50,9 +50,15 @@ def test_each_command_has_help(lwk: Run, command: list[str]) -> None:
     assert "--json" in result.out and "--debug" in result.out
 
 
+def test_exit_codes_are_the_documented_ones() -> None:
+    documented = {"OK": 0, "ERROR": 1, "USAGE": 2, "BACKEND": 3, "DESCRIPTOR": 4}
+    documented |= {"REJECTED": 5, "INTERRUPTED": 130}
+    assert {code.name: int(code) for code in ExitCode} == documented
+
+
 def test_no_command_shows_help_and_is_a_usage_error(lwk: Run) -> None:
     result = lwk()
-    assert result.code == ExitCode.USAGE == 2
+    assert result.code == ExitCode.USAGE
     assert result.out.startswith("usage: lwk")
 
 
@@ -118,7 +124,7 @@ def test_unreachable_server_fails_fast_with_exit_3(lwk: Run, closed_port: int) -
     start = time.monotonic()
     result = lwk("tip", f"tcp://127.0.0.1:{closed_port}")
     assert time.monotonic() - start < 5
-    assert result.code == ExitCode.BACKEND == 3
+    assert result.code == ExitCode.BACKEND
     line = one_line(result.err)
     assert line.startswith(f"lwk: error: tcp://127.0.0.1:{closed_port}: cannot connect")
     assert "Traceback" not in result.err
@@ -162,7 +168,7 @@ def test_bad_descriptor_exit_4_says_why_without_echoing_it(
     for source in (["--descriptor", bad], ["--descriptor-file", "-"]):
         monkeypatch.setattr(sys, "stdin", io.StringIO(bad))
         result = lwk("balance", "--backend", "memory://x", *source)
-        assert result.code == ExitCode.DESCRIPTOR == 4
+        assert result.code == ExitCode.DESCRIPTOR
         assert one_line(result.err) == f"lwk: error: {expected.value}"
         assert bad not in result.err
         assert_no_secret(result.err)

@@ -300,4 +300,4 @@ def _output_scripts(raw_hex: str) -> list[bytes]:
 def _height(step: dict[str, object]) -> int:
     expected = step["expected"]
     assert isinstance(expected, dict)
-    return max(t["height"] for t in expected["transactions"])
+    return max(int(t["height"]) for t in expected["transactions"])
