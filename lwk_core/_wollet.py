@@ -302,11 +302,15 @@ class Wollet:
         return Balance(amounts, self._network.policy_asset)
 
     def transactions(self) -> list[WalletTx]:
-        """Wallet transactions, newest first (unconfirmed first, then by txid descending)."""
+        """Wallet transactions as LWK lists them: unconfirmed first, then by height, descending."""
         state = self._state
         order = sorted(
             state.heights.items(),
-            key=lambda item: (item[1] if item[1] is not None else 2**32, item[0]),
+            # LWK compares txids as stored: internal byte order, the reverse of the hex shown
+            key=lambda item: (
+                item[1] if item[1] is not None else 2**32,
+                bytes.fromhex(item[0])[::-1],
+            ),
             reverse=True,
         )
         return [self._wallet_tx(txid, height) for txid, height in order]

@@ -61,3 +61,22 @@ def test_a_known_tx_paying_a_script_derived_later_is_unblinded(rt: Regtest) -> N
     _sync(client, wollet, to_index=31)  # derives internal/30: the known tx's change counts
     assert wollet.balance().btc_balance() == 100_000 - fee
     assert wollet.balance().btc_balance() == _lwk_balance(rt, descriptor, 31)
+
+
+@pytest.mark.lwk
+def test_transactions_are_listed_in_lwks_order(rt: Regtest) -> None:
+    descriptor = new_wallet_descriptor()
+    wollet = Wollet(rt.network, descriptor)
+    for i in range(6):  # several wallet transactions in one block...
+        rt.faucet(wollet.address(i).address(), 1_000 + i)
+    rt.mine(1)
+    for i in range(3):  # ...and several unconfirmed ones
+        rt.faucet(wollet.address(6 + i).address(), 2_000 + i)
+    _sync(ElectrumClient.from_url(rt.electrum_url), wollet)
+
+    network = lwk.Network.regtest_default()
+    theirs = lwk.Wollet(network, lwk.WolletDescriptor(descriptor), None)
+    update = lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs)
+    assert update is not None
+    theirs.apply_update(update)
+    assert [t.txid for t in wollet.transactions()] == [str(t.txid()) for t in theirs.transactions()]
