@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import traceback
@@ -83,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("lwk: interrupted", file=sys.stderr)
             return ExitCode.INTERRUPTED
-        except BrokenPipeError:  # `lwk txs | head`
+        except BrokenPipeError:  # `lwk txs | head`: the reader left; stay quiet at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return ExitCode.OK
         except Exception as exc:
             if args.debug:

@@ -23,7 +23,7 @@ from cli_support import (
     assert_no_secret,
     one_line,
 )
-from lwk_memory_backend import MemoryChain
+from lwk_memory_backend import MemoryChain, _chains, register_chain
 
 from lwk_core import Chain, Network, WolletDescriptor
 from lwk_core.cli import _watch
@@ -226,6 +226,60 @@ def test_watch_json_is_one_object_per_line(
     assert update["deleted"] == []
     assert update["balance"] == STEP2["expected"]["balance"]
     assert [tx["txid"] for tx in update["changed"]] == [NEW_TXID]
+
+
+def test_watch_keeps_polling_through_a_failed_poll(
+    lwk: Run, fixture_chain: FixtureChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain, url = fixture_chain
+    name = url.removeprefix("memory://")
+    pauses = 0
+
+    def server_goes_then_returns(seconds: float) -> None:
+        nonlocal pauses
+        pauses += 1
+        if pauses == 1:
+            del _chains[name]  # the next poll fails
+        else:
+            register_chain(name, chain)
+            add_fixture_tx(chain, NEW_TXID)
+
+    monkeypatch.setattr(_watch, "_pause", server_goes_then_returns)
+    args = ["watch", "--descriptor", DESCRIPTOR, "--backend", url, "--max-updates", "1"]
+    result = lwk(*args, "--interval", "2")
+    assert result.code == 0
+    assert one_line(result.err) == f"lwk: warning: {url}: no such chain; retrying in 2s"
+    assert f"new tx     {NEW_TXID}" in result.out and pauses == 2
+
+
+def test_ctrl_c_exits_130(
+    lwk: Run, fixture_chain: FixtureChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_watch, "_pause", interrupt)
+    result = lwk("watch", "--descriptor", DESCRIPTOR, "--backend", fixture_chain[1])
+    assert result.code == 130
+    assert result.out.startswith("watching ")
+    assert one_line(result.err) == "lwk: interrupted"
+
+
+def test_a_bug_is_one_line_without_secrets(
+    lwk: Run, fixture_chain: FixtureChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lwk_core.cli import _wallet
+
+    def broken(wollet: object) -> None:
+        raise RuntimeError(f"oops near {DESCRIPTOR}")
+
+    monkeypatch.setattr(_wallet, "sync_wallet", lambda *a: broken(a))
+    result = lwk("balance", "--descriptor", DESCRIPTOR, "--backend", fixture_chain[1])
+    assert result.code == 1
+    line = one_line(result.err)
+    assert line.startswith("lwk: internal error: RuntimeError: oops near <descriptor>")
+    assert line.endswith("(--debug: traceback)")
+    assert_no_secret(result.err)
 
 
 def test_broadcast_then_rejection(lwk: Run, fixture_chain: FixtureChain) -> None:
