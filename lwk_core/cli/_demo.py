@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._chain import BackendChain
 from .._wollet import Wollet
-from ._output import TX_HEADERS, balance_rows, format_btc, log_to, print_table, tx_rows
+from ._output import format_btc, log_to, print_balance, print_txs
 from ._watch import describe_update, watch_updates
 
 if TYPE_CHECKING:
@@ -75,19 +75,9 @@ def run_demo() -> int:
             print(f"   synced to height {tip.height if tip else '?'}")
 
             _step("balance")
-            print_table(
-                ("ASSET", "BALANCE"),
-                balance_rows(wollet.balance(), rt.network),
-                right={1},
-                indent="   ",
-            )
+            print_balance(wollet.balance(), rt.network, indent="   ")
             _step("transactions, newest first")
-            print_table(
-                TX_HEADERS,
-                tx_rows(wollet.transactions(), rt.network),
-                right={0, 3, 4},
-                indent="   ",
-            )
+            print_txs(wollet.transactions(), rt.network, indent="   ")
 
             address = wollet.address()
             _step(

@@ -23,8 +23,10 @@ __all__ = [
     "format_btc",
     "format_time",
     "log_to",
+    "print_balance",
     "print_json",
     "print_table",
+    "print_txs",
     "progress_bar",
     "tip_json",
     "tx_json",
@@ -101,6 +103,14 @@ def tx_rows(txs: Sequence[WalletTx], network: Network) -> list[tuple[str, ...]]:
         )
         for tx in txs
     ]
+
+
+def print_balance(balance: Balance, network: Network, *, indent: str = "") -> None:
+    print_table(("ASSET", "BALANCE"), balance_rows(balance, network), right={1}, indent=indent)
+
+
+def print_txs(txs: Sequence[WalletTx], network: Network, *, indent: str = "") -> None:
+    print_table(TX_HEADERS, tx_rows(txs, network), right={0, 3, 4}, indent=indent)
 
 
 def tx_json(tx: WalletTx) -> dict[str, Any]:

@@ -17,14 +17,13 @@ from ._common import (
 )
 from ._errors import UsageError
 from ._output import (
-    TX_HEADERS,
     balance_json,
-    balance_rows,
+    print_balance,
     print_json,
     print_table,
+    print_txs,
     tip_json,
     tx_json,
-    tx_rows,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ def _sync(args: argparse.Namespace) -> int:
         height = tip.height if tip is not None else "?"
         what = "no change" if update is None else f"{new} new transaction(s)"
         print(f"synced to height {height}: {what}, {len(wollet.transactions())} in total")
-        print_table(("ASSET", "BALANCE"), balance_rows(wollet.balance(), wollet.network), right={1})
+        print_balance(wollet.balance(), wollet.network)
     return 0
 
 
@@ -134,8 +133,7 @@ def _balance(args: argparse.Namespace) -> int:
         if args.json:
             print_json(balance_json(wollet.balance(), wollet.network))
         else:
-            rows = balance_rows(wollet.balance(), wollet.network)
-            print_table(("ASSET", "BALANCE"), rows, right={1})
+            print_balance(wollet.balance(), wollet.network)
 
     return _with_wallet(args, show)
 
@@ -148,7 +146,7 @@ def _txs(args: argparse.Namespace) -> int:
         elif not txs:
             print("no transactions")
         else:
-            print_table(TX_HEADERS, tx_rows(txs, wollet.network), right={0, 3, 4})
+            print_txs(txs, wollet.network)
 
     return _with_wallet(args, show)
 
