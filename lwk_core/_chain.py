@@ -36,8 +36,9 @@ class BackendChain:
     histories and tip from a single backend; transactions already fetched by a failed
     backend are reused (their txids were checked). A backend that failed is skipped for
     `cooldown` seconds unless every backend is cooling down. With `private=N`, the first
-    N backends are the caller's own servers and a call never falls back from them to the
-    others (privacy: a public server would learn the wallet's scripts).
+    N backends are the caller's own servers: scans and transaction lookups, which reveal
+    the wallet's scripts and txids, never fall back from them to the others; tip, ping and
+    broadcast, which reveal nothing of the wallet, may.
     """
 
     def __init__(
@@ -70,18 +71,20 @@ class BackendChain:
 
     # -- failover ----------------------------------------------------------------------
 
-    def _order(self) -> list[int]:
-        """Indexes to try: private ones only if any, those not cooling down first."""
-        candidates = list(range(self.private or len(self.backends)))
+    def _order(self, reveals_wallet: bool) -> list[int]:
+        """Indexes to try, those not cooling down first; only private ones if asked."""
+        candidates = list(
+            range(self.private if reveals_wallet and self.private else len(self.backends))
+        )
         now = time.monotonic()
         with self._lock:
             ready = [i for i in candidates if self._failed_until.get(i, 0.0) <= now]
         cooling = [i for i in candidates if i not in ready]
         return ready + cooling
 
-    def _call(self, what: str, call: Callable[[Client], T]) -> T:
+    def _call(self, what: str, call: Callable[[Client], T], *, reveals_wallet: bool = True) -> T:
         causes: list[tuple[str, BaseException]] = []
-        order = self._order()
+        order = self._order(reveals_wallet)
         for position, i in enumerate(order):
             client = self.backends[i]
             try:
@@ -110,10 +113,10 @@ class BackendChain:
     # -- the client methods ------------------------------------------------------------
 
     def ping(self) -> None:
-        self._call("ping", lambda c: c.ping())
+        self._call("ping", lambda c: c.ping(), reveals_wallet=False)
 
     def tip(self) -> Tip:
-        return self._call("tip", lambda c: c.tip())
+        return self._call("tip", lambda c: c.tip(), reveals_wallet=False)
 
     def get_txs(self, txids: Sequence[str]) -> list[Transaction]:
         return self._call("get_tx", lambda c: c.get_txs(txids))
@@ -170,7 +173,7 @@ class BackendChain:
                     return txid
                 raise
 
-        return self._call("broadcast", send)
+        return self._call("broadcast", send, reveals_wallet=False)
 
     def close(self) -> None:
         for client in self.backends:

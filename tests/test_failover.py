@@ -124,9 +124,14 @@ def test_cooled_down_backends_are_retried_when_nothing_else_is_left(chain_name: 
 def test_private_backends_never_fall_back_to_public_ones(chain_name: str) -> None:
     mine, public = MemoryClient(chain_name, NET), MemoryClient(chain_name, NET)
     mine.conn.faults["refuse"] = True
+    chain = BackendChain([mine, public], private=1)
     with pytest.raises(AllBackendsFailed):
-        BackendChain([mine, public], private=1).full_scan(_wollet())
+        chain.full_scan(_wollet())
+    with pytest.raises(AllBackendsFailed):
+        chain.get_tx(FIXTURE["steps"][0]["txids"][0])
     assert public.conn.calls == []
+    assert chain.tip().height > 0  # the tip reveals nothing of the wallet: it may fall back
+    assert public.conn.calls == ["tip"]
 
 
 def test_broadcast_rejection_does_not_fail_over(chain_name: str) -> None:

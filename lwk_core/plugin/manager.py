@@ -25,7 +25,14 @@ from .._errors import PluginError, UnknownScheme
 from .._network import Network
 from . import ENTRY_POINT_GROUP, NAME, spec
 
-__all__ = ["PluginInfo", "connect", "get_plugin_manager", "list_plugins", "reset_plugin_manager"]
+__all__ = [
+    "PluginInfo",
+    "connect",
+    "get_plugin_manager",
+    "list_plugins",
+    "register_plugin",
+    "reset_plugin_manager",
+]
 
 log = logging.getLogger("lwk_core.plugins")
 
@@ -133,14 +140,16 @@ def register_plugin(plugin: object, name: str | None = None) -> None:
 
 
 def list_plugins() -> list[PluginInfo]:
-    """Installed and loaded backend plugins with their versions and URL schemes."""
+    """Loaded backend plugins (entry points, and schemes owners registered by hand) with
+    their versions and URL schemes; wrapper plugins own no scheme."""
     pm = get_plugin_manager()
-    schemes: dict[str, list[str]] = {}
+    schemes: dict[str, list[str]] = {name: [] for name in _versions}
     for scheme, owner in _scheme_owners(pm).items():
         schemes.setdefault(owner, []).append(scheme)
     return [
         PluginInfo(name, _versions.get(name, "unregistered"), tuple(sorted(found)))
         for name, found in sorted(schemes.items())
+        if pm.get_plugin(name) is not None
     ]
 
 
