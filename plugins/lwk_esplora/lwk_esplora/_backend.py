@@ -58,6 +58,8 @@ log = logging.getLogger("lwk_esplora")
 MEMPOOL_CAP = 50  # electrs' MAX_MEMPOOL_TXS: unconfirmed txs listed per script
 _MAX_PAGES = 20_000  # confirmed pages per script (500,000 txs at 25/page): a liar's bound
 _MAX_MEMPOOL_SWEEP = 2_000  # mempool txs we are willing to inspect one by one
+_MAX_CACHED_HEADERS = 10_000  # (height, time) by block hash
+_ELECTRS_NOT_FOUND = frozenset({"Block not found", "Transaction not found"})
 
 T = TypeVar("T")
 
@@ -70,7 +72,8 @@ class EsploraBackend:
         self.network = network
         self.name = http.name
         self._lock = threading.Lock()
-        self._time_by_hash: dict[str, int] = {}  # verified headers: a block hash never changes
+        # (height, time) of verified headers by block hash: a block hash never changes
+        self._headers: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"<EsploraBackend {self.name}>"
@@ -86,9 +89,11 @@ class EsploraBackend:
             return reply
         if reply.status == 404 and allow_404:
             return None
-        hint = " (is the base URL right, e.g. .../liquid/api?)" if reply.status == 404 else ""
+        message = reply.message()
+        wrong_url = reply.status == 404 and message not in _ELECTRS_NOT_FOUND
+        hint = " (is the base URL right, e.g. .../liquid/api?)" if wrong_url else ""
         raise BackendProtocolError(
-            f"HTTP {reply.status} on GET {route}: {reply.message()}{hint}", backend=self.name
+            f"HTTP {reply.status} on GET {route}: {message}{hint}", backend=self.name
         )
 
     def _fetch(self, path: str, route: str) -> Reply:
@@ -122,7 +127,9 @@ class EsploraBackend:
                 backend=self.name,
             )
         with self._lock:
-            self._time_by_hash[block_hash] = header.time
+            if len(self._headers) >= _MAX_CACHED_HEADERS:
+                del self._headers[next(iter(self._headers))]  # the oldest
+            self._headers[block_hash] = (header.height, header.time)
         return header
 
     def tip(self) -> Tip:
@@ -133,15 +140,15 @@ class EsploraBackend:
     def _block_time(self, height: int) -> int:
         block_hash = self._parsed(f"/block-height/{height}", "block-height/:height", parse_hash)
         with self._lock:
-            known = self._time_by_hash.get(block_hash)
-        if known is not None:
-            return known
-        header = self._header(block_hash)
-        if header.height != height:
+            known = self._headers.get(block_hash)
+        if known is None:
+            header = self._header(block_hash)
+            known = (header.height, header.time)
+        if known[0] != height:
             raise BackendProtocolError(
-                f"block at height {height} says height {header.height}", backend=self.name
+                f"the block at height {height} says height {known[0]}", backend=self.name
             )
-        return header.time
+        return known[1]
 
     def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
         unique = sorted(set(heights))

@@ -216,20 +216,24 @@ def test_503_without_retry_after_backs_off_exponentially(fake: FakeEsplora) -> N
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # base 10 ms (test setting), doubling, jitter within [d/2, d]
     for n, gap in enumerate(gaps):
-        assert 0.01 * 2**n / 2 <= gap <= 0.01 * 2**n + 0.05
+        assert 0.01 * 2**n / 2 <= gap <= 0.01 * 2**n + 0.5  # slack for a loaded machine
 
 
 def test_rate_limit_pauses_every_worker(fake: FakeEsplora) -> None:
     """One 429 stops all parallel requests for the Retry-After time, not just one."""
-    limited = iter([httpx.Response(429, headers={"Retry-After": "0.3"})])
+    limited = iter([httpx.Response(429, headers={"Retry-After": "0.5"})])
     fake.intercept = lambda r: next(limited, None) if "txs" in r.url.path else None
     fake.latency = 0.02
     with make(fake, concurrency=4) as client:
-        started = time.monotonic()
         client.scan_scripts([bytes([i]) for i in range(12)])
-    late = [t - started for t, *_ in fake.requests if t - started > 0.1]
-    assert all(t >= 0.3 for t in late)
-    assert len(late) >= 8
+    arrivals = [t for t, *_ in fake.requests]
+    limited_at = arrivals[0]
+    # Requests already past the pause check when the 429 came back may still arrive (up
+    # to 3 other workers, plus scheduling slack); after that, nothing until Retry-After.
+    quiet = [t for t in arrivals if limited_at + 0.2 < t < limited_at + 0.5]
+    after = [t for t in arrivals if t >= limited_at + 0.5]
+    assert quiet == []
+    assert len(after) >= 12 - 4
 
 
 def test_http_500_is_not_retried(fake: FakeEsplora) -> None:
@@ -273,3 +277,14 @@ def test_redirects_are_not_followed(fake: FakeEsplora) -> None:
     with make(fake) as client, pytest.raises(BackendProtocolError, match="redirect"):
         client.ping()
     assert len(fake.requests) == 1
+
+
+def test_block_at_the_wrong_height_is_refused(client: EsploraClient, fake: FakeEsplora) -> None:
+    """/block-height/5 answering the hash of block 2 (cached or not) is a lie."""
+    client.block_timestamps([2])
+    lie = fake.headers[2].block_hash
+    fake.intercept = lambda r: (
+        httpx.Response(200, text=lie) if r.url.path.endswith("/block-height/5") else None
+    )
+    with pytest.raises(BackendProtocolError, match="says height 2"):
+        client.block_timestamps([5])
