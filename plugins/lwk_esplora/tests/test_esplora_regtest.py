@@ -277,13 +277,13 @@ def test_persistent_429_is_rate_limited(env: Env) -> None:
 @pytest.mark.parametrize(
     ("mode", "error", "requests", "bound"),
     [
-        ("http500", BackendProtocolError, 1, 0.5),
-        ("garbage", BackendProtocolError, 1, 0.5),
-        ("oversized", BackendProtocolError, 1, 0.5),  # 32 MiB announced: refused unread
-        ("refuse", BackendConnectError, 3, 1.0),
-        ("reset", BackendConnectError, 3, 1.0),
-        ("truncate", BackendConnectError, 3, 1.0),
-        ("hang", BackendTimeout, 2, 2 * 0.3 + 0.5),  # one retry of a 0.3 s timeout
+        ("http500", BackendProtocolError, 1, 1.0),  # not retried
+        ("garbage", BackendProtocolError, 1, 1.0),
+        ("oversized", BackendProtocolError, 1, 1.0),  # 32 MiB announced: refused unread
+        ("refuse", BackendConnectError, 3, 1.5),  # 2 retries, 10 ms backoff in tests
+        ("reset", BackendConnectError, 3, 1.5),
+        ("truncate", BackendConnectError, 3, 1.5),
+        ("hang", BackendTimeout, 2, 2 * 0.3 + 1.0),  # one retry of a 0.3 s timeout
     ],
 )
 def test_failures_end_typed_within_bounds(
@@ -296,6 +296,8 @@ def test_failures_end_typed_within_bounds(
         client.tip()
     elapsed = time.monotonic() - started
     assert elapsed < bound, elapsed
+    if mode == "hang":
+        assert elapsed >= 2 * 0.3  # each attempt waited its full timeout
     assert env.total() == requests
     client.close()
     env.faults.clear()
@@ -329,7 +331,7 @@ def test_requests_run_in_parallel(env: Env) -> None:
         f"\n{len(scripts)} scripts: {requests} requests in {elapsed:.3f}s "
         f"(sequential: {requests * 0.05:.2f}s)"
     )
-    assert elapsed < requests * 0.05 / 4
+    assert elapsed < requests * 0.05 / 3
 
 
 def test_parallel_results_keep_order_under_jitter(env: Env) -> None:
