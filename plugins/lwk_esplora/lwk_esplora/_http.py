@@ -42,7 +42,7 @@ MAX_BODY = 4 * 1024 * 1024
 (a block weighs at most 4,000,000 units, so no transaction serializes to more bytes)."""
 
 _ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated, not fatal
-_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait
+_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
 _BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
 _TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
 _DEADLINE_FACTOR = 2.0  # one attempt (headers and body) ends after this many timeouts
@@ -224,6 +224,7 @@ class HttpSession:
         requests (broadcast) are retried only on 429/503, which mean "not processed".
         """
         retries = timeouts = 0
+        waited = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
         while True:
             self._wait_if_paused()
             try:
@@ -255,14 +256,15 @@ class HttpSession:
             if reply.status not in _RATE_STATUSES:
                 return reply
             wait = parse_retry_after(reply.retry_after)
-            if retries >= self.max_retries:
+            delay = _backoff(retries) if wait is None else wait
+            if retries >= self.max_retries or waited + delay > _MAX_RETRY_WAIT:
                 raise RateLimited(
                     f"HTTP {reply.status} on {method} {route} after {retries} retries",
                     backend=self.name,
                     retry_after=wait,
                 )
-            delay = _backoff(retries) if wait is None else wait
             retries += 1
+            waited += delay
             log.warning(
                 "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
                 self.name,

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
-from lwk_esplora import EsploraClient
+from lwk_esplora import EsploraClient, _http
 from lwk_esplora._http import MAX_BODY, parse_retry_after
 
 from lwk_core import (
@@ -288,3 +288,18 @@ def test_block_at_the_wrong_height_is_refused(client: EsploraClient, fake: FakeE
     )
     with pytest.raises(BackendProtocolError, match="says height 2"):
         client.block_timestamps([5])
+
+
+def test_rate_limit_waits_are_bounded_per_request(
+    fake: FakeEsplora, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waits add up to at most _MAX_RETRY_WAIT (60 s; 0.5 s here) before RateLimited, so a
+    BackendChain is not held for max_retries long Retry-After waits."""
+    monkeypatch.setattr(_http, "_MAX_RETRY_WAIT", 0.5)
+    fake.intercept = lambda r: httpx.Response(429, headers={"Retry-After": "0.3"})
+    started = time.monotonic()
+    with make(fake, max_retries=5) as client, pytest.raises(RateLimited) as info:
+        client.ping()
+    assert len(fake.requests) == 2  # a second 0.3 s wait would pass 0.5 s
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert info.value.retry_after == pytest.approx(0.3)
