@@ -21,6 +21,7 @@ from esplora_shared import FIXTURES, load_fixture
 from lwk_esplora import EsploraClient
 
 from lwk_core import (
+    BackendChain,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
@@ -522,3 +523,21 @@ def test_200_tx_wallet_against_lwk(env: Env, latency: float) -> None:
         f"{ours[1]:.2f}s; LWK {lwk_requests} requests {lwk_time:.2f}s"
     )
     assert ours[0] < lwk_requests
+
+
+# -- in a failover chain ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["http429", "http500", "hang", "garbage"])
+def test_chain_fails_over_from_esplora_to_electrum(env: Env, mode: str) -> None:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    paid = fund(env, wollet)
+    env.faults.retry_after = 0.01
+    env.faults.set(mode)
+    esplora = env.client(timeout=0.3, max_retries=1)
+    with BackendChain([esplora, env.rt.electrum_url], network=NETWORK) as chain:
+        update = chain.full_scan(wollet)
+    assert update is not None
+    wollet.apply_update(update)
+    assert wollet.balance().btc_balance() == paid
+    assert env.total() >= 1  # Esplora was tried first
