@@ -24,11 +24,12 @@ class EsploraClient(Client):
     under ``/liquid/api``, a bare electrs at its root). Constructing the client does no
     network I/O. Requests share one pooled httpx.Client (HTTP/2 if ``h2`` is installed)
     and run up to ``concurrency`` at once. 429/503 answers are retried ``max_retries``
-    times with backoff, honouring ``Retry-After`` (at most 60 s of waits per request); dropped
-    connections too; a timeout once. ``headers`` (e.g. an Authorization bearer token) are
-    sent with every request and never logged; ``proxy`` is an httpx proxy URL
-    (``HTTP(S)_PROXY`` from the environment also apply); ``verify`` is httpx's TLS setting;
-    ``transport`` replaces httpx's network transport (tests, custom sockets).
+    times with backoff, honouring ``Retry-After`` (at most 60 s of waits per request);
+    dropped connections too; a refused connection and a timeout once. ``headers`` (e.g.
+    an Authorization bearer token) are sent with every request and never logged;
+    ``proxy`` is an httpx proxy URL (``HTTP(S)_PROXY`` from the environment also apply);
+    ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
+    (tests, custom sockets).
     """
 
     connection: EsploraBackend

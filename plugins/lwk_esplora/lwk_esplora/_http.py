@@ -45,6 +45,7 @@ _ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated,
 _MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
 _BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
 _TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
+_UNREACHABLE_RETRIES = 1  # connection refused, DNS or TLS failure
 _DEADLINE_FACTOR = 2.0  # one attempt (headers and body) ends after this many timeouts
 _RATE_STATUSES = frozenset({429, 503})
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
@@ -238,7 +239,13 @@ class HttpSession:
                 log.info("%s: %s %s timed out, retrying", self.name, method, route)
                 continue
             except BackendConnectError as exc:
-                if not idempotent or retries >= self.max_retries:
+                # A refused connection (or DNS/TLS failure) rarely heals in seconds: retry
+                # it once, so a chain fails over fast; a dropped one up to max_retries.
+                unreachable = isinstance(exc.__cause__, httpx.ConnectError)
+                limit = (
+                    min(_UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
+                )
+                if not idempotent or retries >= limit:
                     raise
                 retries += 1
                 delay = 0.0 if retries == 1 else _backoff(retries - 2)

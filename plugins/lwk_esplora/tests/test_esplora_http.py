@@ -244,14 +244,24 @@ def test_http_500_is_not_retried(fake: FakeEsplora) -> None:
     assert "ab" * 32 not in str(info.value)  # hashes in server texts are elided
 
 
-def test_connection_errors_are_retried_then_typed(fake: FakeEsplora) -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+@pytest.mark.parametrize(
+    ("error", "requests"),
+    [
+        (httpx.RemoteProtocolError, 4),  # dropped: retried max_retries (3) times
+        (httpx.ReadError, 4),
+        (httpx.ConnectError, 2),  # refused, DNS, TLS: retried once, to fail over fast
+    ],
+)
+def test_connection_errors_are_retried_then_typed(
+    fake: FakeEsplora, error: type[httpx.TransportError], requests: int
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error("connection problem", request=request)
 
-    fake.intercept = refuse
-    with make(fake, max_retries=2) as client, pytest.raises(BackendConnectError):
+    fake.intercept = fail
+    with make(fake, max_retries=3) as client, pytest.raises(BackendConnectError):
         client.ping()
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == requests
 
 
 def test_timeouts_are_retried_once(fake: FakeEsplora) -> None:
