@@ -85,7 +85,7 @@ def parse_hex(body: bytes) -> bytes:
 def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: bad JSON, UTF-8, or a 4,300+ digit int
         raise Malformed("expected JSON") from None
 
 
@@ -108,6 +108,8 @@ def _entry(item: object) -> PageEntry:
     if not status["confirmed"]:
         return PageEntry(txid.lower(), None, None)
     height = _u32(status.get("block_height"), "status.block_height")
+    if height == 0:  # the genesis block holds no wallet's transactions; core refuses it
+        raise Malformed("history item confirmed at height 0")
     time = status.get("block_time")
     return PageEntry(
         txid.lower(), height, None if time is None else _u32(time, "status.block_time")

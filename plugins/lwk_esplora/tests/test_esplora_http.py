@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import itertools
+import json
 import time
 
 import httpx
@@ -313,3 +314,19 @@ def test_rate_limit_waits_are_bounded_per_request(
     assert len(fake.requests) == 2  # a second 0.3 s wait would pass 0.5 s
     assert 0.3 <= time.monotonic() - started < 1.0
     assert info.value.retry_after == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" + b"1" * 5000 + b"]",  # json raises a plain ValueError past 4,300 digits
+        b"[" * 100_000,  # RecursionError
+        json.dumps(
+            [{"txid": "ab" * 32, "status": {"confirmed": True, "block_height": 0}}]
+        ).encode(),  # core refuses height 0 at apply time: refuse it here, so a chain fails over
+    ],
+)
+def test_hostile_json_is_a_protocol_error(fake: FakeEsplora, body: bytes) -> None:
+    fake.intercept = lambda r: httpx.Response(200, content=body)
+    with make(fake) as client, pytest.raises(BackendProtocolError):
+        client.scan_scripts([b"\x51"])
