@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     from ._client import Client, Progress
     from ._wollet import Wollet, WolletState
 
-__all__ = ["decode_fetched", "scan"]
+__all__ = ["REORG_WINDOW", "decode_fetched", "scan"]
+
+REORG_WINDOW = 10
+"""How far below the wallet's confirmed transactions a tip may be before the backend is
+refused as stale or lying (Liquid's signed blocks do not reorganise deeper than a block or
+two)."""
 
 log = logging.getLogger("lwk_core.sync")
 
@@ -82,10 +87,24 @@ class _Scan:
 
     def run(self) -> Update | None:
         self.tip = self.client.tip()
+        # A tip far below the wallet's confirmed history would delete it: stale or lying.
+        # (Not compared with the wallet's tip, which one undetected liar could inflate.)
+        confirmed = [h for h in self.state.heights.values() if h is not None]
+        if confirmed and self.tip.height + REORG_WINDOW < max(confirmed):
+            raise BackendProtocolError(
+                f"tip at height {self.tip.height} is more than a reorg window "
+                f"({REORG_WINDOW} blocks) below transactions confirmed at {max(confirmed)}: "
+                "a stale or lying server",
+                backend=self.client.name,
+            )
         for chain in self.state.descriptor.chains:
             self._scan_chain(chain)
-        new_txs = self._fetch_new_txs()
-        unblinded = self._unblind(new_txs)
+        fetched = self._fetch_new_txs()
+        unblinded = self._unblind(fetched)
+        # A re-fetched tx counts as new only if it now unblinds something (else the same
+        # badly blinded payment would make every rescan return an Update).
+        progressed = {outpoint.txid for outpoint in unblinded}
+        new_txs = [tx for tx in fetched if tx.txid not in self.state.txs or tx.txid in progressed]
         timestamps = self._timestamps()
         return self._update(new_txs, unblinded, timestamps)
 
@@ -147,13 +166,33 @@ class _Scan:
     # -- transactions, unblinding, timestamps ------------------------------------------
 
     def _fetch_new_txs(self) -> list[Transaction]:
+        """Unknown txs, and known ones with a wallet output that never unblinded.
+
+        A txid does not commit to witnesses, so a server can serve a tx whose range proof
+        was tampered with: its wallet output then fails to unblind. Such txs are fetched
+        again on later scans (maybe from another backend) until their outputs unblind.
+        """
         missing = sorted(txid for txid in self.txid_height if txid not in self.state.txs)
-        to_fetch = [txid for txid in missing if txid not in self.tx_cache]
-        self.progress("transactions", len(missing) - len(to_fetch), len(missing))
+        retry = sorted(txid for txid in self.txid_height if self._has_blinded_gap(txid))
+        wanted = missing + retry
+        to_fetch = [txid for txid in wanted if txid not in self.tx_cache]
+        self.progress("transactions", len(wanted) - len(to_fetch), len(wanted))
         for tx in self.client.get_txs(to_fetch) if to_fetch else []:
             self.tx_cache[tx.txid] = tx
-        self.progress("transactions", len(missing), len(missing))
-        return [self.tx_cache[txid] for txid in missing]
+        self.progress("transactions", len(wanted), len(wanted))
+        return [self.tx_cache[txid] for txid in wanted]
+
+    def _has_blinded_gap(self, txid: str) -> bool:
+        tx = self.state.txs.get(txid)
+        if tx is None:
+            return False
+        scripts = self.state.scripts
+        return any(
+            out.is_blinded
+            and out.script_pubkey in scripts
+            and OutPoint(txid, vout) not in self.state.unblinded
+            for vout, out in enumerate(tx.outputs)
+        )
 
     def _unblind(self, txs: Sequence[Transaction]) -> dict[OutPoint, TxOutSecrets]:
         """Unblind wallet outputs of the new txs, and of known txs at newly derived scripts.
