@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._client import Client, Progress, _tx_bytes
+from ._client import Client, Progress, ScanMethods, _tx_bytes
 from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
 from ._network import Network
 from ._sync import scan
@@ -28,7 +28,7 @@ T = TypeVar("T")
 _ALREADY_KNOWN = ("txn-already-in-mempool", "txn-already-known", "already in block chain")
 
 
-class BackendChain:
+class BackendChain(ScanMethods):
     """Backends (clients or URLs) tried in order; the same methods as one client.
 
     Transport failures, timeouts, rate limits and malformed answers (any BackendError)
@@ -123,14 +123,6 @@ class BackendChain:
 
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]
-
-    def full_scan(
-        self, wollet: Wollet, *, to_index: int = 0, progress: Progress | None = None
-    ) -> Update | None:
-        return self.sync(wollet, 20, to_index=to_index, progress=progress)
-
-    def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
-        return self.sync(wollet, 20, to_index=index)
 
     def sync(
         self,

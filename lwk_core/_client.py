@@ -16,13 +16,37 @@ if TYPE_CHECKING:
 
     from ._wollet import Wollet
 
-__all__ = ["Client", "Progress"]
+__all__ = ["Client", "Progress", "ScanMethods"]
 
 Progress = Callable[[str, int, int], None]
 """A progress callback: (stage, done, total)."""
 
 
-class Client:
+class ScanMethods:
+    """LWK's `full_scan` names, shared by clients and chains, on top of their `sync`."""
+
+    def sync(
+        self,
+        wollet: Wollet,
+        gap_limit: int = 20,
+        *,
+        to_index: int = 0,
+        progress: Progress | None = None,
+    ) -> Update | None:
+        raise NotImplementedError
+
+    def full_scan(
+        self, wollet: Wollet, *, to_index: int = 0, progress: Progress | None = None
+    ) -> Update | None:
+        """Scan the wallet with the default gap limit (20). None when nothing changed."""
+        return self.sync(wollet, 20, to_index=to_index, progress=progress)
+
+    def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
+        """Scan at least up to derivation `index` on each chain, beyond the gap limit."""
+        return self.sync(wollet, 20, to_index=index)
+
+
+class Client(ScanMethods):
     """A backend client: holds a plugin's connection and calls the hooks with it.
 
     Plugins subclass it (ElectrumClient, EsploraClient) and build their connection
@@ -127,15 +151,6 @@ class Client:
         self.close()
 
     # -- wallet scans ------------------------------------------------------------------
-
-    def full_scan(
-        self, wollet: Wollet, *, to_index: int = 0, progress: Progress | None = None
-    ) -> Update | None:
-        """Scan the wallet with the default gap limit (20). None when nothing changed."""
-        return self.sync(wollet, 20, to_index=to_index, progress=progress)
-
-    def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
-        return self.sync(wollet, 20, to_index=index)
 
     def sync(
         self,
