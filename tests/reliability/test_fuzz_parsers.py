@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 EXAMPLES = 300
 SCAN_EXAMPLES = 150  # a whole scan per example (each unblinds a few outputs)
 DEEP = 10_000
+DEEP_TIMEOUT = 3600  # seconds, per deep test (the default pytest timeout is 120)
 BACKEND = "tcp://fuzz.invalid:1"
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -546,6 +547,7 @@ def test_parser_raises_only_its_typed_error(target: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT)
 @pytest.mark.parametrize("target", sorted(PARSERS | DEEP_ONLY))
 def test_parser_deep(target: str) -> None:
     run(*(PARSERS | DEEP_ONLY)[target], DEEP)
@@ -869,11 +871,13 @@ def test_esplora_scans_through_a_lying_server(rt: Regtest, wallet: FundedWallet)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT)
 def test_electrum_scans_deep(rt: Regtest, wallet: FundedWallet) -> None:
     assert_both_outcomes(fuzz_electrum_scans(rt, wallet, DEEP))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEEP_TIMEOUT)
 @pytest.mark.usefixtures("no_backoff")
 def test_esplora_scans_deep(rt: Regtest, wallet: FundedWallet) -> None:
     assert_both_outcomes(fuzz_esplora_scans(rt, wallet, DEEP))
