@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import cast
 
 from ._report import format_report, write_json
-from ._run import Options, run
+from ._run import LARGE, Options, run
 from ._server import Backend
 
 _DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -38,8 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes 20,200 with 2 runs")
     parser.add_argument("--sizes", type=_ints, help="wallet sizes in txs (default 20,200,2000)")
     parser.add_argument("--runs", type=int, help="timed runs per measurement (default 3)")
-    parser.add_argument("--latencies", type=_ints, default=[0, 50], help="ms added per reply")
-    parser.add_argument("--backends", type=_backends, default=["electrum", "esplora"])
+    parser.add_argument(
+        "--runs-large", type=int, default=1, help=f"runs for sizes >= {LARGE} (default 1)"
+    )
+    parser.add_argument(
+        "--latencies", type=_ints, default=[0, 50], help="ms added per reply (default 0,50)"
+    )
+    parser.add_argument(
+        "--backends", type=_backends, default=["electrum", "esplora"], help="default: both"
+    )
     parser.add_argument("--json", type=Path, default=_DEFAULT_JSON, help="where to write results")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
     parser.add_argument("--cache-dir", help="the faucet's tx cache (default ~/.cache/lwk-regtest)")
@@ -51,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = args.sizes or ([20, 200] if args.quick else [20, 200, 2000])
     runs = args.runs or (2 if args.quick else 3)
-    if runs < 1:
-        parser.error("--runs must be at least 1")
+    if runs < 1 or args.runs_large < 1:
+        parser.error("--runs and --runs-large must be at least 1")
     options = Options(
         sizes=sizes,
         runs=runs,
+        runs_large=args.runs_large,
         latencies_ms=args.latencies,
         backends=args.backends,
         memory=not args.no_memory,

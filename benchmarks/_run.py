@@ -18,13 +18,16 @@ from ._report import busy_cpu_seconds, machine, summarize, targets
 from ._server import Backend, ServerProcess
 from ._wallets import build_wallet
 
-__all__ = ["Options", "run"]
+__all__ = ["LARGE", "Options", "run"]
+
+LARGE = 1000
 
 
 @attrs.frozen
 class Options:
     sizes: Sequence[int] = (20, 200, 2000)
     runs: int = 3
+    runs_large: int = 1  # for sizes >= LARGE: LWK's Esplora client needs minutes per scan
     latencies_ms: Sequence[int] = (0, 50)
     backends: Sequence[Backend] = ("electrum", "esplora")
     memory: bool = True
@@ -73,7 +76,8 @@ def run(options: Options) -> dict[str, Any]:
             for latency in options.latencies_ms:
                 server.set_latency(latency / 1000)
                 for backend in options.backends:
-                    samples, txs = measure_case(server, wallet, backend, impls, options.runs)
+                    runs = options.runs_large if size >= LARGE else options.runs
+                    samples, txs = measure_case(server, wallet, backend, impls, runs)
                     for scenario in SCENARIOS:
                         row = summarize(samples[scenario])
                         rows.append(
