@@ -40,11 +40,17 @@ def served(step: int) -> int:
     return min(len(TXIDS), _PER_STEP * (step % _CYCLE + 1))
 
 
+_TIP = max(FIXTURE["transactions"][t]["height"] for t in TXIDS)
+
+
 def chain_of(count: int) -> MemoryChain:
+    """The first `count` txs; the tip stays at the top even when txs vanish, as on a real
+    chain (a tip far below confirmed history is refused as a stale server)."""
     chain = MemoryChain(NETWORK)
     for txid in TXIDS[:count]:
         entry = FIXTURE["transactions"][txid]
         chain.add(Transaction.from_hex(entry["hex"]), entry["height"], entry["timestamp"])
+    chain.tip_height = _TIP
     return chain
 
 
