@@ -959,12 +959,6 @@ def test_broadcast_reason_reads_both_electrs_shapes() -> None:
     assert broadcast_reason(nested) == "bad-txns-in-belowout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="lwk_electrum._plugin.broadcast_reason catches ValueError only: a deeply nested "
-    "JSON error text from the server raises RecursionError out of broadcast()",
-)
 def test_electrum_broadcast_error_with_deep_nesting_is_typed(
     rt: Regtest, wallet: FundedWallet
 ) -> None:

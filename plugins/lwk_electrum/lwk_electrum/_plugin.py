@@ -155,7 +155,7 @@ def broadcast_reason(message: str) -> str:
     if start >= 0:
         try:
             inner = json.loads(message[start:])
-        except ValueError:
+        except (ValueError, RecursionError):  # a server's text may nest absurdly deep
             inner = None
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
             return str(inner["message"])
