@@ -4,12 +4,14 @@
 stdin (the descriptor holds a blinding key: never on the command line), runs one full scan
 and prints {"peak_mb", "scan_mb", "txs"}: the process's peak resident set size, and how much
 the scan raised it above the peak reached before it (interpreter, imports, empty wallet).
+
+The peak is the kernel's VmHWM of this process image. Not `getrusage`'s ru_maxrss: Linux
+keeps that across exec, so a child would report its parent's peak at fork time.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +25,10 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def _child(job: dict[str, Any]) -> dict[str, float]:
