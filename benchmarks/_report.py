@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = [
     "busy_cpu_seconds",
     "format_report",
     "machine",
+    "revision",
     "summarize",
     "targets",
     "write_json",
@@ -79,6 +81,23 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def revision() -> str:
+    """The commit measured ("+dirty" when the working tree differs), or "unknown"."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "lwk_core", "plugins")
+    return commit + ("+dirty" if dirty else "")
 
 
 def busy_cpu_seconds() -> float:
@@ -179,8 +198,8 @@ def format_report(result: dict[str, Any]) -> str:
     ]
     parts.append(_table(["target", "limit", "measured", "status"], goals))
     parts.append(
-        f"{result['seconds']:.0f} s; other processes kept {result['other_load']:.2f} of"
-        f" {result['machine']['nproc']} cores busy on average"
+        f"{result['seconds']:.0f} s at {result.get('revision', 'unknown')}; other processes kept"
+        f" {result['other_load']:.2f} of {result['machine']['nproc']} cores busy on average"
     )
     return "\n\n".join(parts)
 

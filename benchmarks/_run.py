@@ -14,7 +14,7 @@ import attrs
 from ._clients import Impl, Lwk, Ours
 from ._measure import SCENARIOS, measure_case
 from ._memory import measure_memory
-from ._report import busy_cpu_seconds, machine, summarize, targets
+from ._report import busy_cpu_seconds, machine, revision, summarize, targets
 from ._server import Backend, ServerProcess
 from ._wallets import build_wallet
 
@@ -98,6 +98,7 @@ def run(options: Options) -> dict[str, Any]:
     wall = time.perf_counter() - wall
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "revision": revision(),
         "machine": machine(),
         "seconds": round(wall, 1),
         "other_load": round(_other_load(busy_cpu_seconds() - busy, wall), 2),
