@@ -97,8 +97,7 @@ class _Scan:
                 "a stale or lying server",
                 backend=self.client.name,
             )
-        for chain in self.state.descriptor.chains:
-            self._scan_chain(chain)
+        self._scan_histories()
         fetched = self._fetch_new_txs()
         unblinded = self._unblind(fetched)
         # A re-fetched tx counts as new only if it now unblinds something (else the same
@@ -110,29 +109,51 @@ class _Scan:
 
     # -- histories ---------------------------------------------------------------------
 
-    def _scan_chain(self, chain: Chain) -> None:
+    def _certain_batches(self, chain: Chain) -> int:
+        """How many batches LWK's loop scans whatever the histories say: every batch that
+        starts below goal - 1, plus the next one."""
+        if not self.state.descriptor.has_wildcard:
+            return 1
         goal = max(self.to_index, self.state.last_unused.get(chain, 0))
-        start = 0
-        while True:
-            scripts = self._scripts(chain, start)
+        return max(0, -(-(goal - 1) // self.gap_limit)) + 1
+
+    def _scan_histories(self) -> None:
+        """Each chain batch by batch with LWK's stop rule, but all chains in one request per
+        round, the first round covering every batch the rule is sure to reach (for a rescan:
+        every used script and the gap after them, in one round trip)."""
+        chains = list(self.state.descriptor.chains)
+        goal = {c: max(self.to_index, self.state.last_unused.get(c, 0)) for c in chains}
+        start = dict.fromkeys(chains, 0)
+        ahead = {c: self._certain_batches(c) for c in chains}
+        while ahead:
+            plan = [(c, start[c] + k * self.gap_limit) for c, n in ahead.items() for k in range(n)]
+            batches = [self._scripts(c, batch_start) for c, batch_start in plan]
+            scripts = [script for batch in batches for script in batch]
             histories = self.client.scan_scripts(scripts)
             if len(histories) != len(scripts):
                 raise BackendProtocolError(
                     f"asked for {len(scripts)} histories, got {len(histories)}",
                     backend=self.client.name,
                 )
-            used = [i for i, history in enumerate(histories) if history]
-            if used:
-                self.last_unused[chain] = start + max(used) + 1
-            entries = [entry for history in histories for entry in history]
-            self.progress("scripts", start + len(scripts), max(goal, start + len(scripts)))
-            if not entries and goal <= 1 + start:
-                return
-            for entry in entries:
-                self._record(entry)
-            if not self.state.descriptor.has_wildcard:
-                return  # one script only: every index derives it
-            start += self.gap_limit
+            done: set[Chain] = set()
+            offset = 0
+            for (c, batch_start), batch in zip(plan, batches, strict=True):
+                found_in = histories[offset : offset + len(batch)]
+                offset += len(batch)
+                used = [i for i, history in enumerate(found_in) if history]
+                if used:
+                    self.last_unused[c] = batch_start + max(used) + 1
+                found = [entry for history in found_in for entry in history]
+                end = batch_start + len(batch)
+                self.progress("scripts", end, max(goal[c], end))
+                for entry in found:
+                    self._record(entry)
+                start[c] = batch_start + self.gap_limit
+                if not self.state.descriptor.has_wildcard or (
+                    not found and goal[c] <= 1 + batch_start
+                ):
+                    done.add(c)  # only the last planned batch of a chain can end it
+            ahead = {c: 1 for c in ahead if c not in done}
 
     def _scripts(self, chain: Chain, start: int) -> list[bytes]:
         known = self.state.script_batch(chain, start, self.gap_limit)

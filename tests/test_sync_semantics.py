@@ -68,8 +68,9 @@ def test_scans_derive_each_batch_once(setup: tuple) -> None:
     _pay(wollet, chain, 3)
     _scan(client, wollet)
     scanned = [c for c in client.conn.calls if c == "scan_scripts"]
-    # external: the used batch and one empty batch; internal: one empty batch
-    assert len(scanned) == 3
+    # round 1: the first batch of both chains in one request; round 2: the empty
+    # external batch after the used one (the internal chain already stopped)
+    assert len(scanned) == 2
     assert len(wollet.state.scripts) == 60
     assert client.full_scan(wollet) is None  # a rescan derives nothing new
 
@@ -123,3 +124,15 @@ def test_explicit_outputs_do_not_count_in_the_balance(setup: tuple) -> None:
     # LWK ignores explicit outputs in balances: only blinded outputs are unblinded.
     assert wollet.balance().btc_balance() == 0
     assert len(wollet.transactions()) == 1
+
+
+def test_a_rescan_asks_for_all_known_scripts_in_one_request(setup: tuple) -> None:
+    chain, client, wollet = setup
+    _pay(wollet, chain, 19)
+    _pay(wollet, chain, 39)
+    _scan(client, wollet)
+    before = len(client.conn.calls)
+    assert client.full_scan(wollet) is None
+    rescan = client.conn.calls[before:]
+    # the used batches and the gap after them are certain: one round, then nothing to do
+    assert rescan == ["tip", "scan_scripts"]
