@@ -29,11 +29,11 @@ def test_counts_every_hook_call_of_a_scan() -> None:
     client = MemoryClient("metrics-empty", Network.LIQUID_TESTNET)
     client.full_scan(Wollet(Network.LIQUID_TESTNET, DESCRIPTOR))
     stats = {(s.plugin, s.hook): s for s in lwk_metrics.snapshot()}
-    # An empty wallet: one tip, one empty batch per chain, nothing else.
+    # An empty wallet: one tip, one request holding the first batch of both chains.
     assert stats[("lwk_memory_backend", "tip")].calls == 1
-    assert stats[("lwk_memory_backend", "scan_scripts")].calls == 2
+    assert stats[("lwk_memory_backend", "scan_scripts")].calls == 1
     assert ("lwk_memory_backend", "get_tx") not in stats
-    assert client.conn.calls == ["tip", "scan_scripts", "scan_scripts"]
+    assert client.conn.calls == ["tip", "scan_scripts"]
 
 
 def test_counts_failures() -> None:
