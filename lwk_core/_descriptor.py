@@ -24,6 +24,7 @@ from typing import NamedTuple, NoReturn
 from embit.util import secp256k1
 
 from ._address import base58check_decode, script_to_address
+from ._encoding import compact_size
 from ._errors import DecodeError, DescriptorError
 from ._hashes import hash160, sha256, tagged_hash
 from ._network import Chain, Network
@@ -136,14 +137,6 @@ def _split_call(text: str, what: str) -> tuple[str, list[str]]:
 
 def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def _compact_size(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,7 +470,7 @@ def _parse_script(text: str) -> _Script:
 
 
 def _ct_tweak(pubkey: bytes, script_pubkey: bytes) -> bytes:
-    msg = pubkey + _compact_size(len(script_pubkey)) + script_pubkey
+    msg = pubkey + compact_size(len(script_pubkey)) + script_pubkey
     return tagged_hash(b"CT-Blinding-Key/1.0", msg)
 
 
@@ -630,7 +623,7 @@ class WolletDescriptor:
         if not self.has_wildcard:
             raise DescriptorError("elip151 needs a descriptor with a wildcard")
         data = b"".join(
-            b"\x01\xff" + _compact_size(len(spk)) + spk
+            b"\x01\xff" + compact_size(len(spk)) + spk
             for spk in (self._spk(branch, _DWID_INDEX) for branch in range(self._branches))
         )
         secret = int.from_bytes(tagged_hash(b"Deterministic-View-Key/1.0", data), "big") % _N

@@ -12,6 +12,7 @@ from typing import Final
 
 import attrs
 
+from ._encoding import varbytes
 from ._errors import DecodeError
 from ._hashes import sha256d
 from ._transaction import Transaction, _read_transaction, _Reader
@@ -128,8 +129,8 @@ class BlockHeader:
                 time,
                 height,
             )
-            + _varbytes(challenge)
-            + _varbytes(solution)
+            + varbytes(challenge)
+            + varbytes(solution)
         )
         return cls.parse(raw)
 
@@ -138,17 +139,6 @@ class BlockHeader:
 
     def to_hex(self) -> str:
         return self._raw.hex()
-
-
-def _varbytes(b: bytes) -> bytes:
-    n = len(b)
-    if n < 0xFD:
-        prefix = bytes((n,))
-    elif n <= 0xFFFF:
-        prefix = b"\xfd" + n.to_bytes(2, "little")
-    else:
-        prefix = b"\xfe" + n.to_bytes(4, "little")
-    return prefix + b
 
 
 def _read_header(r: _Reader) -> BlockHeader:

@@ -2,8 +2,7 @@
 
 Headers are Elements *legacy signed-block* headers (PROTOCOL 3.1): version, prev, Merkle
 root, time, height, challenge `OP_TRUE` (0x51) and an empty solution. The block hash is
-sha256d of everything before the solution. The Merkle root is Bitcoin's sha256d tree of the
-txids (odd nodes duplicated).
+sha256d of everything before the solution. Merkle trees come from lwk_core._header.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import struct
 
 import attrs
 
+from .._encoding import compact_size, varbytes
 from .._hashes import sha256d
 
 __all__ = [
@@ -20,8 +20,6 @@ __all__ = [
     "EmptyRun",
     "build_header",
     "explicit_coinbase_tx",
-    "merkle_branch",
-    "merkle_root",
 ]
 
 BLOCK_VERSION = 0x20000000
@@ -42,43 +40,6 @@ def build_header(prev: bytes, merkle: bytes, time: int, height: int) -> tuple[by
     return unsigned + _SOLUTION_PART, sha256d(unsigned)
 
 
-def merkle_root(leaves: list[bytes]) -> bytes:
-    """Bitcoin's Merkle root over internal-order txids; 32 zero bytes for no leaves."""
-    if not leaves:
-        return bytes(32)
-    level = list(leaves)
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-    return level[0]
-
-
-def merkle_branch(leaves: list[bytes], pos: int) -> list[bytes]:
-    """The sibling hashes from leaf `pos` up to the root (internal byte order)."""
-    branch: list[bytes] = []
-    level = list(leaves)
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        branch.append(level[pos ^ 1])
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        pos >>= 1
-    return branch
-
-
-def _compact_size(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
-
-
-def _varbytes(data: bytes) -> bytes:
-    return _compact_size(len(data)) + data
-
-
 def explicit_coinbase_tx(
     tag: bytes, outputs: list[tuple[bytes, int, bytes]], *, version: int = 2
 ) -> bytes:
@@ -89,10 +50,10 @@ def explicit_coinbase_tx(
     """
     out = bytearray(version.to_bytes(4, "little"))
     out += b"\x00"  # flags: no witness
-    out += b"\x01" + bytes(32) + b"\xff\xff\xff\xff" + _varbytes(tag) + b"\xff\xff\xff\xff"
-    out += _compact_size(len(outputs))
+    out += b"\x01" + bytes(32) + b"\xff\xff\xff\xff" + varbytes(tag) + b"\xff\xff\xff\xff"
+    out += compact_size(len(outputs))
     for asset, value, script in outputs:
-        out += b"\x01" + asset + b"\x01" + value.to_bytes(8, "big") + b"\x00" + _varbytes(script)
+        out += b"\x01" + asset + b"\x01" + value.to_bytes(8, "big") + b"\x00" + varbytes(script)
     out += bytes(4)  # locktime
     return bytes(out)
 

@@ -28,9 +28,10 @@ from embit import ec
 
 from .._errors import DecodeError
 from .._hashes import hash160, sha256
+from .._header import merkle_branch, merkle_root
 from .._network import Network
 from .._transaction import Transaction
-from ._blocks import EmptyRun, build_header, explicit_coinbase_tx, merkle_branch, merkle_root
+from ._blocks import EmptyRun, build_header, explicit_coinbase_tx
 
 __all__ = [
     "FAUCET_SCRIPT",
@@ -234,9 +235,7 @@ class RegtestChain:
             tx = self._txs.get(txid)
             if tx is None or tx.height is None:
                 raise KeyError(txid)
-            leaves = [bytes.fromhex(t)[::-1] for t in self._blocks[tx.height].txids]
-            branch = [h[::-1].hex() for h in merkle_branch(leaves, tx.pos)]
-            return tx.height, branch, tx.pos
+            return tx.height, merkle_branch(self._blocks[tx.height].txids, tx.pos), tx.pos
 
     def unspent(self, script_pubkey: bytes) -> list[tuple[str, int]]:
         """Unspent outputs (txid, vout) paying `script_pubkey`: confirmed first, by height."""
@@ -504,7 +503,8 @@ class RegtestChain:
     def _confirm_txids(self, txids: list[str], block_time: int) -> int:
         height = self._tip + 1
         prev = self._hash_at(self._tip) if self._tip >= 0 else bytes(32)
-        root = merkle_root([bytes.fromhex(t)[::-1] for t in txids])
+        # mined blocks carry no coinbase: an empty block's root is all zeros
+        root = bytes.fromhex(merkle_root(txids))[::-1] if txids else bytes(32)
         header, block_hash = build_header(prev, root, block_time, height)
         self._blocks[height] = _Block(height, block_hash, header, block_time, txids)
         self._by_hash[block_hash] = height

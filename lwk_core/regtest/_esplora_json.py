@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._address import script_to_address
+from .._encoding import compact_size
 from .._errors import DecodeError
 from .._header import BlockHeader
 from .._network import Network
@@ -173,7 +174,7 @@ def discount_weight(tx: Transaction) -> int:
     weight = tx.weight()
     for out in tx.outputs:
         proofs = out.surjection_proof, out.range_proof
-        witness = sum(len(_compact_size(len(p))) + len(p) for p in proofs)
+        witness = sum(len(compact_size(len(p))) + len(p) for p in proofs)
         weight -= max(witness - 2, 0)
         if out.value_commitment:
             weight -= (33 - 9) * 4
@@ -229,7 +230,7 @@ def _ext_value(header: BlockHeader) -> Json:
 
 def block_value(header: BlockHeader, height: int, txs: list[Transaction], median_time: int) -> Json:
     """`BlockValue`; `previousblockhash` is null for the genesis block, as electrs emits it."""
-    size = len(header.to_bytes()) + len(_compact_size(len(txs)))
+    size = len(header.to_bytes()) + len(compact_size(len(txs)))
     return {
         "id": header.block_hash,
         "height": height,
@@ -243,11 +244,3 @@ def block_value(header: BlockHeader, height: int, txs: list[Transaction], median
         "mediantime": median_time,
         "ext": _ext_value(header),
     }
-
-
-def _compact_size(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes((n,))
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
