@@ -105,7 +105,7 @@ def measure_case(
             for name in case.order(run):
                 case.timed("rescan_nothing", name, case.rescan)
         for run in range(runs):
-            server.call("faucet", wallet.fresh_address(), _PAYMENT_SATS)
+            server.rt.faucet(wallet.fresh_address(), _PAYMENT_SATS)
             for name in case.order(run):
                 case.timed("rescan_payment", name, case.rescan)
         return case.samples, case.check_same_wallet()

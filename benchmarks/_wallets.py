@@ -51,9 +51,9 @@ def build_wallet(server: ServerProcess, size: int) -> BenchWallet:
     n_addresses = max(1, size // ADDRESS_SPREAD)
     mempool = MEMPOOL_TXS if size > 2 * MEMPOOL_TXS else 0
     options = {"n_addresses": n_addresses, "txs_per_block": TXS_PER_BLOCK, "sats": _SATS}
-    server.call("fund_wallet", descriptor, size - mempool, options)
-    server.call("mine", 1)
+    server.rt.fund_wallet(descriptor, size - mempool, **options)
+    server.rt.mine(1)
     if mempool:
         options = {"n_addresses": n_addresses, "txs_per_block": mempool + 1, "sats": _MEMPOOL_SATS}
-        server.call("fund_wallet", descriptor, mempool, options)
+        server.rt.fund_wallet(descriptor, mempool, **options)
     return BenchWallet(size, descriptor, n_addresses, n_addresses)

@@ -278,6 +278,12 @@ class Regtest:
         """Set the faults of "electrum", "electrum_ssl" or "esplora" (works in process mode)."""
         self._call("set_faults", server, mode, remaining, latency)
 
+    def request_counts(self) -> dict[str, Any]:
+        """Requests each server received so far (works in process mode): per server a
+        "total", and for Electrum the count per JSON-RPC method."""
+        counts: dict[str, Any] = self._call("request_counts")
+        return counts
+
     def _call(self, method: str, *params: Any) -> Any:
         if self._child is not None:
             return self._child.call(method, list(params))
@@ -326,6 +332,12 @@ class Regtest:
             if latency is not None:
                 faults.latency = latency
             return None
+        if method == "request_counts":
+            electrum, _, esplora = self._local_servers()
+            return {
+                "electrum": {"total": electrum.faults.requests, "methods": dict(electrum.requests)},
+                "esplora": {"total": esplora.faults.requests},
+            }
         raise ValueError(f"unknown control method {method!r}")
 
     def _example_wallet(self) -> str:
