@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import json
@@ -13,11 +14,15 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lwk_core._errors import UnblindError
 from lwk_core._hashes import hash160
+from lwk_core._rangeproof import NotCovered, open_proof
+from lwk_core._secp import get_secp
 from lwk_core._transaction import Transaction, TxOut
-from lwk_core._unblind import unblind_many, unblind_output
+from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
 from lwk_core._update import TxOutSecrets
 
 FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
@@ -154,11 +159,8 @@ def test_wrong_or_invalid_keys_raise() -> None:
 
 def test_corrupt_outputs_raise() -> None:
     out, key = some_blinded_output()
-    proof = bytearray(out.range_proof)
-    proof[len(proof) // 2] ^= 1
     other = next(o[2] for o in wallet_outputs() if o[2].is_blinded and o[2] != out)
     corrupt = [
-        attrs.evolve(out, range_proof=bytes(proof)),
         attrs.evolve(out, range_proof=b""),
         attrs.evolve(out, range_proof=out.range_proof[:-1]),
         attrs.evolve(out, nonce_commitment=b""),
@@ -195,10 +197,17 @@ def test_transaction_unblind_out_of_range() -> None:
 
 
 def make_output(
-    *, asset: bytes, claimed_asset: bytes, value: int, explicit_asset: bool, receiver: bytes
+    *,
+    asset: bytes,
+    claimed_asset: bytes,
+    value: int,
+    explicit_asset: bool,
+    receiver: bytes,
+    **proof_shape: int,
 ) -> tuple[TxOut, bytes, bytes]:
     """An output to `receiver`'s blinding key whose range-proof message claims `claimed_asset`;
-    with its asset and value blinding factors."""
+    with its asset and value blinding factors. `proof_shape`: rangeproof_sign's min_value, exp,
+    min_bits (Elements' defaults otherwise)."""
     from embit.util import secp256k1 as secp
 
     from lwk_core._hashes import sha256d
@@ -217,7 +226,9 @@ def make_output(
     )
     commit = secp.pedersen_commit(vbf, value, gen)
     spk = b"\x00\x14" + os.urandom(20)
-    proof = secp.rangeproof_sign(nonce, value, commit, vbf, claimed_asset + abf, spk, gen)
+    proof = secp.rangeproof_sign(
+        nonce, value, commit, vbf, claimed_asset + abf, spk, gen, **proof_shape
+    )
     out = TxOut(
         script_pubkey=spk,
         asset=asset[::-1].hex() if explicit_asset else None,
@@ -262,17 +273,138 @@ def test_explicit_asset_with_blinded_value_is_not_unblinded_as_in_lwk() -> None:
         unblind_output(out, receiver)
 
 
+# --- opening proofs without verifying them (lwk_core/_rangeproof.py) ------------------------
+
+
+Rewound = tuple[int, bytes, bytes]  # value, value blinder, message
+
+
+def library_rewind(out: TxOut, key: bytes) -> Rewound:
+    """The library's rewind, which verifies the whole proof."""
+    s = get_secp()
+    commit, gen = ctypes.create_string_buffer(64), ctypes.create_string_buffer(64)
+    assert s.lib.secp256k1_pedersen_commitment_parse(s.ctx, commit, out.value_commitment) == 1
+    assert s.lib.secp256k1_generator_parse(s.ctx, gen, out.asset_commitment) == 1
+    return _rewind_verified(s, out, _rewind_nonce(s, out.nonce_commitment, key), commit, gen)
+
+
+def opened(out: TxOut, key: bytes) -> Rewound:
+    s = get_secp()
+    nonce = _rewind_nonce(s, out.nonce_commitment, key)
+    return open_proof(
+        s, out.range_proof, out.value_commitment, out.asset_commitment, nonce, out.script_pubkey
+    )
+
+
+def test_opening_equals_the_library_rewind_on_every_fixture_output() -> None:
+    outs = [(out, key) for _, _, out, key in wallet_outputs() if out.is_blinded]
+    assert len(outs) == 133
+    for out, key in outs:
+        assert opened(out, key) == library_rewind(out, key)
+
+
+# (value, rangeproof_sign options, whether open_proof leaves it to the library)
+PROOF_SHAPES = [
+    (123_456, {}, False),  # Elements' default: min_value 1, 52 bits, 26 rings of 4
+    (1, {}, False),
+    (0, {}, False),  # min_value 0
+    (2**50 - 1, {}, False),  # the largest value whose top digit is 0
+    (2**50 + 1, {}, True),  # top digit 1: its challenge needs every ring commitment
+    (21_000_000 * 10**8, {}, True),
+    (77, {"min_bits": 9}, False),  # odd mantissa: a last ring of 2
+    (5_000_123, {"exp": 2, "min_bits": 20}, False),  # scaled digits, remainder in min_value
+    (930, {"min_value": 900, "min_bits": 8}, False),  # 4 rings: digits 30, top digit 0
+    (999, {"min_value": 900, "min_bits": 8}, True),  # digits 99: top digit 1
+]
+
+
+@pytest.mark.parametrize(("value", "shape", "left_to_library"), PROOF_SHAPES)
+def test_every_proof_shape_unblinds_to_what_was_signed(
+    value: int, shape: dict[str, int], left_to_library: bool
+) -> None:
+    receiver, asset = os.urandom(32), os.urandom(32)
+    out, abf, vbf = make_output(
+        asset=asset,
+        claimed_asset=asset,
+        value=value,
+        explicit_asset=False,
+        receiver=receiver,
+        **shape,
+    )
+    expected = TxOutSecrets(asset[::-1].hex(), value, abf[::-1].hex(), vbf[::-1].hex())
+    assert unblind_output(out, receiver) == expected
+    assert library_rewind(out, receiver) == (value, vbf, asset + abf)
+    if left_to_library:
+        with pytest.raises(NotCovered):
+            opened(out, receiver)
+    else:
+        assert opened(out, receiver) == (value, vbf, asset + abf)
+
+
+def test_proof_headers_the_opening_refuses_or_leaves_to_the_library() -> None:
+    out, key = some_blinded_output()
+    proof = out.range_proof
+    exact_value = b"\x00" + proof[1:]  # no range flag: an exact-value proof, no rings
+    with pytest.raises(NotCovered):
+        opened(attrs.evolve(out, range_proof=exact_value), key)
+    for bad in (b"\x80" + proof[1:], proof[:-1], proof + b"\x00", proof[:64]):
+        with pytest.raises(UnblindError, match="range proof"):
+            opened(attrs.evolve(out, range_proof=bad), key)
+
+
+@cache
+def honest_output() -> tuple[TxOut, bytes, TxOutSecrets]:
+    out, key = some_blinded_output()
+    return out, key, unblind_output(out, key)
+
+
+def flipped(out: TxOut, position: int, mask: int) -> TxOut:
+    proof = bytearray(out.range_proof)
+    proof[position] ^= mask
+    return attrs.evolve(out, range_proof=bytes(proof))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_an_altered_proof_gives_the_true_secrets_or_none(data: st.DataObject) -> None:
+    """The txid does not cover witnesses: a server may alter range proofs. Whatever it
+    changes, the output unblinds to its true secrets (the commitments bind) or not at all."""
+    out, key, truth = honest_output()
+    position = data.draw(st.integers(0, len(out.range_proof) - 1))
+    mask = data.draw(st.integers(1, 255))
+    try:
+        secrets = unblind_output(flipped(out, position, mask), key)
+    except UnblindError:
+        return
+    assert secrets == truth
+
+
+def test_which_alterations_open_and_which_do_not() -> None:
+    out, key, truth = honest_output()
+    proof = out.range_proof
+    # A member no opening reads (ring 9 of 26): the library refuses the proof, the opening
+    # still finds the true secrets.
+    middle = len(proof) // 2
+    with pytest.raises(UnblindError):
+        library_rewind(flipped(out, middle, 1), key)
+    assert unblind_output(flipped(out, middle, 1), key) == truth
+    # The header, the shared challenge e0 and the member carrying the value are read.
+    e0 = len(proof) - 32 * 104 - 32
+    for position in (0, 1, e0, len(proof) - 1):
+        with pytest.raises(UnblindError):
+            unblind_output(flipped(out, position, 1), key)
+
+
 # --- many ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("threads", [None, 1, 2, 3])
-def test_unblind_many_keeps_order_and_reports_failures(threads: int | None) -> None:
+def test_unblind_many_keeps_order_and_reports_failures() -> None:
     outs = [(out, key) for _, _, out, key in wallet_outputs() if out.is_blinded][:12]
     wrong = (outs[0][0], next(k for k in blinding_keys().values() if k != outs[0][1]))
     jobs = [*outs[:5], wrong, *outs[5:]]
-    results = unblind_many(jobs, threads=threads)
+    results = unblind_many(jobs)
     assert len(results) == len(jobs)
     assert isinstance(results[5], UnblindError)
     expected = [unblind_output(*job) for job in outs]
     assert [r for i, r in enumerate(results) if i != 5] == expected
-    assert unblind_many([], threads=threads) == []
+    assert unblind_many([]) == []

@@ -374,43 +374,59 @@ def test_history_above_a_low_tip_is_rechecked_then_refused(
 
 @attrs.define(eq=False)
 class WitnessTamper:
-    """A wrapper plugin flipping one byte inside every range proof `target` returns: the
-    txid does not cover witnesses, so the transactions still pass the txid check."""
+    """A wrapper plugin flipping one byte of every range proof `target` returns, at
+    `where(proof length)`: the txid does not cover witnesses, so the transactions still pass
+    the txid check."""
 
     target: object
+    where: Callable[[int], int]
 
     @hookimpl(wrapper=True)
     def lwk_get_tx(self, connection: object, txids: Sequence[str]) -> Generator[None, Any, Any]:
         raws: list[bytes] = yield
         if connection is not self.target:
             return raws
-        return [tampered(raw) for raw in raws]
+        return [self.tampered(raw) for raw in raws]
 
-
-def tampered(raw: bytes) -> bytes:
-    tx = Transaction.from_bytes(raw)
-    out = bytearray(raw)
-    for txout in tx.outputs:
-        if txout.range_proof:
-            out[raw.find(txout.range_proof) + len(txout.range_proof) // 2] ^= 1
-    assert Transaction.from_bytes(bytes(out)).txid == tx.txid
-    return bytes(out)
+    def tampered(self, raw: bytes) -> bytes:
+        tx = Transaction.from_bytes(raw)
+        out = bytearray(raw)
+        for txout in tx.outputs:
+            if txout.range_proof:
+                out[raw.find(txout.range_proof) + self.where(len(txout.range_proof))] ^= 1
+        assert Transaction.from_bytes(bytes(out)).txid == tx.txid
+        return bytes(out)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_tampered_witness_hides_payments_only_until_an_honest_scan(
+def test_witness_tampering_that_breaks_the_opening_hides_payments_until_an_honest_scan(
     rt: Regtest, wallet: FundedWallet, backend: str
 ) -> None:
     truth = wallet.truth(chain_height_of(rt), chain_tip(rt))
     wollet = wallet.wollet()
     liar = make_client(rt, backend)
-    with plugged(WitnessTamper(liar.connection)), liar:
+    last_byte = WitnessTamper(liar.connection, lambda size: size - 1)  # where the value is
+    with plugged(last_byte), liar:
         sync_into(liar, wollet)
     txs, balance, _ = summary(wollet)
     assert txs == truth[0]  # every payment listed, at its height...
     assert all(sats == 0 for _, sats in balance)  # ...and none of them counted
     with make_client(rt, other(backend)) as honest:
         sync_into(honest, wollet)
+    assert summary(wollet) == truth
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_witness_tampering_that_keeps_the_opening_changes_nothing(
+    rt: Regtest, wallet: FundedWallet, backend: str
+) -> None:
+    """A proof altered where no opening reads it no longer verifies, but its secrets open
+    the txid-covered commitments: the wallet counts the true amounts."""
+    truth = wallet.truth(chain_height_of(rt), chain_tip(rt))
+    wollet = wallet.wollet()
+    liar = make_client(rt, backend)
+    with plugged(WitnessTamper(liar.connection, lambda size: size // 2)), liar:
+        sync_into(liar, wollet)
     assert summary(wollet) == truth
 
 
