@@ -1,10 +1,10 @@
 """One persistent Electrum connection: newline-delimited JSON-RPC over TCP or TLS.
 
-Requests are pipelined: a batch is written as N request lines in one `sendall` (never a
-JSON array, which electrs builds answer differently or not at all), in chunks of at most
-`batch_size`, and replies are matched by id. Lines without an id are server notifications,
-handed to the listeners. Only the thread holding the lock touches the socket, so there is
-one reader and no background thread.
+Requests are pipelined: a batch is written as request lines (never a JSON array, which
+electrs builds answer differently or not at all), in chunks of at most `batch_size` lines a
+`sendall`, with up to `_WINDOW` chunks unanswered at once, and replies are matched by id in
+any order. Lines without an id are server notifications, handed to the listeners. Only the
+thread holding the lock touches the socket, so there is one reader and no background thread.
 
 Every failure other than an error reply drops the socket (its stream can no longer be
 trusted); the next call reconnects, redoes the `server.version` handshake and restores the
@@ -48,6 +48,8 @@ CLIENT_NAME: Final = "lwk-electrum 0.1"
 PROTOCOL_VERSION: Final = "1.4"
 _POLL: Final = 0.25  # longest time a waiting watcher holds the lock
 _RECV: Final = 1 << 16
+_WINDOW: Final = 4  # chunks of `batch_size` requests unanswered at once
+_MISSING: Final = object()  # no reply yet
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
 HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
@@ -271,17 +273,38 @@ class ElectrumConnection:
     # -- wire --------------------------------------------------------------------------
 
     def _batch(self, calls: Sequence[Call]) -> list[Any]:
-        results: list[Any] = []
-        for start in range(0, len(calls), self.batch_size):
-            replies = self._exchange(calls[start : start + self.batch_size])
-            for reply in replies:
-                if isinstance(reply, ElectrumError):
-                    raise reply
-            results.extend(replies)
-        return results
+        replies = self._exchange(calls)
+        _raise_first_error(replies)
+        return replies
 
     def _exchange(self, calls: Sequence[Call]) -> list[Any]:
-        """Write one burst and read until every request of it is answered."""
+        """The replies to `calls` in order, error replies as ElectrumError values (raised by
+        the caller once every reply is read, so the stream stays in step).
+
+        Chunks of `batch_size` lines are sent while at most `_WINDOW` chunks are unanswered:
+        one round trip for most batches, and a bounded amount of unread data either way.
+        Each chunk must be answered within `timeout`, counted from when it was sent and the
+        chunk before it answered (a server answering in order works on it from then on).
+        """
+        size, total = self.batch_size, len(calls)
+        replies: list[Any] = [_MISSING] * total
+        pending: dict[int, int] = {}  # request id -> position, for requests sent, unanswered
+        sent, deadline = 0, 0.0
+        for n in range(total):
+            while sent < total and min(sent + size, total) - n <= _WINDOW * size:
+                end = min(sent + size, total)
+                self._write(calls[sent:end], sent, pending, time.monotonic() + self.timeout)
+                sent = end
+            if n % size == 0:  # the first reply of a chunk: its clock starts
+                deadline = time.monotonic() + self.timeout
+            while replies[n] is _MISSING:
+                self._read_reply(pending, replies, deadline)
+        return replies
+
+    def _write(
+        self, calls: Sequence[Call], first: int, pending: dict[int, int], deadline: float
+    ) -> None:
+        """Send `calls` (positions `first`... of the batch) as one burst of request lines."""
         ids = [next(self._ids) for _ in calls]
         payload = b"".join(
             json.dumps(
@@ -291,31 +314,30 @@ class ElectrumConnection:
             + b"\n"
             for i, (method, params) in zip(ids, calls, strict=True)
         )
-        deadline = time.monotonic() + self.timeout
+        pending.update((i, first + k) for k, i in enumerate(ids))
         self._send(payload, deadline)
         self.requests.update(method for method, _ in calls)
-        pending = {i: n for n, i in enumerate(ids)}
-        replies: list[Any] = [None] * len(calls)
-        while pending:
-            msg = self._read_message(deadline)
-            if msg is None:
-                continue
-            if "id" not in msg:
-                self._dispatch(msg)
-                continue
-            msg_id = msg["id"]
-            index = pending.pop(msg_id, None) if type(msg_id) is int else None
-            if index is None:
-                error = msg.get("error")
-                detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
-                self._fail(BackendProtocolError, f"reply to an unknown request id{detail}")
-            if msg.get("error") is not None:
-                replies[index] = ElectrumError.from_reply(msg["error"], backend=self.name)
-            elif "result" in msg:
-                replies[index] = msg["result"]
-            else:
-                self._fail(BackendProtocolError, "reply has neither result nor error")
-        return replies
+
+    def _read_reply(self, pending: dict[int, int], replies: list[Any], deadline: float) -> None:
+        """Read one message: a notification is dispatched, a reply stored at its position."""
+        msg = self._read_message(deadline)
+        if msg is None:
+            return
+        if "id" not in msg:
+            self._dispatch(msg)
+            return
+        msg_id = msg["id"]
+        index = pending.pop(msg_id, None) if type(msg_id) is int else None
+        if index is None:
+            error = msg.get("error")
+            detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
+            self._fail(BackendProtocolError, f"reply to an unknown request id{detail}")
+        if msg.get("error") is not None:
+            replies[index] = ElectrumError.from_reply(msg["error"], backend=self.name)
+        elif "result" in msg:
+            replies[index] = msg["result"]
+        else:
+            self._fail(BackendProtocolError, "reply has neither result nor error")
 
     def _poll(self, until: float) -> None:
         """Read and dispatch notifications until `until` (in the past: only what is buffered
@@ -418,6 +440,12 @@ class ElectrumConnection:
             self._fail(BackendConnectError, "server closed the connection")
         self._buf += data
         return True
+
+
+def _raise_first_error(replies: Sequence[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, ElectrumError):
+            raise reply
 
 
 def _is_status(value: Any) -> bool:

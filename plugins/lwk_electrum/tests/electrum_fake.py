@@ -6,17 +6,20 @@ send a custom message (error shapes, raw bytes), or the server may be told to mi
 with `fault`. `gate=n` holds replies until n requests have arrived on the connection
 after the handshake: a client that does not pipeline n requests in one burst then never
 gets an answer, which is how the tests prove pipelining (`reverse` then answers the burst
-backwards, to prove replies are matched by id).
+backwards, and `between` puts notification lines between its replies, to prove replies are
+matched by id). `delay` seconds pass before each reply (a slow server).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +49,11 @@ def fail(error: Any) -> Handler:
     return handler
 
 
+def notification(method: str, params: list[Any]) -> bytes:
+    """A server notification line."""
+    return json.dumps({"jsonrpc": "2.0", "method": method, "params": params}).encode() + b"\n"
+
+
 class FakeElectrum:
     def __init__(self, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.ssl_context = ssl_context
@@ -59,6 +67,8 @@ class FakeElectrum:
         self.fault: str | None = None
         self.gate = 0
         self.reverse = False  # answer a gated burst in reverse order
+        self.between: list[bytes] = []  # lines sent after each reply of a gated burst, in turn
+        self.delay = 0.0
         self.accepted = 0
         self.tls_failures = 0
         self._conns: list[socket.socket] = []
@@ -75,7 +85,7 @@ class FakeElectrum:
             return [m for _, m, _ in self.requests]
 
     def notify(self, method: str, params: list[Any]) -> None:
-        line = json.dumps({"jsonrpc": "2.0", "method": method, "params": params}).encode() + b"\n"
+        line = notification(method, params)
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
@@ -139,7 +149,11 @@ class FakeElectrum:
                     held.append(out)
                     if len(held) < self.gate:
                         continue
-                    out, held = b"".join(held[::-1] if self.reverse else held), []
+                    burst = held[::-1] if self.reverse else held
+                    extra = itertools.cycle(self.between or [b""])
+                    out, held = b"".join(reply + next(extra) for reply in burst), []
+                if self.delay:
+                    time.sleep(self.delay)
                 conn.sendall(out)
         except (OSError, ValueError):
             pass
@@ -172,4 +186,6 @@ class FakeElectrum:
             conn.sendall(out[: len(out) // 2])
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             raise OSError("reset on purpose")
+        if fault == "duplicate":  # the second copy answers a request already answered
+            return out + out
         return out

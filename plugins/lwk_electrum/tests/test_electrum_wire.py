@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from electrum_fake import FakeElectrum, Reply, fail
+from electrum_fake import FakeElectrum, Reply, fail, notification
 from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum._connection import ElectrumConnection
 
@@ -100,16 +100,125 @@ def test_batch_is_pipelined_in_bursts_and_matched_by_id(fake: FakeElectrum) -> N
     assert fake.accepted == 1
 
 
-def test_burst_is_bounded_by_batch_size(fake: FakeElectrum) -> None:
+def record_bursts(conn: ElectrumConnection, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Records each burst the connection writes: [request lines, requests then unanswered]."""
+    bursts: list[list[int]] = []
+    write = conn._write
+
+    def recording(calls: Any, first: int, pending: dict[int, int], deadline: float) -> None:
+        write(calls, first, pending, deadline)
+        bursts.append([len(calls), len(pending)])
+
+    monkeypatch.setattr(conn, "_write", recording)
+    return bursts
+
+
+def test_window_of_four_chunks_in_flight(
+    fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.handlers["echo"] = echo
     c = client(fake, timeout=1, batch_size=10)
     c.ping()
-    fake.gate = 11  # a chunk of 10 never reaches the gate: the client must not send 11
+    bursts = record_bursts(rpc(c), monkeypatch)
+    # Replies are withheld until 40 requests arrived: 4 chunks of 10 go out before the
+    # client waits for any reply, and each next chunk once the oldest one is answered.
+    fake.gate = 40
+    assert rpc(c).batch([("echo", [i]) for i in range(120)]) == list(range(120))
+    assert [lines for lines, _ in bursts] == [10] * 12
+    assert max(unanswered for _, unanswered in bursts) == 40
+    # ... but never a fifth unanswered chunk: a gate of 41 is never reached.
+    fake.gate = 41
+    before = len(fake.requests)
     start = time.monotonic()
     with pytest.raises(BackendTimeout):
-        rpc(c).batch([("echo", [i]) for i in range(20)])
+        rpc(c).batch([("echo", [i]) for i in range(100)])
     assert time.monotonic() - start < 1 + MARGIN
-    assert fake.methods().count("echo") == 10
+    assert len(fake.requests) - before == 40
+
+
+def test_replies_in_any_order_between_notifications(fake: FakeElectrum) -> None:
+    fake.handlers["echo"] = echo
+    c = client(fake, timeout=5, batch_size=10)
+    seen: list[list[Any]] = []
+    rpc(c).add_listener(lambda method, params: seen.append(params))
+    c.ping()
+    statuses = [f"{n:064x}" for n in range(30)]
+    fake.gate, fake.reverse = 30, True
+    fake.between = [notification("blockchain.scripthash.subscribe", [SH, s]) for s in statuses]
+    fake.between[7] = notification("some.unknown.notification", [1]) + fake.between[7]
+    assert rpc(c).batch([("echo", [i]) for i in range(30)]) == list(range(30))
+    # every notification before the last reply was read and handed on, in order
+    assert seen == [[SH, s] for s in statuses[:29]]
+    fake.gate = 0
+    c.ping()  # nothing left unread to confuse the next exchange
+    assert seen[-1] == [SH, statuses[29]]
+    assert fake.accepted == 1
+
+
+def test_error_reply_is_raised_once_every_reply_is_read(fake: FakeElectrum) -> None:
+    fake.handlers["echo"] = echo
+    fake.handlers["boom"] = fail({"code": 7, "message": "boom"})
+    c = client(fake, batch_size=10)
+    calls: list[tuple[str, list[Any]]] = [("echo", [i]) for i in range(30)]
+    calls[3] = ("boom", [])
+    calls[25] = ("boom", [])
+    with pytest.raises(ElectrumError, match="boom"):
+        rpc(c).batch(calls)
+    assert fake.methods().count("echo") == 28  # the whole batch went out
+    # The connection is still in step: the replies after the error were consumed.
+    assert rpc(c).batch([("echo", ["after"])]) == ["after"]
+    assert rpc(c).connected and fake.accepted == 1
+
+
+@pytest.mark.parametrize("fault", ["unknown id", "duplicate id"])
+def test_reply_to_no_pending_request_mid_batch_fails_at_once(
+    fake: FakeElectrum, fault: str
+) -> None:
+    fake.handlers["echo"] = echo
+    fake.handlers["bad"] = fail_raw(b'{"jsonrpc":"2.0","id":99999,"result":1}\n')
+    c = client(fake, timeout=5, batch_size=10)
+    c.ping()
+    calls: list[tuple[str, list[Any]]] = [("echo", [i]) for i in range(30)]
+    if fault == "unknown id":
+        calls[12] = ("bad", [])  # an id not sent (yet): the client counts from 1
+    else:
+        fake.fault = "duplicate"
+    start = time.monotonic()
+    with pytest.raises(BackendProtocolError, match="unknown request id"):
+        rpc(c).batch(calls)
+    assert time.monotonic() - start < 1  # not after the 5 s timeout
+    assert not rpc(c).connected
+    fake.fault = None
+    assert rpc(c).batch([("echo", [1])]) == [1]
+    assert fake.accepted == 2
+
+
+def test_missing_reply_in_a_later_chunk_times_out(fake: FakeElectrum) -> None:
+    fake.handlers["echo"] = echo
+    fake.handlers["skip"] = fail_raw(b"")  # never answered
+    c = client(fake, timeout=0.5, batch_size=10)
+    c.ping()
+    calls: list[tuple[str, list[Any]]] = [("echo", [i]) for i in range(30)]
+    calls[27] = ("skip", [])
+    start = time.monotonic()
+    with pytest.raises(BackendTimeout):
+        rpc(c).batch(calls)
+    assert 0.5 <= time.monotonic() - start < 0.5 + MARGIN
+    assert not rpc(c).connected
+
+
+def test_timeout_is_per_chunk_not_per_batch(fake: FakeElectrum) -> None:
+    """As before pipelining: each burst gets `timeout` from when the one before it was answered."""
+    fake.handlers["echo"] = echo
+    c = client(fake, timeout=0.5, batch_size=5)
+    c.ping()
+    fake.delay = 0.02  # 5 replies take 0.1 s; the 40 take 0.8 s, longer than the timeout
+    start = time.monotonic()
+    assert rpc(c).batch([("echo", [i]) for i in range(40)]) == list(range(40))
+    assert time.monotonic() - start > 0.5
+    fake.delay = 0.2  # now a chunk takes 1 s
+    with pytest.raises(BackendTimeout):
+        rpc(c).batch([("echo", [i]) for i in range(5)])
 
 
 def test_notifications_between_replies_reach_listeners(fake: FakeElectrum) -> None:
