@@ -122,15 +122,27 @@ class ElectrumConnection:
             results: list[Any] = self._guarded(self._batch, calls)
             return results
 
-    def subscribe_scripthashes(self, scripthashes: Sequence[str]) -> list[str | None]:
-        """Subscribe (again) and return each script's current status hash (None: no history)."""
+    def subscribe_scripthashes(
+        self, scripthashes: Sequence[str], then: Sequence[Call] = ()
+    ) -> tuple[list[str | None], list[Any]]:
+        """Subscribe (again): each script's current status hash (None: no history), and the
+        results of the `then` calls, sent in the same burst. The first error reply is raised
+        once the subscriptions that succeeded are recorded."""
+        calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
+        if not calls:
+            return [], []
         with self._lock:
-            statuses = self.batch([(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes])
+            self._ensure_connected()
+            replies: list[Any] = self._guarded(self._exchange, calls)
+            statuses = replies[: len(scripthashes)]
             for sh, status in zip(scripthashes, statuses, strict=True):
+                if isinstance(status, ElectrumError):
+                    continue
                 if not _is_status(status):
                     self._fail(BackendProtocolError, "a script status is not a hash or null")
                 self._scripthashes[sh] = None
-            return statuses
+            _raise_first_error(replies)
+            return statuses, replies[len(scripthashes) :]
 
     def subscribe_headers(self) -> Any:
         """Subscribe to new blocks and return the current tip ({"hex", "height"})."""

@@ -1,37 +1,51 @@
 """Script histories with an incremental cache keyed by Electrum status hashes.
 
-Every scan subscribes each script (pipelined): the server answers its current status, an
-opaque hash of the script's history. A script whose status equals the one cached with its
-history is answered from the cache, so a rescan where nothing changed sends only subscribe
-requests. Status notifications pushed by the server evict entries early.
+Every scan subscribes each script (pipelined): the server answers its current status, a hash
+of the script's history. A script whose status equals the one cached with its history is
+answered from the cache, so a rescan where nothing changed sends only subscribe requests.
+A script never scanned by this client has its history asked in the same burst as its
+subscription (one round trip on a first scan, not two). Status notifications pushed by the
+server evict entries early.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from lwk_core import BackendProtocolError, HistoryEntry
-from lwk_core._hashes import electrum_scripthash
+from lwk_core._hashes import electrum_scripthash, sha256
 
 from ._connection import SCRIPTHASH_SUBSCRIBE, ElectrumConnection
 from ._spv import verify_inclusion
 
 __all__ = ["ScriptCache", "parse_history", "scan_scripts"]
 
+log = logging.getLogger("lwk_electrum")
+
+GET_HISTORY: Final = "blockchain.scripthash.get_history"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 History = tuple[HistoryEntry, ...]
 
 
 class ScriptCache:
-    """script hash -> (status, history) as of the last time the history was fetched."""
+    """script hash -> (status, history), the status being the hash of that very history.
+
+    A history is filed under the status computed from it (the protocol's definition, which
+    electrs follows), not the one the subscription reported: the two differ when the history
+    changed between the subscribe and the get_history, and the reported one must then not be
+    answered with the newer history. On a server that hashes otherwise nothing is served from
+    the cache (every changed-looking script is fetched again): slower, still right.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, History]] = {}
+        self._scanned: set[str] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -45,6 +59,15 @@ class ScriptCache:
     def put(self, scripthash: str, status: str, history: History) -> None:
         with self._lock:
             self._entries[scripthash] = (status, history)
+
+    def scanned(self, scripthash: str) -> bool:
+        """Whether a scan by this client saw the script (and fetched its history if any)."""
+        with self._lock:
+            return scripthash in self._scanned
+
+    def mark_scanned(self, scripthashes: Sequence[str]) -> None:
+        with self._lock:
+            self._scanned.update(scripthashes)
 
     def on_notification(self, method: str, params: list[Any]) -> None:
         """A connection listener: a new status for a script evicts its stale history."""
@@ -70,20 +93,21 @@ def scan_scripts(
     Merkle proof unless already in it, and carries its block time.
     """
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
-    statuses = rpc.subscribe_scripthashes(scripthashes)
-    histories: list[History | None] = []
-    missing: list[int] = []
-    for i, (sh, status) in enumerate(zip(scripthashes, statuses, strict=True)):
-        history = () if status is None else cache.get(sh, status)
-        if history is None:
-            missing.append(i)
-        histories.append(history)
-    fetched = [
-        parse_history(raw, backend=rpc.name)
-        for raw in rpc.batch(
-            [("blockchain.scripthash.get_history", [scripthashes[i]]) for i in missing]
-        )
+    # Scripts this client never scanned: their history is asked in the same burst as the
+    # subscription (one round trip, not two); an unused one costs a request answering [].
+    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
+    statuses, prefetched = rpc.subscribe_scripthashes(
+        scripthashes, [(GET_HISTORY, [sh]) for sh in unseen]
+    )
+    raws = dict(zip(unseen, prefetched, strict=True))
+    histories: list[History | None] = [
+        () if status is None else cache.get(sh, status)
+        for sh, status in zip(scripthashes, statuses, strict=True)
     ]
+    missing = [i for i, history in enumerate(histories) if history is None]
+    late = list(dict.fromkeys(scripthashes[i] for i in missing if scripthashes[i] not in raws))
+    raws.update(zip(late, rpc.batch([(GET_HISTORY, [sh]) for sh in late]), strict=True))
+    fetched = [parse_history(raws[scripthashes[i]], backend=rpc.name) for i in missing]
     if verified is not None:
         verify_inclusion(rpc, [e for history in fetched for e in history], verified)
         fetched = [
@@ -96,10 +120,14 @@ def scan_scripts(
             for history in fetched
         ]
     for i, history in zip(missing, fetched, strict=True):
-        status = statuses[i]
-        assert status is not None
-        cache.put(scripthashes[i], status, history)
+        sh = scripthashes[i]
+        status = _history_status(raws[sh])
+        if status is not None:
+            cache.put(sh, status, history)
+        if status != statuses[i]:
+            log.debug("%s: a history does not hash to its reported status", rpc.name)
         histories[i] = history
+    cache.mark_scanned(scripthashes)
     return [list(h or ()) for h in histories]
 
 
@@ -118,3 +146,11 @@ def parse_history(raw: Any, *, backend: str) -> History:
             raise BackendProtocolError("a history entry has no valid height", backend=backend)
         entries.append(HistoryEntry(txid.lower(), height if height > 0 else None))
     return tuple(entries)
+
+
+def _history_status(raw: Any) -> str | None:
+    """The status hash of a get_history result parse_history accepted: sha256 of
+    "tx_hash:height:" for each entry, in the order given, as hex (None: no history)."""
+    if not raw:
+        return None
+    return sha256("".join(f"{e['tx_hash']}:{e['height']}:" for e in raw).encode()).hex()

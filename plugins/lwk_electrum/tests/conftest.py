@@ -1,12 +1,13 @@
-"""Fixtures for the lwk-electrum tests: a scriptable fake server and a self-signed cert
-(the embedded regtest chain's generator)."""
+"""Fixtures for the lwk-electrum tests: a scriptable fake server, a self-signed cert
+(the embedded regtest chain's generator), and a round-trip counter for a connection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from electrum_fake import FakeElectrum
+from electrum_fake import FakeElectrum, RoundTrips
+from lwk_electrum._connection import ElectrumConnection
 
 from lwk_core.plugin.manager import reset_plugin_manager
 from lwk_core.regtest._tls import SelfSignedCert, self_signed_cert
@@ -37,3 +38,8 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_plugin_manager()
     yield
     reset_plugin_manager()
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[ElectrumConnection], RoundTrips]:
+    return lambda conn: RoundTrips(conn, monkeypatch)

@@ -8,6 +8,8 @@ after the handshake: a client that does not pipeline n requests in one burst the
 gets an answer, which is how the tests prove pipelining (`reverse` then answers the burst
 backwards, and `between` puts notification lines between its replies, to prove replies are
 matched by id). `delay` seconds pass before each reply (a slow server).
+
+`RoundTrips` counts the round trips a client connection makes, against any server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
+from lwk_electrum._connection import ElectrumConnection
 
 Handler = Callable[[list[Any]], Any]
 
@@ -189,3 +194,26 @@ class FakeElectrum:
         if fault == "duplicate":  # the second copy answers a request already answered
             return out + out
         return out
+
+
+class RoundTrips:
+    """Counts a connection's round trips: bursts it writes after having read something (the
+    first burst counts too), i.e. the times it waits for the server before sending more."""
+
+    def __init__(self, conn: ElectrumConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self._read = True
+        write, recv = conn._write, conn._recv
+
+        def counting_write(*args: Any) -> None:
+            if self._read:
+                self.count, self._read = self.count + 1, False
+            write(*args)
+
+        def noting_recv(deadline: float, idle_ok: bool) -> bool:
+            got = recv(deadline, idle_ok)
+            self._read = self._read or got
+            return got
+
+        monkeypatch.setattr(conn, "_write", counting_write)
+        monkeypatch.setattr(conn, "_recv", noting_recv)

@@ -169,22 +169,31 @@ def test_status_cache_makes_an_unchanged_rescan_subscribe_only(fake: FakeElectru
     scripts = [bytes([0x51, i]) for i in range(20)]
     for i in (2, 5, 11):
         index.by_sh[scripthash(scripts[i])] = [(f"{i:02x}" * 32, 100 + i)]
-    c = client(fake)
+    c = client(fake, timeout=2)
+    c.ping()
+    # First scan: every script is new to the client, so its history is asked in the same
+    # burst as its subscription. The server withholds replies until all 40 requests are in:
+    # a client waiting for the statuses first would time out.
+    fake.gate = 40
+    before = len(fake.requests)
     first = c.scan_scripts(scripts)
     assert [i for i, h in enumerate(first) if h] == [2, 5, 11]
-    count = fake.methods().count
-    assert (
-        count("blockchain.scripthash.subscribe"),
-        count("blockchain.scripthash.get_history"),
-    ) == (20, 3)
+    assert first[5] == [HistoryEntry("05" * 32, 105)]
+    sent = [(m, p[0]) for _, m, p in fake.requests[before:]]
+    shs = [scripthash(s) for s in scripts]
+    assert sent == [("blockchain.scripthash.subscribe", sh) for sh in shs] + [
+        ("blockchain.scripthash.get_history", sh) for sh in shs
+    ]
 
+    fake.gate = 0
     before = len(fake.requests)
     assert c.scan_scripts(scripts) == first
     assert {m for _, m, _ in fake.requests[before:]} == {"blockchain.scripthash.subscribe"}
     assert len(fake.requests) - before == 20
 
     # A payment to script 5 arrives: the server pushes its new status, the cache drops the
-    # entry, and the next scan fetches exactly that history again.
+    # entry, and the next scan fetches exactly that history again (a second burst: the
+    # script was scanned before, so its history is asked only once its status changed).
     sh5 = scripthash(scripts[5])
     index.by_sh[sh5].append(("ee" * 32, 0))
     fake.notify("blockchain.scripthash.subscribe", [sh5, index.status(sh5)])
@@ -194,6 +203,48 @@ def test_status_cache_makes_an_unchanged_rescan_subscribe_only(fake: FakeElectru
     assert [(m, p) for _, m, p in fake.requests[before:] if m.endswith("get_history")] == [
         ("blockchain.scripthash.get_history", [sh5])
     ]
+
+
+def test_a_history_is_cached_under_its_own_status_only(fake: FakeElectrum) -> None:
+    """A history that changed between the subscribe and the get_history of one burst is not
+    served later for the status the subscribe reported."""
+    index = Histories(fake)
+    spk = b"\x51\x07"
+    sh = scripthash(spk)
+    confirmed = [("0a" * 32, 100)]
+    index.by_sh[sh] = confirmed
+    old_status = index.status(sh)
+    # A mempool transaction appears after the subscribe was answered, then is dropped.
+    fake.handlers["blockchain.scripthash.subscribe"] = lambda p: old_status
+    index.by_sh[sh] = [*confirmed, ("0b" * 32, 0)]
+    c = client(fake)
+    assert c.scan_scripts([spk]) == [[HistoryEntry("0a" * 32, 100), HistoryEntry("0b" * 32, None)]]
+    index.by_sh[sh] = confirmed
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry("0a" * 32, 100)]]
+    assert fake.methods()[before:].count("blockchain.scripthash.get_history") == 1
+    # Fetched under that status now: the next rescan is served from the cache.
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry("0a" * 32, 100)]]
+    assert fake.methods()[before:] == ["blockchain.scripthash.subscribe"]
+
+
+def test_statuses_are_checked_before_error_replies_and_subscriptions_kept(
+    fake: FakeElectrum,
+) -> None:
+    index = Histories(fake)
+    scripts = [b"\x51\x01", b"\x51\x02"]
+    index.by_sh[scripthash(scripts[1])] = [("0c" * 32, 3)]
+    fake.handlers["blockchain.scripthash.get_history"] = fail(
+        {"code": 1, "message": "Too many history entries"}
+    )
+    c = client(fake)
+    with pytest.raises(ElectrumError, match="Too many"):
+        c.scan_scripts(scripts)
+    assert c.connection.rpc.connected  # an error reply, the stream in step
+    fake.drop_all()
+    c.ping()  # reconnects, restoring both subscriptions made by the failed scan
+    assert fake.methods()[-3:] == ["blockchain.scripthash.subscribe"] * 2 + ["server.ping"]
 
 
 # -- SPV ------------------------------------------------------------------------------------

@@ -7,13 +7,15 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import lwk
 import pytest
+from electrum_fake import RoundTrips
 from lwk_electrum import ElectrumClient
+from lwk_electrum._connection import ElectrumConnection
 
 from lwk_core import (
     BackendConnectError,
@@ -148,32 +150,39 @@ def test_same_wallet_as_lwk_through_the_same_server(rt: Regtest) -> None:
 # -- request economy ---------------------------------------------------------------------------
 
 
-def test_unchanged_rescan_sends_only_subscribe_requests(rt: Regtest) -> None:
+def test_unchanged_rescan_sends_only_subscribe_requests(
+    rt: Regtest, round_trips: Callable[[ElectrumConnection], RoundTrips]
+) -> None:
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("rescan"))
     for i in (0, 3, 25):
         rt.faucet(address(wollet, i), 10_000)
     rt.mine(1)
     client = tcp(rt)
+    trips = round_trips(client.connection.rpc)
     before = requests(rt)
     assert sync(client, wollet) is not None
     first = requests(rt) - before
-    # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. One subscribe each,
-    # get_history only for the 3 scripts with a status, the 3 transactions, no header (the
-    # tip block's time comes with the tip).
+    # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
+    # client: its subscribe and get_history in one burst. The 3 transactions, no header
+    # (the tip block's time comes with the tip).
     assert first == {
         "server.version": 1,
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": 80,
-        "blockchain.scripthash.get_history": 3,
+        "blockchain.scripthash.get_history": 80,
         "blockchain.transaction.get": 3,
     }
+    # version, tip, three scan rounds (both chains' first 20 scripts, then external 20-39,
+    # then 40-59) of one round trip each, the transactions
+    assert trips.count == 6
 
-    before = requests(rt)
+    before, trips.count = requests(rt), 0
     assert sync(client, wollet) is None
     assert requests(rt) - before == {
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": 80,
     }
+    assert trips.count == 2  # the tip, the 80 subscriptions
 
     # LWK on the same wallet and server asks every history again on each scan.
     theirs = lwk.Wollet(
@@ -185,33 +194,39 @@ def test_unchanged_rescan_sends_only_subscribe_requests(rt: Regtest) -> None:
     assert lwk_client.full_scan(theirs) is None
     assert (requests(rt) - before)["blockchain.scripthash.get_history"] == 80
 
-    # One new payment: the rescan refetches exactly that script's history.
+    # One new payment: the rescan refetches exactly that script's history (a script scanned
+    # before: its history comes in a burst after the statuses) and the new transaction.
     rt.faucet(address(wollet, 3), 5_000)
-    before = requests(rt)
+    before, trips.count = requests(rt), 0
     update = sync(client, wollet)
     assert update is not None and len(update.new_txs) == 1
     delta = requests(rt) - before
     assert delta["blockchain.scripthash.get_history"] == 1
     assert delta["blockchain.transaction.get"] == 1
+    assert trips.count == 4  # tip, subscriptions, the history, the transaction
     assert our_view(wollet)["balance"] == {rt.network.policy_asset: 35_000}
 
 
-def test_requests_are_pipelined(rt: Regtest) -> None:
+def test_requests_are_pipelined(
+    rt: Regtest, round_trips: Callable[[ElectrumConnection], RoundTrips]
+) -> None:
     """With 0.1 s added to each server write, a scan costs one delay per burst, not per request."""
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("pipelined"))
     rt.fund_wallet(str(wollet.descriptor), 12, n_addresses=12, txs_per_block=5)
     rt.electrum_faults.latency = 0.1
     client = tcp(rt)
+    trips = round_trips(client.connection.rpc)
     before = requests(rt)
     start = time.monotonic()
     sync(client, wollet)
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
-    # version, tip, subscribes, histories, txs, the header of the first block (the second
-    # is the tip); in round trips: version, tip, 3 subscribe bursts, 1 history burst, txs,
-    # headers = 8.
-    assert sent == 1 + 1 + 60 + 12 + 12 + 1
-    assert elapsed < 10 * 0.1 + MARGIN < sent * 0.1
+    # version, tip, subscribes with histories, txs, the header of the first block (the
+    # second is the tip); in round trips: version, tip, 2 scan rounds (both chains' first
+    # 20 scripts, then external 20-39), txs, header = 6.
+    assert sent == 1 + 1 + 60 + 60 + 12 + 1
+    assert trips.count == 6
+    assert elapsed < 8 * 0.1 + MARGIN < sent * 0.1
     assert len(wollet.transactions()) == 12
 
 
