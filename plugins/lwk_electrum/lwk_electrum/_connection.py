@@ -9,6 +9,10 @@ thread holding the lock touches the socket, so there is one reader and no backgr
 Every failure other than an error reply drops the socket (its stream can no longer be
 trusted); the next call reconnects, redoes the `server.version` handshake and restores the
 subscriptions, whose current values are dispatched to the listeners like notifications.
+
+The tip comes from the `blockchain.headers.subscribe` subscription: asked once, then kept
+up to date by the headers the server pushes, so asking for it is not a round trip (unless
+nothing came for `TIP_MAX_AGE` seconds: a server that stopped pushing cannot freeze it).
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
-from lwk_core import BackendConnectError, BackendError, BackendProtocolError, BackendTimeout
+from lwk_core import BackendConnectError, BackendError, BackendProtocolError, BackendTimeout, Tip
 
 from ._endpoint import Endpoint
 from ._errors import ElectrumError
+from ._headers import parse_tip
 
 __all__ = ["Call", "ElectrumConnection", "Listener"]
 
@@ -44,6 +49,7 @@ Listener = Callable[[str, list[Any]], None]
 MAX_LINE: Final = 8 * 1024 * 1024
 BATCH_SIZE: Final = 100
 KEEPALIVE: Final = 60.0  # seconds of silence before a server.ping while waiting
+TIP_MAX_AGE: Final = 30.0  # seconds a tip answered or pushed is used without asking again
 CLIENT_NAME: Final = "lwk-electrum 0.1"
 PROTOCOL_VERSION: Final = "1.4"
 _POLL: Final = 0.25  # longest time a waiting watcher holds the lock
@@ -90,6 +96,8 @@ class ElectrumConnection:
         self._listeners: list[Listener] = []
         self._scripthashes: dict[str, None] = {}  # subscribed, in order (an ordered set)
         self._headers_subscribed = False
+        self._tip: Tip | None = None  # the latest header answered or pushed, while trusted
+        self._tip_time = 0.0  # when it came
         self._last_send = 0.0
         self.server_version: Any = None
         self.connects = 0
@@ -144,12 +152,30 @@ class ElectrumConnection:
             _raise_first_error(replies)
             return statuses, replies[len(scripthashes) :]
 
-    def subscribe_headers(self) -> Any:
-        """Subscribe to new blocks and return the current tip ({"hex", "height"})."""
+    def tip(self) -> Tip:
+        """The current tip: asked (subscribing to new blocks) the first time, after
+        `saw_height` and once `TIP_MAX_AGE` passed (a reconnect asks it as it restores the
+        subscription); otherwise the latest header the server pushed, the notifications
+        already received being read first."""
         with self._lock:
-            tip = self.call(HEADERS_SUBSCRIBE)
-            self._headers_subscribed = True
+            self._ensure_connected()
+            tip = self._tip
+            if (
+                tip is None
+                or not self._headers_subscribed
+                or time.monotonic() - self._tip_time > TIP_MAX_AGE
+            ):
+                tip = parse_tip(self.call(HEADERS_SUBSCRIBE), backend=self.name)
+                self._headers_subscribed = True
+                self._keep_tip(tip)
             return tip
+
+    def saw_height(self, height: int) -> None:
+        """A history reached `height`: a kept tip below it is stale (the block's notification
+        is still on its way), so the next `tip` asks the server."""
+        with self._lock:
+            if self._tip is not None and self._tip.height < height:
+                self._tip = None
 
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until `self.notifications` exceeds `seen`; False when `timeout` elapses.
@@ -375,14 +401,19 @@ class ElectrumConnection:
             ):
                 self._fail(BackendProtocolError, "malformed script status notification")
         elif method == HEADERS_SUBSCRIBE:
-            if not (params and isinstance(params[0], dict)):
-                self._fail(BackendProtocolError, "malformed header notification")
+            try:
+                self._keep_tip(parse_tip(params[0] if params else None, backend=self.name))
+            except BackendProtocolError as e:
+                self._fail(BackendProtocolError, f"malformed header notification: {e.reason}")
         else:
             log.debug("%s: ignoring notification %s", self.name, method[:64])
             return
         self.notifications += 1
         for listener in self._listeners:
             listener(method, params)
+
+    def _keep_tip(self, tip: Tip) -> None:
+        self._tip, self._tip_time = tip, time.monotonic()
 
     def _send(self, payload: bytes, deadline: float) -> None:
         sock = self._sock

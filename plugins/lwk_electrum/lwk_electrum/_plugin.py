@@ -16,7 +16,7 @@ from lwk_core._transaction import Transaction
 from lwk_core.plugin import hookimpl
 
 from ._errors import ElectrumError
-from ._headers import parse_header, parse_tip
+from ._headers import parse_header
 from ._scan import scan_scripts
 from ._session import ElectrumSession
 
@@ -74,7 +74,7 @@ def lwk_ping(connection: object) -> bool | None:
 def lwk_tip(connection: object) -> Tip | None:
     if not isinstance(connection, ElectrumSession):
         return None
-    return parse_tip(connection.rpc.subscribe_headers(), backend=connection.name)
+    return connection.rpc.tip()
 
 
 @hookimpl

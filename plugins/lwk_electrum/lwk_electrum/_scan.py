@@ -128,6 +128,9 @@ def scan_scripts(
             log.debug("%s: a history does not hash to its reported status", rpc.name)
         histories[i] = history
     cache.mark_scanned(scripthashes)
+    heights = [e.height for h in histories for e in h or () if e.height is not None]
+    if heights:
+        rpc.saw_height(max(heights))
     return [list(h or ()) for h in histories]
 
 

@@ -9,7 +9,8 @@ gets an answer, which is how the tests prove pipelining (`reverse` then answers 
 backwards, and `between` puts notification lines between its replies, to prove replies are
 matched by id). `delay` seconds pass before each reply (a slow server).
 
-`RoundTrips` counts the round trips a client connection makes, against any server.
+`RoundTrips` counts the round trips a client connection makes, and `wait_for_tip` awaits a
+pushed header, against any server.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
+
+from lwk_core import Tip
 
 Handler = Callable[[list[Any]], Any]
 
@@ -217,3 +221,15 @@ class RoundTrips:
 
         monkeypatch.setattr(conn, "_write", counting_write)
         monkeypatch.setattr(conn, "_recv", noting_recv)
+
+
+def wait_for_tip(client: ElectrumClient, height: int, timeout: float = 5.0) -> Tip:
+    """Read notifications until `client.tip()` is at `height` or above (the header the server
+    pushes for a new block), then return it; fails after `timeout` seconds without news."""
+    rpc = client.connection.rpc
+    while True:
+        seen = rpc.notifications
+        tip = client.tip()
+        if tip.height >= height:
+            return tip
+        assert rpc.wait_for_notification(seen, timeout), f"no notification in {timeout:g}s"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from electrum_fake import FakeElectrum, fail
-from lwk_electrum import ElectrumClient, ElectrumError
+from electrum_fake import FakeElectrum, fail, notification
+from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum import _plugin as plugin
 
 from lwk_core import BackendProtocolError, HistoryEntry, connect
@@ -74,6 +74,70 @@ def test_tip_rejects_malformed_answers(fake: FakeElectrum, answer: Any) -> None:
     fake.handlers["blockchain.headers.subscribe"] = lambda params: answer
     with pytest.raises(BackendProtocolError):
         client(fake).tip()
+
+
+def tip_answer(height: int) -> dict[str, Any]:
+    return {"hex": header(height).to_hex(), "height": height}
+
+
+def test_tip_follows_pushed_headers_without_asking(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_answer(5)
+    c = client(fake)
+    assert c.tip().height == 5
+    assert c.tip().height == 5
+    fake.notify("blockchain.headers.subscribe", [tip_answer(6)])
+    c.ping()  # the notification comes before this reply on the stream
+    tip = c.tip()
+    assert (tip.height, tip.header) == (6, header(6).to_bytes())
+    assert fake.methods() == [
+        "server.version",
+        "blockchain.headers.subscribe",
+        "server.ping",
+    ]
+
+
+def test_a_history_above_the_kept_tip_makes_the_next_tip_ask(fake: FakeElectrum) -> None:
+    chain = {"height": 5}
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_answer(chain["height"])
+    index = Histories(fake)
+    spk = b"\x51\x09"
+    index.by_sh[scripthash(spk)] = [("0d" * 32, 5)]
+    c = client(fake)
+    assert c.tip().height == 5
+    c.scan_scripts([spk])  # at the tip: the kept tip stands
+    assert c.tip().height == 5
+    assert fake.methods().count("blockchain.headers.subscribe") == 1
+    # Block 6 confirms a payment; its header notification has not arrived yet.
+    chain["height"] = 6
+    index.by_sh[scripthash(spk)].append(("0e" * 32, 6))
+    assert c.scan_scripts([spk])[0][-1] == HistoryEntry("0e" * 32, 6)
+    assert c.tip().height == 6
+    assert fake.methods().count("blockchain.headers.subscribe") == 2
+
+
+def test_malformed_pushed_header_drops_the_connection(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_answer(5)
+    c = client(fake)
+    assert c.tip().height == 5
+    fake.gate = 2
+    fake.between = [notification("blockchain.headers.subscribe", [{"hex": "zz", "height": 6}])]
+    with pytest.raises(BackendProtocolError, match="malformed header notification"):
+        c.connection.rpc.batch([("server.ping", []), ("server.ping", [])])
+    fake.gate, fake.between = 0, []
+    assert c.tip().height == 5  # reconnected, and asked again
+    assert (fake.accepted, fake.methods().count("blockchain.headers.subscribe")) == (2, 2)
+
+
+def test_a_kept_tip_is_asked_again_after_tip_max_age(
+    fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stopped pushing headers cannot freeze the tip."""
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_answer(5)
+    monkeypatch.setattr(_connection, "TIP_MAX_AGE", 0.0)
+    c = client(fake)
+    c.tip()
+    c.tip()
+    assert fake.methods().count("blockchain.headers.subscribe") == 2
 
 
 def test_block_timestamps_pipelined_and_height_checked(fake: FakeElectrum) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import lwk
 import pytest
-from electrum_fake import RoundTrips
+from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
 
@@ -176,13 +176,11 @@ def test_unchanged_rescan_sends_only_subscribe_requests(
     # then 40-59) of one round trip each, the transactions
     assert trips.count == 6
 
+    # Nothing new: the tip is the one the subscription keeps, every status is unchanged.
     before, trips.count = requests(rt), 0
     assert sync(client, wollet) is None
-    assert requests(rt) - before == {
-        "blockchain.headers.subscribe": 1,
-        "blockchain.scripthash.subscribe": 80,
-    }
-    assert trips.count == 2  # the tip, the 80 subscriptions
+    assert requests(rt) - before == {"blockchain.scripthash.subscribe": 80}
+    assert trips.count == 1
 
     # LWK on the same wallet and server asks every history again on each scan.
     theirs = lwk.Wollet(
@@ -203,7 +201,7 @@ def test_unchanged_rescan_sends_only_subscribe_requests(
     delta = requests(rt) - before
     assert delta["blockchain.scripthash.get_history"] == 1
     assert delta["blockchain.transaction.get"] == 1
-    assert trips.count == 4  # tip, subscriptions, the history, the transaction
+    assert trips.count == 3  # subscriptions, the history, the transaction
     assert our_view(wollet)["balance"] == {rt.network.policy_asset: 35_000}
 
 
@@ -230,6 +228,46 @@ def test_requests_are_pipelined(
     assert len(wollet.transactions()) == 12
 
 
+# -- the tip ---------------------------------------------------------------------------------
+
+
+def test_tip_follows_the_pushed_header_of_a_new_block(rt: Regtest) -> None:
+    client = tcp(rt)
+    old = client.tip()
+    rt.mine(1)
+    before = requests(rt)
+    tip = wait_for_tip(client, old.height + 1)
+    assert requests(rt) - before == {}  # pushed by the server, not asked
+    assert tip.height == old.height + 1 == rt.tip_height()
+    assert tip == tcp(rt).tip()  # what a fresh client asking the server gets
+
+
+def test_a_history_above_the_kept_tip_refreshes_it(
+    rt: Regtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block's header notification still on its way when a scan sees its transactions:
+    the sync asks the tip again instead of calling the server a liar."""
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("late header"))
+    client = tcp(rt)
+    sync(client, wollet)
+    rpc = client.connection.rpc
+    dispatch = rpc._dispatch
+
+    def headers_delayed(msg: dict[str, Any]) -> None:
+        if msg.get("method") != "blockchain.headers.subscribe":
+            dispatch(msg)
+
+    monkeypatch.setattr(rpc, "_dispatch", headers_delayed)
+    txid = rt.faucet(address(wollet, 1), 2_000)
+    rt.mine(1)
+    before = requests(rt)
+    assert sync(client, wollet) is not None
+    assert (requests(rt) - before)["blockchain.headers.subscribe"] == 1
+    tip = wollet.tip()
+    assert tip is not None and tip.height == rt.tip_height()
+    assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, rt.tip_height())]
+
+
 # -- faults, timeouts, reconnects -------------------------------------------------------------
 
 
@@ -253,11 +291,25 @@ def test_server_faults_end_in_typed_errors_within_the_timeout(
     rt.electrum_faults.set(fault, 1)
     start = time.monotonic()
     with pytest.raises(error) as info:
-        client.tip()
+        client.ping()  # a request (the tip is kept from the subscription: no request)
     assert time.monotonic() - start < timeout + MARGIN
     assert info.value.backend == rt.electrum_url
-    assert client.tip() == tip  # the next call reconnects
+    before = requests(rt)
+    assert client.tip() == tip  # the next call reconnects and asks the tip again
+    assert requests(rt) - before == {"server.version": 1, "blockchain.headers.subscribe": 1}
     assert client.connection.rpc.connects == 2
+
+
+def test_after_a_reconnect_the_tip_is_asked_again(rt: Regtest) -> None:
+    client = tcp(rt)
+    old = client.tip()
+    rt.electrum_faults.set("refuse", 1)
+    with pytest.raises(BackendConnectError):
+        client.ping()
+    rt.mine(1)  # while disconnected: no notification can reach the client
+    before = requests(rt)
+    assert client.tip().height == old.height + 1
+    assert requests(rt) - before == {"server.version": 1, "blockchain.headers.subscribe": 1}
 
 
 def test_wrong_transaction_is_caught_by_core(rt: Regtest) -> None:

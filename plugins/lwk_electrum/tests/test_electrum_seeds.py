@@ -18,6 +18,7 @@ from typing import Any
 
 import lwk
 import pytest
+from electrum_fake import wait_for_tip
 
 from lwk_core import Network, Wollet
 from lwk_core._transaction import Transaction
@@ -88,12 +89,16 @@ def test_electrum_integration_page(
     late_payment: list[str] = []
 
     def sleep(seconds: float) -> None:
-        """The real-time loop's pause: a payment and a block arrive, then the test ends."""
+        """The real-time loop's pause: a payment and a block arrive, then the test ends.
+
+        The client's tip follows the headers the server pushes: within the page's 30 s the
+        new block's arrives, so the pause lasts until it has."""
         assert seconds == 30
         if late_payment:
             raise StopLoop
         late_payment.append(rt.faucet(wollet.address(6).address(), 4_000))
         rt.mine(1)
+        wait_for_tip(namespace["client"], rt.tip_height())
 
     monkeypatch.setattr(time, "sleep", sleep)
     namespace: dict[str, Any] = {"wollet": wollet, "signed_transaction": signed}

@@ -20,6 +20,7 @@ from lwk_core import (
     BackendTimeout,
     BroadcastRejected,
 )
+from lwk_core._header import BlockHeader
 from lwk_core.regtest._tls import SelfSignedCert
 
 SH = "ab" * 32
@@ -37,6 +38,12 @@ def rpc(c: ElectrumClient) -> ElectrumConnection:
 
 def echo(params: list[Any]) -> Any:
     return params[0]
+
+
+def tip_at(height: int) -> dict[str, Any]:
+    """A blockchain.headers.subscribe result: a well-formed header at `height`."""
+    header = BlockHeader.legacy("22" * 32, "11" * 32, 1_700_000_000 + height, height)
+    return {"hex": header.to_hex(), "height": height}
 
 
 def fail_raw(line: bytes) -> Any:
@@ -226,7 +233,7 @@ def test_notifications_between_replies_reach_listeners(fake: FakeElectrum) -> No
 
     def subscribe(params: list[Any]) -> Any:
         fake.notify("blockchain.scripthash.subscribe", [SH, STATUS])
-        fake.notify("blockchain.headers.subscribe", [{"hex": "00", "height": 7}])
+        fake.notify("blockchain.headers.subscribe", [tip_at(7)])
         fake.notify("some.unknown.notification", [1])
         return None
 
@@ -236,7 +243,7 @@ def test_notifications_between_replies_reach_listeners(fake: FakeElectrum) -> No
     assert rpc(c).subscribe_scripthashes([SH]) == ([None], [])
     assert seen == [
         ("blockchain.scripthash.subscribe", [SH, STATUS]),
-        ("blockchain.headers.subscribe", [{"hex": "00", "height": 7}]),
+        ("blockchain.headers.subscribe", [tip_at(7)]),
     ]
     assert rpc(c).notifications == 2
 
@@ -378,12 +385,12 @@ def test_reply_with_unknown_id_or_null_id_is_a_protocol_error(fake: FakeElectrum
 def test_reconnect_restores_subscriptions(fake: FakeElectrum) -> None:
     statuses = {SH: STATUS, "ef" * 32: None}
     fake.handlers["blockchain.scripthash.subscribe"] = lambda params: statuses[params[0]]
-    fake.handlers["blockchain.headers.subscribe"] = lambda params: {"hex": "00", "height": 1}
+    fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_at(1)
     c = client(fake)
     seen: list[list[Any]] = []
     rpc(c).add_listener(lambda method, params: seen.append(params))
     assert rpc(c).subscribe_scripthashes(list(statuses)) == ([STATUS, None], [])
-    rpc(c).subscribe_headers()
+    assert rpc(c).tip().height == 1
     fake.drop_all()
     statuses[SH] = "11" * 32  # changed while we were away
     c.ping()
@@ -396,7 +403,7 @@ def test_reconnect_restores_subscriptions(fake: FakeElectrum) -> None:
         ("blockchain.scripthash.subscribe", ["ef" * 32]),
         ("server.ping", []),
     ]
-    assert seen == [[{"hex": "00", "height": 1}], [SH, "11" * 32], ["ef" * 32, None]]
+    assert seen == [[tip_at(1)], [SH, "11" * 32], ["ef" * 32, None]]
 
 
 def test_wait_for_notification(fake: FakeElectrum) -> None:
