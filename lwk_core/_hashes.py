@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterable
 
 __all__ = [
     "electrum_scripthash",
+    "electrum_status",
     "esplora_scripthash",
     "fast_merkle_root",
     "hash160",
@@ -37,6 +39,13 @@ def tagged_hash(tag: bytes, msg: bytes) -> bytes:
 def electrum_scripthash(script_pubkey: bytes) -> str:
     """Electrum's script hash: sha256 of the script, byte-reversed, hex."""
     return sha256(script_pubkey)[::-1].hex()
+
+
+def electrum_status(history: Iterable[tuple[str, int]]) -> str | None:
+    """A script's Electrum status (PROTOCOL 1.6): sha256 of "txid:height:" for each
+    (txid, height) in the server's order, hex; None for an empty history."""
+    text = "".join(f"{txid}:{height}:" for txid, height in history)
+    return sha256(text.encode()).hex() if text else None
 
 
 def esplora_scripthash(script_pubkey: bytes) -> str:

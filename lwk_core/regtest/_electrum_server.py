@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._hashes import sha256
+from .._hashes import electrum_status
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 
@@ -92,13 +92,6 @@ def _int_param(params: list[Any], index: int, name: str, default: int | None = N
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _invalid(f"non-integer {name}")
     return value
-
-
-def status_hash(history: list[tuple[str, int]]) -> str | None:
-    """The Electrum status of a script history (PROTOCOL 1.6); None when it is empty."""
-    if not history:
-        return None
-    return sha256("".join(f"{txid}:{height}:" for txid, height in history).encode()).hex()
 
 
 class _Session:
@@ -392,7 +385,7 @@ class ElectrumServer:
                     out.append(_encode(self._notification("blockchain.headers.subscribe", [tip])))
                 for scripthash, last in session.scripthashes.items():
                     try:
-                        status = status_hash(self._history(scripthash))
+                        status = electrum_status(self._history(scripthash))
                     except _RpcError:
                         continue  # too many entries: electrs skips it as well
                     if status != last:
@@ -459,7 +452,7 @@ class ElectrumServer:
 
     def _scripthash_subscribe(self, session: _Session, params: list[Any]) -> str | None:
         scripthash = _hash_param(params, 0)
-        status = status_hash(self._history(scripthash))
+        status = electrum_status(self._history(scripthash))
         session.scripthashes[scripthash] = status
         return status
 

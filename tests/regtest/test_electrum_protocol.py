@@ -17,12 +17,12 @@ import pytest
 from lwk_oracle import FIXTURE, new_wallet
 
 from lwk_core._descriptor import WolletDescriptor
-from lwk_core._hashes import electrum_scripthash, sha256d
+from lwk_core._hashes import electrum_scripthash, electrum_status, sha256d
 from lwk_core._network import Chain
 from lwk_core._transaction import Transaction
 from lwk_core._update import OutPoint
 from lwk_core.regtest import Regtest
-from lwk_core.regtest._electrum_server import ElectrumServer, status_hash
+from lwk_core.regtest._electrum_server import ElectrumServer
 from lwk_core.regtest._faucet import DEFAULT_FEE
 
 TIMEOUT = 10
@@ -176,8 +176,8 @@ def test_status_hash_and_history_follow_electrs(rt: Regtest, conn: Conn) -> None
 def test_status_hash_vector() -> None:
     vectors = json.loads((FIXTURE.parent / "elements-vectors.json").read_text())["electrum_status"]
     history = [(t, h) for t, h in vectors["history"]]
-    assert status_hash(history) == vectors["status"] == _status(history)
-    assert status_hash([]) is None
+    assert electrum_status(history) == vectors["status"] == _status(history)
+    assert electrum_status([]) is None
 
 
 def test_subscriptions_push_notifications(rt: Regtest, conn: Conn) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 import attrs
 
 from lwk_core import BackendProtocolError, HistoryEntry
-from lwk_core._hashes import electrum_scripthash, sha256
+from lwk_core._hashes import electrum_scripthash, electrum_status
 
 from ._connection import SCRIPTHASH_SUBSCRIBE, ElectrumConnection
 from ._spv import verify_inclusion
@@ -121,7 +121,7 @@ def scan_scripts(
         ]
     for i, history in zip(missing, fetched, strict=True):
         sh = scripthashes[i]
-        status = _history_status(raws[sh])
+        status = electrum_status((e["tx_hash"], e["height"]) for e in raws[sh])
         if status is not None:
             cache.put(sh, status, history)
         if status != statuses[i]:
@@ -149,11 +149,3 @@ def parse_history(raw: Any, *, backend: str) -> History:
             raise BackendProtocolError("a history entry has no valid height", backend=backend)
         entries.append(HistoryEntry(txid.lower(), height if height > 0 else None))
     return tuple(entries)
-
-
-def _history_status(raw: Any) -> str | None:
-    """The status hash of a get_history result parse_history accepted: sha256 of
-    "tx_hash:height:" for each entry, in the order given, as hex (None: no history)."""
-    if not raw:
-        return None
-    return sha256("".join(f"{e['tx_hash']}:{e['height']}:" for e in raw).encode()).hex()
