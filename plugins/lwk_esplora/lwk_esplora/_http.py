@@ -93,6 +93,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return min(max(seconds, 0.0), _MAX_RETRY_WAIT)
 
 
+class _NotStarted(Exception):
+    """A call `HttpSession.map` skipped because another one had failed."""
+
+
 def _backoff(retry: int) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
     delay = min(_MAX_RETRY_WAIT, _BACKOFF_BASE * 2.0**retry)
@@ -188,23 +192,33 @@ class HttpSession:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """`[fn(x) for x in items]` with up to `concurrency` calls at once, order kept.
 
-        The first failure cancels the calls not started yet, waits for the running ones
-        (nothing is left running after a call returns) and is raised. `fn` must not call
-        `map` itself: the workers would wait for each other.
+        The first failure stops the calls not started yet (a worker freed by a failing call
+        would otherwise start the next one, and a hanging server would cost its timeouts
+        again), waits for the running ones (nothing is left running after a call returns)
+        and is raised. `fn` must not call `map` itself: the workers would wait for each other.
         """
         if len(items) <= 1 or self.concurrency == 1:
             return [fn(item) for item in items]
+        failed = threading.Event()
+
+        def guarded(item: T) -> R:
+            if failed.is_set():
+                raise _NotStarted
+            try:
+                return fn(item)
+            except BaseException:
+                failed.set()
+                raise
+
         pool = self._executor()
-        futures = [pool.submit(fn, item) for item in items]
-        done, pending = concurrent.futures.wait(
-            futures, return_when=concurrent.futures.FIRST_EXCEPTION
-        )
-        failed = [f for f in futures if f in done and f.exception() is not None]
-        if failed:
-            for future in pending:
+        futures = [pool.submit(guarded, item) for item in items]
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        if failed.is_set():
+            for future in futures:
                 future.cancel()
-            concurrent.futures.wait(pending)  # let running calls end before failing over
-            raise failed[0].exception()  # type: ignore[misc]
+            concurrent.futures.wait(futures)  # let running calls end before failing over
+            errors = [f.exception() for f in futures if not f.cancelled()]
+            raise next(e for e in errors if e is not None and not isinstance(e, _NotStarted))
         return [f.result() for f in futures]
 
     # -- requests ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import itertools
 import json
+import threading
 import time
 
 import httpx
@@ -330,3 +331,41 @@ def test_hostile_json_is_a_protocol_error(fake: FakeEsplora, body: bytes) -> Non
     fake.intercept = lambda r: httpx.Response(200, content=body)
     with make(fake) as client, pytest.raises(BackendProtocolError):
         client.scan_scripts([b"\x51"])
+
+
+# -- parallel calls ------------------------------------------------------------------------
+
+
+def test_map_starts_nothing_after_a_failure() -> None:
+    """A worker freed by a failing call must not start the next one: against a hanging
+    server each would cost its timeouts again before the chain could fail over."""
+    session = _http.HttpSession(
+        "http://esplora.test/api",
+        timeout=5.0,
+        concurrency=2,
+        headers=None,
+        proxy=None,
+        max_retries=0,
+        verify=True,
+        transport=None,
+    )
+    started: list[int] = []
+    running, release = threading.Event(), threading.Event()
+
+    def call(item: int) -> int:
+        started.append(item)
+        if item == 0:
+            running.wait(2)
+            raise BackendTimeout("hang", backend="test")
+        running.set()
+        release.wait(0.5)  # item 1 is still running when item 0 fails
+        return item
+
+    try:
+        with pytest.raises(BackendTimeout, match="hang"):
+            session.map(call, list(range(10)))
+        assert sorted(started) == [0, 1]
+        release.set()
+        assert session.map(lambda item: item * 2, list(range(10))) == list(range(0, 20, 2))
+    finally:
+        session.close()
