@@ -18,7 +18,7 @@ from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindErr
 from ._network import Chain
 from ._transaction import Transaction
 from ._unblind import unblind_many
-from ._update import HistoryEntry, OutPoint, TxOutSecrets, Update
+from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
 
 if TYPE_CHECKING:
     from ._client import Client, Progress
@@ -86,18 +86,10 @@ class _Scan:
         self.last_unused: dict[Chain, int] = {chain: 0 for chain in state.descriptor.chains}
 
     def run(self) -> Update | None:
-        self.tip = self.client.tip()
-        # A tip far below the wallet's confirmed history would delete it: stale or lying.
-        # (Not compared with the wallet's tip, which one undetected liar could inflate.)
-        confirmed = [h for h in self.state.heights.values() if h is not None]
-        if confirmed and self.tip.height + REORG_WINDOW < max(confirmed):
-            raise BackendProtocolError(
-                f"tip at height {self.tip.height} is more than a reorg window "
-                f"({REORG_WINDOW} blocks) below transactions confirmed at {max(confirmed)}: "
-                "a stale or lying server",
-                backend=self.client.name,
-            )
         self._scan_histories()
+        # The tip after the histories: a backend that keeps the tip from pushed headers has
+        # by now read every header its server sent before answering them.
+        self._set_tip(self.client.tip())
         fetched = self._fetch_new_txs()
         unblinded = self._unblind(fetched)
         # A re-fetched tx counts as new only if it now unblinds something (else the same
@@ -168,20 +160,31 @@ class _Scan:
 
     def _record(self, entry: HistoryEntry) -> None:
         height = entry.height
-        if height is not None and height > self.tip.height:
-            self._refresh_tip(height)
         self.txid_height[entry.txid] = height
         if height is not None and entry.block_time is not None:
             self.block_times[height] = entry.block_time
 
-    def _refresh_tip(self, height: int) -> None:
-        """A history above the tip: a block may have arrived mid-scan; else the server lies."""
-        tip = self.client.tip()
-        if tip.height < height:
+    def _set_tip(self, tip: Tip) -> None:
+        """Take `tip` unless it is stale or lying. Far below the wallet's confirmed history it
+        would delete it (not compared with the wallet's tip, which one undetected liar could
+        inflate). Below a history just found, a block may have arrived mid-scan: asked once
+        more, then refused."""
+        confirmed = [h for h in self.state.heights.values() if h is not None]
+        if confirmed and tip.height + REORG_WINDOW < max(confirmed):
             raise BackendProtocolError(
-                f"history claims height {height} above the tip {tip.height}",
+                f"tip at height {tip.height} is more than a reorg window "
+                f"({REORG_WINDOW} blocks) below transactions confirmed at {max(confirmed)}: "
+                "a stale or lying server",
                 backend=self.client.name,
             )
+        found = max((h for h in self.txid_height.values() if h is not None), default=0)
+        if found > tip.height:
+            tip = self.client.tip()
+            if tip.height < found:
+                raise BackendProtocolError(
+                    f"history claims height {found} above the tip {tip.height}",
+                    backend=self.client.name,
+                )
         self.tip = tip
 
     # -- transactions, unblinding, timestamps ------------------------------------------

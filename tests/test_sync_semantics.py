@@ -135,4 +135,4 @@ def test_a_rescan_asks_for_all_known_scripts_in_one_request(setup: tuple) -> Non
     assert client.full_scan(wollet) is None
     rescan = client.conn.calls[before:]
     # the used batches and the gap after them are certain: one round, then nothing to do
-    assert rescan == ["tip", "scan_scripts"]
+    assert rescan == ["scan_scripts", "tip"]

@@ -33,7 +33,7 @@ def test_counts_every_hook_call_of_a_scan() -> None:
     assert stats[("lwk_memory_backend", "tip")].calls == 1
     assert stats[("lwk_memory_backend", "scan_scripts")].calls == 1
     assert ("lwk_memory_backend", "get_tx") not in stats
-    assert client.conn.calls == ["tip", "scan_scripts"]
+    assert client.conn.calls == ["scan_scripts", "tip"]
 
 
 def test_counts_failures() -> None:
