@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import re
 from functools import cache
 from pathlib import Path
@@ -377,6 +378,18 @@ def test_an_altered_proof_gives_the_true_secrets_or_none(data: st.DataObject) ->
     except UnblindError:
         return
     assert secrets == truth
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**64))
+def test_random_proof_bodies_are_refused_with_unblind_error(seed: int) -> None:
+    """Any bytes after a valid header, at the right length, opened with the right key:
+    UnblindError, nothing else."""
+    out, key, _ = honest_output()
+    header = out.range_proof[:10]  # the fixture proofs' flags, mantissa and min value
+    body = random.Random(seed).randbytes(len(out.range_proof) - len(header))
+    with pytest.raises(UnblindError):
+        unblind_output(attrs.evolve(out, range_proof=header + body), key)
 
 
 def test_which_alterations_open_and_which_do_not() -> None:
