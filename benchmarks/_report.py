@@ -22,6 +22,7 @@ __all__ = [
     "format_report",
     "machine",
     "revision",
+    "round_trips",
     "summarize",
     "targets",
     "write_json",
@@ -149,6 +150,27 @@ def _table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
+def round_trips(rows: Sequence[Row]) -> list[Row]:
+    """Sequential round trips of each scan, derived: the time a latency adds, divided by it.
+
+    Requests sent in parallel or in one burst share a round trip, so this counts what the
+    user waits for; requests are counted separately, at the servers.
+    """
+    base = {(r["size"], r["backend"], r["scenario"]): r for r in rows if r["latency_ms"] == 0}
+    derived = []
+    for r in rows:
+        zero = base.get((r["size"], r["backend"], r["scenario"]))
+        if r["latency_ms"] == 0 or zero is None:
+            continue
+        added = {
+            impl: (r[impl]["median_s"] - zero[impl]["median_s"]) / (r["latency_ms"] / 1000)
+            for impl in ("ours", "lwk")
+        }
+        derived.append({key: r[key] for key in ("size", "backend", "latency_ms", "scenario")})
+        derived[-1].update(added)
+    return derived
+
+
 def format_report(result: dict[str, Any]) -> str:
     rows = [
         [
@@ -180,6 +202,20 @@ def format_report(result: dict[str, Any]) -> str:
             rows,
         )
     ]
+    trips = [
+        [
+            str(t["size"]),
+            t["backend"],
+            f"{t['latency_ms']} ms",
+            t["scenario"].replace("_", " "),
+            f"{t['ours']:.1f}",
+            f"{t['lwk']:.1f}",
+        ]
+        for t in round_trips(result["rows"])
+    ]
+    if trips:
+        headers = ["txs", "backend", "latency", "scenario", "ours round trips", "LWK round trips"]
+        parts.append(_table(headers, trips))
     if result["memory"]:
         mem = [
             [str(m["size"]), m["backend"], m["impl"], f"{m['peak_mb']:.0f}", f"{m['scan_mb']:.0f}"]

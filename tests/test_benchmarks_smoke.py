@@ -76,3 +76,22 @@ def test_targets_listed_with_machine(result: dict[str, Any]) -> None:
     assert result["machine"]["python"].startswith("3.")
     # the 200- and 2000-tx targets were not run at size 20: reported as such, not as met
     assert all(t["met"] is None for t in result["targets"])
+
+
+def test_round_trips_are_the_time_a_latency_adds_divided_by_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks._report import round_trips
+
+    def row(latency_ms: int, ours: float, lwk: float) -> dict[str, Any]:
+        times = {"ours": {"median_s": ours}, "lwk": {"median_s": lwk}}
+        return {"size": 200, "backend": "electrum", "latency_ms": latency_ms, **times} | {
+            "scenario": "first_scan"
+        }
+
+    # 8 and 10 sequential 50 ms waits on top of the 0 ms times
+    rows = [row(0, 0.16, 0.75), row(50, 0.16 + 8 * 0.05, 0.75 + 10 * 0.05)]
+    (trips,) = round_trips(rows)
+    assert trips["ours"] == pytest.approx(8) and trips["lwk"] == pytest.approx(10)
+    assert round_trips(rows[1:]) == []  # no 0 ms row to subtract
