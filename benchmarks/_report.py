@@ -171,13 +171,23 @@ def round_trips(rows: Sequence[Row]) -> list[Row]:
     return derived
 
 
+_CASE = ["txs", "backend", "latency", "scenario"]
+
+
+def _case(row: Row) -> list[str]:
+    """The columns naming a measured case."""
+    return [
+        str(row["size"]),
+        row["backend"],
+        f"{row['latency_ms']} ms",
+        row["scenario"].replace("_", " "),
+    ]
+
+
 def format_report(result: dict[str, Any]) -> str:
     rows = [
         [
-            str(r["size"]),
-            r["backend"],
-            f"{r['latency_ms']} ms",
-            r["scenario"].replace("_", " "),
+            *_case(r),
             f"{r['ours']['median_s']:.3f}",
             f"{r['lwk']['median_s']:.3f}",
             f"{r['ratio']:.2f}",
@@ -186,36 +196,12 @@ def format_report(result: dict[str, Any]) -> str:
         ]
         for r in result["rows"]
     ]
-    parts = [
-        _table(
-            [
-                "txs",
-                "backend",
-                "latency",
-                "scenario",
-                "ours s",
-                "LWK s",
-                "ours/LWK",
-                "ours req",
-                "LWK req",
-            ],
-            rows,
-        )
-    ]
+    parts = [_table([*_CASE, "ours s", "LWK s", "ours/LWK", "ours req", "LWK req"], rows)]
     trips = [
-        [
-            str(t["size"]),
-            t["backend"],
-            f"{t['latency_ms']} ms",
-            t["scenario"].replace("_", " "),
-            f"{t['ours']:.1f}",
-            f"{t['lwk']:.1f}",
-        ]
-        for t in round_trips(result["rows"])
+        [*_case(t), f"{t['ours']:.1f}", f"{t['lwk']:.1f}"] for t in round_trips(result["rows"])
     ]
     if trips:
-        headers = ["txs", "backend", "latency", "scenario", "ours round trips", "LWK round trips"]
-        parts.append(_table(headers, trips))
+        parts.append(_table([*_CASE, "ours round trips", "LWK round trips"], trips))
     if result["memory"]:
         mem = [
             [str(m["size"]), m["backend"], m["impl"], f"{m['peak_mb']:.0f}", f"{m['scan_mb']:.0f}"]
