@@ -91,15 +91,18 @@ def txout_value(out: TxOut, network: Network) -> Json:
     address = _address(out.script_pubkey, network)
     if address is not None:
         value["scriptpubkey_address"] = address
-    if out.value is not None:
-        value["value"] = out.value
-    if out.value_commitment:
-        value["valuecommitment"] = out.value_commitment.hex()
-    if out.asset is not None:
-        value["asset"] = out.asset
-    if out.asset_commitment:
-        value["assetcommitment"] = out.asset_commitment.hex()
+    _put_amount(value, "value", out.value, out.value_commitment)
+    _put_amount(value, "asset", out.asset, out.asset_commitment)
     return value
+
+
+def _put_amount(value: Json, key: str, explicit: object, commitment: bytes) -> None:
+    """An explicit field as `key`, a confidential one as `key + "commitment"` (Esplora omits
+    whichever the transaction does not carry)."""
+    if explicit is not None:
+        value[key] = explicit
+    if commitment:
+        value[f"{key}commitment"] = commitment.hex()
 
 
 def _issuance_value(issuance: Issuance) -> Json:
@@ -110,14 +113,8 @@ def _issuance_value(issuance: Issuance) -> Json:
     if issuance.contract_hash is not None:
         value["contract_hash"] = issuance.contract_hash[::-1].hex()
     value["asset_entropy"] = issuance.entropy[::-1].hex()
-    if issuance.amount is not None:
-        value["assetamount"] = issuance.amount
-    if issuance.amount_commitment:
-        value["assetamountcommitment"] = issuance.amount_commitment.hex()
-    if issuance.token_amount is not None:
-        value["tokenamount"] = issuance.token_amount
-    if issuance.token_amount_commitment:
-        value["tokenamountcommitment"] = issuance.token_amount_commitment.hex()
+    _put_amount(value, "assetamount", issuance.amount, issuance.amount_commitment)
+    _put_amount(value, "tokenamount", issuance.token_amount, issuance.token_amount_commitment)
     return value
 
 
