@@ -247,8 +247,9 @@ class Regtest:
     def mine(self, n: int = 1) -> list[str]:
         return list(self._call("mine", n))
 
-    def reorg(self, depth: int, *, keep_txs: bool = True) -> None:
-        self._call("reorg", depth, keep_txs)
+    def reorg(self, depth: int, *, keep_txs: bool = True, same_heights: bool = False) -> None:
+        """See RegtestChain.reorg."""
+        self._call("reorg", depth, keep_txs, same_heights)
 
     def evict(self, txid: str) -> None:
         self._call("evict", txid)
@@ -310,7 +311,7 @@ class Regtest:
         if method == "mine":
             return chain.mine(*params)
         if method == "reorg":
-            return chain.reorg(params[0], keep_txs=params[1])
+            return chain.reorg(params[0], keep_txs=params[1], same_heights=params[2])
         if method == "evict":
             return chain.evict(params[0])
         if method == "tip_height":

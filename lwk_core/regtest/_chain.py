@@ -344,26 +344,30 @@ class RegtestChain:
         self._changed()
         return block_hash
 
-    def reorg(self, depth: int, *, keep_txs: bool = True) -> None:
-        """Replace the last `depth` blocks by `depth + 1` new ones.
+    def reorg(self, depth: int, *, keep_txs: bool = True, same_heights: bool = False) -> None:
+        """Replace the last `depth` blocks by `depth + 1` new ones (with new block times).
 
         keep_txs=True: their transactions confirm again, all in the last new block (so at
-        a new height, the old tip + 1). keep_txs=False: they vanish with their mempool
+        a new height, the old tip + 1), or with `same_heights` each at its old height, in
+        the new block that replaces its own. keep_txs=False: they vanish with their mempool
         descendants. The mempool is otherwise left as it is.
         """
         with self.lock:
             if not 1 <= depth <= self._tip:
                 raise ValueError(f"cannot reorg {depth} blocks of a chain of height {self._tip}")
             fork = self._tip - depth
-            removed = [txid for h in range(fork + 1, self._tip + 1) for txid in self.block_txids(h)]
+            blocks = [self.block_txids(h) for h in range(fork + 1, self._tip + 1)]
+            removed = [txid for txids in blocks for txid in txids]
             self._truncate(fork)
             if not keep_txs:
                 for txid in reversed(removed):
                     if txid in self._txs:
                         self._drop(txid)
-            for _ in range(depth):
-                self._confirm_txids([], self._next_time())
-            self._confirm_txids(removed if keep_txs else [], self._next_time())
+            new_blocks: list[list[str]] = [[] for _ in blocks] + [removed if keep_txs else []]
+            if keep_txs and same_heights:
+                new_blocks = [*blocks, []]
+            for txids in new_blocks:
+                self._confirm_txids(txids, self._next_time())
         self._changed()
 
     # --------------------------------------------------------------- internals
