@@ -11,10 +11,11 @@ alone also make an Update, and histories are checked against the tip.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, MutableMapping, Sequence
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindError
+from ._header import BlockHeader
 from ._network import Chain
 from ._transaction import Transaction
 from ._unblind import unblind_many
@@ -69,6 +70,7 @@ class _Scan:
         to_index: int,
         progress: Progress | None,
         tx_cache: MutableMapping[str, Transaction] | None = None,
+        unreadable: set[tuple[str, str]] | None = None,
     ) -> None:
         if gap_limit < 1:
             raise ValueError("gap_limit must be at least 1")
@@ -80,10 +82,16 @@ class _Scan:
         self.to_index = to_index
         self.progress = progress or (lambda stage, done, total: None)
         self.tx_cache = tx_cache if tx_cache is not None else {}
+        # (txid, backend name) of fetched txs whose wallet outputs did not unblind
+        self.unreadable = unreadable if unreadable is not None else set()
         self.txid_height: dict[str, int | None] = {}
         self.block_times: dict[int, int] = {}
         self.new_scripts: dict[bytes, tuple[Chain, int]] = {}
-        self.last_unused: dict[Chain, int] = {chain: 0 for chain in state.descriptor.chains}
+        # An index once used stays used (as LWK): when the txs that used it vanish, its
+        # address was still given out, and its scripts may still hold counted outputs.
+        self.last_unused: dict[Chain, int] = {
+            chain: state.last_unused.get(chain, 0) for chain in state.descriptor.chains
+        }
 
     def run(self) -> Update | None:
         self._scan_histories()
@@ -92,6 +100,9 @@ class _Scan:
         self._set_tip(self.client.tip())
         fetched = self._fetch_new_txs()
         unblinded = self._unblind(fetched)
+        self.unreadable.update(
+            (tx.txid, self.client.name) for tx in fetched if self._has_blinded_gap(tx, unblinded)
+        )
         # A re-fetched tx counts as new only if it now unblinds something (else the same
         # badly blinded payment would make every rescan return an Update).
         progressed = {outpoint.txid for outpoint in unblinded}
@@ -134,7 +145,7 @@ class _Scan:
                 offset += len(batch)
                 used = [i for i, history in enumerate(found_in) if history]
                 if used:
-                    self.last_unused[c] = batch_start + max(used) + 1
+                    self.last_unused[c] = max(self.last_unused[c], batch_start + max(used) + 1)
                 found = [entry for history in found_in for entry in history]
                 end = batch_start + len(batch)
                 self.progress("scripts", end, max(goal[c], end))
@@ -148,12 +159,11 @@ class _Scan:
             ahead = {c: 1 for c in ahead if c not in done}
 
     def _scripts(self, chain: Chain, start: int) -> list[bytes]:
-        known = self.state.script_batch(chain, start, self.gap_limit)
-        if len(known) == self.gap_limit:
+        size = self.gap_limit if self.state.descriptor.has_wildcard else 1  # one address
+        known = self.state.script_batch(chain, start, size)
+        if len(known) == size:
             return known
-        derived = self.state.descriptor.script_pubkeys(
-            chain, start + len(known), self.gap_limit - len(known)
-        )
+        derived = self.state.descriptor.script_pubkeys(chain, start + len(known), size - len(known))
         for offset, script in enumerate(derived):
             self.new_scripts[script] = (chain, start + len(known) + offset)
         return known + derived
@@ -194,10 +204,19 @@ class _Scan:
 
         A txid does not commit to witnesses, so a server can serve a tx whose range proof
         was tampered with: its wallet output then fails to unblind. Such txs are fetched
-        again on later scans (maybe from another backend) until their outputs unblind.
+        again once from each other backend, and when their height changes (e.g. once they
+        confirm); not on every scan, so a payment blinded to another key costs no request
+        per scan.
         """
         missing = sorted(txid for txid in self.txid_height if txid not in self.state.txs)
-        retry = sorted(txid for txid in self.txid_height if self._has_blinded_gap(txid))
+        moved = self._moved()
+        retry = sorted(
+            txid
+            for txid, tx in self.state.txs.items()
+            if txid in self.txid_height
+            and self._has_blinded_gap(tx)
+            and (txid in moved or (txid, self.client.name) not in self.unreadable)
+        )
         wanted = missing + retry
         to_fetch = [txid for txid in wanted if txid not in self.tx_cache]
         self.progress("transactions", len(wanted) - len(to_fetch), len(wanted))
@@ -206,15 +225,22 @@ class _Scan:
         self.progress("transactions", len(wanted), len(wanted))
         return [self.tx_cache[txid] for txid in wanted]
 
-    def _has_blinded_gap(self, txid: str) -> bool:
-        tx = self.state.txs.get(txid)
-        if tx is None:
-            return False
-        scripts = self.state.scripts
+    def _moved(self) -> set[str]:
+        """Known txs whose height the histories changed (e.g. now confirmed)."""
+        heights = self.state.heights
+        return {t for t, h in self.txid_height.items() if t in heights and heights[t] != h}
+
+    def _has_blinded_gap(
+        self, tx: Transaction, unblinded: Mapping[OutPoint, TxOutSecrets] | None = None
+    ) -> bool:
+        """Whether a blinded output of `tx` to a wallet script is not unblinded (neither in
+        the wallet nor in `unblinded`)."""
+        scripts = self.state.scripts.keys() | self.new_scripts.keys()
         return any(
             out.is_blinded
             and out.script_pubkey in scripts
-            and OutPoint(txid, vout) not in self.state.unblinded
+            and OutPoint(tx.txid, vout) not in self.state.unblinded
+            and OutPoint(tx.txid, vout) not in (unblinded or {})
             for vout, out in enumerate(tx.outputs)
         )
 
@@ -256,13 +282,14 @@ class _Scan:
         return unblinded
 
     def _timestamps(self) -> dict[int, int]:
+        """Block times that are new or changed: of the tip, and of each confirmation height
+        not known yet or whose block a reorg may have replaced since its time was cached."""
         known = self.state.timestamps
-        heights = {h for h in self.txid_height.values() if h is not None} | {self.tip.height}
-        needed = sorted(h for h in heights if h not in known)
-        found = {h: self.block_times[h] for h in needed if h in self.block_times}
-        if self.tip.height in needed:
-            found[self.tip.height] = self.tip.timestamp
-        to_fetch = [h for h in needed if h not in found]
+        heights = {h for h in self.txid_height.values() if h is not None}
+        found = {h: t for h, t in self.block_times.items() if h in heights}  # current blocks
+        found[self.tip.height] = self.tip.timestamp
+        stale = self._maybe_replaced(heights)
+        to_fetch = sorted(h for h in heights if (h not in known or h in stale) and h not in found)
         fetched = self.client.block_timestamps(to_fetch)
         if set(fetched) != set(to_fetch):
             raise BackendProtocolError(
@@ -270,7 +297,22 @@ class _Scan:
                 backend=self.client.name,
             )
         found.update(fetched)
-        return found
+        return {h: t for h, t in found.items() if known.get(h) != t}
+
+    def _maybe_replaced(self, heights: set[int]) -> set[int]:
+        """Heights whose block may differ from the one the wallet saw: none when the tip is
+        the same or extends the wallet's tip by one block, else those within the reorg
+        window below the wallet's tip (and above it)."""
+        old = self.state.tip
+        if old is None or old.hash == self.tip.hash:
+            return set()
+        if self.tip.height == old.height + 1 and self.tip.header:
+            try:
+                if BlockHeader.parse(self.tip.header).prev_hash == old.hash:
+                    return set()
+            except DecodeError:
+                pass  # an unreadable header proves nothing: assume a reorg
+        return {h for h in heights if h > old.height - REORG_WINDOW}
 
     # -- the Update --------------------------------------------------------------------
 
@@ -341,4 +383,5 @@ def scan(
         to_index=to_index,
         progress=progress,
         tx_cache=tx_cache,
+        unreadable=wollet._unreadable,
     ).run()

@@ -28,6 +28,7 @@ __all__ = ["AddressResult", "Balance", "WalletTx", "WalletTxOut", "Wollet", "Wol
 
 # LWK's burn script: a bare OP_RETURN.
 _BURN_SCRIPT = b"\x6a"
+_ZERO_BLINDER = "00" * 32
 
 
 class Balance(Mapping[str, int]):
@@ -178,7 +179,10 @@ class WolletState:
             timestamps={**self.timestamps, **update.timestamps},
             scripts={**self.scripts, **update.scripts},
             unblinded={**self.unblinded, **update.unblinded},
-            last_unused={**self.last_unused, **update.last_unused},
+            last_unused={
+                chain: max(self.last_unused.get(chain, 0), update.last_unused.get(chain, 0))
+                for chain in self.last_unused.keys() | update.last_unused.keys()
+            },
             tip=update.tip,
         )
 
@@ -205,6 +209,9 @@ class Wollet:
         self._descriptor = descriptor
         self._state = WolletState(descriptor=descriptor, network=network)
         self._store: WalletStore | None = None
+        # (txid, backend name): a backend served this tx with wallet outputs that did not
+        # unblind; scans ask that backend for it again only if its height changes.
+        self._unreadable: set[tuple[str, str]] = set()
         if datadir is not None:
             from ._store import WalletStore
 
@@ -259,53 +266,60 @@ class Wollet:
     # -- queries -----------------------------------------------------------------------
 
     def address(self, index: int | None = None) -> AddressResult:
-        """The receive address at `index`, or the first unused one."""
-        if index is None:
+        """The receive address at `index`, or the first unused one (an index once used stays
+        used, so an address handed out is not handed out again after a reorg)."""
+        if not self._descriptor.has_wildcard:
+            if index is not None:  # as LWK: there is one address, not an index to ask for
+                raise DescriptorError("a single-address descriptor takes no address index")
+            index = 0
+        elif index is None:
             index = self._state.last_unused.get(Chain.EXTERNAL, 0)
-        if index < 0:
-            raise ValueError("address index must not be negative")
+        if not 0 <= index < 2**31:
+            raise DescriptorError("address index out of range (0 .. 2^31-1)")
         return AddressResult(self._descriptor.address(Chain.EXTERNAL, index, self._network), index)
 
     def txos(self) -> list[WalletTxOut]:
-        """Every confidential output the wallet received, spent or not."""
-        state = self._state
-        outs = []
-        for txid, height in state.heights.items():
-            tx = state.txs[txid]
-            for vout, out in enumerate(tx.outputs):
-                outpoint = OutPoint(txid, vout)
-                secrets = state.unblinded.get(outpoint)
-                path = state.scripts.get(out.script_pubkey)
-                if secrets is None or path is None:
-                    continue
-                outs.append(
-                    WalletTxOut(
-                        outpoint=outpoint,
-                        script_pubkey=out.script_pubkey,
-                        height=height,
-                        unblinded=secrets,
-                        chain=path[0],
-                        wildcard_index=path[1],
-                        is_spent=outpoint in state.spent,
-                    )
-                )
-        return outs
+        """Every output the wallet received, spent or not, newest transaction first (as
+        `transactions()`), then by output index; explicit outputs have zero blinders."""
+        return [txo for tx in self.transactions() for txo in self._txos_of(tx.txid, tx.height)]
 
     def utxos(self) -> list[WalletTxOut]:
-        """Outputs not spent by any wallet transaction (confirmed or not)."""
-        return [txo for txo in self.txos() if not txo.is_spent]
+        """Confidential outputs not spent by any wallet transaction (confirmed or not),
+        largest value first as LWK sorts them (ties in `txos()` order)."""
+        unspent = [t for t in self.txos() if not t.is_spent and t.outpoint in self._state.unblinded]
+        return sorted(unspent, key=lambda txo: txo.value, reverse=True)
 
     def balance(self) -> Balance:
+        """Satoshis per asset of the unspent confidential outputs (explicit ones are not
+        counted, as LWK)."""
         amounts: dict[str, int] = {}
         for utxo in self.utxos():
             amounts[utxo.asset] = amounts.get(utxo.asset, 0) + utxo.value
         return Balance(amounts, self._network.policy_asset)
 
     def transactions(self) -> list[WalletTx]:
-        """Wallet transactions as LWK lists them: unconfirmed first, then by height, descending."""
-        state = self._state
-        order = sorted(
-            state.heights.items(),
+        """Wallet transactions as LWK lists them: unconfirmed first, then by height,
+        descending. Transactions that touch wallet scripts without any output the wallet
+        can read (blinded to another key, or listed by a lying server) are left out, as LWK
+        does: see `hidden_transactions()`."""
+        shown = [item for item in self._ordered() if self._is_shown(item[0])]
+        return [self._wallet_tx(txid, height) for txid, height in shown]
+
+    def hidden_transactions(self) -> list[WalletTx]:
+        """The transactions `transactions()` leaves out, for support and diagnosis: a server
+        listed them under a wallet script, but no output of theirs is readable by the
+        wallet and they spend none of its outputs."""
+        hidden = [item for item in self._ordered() if not self._is_shown(item[0])]
+        return [self._wallet_tx(txid, height) for txid, height in hidden]
+
+    def transaction(self, txid: str) -> WalletTx | None:
+        if txid not in self._state.heights:
+            return None
+        return self._wallet_tx(txid, self._state.heights[txid])
+
+    def _ordered(self) -> list[tuple[str, int | None]]:
+        return sorted(
+            self._state.heights.items(),
             # LWK compares txids as stored: internal byte order, the reverse of the hex shown
             key=lambda item: (
                 item[1] if item[1] is not None else 2**32,
@@ -313,12 +327,37 @@ class Wollet:
             ),
             reverse=True,
         )
-        return [self._wallet_tx(txid, height) for txid, height in order]
 
-    def transaction(self, txid: str) -> WalletTx | None:
-        if txid not in self._state.heights:
-            return None
-        return self._wallet_tx(txid, self._state.heights[txid])
+    def _is_shown(self, txid: str) -> bool:
+        state = self._state
+        if not self._descriptor.can_unblind:
+            return True  # a public blinding key: nothing is readable, history is all there is
+        tx = state.txs[txid]
+        return any(_secrets(state, txin.prevout) is not None for txin in tx.inputs) or any(
+            _secrets(state, OutPoint(txid, vout)) is not None for vout in range(len(tx.outputs))
+        )
+
+    def _txos_of(self, txid: str, height: int | None) -> list[WalletTxOut]:
+        state = self._state
+        outs = []
+        for vout, out in enumerate(state.txs[txid].outputs):
+            outpoint = OutPoint(txid, vout)
+            secrets = _secrets(state, outpoint)
+            if secrets is None:
+                continue
+            chain, index = state.scripts[out.script_pubkey]
+            outs.append(
+                WalletTxOut(
+                    outpoint=outpoint,
+                    script_pubkey=out.script_pubkey,
+                    height=height,
+                    unblinded=secrets,
+                    chain=chain,
+                    wildcard_index=index,
+                    is_spent=outpoint in state.spent,
+                )
+            )
+        return outs
 
     def _wallet_tx(self, txid: str, height: int | None) -> WalletTx:
         state = self._state
@@ -332,13 +371,12 @@ class Wollet:
             secrets = state.unblinded.get(OutPoint(txid, vout))
             if secrets is not None and out.script_pubkey in state.scripts:
                 balance[secrets.asset] = balance.get(secrets.asset, 0) + secrets.value
-        fee = tx.fee(self._network.policy_asset)
         return WalletTx(
             txid=txid,
             height=height,
             timestamp=state.timestamps.get(height) if height is not None else None,
-            type=_tx_type(tx, balance, self._network.policy_asset, fee),
-            fee=fee,
+            type=_tx_type(tx, balance),
+            fee=tx.fee(self._network.policy_asset),
             balance=balance,
             tx=tx,
         )
@@ -351,7 +389,22 @@ def _is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:
     return tx.outputs[outpoint.vout].script_pubkey in state.scripts
 
 
-def _tx_type(tx: Transaction, balance: Mapping[str, int], policy_asset: str, fee: int) -> str:
+def _secrets(state: WolletState, outpoint: OutPoint) -> TxOutSecrets | None:
+    """What the wallet knows of one of its outputs: the unblinded secrets, or for an explicit
+    output its asset and value with zero blinders (as LWK); None if not a readable output
+    of the wallet."""
+    if not _is_wallet_output(state, outpoint):
+        return None
+    secrets = state.unblinded.get(outpoint)
+    if secrets is not None:
+        return secrets
+    out = state.txs[outpoint.txid].outputs[outpoint.vout]
+    if out.is_blinded or out.asset is None or out.value is None:
+        return None
+    return TxOutSecrets(out.asset, out.value, _ZERO_BLINDER, _ZERO_BLINDER)
+
+
+def _tx_type(tx: Transaction, balance: Mapping[str, int]) -> str:
     issuances = [txin.issuance for txin in tx.inputs if txin.issuance is not None]
     if any(not i.is_reissuance for i in issuances):
         return "issuance"
@@ -359,9 +412,12 @@ def _tx_type(tx: Transaction, balance: Mapping[str, int], policy_asset: str, fee
         return "reissuance"
     if any(out.script_pubkey == _BURN_SCRIPT for out in tx.outputs):
         return "burn"
-    others = (v for a, v in balance.items() if a != policy_asset)
-    if fee and balance.get(policy_asset) == -fee and not any(others):
-        return "redeposit"  # only the fee left the wallet (other assets moved to itself)
+    fees: dict[str, int] = {}
+    for out in tx.outputs:
+        if out.is_fee and out.asset is not None and out.value is not None:
+            fees[out.asset] = fees.get(out.asset, 0) + out.value
+    if fees and balance and all(v == -fees.get(a, 0) for a, v in balance.items()):
+        return "redeposit"  # only fees left the wallet, in whatever asset they were paid
     if balance and all(v > 0 for v in balance.values()):
         return "incoming"
     if balance and all(v < 0 for v in balance.values()):
