@@ -1,4 +1,5 @@
-"""Liquid addresses: base58check, bech32/bech32m, blech32/blech32m (PROTOCOL.md section 4.5).
+"""Liquid addresses: base58check, bech32/bech32m, blech32/blech32m (BIP-173, BIP-350;
+blech32 as in Elements' `src/blech32.cpp` and rust-elements' `src/blech32`).
 
 Confidential segwit addresses are blech32 (witness v0) or blech32m (v1+) over
 `blinding_pubkey(33) || witness_program` with a 12-character checksum; confidential base58

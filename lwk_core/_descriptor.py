@@ -1,8 +1,8 @@
 """ELIP-150 CT descriptors, parsed and derived the way LWK's `WolletDescriptor` does.
 
-`ct(<blinding key>,<descriptor>)#checksum` (PROTOCOL.md sections 4.2-4.4). The ct layer is
-parsed here; keys use libsecp256k1 through embit's bindings. Supported blinding keys:
-`slip77(hex)`, a hex or xprv view key, a bare public key (hex or xpub: addresses only) and
+`ct(<blinding key>,<descriptor>)#checksum` (ELIP-150; blinding keys per SLIP-77 and ELIP-151).
+The ct layer is parsed here; keys use libsecp256k1 through embit's bindings. Supported blinding
+keys: `slip77(hex)`, a hex or xprv view key, a bare public key (hex or xpub: addresses only) and
 `elip151`. Supported scripts: `elwpkh`, `elsh(wpkh)`, `elwsh(multi|sortedmulti)`,
 `elsh(wsh(multi|sortedmulti))`, legacy `elsh(multi)` and key-path-only `eltr`.
 

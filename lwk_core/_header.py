@@ -1,7 +1,8 @@
 """Elements block headers (signed-block legacy and dynafed forms) and Merkle helpers.
 
-PROTOCOL.md 3.1: headers are variable-length; the block hash covers the serialization up to,
-not including, the witness part (legacy `solution`, dynafed `signblock_witness`).
+Headers are variable-length (Elements' `CBlockHeader::Serialize` in `src/primitives/block.h`,
+rust-elements' `src/block.rs`); the block hash covers the serialization up to, not including,
+the witness part (legacy `solution`, dynafed `signblock_witness`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Liquid networks and their constants (PROTOCOL.md section 4.5 and 4.6)."""
+"""Liquid networks and their constants (Elements' `src/kernel/chainparams.cpp`)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 libsecp256k1-zkp's secp256k1_rangeproof_rewind verifies the whole Borromean ring signature
 (one EC multiplication per ring member: 104 for the usual 52-bit proof, about 5 ms) only to
-keep the two challenges it needs. `open_proof` recomputes just those (PROTOCOL.md 4.1):
+keep the two challenges it needs. `open_proof` recomputes just those (secp256k1-zkp's
+`src/modules/rangeproof/rangeproof_impl.h`):
 
 - the prover's random stream (RFC 6979 HMAC-SHA256 seeded with the nonce, the commitments and
   the proof header) gives every ring's blinding share and the raw draws of every member;

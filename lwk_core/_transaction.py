@@ -1,4 +1,5 @@
-"""Elements transactions: a strict parser that keeps the original bytes (PROTOCOL.md 3.2, 3.3).
+"""Elements transactions: a strict parser that keeps the original bytes (Elements'
+`SerializeTransaction` in `src/primitives/transaction.h`).
 
 Anything malformed raises DecodeError: truncation, trailing bytes, unknown prefixes or flags,
 non-canonical or absurd CompactSize counts (checked against the bytes left before anything is
@@ -149,7 +150,8 @@ class Issuance:
     """An asset issuance or reissuance carried by an input (ids in display hex).
 
     `amount`/`token_amount` are None when confidential or null (see the commitments).
-    The ids are derived on first use (PROTOCOL.md 3.3). `token_id` is None for a
+    The ids are derived on first use (Elements' `src/issuance.cpp`, with the
+    `ComputeFastMerkleRoot` of `src/primitives/txwitness.cpp`). `token_id` is None for a
     reissuance, as in Elements' decoderawtransaction: the token id depends on whether the
     original issuance was blinded, which the reissuing input does not say. `contract_hash` is
     None for a reissuance, whose entropy field holds the asset's entropy itself.

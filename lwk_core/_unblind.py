@@ -1,4 +1,5 @@
-"""Unblinding confidential outputs (PROTOCOL.md 4.1).
+"""Unblinding confidential outputs (Elements' `UnblindConfidentialPair` in `src/blind.cpp`;
+nonces as rust-elements' `Nonce::shared_secret`).
 
 Range proofs are opened by `_rangeproof.open_proof` (hashing and a few point operations, about
 0.5 ms), the library's verifying rewind (about 5 ms) covering the shapes it does not; either

@@ -1,4 +1,8 @@
-"""Paths to the shared fixtures (computed by LWK) and small naming helpers for tests."""
+"""The test data folder (`tests/data`, see its README.md) and small naming helpers for tests.
+
+Every test tree (core, plugins) imports this module: pyproject.toml puts `tests/` on pytest's
+`pythonpath`, so this is the one place that knows where the data lives.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+DATA = Path(__file__).resolve().parent / "data"
 
 _names = itertools.count()
 
 
 def load_fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+    return json.loads((DATA / name).read_text())
 
 
 def unique_name(prefix: str) -> str:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from shared_data import FIXTURES, load_fixture
+from shared_data import DATA, load_fixture
 
 from lwk_core.regtest import Regtest
 
@@ -145,7 +145,7 @@ class DocsChain:
 
 @pytest.fixture(scope="module")
 def docs_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsChain]:
-    fixture = FIXTURES / "liquid-testnet-wallet.json"
+    fixture = DATA / "liquid-testnet-wallet.json"
     with Regtest.from_fixture(fixture, step=0) as rt:
         cert_file = tmp_path_factory.mktemp("tls") / "regtest.pem"
         cert_file.write_bytes(rt.cert_pem)

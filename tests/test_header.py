@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_data import load_fixture
 
 from lwk_core._errors import DecodeError
 from lwk_core._hashes import sha256d
@@ -22,12 +21,10 @@ from lwk_core._header import (
     parse_headers,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
-
 
 @cache
 def vectors() -> list[dict[str, Any]]:
-    data = json.loads((FIXTURES / "elements-vectors.json").read_text())
+    data = load_fixture("elements-vectors.json")
     result: list[dict[str, Any]] = data["vectors"]
     assert len(result) == 3
     return result

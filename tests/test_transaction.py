@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import struct
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_data import load_fixture
 
 from lwk_core._errors import DecodeError, TxidMismatch
 from lwk_core._hashes import fast_merkle_root, sha256d
 from lwk_core._transaction import Transaction
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
 TESTNET_POLICY = "144c654344aa716d6f3abcc1ca90e5641e4e2a7f633bc09fe3baf64585819a49"
 
 
 @cache
 def wallet() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / "liquid-testnet-wallet.json").read_text())
+    data: dict[str, Any] = load_fixture("liquid-testnet-wallet.json")
     return data
 
 
@@ -31,7 +29,7 @@ def fixture_txs() -> dict[str, bytes]:
     return {txid: bytes.fromhex(t["hex"]) for txid, t in wallet()["transactions"].items()}
 
 
-# --- a small serializer for hand-built transactions (PROTOCOL.md 3.2) ---------------------
+# --- a serializer for hand-built transactions (Elements' src/primitives/transaction.h) ---
 
 
 def varint(n: int) -> bytes:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import hmac
-import json
 import os
 import random
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import load_fixture
 
 from lwk_core._errors import UnblindError
 from lwk_core._hashes import hash160
@@ -26,12 +25,10 @@ from lwk_core._transaction import Transaction, TxOut
 from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
 from lwk_core._update import TxOutSecrets
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
-
 
 @cache
 def wallet() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / "liquid-testnet-wallet.json").read_text())
+    data: dict[str, Any] = load_fixture("liquid-testnet-wallet.json")
     return data
 
 

@@ -1,8 +1,9 @@
 """Build small explicit (unblinded) Elements transactions for scan-semantics tests.
 
-Written from the serialization layout (PROTOCOL.md 3.2): version, flags byte 0, inputs,
-outputs with explicit asset (0x01 + id in wire order) and value (0x01 + 8-byte big-endian),
-null nonce, script, locktime. No witness.
+Written from the serialization layout (Elements' `SerializeTransaction`,
+`src/primitives/transaction.h`): version, flags byte 0, inputs, outputs with explicit asset
+(0x01 + id in wire order) and value (0x01 + 8-byte big-endian), null nonce, script, locktime. No
+witness.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """An in-memory Liquid regtest chain: blocks, mempool, script index, reorgs.
 
-The interface shared with the Electrum and Esplora servers is in notes/REGTEST_API.md.
-Additions to that interface, used by the faucet and the fixture loader:
+The Electrum and Esplora servers read it through its public methods (the Esplora server's
+part is `_esplora_query.ChainView`). Those used by the faucet and the fixture loader:
 
 - `RegtestChain(network)`: the genesis block carries one coinbase-shaped transaction
   (`genesis_txid`) with `PREMINE_OUTPUTS` explicit policy-asset outputs to `FAUCET_SCRIPT`,

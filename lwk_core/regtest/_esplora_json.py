@@ -1,4 +1,5 @@
-"""JSON shapes of Blockstream electrs' Liquid REST API (PROTOCOL.md 2.2-2.4).
+"""JSON shapes of Blockstream electrs' Liquid REST API (electrs' `src/rest.rs`:
+`BlockValue`, `TransactionValue`, `UtxoValue`; Blockstream/esplora's `API.md`).
 
 Pure functions from parsed transactions and headers to the dicts electrs serializes, with
 the same keys, the same optional-key rules and the same byte orders. Not rendered (electrs

@@ -1,9 +1,9 @@
 """What the Esplora REST server knows, read from a RegtestChain the way electrs indexes it.
 
-Histories are paged exactly as electrs pages them (PROTOCOL.md 2.3): the confirmed history
-newest first in electrs' index order, 25 per page after a `last_seen` txid; the mempool
-history in arrival order, capped at 50. Callers hold `chain.lock` across one request so that
-every fact in an answer comes from the same chain state.
+Histories are paged exactly as electrs pages them (electrs' `src/rest.rs` and
+`src/new_index/query.rs`): the confirmed history newest first in electrs' index order, 25 per
+page after a `last_seen` txid; the mempool history in arrival order, capped at 50. Callers hold
+`chain.lock` across one request so that every fact in an answer comes from the same chain state.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _MTP_SPAN: Final = 11  # blocks in the median time past
 
 
 class ChainView(Protocol):
-    """The part of RegtestChain (REGTEST_API.md) that the Esplora server reads."""
+    """The part of RegtestChain that the Esplora server reads."""
 
     @property
     def network(self) -> Network: ...

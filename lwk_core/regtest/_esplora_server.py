@@ -1,9 +1,11 @@
 """An Esplora REST server over a RegtestChain that answers like Blockstream's electrs (Liquid).
 
 Routes, status codes, error texts, page sizes and pagination follow electrs' `rest.rs`
-(PROTOCOL.md section 2); every route also answers under `/api/...` as behind Esplora's nginx.
+(Blockstream/esplora's `API.md` documents them); every route also answers under `/api/...` as behind
+Esplora's nginx.
 HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY and one `sendall` per reply, so that
-sequential clients such as LWK's do not pay Nagle/delayed-ACK stalls (PROTOCOL.md section 7).
+sequential clients such as LWK's do not pay Nagle/delayed-ACK stalls (about 40 ms per request
+without TCP_NODELAY).
 
 Faults (lwk_core.regtest._faults): `latency` delays every reply; the mode of a request decides
 what goes wrong with it: refuse (close without answering), hang (never answer), reset (half a

@@ -42,7 +42,7 @@ EXAMPLE_MNEMONIC = bip39.mnemonic_from_bytes(sha256(b"lwk-core regtest example w
 
 @attrs.frozen
 class Fixture:
-    """The testnet wallet fixture (see shared/fixtures/README.md)."""
+    """The testnet wallet fixture (its format: tests/data/README.md)."""
 
     network: Network
     descriptor: str = attrs.field(repr=False)

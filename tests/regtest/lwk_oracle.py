@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import attrs
 import lwk
+from shared_data import DATA
 
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._network import Chain, Network
 from lwk_core._update import OutPoint, TxOutSecrets
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "liquid-testnet-wallet.json"
+FIXTURE = DATA / "liquid-testnet-wallet.json"
 
 
 @attrs.define

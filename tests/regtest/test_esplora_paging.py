@@ -1,6 +1,6 @@
-"""Esplora history paging exactly as electrs pages it (PROTOCOL.md 2.3): 25 confirmed per page
-after a `last_seen` txid in electrs' index order, at most 50 mempool transactions; and LWK's
-EsploraClient agreeing with what those pages show."""
+"""Esplora history paging exactly as electrs pages it (electrs' `src/rest.rs`): 25 confirmed per
+page after a `last_seen` txid in electrs' index order, at most 50 mempool transactions; and
+LWK's EsploraClient agreeing with what those pages show."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_a_valid_cursor_outside_the_confirmed_history_ends_paging(
 
 @pytest.mark.parametrize("cursor", ["zz", "ab" * 31, "ab" * 33, "", "g" * 64])
 def test_an_unparseable_cursor_restarts_at_the_first_page(paging: Paging, cursor: str) -> None:
-    """The loop trap of PROTOCOL.md 2.3: a client must not take this for a next page."""
+    """electrs ignores a cursor it cannot parse: a client must not take this for a next page."""
     assert paging.txids(paging.path(f"/txs/chain/{cursor}")) == paging.confirmed_order()[:25]
 
 

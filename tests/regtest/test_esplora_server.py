@@ -4,18 +4,17 @@ the real Liquid testnet wallet fixture."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import lwk
 import pytest
 from embit.liquid.transaction import LTransaction, TxInWitness, TxOutWitness
+from shared_data import load_fixture
 
 from lwk_core import Network
 from lwk_core._hashes import sha256, sha256d
@@ -24,7 +23,6 @@ from lwk_core.regtest._esplora_json import DISCOUNT_CT_START
 from lwk_core.regtest._esplora_server import MAX_BODY_SIZE, EsploraServer
 from lwk_core.regtest._faucet import Faucet
 
-FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures"
 MNEMONIC = "abandon " * 11 + "about"
 POLICY = Network.ELEMENTS_REGTEST.policy_asset
 LWK_NET = lwk.Network.regtest_default()
@@ -128,7 +126,7 @@ def test_lwk_parallel_client_over_concurrent_keep_alive_connections(world: World
 @pytest.fixture(scope="module")
 def testnet() -> Iterator[tuple[dict[str, Any], EsploraServer]]:
     """The real Liquid testnet wallet of the fixtures, each tx at its real height and time."""
-    fixture = json.loads((FIXTURES / "liquid-testnet-wallet.json").read_text())
+    fixture = load_fixture("liquid-testnet-wallet.json")
     chain = RegtestChain(Network.LIQUID_TESTNET)
     for tx in sorted(fixture["transactions"].values(), key=lambda t: t["height"]):
         raw = bytes.fromhex(tx["hex"])
@@ -158,7 +156,7 @@ def test_lwk_syncs_the_real_testnet_wallet_to_the_satoshi(
             want["fee"],
         )
         assert tx.balance() == want["balance"]
-    # LWK's request pattern (PROTOCOL.md 7): per address mempool, chain, chain/:last_seen.
+    # LWK 0.19's request pattern: per address mempool, chain, chain/:last_seen.
     assert server.requests["GET /tx/:txid/raw"] == 64
     assert (
         server.requests["GET /address/:address/txs/mempool"]

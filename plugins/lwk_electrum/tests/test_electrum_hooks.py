@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, fail, notification
 from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum import _plugin as plugin
+from shared_data import load_fixture
 
 from lwk_core import BackendProtocolError, HistoryEntry, connect
 from lwk_core._header import BlockHeader, merkle_branch, merkle_root, parse_block
 
-FIXTURES = Path(__file__).parents[3] / ".." / "shared" / "fixtures"
-VECTORS = json.loads((FIXTURES / "elements-vectors.json").read_text())
-WALLET = json.loads((FIXTURES / "liquid-testnet-wallet.json").read_text())
+VECTORS = load_fixture("elements-vectors.json")
+WALLET = load_fixture("liquid-testnet-wallet.json")
 
 
 def client(fake: FakeElectrum, **kw: Any) -> ElectrumClient:

@@ -8,7 +8,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import lwk
@@ -16,6 +15,7 @@ import pytest
 from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
+from shared_data import DATA
 
 from lwk_core import (
     BackendConnectError,
@@ -445,9 +445,7 @@ def test_watch_survives_a_dropped_connection_and_ends_on_timeout(rt: Regtest) ->
 
 # -- the real Liquid testnet wallet of the fixture --------------------------------------------
 
-FIXTURE_PATH = (
-    Path(__file__).parents[3] / ".." / "shared" / "fixtures" / "liquid-testnet-wallet.json"
-)
+FIXTURE_PATH = DATA / "liquid-testnet-wallet.json"
 FIXTURE = json.loads(FIXTURE_PATH.read_text())
 
 

@@ -19,12 +19,12 @@ from typing import Any
 import lwk
 import pytest
 from electrum_fake import wait_for_tip
+from shared_data import DATA
 
 from lwk_core import Network, Wollet
 from lwk_core._transaction import Transaction
 from lwk_core.regtest import Regtest
 
-SEEDS = Path(__file__).parents[3] / ".." / "shared" / "seeds"
 IMPORTS = {
     "from lwk import ElectrumClient\n": "from lwk_electrum import ElectrumClient\n",
     "from lwk import EsploraClient, Network\n": (
@@ -34,7 +34,7 @@ IMPORTS = {
 
 
 def snippets(page: str) -> list[str]:
-    text = (SEEDS / page).read_text()
+    text = (DATA / page).read_text()
     return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
 
 

@@ -1,4 +1,5 @@
-"""What the hooks ask of an Esplora server, in REST requests (PROTOCOL.md section 2).
+"""What the hooks ask of an Esplora server, in REST requests (Blockstream/esplora's `API.md`,
+electrs' `src/rest.rs`).
 
 History per script (`/scripthash/:h`, sha256 of the script NOT reversed):
 

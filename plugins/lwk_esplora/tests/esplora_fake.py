@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from esplora_shared import load_fixture
+from shared_data import load_fixture
 
 from lwk_core._header import BlockHeader
 from lwk_core._transaction import Transaction

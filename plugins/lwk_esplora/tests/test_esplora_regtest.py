@@ -17,8 +17,8 @@ import attrs
 import httpx
 import lwk
 import pytest
-from esplora_shared import FIXTURES, load_fixture
 from lwk_esplora import EsploraClient
+from shared_data import DATA, load_fixture
 
 from lwk_core import (
     BackendChain,
@@ -387,7 +387,7 @@ def test_concurrent_callers_share_one_client(env: Env) -> None:
 
 # -- the real Liquid testnet wallet of the fixture ----------------------------------------
 
-FIXTURE_PATH = FIXTURES / "liquid-testnet-wallet.json"
+FIXTURE_PATH = DATA / "liquid-testnet-wallet.json"
 
 
 def check_fixture_step(wollet: Wollet, expected: dict[str, Any]) -> None:
@@ -503,7 +503,7 @@ def test_an_unreachable_proxy_is_a_connect_error(env: Env) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("latency", [0.0, 0.02])
 def test_200_tx_wallet_against_lwk(env: Env, latency: float) -> None:
-    """PROTOCOL.md section 7: LWK makes ~603 sequential requests for a 200-tx wallet."""
+    """LWK 0.19 makes ~600 sequential requests for a 200-tx wallet: we must need fewer."""
     env.rt.fund_wallet(DESCRIPTOR, 200)
     env.faults.latency = latency
     wollet = Wollet(NETWORK, DESCRIPTOR)
