@@ -19,10 +19,10 @@ from typing import Any
 import lwk
 import pytest
 from electrum_fake import wait_for_tip
+from lwk_regtest import Regtest
 
 from lwk_core import Network, Wollet
 from lwk_core._transaction import Transaction
-from lwk_core.regtest import Regtest
 
 SEEDS = Path(__file__).parents[3] / ".." / "shared" / "seeds"
 IMPORTS = {

@@ -19,6 +19,7 @@ import lwk
 import pytest
 from esplora_shared import FIXTURES, load_fixture
 from lwk_esplora import EsploraClient
+from lwk_regtest import Faults, Regtest, RegtestChain
 
 from lwk_core import (
     BackendChain,
@@ -33,7 +34,6 @@ from lwk_core import (
     Wollet,
 )
 from lwk_core._address import script_to_address
-from lwk_core.regtest import Faults, Regtest, RegtestChain
 
 NETWORK = Network.ELEMENTS_REGTEST
 DESCRIPTOR = next(
