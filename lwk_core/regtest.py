@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
             f"lwk_core.regtest.{name} comes with the lwk-regtest distribution, "
             "which is not installed: pip install lwk-regtest",
             name="lwk_regtest",
-        ) from exc
+        ) from None  # the only cause: the distribution is absent
     return getattr(module, name)
 
 
