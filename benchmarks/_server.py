@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Literal
 
-from lwk_core.regtest import Regtest
+from lwk_regtest import Regtest
 
 __all__ = ["Backend", "ServerProcess"]
 

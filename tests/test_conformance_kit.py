@@ -6,7 +6,7 @@ import pytest
 
 BROKEN_BACKEND = """
 from lwk_electrum import ElectrumClient
-from lwk_core.testing import BackendConformance
+from lwk_regtest.testing import BackendConformance
 
 
 class LossyClient(ElectrumClient):

@@ -39,9 +39,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from lwk_regtest import Regtest
 from shared_data import DATA, load_fixture
-
-from lwk_core.regtest import Regtest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import lwk
 import pytest
 from lwk_electrum import ElectrumClient
+from lwk_regtest import Regtest
+from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import Chain, Wollet
-from lwk_core.regtest import Regtest
-from lwk_core.testing import new_wallet_descriptor
 
 
 @pytest.fixture(scope="module")

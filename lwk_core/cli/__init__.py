@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from .._errors import LwkError
-from . import _broadcast, _demo, _plugins, _regtest, _wallet, _watch
+from . import _broadcast, _plugins, _wallet, _watch
+from ._commands import register_commands
 from ._common import output_options
 from ._errors import ExitCode, UsageError, exit_code
 from ._output import log_to
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["ExitCode", "main"]
 
 _EPILOG = """\
-exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown URL scheme), 3 backend failure
-(every backend failed), 4 bad descriptor, 5 transaction rejected, 130 interrupted.
+exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown URL scheme, command not
+installed), 3 backend failure (every backend failed), 4 bad descriptor, 5 transaction
+rejected, 130 interrupted.
 descriptors: --descriptor-file PATH or $LWK_DESCRIPTOR keep them out of shell history."""
 
 # Anything that looks like descriptor or key material is masked in the messages we print.
@@ -55,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = [output_options(top=False)]
-    for module in (_plugins, _wallet, _broadcast, _watch, _regtest, _demo):
+    for module in (_plugins, _wallet, _broadcast, _watch):
         module.register(sub, common)
+    register_commands(sub, common)  # lwk regtest, lwk demo, ... from other distributions
     return parser
 
 

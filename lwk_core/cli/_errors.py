@@ -8,16 +8,17 @@ from .._errors import (
     BackendError,
     BroadcastRejected,
     DescriptorError,
+    PluginError,
     UnknownScheme,
 )
 
-__all__ = ["ExitCode", "UsageError", "exit_code"]
+__all__ = ["CommandUnavailable", "ExitCode", "UsageError", "exit_code"]
 
 
 class ExitCode(enum.IntEnum):
     OK = 0
     ERROR = 1  # any other LwkError (store, plugin, decode, update ...)
-    USAGE = 2  # bad arguments, unknown URL scheme, no descriptor
+    USAGE = 2  # bad arguments, unknown URL scheme, no descriptor, command not installed
     BACKEND = 3  # a backend failed (connect, timeout, protocol, rate limit), or all of them
     DESCRIPTOR = 4  # the descriptor cannot be parsed or does not fit the network
     REJECTED = 5  # the server refused the transaction
@@ -32,9 +33,13 @@ class UsageError(Exception):
         self.prog = prog
 
 
+class CommandUnavailable(PluginError):
+    """A known `lwk` command whose distribution is not installed or fails to load."""
+
+
 def exit_code(exc: BaseException) -> ExitCode:
     """The exit code for an exception that ends a command."""
-    if isinstance(exc, UsageError | UnknownScheme):
+    if isinstance(exc, UsageError | UnknownScheme | CommandUnavailable):
         return ExitCode.USAGE
     if isinstance(exc, DescriptorError):
         return ExitCode.DESCRIPTOR

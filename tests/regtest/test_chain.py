@@ -8,6 +8,10 @@ import pytest
 from embit.liquid.transaction import LTransaction, LTransactionInput, LTransactionOutput
 from embit.script import Script
 from lwk_oracle import FIXTURE, new_wallet
+from lwk_regtest import RegtestChain, RegtestRejected
+from lwk_regtest._blocks import build_header, explicit_coinbase_tx
+from lwk_regtest._chain import FAUCET_SCRIPT, PREMINE_OUTPUTS
+from lwk_regtest._faucet import Faucet, TxCache
 
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._errors import DecodeError
@@ -15,10 +19,6 @@ from lwk_core._hashes import sha256d
 from lwk_core._network import Chain, Network
 from lwk_core._transaction import Transaction
 from lwk_core._update import OutPoint
-from lwk_core.regtest import RegtestChain, RegtestRejected
-from lwk_core.regtest._blocks import build_header, explicit_coinbase_tx
-from lwk_core.regtest._chain import FAUCET_SCRIPT, PREMINE_OUTPUTS
-from lwk_core.regtest._faucet import Faucet, TxCache
 
 POLICY = bytes.fromhex(Network.ELEMENTS_REGTEST.policy_asset)[::-1]
 

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import httpx
 import lwk
 import pytest
+from lwk_regtest._chain import RegtestChain
+from lwk_regtest._esplora_server import LYING_TIP_OFFSET, OVERSIZED_BYTES, EsploraServer
+from lwk_regtest._faucet import Faucet
 
 from lwk_core import DecodeError, Network, TxidMismatch
 from lwk_core._address import script_to_address
 from lwk_core._header import BlockHeader
 from lwk_core._transaction import Transaction
-from lwk_core.regtest._chain import RegtestChain
-from lwk_core.regtest._esplora_server import LYING_TIP_OFFSET, OVERSIZED_BYTES, EsploraServer
-from lwk_core.regtest._faucet import Faucet
 
 ADDRESS = script_to_address(b"\x00\x14" + bytes(range(20)), None, Network.ELEMENTS_REGTEST)
 

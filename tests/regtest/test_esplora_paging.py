@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import lwk
 import pytest
+from lwk_regtest._chain import RegtestChain
+from lwk_regtest._esplora_server import EsploraServer
+from lwk_regtest._faucet import Faucet
 
 from lwk_core import Network, OutPoint
 from lwk_core._hashes import sha256
 from lwk_core._transaction import Transaction
-from lwk_core.regtest._chain import RegtestChain
-from lwk_core.regtest._esplora_server import EsploraServer
-from lwk_core.regtest._faucet import Faucet
 
 MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 POLICY = Network.ELEMENTS_REGTEST.policy_asset

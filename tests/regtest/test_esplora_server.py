@@ -14,14 +14,14 @@ import httpx
 import lwk
 import pytest
 from embit.liquid.transaction import LTransaction, TxInWitness, TxOutWitness
+from lwk_regtest._chain import FAUCET_SCRIPT, RegtestChain
+from lwk_regtest._esplora_json import DISCOUNT_CT_START
+from lwk_regtest._esplora_server import MAX_BODY_SIZE, EsploraServer
+from lwk_regtest._faucet import Faucet
 from shared_data import load_fixture
 
 from lwk_core import Network
 from lwk_core._hashes import sha256, sha256d
-from lwk_core.regtest._chain import FAUCET_SCRIPT, RegtestChain
-from lwk_core.regtest._esplora_json import DISCOUNT_CT_START
-from lwk_core.regtest._esplora_server import MAX_BODY_SIZE, EsploraServer
-from lwk_core.regtest._faucet import Faucet
 
 MNEMONIC = "abandon " * 11 + "about"
 POLICY = Network.ELEMENTS_REGTEST.policy_asset

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import lwk
 import pytest
 from lwk_oracle import FIXTURE, LwkWallet, new_wallet
+from lwk_regtest import Regtest
+from lwk_regtest._faucet import DEFAULT_FEE
 
 from lwk_core._network import Chain, Network
-from lwk_core.regtest import Regtest
-from lwk_core.regtest._faucet import DEFAULT_FEE
 
 pytestmark = pytest.mark.lwk
 POLICY = Network.ELEMENTS_REGTEST.policy_asset

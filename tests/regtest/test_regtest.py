@@ -12,9 +12,9 @@ from pathlib import Path
 import lwk
 import pytest
 from lwk_oracle import LwkWallet, new_wallet
+from lwk_regtest import Regtest, RegtestRejected
 
 from lwk_core._network import Network
-from lwk_core.regtest import Regtest, RegtestRejected
 
 pytestmark = pytest.mark.lwk
 POLICY = Network.ELEMENTS_REGTEST.policy_asset

@@ -11,11 +11,11 @@ import pytest
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
 from lwk_oracle import LwkWallet, new_wallet
+from lwk_regtest import Regtest
+from lwk_regtest._faucet import DEFAULT_FEE, _build, _Output, decode_address
 
 from lwk_core import Network, Transaction, Update, Wollet
 from lwk_core._errors import DescriptorError
-from lwk_core.regtest import Regtest
-from lwk_core.regtest._faucet import DEFAULT_FEE, _build, _Output, decode_address
 
 pytestmark = pytest.mark.lwk
 

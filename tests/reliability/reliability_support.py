@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
+from lwk_regtest import Regtest
+from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import BackendChain, Chain, Client, Network, Update, Wollet, WolletDescriptor
-from lwk_core.regtest import Regtest
-from lwk_core.testing import new_wallet_descriptor
 
 __all__ = [
     "FundedWallet",

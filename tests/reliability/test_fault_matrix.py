@@ -22,6 +22,7 @@ import attrs
 import pytest
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
+from lwk_regtest import Faults, Regtest
 from reliability_support import (
     FundedWallet,
     chain_height_of,
@@ -50,7 +51,6 @@ from lwk_core import (
 from lwk_core._sync import REORG_WINDOW
 from lwk_core.plugin import hookimpl
 from lwk_core.plugin.manager import get_plugin_manager, register_plugin
-from lwk_core.regtest import Faults, Regtest
 
 TIMEOUT = 1.0  # every client of this module; a hang must cost about this, not more
 MARGIN = 1.5  # scheduling slack on a loaded 2-core machine

@@ -49,6 +49,7 @@ from lwk_esplora import EsploraClient, _http
 from lwk_esplora import _parse as esplora
 from lwk_esplora._backend import _tx_scripts
 from lwk_esplora._http import MAX_BODY, Reply, parse_retry_after
+from lwk_regtest import Regtest, RegtestChain
 from reliability_support import (
     FundedWallet,
     chain_height_of,
@@ -73,7 +74,6 @@ from lwk_core import (
 )
 from lwk_core._address import address_to_script, script_to_address
 from lwk_core._header import parse_block
-from lwk_core.regtest import Regtest, RegtestChain
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

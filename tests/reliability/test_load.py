@@ -19,10 +19,10 @@ import attrs
 import pytest
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
+from lwk_regtest import Regtest
 from reliability_support import FundedWallet, Summary, fund, summary, sync_into
 
 from lwk_core import BackendChain
-from lwk_core.regtest import Regtest
 
 WALLETS = 50
 STRESS = 500  # opt-in (pytest -m slow)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from electrum_fake import FakeElectrum, RoundTrips
 from lwk_electrum._connection import ElectrumConnection
+from lwk_regtest._tls import SelfSignedCert, self_signed_cert
 
 from lwk_core.plugin.manager import reset_plugin_manager
-from lwk_core.regtest._tls import SelfSignedCert, self_signed_cert
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,10 @@
-"""lwk-electrum passes the backend conformance kit of lwk_core.testing."""
+"""lwk-electrum passes the backend conformance kit of lwk_regtest.testing."""
 
 from __future__ import annotations
 
 from lwk_electrum import ElectrumClient
-
-from lwk_core.regtest import Regtest
-from lwk_core.testing import BackendConformance
+from lwk_regtest import Regtest
+from lwk_regtest.testing import BackendConformance
 
 
 class TestElectrumConformance(BackendConformance):

@@ -15,6 +15,7 @@ import pytest
 from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
+from lwk_regtest import Regtest
 from shared_data import DATA
 
 from lwk_core import (
@@ -28,7 +29,6 @@ from lwk_core import (
     Wollet,
 )
 from lwk_core._transaction import Transaction
-from lwk_core.regtest import Regtest
 
 MARGIN = 0.5
 

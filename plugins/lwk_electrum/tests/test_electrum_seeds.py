@@ -19,11 +19,11 @@ from typing import Any
 import lwk
 import pytest
 from electrum_fake import wait_for_tip
+from lwk_regtest import Regtest
 from shared_data import DATA
 
 from lwk_core import Network, Wollet
 from lwk_core._transaction import Transaction
-from lwk_core.regtest import Regtest
 
 IMPORTS = {
     "from lwk import ElectrumClient\n": "from lwk_electrum import ElectrumClient\n",

@@ -12,6 +12,7 @@ import pytest
 from electrum_fake import FakeElectrum, Reply, fail, notification
 from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum._connection import ElectrumConnection
+from lwk_regtest._tls import SelfSignedCert
 
 from lwk_core import (
     BackendConnectError,
@@ -21,7 +22,6 @@ from lwk_core import (
     BroadcastRejected,
 )
 from lwk_core._header import BlockHeader
-from lwk_core.regtest._tls import SelfSignedCert
 
 SH = "ab" * 32
 STATUS = "cd" * 32

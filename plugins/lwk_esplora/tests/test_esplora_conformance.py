@@ -1,11 +1,10 @@
-"""lwk-esplora passes the backend conformance kit of lwk_core.testing."""
+"""lwk-esplora passes the backend conformance kit of lwk_regtest.testing."""
 
 from __future__ import annotations
 
 from lwk_esplora import EsploraClient
-
-from lwk_core.regtest import Regtest
-from lwk_core.testing import BackendConformance
+from lwk_regtest import Regtest
+from lwk_regtest.testing import BackendConformance
 
 
 class TestEsploraConformance(BackendConformance):

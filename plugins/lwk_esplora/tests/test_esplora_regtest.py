@@ -18,6 +18,7 @@ import httpx
 import lwk
 import pytest
 from lwk_esplora import EsploraClient
+from lwk_regtest import Faults, Regtest, RegtestChain
 from shared_data import DATA, load_fixture
 
 from lwk_core import (
@@ -33,7 +34,6 @@ from lwk_core import (
     Wollet,
 )
 from lwk_core._address import script_to_address
-from lwk_core.regtest import Faults, Regtest, RegtestChain
 
 NETWORK = Network.ELEMENTS_REGTEST
 DESCRIPTOR = next(

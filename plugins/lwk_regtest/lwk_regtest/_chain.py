@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable, Sequence
 import attrs
 from embit import ec
 
-from .._errors import DecodeError
-from .._hashes import hash160, sha256
-from .._header import merkle_branch, merkle_root
-from .._network import Network
-from .._transaction import Transaction
+from lwk_core import DecodeError, Network, Transaction
+from lwk_core._hashes import hash160, sha256
+from lwk_core._header import merkle_branch, merkle_root
+
 from ._blocks import EmptyRun, build_header, explicit_coinbase_tx
 
 __all__ = [

@@ -34,12 +34,10 @@ from embit.liquid.transaction import (
 from embit.script import Script
 from embit.util import secp256k1
 
-from .._address import address_to_script
-from .._errors import DecodeError
-from .._hashes import fast_merkle_root, sha256, sha256d, tagged_hash
-from .._network import Network
-from .._transaction import Transaction, TxOut
-from .._update import OutPoint, TxOutSecrets
+from lwk_core import DecodeError, Network, OutPoint, Transaction, TxOut, TxOutSecrets
+from lwk_core._address import address_to_script
+from lwk_core._hashes import fast_merkle_root, sha256, sha256d, tagged_hash
+
 from ._chain import FAUCET_SCRIPT, RegtestChain
 
 __all__ = [

@@ -11,10 +11,10 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 `build_payment`, `build_spend`, `mine`, `reorg`, `evict`, `fund_wallet`, `example_wallet`.
 
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
-`Regtest(process=True)` runs chain and servers in a child process (`python -m
-lwk_core.regtest`) so that they do not compete with a timed client for the GIL; the control
-methods (faucet, mine, reorg, ...) then go through the child's stdin/stdout as JSON lines and
-`rt.chain` and the Faults objects are not available (use `rt.set_faults`).
+`Regtest(process=True)` runs chain and servers in a child process (`python -m lwk_regtest`)
+so that they do not compete with a timed client for the GIL; the control methods (faucet,
+mine, reorg, ...) then go through the child's stdin/stdout as JSON lines and `rt.chain` and
+the Faults objects are not available (use `rt.set_faults`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .._descriptor import WolletDescriptor
-from .._network import Chain, Network
-from .._update import OutPoint, TxOutSecrets
+from lwk_core import Chain, Network, OutPoint, TxOutSecrets, WolletDescriptor
+
 from ._chain import RegtestChain, RegtestRejected
 from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer
@@ -161,7 +160,7 @@ class Regtest:
         }
 
     def _child_args(self) -> list[str]:
-        args = [sys.executable, "-m", "lwk_core.regtest", "--network", self.network.value]
+        args = [sys.executable, "-m", "lwk_regtest", "--network", self.network.value]
         if self._fixture is not None:
             args += ["--fixture", self._fixture[0], "--step", str(self._fixture[1])]
         args += ["--cache-dir", str(self._cache_dir)] if self._cache_dir else ["--no-cache"]
@@ -365,7 +364,7 @@ def _spend_params(
 
 
 class _Child:
-    """`python -m lwk_core.regtest` in a child process, driven over its stdin/stdout."""
+    """`python -m lwk_regtest` in a child process, driven over its stdin/stdout."""
 
     def __init__(self, args: list[str]) -> None:
         self._proc = subprocess.Popen(

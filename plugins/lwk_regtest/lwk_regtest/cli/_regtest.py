@@ -6,10 +6,10 @@ import argparse
 import threading
 from typing import TYPE_CHECKING
 
-from ._output import print_json
+from lwk_core.cli._output import print_json
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from lwk_core.cli import Subparsers
 
 __all__ = ["register"]
 
@@ -35,7 +35,7 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..regtest import Regtest
+    from .. import Regtest
 
     with Regtest() as rt:
         descriptor = rt.example_wallet()  # funded with a few confirmed payments

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from ..regtest import Regtest
+    from .. import Regtest
 
 
 @pytest.fixture(scope="session")
 def lwk_regtest() -> Iterator[Regtest]:
     """One embedded regtest chain with Electrum and Esplora servers for the session."""
-    from ..regtest import Regtest
+    from .. import Regtest
 
     with Regtest() as rt:
         yield rt

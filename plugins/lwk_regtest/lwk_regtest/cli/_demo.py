@@ -8,14 +8,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .._chain import BackendChain
-from .._wollet import Wollet
-from ._output import format_btc, log_to, print_balance, print_txs
-from ._watch import describe_update, watch_updates
+from lwk_core import BackendChain, Wollet
+from lwk_core.cli._output import format_btc, log_to, print_balance, print_txs
+from lwk_core.cli._watch import describe_update, watch_updates
 
 if TYPE_CHECKING:
-    from ..regtest import Regtest
-    from . import Subparsers
+    from lwk_core.cli import Subparsers
+
+    from .. import Regtest
 
 __all__ = ["register", "run_demo"]
 
@@ -47,7 +47,7 @@ def _step(text: str) -> None:
 
 
 def run_demo() -> int:
-    from ..regtest import Regtest
+    from .. import Regtest
 
     started = time.monotonic()
     print("lwk demo: a watch-only Liquid wallet kept in sync through a failover chain")

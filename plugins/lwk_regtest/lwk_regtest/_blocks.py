@@ -11,8 +11,8 @@ import struct
 
 import attrs
 
-from .._encoding import compact_size, varbytes
-from .._hashes import sha256d
+from lwk_core._encoding import compact_size, varbytes
+from lwk_core._hashes import sha256d
 
 __all__ = [
     "BLOCK_VERSION",

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .._address import script_to_address
-from .._encoding import compact_size
-from .._errors import DecodeError
-from .._header import BlockHeader
-from .._network import Network
-from .._transaction import Issuance, Transaction, TxIn, TxOut
+from lwk_core import BlockHeader, DecodeError, Issuance, Network, Transaction, TxIn, TxOut
+from lwk_core._address import script_to_address
+from lwk_core._encoding import compact_size
 
 __all__ = [
     "DISCOUNT_CT_START",

@@ -1,4 +1,4 @@
-"""`python -m lwk_core.regtest`: run a regtest chain with its servers until stdin closes.
+"""`python -m lwk_regtest`: run a regtest chain with its servers until stdin closes.
 
 Prints one JSON line with the URLs (electrum_url, electrum_ssl_url, esplora_url), the TLS
 certificate (cert_pem, cert_fingerprint) and the network, then answers control commands read
@@ -13,7 +13,8 @@ import json
 import sys
 from typing import Any
 
-from .._network import Network
+from lwk_core import Network
+
 from . import Regtest, RegtestRejected
 
 
@@ -29,7 +30,7 @@ def _reply(rt: Regtest, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lwk_core.regtest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lwk_regtest", description=__doc__)
     parser.add_argument("--network", default="elementsregtest")
     parser.add_argument("--fixture", help="a wallet fixture JSON file to serve")
     parser.add_argument("--step", type=int, default=1, help="fixture step to serve")

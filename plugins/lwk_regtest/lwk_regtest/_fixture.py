@@ -21,9 +21,10 @@ from embit import bip32, bip39
 from embit.liquid import slip77
 from embit.networks import NETWORKS
 
-from .._descriptor import WolletDescriptor, descriptor_checksum
-from .._hashes import sha256
-from .._network import Chain, Network
+from lwk_core import Chain, Network, WolletDescriptor
+from lwk_core._descriptor import descriptor_checksum
+from lwk_core._hashes import sha256
+
 from ._chain import RegtestChain
 from ._faucet import Faucet
 

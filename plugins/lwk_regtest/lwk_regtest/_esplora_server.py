@@ -7,7 +7,7 @@ HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY and one `sendall` per reply
 sequential clients such as LWK's do not pay Nagle/delayed-ACK stalls (about 40 ms per request
 without TCP_NODELAY).
 
-Faults (lwk_core.regtest._faults): `latency` delays every reply; the mode of a request decides
+Faults (lwk_regtest._faults): `latency` delays every reply; the mode of a request decides
 what goes wrong with it: refuse (close without answering), hang (never answer), reset (half a
 reply, then RST), truncate (half a reply under the full Content-Length, then FIN), garbage
 (200 with a body that is neither JSON, hex nor a transaction), oversized (200 with a 32 MiB
@@ -38,10 +38,9 @@ from typing import Any, Final
 
 import attrs
 
-from .._address import address_to_script
-from .._errors import DecodeError
-from .._header import BlockHeader
-from .._transaction import Transaction
+from lwk_core import BlockHeader, DecodeError, Transaction
+from lwk_core._address import address_to_script
+
 from ._chain import RegtestRejected
 from ._esplora_json import Json
 from ._esplora_query import ChainView, EsploraQuery

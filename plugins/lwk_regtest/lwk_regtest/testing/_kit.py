@@ -10,13 +10,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .._chain import BackendChain
-from .._client import Client
-from .._errors import BackendError, BackendProtocolError, BackendTimeout, BroadcastRejected
-from .._wollet import Wollet
+from lwk_core import (
+    BackendChain,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    BroadcastRejected,
+    Client,
+    Wollet,
+)
 
 if TYPE_CHECKING:
-    from ..regtest import Regtest
+    from .. import Regtest
 
 __all__ = ["BackendConformance", "new_wallet_descriptor"]
 
@@ -163,7 +168,7 @@ class BackendConformance:
     def test_a_chain_fails_over_to_this_backend(
         self, rt: Regtest, backend: Client, wollet: Wollet
     ) -> None:
-        from .. import connect
+        from lwk_core import connect
 
         rt.faucet(wollet.address().address(), 9_000)
         dead = connect("tcp://127.0.0.1:9", rt.network, timeout=1.0)

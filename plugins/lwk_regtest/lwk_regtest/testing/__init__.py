@@ -5,7 +5,7 @@ suite then checks your backend against the embedded regtest chain (tip, scans of
 wallets, mempool and confirmations, large histories, verified transactions, broadcast
 and rejection, reorgs, timeouts, failover)::
 
-    from lwk_core.testing import BackendConformance
+    from lwk_regtest.testing import BackendConformance
 
     class TestMyBackend(BackendConformance):
         def make_backend(self, rt, *, timeout):

@@ -8,7 +8,7 @@ Subscriptions (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`
 notifications as soon as the chain changes. `blockchain.scripthash.listunspent` and
 `get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
 
-Faults (lwk_core.regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
+Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
 consumed by the method they falsify. `latency` delays each write (one network round trip).
 """
 
@@ -25,7 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._hashes import electrum_status
+from lwk_core._hashes import electrum_status
+
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 

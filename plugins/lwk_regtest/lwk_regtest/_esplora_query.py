@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
-from .._header import BlockHeader
-from .._network import Network
-from .._transaction import Transaction, TxOut
+from lwk_core import BlockHeader, Network, Transaction, TxOut
+
 from ._esplora_json import (
     Json,
     block_status_value,
