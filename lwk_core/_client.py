@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ._errors import PluginError
-from ._network import Network
+from ._network import Chain, Network
+from ._scan import Progress
 from ._transaction import Transaction
 from ._update import HistoryEntry, Tip, Update
 
 if TYPE_CHECKING:
     import pluggy
 
+    from ._descriptor import WolletDescriptor
     from ._wollet import Wollet
 
 __all__ = ["Client", "Progress", "ScanMethods"]
-
-Progress = Callable[[str, int, int], None]
-"""A progress callback: (stage, done, total)."""
 
 
 class ScanMethods:
@@ -112,9 +111,16 @@ class Client(ScanMethods):
 
     def get_txs(self, txids: Sequence[str]) -> list[Transaction]:
         """Fetch transactions and check that each hashes to its txid."""
-        from ._sync import decode_fetched
+        from ._sync import get_txs
 
-        return decode_fetched(self, list(txids), self.get_raw_txs(txids))
+        return get_txs(self, txids)
+
+    def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> dict[Chain, list[list[HistoryEntry]]] | None:
+        """Histories of a whole wallet in one request, where the backend derives the scripts
+        itself; None when it does not offer that (then scans ask script by script)."""
+        return None
 
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]

@@ -15,6 +15,7 @@
     │   ├── BackendConnectError   refused, unreachable, TLS failure, dropped connection
     │   ├── BackendTimeout        no (complete) answer within the timeout
     │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
+    │   │   └── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
     │   └── RateLimited           the server keeps refusing with 429/503 after the retries
     ├── BroadcastRejected         the server validly refused a transaction (no failover)
     └── AllBackendsFailed         every backend of a chain failed; `.causes` holds each one
@@ -36,6 +37,7 @@ __all__ = [
     "LwkError",
     "PluginError",
     "RateLimited",
+    "ScanLimitExceeded",
     "StoreCorrupted",
     "StoreError",
     "StoreLocked",
@@ -117,6 +119,11 @@ class BackendTimeout(BackendError):
 
 class BackendProtocolError(BackendError):
     """The server answered something malformed, oversized, inconsistent or false."""
+
+
+class ScanLimitExceeded(BackendProtocolError):
+    """A scan reached one of its ScanLimits (scripts used without end, histories too long):
+    what an honest server of a real wallet does not send."""
 
 
 class RateLimited(BackendError):

@@ -97,17 +97,22 @@ class Update:
     tip: Tip
     new_txs: tuple[Transaction, ...] = attrs.field(default=(), converter=_txs)
     txid_height_new: Mapping[str, int | None] = attrs.field(
-        factory=dict, converter=_frozen_map, eq=False
+        factory=dict,
+        converter=_frozen_map,
     )
     txid_height_delete: frozenset[str] = attrs.field(default=frozenset(), converter=_txids)
-    timestamps: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen_map, eq=False)
+    timestamps: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen_map)
     scripts: Mapping[bytes, tuple[Chain, int]] = attrs.field(
-        factory=dict, converter=_frozen_map, repr=False, eq=False
+        factory=dict,
+        converter=_frozen_map,
+        repr=False,
     )
     unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(
-        factory=dict, converter=_frozen_map, repr=False, eq=False
+        factory=dict,
+        converter=_frozen_map,
+        repr=False,
     )
-    last_unused: Mapping[Chain, int] = attrs.field(factory=dict, converter=_frozen_map, eq=False)
+    last_unused: Mapping[Chain, int] = attrs.field(factory=dict, converter=_frozen_map)
 
     @property
     def only_tip(self) -> bool:

@@ -48,7 +48,7 @@ from lwk_core import (
     Update,
     Wollet,
 )
-from lwk_core._sync import REORG_WINDOW
+from lwk_core._scan import REORG_WINDOW
 from lwk_core.plugin import hookimpl
 from lwk_core.plugin.manager import get_plugin_manager, register_plugin
 

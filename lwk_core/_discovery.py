@@ -1,0 +1,192 @@
+"""Which scripts a wallet uses: the history part of a scan, with LWK's gap rule.
+
+Per chain, scripts are derived in batches of `gap_limit` and their histories asked; a
+chain's scan stops after a batch with no history once it has covered `to_index` and the
+wallet's last used index. All chains share each round's request, and the first round covers
+every batch the rule is sure to reach. A whole-descriptor scan (where the backend offers
+one) answers batches without a request. Everything stays within the scan's limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ._errors import BackendProtocolError, ScanLimitExceeded
+from ._network import Chain
+from ._replies import check_histories
+from ._requests import GetHistories, Request, ScanDescriptor
+from ._update import HistoryEntry
+from ._wollet import WolletState
+
+__all__ = ["Discovery", "Progress", "ScanLimits"]
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (stage, done, total)."""
+
+
+@attrs.frozen
+class ScanLimits:
+    """Bounds that keep one scan finite whatever a server claims (a ScanLimitExceeded names
+    the one reached; a chain then fails over)."""
+
+    max_new_indexes: int = 10_000
+    """Indexes a chain may be scanned beyond `to_index` and the wallet's last used index."""
+    max_history_per_script: int = 50_000
+    """History entries of one script."""
+    max_history_entries: int = 500_000
+    """History entries of all scripts of one scan."""
+
+
+class Discovery:
+    """What the histories of one scan found: each tx's height, block times the backend
+    gave with them, newly derived scripts, and the last used index per chain."""
+
+    def __init__(
+        self,
+        state: WolletState,
+        *,
+        backend: str,
+        gap_limit: int,
+        to_index: int,
+        limits: ScanLimits,
+        progress: Progress,
+    ) -> None:
+        self.state = state
+        self.backend = backend
+        self.gap_limit = gap_limit
+        self.limits = limits
+        self.progress = progress
+        self.txid_height: dict[str, int | None] = {}
+        self.block_times: dict[int, int] = {}
+        self.new_scripts: dict[bytes, tuple[Chain, int]] = {}
+        self.entries = 0
+        self.to_index = to_index
+        # An index once used stays used (as LWK): when the txs that used it vanish, its
+        # address was still given out, and its scripts may still hold counted outputs.
+        self.last_unused = {c: state.last_unused.get(c, 0) for c in state.descriptor.chains}
+        self.goal = {c: max(to_index, n) for c, n in self.last_unused.items()}
+
+    def error(self, message: str) -> BackendProtocolError:
+        return BackendProtocolError(message, backend=self.backend)
+
+    def steps(self) -> Generator[Request, Any, None]:
+        known = yield from self._descriptor_histories()
+        yield from self._histories(known)
+
+    def _descriptor_histories(
+        self,
+    ) -> Generator[Request, Any, dict[Chain, list[list[HistoryEntry]]]]:
+        """Histories of a whole-descriptor scan, where the backend offers one; else none."""
+        request = ScanDescriptor(self.state.descriptor, self.gap_limit, self.to_index)
+        reply = yield request
+        if reply is None:
+            return {}
+        if not isinstance(reply, Mapping) or not set(reply) <= set(self.last_unused):
+            raise self.error("a descriptor scan answered for chains the wallet does not have")
+        known = {}
+        for chain, histories in reply.items():
+            count = len(histories) if isinstance(histories, Sequence) else -1
+            known[chain] = self._checked(histories, count)
+        return known
+
+    def _certain_batches(self, chain: Chain) -> int:
+        """How many batches LWK's loop scans whatever the histories say: every batch that
+        starts below goal - 1, plus the next one."""
+        if not self.state.descriptor.has_wildcard:
+            return 1
+        return max(0, -(-(self.goal[chain] - 1) // self.gap_limit)) + 1
+
+    def _histories(
+        self, known: Mapping[Chain, list[list[HistoryEntry]]]
+    ) -> Generator[Request, Any, None]:
+        """Each chain batch by batch with LWK's stop rule, all chains in one request per
+        round, the first round covering every batch the rule is sure to reach (for a rescan:
+        every used script and the gap after them, in one round trip). Batches a descriptor
+        scan already answered cost no request."""
+        start = dict.fromkeys(self.last_unused, 0)
+        ahead = {c: self._certain_batches(c) for c in self.last_unused}
+        while ahead:
+            plan = [(c, start[c] + k * self.gap_limit) for c, n in ahead.items() for k in range(n)]
+            batches = [self._scripts(c, s) for c, s in plan]
+            answered = [
+                self._known_batch(known, c, s, len(b))
+                for (c, s), b in zip(plan, batches, strict=True)
+            ]
+            asked = [s for b, a in zip(batches, answered, strict=True) if a is None for s in b]
+            replies: Iterator[list[HistoryEntry]] = iter(())
+            if asked:
+                replies = iter(self._checked((yield GetHistories(tuple(asked))), len(asked)))
+            done: set[Chain] = set()
+            for (chain, batch_start), batch, answer in zip(plan, batches, answered, strict=True):
+                found = answer if answer is not None else [next(replies) for _ in batch]
+                start[chain] = batch_start + self.gap_limit
+                if self._record_batch(chain, batch_start, found, known.get(chain, [])):
+                    done.add(chain)  # only the last planned batch of a chain can end it
+            ahead = {c: 1 for c in ahead if c not in done}
+
+    def _record_batch(
+        self,
+        chain: Chain,
+        batch_start: int,
+        found: list[list[HistoryEntry]],
+        known: list[list[HistoryEntry]],
+    ) -> bool:
+        """Take one batch's histories; True when the chain's scan may stop after it."""
+        used = [i for i, history in enumerate(found) if history]
+        if used:
+            self.last_unused[chain] = max(self.last_unused[chain], batch_start + max(used) + 1)
+        end = batch_start + len(found)
+        self.progress("scripts", end, max(self.goal[chain], end))
+        for history in found:
+            for entry in history:
+                self.txid_height[entry.txid] = entry.height
+                if entry.height is not None and entry.block_time is not None:
+                    self.block_times[entry.height] = entry.block_time
+        if not self.state.descriptor.has_wildcard:
+            return True
+        if end > self.goal[chain] + self.limits.max_new_indexes:
+            raise ScanLimitExceeded(
+                f"scripts used beyond index {end} of a chain (limit: max_new_indexes="
+                f"{self.limits.max_new_indexes} past the wallet's last used index)",
+                backend=self.backend,
+            )
+        more_known = any(history for history in known[end:])
+        return not used and not more_known and self.goal[chain] <= 1 + batch_start
+
+    def _known_batch(
+        self, known: Mapping[Chain, list[list[HistoryEntry]]], chain: Chain, start: int, size: int
+    ) -> list[list[HistoryEntry]] | None:
+        histories = known.get(chain, [])
+        return histories[start : start + size] if start + size <= len(histories) else None
+
+    def _checked(self, reply: Any, count: int) -> list[list[HistoryEntry]]:
+        histories = check_histories(reply, count, self.error)
+        for history in histories:
+            self.entries += len(history)
+            if len(history) > self.limits.max_history_per_script:
+                raise ScanLimitExceeded(
+                    f"a script has {len(history)} history entries (limit: "
+                    f"max_history_per_script={self.limits.max_history_per_script})",
+                    backend=self.backend,
+                )
+        if self.entries > self.limits.max_history_entries:
+            raise ScanLimitExceeded(
+                f"the scan got {self.entries} history entries (limit: "
+                f"max_history_entries={self.limits.max_history_entries})",
+                backend=self.backend,
+            )
+        return histories
+
+    def _scripts(self, chain: Chain, start: int) -> list[bytes]:
+        size = self.gap_limit if self.state.descriptor.has_wildcard else 1  # one address
+        known = self.state.script_batch(chain, start, size)
+        if len(known) == size:
+            return known
+        first = start + len(known)
+        derived = self.state.descriptor.script_pubkeys(chain, first, size - len(known))
+        for offset, script in enumerate(derived):
+            self.new_scripts[script] = (chain, first + offset)
+        return known + derived

@@ -1,0 +1,62 @@
+"""Checks of what a backend replied, before the scan believes it: shapes, counts, and that
+each raw transaction hashes to the txid asked for. Every check raises the error that
+`error(message)` builds (the scan's BackendProtocolError naming the backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._errors import BackendProtocolError, DecodeError, TxidMismatch
+from ._transaction import Transaction
+from ._update import HistoryEntry, Tip
+
+__all__ = ["check_block_times", "check_histories", "check_tip", "decode_fetched"]
+
+ErrorFactory = Callable[[str], BackendProtocolError]
+
+
+def check_histories(reply: Any, count: int, error: ErrorFactory) -> list[list[HistoryEntry]]:
+    """`count` histories of HistoryEntry, heights None (mempool) or positive."""
+    if not isinstance(reply, Sequence) or len(reply) != count:
+        got = len(reply) if isinstance(reply, Sequence) else type(reply).__name__
+        raise error(f"asked for {count} histories, got {got}")
+    histories = []
+    for history in reply:
+        if not isinstance(history, Sequence) or not all(
+            isinstance(e, HistoryEntry) and (e.height is None or e.height > 0) for e in history
+        ):
+            raise error("a history that is not a list of entries at positive heights")
+        histories.append(list(history))
+    return histories
+
+
+def check_tip(reply: Any, error: ErrorFactory) -> Tip:
+    if not isinstance(reply, Tip) or reply.height < 0:
+        raise error(f"a tip that is not a Tip: {type(reply).__name__}")
+    return reply
+
+
+def check_block_times(reply: Any, heights: Sequence[int], error: ErrorFactory) -> dict[int, int]:
+    if not isinstance(reply, dict) or set(reply) != set(heights):
+        got = len(reply) if isinstance(reply, dict) else type(reply).__name__
+        raise error(f"asked for {len(heights)} block times, got {got}")
+    if not all(isinstance(t, int) and t >= 0 for t in reply.values()):
+        raise error("a block time that is not a non-negative integer")
+    return dict(reply)
+
+
+def decode_fetched(txids: Sequence[str], raws: Any, error: ErrorFactory) -> list[Transaction]:
+    """Parse the raw transactions a backend returned; each must hash to its txid."""
+    if not isinstance(raws, Sequence) or len(raws) != len(txids):
+        got = len(raws) if isinstance(raws, Sequence) else type(raws).__name__
+        raise error(f"asked for {len(txids)} transactions, got {got}")
+    txs = []
+    for txid, raw in zip(txids, raws, strict=True):
+        try:
+            txs.append(Transaction.from_bytes(raw, expected_txid=txid))
+        except TxidMismatch as exc:
+            raise error(f"returned a transaction hashing to {exc.actual} for {txid}") from exc
+        except (DecodeError, TypeError) as exc:
+            raise error(f"returned undecodable bytes for transaction {txid}: {exc}") from exc
+    return txs
