@@ -26,7 +26,8 @@ from ._errors import (
 from ._header import BlockHeader
 from ._network import Chain, Network
 from ._transaction import Issuance, Transaction, TxIn, TxOut
-from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
+from ._types import HistoryEntry, OutPoint, Tip, TxOutSecrets
+from ._update import Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
 from .plugin.manager import PluginInfo, connect, list_plugins
 

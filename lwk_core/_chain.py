@@ -13,7 +13,8 @@ from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
 from ._network import Network
 from ._sync import scan
 from ._transaction import Transaction
-from ._update import Tip, Update
+from ._types import Tip
+from ._update import Update
 
 if TYPE_CHECKING:
     from ._wollet import Wollet

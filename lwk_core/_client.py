@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ._errors import PluginError
 from ._network import Network
 from ._transaction import Transaction
-from ._update import HistoryEntry, Tip, Update
+from ._types import HistoryEntry, Progress, Tip
+from ._update import Update
 
 if TYPE_CHECKING:
     import pluggy
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from ._wollet import Wollet
 
 __all__ = ["Client", "Progress", "ScanMethods"]
-
-Progress = Callable[[str, int, int], None]
-"""A progress callback: (stage, done, total)."""
-
 
 class ScanMethods:
     """LWK's `full_scan` names, shared by clients and chains, on top of their `sync`."""

@@ -27,8 +27,8 @@ from ._descriptor import WolletDescriptor
 from ._errors import DecodeError
 from ._network import Chain, Network
 from ._transaction import Transaction, _Reader
-from ._update import OutPoint, Tip, TxOutSecrets
-from ._wollet import WolletState
+from ._state import WolletState
+from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = ["decode_state", "encode_state"]
 

@@ -18,11 +18,14 @@ from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindErr
 from ._network import Chain
 from ._transaction import Transaction
 from ._unblind import unblind_many
-from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
+from ._types import HistoryEntry, OutPoint, Tip, TxOutSecrets
+from ._update import Update
 
 if TYPE_CHECKING:
-    from ._client import Client, Progress
-    from ._wollet import Wollet, WolletState
+    from ._source import ScanSource
+    from ._state import WolletState
+    from ._types import Progress
+    from ._wollet import Wollet
 
 __all__ = ["REORG_WINDOW", "decode_fetched", "scan"]
 
@@ -35,7 +38,7 @@ log = logging.getLogger("lwk_core.sync")
 
 
 def decode_fetched(
-    client: Client, txids: Sequence[str], raws: Sequence[bytes]
+    client: ScanSource, txids: Sequence[str], raws: Sequence[bytes]
 ) -> list[Transaction]:
     """Parse transactions a backend returned and check each hashes to the txid asked for."""
     if len(raws) != len(txids):
@@ -62,7 +65,7 @@ class _Scan:
 
     def __init__(
         self,
-        client: Client,
+        client: ScanSource,
         state: WolletState,
         *,
         gap_limit: int,
@@ -321,7 +324,7 @@ class _Scan:
 
 
 def scan(
-    client: Client,
+    client: ScanSource,
     wollet: Wollet,
     *,
     gap_limit: int = 20,

@@ -22,7 +22,8 @@ from shared_data import load_fixture
 from lwk_core import Network
 from lwk_core._state_codec import encode_state
 from lwk_core._transaction import Transaction
-from lwk_core._wollet import Wollet, WolletState
+from lwk_core._state import WolletState
+from lwk_core._wollet import Wollet
 from lwk_core.plugin.manager import connect
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")

@@ -13,16 +13,13 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from .._errors import LwkError
 from . import _broadcast, _demo, _plugins, _regtest, _wallet, _watch
 from ._common import output_options
 from ._errors import ExitCode, UsageError, exit_code
 from ._output import log_to
-
-if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = ["ExitCode", "main"]
 

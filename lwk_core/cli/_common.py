@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._chain import BackendChain
 from .._client import Client
@@ -18,6 +18,9 @@ from .._wollet import Wollet
 from ..plugin.manager import connect
 from ._errors import UsageError
 from ._output import progress_bar
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = [
     "DESCRIPTOR_ENV",

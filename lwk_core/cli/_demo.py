@@ -15,7 +15,7 @@ from ._watch import describe_update, watch_updates
 
 if TYPE_CHECKING:
     from ..regtest import Regtest
-    from . import Subparsers
+    from ._common import Subparsers
 
 __all__ = ["register", "run_demo"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ._output import print_json
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from ._common import Subparsers
 
 __all__ = ["register"]
 

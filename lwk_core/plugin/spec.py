@@ -19,7 +19,7 @@ from . import hookspec
 if TYPE_CHECKING:
     from .._client import Client
     from .._network import Network
-    from .._update import HistoryEntry, Tip
+    from .._types import HistoryEntry, Tip
 
 
 @hookspec

@@ -31,7 +31,7 @@ from typing import Any
 
 from .._descriptor import WolletDescriptor
 from .._network import Chain, Network
-from .._update import OutPoint, TxOutSecrets
+from .._types import OutPoint, TxOutSecrets
 from ._chain import RegtestChain, RegtestRejected
 from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer

@@ -39,7 +39,7 @@ from .._errors import DecodeError
 from .._hashes import fast_merkle_root, sha256, sha256d, tagged_hash
 from .._network import Network
 from .._transaction import Transaction, TxOut
-from .._update import OutPoint, TxOutSecrets
+from .._types import OutPoint, TxOutSecrets
 from ._chain import FAUCET_SCRIPT, RegtestChain
 
 __all__ = [

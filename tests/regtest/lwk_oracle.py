@@ -10,7 +10,7 @@ import lwk
 
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._network import Chain, Network
-from lwk_core._update import OutPoint, TxOutSecrets
+from lwk_core._types import OutPoint, TxOutSecrets
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "liquid-testnet-wallet.json"
 

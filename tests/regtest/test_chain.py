@@ -14,7 +14,7 @@ from lwk_core._errors import DecodeError
 from lwk_core._hashes import sha256d
 from lwk_core._network import Chain, Network
 from lwk_core._transaction import Transaction
-from lwk_core._update import OutPoint
+from lwk_core._types import OutPoint
 from lwk_core.regtest import RegtestChain, RegtestRejected
 from lwk_core.regtest._blocks import build_header, explicit_coinbase_tx
 from lwk_core.regtest._chain import FAUCET_SCRIPT, PREMINE_OUTPUTS

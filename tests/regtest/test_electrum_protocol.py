@@ -20,7 +20,7 @@ from lwk_core._descriptor import WolletDescriptor
 from lwk_core._hashes import electrum_scripthash, electrum_status, sha256d
 from lwk_core._network import Chain
 from lwk_core._transaction import Transaction
-from lwk_core._update import OutPoint
+from lwk_core._types import OutPoint
 from lwk_core.regtest import Regtest
 from lwk_core.regtest._electrum_server import ElectrumServer
 from lwk_core.regtest._faucet import DEFAULT_FEE
