@@ -26,8 +26,8 @@ from typing import Final
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError
 from ._network import Chain, Network
-from ._transaction import Transaction, _Reader
 from ._state import WolletState
+from ._transaction import Transaction, _Reader
 from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = ["decode_state", "encode_state"]

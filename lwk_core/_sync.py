@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from ._errors import BackendProtocolError, DecodeError, TxidMismatch, UnblindError
 from ._network import Chain
 from ._transaction import Transaction
-from ._unblind import unblind_many
 from ._types import HistoryEntry, OutPoint, Tip, TxOutSecrets
+from ._unblind import unblind_many
 from ._update import Update
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ import attrs
 
 from ._errors import DecodeError, TxidMismatch, UnblindError
 from ._hashes import fast_merkle_root, sha256d
-from ._unblind import unblind_output
 from ._types import OutPoint, TxOutSecrets
+from ._unblind import unblind_output
 
 __all__ = ["Issuance", "Transaction", "TxIn", "TxOut"]
 

@@ -144,7 +144,12 @@ def _rewind_verified(
 
 
 def _check_opens(
-    s: Secp, txout: BlindedOutput, value: int, vbf: bytes, gen: ctypes.Array[ctypes.c_char], message: bytes
+    s: Secp,
+    txout: BlindedOutput,
+    value: int,
+    vbf: bytes,
+    gen: ctypes.Array[ctypes.c_char],
+    message: bytes,
 ) -> None:
     """The secrets must open both commitments (Elements' UnblindConfidentialPair checks the
     asset; rust-elements, hence LWK, does not)."""

@@ -7,20 +7,17 @@ transaction's type is derived from issuances, burns, fees and its net balance.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError, UpdateError
+from ._errors import DescriptorError
 from ._network import Chain, Network
-from ._transaction import Transaction
 from ._state import WolletState
 from ._store import WalletStore
+from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
 from ._update import Update
 
