@@ -1,7 +1,7 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
 from ._chain import BackendChain
-from ._client import Client, Progress
+from ._client import Client, connect
 from ._descriptor import WolletDescriptor
 from ._errors import (
     AllBackendsFailed,
@@ -26,9 +26,10 @@ from ._errors import (
 from ._header import BlockHeader
 from ._network import Chain, Network
 from ._transaction import Issuance, Transaction, TxIn, TxOut
-from ._update import HistoryEntry, OutPoint, Tip, TxOutSecrets, Update
+from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
+from ._update import Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
-from .plugin.manager import PluginInfo, connect, list_plugins
+from .plugin.manager import PluginInfo, list_plugins
 
 __version__ = "0.1.0"
 

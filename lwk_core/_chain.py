@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._client import Client, Progress, ScanMethods, _tx_bytes
+from ._client import Client, ScanMethods, connect, tx_bytes
 from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
+from ._failover import FailoverPolicy, relayed_before
 from ._network import Network
 from ._sync import scan
 from ._transaction import Transaction
-from ._update import Tip, Update
+from ._types import Progress, Tip
+from ._update import Update
 
 if TYPE_CHECKING:
     from ._wollet import Wollet
@@ -23,9 +25,6 @@ __all__ = ["BackendChain"]
 log = logging.getLogger("lwk_core.failover")
 
 T = TypeVar("T")
-
-# Node reject reasons meaning the transaction is already known: a retry that succeeded.
-_ALREADY_KNOWN = ("txn-already-in-mempool", "txn-already-known", "already in block chain")
 
 
 class BackendChain(ScanMethods):
@@ -50,19 +49,11 @@ class BackendChain(ScanMethods):
         private: int = 0,
         **options: Any,
     ) -> None:
-        from .plugin.manager import connect
-
-        if not backends:
-            raise ValueError("a BackendChain needs at least one backend")
-        if not 0 <= private <= len(backends):
-            raise ValueError("private must be between 0 and the number of backends")
+        self.policy = FailoverPolicy(len(backends), cooldown=cooldown, private=private)
         self.backends: list[Client] = [
             b if isinstance(b, Client) else connect(b, network, **options) for b in backends
         ]
         self.network = network
-        self.cooldown = cooldown
-        self.private = private
-        self._failed_until: dict[int, float] = {}
         self._lock = threading.Lock()
         self.name = " -> ".join(b.name for b in self.backends)
 
@@ -71,20 +62,10 @@ class BackendChain(ScanMethods):
 
     # -- failover ----------------------------------------------------------------------
 
-    def _order(self, reveals_wallet: bool) -> list[int]:
-        """Indexes to try, those not cooling down first; only private ones if asked."""
-        candidates = list(
-            range(self.private if reveals_wallet and self.private else len(self.backends))
-        )
-        now = time.monotonic()
-        with self._lock:
-            ready = [i for i in candidates if self._failed_until.get(i, 0.0) <= now]
-        cooling = [i for i in candidates if i not in ready]
-        return ready + cooling
-
     def _call(self, what: str, call: Callable[[Client], T], *, reveals_wallet: bool = True) -> T:
         causes: list[tuple[str, BaseException]] = []
-        order = self._order(reveals_wallet)
+        with self._lock:
+            order = self.policy.order(time.monotonic(), reveals_wallet=reveals_wallet)
         for position, i in enumerate(order):
             client = self.backends[i]
             try:
@@ -92,7 +73,7 @@ class BackendChain(ScanMethods):
             except BackendError as exc:
                 causes.append((client.name, exc))
                 with self._lock:
-                    self._failed_until[i] = time.monotonic() + self.cooldown
+                    self.policy.failed(i, time.monotonic())
                 following = order[position + 1 :]
                 if following:
                     log.warning(
@@ -105,7 +86,7 @@ class BackendChain(ScanMethods):
                     )
                 continue
             with self._lock:
-                self._failed_until.pop(i, None)
+                self.policy.succeeded(i)
             return result
         log.error("%s failed on every backend", what)
         raise AllBackendsFailed(causes)
@@ -151,7 +132,7 @@ class BackendChain(ScanMethods):
         If an earlier backend failed mid-request it may have relayed the transaction, so
         a later "already known" rejection counts as success.
         """
-        raw = _tx_bytes(tx)
+        raw = tx_bytes(tx)
         txid = Transaction.from_bytes(raw).txid
         attempts = 0
 
@@ -161,7 +142,7 @@ class BackendChain(ScanMethods):
             try:
                 return client.broadcast(raw)
             except BroadcastRejected as exc:
-                if attempts > 1 and any(s in exc.reason for s in _ALREADY_KNOWN):
+                if relayed_before(exc.reason, attempts):
                     return txid
                 raise
 

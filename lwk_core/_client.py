@@ -1,24 +1,30 @@
-"""The client every backend plugin returns: a plugin's connection driven through the hooks."""
+"""Client: a plugin's Backend driven through the hooks, its answers checked; and connect()."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Self, cast
+from urllib.parse import urlsplit
 
-from ._errors import PluginError
-from ._network import Chain, Network
-from ._scan import Progress
+from ._backend import Backend, DescriptorHistories
+from ._descriptor import WolletDescriptor
+from ._errors import BackendProtocolError, DecodeError, PluginError
+from ._header import BlockHeader
+from ._network import Network
+from ._sync import get_txs, scan
 from ._transaction import Transaction
-from ._update import HistoryEntry, Tip, Update
+from ._types import HistoryEntry, Progress, Tip
+from ._update import Update
+from .plugin.manager import loaded, owner_hook, plugin_named, scheme_owner
 
 if TYPE_CHECKING:
-    import pluggy
-
-    from ._descriptor import WolletDescriptor
     from ._wollet import Wollet
 
-__all__ = ["Client", "Progress", "ScanMethods"]
+__all__ = ["Client", "ScanMethods", "connect", "tx_bytes"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class ScanMethods:
@@ -46,81 +52,97 @@ class ScanMethods:
 
 
 class Client(ScanMethods):
-    """A backend client: holds a plugin's connection and calls the hooks with it.
+    """A backend client: holds a plugin's `Backend` and calls the hooks with it.
 
-    Plugins subclass it (ElectrumClient, EsploraClient) and build their connection
-    without network I/O; every method here goes through the plugin manager, so wrapper
-    plugins see each call.
+    Each call reaches the plugin owning the backend and the wrapper plugins only. Answers
+    are checked here, once for every plugin: transactions hash to their txids, a tip's
+    header matches it, a broadcast answers the transaction's own txid.
+
+    `plugin` is the owning plugin, or its module name (as in its entry point); it must be
+    loaded (PluginError otherwise: LWK_DISABLE_PLUGINS holds for hand-built clients).
+    Plugins subclass Client (ElectrumClient, EsploraClient) for their constructors.
     """
 
     def __init__(
         self,
-        connection: object,
+        connection: Backend,
         *,
         name: str,
+        plugin: object,
         network: Network | None = None,
-        plugin: object | None = None,
     ) -> None:
-        from .plugin.manager import get_plugin_manager
-
+        self._plugin = plugin_named(plugin) if isinstance(plugin, str) else loaded(plugin)
         self.connection = connection
         self.name = name  # shown in logs and errors: scheme://host:port, nothing secret
         self.network = network
-        self._pm: pluggy.PluginManager = get_plugin_manager()
-        if plugin is not None and not self._pm.is_registered(plugin):
-            # An explicitly constructed client works even if its plugin was not loaded.
-            self._pm.register(plugin)
+        self._history_height = 0  # the highest confirmation height the histories showed
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
-    def _answer(self, hook: str, result: Any) -> Any:
+    def _call(self, hook: str, **kwargs: Any) -> Any:
+        result = owner_hook(hook, self._plugin)(connection=self.connection, **kwargs)
         if result is None:
-            raise PluginError(
-                f"no registered plugin answered {hook} for {self.name}"
-                " (is its plugin disabled by LWK_DISABLE_PLUGINS/LWK_LOAD_PLUGINS?)"
-            )
+            raise PluginError(f"the plugin of {self.name} did not answer {hook}")
         return result
 
-    # -- raw backend calls -------------------------------------------------------------
+    # -- backend calls -----------------------------------------------------------------
 
     def ping(self) -> None:
         """Check that the server answers; raises a BackendError otherwise."""
-        self._answer("lwk_ping", self._pm.hook.lwk_ping(connection=self.connection))
+        self._call("lwk_ping")
 
     def tip(self) -> Tip:
-        tip: Tip = self._answer("lwk_tip", self._pm.hook.lwk_tip(connection=self.connection))
+        """The best block; a header given with it must be that block's."""
+        tip = cast(Tip, self._call("lwk_tip", min_height=self._history_height))
+        if tip.header:
+            self._check_header(tip)
         return tip
+
+    def _check_header(self, tip: Tip) -> None:
+        try:
+            header = BlockHeader.parse(tip.header)
+        except DecodeError as exc:
+            raise BackendProtocolError(f"malformed tip header: {exc}", backend=self.name) from exc
+        if (header.height, header.block_hash, header.time) != (tip.height, tip.hash, tip.timestamp):
+            raise BackendProtocolError(
+                f"the tip at height {tip.height} comes with the header of another block "
+                f"(height {header.height}, hash {header.block_hash})",
+                backend=self.name,
+            )
 
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         if not scripts:
             return []
-        result: list[list[HistoryEntry]] = self._answer(
-            "lwk_scan_scripts",
-            self._pm.hook.lwk_scan_scripts(connection=self.connection, scripts=list(scripts)),
+        histories = cast(
+            list[list[HistoryEntry]], self._call("lwk_scan_scripts", scripts=list(scripts))
         )
-        return result
+        heights = [e.height for h in histories for e in h if e.height is not None]
+        self._history_height = max([self._history_height, *heights])
+        return histories
+
+    def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories | None:
+        """The histories of a whole wallet in one request, if the backend offers it (else
+        None): per chain, those of script indexes 0..n-1, the server applying the gap."""
+        hook = owner_hook("lwk_scan_descriptor", self._plugin)
+        result = hook(
+            connection=self.connection,
+            descriptor=descriptor,
+            gap_limit=gap_limit,
+            to_index=to_index,
+        )
+        return cast(DescriptorHistories | None, result)
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         if not txids:
             return []
-        result: list[bytes] = self._answer(
-            "lwk_get_tx", self._pm.hook.lwk_get_tx(connection=self.connection, txids=list(txids))
-        )
-        return result
+        return cast(list[bytes], self._call("lwk_get_tx", txids=list(txids)))
 
     def get_txs(self, txids: Sequence[str]) -> list[Transaction]:
         """Fetch transactions and check that each hashes to its txid."""
-        from ._sync import get_txs
-
         return get_txs(self, txids)
-
-    def scan_descriptor(
-        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
-    ) -> dict[Chain, list[list[HistoryEntry]]] | None:
-        """Histories of a whole wallet in one request, where the backend derives the scripts
-        itself; None when it does not offer that (then scans ask script by script)."""
-        return None
 
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]
@@ -128,22 +150,28 @@ class Client(ScanMethods):
     def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
         if not heights:
             return {}
-        result: dict[int, int] = self._answer(
-            "lwk_block_timestamps",
-            self._pm.hook.lwk_block_timestamps(connection=self.connection, heights=list(heights)),
-        )
-        return result
+        return cast(dict[int, int], self._call("lwk_block_timestamps", heights=list(heights)))
 
     def broadcast(self, tx: Transaction | bytes | str) -> str:
-        """Broadcast a transaction (object, raw bytes or hex) and return its txid."""
-        raw = _tx_bytes(tx)
-        txid: str = self._answer(
-            "lwk_broadcast", self._pm.hook.lwk_broadcast(connection=self.connection, tx=raw)
-        )
+        """Broadcast a transaction (object, raw bytes or hex) and return its txid.
+
+        The transaction is parsed first (DecodeError, nothing sent); a server answering
+        another txid than the transaction's is a BackendProtocolError.
+        """
+        raw = tx_bytes(tx)
+        txid = Transaction.from_bytes(raw).txid
+        answered = self._call("lwk_broadcast", tx=raw)
+        if not (isinstance(answered, str) and _HEX64.fullmatch(answered.lower())):
+            raise BackendProtocolError("broadcast answered no txid", backend=self.name)
+        if answered.lower() != txid:
+            raise BackendProtocolError(
+                f"broadcast answered txid {answered}, the transaction is {txid}",
+                backend=self.name,
+            )
         return txid
 
     def close(self) -> None:
-        self._pm.hook.lwk_close(connection=self.connection)
+        owner_hook("lwk_close", self._plugin)(connection=self.connection)
 
     def __enter__(self) -> Self:
         return self
@@ -167,19 +195,33 @@ class Client(ScanMethods):
         progress: Progress | None = None,
     ) -> Update | None:
         """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`)."""
-        from ._sync import scan
-
         return scan(self, wollet, gap_limit=gap_limit, to_index=to_index, progress=progress)
 
 
-def _tx_bytes(tx: Transaction | bytes | str) -> bytes:
+def connect(url: str, network: Network | None = None, **options: Any) -> Client:
+    """A client for `url` from the plugin owning its scheme (no I/O yet).
+
+    Only that plugin's `lwk_connect` is called (and wrappers); a `Backend` it returns is
+    wrapped in a Client, a Client (a plugin's own subclass) is returned as it is.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    plugin = scheme_owner(scheme)
+    frozen = MappingProxyType(dict(options))
+    made = owner_hook("lwk_connect", plugin)(url=url, network=network, options=frozen)
+    if made is None:
+        raise PluginError(f"the plugin owning {scheme}:// returned no backend")
+    if isinstance(made, Client):
+        return made
+    return Client(made, name=made.name, plugin=plugin, network=network)
+
+
+def tx_bytes(tx: Transaction | bytes | str) -> bytes:
+    """Raw bytes of a transaction given as an object, bytes or hex (DecodeError if not hex)."""
     if isinstance(tx, Transaction):
         return tx.to_bytes()
     if isinstance(tx, str):
         try:
             return bytes.fromhex(tx)
         except ValueError:
-            from ._errors import DecodeError
-
             raise DecodeError("transaction hex is not valid hexadecimal") from None
     return bytes(tx)

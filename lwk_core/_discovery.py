@@ -9,7 +9,7 @@ one) answers batches without a request. Everything stays within the scan's limit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -18,13 +18,10 @@ from ._errors import BackendProtocolError, ScanLimitExceeded
 from ._network import Chain
 from ._replies import check_histories
 from ._requests import GetHistories, Request, ScanDescriptor
-from ._update import HistoryEntry
-from ._wollet import WolletState
+from ._state import WolletState
+from ._types import HistoryEntry, Progress
 
 __all__ = ["Discovery", "Progress", "ScanLimits"]
-
-Progress = Callable[[str, int, int], None]
-"""A progress callback: (stage, done, total)."""
 
 
 @attrs.frozen

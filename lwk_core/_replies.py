@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import BackendProtocolError, DecodeError, TxidMismatch
 from ._transaction import Transaction
-from ._update import HistoryEntry, Tip
+from ._types import HistoryEntry, Tip
 
 __all__ = ["check_block_times", "check_histories", "check_tip", "decode_fetched"]
 

@@ -37,9 +37,10 @@ from ._requests import (
     Request,
     Unblind,
 )
+from ._state import WolletState
 from ._transaction import Transaction, TxOut
-from ._update import OutPoint, Tip, TxOutSecrets, Update
-from ._wollet import WolletState
+from ._types import OutPoint, Tip, TxOutSecrets
+from ._update import Update
 
 __all__ = ["DEFAULT_LIMITS", "REORG_WINDOW", "Progress", "ScanLimits", "Steps", "scan_steps"]
 

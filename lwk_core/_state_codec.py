@@ -26,9 +26,9 @@ from typing import Final
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError
 from ._network import Chain, Network
+from ._state import WolletState
 from ._transaction import Transaction, _Reader
-from ._update import OutPoint, Tip, TxOutSecrets
-from ._wollet import WolletState
+from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = ["decode_state", "encode_state"]
 

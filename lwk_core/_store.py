@@ -34,8 +34,8 @@ from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
 from ._hashes import tagged_hash
 from ._network import Network
+from ._state import WolletState
 from ._state_codec import decode_state, encode_state
-from ._wollet import WolletState
 
 __all__ = ["WalletStore"]
 

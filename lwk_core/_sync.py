@@ -25,7 +25,7 @@ from ._scan import DEFAULT_LIMITS, Progress, ScanLimits, Steps, scan_steps
 from ._unblind import unblind_many
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._source import ScanSource
     from ._transaction import Transaction
     from ._update import Update
     from ._wollet import Wollet
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["drive", "get_txs", "perform", "scan"]
 
 
-def perform(client: Client, request: Request) -> Any:
+def perform(client: ScanSource, request: Request) -> Any:
     """Answer one request with one call of `client` (or, for Unblind, right here)."""
     if isinstance(request, GetHistories):
         return client.scan_scripts(request.scripts) if request.scripts else []
@@ -52,7 +52,7 @@ def perform(client: Client, request: Request) -> Any:
     raise TypeError(f"not a scan request: {request!r}")
 
 
-def drive(client: Client, steps: Steps) -> Update | None:
+def drive(client: ScanSource, steps: Steps) -> Update | None:
     """Run `steps` to the end over `client`; what a request raises ends the scan."""
     reply: Any = None
     try:
@@ -66,7 +66,7 @@ def drive(client: Client, steps: Steps) -> Update | None:
 
 
 def scan(
-    client: Client,
+    client: ScanSource,
     wollet: Wollet,
     *,
     gap_limit: int = 20,
@@ -89,7 +89,7 @@ def scan(
     return drive(client, steps)
 
 
-def get_txs(client: Client, txids: Sequence[str]) -> list[Transaction]:
+def get_txs(client: ScanSource, txids: Sequence[str]) -> list[Transaction]:
     """Fetch transactions and check that each hashes to its txid."""
 
     def error(message: str) -> BackendProtocolError:

@@ -17,8 +17,8 @@ import attrs
 
 from ._errors import DecodeError, TxidMismatch, UnblindError
 from ._hashes import fast_merkle_root, sha256d
+from ._types import OutPoint, TxOutSecrets
 from ._unblind import unblind_output
-from ._update import OutPoint, TxOutSecrets
 
 __all__ = ["Issuance", "Transaction", "TxIn", "TxOut"]
 

@@ -10,21 +10,37 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from ._errors import UnblindError
 from ._hashes import sha256
 from ._rangeproof import NotCovered, open_proof
 from ._secp import Secp, get_secp
-from ._update import TxOutSecrets
+from ._types import TxOutSecrets
 
-if TYPE_CHECKING:
-    from ._transaction import TxOut
-
-__all__ = ["unblind_many", "unblind_output"]
+__all__ = ["BlindedOutput", "unblind_many", "unblind_output"]
 
 _ZERO_HEX: Final = "00" * 32
 _MESSAGE_LEN: Final = 64  # asset id (32) || asset blinding factor (32)
+
+
+class BlindedOutput(Protocol):
+    """The fields of a transaction output unblinding reads (a `TxOut`)."""
+
+    @property
+    def script_pubkey(self) -> bytes: ...
+    @property
+    def asset(self) -> str | None: ...
+    @property
+    def value(self) -> int | None: ...
+    @property
+    def asset_commitment(self) -> bytes: ...
+    @property
+    def value_commitment(self) -> bytes: ...
+    @property
+    def nonce_commitment(self) -> bytes: ...
+    @property
+    def range_proof(self) -> bytes: ...
 
 
 def _rewind_nonce(s: Secp, ephemeral_pubkey: bytes, blinding_private_key: bytes) -> bytes:
@@ -39,7 +55,7 @@ def _rewind_nonce(s: Secp, ephemeral_pubkey: bytes, blinding_private_key: bytes)
     return sha256(shared.raw)
 
 
-def unblind_output(txout: TxOut, blinding_private_key: bytes) -> TxOutSecrets:
+def unblind_output(txout: BlindedOutput, blinding_private_key: bytes) -> TxOutSecrets:
     """Reveal an output's asset, value and blinders with the receiver's blinding key.
 
     The secrets found must open the output's value and asset commitments: a range proof
@@ -92,7 +108,7 @@ def unblind_output(txout: TxOut, blinding_private_key: bytes) -> TxOutSecrets:
 
 def _rewind_verified(
     s: Secp,
-    txout: TxOut,
+    txout: BlindedOutput,
     nonce: bytes,
     commit: ctypes.Array[ctypes.c_char],
     gen: ctypes.Array[ctypes.c_char],
@@ -129,7 +145,12 @@ def _rewind_verified(
 
 
 def _check_opens(
-    s: Secp, txout: TxOut, value: int, vbf: bytes, gen: ctypes.Array[ctypes.c_char], message: bytes
+    s: Secp,
+    txout: BlindedOutput,
+    value: int,
+    vbf: bytes,
+    gen: ctypes.Array[ctypes.c_char],
+    message: bytes,
 ) -> None:
     """The secrets must open both commitments (Elements' UnblindConfidentialPair checks the
     asset; rust-elements, hence LWK, does not)."""
@@ -152,14 +173,14 @@ def _check_opens(
         raise UnblindError("asset commitment does not match the unblinded asset")
 
 
-def _unblind_or_error(job: tuple[TxOut, bytes]) -> TxOutSecrets | UnblindError:
+def _unblind_or_error(job: tuple[BlindedOutput, bytes]) -> TxOutSecrets | UnblindError:
     try:
         return unblind_output(*job)
     except UnblindError as e:
         return e
 
 
-def unblind_many(jobs: Sequence[tuple[TxOut, bytes]]) -> list[TxOutSecrets | UnblindError]:
+def unblind_many(jobs: Sequence[tuple[BlindedOutput, bytes]]) -> list[TxOutSecrets | UnblindError]:
     """Unblind many (output, key) pairs, in order; a failed one gives its UnblindError.
 
     Sequential on purpose: opening a proof is mostly hashing in Python, under the GIL (a

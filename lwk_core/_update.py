@@ -1,19 +1,18 @@
-"""Immutable value objects exchanged between backends, the orchestrator and the wallet."""
+"""Update: everything one scan learned, applied to a Wollet with `apply_update`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from ._network import Chain
+from ._transaction import Transaction
+from ._types import OutPoint, Tip, TxOutSecrets
 
-if TYPE_CHECKING:
-    from ._transaction import Transaction
-
-__all__ = ["HistoryEntry", "OutPoint", "Tip", "TxOutSecrets", "Update"]
+__all__ = ["Update"]
 
 
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
@@ -26,53 +25,6 @@ def _txs(value: Iterable[Transaction]) -> tuple[Transaction, ...]:
 
 def _txids(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
-
-
-@attrs.frozen
-class OutPoint:
-    """A transaction output: txid (display hex) and output index."""
-
-    txid: str
-    vout: int
-
-    def __str__(self) -> str:
-        return f"{self.txid}:{self.vout}"
-
-
-@attrs.frozen
-class Tip:
-    """The best block a backend reports."""
-
-    height: int
-    hash: str  # display hex
-    timestamp: int
-    header: bytes = attrs.field(default=b"", repr=False)
-
-    def block_hash(self) -> str:
-        return self.hash
-
-
-@attrs.frozen
-class HistoryEntry:
-    """One transaction touching a script: height None means unconfirmed (mempool).
-
-    `block_time` is given when the backend already knows it (Esplora's tx status), which
-    saves a header request.
-    """
-
-    txid: str
-    height: int | None
-    block_time: int | None = None
-
-
-@attrs.frozen
-class TxOutSecrets:
-    """What unblinding an output reveals (asset ids and blinders in display hex)."""
-
-    asset: str
-    value: int
-    asset_bf: str = attrs.field(repr=False)
-    value_bf: str = attrs.field(repr=False)
 
 
 @attrs.frozen

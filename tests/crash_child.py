@@ -19,11 +19,11 @@ from typing import Any
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture
 
-from lwk_core import Network
+from lwk_core import Network, connect
+from lwk_core._state import WolletState
 from lwk_core._state_codec import encode_state
 from lwk_core._transaction import Transaction
-from lwk_core._wollet import Wollet, WolletState
-from lwk_core.plugin.manager import connect
+from lwk_core._wollet import Wollet
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 NETWORK = Network.LIQUID_TESTNET

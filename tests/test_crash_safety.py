@@ -26,8 +26,8 @@ from crash_child import FIXTURE, NETWORK, TXIDS, chain_of, summary
 from lwk_memory_backend import register_chain
 from shared_data import unique_name
 
+from lwk_core import connect
 from lwk_core._wollet import Wollet
-from lwk_core.plugin.manager import connect
 
 CHILD = Path(__file__).with_name("crash_child.py")
 # Kill within this many seconds after the child reports it is running; a step (scan + save)

@@ -16,7 +16,7 @@ from lwk_electrum import ElectrumClient
 from lwk_regtest import Regtest
 from shared_data import DATA, load_fixture
 
-from lwk_core import BackendProtocolError, Update, Wollet
+from lwk_core import BackendProtocolError, HistoryEntry, Update, Wollet
 from lwk_core._errors import ScanLimitExceeded
 from lwk_core._requests import (
     GetBlockTimes,
@@ -28,7 +28,6 @@ from lwk_core._requests import (
 )
 from lwk_core._scan import ScanLimits, Steps, scan_steps
 from lwk_core._sync import perform
-from lwk_core._update import HistoryEntry
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 Exchange = tuple[Request, Any]
@@ -147,8 +146,8 @@ def corrupt(recording: Recording, kind: type, change: Any) -> Any:
 
 MALFORMED = {
     "histories short": (GetHistories, lambda r: r[:-1], "histories"),
-    "history not entries": (GetHistories, lambda r: [["x"]] + r[1:], "entries"),
-    "height zero": (GetHistories, lambda r: [[HistoryEntry("00" * 32, 0)]] + r[1:], "positive"),
+    "history not entries": (GetHistories, lambda r: [["x"], *r[1:]], "entries"),
+    "height zero": (GetHistories, lambda r: [[HistoryEntry("00" * 32, 0)], *r[1:]], "positive"),
     "tip not a tip": (GetTip, lambda r: {"height": 1}, "not a Tip"),
     "tx of another txid": (GetTransactions, lambda r: [r[1], r[0], *r[2:]], "hashing to"),
     "tx garbage": (GetTransactions, lambda r: [b"\x00" * 10, *r[1:]], "undecodable"),

@@ -37,12 +37,13 @@ from lwk_core import (
     StoreLocked,
     TxOutSecrets,
     WolletDescriptor,
+    connect,
 )
+from lwk_core._state import WolletState
 from lwk_core._state_codec import decode_state, encode_state
 from lwk_core._store import WalletStore
 from lwk_core._transaction import Transaction
-from lwk_core._wollet import Wollet, WolletState
-from lwk_core.plugin.manager import connect
+from lwk_core._wollet import Wollet
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 NETWORK = Network.LIQUID_TESTNET

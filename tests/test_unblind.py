@@ -22,8 +22,8 @@ from lwk_core._hashes import hash160
 from lwk_core._rangeproof import NotCovered, open_proof
 from lwk_core._secp import get_secp
 from lwk_core._transaction import Transaction, TxOut
+from lwk_core._types import TxOutSecrets
 from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
-from lwk_core._update import TxOutSecrets
 
 
 @cache

@@ -11,10 +11,9 @@ import pytest
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture, unique_name
 
-from lwk_core import Network
+from lwk_core import Network, connect
 from lwk_core._transaction import Transaction
 from lwk_core._wollet import Wollet
-from lwk_core.plugin.manager import connect
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 

@@ -1,7 +1,9 @@
 """The `lwk` command line: sync, inspect and watch Liquid watch-only wallets.
 
 `main(argv)` returns the exit code (see `ExitCode`); errors are one line on stderr, with
-the traceback only under --debug. Descriptors are never echoed back.
+the traceback only under --debug. Descriptors are never echoed back. Command plugins
+(entry-point group `lwk.commands`) register with `Subparsers` and print with the helpers
+exported here.
 """
 
 from __future__ import annotations
@@ -13,19 +15,28 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from .._errors import LwkError
 from . import _broadcast, _plugins, _wallet, _watch
-from ._commands import register_commands
+from ._commands import Subparsers, register_commands
 from ._common import output_options
 from ._errors import ExitCode, UsageError, exit_code
-from ._output import log_to
+from ._output import format_btc, log_to, print_balance, print_json, print_txs
+from ._watch import describe_update, watch_updates
 
-if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
-__all__ = ["ExitCode", "main"]
+__all__ = [
+    "ExitCode",
+    "Subparsers",
+    "describe_update",
+    "format_btc",
+    "log_to",
+    "main",
+    "print_balance",
+    "print_json",
+    "print_txs",
+    "watch_updates",
+]
 
 _EPILOG = """\
 exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown URL scheme, command not

@@ -10,7 +10,7 @@ from ._common import backend_options, network_type, open_backend
 from ._output import print_json
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from ._commands import Subparsers
 
 __all__ = ["register"]
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 from ._errors import CommandUnavailable
 
-if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[Any]  # of any parser class (lwk's own raises)
+Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
+"""What a command's `register(subparsers, parents)` gets (of any parser class: lwk's own
+parser raises instead of exiting)."""
 
-__all__ = ["COMMAND_GROUP", "register_commands"]
+__all__ = ["COMMAND_GROUP", "Subparsers", "register_commands"]
 
 COMMAND_GROUP = "lwk.commands"
 

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from .._chain import BackendChain
-from .._client import Client
+from .._client import Client, connect
 from .._descriptor import WolletDescriptor
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
-from ..plugin.manager import connect
 from ._errors import UsageError
 from ._output import progress_bar
 

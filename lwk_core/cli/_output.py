@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from .._network import Network
-from .._update import Tip
+from .._types import Tip
 from .._wollet import Balance, WalletTx
 
 __all__ = [

@@ -10,7 +10,7 @@ from ._common import network_type, open_backend, positive_float
 from ._output import format_time, print_json, print_table, tip_json
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from ._commands import Subparsers
 
 __all__ = ["register"]
 

@@ -27,7 +27,7 @@ from ._output import (
 )
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from ._commands import Subparsers
 
 __all__ = ["register"]
 

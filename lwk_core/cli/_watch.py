@@ -25,7 +25,7 @@ from ._errors import UsageError
 from ._output import balance_json, format_btc, print_json, tip_json, tx_json
 
 if TYPE_CHECKING:
-    from . import Subparsers
+    from ._commands import Subparsers
 
 __all__ = ["describe_update", "register", "update_json", "watch_updates"]
 

@@ -1,17 +1,61 @@
-"""What a backend plugin author imports: the `hookimpl` marker and the project name.
+"""The plugin SDK: everything a backend plugin imports, in one public module.
 
 A backend plugin is a module registered under the entry-point group `lwk.backends` whose
-functions are decorated with `@hookimpl` and named after the hooks of `lwk_core.plugin.spec`.
+functions, marked `@hookimpl`, are named after the hooks of `lwk_core.plugin.spec`. Its
+`lwk_connect` returns a `Backend` (core wraps it in a `lwk_core.Client`) or its own Client
+subclass; each later hook receives that backend, and only its owner (and wrapper plugins)
+is called. The wire helpers below are the ones lwk-electrum and lwk-esplora use.
 """
 
 from __future__ import annotations
 
-import pluggy
+from .._backend import Backend, DescriptorHistories, DescriptorScanner
+from .._errors import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    BroadcastRejected,
+    DecodeError,
+    LwkError,
+    PluginError,
+    RateLimited,
+)
+from .._hashes import electrum_scripthash, electrum_status, esplora_scripthash
+from .._header import BlockHeader, merkle_root_from_branch
+from .._network import Chain, Network
+from .._transaction import Transaction
+from .._types import HistoryEntry, OutPoint, Tip
+from ._markers import ENTRY_POINT_GROUP, NAME, hookimpl, hookspec
+from .manager import register_plugin
 
-__all__ = ["ENTRY_POINT_GROUP", "NAME", "hookimpl", "hookspec"]
-
-NAME = "lwk"
-ENTRY_POINT_GROUP = "lwk.backends"
-
-hookspec = pluggy.HookspecMarker(NAME)
-hookimpl = pluggy.HookimplMarker(NAME)
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NAME",
+    "Backend",
+    "BackendConnectError",
+    "BackendError",
+    "BackendProtocolError",
+    "BackendTimeout",
+    "BlockHeader",
+    "BroadcastRejected",
+    "Chain",
+    "DecodeError",
+    "DescriptorHistories",
+    "DescriptorScanner",
+    "HistoryEntry",
+    "LwkError",
+    "Network",
+    "OutPoint",
+    "PluginError",
+    "RateLimited",
+    "Tip",
+    "Transaction",
+    "electrum_scripthash",
+    "electrum_status",
+    "esplora_scripthash",
+    "hookimpl",
+    "hookspec",
+    "merkle_root_from_branch",
+    "register_plugin",
+]

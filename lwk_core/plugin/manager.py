@@ -6,6 +6,9 @@ Environment:
 
 A plugin that fails to import is logged and skipped; a plugin implementing a hook that
 does not exist (a typo) or claiming a scheme another plugin owns is a PluginError.
+
+A call about one backend goes only to the plugin that owns it and to wrapper plugins
+(`owner_hook`), so no plugin sees or answers for another's backend.
 """
 
 from __future__ import annotations
@@ -14,24 +17,25 @@ import importlib.metadata
 import logging
 import os
 import threading
-from collections.abc import Mapping
-from typing import Any, cast
-from urllib.parse import urlsplit
+from typing import cast
 
 import attrs
 import pluggy
 
 from .._errors import PluginError, UnknownScheme
-from .._network import Network
-from . import ENTRY_POINT_GROUP, NAME, spec
+from . import spec
+from ._markers import ENTRY_POINT_GROUP, NAME
 
 __all__ = [
     "PluginInfo",
-    "connect",
     "get_plugin_manager",
     "list_plugins",
+    "loaded",
+    "owner_hook",
+    "plugin_named",
     "register_plugin",
     "reset_plugin_manager",
+    "scheme_owner",
 ]
 
 log = logging.getLogger("lwk_core.plugins")
@@ -153,26 +157,58 @@ def list_plugins() -> list[PluginInfo]:
     ]
 
 
-def connect(url: str, network: Network | None = None, **options: Any) -> Any:
-    """Return a client for `url` from the plugin that owns its scheme (no I/O yet)."""
-    from .._client import Client
-
-    scheme = urlsplit(url).scheme.lower()
+def scheme_owner(scheme: str) -> object:
+    """The loaded plugin owning `scheme`; UnknownScheme (naming what is installed) if none."""
     pm = get_plugin_manager()
-    client = pm.hook.lwk_connect(url=url, network=network, options=_frozen(options))
-    if client is None:
-        owners = _scheme_owners(pm)
-        installed = ", ".join(f"{s}:// ({o})" for s, o in sorted(owners.items())) or "none"
-        hint = _SCHEME_HINTS.get(scheme)
-        advice = f"; install {hint} for {scheme}://" if hint and scheme not in owners else ""
-        shown = f"{scheme}://" if scheme else "a URL without a scheme"
-        raise UnknownScheme(f"no backend plugin handles {shown} (installed: {installed}){advice}")
-    if not isinstance(client, Client):
-        raise PluginError(f"the plugin owning {scheme}:// returned {type(client).__name__}")
-    return client
+    owners = _scheme_owners(pm)
+    owner = owners.get(scheme.lower())
+    if owner is not None:
+        plugin = pm.get_plugin(owner)
+        assert plugin is not None
+        return plugin
+    installed = ", ".join(f"{s}:// ({o})" for s, o in sorted(owners.items())) or "none"
+    hint = _SCHEME_HINTS.get(scheme)
+    advice = f"; install {hint} for {scheme}://" if hint else ""
+    shown = f"{scheme}://" if scheme else "a URL without a scheme"
+    raise UnknownScheme(f"no backend plugin handles {shown} (installed: {installed}){advice}")
 
 
-def _frozen(options: Mapping[str, Any]) -> Mapping[str, Any]:
-    from types import MappingProxyType
+def loaded(plugin: object) -> object:
+    """`plugin` itself if it is registered, else a PluginError."""
+    if not get_plugin_manager().is_registered(plugin):
+        raise PluginError(f"backend plugin {plugin!r} is not registered")
+    return plugin
 
-    return MappingProxyType(dict(options))
+
+def plugin_named(module: str) -> object:
+    """The loaded plugin that is module `module` (a client names its plugin so).
+
+    A PluginError if it is not loaded: a client built by hand does not load its plugin
+    behind the manager's back, so LWK_DISABLE_PLUGINS / LWK_LOAD_PLUGINS hold for it too.
+    """
+    pm = get_plugin_manager()
+    for _, plugin in pm.list_name_plugin():
+        if getattr(plugin, "__name__", None) == module:
+            return plugin
+    names = [
+        ep.name
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.module == module
+    ]
+    shown = f"backend plugin {names[0]!r}" if names else f"backend plugin module {module!r}"
+    raise PluginError(
+        f"{shown} is not loaded (disabled by LWK_DISABLE_PLUGINS or not in LWK_LOAD_PLUGINS?);"
+        " its clients cannot be used while it is off"
+    )
+
+
+def owner_hook(hook: str, owner: object) -> pluggy.HookCaller:
+    """The caller of `hook` reaching only `owner` and the wrapper implementations."""
+    pm = get_plugin_manager()
+    caller: pluggy.HookCaller = getattr(pm.hook, hook)
+    others = {
+        impl.plugin
+        for impl in caller.get_hookimpls()
+        if impl.plugin is not owner and not (impl.wrapper or impl.hookwrapper)
+    }
+    return pm.subset_hook_caller(hook, others)

@@ -1,12 +1,11 @@
 """Hook specifications: the contract between lwk-core and backend plugins.
 
-Every hook except `lwk_connect`, `lwk_schemes` and `lwk_close` is `firstresult`: core calls
-it with a `connection` object created by some plugin's `lwk_connect`; each plugin returns
-None unless the connection is its own (check with isinstance), and the owner answers.
-
-Backends answer with plain data; core verifies it (txids are re-hashed, heights are
-checked against the tip). Raise a `lwk_core.BackendError` subclass for transport
-failures, timeouts and malformed answers: that is what makes a BackendChain fail over.
+A call about a backend (every hook taking `connection`) reaches only the plugin whose
+`lwk_connect` created that backend, plus wrapper plugins (`@hookimpl(wrapper=True)`), which
+see every backend's calls. So an owner's implementation receives its own `Backend` and
+always answers; None from it is a PluginError, except for `lwk_scan_descriptor`, where it
+means "not offered". A plugin usually implements each hook by calling the method of the
+same name on its backend (see `lwk_core.plugin.Backend`).
 """
 
 from __future__ import annotations
@@ -14,60 +13,80 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import hookspec
+from ._markers import hookspec
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._backend import Backend, DescriptorHistories
+    from .._descriptor import WolletDescriptor
     from .._network import Network
-    from .._update import HistoryEntry, Tip
+    from .._types import HistoryEntry, Tip
 
 
 @hookspec
 def lwk_schemes() -> list[str]:  # type: ignore[empty-body]
     """The URL schemes this plugin owns, e.g. ["tcp", "ssl"].
 
-    Called when plugins are loaded, to list them and to detect two plugins claiming one
-    scheme (a PluginError).
+    Called when plugins are loaded, to list them, to detect two plugins claiming one scheme
+    (a PluginError), and to pick the one plugin `connect` asks for a URL.
     """
 
 
 @hookspec(firstresult=True)
-def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> Client | None:
-    """Return a client for `url` if this plugin owns its scheme, else None.
+def lwk_connect(  # type: ignore[empty-body]
+    url: str, network: Network | None, options: Mapping[str, Any]
+) -> Backend:
+    """Return the backend for `url` (called only on the plugin owning its scheme).
 
-    Must not do network I/O: the first request connects. `options` are the keyword
-    arguments given to `lwk_core.connect` (timeout, ...); reject unknown ones with a
-    TypeError.
+    Core wraps the `Backend` in a `lwk_core.Client`; a plugin with its own Client subclass
+    (extra methods, e.g. ElectrumClient.watch) may return an instance of it instead. Must
+    not do network I/O: the first request connects. `options` are the keyword arguments given to
+    `lwk_core.connect` (timeout, ...); reject unknown ones with a TypeError.
     """
 
 
 @hookspec(firstresult=True)
-def lwk_ping(connection: object) -> bool | None:
+def lwk_ping(connection: Backend) -> bool:  # type: ignore[empty-body]
     """Check the server answers; return True. Called by `Client.ping()`."""
 
 
 @hookspec(firstresult=True)
-def lwk_tip(connection: object) -> Tip | None:
-    """Return the server's best block: height, hash, timestamp and raw header.
+def lwk_tip(connection: Backend, min_height: int) -> Tip:  # type: ignore[empty-body]
+    """Return the server's best block: height, hash, timestamp and raw header if known.
 
-    Called once at the start of each scan, before any history is fetched.
+    A scan asks it once its histories are in (again if a history is above it), so a backend
+    keeping a tip pushed by its server has read every header sent before those answers.
+    `min_height` is the highest confirmation height this backend's histories showed: a
+    kept tip below it is stale. Core checks a given header against the height, hash and
+    time.
     """
 
 
 @hookspec(firstresult=True)
-def lwk_scan_scripts(
-    connection: object, scripts: Sequence[bytes]
-) -> list[list[HistoryEntry]] | None:
+def lwk_scan_scripts(  # type: ignore[empty-body]
+    connection: Backend, scripts: Sequence[bytes]
+) -> list[list[HistoryEntry]]:
     """Return the history of each script (unconfidential scriptPubKey bytes), in order.
 
     One list per script, each entry (txid, height or None for mempool, optional block
-    time). Called by the orchestrator with batches of scripts (20 by default per chain).
-    A backend may answer from a cache it keeps valid (e.g. Electrum status hashes).
+    time). A scan starts with it: per round one call holding the batches (`gap_limit`
+    scripts each, 20 by default) of every chain. A backend may answer from a cache it keeps
+    valid (e.g. Electrum status hashes).
     """
 
 
 @hookspec(firstresult=True)
-def lwk_get_tx(connection: object, txids: Sequence[str]) -> list[bytes] | None:
+def lwk_scan_descriptor(
+    connection: Backend, descriptor: WolletDescriptor, gap_limit: int, to_index: int
+) -> DescriptorHistories | None:
+    """Optional: the histories of a whole wallet in one request, for servers that derive the
+    scripts themselves (Waterfalls). Per chain, the history of each script index 0..n-1 as
+    the server scanned them, the server applying the gap limit (and reaching `to_index`).
+    None (or not implementing it): not offered, core scans scripts instead.
+    """
+
+
+@hookspec(firstresult=True)
+def lwk_get_tx(connection: Backend, txids: Sequence[str]) -> list[bytes]:  # type: ignore[empty-body]
     """Return the raw transactions for `txids` (display hex), in the same order.
 
     Called for the transactions the wallet does not know yet. Core checks that each
@@ -76,22 +95,26 @@ def lwk_get_tx(connection: object, txids: Sequence[str]) -> list[bytes] | None:
 
 
 @hookspec(firstresult=True)
-def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> dict[int, int] | None:
+def lwk_block_timestamps(  # type: ignore[empty-body]
+    connection: Backend, heights: Sequence[int]
+) -> dict[int, int]:
     """Return block time for each height of the best chain (from its header).
 
-    Called for confirmation heights whose time the history did not already carry.
+    Called after the tip, for confirmation heights whose time neither the wallet, the
+    histories nor the tip already gave.
     """
 
 
 @hookspec(firstresult=True)
-def lwk_broadcast(connection: object, tx: bytes) -> str | None:
+def lwk_broadcast(connection: Backend, tx: bytes) -> str:  # type: ignore[empty-body]
     """Send a raw transaction and return its txid.
 
-    Raise `lwk_core.BroadcastRejected` with the node's reason when the server refuses
-    the transaction itself (that is not a backend failure: a chain does not fail over).
+    Core parses the transaction first and checks the answered txid is its own. Raise
+    `lwk_core.BroadcastRejected` with the node's reason when the server refuses the
+    transaction itself (not a backend failure: a chain does not fail over).
     """
 
 
 @hookspec
-def lwk_close(connection: object) -> None:
-    """Release the connection's sockets and threads (owner only; others ignore it)."""
+def lwk_close(connection: Backend) -> None:
+    """Release the backend's sockets and threads."""

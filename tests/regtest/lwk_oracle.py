@@ -10,7 +10,7 @@ from shared_data import DATA
 
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._network import Chain, Network
-from lwk_core._update import OutPoint, TxOutSecrets
+from lwk_core._types import OutPoint, TxOutSecrets
 
 FIXTURE = DATA / "liquid-testnet-wallet.json"
 

@@ -13,12 +13,12 @@ from lwk_regtest._blocks import build_header, explicit_coinbase_tx
 from lwk_regtest._chain import FAUCET_SCRIPT, PREMINE_OUTPUTS
 from lwk_regtest._faucet import Faucet, TxCache
 
+from lwk_core import OutPoint
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._errors import DecodeError
 from lwk_core._hashes import sha256d
 from lwk_core._network import Chain, Network
 from lwk_core._transaction import Transaction
-from lwk_core._update import OutPoint
 
 POLICY = bytes.fromhex(Network.ELEMENTS_REGTEST.policy_asset)[::-1]
 

@@ -19,11 +19,11 @@ from lwk_regtest import Regtest
 from lwk_regtest._electrum_server import ElectrumServer
 from lwk_regtest._faucet import DEFAULT_FEE
 
+from lwk_core import OutPoint
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._hashes import electrum_scripthash, electrum_status, sha256d
 from lwk_core._network import Chain
 from lwk_core._transaction import Transaction
-from lwk_core._update import OutPoint
 
 TIMEOUT = 10
 

@@ -55,3 +55,10 @@ def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> Generato
 @hookimpl(wrapper=True)
 def lwk_broadcast(connection: object, tx: bytes) -> Generator[None, Any, Any]:
     return (yield from _timed("broadcast", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_scan_descriptor(
+    connection: object, descriptor: object, gap_limit: int, to_index: int
+) -> Generator[None, Any, Any]:
+    return (yield from _timed("scan_descriptor", connection))

@@ -6,19 +6,21 @@ import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from lwk_core import Network, Update
-from lwk_core._client import Client
+from lwk_core import Client, Network, Update
 
 from ._connection import BATCH_SIZE, MAX_LINE, ElectrumConnection
 from ._endpoint import Endpoint, normalize_fingerprint
 from ._session import ElectrumSession
+from ._watch import watch
 
 if TYPE_CHECKING:
-    from lwk_core._wollet import Wollet
+    from lwk_core import Wollet
 
 __all__ = ["ElectrumClient"]
 
 log = logging.getLogger("lwk_electrum")
+
+PLUGIN = "lwk_electrum._plugin"  # the module of the hooks, as the entry point names it
 
 
 class ElectrumClient(Client):
@@ -103,8 +105,6 @@ class ElectrumClient(Client):
         batch_size: int,
         max_line: int,
     ) -> None:
-        from . import _plugin
-
         pin = None if cert_fingerprint is None else normalize_fingerprint(cert_fingerprint)
         if pin is not None and not endpoint.tls:
             raise ValueError("cert_fingerprint needs a TLS connection")
@@ -124,7 +124,7 @@ class ElectrumClient(Client):
                 rpc.name,
             )
         session = ElectrumSession(rpc, verify_merkle=verify_merkle)
-        super().__init__(session, name=rpc.name, network=network, plugin=_plugin)
+        super().__init__(session, name=rpc.name, network=network, plugin=PLUGIN)
 
     def watch(
         self, wollet: Wollet, *, gap_limit: int = 20, timeout: float | None = None
@@ -134,6 +134,4 @@ class ElectrumClient(Client):
         Yields each Update (apply it to `wollet` before asking for the next). Ends when
         `timeout` seconds pass without a notification (None: never). Reconnects after drops.
         """
-        from ._watch import watch
-
-        return watch(self, wollet, gap_limit=gap_limit, timeout=timeout)
+        return watch(self, self.connection.rpc, wollet, gap_limit=gap_limit, timeout=timeout)

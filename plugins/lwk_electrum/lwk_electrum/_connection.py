@@ -32,7 +32,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
-from lwk_core import BackendConnectError, BackendError, BackendProtocolError, BackendTimeout, Tip
+from lwk_core.plugin import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    Tip,
+)
 
 from ._endpoint import Endpoint
 from ._errors import ElectrumError
@@ -152,9 +158,10 @@ class ElectrumConnection:
             _raise_first_error(replies)
             return statuses, replies[len(scripthashes) :]
 
-    def tip(self) -> Tip:
-        """The current tip: asked (subscribing to new blocks) the first time, after
-        `saw_height` and once `TIP_MAX_AGE` passed (a reconnect asks it as it restores the
+    def tip(self, min_height: int = 0) -> Tip:
+        """The current tip: asked (subscribing to new blocks) the first time, when the kept
+        one is below `min_height` (a history showed a block whose notification is still on
+        its way) and once `TIP_MAX_AGE` passed (a reconnect asks it as it restores the
         subscription); otherwise the latest header the server pushed, the notifications
         already received being read first."""
         with self._lock:
@@ -162,6 +169,7 @@ class ElectrumConnection:
             tip = self._tip
             if (
                 tip is None
+                or tip.height < min_height
                 or not self._headers_subscribed
                 or time.monotonic() - self._tip_time > TIP_MAX_AGE
             ):
@@ -169,13 +177,6 @@ class ElectrumConnection:
                 self._headers_subscribed = True
                 self._keep_tip(tip)
             return tip
-
-    def saw_height(self, height: int) -> None:
-        """A history reached `height`: a kept tip below it is stale (the block's notification
-        is still on its way), so the next `tip` asks the server."""
-        with self._lock:
-            if self._tip is not None and self._tip.height < height:
-                self._tip = None
 
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until `self.notifications` exceeds `seen`; False when `timeout` elapses.

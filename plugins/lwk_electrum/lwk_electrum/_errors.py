@@ -1,12 +1,16 @@
-"""The one error lwk-electrum adds to lwk_core's tree."""
+"""The one error lwk-electrum adds to lwk_core's tree, and reading the node's verdict in it."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from lwk_core import BackendError
+from lwk_core.plugin import BackendError
 
-__all__ = ["ElectrumError"]
+__all__ = ["ElectrumError", "broadcast_reason"]
+
+_RPC_REASON = re.compile(r"RPC error -?\d+: (.+)", re.DOTALL)
 
 _MAX_MESSAGE = 500
 
@@ -39,3 +43,21 @@ class ElectrumError(BackendError):
                 backend=backend,
             )
         return cls(None, error if isinstance(error, str) else repr(error), backend=backend)
+
+
+def broadcast_reason(message: str) -> str:
+    """The node's reject reason inside an electrs broadcast error, in either generation:
+
+    - `sendrawtransaction RPC error -26: bad-txns-inputs-missingorspent` (newer);
+    - `sendrawtransaction RPC error: {"code":-26,"message":"bad-txns-..."}` (older).
+    """
+    start = message.find("{")
+    if start >= 0:
+        try:
+            inner = json.loads(message[start:])
+        except (ValueError, RecursionError):  # a server's text may nest absurdly deep
+            inner = None
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    match = _RPC_REASON.search(message)
+    return match.group(1).strip() if match else message.strip()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lwk_core import BackendProtocolError, DecodeError, Tip
-from lwk_core._header import BlockHeader
+from lwk_core.plugin import BackendProtocolError, BlockHeader, DecodeError, Tip
 
 __all__ = ["parse_header", "parse_tip"]
 
@@ -27,11 +26,12 @@ def parse_header(value: Any, height: int | None, *, backend: str) -> BlockHeader
 
 
 def parse_tip(value: Any, *, backend: str) -> Tip:
-    """The result of blockchain.headers.subscribe: {"hex": header, "height": int}."""
+    """The result of blockchain.headers.subscribe: {"hex": header, "height": int} (core
+    checks that the header is at that height)."""
     if not isinstance(value, dict):
         raise BackendProtocolError("the tip is not an object", backend=backend)
     height = value.get("height")
     if type(height) is not int or height < 0:
         raise BackendProtocolError("the tip has no valid height", backend=backend)
-    header = parse_header(value.get("hex"), height, backend=backend)
-    return Tip(header.height, header.block_hash, header.time, header.to_bytes())
+    header = parse_header(value.get("hex"), None, backend=backend)
+    return Tip(height, header.block_hash, header.time, header.to_bytes())

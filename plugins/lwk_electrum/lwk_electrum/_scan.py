@@ -18,8 +18,12 @@ from typing import Any, Final
 
 import attrs
 
-from lwk_core import BackendProtocolError, HistoryEntry
-from lwk_core._hashes import electrum_scripthash, electrum_status
+from lwk_core.plugin import (
+    BackendProtocolError,
+    HistoryEntry,
+    electrum_scripthash,
+    electrum_status,
+)
 
 from ._connection import SCRIPTHASH_SUBSCRIBE, ElectrumConnection
 from ._spv import verify_inclusion
@@ -128,9 +132,6 @@ def scan_scripts(
             log.debug("%s: a history does not hash to its reported status", rpc.name)
         histories[i] = history
     cache.mark_scanned(scripthashes)
-    heights = [e.height for h in histories for e in h or () if e.height is not None]
-    if heights:
-        rpc.saw_height(max(heights))
     return [list(h or ()) for h in histories]
 
 

@@ -11,8 +11,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lwk_core import BackendProtocolError, DecodeError, HistoryEntry
-from lwk_core._header import merkle_root_from_branch
+from lwk_core.plugin import (
+    BackendProtocolError,
+    DecodeError,
+    HistoryEntry,
+    merkle_root_from_branch,
+)
 
 from ._connection import ElectrumConnection
 from ._headers import parse_header

@@ -7,12 +7,12 @@ import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Final
 
-from lwk_core import BackendError, Update
+from lwk_core import BackendError, Client, Update
+
+from ._connection import ElectrumConnection
 
 if TYPE_CHECKING:
-    from lwk_core._wollet import Wollet
-
-    from ._client import ElectrumClient
+    from lwk_core import Wollet
 
 __all__ = ["watch"]
 
@@ -23,16 +23,21 @@ _BACKOFF_MAX: Final = 30.0
 
 
 def watch(
-    client: ElectrumClient, wollet: Wollet, *, gap_limit: int, timeout: float | None
+    client: Client,
+    rpc: ElectrumConnection,
+    wollet: Wollet,
+    *,
+    gap_limit: int,
+    timeout: float | None,
 ) -> Generator[Update, None, None]:
-    """Yield the Update of each sync that found something.
+    """Yield the Update of each sync through `client` that found something (`rpc` is its
+    connection, which counts and waits for the notifications).
 
     Each scan subscribes the tip and every scanned script, so the server notifies any change
     that can matter; notifications that arrive during a sync make the next wait return at
     once. A failing server is retried with exponential backoff (each retry reconnects and
     restores the subscriptions); after `timeout` seconds of failures the error is raised.
     """
-    rpc = client.connection.rpc
     backoff = _BACKOFF_MIN
     failing_since: float | None = None
     while True:

@@ -384,16 +384,4 @@ def test_connect_by_url_and_options(fake: FakeElectrum, fresh_plugins: None) -> 
     assert fake.methods() == ["server.version", "server.ping"]
     with pytest.raises(TypeError):
         connect(f"tcp://{fake.hostport}", None, no_such_option=1)
-    assert plugin.lwk_connect(url="https://x", network=None, options={}) is None
     assert sorted(plugin.lwk_schemes()) == ["ssl", "tcp"]
-
-
-def test_hooks_ignore_foreign_connections() -> None:
-    other = object()
-    assert plugin.lwk_ping(other) is None
-    assert plugin.lwk_tip(other) is None
-    assert plugin.lwk_scan_scripts(other, [b"\x51"]) is None
-    assert plugin.lwk_get_tx(other, ["00" * 32]) is None
-    assert plugin.lwk_block_timestamps(other, [1]) is None
-    assert plugin.lwk_broadcast(other, b"") is None
-    assert plugin.lwk_close(other) is None

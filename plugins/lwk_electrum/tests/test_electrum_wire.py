@@ -13,6 +13,7 @@ from electrum_fake import FakeElectrum, Reply, fail, notification
 from lwk_electrum import ElectrumClient, ElectrumError, _connection
 from lwk_electrum._connection import ElectrumConnection
 from lwk_regtest._tls import SelfSignedCert
+from test_electrum_hooks import TX_HEX
 
 from lwk_core import (
     BackendConnectError,
@@ -20,6 +21,7 @@ from lwk_core import (
     BackendProtocolError,
     BackendTimeout,
     BroadcastRejected,
+    DecodeError,
 )
 from lwk_core._header import BlockHeader
 
@@ -310,17 +312,24 @@ def test_broadcast_rejection_carries_the_node_reason(fake: FakeElectrum, error: 
     fake.handlers["blockchain.transaction.broadcast"] = fail(error)
     c = client(fake)
     with pytest.raises(BroadcastRejected) as info:
-        c.broadcast(b"\x02\x00")
+        c.broadcast(TX_HEX)
     assert info.value.reason == "bad-txns-inputs-missingorspent"
     assert not isinstance(info.value, BackendError)  # a verdict, not a failure: no failover
-    assert fake.requests[-1][2] == ["0200"]
+    assert fake.requests[-1][2] == [TX_HEX]
 
 
 def test_broadcast_unknown_method_is_a_backend_error(fake: FakeElectrum) -> None:
     c = client(fake)
     with pytest.raises(ElectrumError) as info:
-        c.broadcast("0200")
+        c.broadcast(TX_HEX)
     assert info.value.code == -32601
+
+
+def test_undecodable_bytes_are_refused_before_anything_is_sent(fake: FakeElectrum) -> None:
+    c = client(fake)
+    with pytest.raises(DecodeError):
+        c.broadcast(b"\x02\x00")
+    assert fake.requests == []  # core parses the transaction first
 
 
 # -- faults -----------------------------------------------------------------------------

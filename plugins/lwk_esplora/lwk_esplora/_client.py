@@ -7,14 +7,14 @@ from collections.abc import Mapping
 
 import httpx
 
-from lwk_core import Network
-from lwk_core._client import Client
+from lwk_core import Client, Network
 
-from . import _plugin
 from ._backend import EsploraBackend
 from ._http import HttpSession
 
 __all__ = ["EsploraClient"]
+
+PLUGIN = "lwk_esplora._plugin"  # the module of the hooks, as the entry point names it
 
 
 class EsploraClient(Client):
@@ -60,5 +60,5 @@ class EsploraClient(Client):
             transport=transport,
         )
         super().__init__(
-            EsploraBackend(http, network), name=http.name, network=network, plugin=_plugin
+            EsploraBackend(http, network), name=http.name, network=network, plugin=PLUGIN
         )

@@ -28,7 +28,7 @@ from typing import TypeVar
 import attrs
 import httpx
 
-from lwk_core import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
+from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
 
 __all__ = ["MAX_BODY", "HttpSession", "Reply", "parse_retry_after"]
 

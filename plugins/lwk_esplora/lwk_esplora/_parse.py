@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from lwk_core import HistoryEntry
+from lwk_core.plugin import HistoryEntry
 
 __all__ = [
     "Malformed",

@@ -1,17 +1,17 @@
-"""The lwk.backends entry point "esplora": hook implementations for http:// and https://."""
+"""The lwk.backends entry point "esplora": hook implementations for http:// and https://.
+
+Core calls each hook only with a backend this plugin created (an EsploraBackend).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lwk_core import HistoryEntry, Network, Tip
-from lwk_core.plugin import hookimpl
+from lwk_core.plugin import HistoryEntry, Network, Tip, hookimpl
 
 from ._backend import EsploraBackend
-
-if TYPE_CHECKING:
-    from ._client import EsploraClient
+from ._client import EsploraClient
 
 __all__ = [
     "lwk_block_timestamps",
@@ -37,59 +37,48 @@ def lwk_schemes() -> list[str]:
 
 
 @hookimpl
-def lwk_connect(
-    url: str, network: Network | None, options: Mapping[str, Any]
-) -> EsploraClient | None:
-    scheme, sep, _ = url.partition("://")
-    if not sep or scheme.lower() not in SCHEMES:
-        return None
+def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> EsploraClient:
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
         raise TypeError(f"unknown Esplora option(s): {', '.join(unknown)}")
     if network is None:
         raise TypeError("an Esplora URL needs its network: connect(url, Network.LIQUID, ...)")
-    from ._client import EsploraClient  # here: _client imports this module
-
     return EsploraClient(url, network, **options)
 
 
 @hookimpl
-def lwk_ping(connection: object) -> bool | None:
-    return connection.ping() if isinstance(connection, EsploraBackend) else None
+def lwk_ping(connection: EsploraBackend) -> bool:
+    connection.ping()
+    return True
 
 
 @hookimpl
-def lwk_tip(connection: object) -> Tip | None:
-    return connection.tip() if isinstance(connection, EsploraBackend) else None
+def lwk_tip(connection: EsploraBackend, min_height: int) -> Tip:
+    return connection.tip(min_height=min_height)
 
 
 @hookimpl
 def lwk_scan_scripts(
-    connection: object, scripts: Sequence[bytes]
-) -> list[list[HistoryEntry]] | None:
-    if not isinstance(connection, EsploraBackend):
-        return None
+    connection: EsploraBackend, scripts: Sequence[bytes]
+) -> list[list[HistoryEntry]]:
     return connection.scan_scripts(scripts)
 
 
 @hookimpl
-def lwk_get_tx(connection: object, txids: Sequence[str]) -> list[bytes] | None:
-    return connection.get_txs(txids) if isinstance(connection, EsploraBackend) else None
+def lwk_get_tx(connection: EsploraBackend, txids: Sequence[str]) -> list[bytes]:
+    return connection.get_raw_txs(txids)
 
 
 @hookimpl
-def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> dict[int, int] | None:
-    if not isinstance(connection, EsploraBackend):
-        return None
+def lwk_block_timestamps(connection: EsploraBackend, heights: Sequence[int]) -> dict[int, int]:
     return connection.block_timestamps(heights)
 
 
 @hookimpl
-def lwk_broadcast(connection: object, tx: bytes) -> str | None:
-    return connection.broadcast(tx) if isinstance(connection, EsploraBackend) else None
+def lwk_broadcast(connection: EsploraBackend, tx: bytes) -> str:
+    return connection.broadcast(tx)
 
 
 @hookimpl
-def lwk_close(connection: object) -> None:
-    if isinstance(connection, EsploraBackend):
-        connection.close()
+def lwk_close(connection: EsploraBackend) -> None:
+    connection.close()

@@ -9,8 +9,8 @@ import pytest
 from esplora_fake import FakeEsplora
 from lwk_esplora import EsploraClient, _plugin
 
-from lwk_core import Network
-from lwk_core.plugin.manager import connect, get_plugin_manager, list_plugins, reset_plugin_manager
+from lwk_core import Network, connect
+from lwk_core.plugin.manager import get_plugin_manager, list_plugins, reset_plugin_manager
 
 
 @pytest.fixture(autouse=True)
@@ -48,18 +48,6 @@ def test_connect_errors() -> None:
         connect("https://blockstream.info/liquid/api")
     with pytest.raises(TypeError, match="unknown Esplora option"):
         connect("https://blockstream.info/liquid/api", Network.LIQUID, tls=True)
-    assert _plugin.lwk_connect(url="tcp://host:50001", network=Network.LIQUID, options={}) is None
-
-
-def test_hooks_ignore_other_connections() -> None:
-    other = object()
-    assert _plugin.lwk_tip(connection=other) is None
-    assert _plugin.lwk_scan_scripts(connection=other, scripts=[b"\x51"]) is None
-    assert _plugin.lwk_get_tx(connection=other, txids=[]) is None
-    assert _plugin.lwk_block_timestamps(connection=other, heights=[1]) is None
-    assert _plugin.lwk_broadcast(connection=other, tx=b"") is None
-    assert _plugin.lwk_ping(connection=other) is None
-    _plugin.lwk_close(connection=other)
 
 
 def test_client_methods_go_through_the_hooks() -> None:

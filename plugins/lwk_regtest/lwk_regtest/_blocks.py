@@ -11,8 +11,7 @@ import struct
 
 import attrs
 
-from lwk_core._encoding import compact_size, varbytes
-from lwk_core._hashes import sha256d
+from lwk_core.primitives import compact_size, sha256d, varbytes
 
 __all__ = [
     "BLOCK_VERSION",

@@ -27,8 +27,7 @@ import attrs
 from embit import ec
 
 from lwk_core import DecodeError, Network, Transaction
-from lwk_core._hashes import hash160, sha256
-from lwk_core._header import merkle_branch, merkle_root
+from lwk_core.primitives import hash160, merkle_branch, merkle_root, sha256
 
 from ._blocks import EmptyRun, build_header, explicit_coinbase_tx
 

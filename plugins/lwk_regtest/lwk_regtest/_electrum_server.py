@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from lwk_core._hashes import electrum_status
+from lwk_core.primitives import electrum_status
 
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults

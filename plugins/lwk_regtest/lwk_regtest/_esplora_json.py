@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from lwk_core import BlockHeader, DecodeError, Issuance, Network, Transaction, TxIn, TxOut
-from lwk_core._address import script_to_address
-from lwk_core._encoding import compact_size
+from lwk_core.primitives import compact_size, script_to_address
 
 __all__ = [
     "DISCOUNT_CT_START",

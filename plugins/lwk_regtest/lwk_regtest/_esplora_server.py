@@ -39,7 +39,7 @@ from typing import Any, Final
 import attrs
 
 from lwk_core import BlockHeader, DecodeError, Transaction
-from lwk_core._address import address_to_script
+from lwk_core.primitives import address_to_script
 
 from ._chain import RegtestRejected
 from ._esplora_json import Json

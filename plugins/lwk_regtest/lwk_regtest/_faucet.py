@@ -35,8 +35,7 @@ from embit.script import Script
 from embit.util import secp256k1
 
 from lwk_core import DecodeError, Network, OutPoint, Transaction, TxOut, TxOutSecrets
-from lwk_core._address import address_to_script
-from lwk_core._hashes import fast_merkle_root, sha256, sha256d, tagged_hash
+from lwk_core.primitives import address_to_script, fast_merkle_root, sha256, sha256d, tagged_hash
 
 from ._chain import FAUCET_SCRIPT, RegtestChain
 

@@ -22,8 +22,7 @@ from embit.liquid import slip77
 from embit.networks import NETWORKS
 
 from lwk_core import Chain, Network, WolletDescriptor
-from lwk_core._descriptor import descriptor_checksum
-from lwk_core._hashes import sha256
+from lwk_core.primitives import descriptor_checksum, sha256
 
 from ._chain import RegtestChain
 from ._faucet import Faucet

@@ -3,6 +3,11 @@
 `memory://NAME` connects to the in-process `MemoryChain` registered under NAME. Each
 connection can be told to misbehave (`faults`), which is how the failover tests drive
 backends that refuse, hang, answer garbage or die mid-scan without any network.
+
+`connect("memory://NAME")` returns a plain `lwk_core.Client` around a `MemoryBackend` (core
+wraps what `lwk_connect` returns); `MemoryClient(NAME)` builds the same by hand. The backend
+also answers the optional whole-wallet scan (`lwk_scan_descriptor`) when told to
+(`descriptor_scan = True`), deriving the scripts as a Waterfalls server would.
 """
 
 from __future__ import annotations
@@ -10,22 +15,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lwk_core import (
+from lwk_core import Client
+from lwk_core.plugin import (
     BackendConnectError,
     BackendProtocolError,
     BackendTimeout,
     BroadcastRejected,
+    DescriptorHistories,
     HistoryEntry,
     Network,
     Tip,
+    Transaction,
+    hookimpl,
 )
-from lwk_core._client import Client
-from lwk_core._transaction import Transaction
-from lwk_core.plugin import hookimpl
 
-__all__ = ["MemoryChain", "MemoryClient", "register_chain"]
+if TYPE_CHECKING:
+    from lwk_core import WolletDescriptor
+
+__all__ = ["MemoryBackend", "MemoryChain", "MemoryClient", "register_chain"]
 
 _chains: dict[str, MemoryChain] = {}
 
@@ -81,48 +90,108 @@ def register_chain(name: str, chain: MemoryChain) -> None:
     _chains[name] = chain
 
 
-class MemoryConnection:
-    """`faults`: {"refuse"|"hang"|"garbage"|"wrong_tx"|"lying_tip": True, "die_after": N}."""
+class MemoryBackend:
+    """`faults`: {"refuse"|"hang"|"garbage"|"wrong_tx"|"lying_tip": True, "die_after": N,
+    "latency": seconds every call takes}."""
 
     def __init__(self, name: str, timeout: float) -> None:
-        self.name = name
+        self.chain_name = name
+        self.name = f"memory://{name}"
         self.timeout = timeout
         self.faults: dict[str, Any] = {}
         self.calls: list[str] = []
+        self.descriptor_scan = False
 
     @property
     def chain(self) -> MemoryChain:
         try:
-            return _chains[self.name]
+            return _chains[self.chain_name]
         except KeyError:
-            raise BackendConnectError("no such chain", backend=f"memory://{self.name}") from None
+            raise BackendConnectError("no such chain", backend=self.name) from None
 
     def enter(self, call: str) -> MemoryChain:
         self.calls.append(call)
-        backend = f"memory://{self.name}"
+        time.sleep(self.faults.get("latency", 0.0))
         if self.faults.get("refuse"):
-            raise BackendConnectError("connection refused", backend=backend)
+            raise BackendConnectError("connection refused", backend=self.name)
         if self.faults.get("hang"):
             time.sleep(self.timeout)
-            raise BackendTimeout(f"no answer within {self.timeout}s", backend=backend)
+            raise BackendTimeout(f"no answer within {self.timeout}s", backend=self.name)
         die_after = self.faults.get("die_after")
         if die_after is not None and len(self.calls) > die_after:
-            raise BackendConnectError("connection reset by peer", backend=backend)
+            raise BackendConnectError("connection reset by peer", backend=self.name)
         return self.chain
+
+    def ping(self) -> None:
+        self.enter("ping")
+
+    def tip(self, *, min_height: int = 0) -> Tip:
+        tip = self.enter("tip").tip()
+        if self.faults.get("lying_tip"):
+            return Tip(height=tip.height + 1000, hash="ff" * 32, timestamp=tip.timestamp)
+        return tip
+
+    def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        chain = self.enter("scan_scripts")
+        if self.faults.get("garbage"):
+            raise BackendProtocolError("unparseable answer", backend=self.name)
+        return [chain.history(script) for script in scripts]
+
+    def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories:
+        """Each chain's histories up to `gap_limit` unused scripts past the last used one
+        (and at least to `to_index`), as a server deriving the scripts would answer."""
+        chain = self.enter("scan_descriptor")
+        found: DescriptorHistories = {}
+        for which in descriptor.chains:
+            histories: list[list[HistoryEntry]] = []
+            unused = 0
+            wanted = gap_limit if descriptor.has_wildcard else 1
+            while unused < wanted or len(histories) < to_index:
+                (script,) = descriptor.script_pubkeys(which, len(histories), 1)
+                history = chain.history(script)
+                histories.append(history)
+                unused = 0 if history else unused + 1
+            found[which] = histories
+        return found
+
+    def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
+        chain = self.enter("get_tx")
+        raws = [chain.txs[txid].to_bytes() for txid in txids]
+        if self.faults.get("wrong_tx") and raws:
+            other = next(tx for txid, tx in chain.txs.items() if txid != txids[0])
+            raws[0] = other.to_bytes()
+        return raws
+
+    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+        chain = self.enter("block_timestamps")
+        return {h: chain.times.get(h, 1_700_000_000 + h) for h in heights}
+
+    def broadcast(self, tx: bytes) -> str:
+        chain = self.enter("broadcast")
+        parsed = Transaction.from_bytes(tx)
+        if parsed.txid in chain.heights:
+            raise BroadcastRejected("txn-already-in-mempool", backend=self.name)
+        chain.add(parsed, None)
+        return parsed.txid
+
+    def close(self) -> None:
+        return None
 
 
 class MemoryClient(Client):
+    """A client of `memory://NAME` built by hand (the plugin must be loaded)."""
+
+    connection: MemoryBackend
+
     def __init__(self, name: str, network: Network | None = None, *, timeout: float = 1.0) -> None:
-        import lwk_memory_backend
+        backend = MemoryBackend(name, timeout)
+        super().__init__(backend, name=backend.name, network=network, plugin=__name__)
 
-        self.conn = MemoryConnection(name, timeout)
-        super().__init__(
-            self.conn, name=f"memory://{name}", network=network, plugin=lwk_memory_backend
-        )
-
-
-def _ours(connection: object) -> MemoryConnection | None:
-    return connection if isinstance(connection, MemoryConnection) else None
+    @property
+    def conn(self) -> MemoryBackend:
+        return self.connection
 
 
 @hookimpl
@@ -131,74 +200,55 @@ def lwk_schemes() -> list[str]:
 
 
 @hookimpl
-def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> Client | None:
-    if not url.startswith("memory://"):
-        return None
-    return MemoryClient(url.removeprefix("memory://"), network, **options)
+def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> MemoryBackend:
+    unknown = set(options) - {"timeout"}
+    if unknown:
+        raise TypeError(f"memory:// takes only a timeout, not {', '.join(sorted(unknown))}")
+    return MemoryBackend(url.removeprefix("memory://"), float(options.get("timeout", 1.0)))
 
 
 @hookimpl
-def lwk_ping(connection: object) -> bool | None:
-    if (conn := _ours(connection)) is None:
-        return None
-    conn.enter("ping")
+def lwk_ping(connection: MemoryBackend) -> bool:
+    connection.ping()
     return True
 
 
 @hookimpl
-def lwk_tip(connection: object) -> Tip | None:
-    if (conn := _ours(connection)) is None:
-        return None
-    tip = conn.enter("tip").tip()
-    if conn.faults.get("lying_tip"):
-        return Tip(height=tip.height + 1000, hash="ff" * 32, timestamp=tip.timestamp)
-    return tip
+def lwk_tip(connection: MemoryBackend, min_height: int) -> Tip:
+    return connection.tip(min_height=min_height)
 
 
 @hookimpl
 def lwk_scan_scripts(
-    connection: object, scripts: Sequence[bytes]
-) -> list[list[HistoryEntry]] | None:
-    if (conn := _ours(connection)) is None:
-        return None
-    chain = conn.enter("scan_scripts")
-    if conn.faults.get("garbage"):
-        raise BackendProtocolError("unparseable answer", backend=f"memory://{conn.name}")
-    return [chain.history(script) for script in scripts]
+    connection: MemoryBackend, scripts: Sequence[bytes]
+) -> list[list[HistoryEntry]]:
+    return connection.scan_scripts(scripts)
 
 
 @hookimpl
-def lwk_get_tx(connection: object, txids: Sequence[str]) -> list[bytes] | None:
-    if (conn := _ours(connection)) is None:
+def lwk_scan_descriptor(
+    connection: MemoryBackend, descriptor: WolletDescriptor, gap_limit: int, to_index: int
+) -> DescriptorHistories | None:
+    if not connection.descriptor_scan:
         return None
-    chain = conn.enter("get_tx")
-    raws = [chain.txs[txid].to_bytes() for txid in txids]
-    if conn.faults.get("wrong_tx") and raws:
-        other = next(tx for txid, tx in chain.txs.items() if txid != txids[0])
-        raws[0] = other.to_bytes()
-    return raws
+    return connection.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
 
 
 @hookimpl
-def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> dict[int, int] | None:
-    if (conn := _ours(connection)) is None:
-        return None
-    chain = conn.enter("block_timestamps")
-    return {h: chain.times.get(h, 1_700_000_000 + h) for h in heights}
+def lwk_get_tx(connection: MemoryBackend, txids: Sequence[str]) -> list[bytes]:
+    return connection.get_raw_txs(txids)
 
 
 @hookimpl
-def lwk_broadcast(connection: object, tx: bytes) -> str | None:
-    if (conn := _ours(connection)) is None:
-        return None
-    chain = conn.enter("broadcast")
-    parsed = Transaction.from_bytes(tx)
-    if parsed.txid in chain.heights:
-        raise BroadcastRejected("txn-already-in-mempool", backend=f"memory://{conn.name}")
-    chain.add(parsed, None)
-    return parsed.txid
+def lwk_block_timestamps(connection: MemoryBackend, heights: Sequence[int]) -> dict[int, int]:
+    return connection.block_timestamps(heights)
 
 
 @hookimpl
-def lwk_close(connection: object) -> None:
-    return None
+def lwk_broadcast(connection: MemoryBackend, tx: bytes) -> str:
+    return connection.broadcast(tx)
+
+
+@hookimpl
+def lwk_close(connection: MemoryBackend) -> None:
+    connection.close()

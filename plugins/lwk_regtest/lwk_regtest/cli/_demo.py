@@ -9,8 +9,14 @@ import time
 from typing import TYPE_CHECKING
 
 from lwk_core import BackendChain, Wollet
-from lwk_core.cli._output import format_btc, log_to, print_balance, print_txs
-from lwk_core.cli._watch import describe_update, watch_updates
+from lwk_core.cli import (
+    describe_update,
+    format_btc,
+    log_to,
+    print_balance,
+    print_txs,
+    watch_updates,
+)
 
 if TYPE_CHECKING:
     from lwk_core.cli import Subparsers

@@ -6,7 +6,7 @@ import argparse
 import threading
 from typing import TYPE_CHECKING
 
-from lwk_core.cli._output import print_json
+from lwk_core.cli import print_json
 
 if TYPE_CHECKING:
     from lwk_core.cli import Subparsers

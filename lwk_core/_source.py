@@ -1,0 +1,46 @@
+"""ScanSource: the calls the blocking scan driver makes, which a Client answers.
+
+The driver is typed against this protocol, not against Client, so it sits below the plugin
+contract. Replies are raw: the scan's steps check them (txids re-hashed, counts, heights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ._descriptor import WolletDescriptor
+from ._types import DescriptorHistories, HistoryEntry, Tip
+
+__all__ = ["ScanSource"]
+
+
+class ScanSource(Protocol):
+    """A backend client as a scan uses it."""
+
+    @property
+    def name(self) -> str:
+        """Shown in logs and errors: scheme://host:port, nothing secret."""
+        ...
+
+    def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        """The history of each script, in order."""
+        ...
+
+    def tip(self) -> Tip:
+        """The best block, asked after the histories."""
+        ...
+
+    def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
+        """The raw transactions, in order."""
+        ...
+
+    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+        """Block time of each height."""
+        ...
+
+    def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories | None:
+        """A whole wallet's histories in one request, or None where not offered."""
+        ...

@@ -1,0 +1,98 @@
+"""WolletState: the immutable snapshot of what a wallet knows, and how an Update changes it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from functools import cached_property
+
+import attrs
+
+from ._descriptor import WolletDescriptor
+from ._errors import UpdateError
+from ._network import Chain, Network
+from ._transaction import Transaction
+from ._types import OutPoint, Tip, TxOutSecrets
+from ._update import Update
+
+__all__ = ["WolletState"]
+
+
+@attrs.frozen(slots=False)
+class WolletState:
+    """An immutable snapshot of everything the wallet knows; apply_update replaces it."""
+
+    descriptor: WolletDescriptor
+    network: Network
+    txs: Mapping[str, Transaction] = attrs.field(factory=dict)
+    heights: Mapping[str, int | None] = attrs.field(factory=dict)
+    timestamps: Mapping[int, int] = attrs.field(factory=dict)
+    scripts: Mapping[bytes, tuple[Chain, int]] = attrs.field(factory=dict)
+    unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(factory=dict)
+    last_unused: Mapping[Chain, int] = attrs.field(factory=dict)
+    tip: Tip | None = None
+
+    @cached_property
+    def paths(self) -> dict[tuple[Chain, int], bytes]:
+        return {path: spk for spk, path in self.scripts.items()}
+
+    @cached_property
+    def status(self) -> str:
+        """A digest of the wallet's history and tip: Updates name the state they start from."""
+        h = hashlib.sha256()
+        for txid in sorted(self.heights):
+            h.update(f"{txid}:{self.heights[txid]};".encode())
+        if self.tip is not None:
+            h.update(f"tip:{self.tip.height}:{self.tip.hash}".encode())
+        return h.hexdigest()
+
+    @cached_property
+    def spent(self) -> frozenset[OutPoint]:
+        return frozenset(txin.prevout for txid in self.heights for txin in self.txs[txid].inputs)
+
+    def script_batch(self, chain: Chain, start: int, count: int) -> list[bytes]:
+        """The already derived scripts of `chain` from `start`, up to `count`, contiguous."""
+        batch = []
+        for index in range(start, start + count):
+            script = self.paths.get((chain, index))
+            if script is None:
+                break
+            batch.append(script)
+        return batch
+
+    def applied(self, update: Update) -> WolletState:
+        """The state after `update`, validated; raises UpdateError and changes nothing."""
+        if update.wallet_id != self.descriptor.wallet_id:
+            raise UpdateError("the update was made for another wallet")
+        if update.base_status != self.status:
+            raise UpdateError(
+                "the update was computed from another state of this wallet "
+                "(applied twice, or out of order); sync again"
+            )
+        txs = dict(self.txs)
+        for tx in update.new_txs:
+            txs[tx.txid] = tx
+        for txid, height in update.txid_height_new.items():
+            if txid not in txs:
+                raise UpdateError(f"the update gives a height for unknown transaction {txid}")
+            if height is not None and not 0 < height <= update.tip.height:
+                raise UpdateError(f"transaction {txid} at height {height} is above the tip")
+        for outpoint in update.unblinded:
+            if outpoint.txid not in txs:
+                raise UpdateError(f"the update unblinds an output of unknown tx {outpoint.txid}")
+        heights = {t: h for t, h in self.heights.items() if t not in update.txid_height_delete}
+        heights.update(update.txid_height_new)
+        return WolletState(
+            descriptor=self.descriptor,
+            network=self.network,
+            txs=txs,
+            heights=heights,
+            timestamps={**self.timestamps, **update.timestamps},
+            scripts={**self.scripts, **update.scripts},
+            unblinded={**self.unblinded, **update.unblinded},
+            last_unused={
+                chain: max(self.last_unused.get(chain, 0), update.last_unused.get(chain, 0))
+                for chain in self.last_unused.keys() | update.last_unused.keys()
+            },
+            tip=update.tip,
+        )

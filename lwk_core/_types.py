@@ -1,0 +1,65 @@
+"""Plain value objects exchanged between backends, the scan and the wallet (no I/O, no parsing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from ._network import Chain
+
+__all__ = ["DescriptorHistories", "HistoryEntry", "OutPoint", "Progress", "Tip", "TxOutSecrets"]
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (stage, done, total)."""
+
+
+@attrs.frozen
+class OutPoint:
+    """A transaction output: txid (display hex) and output index."""
+
+    txid: str
+    vout: int
+
+    def __str__(self) -> str:
+        return f"{self.txid}:{self.vout}"
+
+
+@attrs.frozen
+class Tip:
+    """The best block a backend reports."""
+
+    height: int
+    hash: str  # display hex
+    timestamp: int
+    header: bytes = attrs.field(default=b"", repr=False)
+
+    def block_hash(self) -> str:
+        return self.hash
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One transaction touching a script: height None means unconfirmed (mempool).
+
+    `block_time` is given when the backend already knows it (Esplora's tx status), which
+    saves a header request.
+    """
+
+    txid: str
+    height: int | None
+    block_time: int | None = None
+
+
+@attrs.frozen
+class TxOutSecrets:
+    """What unblinding an output reveals (asset ids and blinders in display hex)."""
+
+    asset: str
+    value: int
+    asset_bf: str = attrs.field(repr=False)
+    value_bf: str = attrs.field(repr=False)
+
+
+DescriptorHistories = dict[Chain, list[list[HistoryEntry]]]
+"""Per chain, the history of each script index 0..n-1 as the server scanned them."""
