@@ -14,7 +14,6 @@ import gzip
 import socket
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -134,7 +133,8 @@ def gzip_of_zeros(size: int) -> bytes:
     segment = deflate.compress(mib) + deflate.flush(zlib.Z_FULL_FLUSH)
     count, rest = divmod(size, len(mib))
     tail = deflate.compress(bytes(rest)) + deflate.flush()
-    crc = zlib.crc32(bytes(rest), functools.reduce(lambda c, _: zlib.crc32(mib, c), range(count), 0))
+    crc = functools.reduce(lambda c, _: zlib.crc32(mib, c), range(count), 0)
+    crc = zlib.crc32(bytes(rest), crc)
     # RFC 1952: header (no name, no time), deflate data, CRC-32 and size mod 2^32.
     return _GZIP_HEADER + segment * count + tail + struct.pack("<II", crc, size & 0xFFFFFFFF)
 

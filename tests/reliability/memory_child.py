@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from lwk_core import LwkError, Network
 from lwk_esplora import EsploraClient
+
+from lwk_core import LwkError, Network
 
 _AS_CAP = 2 << 30
 

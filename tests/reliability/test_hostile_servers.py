@@ -55,7 +55,7 @@ def ends_within(call: Callable[[], Any], limit: float) -> tuple[Any, float]:
     def run() -> None:
         try:
             outcome.append(call())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             outcome.append(exc)
 
     start = time.monotonic()
@@ -95,7 +95,7 @@ def test_esplora_deadline_holds_for_a_proxy_from_the_environment(
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         client = EsploraClient("http://esplora.invalid/api", Network.LIQUID, timeout=TIMEOUT)
-        outcome, elapsed = ends_within(client.tip, ESPLORA_DEADLINE + SLACK)
+        outcome, _ = ends_within(client.tip, ESPLORA_DEADLINE + SLACK)
         client.close()
     assert isinstance(outcome, BackendTimeout), outcome
 
@@ -222,7 +222,7 @@ def test_electrum_watch_ends_on_its_timeout_under_a_notification_flood(
         updates = client.watch(wollet, timeout=TIMEOUT)
         wollet.apply_update(next(updates))
         flooding.set()
-        outcome, elapsed = ends_within(lambda: next(updates, None), TIMEOUT + SLACK)
+        outcome, _ = ends_within(lambda: next(updates, None), TIMEOUT + SLACK)
         client.close()
     # Nothing changed for the wallet: the watch ends (or fails typed), never yields.
     assert outcome is None or isinstance(outcome, LwkError), outcome

@@ -52,7 +52,7 @@ class BodyDecoder:
                 piece = z.decompress(data, PIECE)
             except zlib.error as exc:
                 raise EncodingRefused(f"gzip body does not decode: {exc}") from None
-            if z.eof and z.unused_data:
+            if z.unused_data:  # set only once the stream ended
                 raise EncodingRefused("bytes after the end of the gzip stream")
             data = z.unconsumed_tail
             if piece:

@@ -377,7 +377,6 @@ class HttpSession:
         except httpx.RequestError as exc:
             raise BackendConnectError(f"{what}: {_describe(exc)}", backend=self.name) from exc
 
-
     def _too_slow(self) -> str:
         limit = self.timeout * _DEADLINE_FACTOR
         return f"no complete answer within {limit:g}s ({_DEADLINE_FACTOR:g} x timeout)"
