@@ -397,6 +397,9 @@ def _read(resp: httpx.Response, cap: int, deadline: float, *, truncate: bool) ->
     body = bytearray()
     try:
         decoder = BodyDecoder(resp.headers.get("content-encoding"))
+        if resp.is_stream_consumed:  # a custom transport's in-memory response: httpx read
+            content = resp.content  # and decoded it already, there is nothing to stream
+            return content[:cap] if truncate or len(content) <= cap else None
         for chunk in resp.iter_raw():
             if time.monotonic() > deadline:
                 raise _TooSlow
