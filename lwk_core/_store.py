@@ -12,6 +12,15 @@ encrypted with AES-GCM-SIV under a key derived from the descriptor's canonical t
 The associated data binds the header, the network and the wallet id, so a torn, truncated,
 bit-flipped or tampered file, or one copied from another wallet or network, fails
 authentication and is refused (StoreCorrupted) without being touched.
+
+Against other local users and planted files: directories this store creates are 0700 and
+files 0600 whatever the umask; an existing wallet or network directory that is not the
+user's own, or that group or others can write, is refused (StoreError: the fix, `chmod
+700`, is the owner's call, not the library's); every file is opened relative to the wallet
+directory's descriptor without following symlinks, the temp file exclusively; a state file
+that is not a regular file, or larger than `MAX_STATE_FILE`, is refused without reading it.
+A store that refuses its state file closes itself, releasing the lock, so that the file
+can be deleted (as the error advises) and the wallet opened again.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +54,14 @@ FORMAT_VERSION: Final = 1
 STATE_FILE: Final = "state"
 TEMP_FILE: Final = "state.tmp"
 LOCK_FILE: Final = "lock"
+MAX_STATE_FILE: Final = 256 * 1024 * 1024
+"""Largest state file read or written (tens of thousands of confidential transactions):
+a larger file is refused by its size, before reading; a larger state is not saved."""
 _KDF_INFO: Final = b"lwk-core wallet store v1"
 _DIR_TAG: Final = b"lwk-core wallet dir"
 _NONCE_SIZE: Final = 12
 _HEADER_SIZE: Final = len(MAGIC) + 2 + _NONCE_SIZE
+_OPEN_FLAGS: Final = os.O_CLOEXEC | os.O_NOFOLLOW
 _CORRUPTED: Final = (
     "wallet state file failed its integrity check; it was not loaded (delete it to rescan)"
 )
@@ -89,9 +103,27 @@ class WalletStore:
         self._descriptor = descriptor
         self._network = network
         self._dir = Path(datadir) / network.value / _wallet_dir_name(descriptor)
+        self._dir_fd = _private_dir(self._dir)
         try:
-            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = self._open_lock()
+        except BaseException:
+            os.close(self._dir_fd)
+            raise
+        self._lock_fd: int | None = fd
+        with contextlib.suppress(OSError):  # a save that died before its rename
+            os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
+        self._save_lock = threading.Lock()
+        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
+            str(descriptor).encode()
+        )
+        self._ciphers = _ciphers(key)
+        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+
+    def _open_lock(self) -> int:
+        try:
+            fd = os.open(
+                LOCK_FILE, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600, dir_fd=self._dir_fd
+            )
         except OSError as e:
             raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
         try:
@@ -104,15 +136,7 @@ class WalletStore:
                     "or store"
                 ) from None
             raise StoreError(f"cannot lock the wallet datadir: {e.strerror}") from e
-        self._lock_fd: int | None = fd
-        with contextlib.suppress(OSError):
-            (self._dir / TEMP_FILE).unlink(missing_ok=True)  # a save that died before its rename
-        self._save_lock = threading.Lock()
-        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
-            str(descriptor).encode()
-        )
-        self._ciphers = _ciphers(key)
-        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+        return fd
 
     def __repr__(self) -> str:
         state = "closed" if self._lock_fd is None else "open"
@@ -135,15 +159,21 @@ class WalletStore:
         """The stored state, or None if nothing was saved yet.
 
         StoreCorrupted (the file is left as it is) if the file is torn, tampered with, or
-        belongs to another wallet or network.
+        belongs to another wallet or network; StoreError if it is not a regular file, is
+        larger than MAX_STATE_FILE or cannot be read. Either way the store is closed (its
+        lock released) so that the file can be dealt with and the wallet opened again.
         """
         self._check_open()
         try:
-            blob = (self._dir / STATE_FILE).read_bytes()
-        except FileNotFoundError:
+            return self._load()
+        except StoreError:
+            self.close()
+            raise
+
+    def _load(self) -> WolletState | None:
+        blob = self._read_state_file()
+        if blob is None:
             return None
-        except OSError as e:
-            raise StoreError(f"cannot read the wallet state file: {e.strerror}") from e
         if len(blob) < _HEADER_SIZE or not blob.startswith(MAGIC):
             raise StoreCorrupted(_CORRUPTED)
         version, cipher_id = blob[len(MAGIC)], blob[len(MAGIC) + 1]
@@ -171,6 +201,39 @@ class WalletStore:
             # Authentic but undecodable: written by a broken or incompatible lwk-core.
             raise StoreCorrupted(_CORRUPTED) from e
 
+    def _read_state_file(self) -> bytes | None:
+        """The state file's bytes, None if there is none; refused unless a regular file of
+        at most MAX_STATE_FILE bytes (O_NONBLOCK: opening a FIFO does not wait for a writer)."""
+        try:
+            fd = os.open(STATE_FILE, os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS, dir_fd=self._dir_fd)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise StoreError("the wallet state file is a symbolic link; it was not read") from e
+            raise StoreError(f"cannot read the wallet state file: {e.strerror}") from e
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise StoreError("the wallet state file is not a regular file; it was not read")
+            if info.st_size > MAX_STATE_FILE:
+                raise StoreError(
+                    f"the wallet state file has {info.st_size} bytes, over the "
+                    f"{MAX_STATE_FILE} byte limit; it was not read (delete it to rescan)"
+                )
+            chunks = []
+            left = MAX_STATE_FILE + 1  # a file growing while read is still bounded
+            while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+                chunks.append(chunk)
+                left -= len(chunk)
+        except OSError as e:
+            raise StoreError(f"cannot read the wallet state file: {e.strerror}") from e
+        finally:
+            os.close(fd)
+        if left <= 0:
+            raise StoreError(f"the wallet state file grew over {MAX_STATE_FILE} bytes")
+        return b"".join(chunks)
+
     def save(self, state: WolletState) -> None:
         """Replace the stored state by `state`, atomically and durably.
 
@@ -186,6 +249,8 @@ class WalletStore:
         payload = encode_state(state)
         header = MAGIC + bytes([FORMAT_VERSION, self._cipher_id])
         nonce = os.urandom(_NONCE_SIZE)
+        if len(payload) + _HEADER_SIZE + 16 > MAX_STATE_FILE:
+            raise StoreError(f"the wallet state is over the {MAX_STATE_FILE} byte limit of a file")
         sealed = self._ciphers[self._cipher_id].encrypt(
             nonce, payload, self._associated_data(header)
         )
@@ -196,8 +261,12 @@ class WalletStore:
                 raise StoreError(f"cannot write the wallet state file: {e.strerror}") from e
 
     def _write_durably(self, blob: bytes) -> None:
-        temp = self._dir / TEMP_FILE
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # O_EXCL | O_NOFOLLOW: a file or symlink planted as the temp file is removed (the
+        # link itself, never its target) rather than written through.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
+        fd = os.open(TEMP_FILE, flags, 0o600, dir_fd=self._dir_fd)
         try:
             view = memoryview(blob)
             while view:
@@ -205,18 +274,15 @@ class WalletStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, self._dir / STATE_FILE)
-        dir_fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        os.replace(TEMP_FILE, STATE_FILE, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        os.fsync(self._dir_fd)
 
     def close(self) -> None:
         """Release the datadir lock (idempotent)."""
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)  # closing the only descriptor of the lock file releases the flock
+            os.close(self._dir_fd)
 
     def __enter__(self) -> WalletStore:
         return self
@@ -228,3 +294,29 @@ class WalletStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _private_dir(path: Path) -> int:
+    """Create `path` and its missing parents 0700 (whatever the umask) and open it; refuse
+    it, or its parent (the network directory), if another user owns it or if group or
+    others can write it. Returns an O_DIRECTORY descriptor of `path`."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        for directory in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, 0o700)
+                os.chmod(directory, 0o700)  # mkdir applied the umask, which may be 0
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _OPEN_FLAGS)
+    except OSError as e:
+        raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
+    try:
+        for info, what in ((os.fstat(fd), "wallet"), (os.stat(path.parent), "network")):
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                raise StoreError(
+                    f"the {what} directory of this wallet is writable by other users "
+                    "(or owned by one); it was not used (chmod 700 it, as its owner)"
+                )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

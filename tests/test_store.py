@@ -202,23 +202,34 @@ def test_layout_permissions_and_no_secret_on_disk(
     assert full.txs[txid].to_bytes()[:64] not in blob  # encrypted, not just encoded
 
 
+def _reopen(store: WalletStore) -> WalletStore:
+    """A new store of the same wallet (the lock must be free)."""
+    return WalletStore(store.path.parents[1], store._descriptor, store._network)
+
+
 def _assert_refused(store: WalletStore, blob: bytes, match: str = INTEGRITY) -> None:
+    """`store` (then closed) refuses `blob` and leaves it in place, and so does the next."""
     path = store.path / "state"
     path.write_bytes(blob)
     with pytest.raises(StoreCorrupted, match=match):
         store.load()
+    assert repr(store).endswith("closed>")
+    with pytest.raises(StoreCorrupted, match=match):  # the lock was released: it reopens
+        _reopen(store).load()
     assert path.read_bytes() == blob  # left in place, untouched
 
 
 def test_truncated_file_is_refused_and_kept(store: WalletStore, full: WolletState) -> None:
     store.save(full)
+    store.close()
     blob = (store.path / "state").read_bytes()
     for cut in [0, 1, 8, HEADER - 1, HEADER, HEADER + 16, len(blob) // 2, len(blob) - 1]:
-        _assert_refused(store, blob[:cut])
+        _assert_refused(_reopen(store), blob[:cut])
 
 
 def test_flipped_bytes_are_refused_and_kept(store: WalletStore, full: WolletState) -> None:
     store.save(full)
+    store.close()
     blob = (store.path / "state").read_bytes()
     positions = [*range(HEADER + 2), len(blob) // 3, len(blob) - 17, len(blob) - 1]
     for pos in positions:
@@ -226,10 +237,11 @@ def test_flipped_bytes_are_refused_and_kept(store: WalletStore, full: WolletStat
             flipped = bytearray(blob)
             flipped[pos] ^= mask
             match = "format version" if pos == 8 else INTEGRITY
-            _assert_refused(store, bytes(flipped), match)
-    _assert_refused(store, blob + b"\x00")
+            _assert_refused(_reopen(store), bytes(flipped), match)
+    _assert_refused(_reopen(store), blob + b"\x00")
     (store.path / "state").write_bytes(blob)
-    assert store.load() == full
+    with _reopen(store) as reopened:
+        assert reopened.load() == full
 
 
 def test_file_of_another_wallet_or_network_is_refused(
@@ -254,6 +266,7 @@ def test_authentic_but_undecodable_payload_is_refused(
     with pytest.raises(StoreCorrupted, match=INTEGRITY) as info:
         store.load()
     assert isinstance(info.value.__cause__, DecodeError)
+    assert repr(store).endswith("closed>")
 
 
 def test_save_refuses_another_wallets_state_and_a_closed_store(
@@ -283,10 +296,11 @@ def test_aes_gcm_fallback(
     assert siv_blob[9] == 1
     with monkeypatch.context() as patch:
         patch.setattr(store_module, "AESGCMSIV", unsupported)
-        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as gcm:
+        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as refusing:
             with pytest.raises(StoreError, match="AES-GCM-SIV") as info:
-                gcm.load()
+                refusing.load()
             assert not isinstance(info.value, StoreCorrupted)
+        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as gcm:  # the refusal closed it
             gcm.save(full)
             first = (gcm.path / "state").read_bytes()
             gcm.save(full)
@@ -357,7 +371,7 @@ def test_crash_between_temp_write_and_rename_keeps_the_previous_state(
     store = WalletStore(tmp_path, DESCRIPTOR, NETWORK)
     store.save(first)
 
-    def crash(src: object, dst: object) -> None:
+    def crash(src: object, dst: object, **dir_fds: object) -> None:
         raise _Crash
 
     with monkeypatch.context() as patch:
@@ -384,7 +398,7 @@ def test_failed_save_leaves_the_wollet_unchanged(
         update = connect(full_url, NETWORK).full_scan(wollet)
         assert update is not None
 
-        def disk_full(src: object, dst: object) -> None:
+        def disk_full(src: object, dst: object, **dir_fds: object) -> None:
             raise OSError(28, "No space left on device")
 
         with monkeypatch.context() as patch:

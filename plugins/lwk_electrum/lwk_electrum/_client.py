@@ -132,6 +132,7 @@ class ElectrumClient(Client):
         """Sync now, then again on every new block or wallet script status change.
 
         Yields each Update (apply it to `wollet` before asking for the next). Ends when
-        `timeout` seconds pass without a notification (None: never). Reconnects after drops.
+        `timeout` seconds of watching bring no Update (None: never), however many
+        notifications the server sends. Reconnects after drops.
         """
         return watch(self, self.connection.rpc, wollet, gap_limit=gap_limit, timeout=timeout)

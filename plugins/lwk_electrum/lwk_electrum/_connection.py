@@ -3,8 +3,11 @@
 Requests are pipelined: a batch is written as request lines (never a JSON array, which
 electrs builds answer differently or not at all), in chunks of at most `batch_size` lines a
 `sendall`, with up to `_WINDOW` chunks unanswered at once, and replies are matched by id in
-any order. Lines without an id are server notifications, handed to the listeners. Only the
-thread holding the lock touches the socket, so there is one reader and no background thread.
+any order. Lines without an id are server notifications, handed to the listeners; those that
+tell nothing new (a script not subscribed, a status or tip already known, an unknown method)
+are not counted, so a server flooding them cannot make a watcher believe something changed,
+and reading them never outlasts the deadline of the call. Only the thread holding the lock
+touches the socket, so there is one reader and no background thread.
 
 Every failure other than an error reply drops the socket (its stream can no longer be
 trusted); the next call reconnects, redoes the `server.version` handshake and restores the
@@ -62,6 +65,8 @@ _POLL: Final = 0.25  # longest time a waiting watcher holds the lock
 _RECV: Final = 1 << 16
 _WINDOW: Final = 4  # chunks of `batch_size` requests unanswered at once
 _MISSING: Final = object()  # no reply yet
+_NO_LINE: Final = object()  # no complete line buffered
+_PENDING: Final = ""  # the status of a script whose subscription is not answered yet
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
 HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
@@ -100,7 +105,7 @@ class ElectrumConnection:
         self._searched = 0  # bytes of _buf already searched for a newline
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
-        self._scripthashes: dict[str, None] = {}  # subscribed, in order (an ordered set)
+        self._scripthashes: dict[str, str | None] = {}  # subscribed -> last status, in order
         self._headers_subscribed = False
         self._tip: Tip | None = None  # the latest header answered or pushed, while trusted
         self._tip_time = 0.0  # when it came
@@ -147,14 +152,24 @@ class ElectrumConnection:
             return [], []
         with self._lock:
             self._ensure_connected()
-            replies: list[Any] = self._guarded(self._exchange, calls)
+            # A notification may come before the reply: listen to the new scripts already.
+            new = [sh for sh in dict.fromkeys(scripthashes) if sh not in self._scripthashes]
+            self._scripthashes.update((sh, _PENDING) for sh in new)
+            try:
+                replies: list[Any] = self._guarded(self._exchange, calls)
+            except BaseException:
+                for sh in new:
+                    del self._scripthashes[sh]
+                raise
             statuses = replies[: len(scripthashes)]
             for sh, status in zip(scripthashes, statuses, strict=True):
                 if isinstance(status, ElectrumError):
+                    if self._scripthashes.get(sh) == _PENDING:
+                        del self._scripthashes[sh]
                     continue
                 if not _is_status(status):
                     self._fail(BackendProtocolError, "a script status is not a hash or null")
-                self._scripthashes[sh] = None
+                self._scripthashes[sh] = status.lower() if status else None
             _raise_first_error(replies)
             return statuses, replies[len(scripthashes) :]
 
@@ -379,12 +394,21 @@ class ElectrumConnection:
             self._fail(BackendProtocolError, "reply has neither result nor error")
 
     def _poll(self, until: float) -> None:
-        """Read and dispatch notifications until `until` (in the past: only what is buffered
-        already); an unasked-for reply is an error."""
+        """Read and dispatch notifications until `until`; once it passed, only what is
+        buffered and one more read of what already arrived (a server sending without pause
+        cannot hold it). An unasked-for reply is an error."""
+        late = False
         while True:
-            msg = self._read_message(until, idle_ok=True)
+            msg = self._buffered_message()
+            if msg is _NO_LINE:
+                if late:
+                    return
+                late = time.monotonic() >= until
+                if not self._recv(until, idle_ok=True):
+                    return
+                continue
             if msg is None:
-                return
+                continue
             if "id" in msg:
                 self._fail(BackendProtocolError, "reply while no request was pending")
             self._dispatch(msg)
@@ -401,11 +425,22 @@ class ElectrumConnection:
                 and _is_status(params[1])
             ):
                 self._fail(BackendProtocolError, "malformed script status notification")
+            scripthash, status = params[0].lower(), params[1]
+            if status is not None:
+                status = status.lower()
+            if self._scripthashes.get(scripthash, status) == status:
+                return  # not subscribed, or nothing new
+            self._scripthashes[scripthash] = status
+            params = [scripthash, status]
         elif method == HEADERS_SUBSCRIBE:
             try:
-                self._keep_tip(parse_tip(params[0] if params else None, backend=self.name))
+                tip = parse_tip(params[0] if params else None, backend=self.name)
             except BackendProtocolError as e:
                 self._fail(BackendProtocolError, f"malformed header notification: {e.reason}")
+            new = self._tip is None or self._tip.block_hash != tip.block_hash
+            self._keep_tip(tip)
+            if not new:
+                return
         else:
             log.debug("%s: ignoring notification %s", self.name, method[:64])
             return
@@ -434,17 +469,22 @@ class ElectrumConnection:
             ) from e
         self._last_send = time.monotonic()
 
-    def _read_message(self, deadline: float, *, idle_ok: bool = False) -> dict[str, Any] | None:
-        """The next message; None for a blank line, or at the deadline when `idle_ok`."""
+    def _read_message(self, deadline: float) -> dict[str, Any] | None:
+        """The next message (None for a blank line); BackendTimeout past the deadline."""
         while True:
-            newline = self._buf.find(b"\n", self._searched)
-            if newline >= 0:
-                break
+            msg = self._buffered_message()
+            if msg is not _NO_LINE:
+                return msg  # type: ignore[no-any-return]
+            self._recv(deadline, idle_ok=False)
+
+    def _buffered_message(self) -> Any:
+        """The next complete message in the buffer, None for a blank line, else _NO_LINE."""
+        newline = self._buf.find(b"\n", self._searched)
+        if newline < 0:
             self._searched = len(self._buf)
             if len(self._buf) > self.max_line:
                 self._fail(BackendProtocolError, f"a reply line exceeds {self.max_line} bytes")
-            if not self._recv(deadline, idle_ok):
-                return None
+            return _NO_LINE
         line = bytes(self._buf[:newline])
         del self._buf[: newline + 1]
         self._searched = 0

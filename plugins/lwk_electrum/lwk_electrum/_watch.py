@@ -35,11 +35,15 @@ def watch(
 
     Each scan subscribes the tip and every scanned script, so the server notifies any change
     that can matter; notifications that arrive during a sync make the next wait return at
-    once. A failing server is retried with exponential backoff (each retry reconnects and
-    restores the subscriptions); after `timeout` seconds of failures the error is raised.
+    once. The watch ends once `timeout` seconds of watching (the caller's time between
+    Updates not counted) brought no Update: notifications that change nothing (a server
+    repeating or inventing them) cannot keep it going. A failing server is retried with
+    exponential backoff (each retry reconnects and restores the subscriptions); after
+    `timeout` seconds of failures the error is raised.
     """
     backoff = _BACKOFF_MIN
     failing_since: float | None = None
+    quiet_since = time.monotonic()  # since the last Update was handed over
     while True:
         seen = rpc.notifications
         try:
@@ -47,7 +51,11 @@ def watch(
             failing_since, backoff = None, _BACKOFF_MIN
             if update is not None:
                 yield update
-            if not rpc.wait_for_notification(seen, timeout):
+                quiet_since = time.monotonic()
+            left = None if timeout is None else quiet_since + timeout - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            if not rpc.wait_for_notification(seen, left):
                 return
         except BackendError as e:
             now = time.monotonic()

@@ -5,7 +5,11 @@ Every request goes through `HttpSession.request`, which
 - waits while the server asked everyone to back off (429/503 pause all workers at once);
 - retries 429/503 with exponential backoff and jitter, honouring `Retry-After` (capped);
 - retries dropped connections, 502/504 and (once) timeouts, only for idempotent requests;
-- streams the body and aborts above a size cap or past a total deadline;
+- gives the server at most `2 * timeout` per request, over all its attempts: every connect,
+  read and write obeys that deadline (`_deadline`), so no drip, `1xx` run or empty gzip
+  blocks can stretch it (waits between attempts, bounded below, come on top);
+- decodes the body as it streams and aborts above a size cap on the decoded bytes
+  (`_decode`: gzip only, never inflating more than the cap at once);
 - turns httpx exceptions into the lwk_core error tree, naming the server but never the
   path (it holds script hashes) or the headers (they may hold tokens).
 """
@@ -30,6 +34,9 @@ import httpx
 
 from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
 
+from . import _deadline
+from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+
 __all__ = ["MAX_BODY", "HttpSession", "Reply", "parse_retry_after"]
 
 log = logging.getLogger("lwk_esplora")
@@ -46,7 +53,7 @@ _MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their s
 _BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
 _TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
 _UNREACHABLE_RETRIES = 1  # connection refused, DNS or TLS failure
-_DEADLINE_FACTOR = 2.0  # one attempt (headers and body) ends after this many timeouts
+_DEADLINE_FACTOR = 2.0  # the server's time per request, all attempts together, in timeouts
 _RATE_STATUSES = frozenset({429, 503})
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 _HTTP2 = importlib.util.find_spec("h2") is not None
@@ -136,7 +143,11 @@ class HttpSession:
         self.concurrency = concurrency
         self.max_retries = max_retries
         self._base = base
-        self._headers = {"User-Agent": _USER_AGENT, **dict(headers or {})}
+        self._headers = {
+            "User-Agent": _USER_AGENT,
+            **dict(headers or {}),
+            "Accept-Encoding": ACCEPT_ENCODING,  # the only encoding `_decode` inflates
+        }
         self._proxy = proxy
         self._verify = verify
         self._transport = transport
@@ -168,6 +179,7 @@ class HttpSession:
                     transport=self._transport,
                     follow_redirects=False,
                 )
+                _deadline.install_deadlines(self._client)
             return self._client
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -240,13 +252,23 @@ class HttpSession:
         """
         retries = timeouts = 0
         waited = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
+        budget = self.timeout * _DEADLINE_FACTOR  # the server's time left, for all attempts
         while True:
             self._wait_if_paused()
             try:
                 with self._slots:
-                    reply = self._attempt(method, path, route, content)
+                    start = time.monotonic()
+                    try:
+                        reply = self._attempt(method, path, route, content, start + budget)
+                    finally:
+                        budget -= time.monotonic() - start
             except BackendTimeout:
-                if not idempotent or timeouts >= _TIMEOUT_RETRIES or retries >= self.max_retries:
+                if (
+                    not idempotent
+                    or timeouts >= _TIMEOUT_RETRIES
+                    or retries >= self.max_retries
+                    or budget <= 0
+                ):
                     raise
                 timeouts += 1
                 retries += 1
@@ -259,7 +281,7 @@ class HttpSession:
                 limit = (
                     min(_UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
                 )
-                if not idempotent or retries >= limit:
+                if not idempotent or retries >= limit or budget <= 0:
                     raise
                 retries += 1
                 delay = 0.0 if retries == 1 else _backoff(retries - 2)
@@ -309,11 +331,16 @@ class HttpSession:
             # Each worker adds its own small jitter so they do not all resume at once.
             time.sleep(remaining + random.uniform(0, min(1.0, remaining / 10)))
 
-    def _attempt(self, method: str, path: str, route: str, content: bytes | None) -> Reply:
+    def _attempt(
+        self, method: str, path: str, route: str, content: bytes | None, deadline: float
+    ) -> Reply:
         what = f"{method} {route}"
-        deadline = time.monotonic() + self.timeout * _DEADLINE_FACTOR
+        client = self._httpx()
         try:
-            with self._httpx().stream(method, path.lstrip("/"), content=content) as resp:
+            with (
+                _deadline.until(deadline),
+                client.stream(method, path.lstrip("/"), content=content) as resp,
+            ):
                 status = resp.status_code
                 if status in (502, 504):
                     error = BackendTimeout if status == 504 else BackendConnectError
@@ -334,31 +361,57 @@ class HttpSession:
                     )
                 body = _read(resp, MAX_BODY, deadline, truncate=False)
                 if body is None:
-                    if time.monotonic() > deadline:
-                        raise BackendTimeout(f"{what}: answer too slow", backend=self.name)
                     raise BackendProtocolError(
-                        f"{what}: answer exceeds the {MAX_BODY} byte cap", backend=self.name
+                        f"{what}: answer exceeds the {MAX_BODY} byte cap (decoded)",
+                        backend=self.name,
                     )
                 return Reply(status, body)
+        except _TooSlow:
+            raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from None
+        except EncodingRefused as exc:
+            raise BackendProtocolError(f"{what}: {exc}", backend=self.name) from None
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline:
+                raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from exc
             raise BackendTimeout(f"{what}: {_describe(exc)}", backend=self.name) from exc
-        except httpx.DecodingError as exc:
-            raise BackendProtocolError(f"{what}: {_describe(exc)}", backend=self.name) from exc
         except httpx.RequestError as exc:
             raise BackendConnectError(f"{what}: {_describe(exc)}", backend=self.name) from exc
 
+    def _too_slow(self) -> str:
+        limit = self.timeout * _DEADLINE_FACTOR
+        return f"no complete answer within {limit:g}s ({_DEADLINE_FACTOR:g} x timeout)"
+
+
+class _TooSlow(Exception):
+    """The deadline passed while a body was read (a transport without `_deadline`'s)."""
+
 
 def _read(resp: httpx.Response, cap: int, deadline: float, *, truncate: bool) -> bytes | None:
-    """Read a streamed body up to `cap` bytes and until `deadline`.
+    """Read and decode a streamed body up to `cap` decoded bytes and until `deadline`.
 
-    Past either limit: what was read (`truncate`) or None. Stopping early closes the
-    connection instead of returning it to the pool.
+    Above the cap: what was read (`truncate`) or None; past the deadline: _TooSlow; an
+    encoding that is not accepted or does not decode: EncodingRefused (unless `truncate`:
+    an error text is then empty). Stopping early closes the connection instead of
+    returning it to the pool.
     """
     body = bytearray()
-    for chunk in resp.iter_bytes():
-        body += chunk
-        if len(body) > cap or time.monotonic() > deadline:
-            return bytes(body[:cap]) if truncate else None
+    try:
+        decoder = BodyDecoder(resp.headers.get("content-encoding"))
+        if resp.is_stream_consumed:  # a custom transport's in-memory response: httpx read
+            content = resp.content  # and decoded it already, there is nothing to stream
+            return content[:cap] if truncate or len(content) <= cap else None
+        for chunk in resp.iter_raw():
+            if time.monotonic() > deadline:
+                raise _TooSlow
+            for piece in decoder.decode(chunk):
+                body += piece
+                if len(body) > cap:
+                    return bytes(body[:cap]) if truncate else None
+        decoder.finish()
+    except EncodingRefused:
+        if truncate:
+            return bytes(body)
+        raise
     return bytes(body)
 
 
