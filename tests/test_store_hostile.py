@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lwk_core.testing import new_wallet_descriptor
 
 from lwk_core import Network, StoreCorrupted, StoreError, WolletDescriptor
 from lwk_core._store import MAX_STATE_FILE, WalletStore
 from lwk_core._wollet import Wollet, WolletState
-from lwk_core.testing import new_wallet_descriptor
 
 NETWORK = Network.ELEMENTS_REGTEST
 DESCRIPTOR = WolletDescriptor(new_wallet_descriptor(b"hostile disk"))

@@ -26,6 +26,7 @@ from hostile_servers import (
     gzip_of_zeros,
     nested_gzip_bomb,
 )
+from lwk_core.testing import new_wallet_descriptor
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
 from lwk_esplora._http import MAX_BODY
@@ -40,7 +41,6 @@ from lwk_core import (
     Wollet,
 )
 from lwk_core.regtest import Regtest
-from lwk_core.testing import new_wallet_descriptor
 
 TIMEOUT = 1.0
 SLACK = 1.0
