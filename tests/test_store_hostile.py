@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lwk_core.testing import new_wallet_descriptor
+from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import Network, StoreCorrupted, StoreError, WolletDescriptor
 from lwk_core._store import MAX_STATE_FILE, WalletStore

@@ -26,10 +26,10 @@ from hostile_servers import (
     gzip_of_zeros,
     nested_gzip_bomb,
 )
-from lwk_core.testing import new_wallet_descriptor
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
 from lwk_esplora._http import MAX_BODY
+from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import (
     BackendError,
