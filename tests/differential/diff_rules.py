@@ -23,8 +23,7 @@ from collections.abc import Callable
 
 import attrs
 from diff_views import OutRow, TxRow, View, balance_of
-
-from lwk_core.regtest import RegtestChain
+from lwk_regtest import RegtestChain
 
 INCREMENTAL_RULES = (
     "lwk-keeps-evicted",
@@ -70,11 +69,7 @@ def block_time_at_height(c: Corrected, chain: RegtestChain, fresh: View) -> bool
             return t
         return attrs.evolve(t, timestamp=chain.block_time(t.height))
 
-    txs = tuple(now(t) for t in c.view.txs)
-    if txs == c.view.txs:
-        return False
-    c.view = attrs.evolve(c.view, txs=txs)
-    return True
+    return _map_txs(c, now)
 
 
 def fee_all_assets(c: Corrected, chain: RegtestChain, fresh: View) -> bool:
@@ -85,7 +80,12 @@ def fee_all_assets(c: Corrected, chain: RegtestChain, fresh: View) -> bool:
             return attrs.evolve(t, fee=policy)
         return t
 
-    txs = tuple(policy_fee(t) for t in c.view.txs)
+    return _map_txs(c, policy_fee)
+
+
+def _map_txs(c: Corrected, correct: Callable[[TxRow], TxRow]) -> bool:
+    """Correct each tx row; whether any changed."""
+    txs = tuple(correct(t) for t in c.view.txs)
     if txs == c.view.txs:
         return False
     c.view = attrs.evolve(c.view, txs=txs)

@@ -27,13 +27,17 @@ from collections import Counter
 import attrs
 import pytest
 from diff_check import observe
-from diff_world import World
-
-from lwk_core.regtest import Regtest
+from diff_world import SINGLE_ADDRESS, World
+from lwk_regtest import Regtest
 
 pytestmark = pytest.mark.lwk
 
-CI_SEEDS = (11, 12, 13)
+# consecutive seeds give every descriptor kind; 11 and 13 hold the single-address wallet
+CI_SEEDS = (
+    pytest.param(11, marks=pytest.mark.xfail(strict=True, reason=SINGLE_ADDRESS)),
+    12,
+    pytest.param(13, marks=pytest.mark.xfail(strict=True, reason=SINGLE_ADDRESS)),
+)
 CI_STEPS = 15
 
 
@@ -74,7 +78,6 @@ def _fail(seed: int, outcome: Outcome) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defects 2, 3 and 7 (see test_differential_cases)")
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_random_scenario_agrees_with_lwk(seed: int) -> None:
     outcome = run_scenario(seed, CI_STEPS)

@@ -1,5 +1,5 @@
 """Small fixed sequences the random differential run found, checked against LWK 0.19 or the
-chain's own record (issue 13). Each is marked xfail(strict) while its defect is open."""
+chain's own record (issue 13). A case is marked xfail(strict) while its difference is open."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import lwk
 import pytest
 from diff_check import scan_lwk, scan_ours
-from diff_world import LWK_NET, World, replace_blocks
+from diff_world import LWK_NET, SINGLE_ADDRESS, World, replace_blocks
+from lwk_regtest import Regtest
 
 from lwk_core import Chain, Wollet
-from lwk_core.regtest import Regtest
 
 pytestmark = pytest.mark.lwk
 
@@ -29,7 +29,6 @@ def _scan(world: World) -> tuple[lwk.Wollet, Wollet]:
     return wallet.lwk_inc, wallet.ours_el
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 2")
 def test_an_index_once_used_stays_used_after_its_tx_is_evicted(world: World) -> None:
     wallet = world.wallets[0]
     used = world.rt.faucet(wallet.ours_el.address(5).address(), 10_000)
@@ -42,7 +41,6 @@ def test_an_index_once_used_stays_used_after_its_tx_is_evicted(world: World) -> 
     assert ours.address().index() == 6
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 2")
 def test_a_payment_within_the_gap_of_a_vanished_index_is_found(world: World) -> None:
     wallet = world.wallets[0]
     used = world.rt.faucet(wallet.ours_el.address(10).address(), 10_000)
@@ -56,7 +54,6 @@ def test_a_payment_within_the_gap_of_a_vanished_index_is_found(world: World) -> 
     assert ours.balance().btc_balance() == 7_000
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 3")
 def test_a_tx_reconfirmed_at_its_height_in_a_new_block_takes_that_blocks_time(
     world: World,
 ) -> None:
@@ -80,7 +77,6 @@ def test_a_tx_reconfirmed_at_its_height_in_a_new_block_takes_that_blocks_time(
     assert tx.timestamp == new_time
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 defect 7")
 def test_utxos_and_txos_in_lwks_order(world: World) -> None:
     wallet = world.wallets[0]
     for i, sats in enumerate([3_000, 9_000, 5_000]):
@@ -96,3 +92,18 @@ def test_utxos_and_txos_in_lwks_order(world: World) -> None:
     assert [o.unblinded().value() for o in theirs.utxos()] == [9_000, 7_000, 5_000, 3_000]
     assert [(o.outpoint.txid, o.outpoint.vout) for o in ours.utxos()] == points(theirs.utxos())
     assert [(o.outpoint.txid, o.outpoint.vout) for o in ours.txos()] == points(theirs.txos())
+
+
+@pytest.mark.xfail(strict=True, reason=SINGLE_ADDRESS)
+def test_single_address_indexes_as_lwk_reports_them() -> None:
+    with Regtest() as rt:
+        world = World(rt, seed=2, n_wallets=2)  # seed 2: the second kind is single-address
+        wallet = world.wallets[1]
+        assert wallet.kind == "single-address"
+        world.rt.faucet(wallet.lwk_inc.address(None).address(), 10_000)
+        scan_lwk(world.lwk_electrum, wallet.lwk_inc)
+        scan_ours(world.electrum, wallet.ours_el)
+        theirs, ours = wallet.lwk_inc, wallet.ours_el
+        assert str(theirs.address(None).address()) == ours.address().address()
+        assert (theirs.address(None).index(), theirs.txos()[0].wildcard_index()) == (20, 19)
+        assert (ours.address().index(), ours.txos()[0].wildcard_index) == (20, 19)
