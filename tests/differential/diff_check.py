@@ -25,7 +25,13 @@ from collections import Counter
 
 import attrs
 import lwk
-from diff_rules import FRESH_RULES, INCREMENTAL_RULES, compare_with_lwk, differences
+from diff_rules import (
+    FRESH_RULES,
+    INCREMENTAL_RULES,
+    SINGLE_ADDRESS_RULES,
+    compare_with_lwk,
+    differences,
+)
 from diff_views import View, lwk_view, ours_view
 from diff_world import LWK_NET, Wallet, World
 
@@ -76,11 +82,16 @@ def _observe(world: World, w: Wallet, step: int, counts: Counter[str]) -> list[s
     problems += [f"incremental: {p}" for p in tip_truth(world, w.ours_el)]
     problems += [f"fresh ({server}): {p}" for p in chain_truth(world, fresh_v)]
 
-    left, fired = compare_with_lwk(fresh_v, lwk_fresh_v, world.chain, lwk_fresh_v, FRESH_RULES)
+    extra = SINGLE_ADDRESS_RULES if w.kind == "single-address" else ()
+    left, fired = compare_with_lwk(
+        fresh_v, lwk_fresh_v, world.chain, lwk_fresh_v, FRESH_RULES + extra
+    )
     counts.update(f"fresh: {n}" for n in fired)
     problems += [f"fresh ({server}) vs LWK fresh: {d}" for d in left]
 
-    left, fired = compare_with_lwk(inc_v, lwk_inc_v, world.chain, lwk_fresh_v, INCREMENTAL_RULES)
+    left, fired = compare_with_lwk(
+        inc_v, lwk_inc_v, world.chain, lwk_fresh_v, INCREMENTAL_RULES + extra
+    )
     counts.update(f"incremental: {n}" for n in fired)
     problems += [f"incremental vs LWK incremental: {d}" for d in left]
 

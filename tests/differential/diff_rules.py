@@ -15,6 +15,9 @@ answer, and says that it fired. Whatever still differs after the rules is unexpl
   tx stays unblinded there; LWK's own fresh scan unblinds that output.
 - lwk-double-counts-after-reorg: after a reorg that moves a paying tx but not its spend, LWK
   lists the spent output as unspent although a wallet tx it lists spends it.
+- lwk-single-address-index (single-address descriptors only): LWK derives the one script
+  gap-limit times, so its address index is 20 and its outputs say index 19; a descriptor
+  without a wildcard has one index, 0 (issue 13, defect 8).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ INCREMENTAL_RULES = (
     "lwk-double-counts-after-reorg",
 )
 FRESH_RULES = ("lwk-fee-all-assets",)
+SINGLE_ADDRESS_RULES = ("lwk-single-address-index",)
 
 
 @attrs.define
@@ -129,12 +133,27 @@ def double_counts_after_reorg(c: Corrected, chain: RegtestChain, fresh: View) ->
     return True
 
 
+def single_address_index(c: Corrected, chain: RegtestChain, fresh: View) -> bool:
+    v = c.view
+    fixed = attrs.evolve(
+        v,
+        address=(0, v.address[1]),
+        txos=tuple(attrs.evolve(o, index=0) for o in v.txos),
+        utxos=tuple(attrs.evolve(o, index=0) for o in v.utxos),
+    )
+    if fixed == v:
+        return False
+    c.view = fixed
+    return True
+
+
 RULES: dict[str, Callable[[Corrected, RegtestChain, View], bool]] = {
     "lwk-keeps-evicted": keeps_evicted,
     "lwk-block-time-at-height": block_time_at_height,
     "lwk-fee-all-assets": fee_all_assets,
     "lwk-never-unblinds-later-derived": never_unblinds_later_derived,
     "lwk-double-counts-after-reorg": double_counts_after_reorg,
+    "lwk-single-address-index": single_address_index,
 }
 
 

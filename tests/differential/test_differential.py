@@ -27,17 +27,13 @@ from collections import Counter
 import attrs
 import pytest
 from diff_check import observe
-from diff_world import SINGLE_ADDRESS, World
+from diff_world import World
 from lwk_regtest import Regtest
 
 pytestmark = pytest.mark.lwk
 
 # consecutive seeds give every descriptor kind; 11 and 13 hold the single-address wallet
-CI_SEEDS = (
-    pytest.param(11, marks=pytest.mark.xfail(strict=True, reason=SINGLE_ADDRESS)),
-    12,
-    pytest.param(13, marks=pytest.mark.xfail(strict=True, reason=SINGLE_ADDRESS)),
-)
+CI_SEEDS = (11, 12, 13)
 CI_STEPS = 15
 
 
