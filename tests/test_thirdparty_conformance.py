@@ -25,6 +25,7 @@ from lwk_core import (
     BackendTimeout,
     Client,
     PluginError,
+    RateLimited,
     connect,
 )
 
@@ -58,6 +59,7 @@ def client(lwk_regtest: Regtest) -> Iterator[Client]:
         ("garbage", BackendProtocolError),  # 200 with a body of no route's type
         ("oversized", BackendProtocolError),  # 200 with a 32 MiB body
         ("http500", BackendProtocolError),
+        ("http429", RateLimited),
     ],
 )
 def test_each_server_fault_is_a_typed_backend_error(

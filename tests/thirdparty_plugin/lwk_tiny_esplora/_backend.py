@@ -17,11 +17,12 @@ from lwk_core.plugin import (
     BroadcastRejected,
     DecodeError,
     HistoryEntry,
+    RateLimited,
     Tip,
     esplora_scripthash,
 )
 
-from ._http import HttpLink
+from ._http import HttpLink, Reply
 
 __all__ = ["MEMPOOL_LISTED", "TinyEsploraBackend"]
 
@@ -44,11 +45,17 @@ class TinyEsploraBackend:
     def _malformed(self, what: str) -> BackendProtocolError:
         return BackendProtocolError(what, backend=self.name)
 
+    def _ok(self, reply: Reply, request: str) -> bytes:
+        """The body of a 200 answer; another status is a BackendError naming `request`."""
+        if reply.status == 200:
+            return reply.body
+        message = f"HTTP {reply.status} on {request}: {reply.text()}"
+        if reply.status in (429, 503):  # Esplora's way of saying "slow down"
+            raise RateLimited(message, backend=self.name)
+        raise self._malformed(message)
+
     def _get(self, path: str) -> bytes:
-        reply = self.link.request("GET", path)
-        if reply.status != 200:
-            raise self._malformed(f"HTTP {reply.status} on GET {_route(path)}: {reply.text()}")
-        return reply.body
+        return self._ok(self.link.request("GET", path), f"GET {_route(path)}")
 
     def _hash(self, path: str) -> str:
         text = self._get(path).decode("ascii", "replace").strip()
@@ -98,19 +105,14 @@ class TinyEsploraBackend:
         for txid in txids:
             if not _HASH.fullmatch(txid):
                 raise DecodeError("a txid is 64 lowercase hexadecimal characters")
-            reply = self.link.request("GET", f"/tx/{txid}/raw")
-            if reply.status != 200:
-                raise self._malformed(f"HTTP {reply.status} on GET tx/:txid/raw: {reply.text()}")
-            raws.append(reply.body)
+            raws.append(self._get(f"/tx/{txid}/raw"))
         return raws
 
     def broadcast(self, tx: bytes) -> str:
         reply = self.link.request("POST", "/tx", tx.hex().encode("ascii"))
         if reply.status == 400:  # electrs: the node refused the transaction, with its reason
             raise BroadcastRejected(reply.text() or "refused", backend=self.name)
-        if reply.status != 200:
-            raise self._malformed(f"HTTP {reply.status} on POST tx: {reply.text()}")
-        txid = reply.body.decode("ascii", "replace").strip()
+        txid = self._ok(reply, "POST tx").decode("ascii", "replace").strip()
         if not _HASH.fullmatch(txid):
             raise self._malformed("POST tx: the answer is not a txid")
         return txid

@@ -3,6 +3,7 @@ a deadline per request, a cap on the body, and every failure a typed lwk_core er
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import threading
 import time
@@ -15,12 +16,12 @@ MAX_BODY = 8 * 1024 * 1024  # a Liquid block is at most 4 MB of weight; JSON pag
 _CHUNK = 64 * 1024
 
 
+@dataclasses.dataclass(frozen=True)
 class Reply:
     """A complete answer: status code and body."""
 
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
+    status: int
+    body: bytes = dataclasses.field(repr=False)
 
     def text(self) -> str:
         """The body as printable text, shortened: what an error message may quote."""
