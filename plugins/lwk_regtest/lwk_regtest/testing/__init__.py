@@ -11,8 +11,10 @@ and rejection, reorgs, timeouts, failover)::
         def make_backend(self, rt, *, timeout):
             return MyClient(rt.esplora_url, rt.network, timeout=timeout)
 
-`lwk_regtest` is a session-scoped fixture holding the running `Regtest`. Override
-`set_fault` if your backend talks to neither of the embedded servers.
+`lwk_regtest` is a session-scoped fixture holding the running `Regtest`. `set_fault`
+switches a fault on in both embedded servers; override it to aim at the one your backend
+talks to (`rt.electrum_faults` or `rt.esplora_faults`). tests/test_thirdparty_conformance.py
+of the lwk-core repository shows a third-party backend passing the kit.
 """
 
 from ._kit import BackendConformance, new_wallet_descriptor

@@ -83,8 +83,11 @@ class BackendConformance:
         assert (tip.height, tip.block_hash()) == (rt.chain.tip_height(), rt.chain.tip_hash())
         assert tip.timestamp == rt.chain.block_time(tip.height)
 
-    def test_ping(self, backend: Client) -> None:
+    def test_ping_asks_the_server(self, rt: Regtest, backend: Client) -> None:
         backend.ping()
+        self.set_fault(rt, "refuse")  # every connection closed unanswered
+        with pytest.raises(BackendError):
+            backend.ping()
 
     def test_scan_finds_every_payment(self, rt: Regtest, backend: Client, wollet: Wollet) -> None:
         paid = [1_000, 20_000, 300_000]
@@ -136,6 +139,15 @@ class BackendConformance:
     def test_unknown_transaction_is_a_backend_error(self, backend: Client) -> None:
         with pytest.raises(BackendError):
             backend.get_tx("00" * 32)
+
+    def test_broadcast_reaches_the_chain(
+        self, rt: Regtest, backend: Client, wollet: Wollet
+    ) -> None:
+        raw = rt.build_payment(wollet.address().address(), 2_500)
+        txid = backend.broadcast(raw)
+        assert rt.chain.tx_raw(txid) == raw
+        self._sync(backend, wollet)
+        assert wollet.balance().btc_balance() == 2_500
 
     def test_broadcast_rejection_is_typed(self, rt: Regtest, backend: Client) -> None:
         txid = rt.faucet(new_address(rt), 4_321)
