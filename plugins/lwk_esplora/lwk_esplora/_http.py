@@ -198,8 +198,7 @@ class HttpSession:
         other than 429/503/502/504 are returned whatever their status. Non-idempotent
         requests (broadcast) are retried only on 429/503, which mean "not processed".
         """
-        retries = timeouts = 0
-        waited = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
+        state = _retry.RetryState(self.max_retries, idempotent)
         budget = self.timeout * _DEADLINE_FACTOR  # the server's time left, for all attempts
         while True:
             self._wait_if_paused()
@@ -211,37 +210,22 @@ class HttpSession:
                     finally:
                         budget -= time.monotonic() - start
             except BackendTimeout:
-                if (
-                    not idempotent
-                    or timeouts >= _retry.TIMEOUT_RETRIES
-                    or retries >= self.max_retries
-                    or budget <= 0
-                ):
+                if not state.retry_timeout(budget):
                     raise
-                timeouts += 1
-                retries += 1
                 log.info("%s: %s %s timed out, retrying", self.name, method, route)
                 continue
             except BackendConnectError as exc:
-                # A refused connection (or DNS/TLS failure) rarely heals in seconds: retry
-                # it once, so a chain fails over fast; a dropped one up to max_retries.
                 unreachable = isinstance(exc.__cause__, httpx.ConnectError)
-                limit = (
-                    min(_retry.UNREACHABLE_RETRIES, self.max_retries)
-                    if unreachable
-                    else self.max_retries
-                )
-                if not idempotent or retries >= limit or budget <= 0:
+                delay = state.connect_retry_delay(unreachable, budget)
+                if delay is None:
                     raise
-                retries += 1
-                delay = 0.0 if retries == 1 else _retry.backoff(retries - 2)
                 log.info(
                     "%s: %s %s failed (%s), retry %d in %.2fs",
                     self.name,
                     method,
                     route,
                     exc.reason,
-                    retries,
+                    state.retries,
                     delay,
                 )
                 time.sleep(delay)
@@ -249,15 +233,13 @@ class HttpSession:
             if reply.status not in _retry.RATE_STATUSES:
                 return reply
             wait = parse_retry_after(reply.retry_after)
-            delay = _retry.backoff(retries) if wait is None else wait
-            if retries >= self.max_retries or waited + delay > _retry.MAX_RETRY_WAIT:
+            delay = state.rate_limit_delay(wait)
+            if delay is None:
                 raise RateLimited(
-                    f"HTTP {reply.status} on {method} {route} after {retries} retries",
+                    f"HTTP {reply.status} on {method} {route} after {state.retries} retries",
                     backend=self.name,
                     retry_after=wait,
                 )
-            retries += 1
-            waited += delay
             log.warning(
                 "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
                 self.name,
@@ -265,7 +247,7 @@ class HttpSession:
                 method,
                 route,
                 delay,
-                retries,
+                state.retries,
                 self.max_retries,
             )
             self._pause(delay)

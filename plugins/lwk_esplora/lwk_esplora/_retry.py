@@ -7,12 +7,15 @@ import math
 import random
 import time
 
+import attrs
+
 __all__ = [
     "BACKOFF_BASE",
     "MAX_RETRY_WAIT",
     "RATE_STATUSES",
     "TIMEOUT_RETRIES",
     "UNREACHABLE_RETRIES",
+    "RetryState",
     "backoff",
     "parse_retry_after",
 ]
@@ -51,3 +54,53 @@ def backoff(retry: int) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
     delay = min(MAX_RETRY_WAIT, BACKOFF_BASE * 2.0**retry)
     return delay / 2 + random.uniform(0, delay / 2)
+
+
+@attrs.define
+class RetryState:
+    """The retries of one request: after each failed attempt, whether and when to try again.
+
+    Only idempotent requests are retried after a timeout or a failed connection; every
+    request is retried after 429/503 ("not processed").
+    """
+
+    max_retries: int
+    idempotent: bool
+    retries: int = 0
+    timeouts: int = 0
+    waited: float = 0.0  # rate-limit waits so far: a chain fails over after ~a minute
+
+    def retry_timeout(self, budget: float) -> bool:
+        """After a timeout, with `budget` seconds of the server's time left."""
+        if (
+            not self.idempotent
+            or self.timeouts >= TIMEOUT_RETRIES
+            or self.retries >= self.max_retries
+            or budget <= 0
+        ):
+            return False
+        self.timeouts += 1
+        self.retries += 1
+        return True
+
+    def connect_retry_delay(self, unreachable: bool, budget: float) -> float | None:
+        """The wait before retrying a failed connection, or None to give up.
+
+        A refused connection (or DNS/TLS failure: `unreachable`) rarely heals in seconds: it
+        is retried once, so a chain fails over fast; a dropped one up to max_retries.
+        """
+        limit = min(UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
+        if not self.idempotent or self.retries >= limit or budget <= 0:
+            return None
+        self.retries += 1
+        return 0.0 if self.retries == 1 else backoff(self.retries - 2)
+
+    def rate_limit_delay(self, retry_after: float | None) -> float | None:
+        """The wait after a 429/503 (the server's `retry_after`, else a backoff), or None to
+        give up: out of retries, or the waits of this request would pass MAX_RETRY_WAIT."""
+        delay = backoff(self.retries) if retry_after is None else retry_after
+        if self.retries >= self.max_retries or self.waited + delay > MAX_RETRY_WAIT:
+            return None
+        self.retries += 1
+        self.waited += delay
+        return delay
