@@ -131,10 +131,27 @@ def _blinded_output(
 
 def build_tx(inputs: Sequence[TxInput], outputs: Sequence[TxOutput], seed: bytes) -> bytes:
     """Serialize a transaction, blinding the outputs that have a blinding pubkey."""
-    domain: list[tuple[bytes, bytes, bytes]] = []  # (asset tag, generator, abf) per input
-    values: list[int] = []
-    abfs: list[bytes] = []
-    vbfs: list[bytes] = []
+    vin, domain = _inputs(inputs)
+    factors = _blinding_factors(inputs, outputs, seed)
+    vout = []
+    for k, out in enumerate(outputs):
+        if k in factors:
+            abf, vbf = factors[k]
+            out_seed = tagged_hash(b"lwk-regtest/output", seed + k.to_bytes(4, "little"))
+            vout.append(_blinded_output(out, abf, vbf, out_seed, domain))
+        else:
+            vout.append(LTransactionOutput(out.asset, out.value, Script(out.script)))
+    tx = LTransaction(version=2, vin=vin, vout=vout, locktime=0)
+    raw: bytes = tx.serialize()
+    return raw
+
+
+def _inputs(
+    inputs: Sequence[TxInput],
+) -> tuple[list[LTransactionInput], list[tuple[bytes, bytes, bytes]]]:
+    """The embit inputs, and the surjection domain: (asset tag, generator, abf) of every
+    input and of every asset an input issues."""
+    domain: list[tuple[bytes, bytes, bytes]] = []
     vin = []
     for i in inputs:
         gen = (
@@ -143,9 +160,6 @@ def build_tx(inputs: Sequence[TxInput], outputs: Sequence[TxOutput], seed: bytes
             else secp256k1.generator_generate(i.asset)
         )
         domain.append((i.asset, gen, i.abf))
-        values.append(i.value)
-        abfs.append(i.abf)
-        vbfs.append(i.vbf)
         issuance = None
         if i.issuance:
             amount, tokens = i.issuance
@@ -159,6 +173,14 @@ def build_tx(inputs: Sequence[TxInput], outputs: Sequence[TxOutput], seed: bytes
                 bytes.fromhex(i.txid), i.vout, sequence=_SEQUENCE, asset_issuance=issuance
             )
         )
+    return vin, domain
+
+
+def _blinding_factors(
+    inputs: Sequence[TxInput], outputs: Sequence[TxOutput], seed: bytes
+) -> dict[int, tuple[bytes, bytes]]:
+    """(abf, vbf) per blinded output index, derived from `seed`; the last value blinder
+    balances the commitments of inputs and outputs."""
     blinded = [k for k, o in enumerate(outputs) if o.blinding_pubkey is not None]
     factors: dict[int, tuple[bytes, bytes]] = {}
     for k in blinded:
@@ -167,23 +189,12 @@ def build_tx(inputs: Sequence[TxInput], outputs: Sequence[TxOutput], seed: bytes
             tagged_hash(b"lwk-regtest/vbf", seed + k.to_bytes(4, "little")),
         )
     if blinded:
-        # the last value blinder balances the commitments of inputs and outputs
         last = blinded[-1]
-        sum_values = values + [outputs[k].value for k in blinded]
-        sum_abfs = abfs + [factors[k][0] for k in blinded]
-        sum_vbfs = vbfs + [factors[k][1] for k in blinded]
+        sum_values = [i.value for i in inputs] + [outputs[k].value for k in blinded]
+        sum_abfs = [i.abf for i in inputs] + [factors[k][0] for k in blinded]
+        sum_vbfs = [i.vbf for i in inputs] + [factors[k][1] for k in blinded]
         last_vbf = secp256k1.pedersen_blind_generator_blind_sum(
             sum_values, sum_abfs, sum_vbfs, len(inputs)
         )
         factors[last] = (factors[last][0], last_vbf)
-    vout = []
-    for k, out in enumerate(outputs):
-        if k in factors:
-            abf, vbf = factors[k]
-            out_seed = tagged_hash(b"lwk-regtest/output", seed + k.to_bytes(4, "little"))
-            vout.append(_blinded_output(out, abf, vbf, out_seed, domain))
-        else:
-            vout.append(LTransactionOutput(out.asset, out.value, Script(out.script)))
-    tx = LTransaction(version=2, vin=vin, vout=vout, locktime=0)
-    raw: bytes = tx.serialize()
-    return raw
+    return factors
