@@ -1,4 +1,4 @@
-"""Writing Bitcoin/Elements serialization primitives (the reader is in _transaction)."""
+"""Writing Bitcoin/Elements serialization primitives (the reader is in _reader)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ import attrs
 from ._encoding import varbytes
 from ._errors import DecodeError
 from ._hashes import sha256d
-from ._transaction import Transaction, _read_transaction, _Reader
+from ._reader import Reader
+from ._transaction import Transaction, read_transaction
 
 __all__ = [
     "BlockHeader",
@@ -34,7 +35,7 @@ _MIN_TX: Final = 4 + 1 + 1 + 1 + 4
 _FIXED = struct.Struct("<I32s32sII")
 
 
-def _skip_params(r: _Reader) -> None:
+def _skip_params(r: Reader) -> None:
     """One DynaFedParamEntry: 0 null, 1 compact, 2 full."""
     kind = r.byte()
     if kind == 0:
@@ -88,7 +89,7 @@ class BlockHeader:
     @classmethod
     def parse(cls, raw: bytes) -> BlockHeader:
         """Parse exactly one header (DecodeError if malformed or followed by other bytes)."""
-        r = _Reader(bytes(raw))
+        r = Reader(bytes(raw))
         header = _read_header(r)
         if r.remaining():
             raise DecodeError(f"{r.remaining()} trailing bytes after the header")
@@ -142,7 +143,7 @@ class BlockHeader:
         return self._raw.hex()
 
 
-def _read_header(r: _Reader) -> BlockHeader:
+def _read_header(r: Reader) -> BlockHeader:
     start = r.pos
     version, prev, root, time, height = _FIXED.unpack(r.read(_FIXED.size))
     dynafed = bool(version & _DYNAFED_BIT)
@@ -173,7 +174,7 @@ def _read_header(r: _Reader) -> BlockHeader:
 
 def parse_headers(concatenated: bytes) -> list[BlockHeader]:
     """Split concatenated headers (Electrum's blockchain.block.headers `hex`)."""
-    r = _Reader(bytes(concatenated))
+    r = Reader(bytes(concatenated))
     headers = []
     while r.remaining():
         headers.append(_read_header(r))
@@ -182,9 +183,9 @@ def parse_headers(concatenated: bytes) -> list[BlockHeader]:
 
 def parse_block(raw: bytes) -> tuple[BlockHeader, list[Transaction]]:
     """A whole block: its header and its transactions (DecodeError on trailing bytes)."""
-    r = _Reader(bytes(raw))
+    r = Reader(bytes(raw))
     header = _read_header(r)
-    txs = [_read_transaction(r) for _ in range(r.count(_MIN_TX))]
+    txs = [read_transaction(r) for _ in range(r.count(_MIN_TX))]
     if r.remaining():
         raise DecodeError(f"{r.remaining()} trailing bytes after the block")
     return header, txs

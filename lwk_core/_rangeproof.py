@@ -24,7 +24,7 @@ the proof itself is witness data, which the txid does not cover anyway.
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._errors import UnblindError
 from ._secp import Secp
@@ -113,6 +113,19 @@ def _point_from_x(not_quad: int, x: bytes) -> bytes:
     return bytes([2 + (y & 1)]) + x
 
 
+class _Proof(NamedTuple):
+    """The fields of a Borromean range proof (secp256k1_rangeproof_getheader_impl)."""
+
+    header: bytes  # the bytes the challenges and the random stream commit to
+    scale: int  # 10^exp
+    min_value: int
+    sizes: list[int]  # members per ring: 4, the last one 2 when the mantissa is odd
+    sign_bits: list[int]  # per ring commitment: y is not a quadratic residue
+    xs: list[bytes]  # x of every ring commitment but the last
+    e0: bytes
+    s: list[bytes]  # every member's response
+
+
 def open_proof(
     secp: Secp,
     proof: bytes,
@@ -128,7 +141,23 @@ def open_proof(
     UnblindError when the proof does not open with this nonce, NotCovered for shapes left to
     the library.
     """
-    # -- header (secp256k1_rangeproof_getheader_impl) --
+    p = _read_proof(proof)
+    commit = bytes([value_commitment[0] & 1]) + value_commitment[1:]
+    gen = bytes([asset_commitment[0] & 1]) + asset_commitment[1:]
+    m = _challenge_message(p, commit, gen, extra)
+    shares, draws = _prover_draws(p, _Stream(nonce + commit + gen + p.header))
+    digits = _hidden_digits(p, draws)
+    value = digits * p.scale + p.min_value
+    blind = _value_blinder(p, m, shares, draws)
+    if value >= _U64 or blind == 0:
+        raise UnblindError("range proof does not rewind with this key")
+    message = _hidden_message(secp, p, m, shares, draws, digits)
+    return value, blind.to_bytes(32, "big"), message
+
+
+def _read_proof(proof: bytes) -> _Proof:
+    """The header and the fields (secp256k1_rangeproof_getheader_impl and the layout of
+    secp256k1_rangeproof_verify_impl); NotCovered for the shapes left to the library."""
     if len(proof) < 65 or proof[0] & 0x80:
         raise UnblindError("range proof header is invalid")
     if not proof[0] & 0x40:
@@ -163,22 +192,26 @@ def open_proof(
     offset += 32
     s = [proof[offset + 32 * i : offset + 32 * i + 32] for i in range(members)]
     sign_bits = [(signs[i >> 3] >> (i & 7)) & 1 for i in range(rings - 1)]
+    return _Proof(header, scale, min_value, sizes, sign_bits, xs, e0, s)
 
-    # -- the challenges' common message (secp256k1_rangeproof_verify_impl) --
-    commit = bytes([value_commitment[0] & 1]) + value_commitment[1:]
-    gen = bytes([asset_commitment[0] & 1]) + asset_commitment[1:]
-    h = hashlib.sha256(commit + gen + header)
-    for bit, x in zip(sign_bits, xs, strict=True):
+
+def _challenge_message(p: _Proof, commit: bytes, gen: bytes, extra: bytes) -> bytes:
+    """The message every Borromean challenge hashes (secp256k1_rangeproof_verify_impl)."""
+    h = hashlib.sha256(commit + gen + p.header)
+    for bit, x in zip(p.sign_bits, p.xs, strict=True):
         h.update(bytes([bit]) + x)
     h.update(extra)
-    m = h.digest()
+    return h.digest()
 
-    # -- the prover's random stream (secp256k1_rangeproof_genrand) --
-    stream = _Stream(nonce + commit + gen + header)
+
+def _prover_draws(p: _Proof, stream: _Stream) -> tuple[list[int], list[bytes]]:
+    """Every ring's blinding share and every member's raw draw, replayed from the prover's
+    random stream (secp256k1_rangeproof_genrand)."""
+    rings = len(p.sizes)
     shares: list[int] = []
     draws: list[bytes] = []
     total = 0
-    for ring, size in enumerate(sizes):
+    for ring, size in enumerate(p.sizes):
         if ring < rings - 1:
             stream.draw()
             share = 0
@@ -189,40 +222,51 @@ def open_proof(
             share = -total % _N
         shares.append(share)
         draws.extend(stream.draw() for _ in range(size))
+    return shares, draws
 
-    # -- the value, XORed into a forged member of the last ring --
+
+def _hidden_digits(p: _Proof, draws: list[bytes]) -> int:
+    """The value's base-4 digits, XORed into a forged member of the last ring; NotCovered
+    when the last ring's true digit is not 0."""
+    rings, size = len(p.sizes), p.sizes[-1]
     last = (rings - 1) * 4
     for j in range(2):
-        plain = _xor(s[last + sizes[-1] - 1 - j], draws[last + sizes[-1] - 1 - j])
+        plain = _xor(p.s[last + size - 1 - j], draws[last + size - 1 - j])
         if plain[0] & 0x80 and plain[8:16] == plain[16:24] == plain[24:32]:
             break
     else:
         raise UnblindError("range proof does not rewind with this key")
     digits = int.from_bytes(plain[24:], "big")
     top = (digits >> ((rings - 1) << 1)) & 3
-    if top == sizes[-1] - 1 - j:
+    if top == size - 1 - j:
         raise UnblindError("range proof does not rewind with this key")
     if top:
         raise NotCovered  # its challenge needs the sum of every ring commitment
+    return digits
 
-    # -- the value blinder: s = k - e * x at the true member of the last ring --
-    e_last = _challenge(e0, m, rings - 1, 0)
-    x_last = (int.from_bytes(draws[last], "big") - _scalar(s[last])) * pow(e_last, -1, _N)
-    blind = (x_last - shares[-1]) % _N
-    value = digits * scale + min_value
-    if value >= _U64 or blind == 0:
-        raise UnblindError("range proof does not rewind with this key")
 
-    # -- the message: ring 0, members 0 and 1; the true member gives k = s + e * x --
+def _value_blinder(p: _Proof, m: bytes, shares: list[int], draws: list[bytes]) -> int:
+    """s = k - e * x at the true member (0) of the last ring, less the ring's share."""
+    rings = len(p.sizes)
+    last = (rings - 1) * 4
+    e_last = _challenge(p.e0, m, rings - 1, 0)
+    x_last = (int.from_bytes(draws[last], "big") - _scalar(p.s[last])) * pow(e_last, -1, _N)
+    return (x_last - shares[-1]) % _N
+
+
+def _hidden_message(
+    secp: Secp, p: _Proof, m: bytes, shares: list[int], draws: list[bytes], digits: int
+) -> bytes:
+    """The message in ring 0, members 0 and 1; the true member gives k = s + e * x."""
     message = b""
     for j in range(2):
-        raw = s[j]
+        raw = p.s[j]
         if j == digits & 3:
-            e = _challenge(e0, m, 0, 0)
+            e = _challenge(p.e0, m, 0, 0)
             if j == 1:  # e(0, 1) hashes s(0,0) * G + e(0,0) * C_0
-                c0 = secp.point(_point_from_x(sign_bits[0], xs[0]))
-                r = secp.add(secp.times_g(_scalar(s[0])), secp.times(c0, e))
+                c0 = secp.point(_point_from_x(p.sign_bits[0], p.xs[0]))
+                r = secp.add(secp.times_g(_scalar(p.s[0])), secp.times(c0, e))
                 e = _challenge(secp.serialize(r), m, 0, 1)
             raw = ((_scalar(raw) + shares[0] * e) % _N).to_bytes(32, "big")
         message += _xor(raw, draws[j])
-    return value, blind.to_bytes(32, "big"), message
+    return message

@@ -26,8 +26,9 @@ from typing import Final
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError
 from ._network import Chain, Network
+from ._reader import Reader
 from ._state import WolletState
-from ._transaction import Transaction, _Reader
+from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = ["decode_state", "encode_state"]
@@ -110,7 +111,7 @@ def _encode(state: WolletState) -> bytes:
     return b"".join(out)
 
 
-class _StateReader(_Reader):
+class _StateReader(Reader):
     """The transaction parser's bounds-checked cursor, with this format's fields."""
 
     __slots__ = ()

@@ -12,7 +12,8 @@ from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
 from lwk_oracle import LwkWallet, new_wallet
 from lwk_regtest import Regtest
-from lwk_regtest._faucet import DEFAULT_FEE, _build, _Output, decode_address
+from lwk_regtest._faucet import DEFAULT_FEE, decode_address
+from lwk_regtest._tx_builder import TxOutput, build_tx
 
 from lwk_core import Network, Transaction, Update, Wollet
 from lwk_core._errors import DescriptorError
@@ -58,7 +59,7 @@ def pay_many(rt: Regtest, payments: Sequence[tuple[str, int]]) -> bytes:
     outputs = []
     for address, sats in payments:
         script, blinding = decode_address(address, rt.network)
-        outputs.append(_Output(script, policy, sats, blinding))
+        outputs.append(TxOutput(script, policy, sats, blinding))
     with rt.chain.lock:
         return rt._faucet._fund([], outputs)  # type: ignore[union-attr]
 
@@ -167,7 +168,7 @@ def blinded_to_another_key(rt: Regtest, address: str, sats: int) -> str:
     assert other_key is not None
     policy = bytes.fromhex(POLICY)[::-1]
     with rt.chain.lock:
-        raw = rt._faucet._fund([], [_Output(script, policy, sats, other_key)])  # type: ignore[union-attr]
+        raw = rt._faucet._fund([], [TxOutput(script, policy, sats, other_key)])  # type: ignore[union-attr]
         return rt.chain.broadcast(raw)
 
 
@@ -215,9 +216,9 @@ def test_a_self_transfer_paying_its_fee_in_another_asset_is_a_redeposit(rt: Regt
     assert faucet is not None
     script, blinding = decode_address(oracle.address(1), rt.network)
     tag = bytes.fromhex(asset)[::-1]
-    raw = _build(
+    raw = build_tx(
         [faucet._wallet_input(outpoint, secrets)],
-        [_Output(script, tag, 4_900, blinding), _Output(b"", tag, 100)],
+        [TxOutput(script, tag, 4_900, blinding), TxOutput(b"", tag, 100)],
         b"fee in another asset",
     )
     rt.chain.append_block([raw], validate=False)

@@ -3,13 +3,14 @@
 Every request goes through `HttpSession.request`, which
 
 - waits while the server asked everyone to back off (429/503 pause all workers at once);
-- retries 429/503 with exponential backoff and jitter, honouring `Retry-After` (capped);
-- retries dropped connections, 502/504 and (once) timeouts, only for idempotent requests;
+- retries 429/503 with exponential backoff and jitter, honouring `Retry-After` (capped), and
+  retries dropped connections, 502/504 and (once) timeouts, only for idempotent requests
+  (the policy's numbers: `_retry`);
 - gives the server at most `2 * timeout` per request, over all its attempts: every connect,
   read and write obeys that deadline (`_deadline`), so no drip, `1xx` run or empty gzip
   blocks can stretch it (waits between attempts, bounded below, come on top);
 - decodes the body as it streams and aborts above a size cap on the decoded bytes
-  (`_decode`: gzip only, never inflating more than the cap at once);
+  (`_reply`, `_decode`: gzip only, never inflating more than the cap at once);
 - turns httpx exceptions into the lwk_core error tree, naming the server but never the
   path (it holds script hashes) or the headers (they may hold tokens).
 """
@@ -17,25 +18,24 @@ Every request goes through `HttpSession.request`, which
 from __future__ import annotations
 
 import concurrent.futures
-import email.utils
 import importlib.util
 import logging
 import math
 import random
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-import attrs
 import httpx
 
 from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
 
-from . import _deadline
-from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+from . import _deadline, _retry
+from ._decode import ACCEPT_ENCODING, EncodingRefused
+from ._reply import Reply, TooSlow, describe, read_body
+from ._retry import parse_retry_after
 
 __all__ = ["MAX_BODY", "HttpSession", "Reply", "parse_retry_after"]
 
@@ -49,65 +49,13 @@ MAX_BODY = 4 * 1024 * 1024
 (a block weighs at most 4,000,000 units, so no transaction serializes to more bytes)."""
 
 _ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated, not fatal
-_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
-_BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
-_TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
-_UNREACHABLE_RETRIES = 1  # connection refused, DNS or TLS failure
 _DEADLINE_FACTOR = 2.0  # the server's time per request, all attempts together, in timeouts
-_RATE_STATUSES = frozenset({429, 503})
-_HASH = re.compile(r"[0-9a-fA-F]{64}")
 _HTTP2 = importlib.util.find_spec("h2") is not None
 _USER_AGENT = "lwk-esplora/0.1"
 
 
-@attrs.frozen
-class Reply:
-    """A complete HTTP answer: status, body (capped) and the headers we act on."""
-
-    status: int
-    body: bytes = attrs.field(repr=False)
-    retry_after: str | None = None
-
-    def message(self, *, elide: bool = True) -> str:
-        """The body as printable text for error messages: short and with hashes elided
-        (they may identify the wallet's scripts) unless `elide` is False."""
-        text = self.body.decode("utf-8", "replace").strip()
-        if elide:
-            text = _HASH.sub("<hash>", text[:300])
-        return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), capped.
-
-    None when absent or unparseable; negative or past dates give 0.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:  # "-0000" dates parse naive; RFC 9110 dates are GMT
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_WAIT)
-
-
 class _NotStarted(Exception):
     """A call `HttpSession.map` skipped because another one had failed."""
-
-
-def _backoff(retry: int) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random."""
-    delay = min(_MAX_RETRY_WAIT, _BACKOFF_BASE * 2.0**retry)
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 class HttpSession:
@@ -250,8 +198,7 @@ class HttpSession:
         other than 429/503/502/504 are returned whatever their status. Non-idempotent
         requests (broadcast) are retried only on 429/503, which mean "not processed".
         """
-        retries = timeouts = 0
-        waited = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
+        state = _retry.RetryState(self.max_retries, idempotent)
         budget = self.timeout * _DEADLINE_FACTOR  # the server's time left, for all attempts
         while True:
             self._wait_if_paused()
@@ -263,51 +210,36 @@ class HttpSession:
                     finally:
                         budget -= time.monotonic() - start
             except BackendTimeout:
-                if (
-                    not idempotent
-                    or timeouts >= _TIMEOUT_RETRIES
-                    or retries >= self.max_retries
-                    or budget <= 0
-                ):
+                if not state.retry_timeout(budget):
                     raise
-                timeouts += 1
-                retries += 1
                 log.info("%s: %s %s timed out, retrying", self.name, method, route)
                 continue
             except BackendConnectError as exc:
-                # A refused connection (or DNS/TLS failure) rarely heals in seconds: retry
-                # it once, so a chain fails over fast; a dropped one up to max_retries.
                 unreachable = isinstance(exc.__cause__, httpx.ConnectError)
-                limit = (
-                    min(_UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
-                )
-                if not idempotent or retries >= limit or budget <= 0:
+                delay = state.connect_retry_delay(unreachable, budget)
+                if delay is None:
                     raise
-                retries += 1
-                delay = 0.0 if retries == 1 else _backoff(retries - 2)
                 log.info(
                     "%s: %s %s failed (%s), retry %d in %.2fs",
                     self.name,
                     method,
                     route,
                     exc.reason,
-                    retries,
+                    state.retries,
                     delay,
                 )
                 time.sleep(delay)
                 continue
-            if reply.status not in _RATE_STATUSES:
+            if reply.status not in _retry.RATE_STATUSES:
                 return reply
             wait = parse_retry_after(reply.retry_after)
-            delay = _backoff(retries) if wait is None else wait
-            if retries >= self.max_retries or waited + delay > _MAX_RETRY_WAIT:
+            delay = state.rate_limit_delay(wait)
+            if delay is None:
                 raise RateLimited(
-                    f"HTTP {reply.status} on {method} {route} after {retries} retries",
+                    f"HTTP {reply.status} on {method} {route} after {state.retries} retries",
                     backend=self.name,
                     retry_after=wait,
                 )
-            retries += 1
-            waited += delay
             log.warning(
                 "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
                 self.name,
@@ -315,7 +247,7 @@ class HttpSession:
                 method,
                 route,
                 delay,
-                retries,
+                state.retries,
                 self.max_retries,
             )
             self._pause(delay)
@@ -351,7 +283,7 @@ class HttpSession:
                         backend=self.name,
                     )
                 if status != 200:
-                    text = _read(resp, _ERROR_BODY_CAP, deadline, truncate=True) or b""
+                    text = read_body(resp, _ERROR_BODY_CAP, deadline, truncate=True) or b""
                     return Reply(status, text, resp.headers.get("retry-after"))
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > MAX_BODY:
@@ -359,66 +291,27 @@ class HttpSession:
                         f"{what}: answer of {declared} bytes exceeds the {MAX_BODY} byte cap",
                         backend=self.name,
                     )
-                body = _read(resp, MAX_BODY, deadline, truncate=False)
+                body = read_body(resp, MAX_BODY, deadline, truncate=False)
                 if body is None:
                     raise BackendProtocolError(
                         f"{what}: answer exceeds the {MAX_BODY} byte cap (decoded)",
                         backend=self.name,
                     )
                 return Reply(status, body)
-        except _TooSlow:
+        except TooSlow:
             raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from None
         except EncodingRefused as exc:
             raise BackendProtocolError(f"{what}: {exc}", backend=self.name) from None
         except httpx.TimeoutException as exc:
             if time.monotonic() >= deadline:
                 raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from exc
-            raise BackendTimeout(f"{what}: {_describe(exc)}", backend=self.name) from exc
+            raise BackendTimeout(f"{what}: {describe(exc)}", backend=self.name) from exc
         except httpx.RequestError as exc:
-            raise BackendConnectError(f"{what}: {_describe(exc)}", backend=self.name) from exc
+            raise BackendConnectError(f"{what}: {describe(exc)}", backend=self.name) from exc
 
     def _too_slow(self) -> str:
         limit = self.timeout * _DEADLINE_FACTOR
         return f"no complete answer within {limit:g}s ({_DEADLINE_FACTOR:g} x timeout)"
-
-
-class _TooSlow(Exception):
-    """The deadline passed while a body was read (a transport without `_deadline`'s)."""
-
-
-def _read(resp: httpx.Response, cap: int, deadline: float, *, truncate: bool) -> bytes | None:
-    """Read and decode a streamed body up to `cap` decoded bytes and until `deadline`.
-
-    Above the cap: what was read (`truncate`) or None; past the deadline: _TooSlow; an
-    encoding that is not accepted or does not decode: EncodingRefused (unless `truncate`:
-    an error text is then empty). Stopping early closes the connection instead of
-    returning it to the pool.
-    """
-    body = bytearray()
-    try:
-        decoder = BodyDecoder(resp.headers.get("content-encoding"))
-        if resp.is_stream_consumed:  # a custom transport's in-memory response: httpx read
-            content = resp.content  # and decoded it already, there is nothing to stream
-            return content[:cap] if truncate or len(content) <= cap else None
-        for chunk in resp.iter_raw():
-            if time.monotonic() > deadline:
-                raise _TooSlow
-            for piece in decoder.decode(chunk):
-                body += piece
-                if len(body) > cap:
-                    return bytes(body[:cap]) if truncate else None
-        decoder.finish()
-    except EncodingRefused:
-        if truncate:
-            return bytes(body)
-        raise
-    return bytes(body)
-
-
-def _describe(exc: Exception) -> str:
-    """A short cause without URLs (httpx messages may contain the request path)."""
-    text = _HASH.sub("<hash>", str(exc)).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _parse_base_url(url: str) -> httpx.URL:

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
-from lwk_esplora import EsploraClient, _http
+from lwk_esplora import EsploraClient, _http, _retry
 from lwk_esplora._http import MAX_BODY, parse_retry_after
 
 from lwk_core import (
@@ -305,9 +305,9 @@ def test_block_at_the_wrong_height_is_refused(client: EsploraClient, fake: FakeE
 def test_rate_limit_waits_are_bounded_per_request(
     fake: FakeEsplora, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Waits add up to at most _MAX_RETRY_WAIT (60 s; 0.5 s here) before RateLimited, so a
+    """Waits add up to at most MAX_RETRY_WAIT (60 s; 0.5 s here) before RateLimited, so a
     BackendChain is not held for max_retries long Retry-After waits."""
-    monkeypatch.setattr(_http, "_MAX_RETRY_WAIT", 0.5)
+    monkeypatch.setattr(_retry, "MAX_RETRY_WAIT", 0.5)
     fake.intercept = lambda r: httpx.Response(429, headers={"Retry-After": "0.3"})
     started = time.monotonic()
     with make(fake, max_retries=5) as client, pytest.raises(RateLimited) as info:

@@ -27,14 +27,12 @@ from typing import Any
 
 from lwk_core.primitives import electrum_status
 
-from ._chain import RegtestChain, RegtestRejected
+from ._chain import RegtestChain
+from ._electrum_methods import MAX_HEADERS, ElectrumMethods, RpcError, Session
 from ._faults import Faults
 
 __all__ = ["MAX_ARRAY_BATCH", "MAX_HEADERS", "MAX_LINE", "ElectrumServer"]
 
-SERVER_VERSION = "electrs-esplora 0.4.1"
-PROTOCOL_VERSION = "1.4"
-MAX_HEADERS = 2016
 MAX_ARRAY_BATCH = 20
 MAX_LINE = 4 * 1024 * 1024  # bytes; a request line longer than this closes the connection
 TXS_LIMIT = 500  # electrs' --electrum-txs-limit default
@@ -48,17 +46,6 @@ _LYING_TIP_AHEAD = 1000
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
 
 
-class _RpcError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _invalid(message: str) -> _RpcError:
-    return _RpcError(-32602, message)
-
-
 def _encode(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
 
@@ -68,42 +55,6 @@ def _error(request_id: object, code: int, message: str) -> dict[str, Any]:
 
 
 _TOO_LARGE = _encode(_error(None, -32600, "request too large"))
-
-
-def _hash_param(params: list[Any], index: int) -> str:
-    if len(params) <= index:
-        raise _invalid("missing hash")
-    value = params[index]
-    if not isinstance(value, str):
-        raise _invalid("non-string hash")
-    try:
-        if len(bytes.fromhex(value)) != 32:
-            raise ValueError
-    except ValueError:
-        raise _invalid("non-hex hash") from None
-    return value.lower()
-
-
-def _int_param(params: list[Any], index: int, name: str, default: int | None = None) -> int:
-    if len(params) <= index:
-        if default is not None:
-            return default
-        raise _invalid(f"missing {name}")
-    value = params[index]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _invalid(f"non-integer {name}")
-    return value
-
-
-class _Session:
-    """One client connection: its subscriptions and writer."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self.tip: str | None = None  # tip hash last told to a headers subscriber
-        self.scripthashes: dict[str, str | None] = {}  # subscribed hash -> last status sent
-        self.hung = False
-        self.task = asyncio.current_task()
 
 
 class _Close(Exception):
@@ -135,9 +86,8 @@ class ElectrumServer:
         self.ssl_context = ssl_context
         self.faults = faults if faults is not None else Faults()
         self.max_line = max_line
-        self.txs_limit = txs_limit
         self.requests: collections.Counter[str] = collections.Counter()
-        self._sessions: set[_Session] = set()
+        self._sessions: set[Session] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -145,27 +95,7 @@ class ElectrumServer:
         self._start_error: BaseException | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._notify_pending = False
-        self._methods: dict[str, Callable[[_Session, list[Any]], object]] = {
-            "server.version": lambda s, p: [SERVER_VERSION, PROTOCOL_VERSION],
-            "server.ping": lambda s, p: None,
-            "server.banner": lambda s, p: f"Welcome to {SERVER_VERSION}",
-            "server.donation_address": lambda s, p: None,
-            "server.peers.subscribe": lambda s, p: [],
-            "blockchain.relayfee": lambda s, p: 0.000001,
-            "blockchain.estimatefee": self._estimatefee,
-            "mempool.get_fee_histogram": lambda s, p: [],
-            "blockchain.headers.subscribe": self._headers_subscribe,
-            "blockchain.block.header": self._block_header,
-            "blockchain.block.headers": self._block_headers,
-            "blockchain.scripthash.get_history": self._get_history,
-            "blockchain.scripthash.get_mempool": self._get_mempool,
-            "blockchain.scripthash.subscribe": self._scripthash_subscribe,
-            "blockchain.scripthash.unsubscribe": self._scripthash_unsubscribe,
-            "blockchain.transaction.get": self._transaction_get,
-            "blockchain.transaction.get_merkle": self._transaction_get_merkle,
-            "blockchain.transaction.id_from_pos": self._transaction_id_from_pos,
-            "blockchain.transaction.broadcast": self._transaction_broadcast,
-        }
+        self._methods = ElectrumMethods(chain, txs_limit)
 
     @property
     def url(self) -> str:
@@ -237,7 +167,7 @@ class ElectrumServer:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        session = _Session(writer)
+        session = Session(writer)
         self._sessions.add(session)
         buffer = bytearray()
         try:
@@ -269,7 +199,7 @@ class ElectrumServer:
             writer.close()
 
     def _answer(
-        self, session: _Session, lines: list[bytes], pending: int
+        self, session: Session, lines: list[bytes], pending: int
     ) -> tuple[bytes, _Close | None]:
         """The replies to the complete lines of one read, and whether to close afterwards.
 
@@ -289,7 +219,7 @@ class ElectrumServer:
             return b"".join(out), close
         return b"".join(out), None
 
-    def _handle_line(self, session: _Session, line: bytes) -> bytes:
+    def _handle_line(self, session: Session, line: bytes) -> bytes:
         """The reply bytes for one request line (raises _Close to end the connection)."""
         try:
             message = json.loads(line.decode("utf-8"))
@@ -305,7 +235,7 @@ class ElectrumServer:
         reply, raw = self._handle_request(session, message)
         return raw if raw is not None else _encode(reply)
 
-    def _handle_request(self, session: _Session, request: object) -> tuple[object, bytes | None]:
+    def _handle_request(self, session: Session, request: object) -> tuple[object, bytes | None]:
         """(reply object, or raw bytes replacing its line when a fault falsifies it)."""
         if not isinstance(request, dict):
             return _error(None, -32600, "invalid request"), None
@@ -323,7 +253,7 @@ class ElectrumServer:
         if fault == "hang":
             session.hung = True
             return None, b""
-        handler = self._methods.get(method)
+        handler = self._methods.table.get(method)
         if handler is None:
             reply: dict[str, Any] = _error(request_id, -32601, f"unknown method {method}")
         else:
@@ -331,7 +261,7 @@ class ElectrumServer:
                 with self.chain.lock:
                     result = self._falsify(fault, method, handler(session, params))
                 reply = {"jsonrpc": "2.0", "id": request_id, "result": result}
-            except _RpcError as exc:
+            except RpcError as exc:
                 reply = _error(request_id, exc.code, exc.message)
         if fault in ("reset", "truncate"):
             data = _encode(reply)
@@ -376,7 +306,7 @@ class ElectrumServer:
         self._notify_pending = False
         with self.chain.lock:
             tip_hash = self.chain.tip_hash()
-            tip = self._tip()
+            tip = self._methods.tip()
             for session in list(self._sessions):
                 if session.hung:
                     continue
@@ -386,8 +316,8 @@ class ElectrumServer:
                     out.append(_encode(self._notification("blockchain.headers.subscribe", [tip])))
                 for scripthash, last in session.scripthashes.items():
                     try:
-                        status = electrum_status(self._history(scripthash))
-                    except _RpcError:
+                        status = electrum_status(self._methods.history(scripthash))
+                    except RpcError:
                         continue  # too many entries: electrs skips it as well
                     if status != last:
                         session.scripthashes[scripthash] = status
@@ -401,106 +331,3 @@ class ElectrumServer:
     @staticmethod
     def _notification(method: str, params: list[Any]) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "method": method, "params": params}
-
-    # ------------------------------------------------------------------ methods
-    def _estimatefee(self, session: _Session, params: list[Any]) -> float:
-        _int_param(params, 0, "blocks_count")
-        return 0.000001
-
-    def _tip(self) -> dict[str, Any]:
-        height = self.chain.tip_height()
-        return {"hex": self.chain.header(height).hex(), "height": height}
-
-    def _headers_subscribe(self, session: _Session, params: list[Any]) -> dict[str, Any]:
-        session.tip = self.chain.tip_hash()
-        return self._tip()
-
-    def _block_header(self, session: _Session, params: list[Any]) -> str:
-        height = _int_param(params, 0, "height")
-        if _int_param(params, 1, "cp_height", 0):
-            raise _RpcError(-32603, "checkpoint proofs are not supported")
-        if height > self.chain.tip_height():
-            raise _RpcError(-32603, "missing header")
-        return self.chain.header(height).hex()
-
-    def _block_headers(self, session: _Session, params: list[Any]) -> dict[str, Any]:
-        start = _int_param(params, 0, "start_height")
-        count = min(MAX_HEADERS, _int_param(params, 1, "count"))
-        if _int_param(params, 2, "cp_height", 0) and count:
-            raise _RpcError(-32603, "checkpoint proofs are not supported")
-        end = min(start + count, self.chain.tip_height() + 1)
-        headers = [self.chain.header(h).hex() for h in range(start, end)]
-        return {"count": len(headers), "hex": "".join(headers), "max": MAX_HEADERS}
-
-    def _history(self, scripthash: str) -> list[tuple[str, int]]:
-        script = self.chain.script_for_sha256(bytes.fromhex(scripthash)[::-1])
-        history = self.chain.history(script) if script is not None else []
-        if len(history) > self.txs_limit:
-            raise _RpcError(1, "Too many history entries")
-        return history
-
-    def _entry(self, txid: str, height: int) -> dict[str, Any]:
-        entry: dict[str, Any] = {"tx_hash": txid, "height": height}
-        if height <= 0:
-            entry["fee"] = self.chain.tx_fee(txid)
-        return entry
-
-    def _get_history(self, session: _Session, params: list[Any]) -> list[dict[str, Any]]:
-        return [self._entry(t, h) for t, h in self._history(_hash_param(params, 0))]
-
-    def _get_mempool(self, session: _Session, params: list[Any]) -> list[dict[str, Any]]:
-        return [self._entry(t, h) for t, h in self._history(_hash_param(params, 0)) if h <= 0]
-
-    def _scripthash_subscribe(self, session: _Session, params: list[Any]) -> str | None:
-        scripthash = _hash_param(params, 0)
-        status = electrum_status(self._history(scripthash))
-        session.scripthashes[scripthash] = status
-        return status
-
-    def _scripthash_unsubscribe(self, session: _Session, params: list[Any]) -> bool:
-        return session.scripthashes.pop(_hash_param(params, 0), False) is not False
-
-    def _transaction_get(self, session: _Session, params: list[Any]) -> str:
-        txid = _hash_param(params, 0)
-        if len(params) > 1:
-            if not isinstance(params[1], bool):
-                raise _invalid("non-bool verbose value")
-            if params[1]:
-                raise _RpcError(-32603, "verbose transactions are currently unsupported")
-        raw = self.chain.tx_raw(txid)
-        if raw is None:
-            raise _RpcError(-32603, "missing transaction")
-        return raw.hex()
-
-    def _transaction_get_merkle(self, session: _Session, params: list[Any]) -> dict[str, Any]:
-        txid = _hash_param(params, 0)
-        height = _int_param(params, 1, "height")
-        if self.chain.tx_height(txid) is None:
-            raise _RpcError(-32603, "tx not found or is unconfirmed")
-        block_height, branch, pos = self.chain.merkle_proof(txid)
-        if block_height != height:
-            raise _invalid("invalid confirmation height provided")
-        return {"block_height": block_height, "merkle": branch, "pos": pos}
-
-    def _transaction_id_from_pos(self, session: _Session, params: list[Any]) -> object:
-        height = _int_param(params, 0, "height")
-        pos = _int_param(params, 1, "tx_pos")
-        if len(params) > 2 and params[2]:
-            raise _RpcError(-32603, "merkle proofs by position are not supported")
-        if height > self.chain.tip_height() or pos >= len(self.chain.block_txids(height)):
-            raise _RpcError(-32603, "tx not found")
-        return self.chain.block_txids(height)[pos]
-
-    def _transaction_broadcast(self, session: _Session, params: list[Any]) -> str:
-        if not params:
-            raise _invalid("missing tx")
-        if not isinstance(params[0], str):
-            raise _invalid("non-string tx")
-        try:
-            raw = bytes.fromhex(params[0])
-        except ValueError:
-            raw = b""
-        try:
-            return self.chain.broadcast(raw)
-        except RegtestRejected as exc:
-            raise _RpcError(2, f"sendrawtransaction RPC error {exc.code}: {exc.reason}") from None
