@@ -149,6 +149,7 @@ class ElectrumServer:
             "server.version": lambda s, p: [SERVER_VERSION, PROTOCOL_VERSION],
             "server.ping": lambda s, p: None,
             "server.banner": lambda s, p: f"Welcome to {SERVER_VERSION}",
+            "server.features": self._features,
             "server.donation_address": lambda s, p: None,
             "server.peers.subscribe": lambda s, p: [],
             "blockchain.relayfee": lambda s, p: 0.000001,
@@ -410,6 +411,18 @@ class ElectrumServer:
     def _tip(self) -> dict[str, Any]:
         height = self.chain.tip_height()
         return {"hex": self.chain.header(height).hex(), "height": height}
+
+    def _features(self, session: _Session, params: list[Any]) -> dict[str, Any]:
+        """`server.features` as the Electrum protocol (1.4) defines it."""
+        return {
+            "genesis_hash": self.chain.genesis_hash,
+            "hosts": {},
+            "protocol_max": PROTOCOL_VERSION,
+            "protocol_min": PROTOCOL_VERSION,
+            "pruning": None,
+            "server_version": SERVER_VERSION,
+            "hash_function": "sha256",
+        }
 
     def _headers_subscribe(self, session: _Session, params: list[Any]) -> dict[str, Any]:
         session.tip = self.chain.tip_hash()
