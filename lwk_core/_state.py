@@ -82,12 +82,12 @@ class WolletState:
         """The state after `update`, validated; raises UpdateError and changes nothing."""
         if update.wallet_id != self.descriptor.wallet_id:
             raise UpdateError("the update was made for another wallet")
+        self._check_chain(update)
         if update.base_status != self.status:
             raise UpdateError(
                 "the update was computed from another state of this wallet "
                 "(applied twice, or out of order); sync again"
             )
-        self._check_chain(update)
         txs = dict(self.txs)
         for tx in update.new_txs:
             txs[tx.txid] = tx
