@@ -115,12 +115,9 @@ class Client(ScanMethods):
         testnet's): the Update of its first sync pins that server's.
         """
         served = self.genesis_hash()
-        expected = wollet.genesis_hash
-        if expected is None:
-            if Network.from_genesis_hash(served) in (None, wollet.network):
-                return served
-        elif served == expected:
+        if wollet.state.follows(served):
             return served
+        expected = wollet.genesis_hash
         follows = f"{wollet.network.value} (not pinned to a chain yet)"
         raise WrongNetwork(
             f"the server serves {_chain_name(served)}, the wallet follows "

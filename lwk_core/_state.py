@@ -117,6 +117,14 @@ class WolletState:
             genesis_hash=self.genesis_hash or update.genesis_hash,
         )
 
+    def follows(self, genesis_hash: str) -> bool:
+        """Whether a server of the chain starting at `genesis_hash` serves this wallet's:
+        the pinned chain; for a regtest wallet not pinned yet, any chain but the Liquid
+        networks'."""
+        if self.genesis_hash is None:
+            return Network.from_genesis_hash(genesis_hash) in (None, self.network)
+        return genesis_hash == self.genesis_hash
+
     def _check_chain(self, update: Update) -> None:
         """An update must come from the wallet's chain; one whose server's chain was not
         verified may add history but never delete it (another chain's empty history would
@@ -127,8 +135,9 @@ class WolletState:
                     "an update from a server whose chain was not verified cannot delete "
                     "history; sync through a Client or BackendChain"
                 )
-        elif self.genesis_hash is not None and update.genesis_hash != self.genesis_hash:
+        elif not self.follows(update.genesis_hash):
+            pinned = f"the chain with genesis {self.genesis_hash}" if self.genesis_hash else ""
             raise UpdateError(
                 f"the update comes from the chain with genesis {update.genesis_hash}; this "
-                f"wallet follows the chain with genesis {self.genesis_hash}"
+                f"{self.network.value} wallet follows {pinned or 'a regtest chain'}"
             )

@@ -278,3 +278,16 @@ def test_a_version_1_state_still_loads(rt: Regtest) -> None:
         dict(state.unblinded),
     )
     assert decode_state(v2, wollet.descriptor, wollet.network) == state
+
+
+def test_an_unpinned_regtest_wallet_refuses_an_update_of_a_liquid_network(testnet: Regtest) -> None:
+    """Even an Update carrying its genesis (as Client.sync makes them) cannot pin a regtest
+    wallet to a Liquid network."""
+    descriptor = new_wallet_descriptor()
+    from_testnet = electrum(testnet).full_scan(Wollet(Network.LIQUID_TESTNET, descriptor))
+    assert from_testnet is not None
+    assert from_testnet.genesis_hash == Network.LIQUID_TESTNET.genesis_hash
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor)
+    with pytest.raises(UpdateError, match="elementsregtest wallet follows a regtest chain"):
+        wollet.apply_update(from_testnet)
+    assert wollet.genesis_hash is None and wollet.tip() is None
