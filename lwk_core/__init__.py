@@ -13,6 +13,7 @@ from ._errors import (
     DecodeError,
     DescriptorError,
     LwkError,
+    NetworkMismatch,
     PluginError,
     RateLimited,
     StoreCorrupted,
@@ -22,6 +23,7 @@ from ._errors import (
     UnblindError,
     UnknownScheme,
     UpdateError,
+    WrongNetwork,
 )
 from ._header import BlockHeader
 from ._network import Chain, Network
@@ -52,6 +54,7 @@ __all__ = [
     "Issuance",
     "LwkError",
     "Network",
+    "NetworkMismatch",
     "OutPoint",
     "PluginError",
     "PluginInfo",
@@ -74,6 +77,7 @@ __all__ = [
     "WalletTxOut",
     "Wollet",
     "WolletDescriptor",
+    "WrongNetwork",
     "connect",
     "list_plugins",
 ]

@@ -31,6 +31,10 @@ class Backend(Protocol):
         """Check that the server answers."""
         ...
 
+    def genesis_hash(self) -> str:
+        """The hash of the server's block 0 (display hex): proves which chain it serves."""
+        ...
+
     def tip(self, *, min_height: int = 0) -> Tip:
         """The server's best block. A tip kept from earlier (e.g. pushed by the server) that
         is below `min_height`, the highest height a history of this backend has shown, is

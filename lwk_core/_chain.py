@@ -12,7 +12,6 @@ from ._client import Client, ScanMethods, connect, tx_bytes
 from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
 from ._failover import FailoverPolicy, relayed_before
 from ._network import Network
-from ._sync import scan
 from ._transaction import Transaction
 from ._types import Progress, Tip
 from ._update import Update
@@ -116,8 +115,7 @@ class BackendChain(ScanMethods):
         tx_cache: dict[str, Transaction] = {}
         return self._call(
             "scan",
-            lambda c: scan(
-                c,
+            lambda c: c.scan_wallet(
                 wollet,
                 gap_limit=gap_limit,
                 to_index=to_index,

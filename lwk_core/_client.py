@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urlsplit
 
+import attrs
+
 from ._backend import Backend, DescriptorHistories
 from ._descriptor import WolletDescriptor
-from ._errors import BackendProtocolError, DecodeError, PluginError
+from ._errors import BackendProtocolError, DecodeError, PluginError, WrongNetwork
 from ._header import BlockHeader
 from ._network import Network
 from ._sync import get_txs, scan
@@ -76,6 +78,7 @@ class Client(ScanMethods):
         self.name = name  # shown in logs and errors: scheme://host:port, nothing secret
         self.network = network
         self._history_height = 0  # the highest confirmation height the histories showed
+        self._genesis: str | None = None  # the server's block 0, asked once (until close)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -91,6 +94,38 @@ class Client(ScanMethods):
     def ping(self) -> None:
         """Check that the server answers; raises a BackendError otherwise."""
         self._call("lwk_ping")
+
+    def genesis_hash(self) -> str:
+        """The hash of the server's genesis block (display hex): which chain it serves.
+
+        Asked once, then kept until `close()`.
+        """
+        if self._genesis is None:
+            served = self._call("lwk_genesis_hash")
+            if not (isinstance(served, str) and _HEX64.fullmatch(served.lower())):
+                raise BackendProtocolError("the genesis answered is no hash", backend=self.name)
+            self._genesis = served.lower()
+        return self._genesis
+
+    def check_chain(self, wollet: Wollet) -> str:
+        """Prove the server serves the chain `wollet` follows; returns the server's genesis.
+
+        WrongNetwork (a BackendError: a chain fails over) if it serves another one. A
+        regtest wallet not pinned yet accepts any regtest chain (not Liquid's or Liquid
+        testnet's): the Update of its first sync pins that server's.
+        """
+        served = self.genesis_hash()
+        if wollet.state.follows(served):
+            return served
+        expected = wollet.genesis_hash
+        follows = f"{wollet.network.value} (not pinned to a chain yet)"
+        raise WrongNetwork(
+            f"the server serves {_chain_name(served)}, the wallet follows "
+            f"{_chain_name(expected, wollet.network) if expected else follows}",
+            backend=self.name,
+            expected=expected,
+            served=served,
+        )
 
     def tip(self) -> Tip:
         """The best block; a header given with it must be that block's."""
@@ -171,6 +206,7 @@ class Client(ScanMethods):
         return txid
 
     def close(self) -> None:
+        self._genesis = None  # a later call may reach another server under the same name
         owner_hook("lwk_close", self._plugin)(connection=self.connection)
 
     def __enter__(self) -> Self:
@@ -194,8 +230,31 @@ class Client(ScanMethods):
         to_index: int = 0,
         progress: Progress | None = None,
     ) -> Update | None:
-        """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`)."""
-        return scan(self, wollet, gap_limit=gap_limit, to_index=to_index, progress=progress)
+        """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`),
+        once the server proved it serves the wallet's chain (WrongNetwork otherwise)."""
+        return self.scan_wallet(wollet, gap_limit=gap_limit, to_index=to_index, progress=progress)
+
+    def scan_wallet(
+        self,
+        wollet: Wollet,
+        *,
+        gap_limit: int,
+        to_index: int,
+        progress: Progress | None = None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
+    ) -> Update | None:
+        """`sync`, sharing `tx_cache` (verified transactions) with other clients: the
+        Update carries the genesis the server proved, which pins a regtest wallet."""
+        genesis = self.check_chain(wollet)
+        update = scan(
+            self,
+            wollet,
+            gap_limit=gap_limit,
+            to_index=to_index,
+            progress=progress,
+            tx_cache=tx_cache,
+        )
+        return None if update is None else attrs.evolve(update, genesis_hash=genesis)
 
 
 def connect(url: str, network: Network | None = None, **options: Any) -> Client:
@@ -213,6 +272,12 @@ def connect(url: str, network: Network | None = None, **options: Any) -> Client:
     if isinstance(made, Client):
         return made
     return Client(made, name=made.name, plugin=plugin, network=network)
+
+
+def _chain_name(genesis: str, network: Network | None = None) -> str:
+    """A chain as messages name it: its network and genesis."""
+    known = Network.from_genesis_hash(genesis) or network
+    return f"{known.value if known else 'an unknown chain'} (genesis {genesis})"
 
 
 def tx_bytes(tx: Transaction | bytes | str) -> bytes:

@@ -6,6 +6,7 @@
     │   └── TxidMismatch          bytes that do not hash to the txid they were asked for
     ├── UnblindError              an output that cannot be unblinded with the key given
     ├── UpdateError               an Update the wallet refuses; the wallet is left unchanged
+    ├── NetworkMismatch           a genesis hash given for a wallet that its network refuses
     ├── StoreError                the wallet's datadir cannot be used
     │   ├── StoreCorrupted        a torn, tampered or foreign state file (never loaded)
     │   └── StoreLocked           another process holds the datadir
@@ -16,6 +17,7 @@
     │   ├── BackendTimeout        no (complete) answer within the timeout
     │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
     │   │   └── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
+    │   ├── WrongNetwork          the server serves another chain (genesis) than the wallet's
     │   └── RateLimited           the server keeps refusing with 429/503 after the retries
     ├── BroadcastRejected         the server validly refused a transaction (no failover)
     └── AllBackendsFailed         every backend of a chain failed; `.causes` holds each one
@@ -35,6 +37,7 @@ __all__ = [
     "DecodeError",
     "DescriptorError",
     "LwkError",
+    "NetworkMismatch",
     "PluginError",
     "RateLimited",
     "ScanLimitExceeded",
@@ -45,6 +48,7 @@ __all__ = [
     "UnblindError",
     "UnknownScheme",
     "UpdateError",
+    "WrongNetwork",
 ]
 
 
@@ -75,6 +79,10 @@ class UnblindError(LwkError):
 
 class UpdateError(LwkError):
     """The wallet refused an Update; its state is unchanged."""
+
+
+class NetworkMismatch(LwkError, ValueError):
+    """A genesis hash given for a wallet that its network (or its datadir's pin) refuses."""
 
 
 class StoreError(LwkError):
@@ -124,6 +132,22 @@ class BackendProtocolError(BackendError):
 class ScanLimitExceeded(BackendProtocolError):
     """A scan reached one of its ScanLimits (scripts used without end, histories too long):
     what an honest server of a real wallet does not send."""
+
+
+class WrongNetwork(BackendError):
+    """The server's chain starts at another genesis block than the wallet's: it serves
+    another network, or another regtest chain than the one the wallet is pinned to.
+
+    `expected` and `served` are the two genesis hashes (display hex); `expected` is None
+    for a regtest wallet not pinned yet, which refuses only the Liquid networks.
+    """
+
+    def __init__(
+        self, message: str, *, backend: str | None = None, expected: str | None, served: str
+    ) -> None:
+        super().__init__(message, backend=backend)
+        self.expected = expected
+        self.served = served
 
 
 class RateLimited(BackendError):

@@ -97,6 +97,12 @@ class Network(enum.Enum):
         return self._params.embit_name
 
     @classmethod
+    def from_genesis_hash(cls, genesis_hash: str) -> Network | None:
+        """The network whose genesis block hashes to `genesis_hash`; None for another chain
+        (a regtest chain of other parameters, or no Liquid network at all)."""
+        return next((n for n in cls if n.genesis_hash == genesis_hash.lower()), None)
+
+    @classmethod
     def from_name(cls, name: str) -> Network:
         """Parse a network name: liquid/mainnet, liquidtestnet/testnet, elementsregtest/regtest."""
         key = name.strip().lower().replace("-", "").replace("_", "")

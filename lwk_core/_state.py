@@ -9,7 +9,7 @@ from functools import cached_property
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import UpdateError
+from ._errors import NetworkMismatch, UpdateError
 from ._network import Chain, Network
 from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
@@ -18,9 +18,18 @@ from ._update import Update
 __all__ = ["WolletState"]
 
 
+def _network_genesis(state: WolletState) -> str | None:
+    """The genesis a wallet follows from the start: its network's, except on regtest,
+    where chains of any genesis exist and the first server synced from pins one."""
+    return None if state.network is Network.ELEMENTS_REGTEST else state.network.genesis_hash
+
+
 @attrs.frozen(slots=False)
 class WolletState:
-    """An immutable snapshot of everything the wallet knows; apply_update replaces it."""
+    """An immutable snapshot of everything the wallet knows; apply_update replaces it.
+
+    `genesis_hash` is the chain the wallet follows (None: a regtest wallet not pinned yet).
+    """
 
     descriptor: WolletDescriptor
     network: Network
@@ -31,6 +40,15 @@ class WolletState:
     unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(factory=dict)
     last_unused: Mapping[Chain, int] = attrs.field(factory=dict)
     tip: Tip | None = None
+    genesis_hash: str | None = attrs.field(default=attrs.Factory(_network_genesis, takes_self=True))
+
+    @genesis_hash.validator
+    def _check_genesis(self, _: object, value: str | None) -> None:
+        network_genesis = _network_genesis(self)
+        if network_genesis is not None and value != network_genesis:
+            raise NetworkMismatch(
+                f"{self.network.value} starts at genesis {network_genesis}, not {value}"
+            )
 
     @cached_property
     def paths(self) -> dict[tuple[Chain, int], bytes]:
@@ -64,6 +82,7 @@ class WolletState:
         """The state after `update`, validated; raises UpdateError and changes nothing."""
         if update.wallet_id != self.descriptor.wallet_id:
             raise UpdateError("the update was made for another wallet")
+        self._check_chain(update)
         if update.base_status != self.status:
             raise UpdateError(
                 "the update was computed from another state of this wallet "
@@ -95,4 +114,30 @@ class WolletState:
                 for chain in self.last_unused.keys() | update.last_unused.keys()
             },
             tip=update.tip,
+            genesis_hash=self.genesis_hash or update.genesis_hash,
         )
+
+    def follows(self, genesis_hash: str) -> bool:
+        """Whether a server of the chain starting at `genesis_hash` serves this wallet's:
+        the pinned chain; for a regtest wallet not pinned yet, any chain but the Liquid
+        networks'."""
+        if self.genesis_hash is None:
+            return Network.from_genesis_hash(genesis_hash) in (None, self.network)
+        return genesis_hash == self.genesis_hash
+
+    def _check_chain(self, update: Update) -> None:
+        """An update must come from the wallet's chain; one whose server's chain was not
+        verified may add history but never delete it (another chain's empty history would
+        erase the wallet's)."""
+        if update.genesis_hash is None:
+            if update.txid_height_delete:
+                raise UpdateError(
+                    "an update from a server whose chain was not verified cannot delete "
+                    "history; sync through a Client or BackendChain"
+                )
+        elif not self.follows(update.genesis_hash):
+            pinned = f"the chain with genesis {self.genesis_hash}" if self.genesis_hash else ""
+            raise UpdateError(
+                f"the update comes from the chain with genesis {update.genesis_hash}; this "
+                f"{self.network.value} wallet follows {pinned or 'a regtest chain'}"
+            )

@@ -3,8 +3,9 @@
 Layout (integers little-endian; `tx#` is an index into the transaction list; every map keeps
 its iteration order so a decoded state lists things in the same order):
 
-    u8 version (1)
+    u8 version (2; version 1, without the genesis field, is still read)
     tip          u8 present; if 1: u32 height, 32 hash, u64 timestamp, u32 len + header
+    genesis      u8 present; if 1: 32 hash (the chain the wallet follows; version 2 on)
     txs          u32 n; n x (u32 len + raw transaction bytes)
     heights      u32 n; n x (u32 tx#, u8 confirmed, [u32 height if confirmed])
     timestamps   u32 n; n x (u32 height, u64 time)
@@ -23,8 +24,10 @@ import struct
 from collections.abc import Sized
 from typing import Final
 
+import attrs
+
 from ._descriptor import WolletDescriptor
-from ._errors import DecodeError
+from ._errors import DecodeError, NetworkMismatch
 from ._network import Chain, Network
 from ._reader import Reader
 from ._state import WolletState
@@ -33,7 +36,8 @@ from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = ["decode_state", "encode_state"]
 
-VERSION: Final = 1
+VERSION: Final = 2
+_READABLE: Final = (1, 2)  # version 1 files predate the genesis field
 _U8 = struct.Struct("<B")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -81,6 +85,8 @@ def _encode(state: WolletState) -> bytes:
             _U64.pack(tip.timestamp),
             _blob(tip.header),
         ]
+    genesis = state.genesis_hash
+    out.append(b"\x00" if genesis is None else b"\x01" + _hex32(genesis))
     index: dict[str, int] = {}
     out.append(_U32.pack(len(state.txs)))
     for n, (txid, tx) in enumerate(state.txs.items()):
@@ -157,13 +163,15 @@ def decode_state(data: bytes, descriptor: WolletDescriptor, network: Network) ->
     """The WolletState encoded in `data` for this wallet; DecodeError if it is malformed."""
     r = _StateReader(bytes(data))
     version = r.byte()
-    if version != VERSION:
+    if version not in _READABLE:
         raise DecodeError(f"unknown wallet state encoding version {version}")
     tip = None
     if r.flag():
         height = r.u32()
         block_hash = r.read(32).hex()
         tip = Tip(height=height, hash=block_hash, timestamp=r.u64(), header=r.blob())
+    # Absent (version 1, or a regtest wallet not pinned yet): the network's, if it has one.
+    genesis = r.read(32).hex() if version > 1 and r.flag() else None
 
     n = r.count(_MIN_TX)
     txs: dict[str, Transaction] = {}
@@ -214,7 +222,7 @@ def decode_state(data: bytes, descriptor: WolletDescriptor, network: Network) ->
 
     if r.remaining():
         raise DecodeError(f"{r.remaining()} trailing bytes after the wallet state")
-    return WolletState(
+    state = WolletState(
         descriptor=descriptor,
         network=network,
         txs=txs,
@@ -225,3 +233,9 @@ def decode_state(data: bytes, descriptor: WolletDescriptor, network: Network) ->
         last_unused=last_unused,
         tip=tip,
     )
+    if genesis is None:
+        return state
+    try:
+        return attrs.evolve(state, genesis_hash=genesis)
+    except NetworkMismatch as exc:
+        raise DecodeError(f"the wallet state's chain is not its network's: {exc}") from None

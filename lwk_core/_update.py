@@ -41,7 +41,10 @@ class Update:
     - `wallet_id`: which wallet scanned (a hash of the descriptor, not a secret);
     - `base_status`: the wallet state the scan started from; applying the update to a
       wallet in another state is refused (it could resurrect or lose transactions);
-    - `tip`: the best block at the time of the scan.
+    - `tip`: the best block at the time of the scan;
+    - `genesis_hash`: the genesis of the chain the scanning server proved it serves (set by
+      `Client.sync`); None for an update of a server not checked, which may not delete
+      history.
     """
 
     wallet_id: str
@@ -65,6 +68,7 @@ class Update:
         repr=False,
     )
     last_unused: Mapping[Chain, int] = attrs.field(factory=dict, converter=_frozen_map)
+    genesis_hash: str | None = None
 
     @property
     def only_tip(self) -> bool:

@@ -8,12 +8,14 @@ transaction's type is derived from issuances, burns, fees and its net balance.
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Iterator, Mapping
 
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError
+from ._errors import DescriptorError, NetworkMismatch
 from ._network import Chain, Network
 from ._state import WolletState
 from ._store import WalletStore
@@ -26,6 +28,7 @@ __all__ = ["AddressResult", "Balance", "WalletTx", "WalletTxOut", "Wollet"]
 # LWK's burn script: a bare OP_RETURN.
 _BURN_SCRIPT = b"\x6a"
 _ZERO_BLINDER = "00" * 32
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class Balance(Mapping[str, int]):
@@ -109,6 +112,15 @@ class Wollet:
 
     `Wollet(network, descriptor, datadir=None)`: with a datadir the state is persisted
     (encrypted, atomically) and reloaded on the next start.
+
+    Every server must prove it serves the wallet's chain (its genesis block). A regtest
+    chain may have any genesis: give `genesis_hash`, or the first server the wallet syncs
+    from pins its own (kept in the state, with the datadir); servers of other chains are
+    refused after that.
+
+    A Wollet may be shared between threads: `apply_update` is serialized (of two updates
+    computed from the same state, the second is refused), and each query reads one
+    snapshot of the state.
     """
 
     def __init__(
@@ -116,6 +128,8 @@ class Wollet:
         network: Network,
         descriptor: WolletDescriptor | str,
         datadir: str | os.PathLike[str] | None = None,
+        *,
+        genesis_hash: str | None = None,
     ) -> None:
         if isinstance(descriptor, str):
             descriptor = WolletDescriptor(descriptor)
@@ -125,6 +139,7 @@ class Wollet:
         self._network = network
         self._descriptor = descriptor
         self._state = WolletState(descriptor=descriptor, network=network)
+        self._lock = threading.Lock()  # one apply_update at a time
         self._store: WalletStore | None = None
         # (txid, backend name): a backend served this tx with wallet outputs that did not
         # unblind; scans ask that backend for it again only if its height changes.
@@ -134,6 +149,12 @@ class Wollet:
             loaded = self._store.load()
             if loaded is not None:
                 self._state = loaded
+        if genesis_hash is not None:
+            try:
+                self._state = _pinned(self._state, genesis_hash)
+            except NetworkMismatch:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
         return f"<Wollet {self._network.value} {len(self._state.heights)} txs>"
@@ -157,15 +178,22 @@ class Wollet:
     def tip(self) -> Tip | None:
         return self._state.tip
 
+    @property
+    def genesis_hash(self) -> str | None:
+        """The genesis of the chain the wallet follows; None for a regtest wallet that no
+        server has pinned yet."""
+        return self._state.genesis_hash
+
     def apply_update(self, update: Update) -> None:
         """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged.
 
         With a datadir the new state is on disk before the wallet reports it.
         """
-        state = self._state.applied(update)
-        if self._store is not None:
-            self._store.save(state)
-        self._state = state
+        with self._lock:
+            state = self._state.applied(update)
+            if self._store is not None:
+                self._store.save(state)
+            self._state = state
 
     def close(self) -> None:
         """Release the datadir lock (a no-op without a datadir)."""
@@ -295,6 +323,20 @@ class Wollet:
             balance=balance,
             tx=tx,
         )
+
+
+def _pinned(state: WolletState, genesis_hash: str) -> WolletState:
+    """`state` following the chain of `genesis_hash` (NetworkMismatch if it follows another
+    one: its network's, or the one its datadir was pinned to)."""
+    genesis = genesis_hash.lower()
+    if not _HEX64.fullmatch(genesis):
+        raise NetworkMismatch("genesis_hash must be a block hash: 64 hexadecimal digits")
+    if state.genesis_hash not in (None, genesis):
+        raise NetworkMismatch(
+            f"this {state.network.value} wallet follows the chain with genesis "
+            f"{state.genesis_hash}, not {genesis}"
+        )
+    return attrs.evolve(state, genesis_hash=genesis)
 
 
 def _is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:

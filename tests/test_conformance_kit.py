@@ -36,4 +36,4 @@ def test_the_kit_fails_a_backend_that_drops_mempool_entries(pytester: pytest.Pyt
         ],
         consecutive=False,
     )
-    assert outcomes.get("passed", 0) == 9  # everything the bug does not touch still passes
+    assert outcomes.get("passed", 0) == 10  # everything the bug does not touch still passes

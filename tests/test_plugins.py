@@ -123,6 +123,10 @@ class Recorder:
         return (yield)
 
     @hookimpl(wrapper=True)
+    def lwk_genesis_hash(self, connection: object) -> Any:
+        return (yield from self._record("genesis_hash"))
+
+    @hookimpl(wrapper=True)
     def lwk_tip(self, connection: object) -> Any:
         return (yield from self._record("tip"))
 
@@ -180,6 +184,10 @@ class Timer:
             return (yield)
         finally:
             self.seconds.append((hook, time.perf_counter() - started))
+
+    @hookimpl(wrapper=True)
+    def lwk_genesis_hash(self) -> Any:
+        return (yield from self._timed("genesis_hash"))
 
     @hookimpl(wrapper=True)
     def lwk_tip(self) -> Any:

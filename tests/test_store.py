@@ -476,7 +476,9 @@ def test_hand_built_payload_decodes() -> None:
     ("payload", "match"),
     [
         (b"", "truncated"),
-        (_payload([], version=2), "version 2"),
+        (_payload([], version=3), "version 3"),
+        (_payload([], version=2, tip=b"\x00\x02"), "flag"),  # version 2: genesis after the tip
+        (_payload([], version=2, tip=b"\x00\x01" + b"\x11" * 32), "not its network's"),
         (_payload([], tip=b"\x02"), "flag"),
         (_payload([]) + b"\x00", "trailing"),
         (b"\x01\x00" + _U32.pack(1000), "count 1000 exceeds"),

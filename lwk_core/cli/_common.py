@@ -94,8 +94,8 @@ def wallet_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--network",
         type=network_type,
-        help="liquid, liquidtestnet or elementsregtest (default: liquid for xpub keys, "
-        "liquidtestnet for tpub keys)",
+        help="liquid, liquidtestnet or elementsregtest (default: liquid for xpub keys; "
+        "tpub keys serve both test networks, so they need it)",
     )
     group.add_argument(
         "--datadir", metavar="DIR", help="keep the synced wallet here (encrypted) between runs"
@@ -149,11 +149,13 @@ def read_descriptor(args: argparse.Namespace) -> str:
 
 
 def open_wallet(args: argparse.Namespace) -> Wollet:
-    """The wallet of the descriptor on the chosen (or inferred) network, from --datadir."""
+    """The wallet of the descriptor on --network (xpub keys: liquid), from --datadir."""
     descriptor = WolletDescriptor(read_descriptor(args))
     network = args.network
     if network is None:
-        network = Network.LIQUID if descriptor.is_mainnet else Network.LIQUID_TESTNET
+        if not descriptor.is_mainnet:  # liquidtestnet or elementsregtest: no way to tell
+            raise UsageError("the descriptor's keys are for a test network: give --network")
+        network = Network.LIQUID
     return Wollet(network, descriptor, datadir=args.datadir)
 
 

@@ -20,6 +20,7 @@ from .._errors import (
     LwkError,
     PluginError,
     RateLimited,
+    WrongNetwork,
 )
 from .._hashes import electrum_scripthash, electrum_status, esplora_scripthash
 from .._header import BlockHeader, merkle_root_from_branch
@@ -51,6 +52,7 @@ __all__ = [
     "RateLimited",
     "Tip",
     "Transaction",
+    "WrongNetwork",
     "electrum_scripthash",
     "electrum_status",
     "esplora_scripthash",

@@ -50,6 +50,15 @@ def lwk_ping(connection: Backend) -> bool:  # type: ignore[empty-body]
 
 
 @hookspec(firstresult=True)
+def lwk_genesis_hash(connection: Backend) -> str:  # type: ignore[empty-body]
+    """Return the hash of the server's block 0 (display hex): which chain it serves.
+
+    Asked once per client before its first wallet scan (again after `close`); a hash other
+    than the wallet's network's (or its pinned regtest chain's) is a WrongNetwork error.
+    """
+
+
+@hookspec(firstresult=True)
 def lwk_tip(connection: Backend, min_height: int) -> Tip:  # type: ignore[empty-body]
     """Return the server's best block: height, hash, timestamp and raw header if known.
 

@@ -12,8 +12,10 @@ import time
 
 import pytest
 from cli_support import DESCRIPTOR, SECRET_PARTS, Run, assert_no_secret, one_line
+from lwk_memory_backend import MemoryChain, register_chain
+from shared_data import unique_name
 
-from lwk_core import DescriptorError, WolletDescriptor
+from lwk_core import DescriptorError, Network, WolletDescriptor
 from lwk_core.cli import ExitCode
 from lwk_core.plugin.manager import list_plugins
 
@@ -115,7 +117,7 @@ def test_unknown_scheme_names_the_installed_ones(lwk: Run) -> None:
 
 
 def test_unknown_scheme_in_a_wallet_command(lwk: Run) -> None:
-    result = lwk("sync", "--descriptor", BARE, "--backend", "gopher://x:1")
+    result = lwk("sync", "--descriptor", BARE, "--network", "testnet", "--backend", "gopher://x:1")
     assert result.code == 2
     assert "no backend plugin handles gopher://" in one_line(result.err)
 
@@ -132,7 +134,17 @@ def test_unreachable_server_fails_fast_with_exit_3(lwk: Run, closed_port: int) -
 
 def test_every_backend_down_names_each_cause(lwk: Run, closed_port: int) -> None:
     urls = [f"tcp://127.0.0.1:{closed_port}", "memory://no-such-chain"]
-    result = lwk("sync", "--descriptor", BARE, "--backend", urls[0], "--backend", urls[1])
+    result = lwk(
+        "sync",
+        "--descriptor",
+        BARE,
+        "--network",
+        "testnet",
+        "--backend",
+        urls[0],
+        "--backend",
+        urls[1],
+    )
     assert result.code == 3
     warning, error = result.err.strip().split("\n")
     assert warning.startswith(f"lwk: warning: scan failed on {urls[0]}")
@@ -179,6 +191,27 @@ def test_descriptor_of_the_wrong_network_is_exit_4(lwk: Run) -> None:
     assert result.code == 4
     assert one_line(result.err) == (
         "lwk: error: the descriptor's keys are for a test network, not liquid"
+    )
+
+
+def test_test_network_keys_need_the_network_named(lwk: Run) -> None:
+    """tpub keys serve liquidtestnet and elementsregtest alike: no guess, a usage error."""
+    result = lwk("balance", "--descriptor", BARE, "--backend", "memory://x")
+    assert result.code == 2
+    assert "the descriptor's keys are for a test network: give --network" in result.err
+
+
+def test_a_server_of_another_network_is_named_with_both(lwk: Run) -> None:
+    chain = MemoryChain(Network.LIQUID_TESTNET)
+    name = unique_name("cli-testnet")
+    register_chain(name, chain)
+    url = f"memory://{name}"
+    result = lwk("sync", "--descriptor", BARE, "--network", "regtest", "--backend", url)
+    assert result.code == 3
+    assert one_line(result.err) == (
+        f"lwk: error: {url}: the server serves liquidtestnet (genesis "
+        f"{Network.LIQUID_TESTNET.genesis_hash}), the wallet follows elementsregtest "
+        "(not pinned to a chain yet)"
     )
 
 

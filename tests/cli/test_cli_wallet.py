@@ -34,11 +34,12 @@ EXPECTED = STEP1["expected"]
 (NEW_TXID,) = set(STEP2["txids"]) - set(STEP1["txids"])
 
 FixtureChain = tuple[MemoryChain, str]
+WALLET = ("--descriptor", DESCRIPTOR, "--network", "testnet")  # tpub keys: the network named
 
 
 def test_balance_table_matches_lwk(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("balance", "--descriptor", DESCRIPTOR, "--backend", url)
+    result = lwk("balance", *WALLET, "--backend", url)
     assert result.code == 0 and result.err == ""
     rows = [line.split() for line in result.out.strip().split("\n")]
     assert rows[0] == ["ASSET", "BALANCE"]
@@ -51,21 +52,21 @@ def test_balance_table_matches_lwk(lwk: Run, fixture_chain: FixtureChain) -> Non
 
 def test_balance_json_matches_lwk(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("balance", "--descriptor", DESCRIPTOR, "--backend", url, "--json")
+    result = lwk("balance", *WALLET, "--backend", url, "--json")
     assert result.code == 0
     assert result.json() == {"policy_asset": POLICY, "balance": EXPECTED["balance"]}
 
 
 def test_txs_json_is_lwks_transaction_list(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("--json", "txs", "--descriptor", DESCRIPTOR, "--backend", url)
+    result = lwk("--json", "txs", *WALLET, "--backend", url)
     assert result.code == 0
     assert result.json() == EXPECTED["transactions"]
 
 
 def test_txs_table_has_one_row_per_transaction(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("txs", "--descriptor", DESCRIPTOR, "--backend", url)
+    result = lwk("txs", *WALLET, "--backend", url)
     assert result.code == 0
     header, *rows = result.out.strip().split("\n")
     assert header.split() == ["HEIGHT", "DATE", "(UTC)", "TYPE", "L-BTC", "FEE", "TXID"]
@@ -83,14 +84,14 @@ def test_txs_table_has_one_row_per_transaction(lwk: Run, fixture_chain: FixtureC
 
 def test_sync_reports_what_changed(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("sync", "--descriptor", DESCRIPTOR, "--backend", url, "--json")
+    result = lwk("sync", *WALLET, "--backend", url, "--json")
     assert result.code == 0
     report = result.json()
     assert report["network"] == "liquidtestnet"
     assert (report["changed"], report["new_txs"], report["tx_count"]) == (True, 63, 63)
     assert report["tip"]["height"] == max(t["height"] for t in EXPECTED["transactions"])
     assert report["balance"] == EXPECTED["balance"]
-    human = lwk("sync", "--descriptor", DESCRIPTOR, "--backend", url)
+    human = lwk("sync", *WALLET, "--backend", url)
     assert human.out.startswith(
         f"synced to height {report['tip']['height']}: 63 new transaction(s), 63 in total\n"
     )
@@ -100,7 +101,14 @@ def test_datadir_keeps_the_wallet_between_runs(
     lwk: Run, fixture_chain: FixtureChain, descriptor_file: Path, tmp_path: Path
 ) -> None:
     chain, url = fixture_chain
-    wallet = ["--descriptor-file", str(descriptor_file), "--datadir", str(tmp_path / "w")]
+    wallet = [
+        "--descriptor-file",
+        str(descriptor_file),
+        "--network",
+        "testnet",
+        "--datadir",
+        str(tmp_path / "w"),
+    ]
     never = lwk("balance", *wallet)
     assert never.code == 1
     assert "was never synced: run `lwk sync` first" in one_line(never.err)
@@ -125,7 +133,7 @@ def test_descriptor_sources_agree(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, url = fixture_chain
-    common = ["balance", "--backend", url, "--json"]
+    common = ["balance", "--backend", url, "--json", "--network", "testnet"]
     from_flag = lwk(*common, "--descriptor", DESCRIPTOR)
     from_file = lwk(*common, "--descriptor-file", str(descriptor_file))
     monkeypatch.setattr(sys, "stdin", io.StringIO(DESCRIPTOR))
@@ -142,18 +150,18 @@ def test_descriptor_sources_agree(
 def test_address_at_an_index_is_lwks(lwk: Run) -> None:
     oracle = lwk_wollet()
     for index in (0, 7, 24, 1000):
-        result = lwk("address", "--descriptor", DESCRIPTOR, "--index", str(index), "--json")
+        result = lwk("address", *WALLET, "--index", str(index), "--json")
         assert result.code == 0  # offline: no backend or datadir needed for an index
         assert result.json() == {"address": str(oracle.address(index).address()), "index": index}
     fixture = {a["index"]: a["address"] for a in FIXTURE["derivation"]["external"]}
-    table = lwk("address", "--descriptor", DESCRIPTOR, "--index", "24").out.split("\n")
+    table = lwk("address", *WALLET, "--index", "24").out.split("\n")
     assert table[1].split() == ["24", fixture[24]]
 
 
 @pytest.mark.lwk
 def test_first_unused_address_follows_the_history(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
-    result = lwk("address", "--descriptor", DESCRIPTOR, "--backend", url, "--json")
+    result = lwk("address", *WALLET, "--backend", url, "--json")
     assert result.code == 0
     got = result.json()
     scripts = {
@@ -170,7 +178,7 @@ def test_first_unused_address_follows_the_history(lwk: Run, fixture_chain: Fixtu
 def test_failover_warns_once_and_still_answers(lwk: Run, fixture_chain: FixtureChain) -> None:
     _, url = fixture_chain
     down = "memory://no-such-chain"
-    result = lwk("balance", "--descriptor", DESCRIPTOR, "--backend", down, "--backend", url)
+    result = lwk("balance", *WALLET, "--backend", down, "--backend", url)
     assert result.code == 0
     assert one_line(result.err) == (
         f"lwk: warning: scan failed on {down} (BackendConnectError: no such chain); "
@@ -190,7 +198,7 @@ def test_watch_prints_a_new_payment(
         add_fixture_tx(chain, NEW_TXID)
 
     monkeypatch.setattr(_watch, "_pause", payment_arrives)
-    args = ["watch", "--descriptor", DESCRIPTOR, "--backend", url, "--interval", "3"]
+    args = ["watch", *WALLET, "--backend", url, "--interval", "3"]
     result = lwk(*args, "--max-updates", "1")
     assert result.code == 0 and pauses == [3.0]
     first, *lines = result.out.strip().split("\n")
@@ -217,7 +225,7 @@ def test_watch_json_is_one_object_per_line(
 ) -> None:
     chain, url = fixture_chain
     monkeypatch.setattr(_watch, "_pause", lambda s: add_fixture_tx(chain, NEW_TXID))
-    args = ["watch", "--descriptor", DESCRIPTOR, "--backend", url, "--json", "--max-updates", "1"]
+    args = ["watch", *WALLET, "--backend", url, "--json", "--max-updates", "1"]
     result = lwk(*args)
     assert result.code == 0
     start, update = (json.loads(line) for line in result.out.strip().split("\n"))
@@ -245,7 +253,7 @@ def test_watch_keeps_polling_through_a_failed_poll(
             add_fixture_tx(chain, NEW_TXID)
 
     monkeypatch.setattr(_watch, "_pause", server_goes_then_returns)
-    args = ["watch", "--descriptor", DESCRIPTOR, "--backend", url, "--max-updates", "1"]
+    args = ["watch", *WALLET, "--backend", url, "--max-updates", "1"]
     result = lwk(*args, "--interval", "2")
     assert result.code == 0
     assert one_line(result.err) == f"lwk: warning: {url}: no such chain; retrying in 2s"
@@ -259,7 +267,7 @@ def test_ctrl_c_exits_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_watch, "_pause", interrupt)
-    result = lwk("watch", "--descriptor", DESCRIPTOR, "--backend", fixture_chain[1])
+    result = lwk("watch", *WALLET, "--backend", fixture_chain[1])
     assert result.code == 130
     assert result.out.startswith("watching ")
     assert one_line(result.err) == "lwk: interrupted"
@@ -274,7 +282,7 @@ def test_a_bug_is_one_line_without_secrets(
         raise RuntimeError(f"oops near {DESCRIPTOR}")
 
     monkeypatch.setattr(_wallet, "sync_wallet", lambda *a: broken(a))
-    result = lwk("balance", "--descriptor", DESCRIPTOR, "--backend", fixture_chain[1])
+    result = lwk("balance", *WALLET, "--backend", fixture_chain[1])
     assert result.code == 1
     line = one_line(result.err)
     assert line.startswith("lwk: internal error: RuntimeError: oops near <descriptor>")

@@ -33,6 +33,11 @@ def lwk_ping(connection: object) -> Generator[None, Any, Any]:
 
 
 @hookimpl(wrapper=True)
+def lwk_genesis_hash(connection: object) -> Generator[None, Any, Any]:
+    return (yield from _timed("genesis_hash", connection))
+
+
+@hookimpl(wrapper=True)
 def lwk_tip(connection: object) -> Generator[None, Any, Any]:
     return (yield from _timed("tip", connection))
 

@@ -29,11 +29,13 @@ def test_counts_every_hook_call_of_a_scan() -> None:
     client = MemoryClient("metrics-empty", Network.LIQUID_TESTNET)
     client.full_scan(Wollet(Network.LIQUID_TESTNET, DESCRIPTOR))
     stats = {(s.plugin, s.hook): s for s in lwk_metrics.snapshot()}
-    # An empty wallet: one tip, one request holding the first batch of both chains.
+    # An empty wallet: its chain proved once, one tip, one request holding the first batch
+    # of both chains.
+    assert stats[("lwk_memory_backend", "genesis_hash")].calls == 1
     assert stats[("lwk_memory_backend", "tip")].calls == 1
     assert stats[("lwk_memory_backend", "scan_scripts")].calls == 1
     assert ("lwk_memory_backend", "get_tx") not in stats
-    assert client.conn.calls == ["scan_scripts", "tip"]
+    assert client.conn.calls == ["genesis_hash", "scan_scripts", "tip"]
 
 
 def test_counts_failures() -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "lwk_broadcast",
     "lwk_close",
     "lwk_connect",
+    "lwk_genesis_hash",
     "lwk_get_tx",
     "lwk_ping",
     "lwk_scan_scripts",
@@ -42,6 +43,11 @@ def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -
 def lwk_ping(connection: ElectrumSession) -> bool:
     connection.ping()
     return True
+
+
+@hookimpl
+def lwk_genesis_hash(connection: ElectrumSession) -> str:
+    return connection.genesis_hash()
 
 
 @hookimpl

@@ -38,6 +38,14 @@ class ElectrumSession:
     def ping(self) -> None:
         self.rpc.call("server.ping")
 
+    def genesis_hash(self) -> str:
+        """`server.features`' genesis_hash (the Electrum protocol's server.features)."""
+        features = self.rpc.call("server.features")
+        genesis = features.get("genesis_hash") if isinstance(features, dict) else None
+        if not isinstance(genesis, str):
+            raise BackendProtocolError("server.features gave no genesis_hash", backend=self.name)
+        return genesis
+
     def tip(self, *, min_height: int = 0) -> Tip:
         return self.rpc.tip(min_height)
 

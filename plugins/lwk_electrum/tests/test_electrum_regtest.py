@@ -165,17 +165,18 @@ def test_unchanged_rescan_sends_only_subscribe_requests(
     first = requests(rt) - before
     # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
     # client: its subscribe and get_history in one burst. The 3 transactions, no header
-    # (the tip block's time comes with the tip).
+    # (the tip block's time comes with the tip); before the scan, the server's genesis.
     assert first == {
         "server.version": 1,
+        "server.features": 1,
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": 80,
         "blockchain.scripthash.get_history": 80,
         "blockchain.transaction.get": 3,
     }
-    # version, tip, three scan rounds (both chains' first 20 scripts, then external 20-39,
-    # then 40-59) of one round trip each, the transactions
-    assert trips.count == 6
+    # version, features, tip, three scan rounds (both chains' first 20 scripts, then
+    # external 20-39, then 40-59) of one round trip each, the transactions
+    assert trips.count == 7
 
     # Nothing new: the tip is the one the subscription keeps, every status is unchanged.
     before, trips.count = requests(rt), 0
@@ -220,12 +221,12 @@ def test_requests_are_pipelined(
     sync(client, wollet)
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
-    # version, tip, subscribes with histories, txs, the header of the first block (the
-    # second is the tip); in round trips: version, tip, 2 scan rounds (both chains' first
-    # 20 scripts, then external 20-39), txs, header = 6.
-    assert sent == 1 + 1 + 60 + 60 + 12 + 1
-    assert trips.count == 6
-    assert elapsed < 8 * 0.1 + MARGIN < sent * 0.1
+    # version, features (the genesis), tip, subscribes with histories, txs, the header of
+    # the first block (the second is the tip); in round trips: version, features, tip, 2
+    # scan rounds (both chains' first 20 scripts, then external 20-39), txs, header = 7.
+    assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1
+    assert trips.count == 7
+    assert elapsed < 9 * 0.1 + MARGIN < sent * 0.1
     assert len(wollet.transactions()) == 12
 
 

@@ -118,6 +118,10 @@ class EsploraBackend:
     def ping(self) -> None:
         self._parsed("/blocks/tip/height", "blocks/tip/height", parse_int)
 
+    def genesis_hash(self) -> str:
+        """The hash of block 0 (`GET /block-height/0`)."""
+        return self._parsed("/block-height/0", "block-height/:height", parse_hash)
+
     def _header(self, block_hash: str) -> BlockHeader:
         route = "block/:hash/header"
         header = self._parsed(f"/block/{block_hash}/header", route, _parse_header)

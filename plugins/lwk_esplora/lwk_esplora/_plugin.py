@@ -18,6 +18,7 @@ __all__ = [
     "lwk_broadcast",
     "lwk_close",
     "lwk_connect",
+    "lwk_genesis_hash",
     "lwk_get_tx",
     "lwk_ping",
     "lwk_scan_scripts",
@@ -50,6 +51,11 @@ def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -
 def lwk_ping(connection: EsploraBackend) -> bool:
     connection.ping()
     return True
+
+
+@hookimpl
+def lwk_genesis_hash(connection: EsploraBackend) -> str:
+    return connection.genesis_hash()
 
 
 @hookimpl

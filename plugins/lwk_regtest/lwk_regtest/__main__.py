@@ -32,6 +32,9 @@ def _reply(rt: Regtest, request: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lwk_regtest", description=__doc__)
     parser.add_argument("--network", default="elementsregtest")
+    parser.add_argument(
+        "--genesis-hash", help="the genesis the servers declare (default: the network's)"
+    )
     parser.add_argument("--fixture", help="a wallet fixture JSON file to serve")
     parser.add_argument("--step", type=int, default=1, help="fixture step to serve")
     parser.add_argument("--cache-dir", help="where built transactions are cached")
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixture:
         rt = Regtest.from_fixture(args.fixture, step=args.step, **options)
     else:
-        rt = Regtest(Network.from_name(args.network), **options)
+        rt = Regtest(Network.from_name(args.network), genesis_hash=args.genesis_hash, **options)
     with rt:
         info: dict[str, Any] = {
             "network": rt.network.value,

@@ -17,6 +17,12 @@ part is `_esplora_query.ChainView`). Those used by the faucet and the fixture lo
 
 Blocks carry no coinbase (the genesis premine aside): a block holds exactly the
 transactions it confirms. Signatures and amounts are not validated; inputs are.
+
+The chain stands in for its network: the servers declare `genesis_hash` (by default the
+network's, as `Network.genesis_hash` gives it) where a client asks which chain they serve
+(Electrum `server.features`, Esplora `/block-height/0`). Block 0 itself is built here (its
+premine is this chain's own), so its header hashes to another value, which the servers
+give everywhere else (headers, tips, `blockchain.block.header`).
 """
 
 from __future__ import annotations
@@ -57,8 +63,10 @@ class RegtestChain:
         network: Network = Network.ELEMENTS_REGTEST,
         *,
         genesis_time: int = GENESIS_TIME,
+        genesis_hash: str | None = None,
     ) -> None:
         self.network = network
+        self.genesis_hash = genesis_hash or network.genesis_hash  # which chain it declares
         self.lock = threading.RLock()
         self.version = 0
         self._blocks = BlockStore(genesis_time)

@@ -76,6 +76,7 @@ class ElectrumMethods:
             "server.version": lambda s, p: [SERVER_VERSION, PROTOCOL_VERSION],
             "server.ping": lambda s, p: None,
             "server.banner": lambda s, p: f"Welcome to {SERVER_VERSION}",
+            "server.features": self._features,
             "server.donation_address": lambda s, p: None,
             "server.peers.subscribe": lambda s, p: [],
             "blockchain.relayfee": lambda s, p: 0.000001,
@@ -101,6 +102,18 @@ class ElectrumMethods:
     def tip(self) -> dict[str, Any]:
         height = self.chain.tip_height()
         return {"hex": self.chain.header(height).hex(), "height": height}
+
+    def _features(self, session: Session, params: list[Any]) -> dict[str, Any]:
+        """`server.features` as the Electrum protocol (1.4) defines it."""
+        return {
+            "genesis_hash": self.chain.genesis_hash,
+            "hosts": {},
+            "protocol_max": PROTOCOL_VERSION,
+            "protocol_min": PROTOCOL_VERSION,
+            "pruning": None,
+            "server_version": SERVER_VERSION,
+            "hash_function": "sha256",
+        }
 
     def _headers_subscribe(self, session: Session, params: list[Any]) -> dict[str, Any]:
         session.tip = self.chain.tip_hash()

@@ -36,19 +36,22 @@ class Regtest:
     """A running regtest chain with an Electrum (tcp and ssl) and an Esplora server.
 
     `cache_dir` holds built transactions (default: $LWK_REGTEST_CACHE or
-    ~/.cache/lwk-regtest); `cache=False` builds everything afresh.
+    ~/.cache/lwk-regtest); `cache=False` builds everything afresh. `genesis_hash` is the
+    chain the servers say they serve (default: the network's; see RegtestChain).
     """
 
     def __init__(
         self,
         network: Network = Network.ELEMENTS_REGTEST,
         *,
+        genesis_hash: str | None = None,
         process: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
         _fixture: tuple[str, int] | None = None,
     ) -> None:
         self.network = network
+        self.genesis_hash = genesis_hash or network.genesis_hash
         self.process = process
         self._cache_dir = (Path(cache_dir) if cache_dir else default_cache_dir()) if cache else None
         self._fixture = _fixture
@@ -124,7 +127,7 @@ class Regtest:
             path, step = self._fixture
             self._chain = fixture_chain(load_fixture(path), step)
         else:
-            self._chain = RegtestChain(self.network)
+            self._chain = RegtestChain(self.network, genesis_hash=self.genesis_hash)
         self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
         cert = self_signed_cert()
         self._servers = [
@@ -143,6 +146,7 @@ class Regtest:
 
     def _child_args(self) -> list[str]:
         args = [sys.executable, "-m", "lwk_regtest", "--network", self.network.value]
+        args += ["--genesis-hash", self.genesis_hash]
         if self._fixture is not None:
             args += ["--fixture", self._fixture[0], "--step", str(self._fixture[1])]
         args += ["--cache-dir", str(self._cache_dir)] if self._cache_dir else ["--no-cache"]

@@ -44,6 +44,7 @@ class MemoryChain:
 
     def __init__(self, network: Network = Network.ELEMENTS_REGTEST) -> None:
         self.network = network
+        self.genesis_hash = network.genesis_hash  # another value: a chain of another network
         self.txs: dict[str, Transaction] = {}
         self.heights: dict[str, int | None] = {}
         self.times: dict[int, int] = {}
@@ -124,6 +125,9 @@ class MemoryBackend:
 
     def ping(self) -> None:
         self.enter("ping")
+
+    def genesis_hash(self) -> str:
+        return self.enter("genesis_hash").genesis_hash
 
     def tip(self, *, min_height: int = 0) -> Tip:
         tip = self.enter("tip").tip()
@@ -211,6 +215,11 @@ def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -
 def lwk_ping(connection: MemoryBackend) -> bool:
     connection.ping()
     return True
+
+
+@hookimpl
+def lwk_genesis_hash(connection: MemoryBackend) -> str:
+    return connection.genesis_hash()
 
 
 @hookimpl

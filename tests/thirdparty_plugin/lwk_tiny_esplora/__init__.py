@@ -59,6 +59,11 @@ def lwk_ping(connection: TinyEsploraBackend) -> bool:
 
 
 @hookimpl
+def lwk_genesis_hash(connection: TinyEsploraBackend) -> str:
+    return connection.genesis_hash()
+
+
+@hookimpl
 def lwk_tip(connection: TinyEsploraBackend, min_height: int) -> Tip:
     return connection.tip(min_height=min_height)
 

@@ -82,6 +82,10 @@ class TinyEsploraBackend:
         except (ValueError, DecodeError):  # UnicodeDecodeError is a ValueError
             raise self._malformed("GET block/:hash/header: not an Elements header") from None
 
+    def genesis_hash(self) -> str:
+        """Which chain the server serves: the hash of its block 0."""
+        return self._hash("/block-height/0")
+
     def tip(self, *, min_height: int = 0) -> Tip:
         """Asked afresh every time; core checks the header is the block's."""
         block_hash = self._hash("/blocks/tip/hash")

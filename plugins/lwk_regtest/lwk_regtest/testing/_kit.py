@@ -83,6 +83,10 @@ class BackendConformance:
         assert (tip.height, tip.block_hash()) == (rt.chain.tip_height(), rt.chain.tip_hash())
         assert tip.timestamp == rt.chain.block_time(tip.height)
 
+    def test_genesis_is_the_chains(self, rt: Regtest, backend: Client) -> None:
+        """Core refuses a scan from a server that cannot say which chain it serves."""
+        assert backend.genesis_hash() == rt.chain.genesis_hash
+
     def test_ping_asks_the_server(self, rt: Regtest, backend: Client) -> None:
         backend.ping()
         self.set_fault(rt, "refuse")  # every connection closed unanswered
