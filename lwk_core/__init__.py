@@ -16,6 +16,7 @@ from ._errors import (
     NetworkMismatch,
     PluginError,
     RateLimited,
+    ScanLimitExceeded,
     StoreCorrupted,
     StoreError,
     StoreLocked,
@@ -27,6 +28,7 @@ from ._errors import (
 )
 from ._header import BlockHeader
 from ._network import Chain, Network
+from ._scan import ScanLimits
 from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
 from ._update import Update
@@ -60,6 +62,8 @@ __all__ = [
     "PluginInfo",
     "Progress",
     "RateLimited",
+    "ScanLimitExceeded",
+    "ScanLimits",
     "StoreCorrupted",
     "StoreError",
     "StoreLocked",

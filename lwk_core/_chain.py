@@ -12,6 +12,7 @@ from ._client import Client, ScanMethods, connect, tx_bytes
 from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
 from ._failover import FailoverPolicy, relayed_before
 from ._network import Network
+from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._transaction import Transaction
 from ._types import Progress, Tip
 from ._update import Update
@@ -111,6 +112,7 @@ class BackendChain(ScanMethods):
         *,
         to_index: int = 0,
         progress: Progress | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
         tx_cache: dict[str, Transaction] = {}
         return self._call(
@@ -121,6 +123,7 @@ class BackendChain(ScanMethods):
                 to_index=to_index,
                 progress=progress,
                 tx_cache=tx_cache,
+                limits=limits,
             ),
         )
 

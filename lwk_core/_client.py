@@ -15,6 +15,7 @@ from ._descriptor import WolletDescriptor
 from ._errors import BackendProtocolError, DecodeError, PluginError, WrongNetwork
 from ._header import BlockHeader
 from ._network import Network
+from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._sync import get_txs, scan
 from ._transaction import Transaction
 from ._types import HistoryEntry, Progress, Tip
@@ -39,14 +40,20 @@ class ScanMethods:
         *,
         to_index: int = 0,
         progress: Progress | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
         raise NotImplementedError
 
     def full_scan(
-        self, wollet: Wollet, *, to_index: int = 0, progress: Progress | None = None
+        self,
+        wollet: Wollet,
+        *,
+        to_index: int = 0,
+        progress: Progress | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
         """Scan the wallet with the default gap limit (20). None when nothing changed."""
-        return self.sync(wollet, 20, to_index=to_index, progress=progress)
+        return self.sync(wollet, 20, to_index=to_index, progress=progress, limits=limits)
 
     def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
         """Scan at least up to derivation `index` on each chain, beyond the gap limit."""
@@ -229,10 +236,14 @@ class Client(ScanMethods):
         *,
         to_index: int = 0,
         progress: Progress | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
         """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`),
-        once the server proved it serves the wallet's chain (WrongNetwork otherwise)."""
-        return self.scan_wallet(wollet, gap_limit=gap_limit, to_index=to_index, progress=progress)
+        once the server proved it serves the wallet's chain (WrongNetwork otherwise);
+        `limits` bound what a server can make the scan do (ScanLimitExceeded)."""
+        return self.scan_wallet(
+            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
+        )
 
     def scan_wallet(
         self,
@@ -242,6 +253,7 @@ class Client(ScanMethods):
         to_index: int,
         progress: Progress | None = None,
         tx_cache: MutableMapping[str, Transaction] | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
         """`sync`, sharing `tx_cache` (verified transactions) with other clients: the
         Update carries the genesis the server proved, which pins a regtest wallet."""
@@ -253,6 +265,7 @@ class Client(ScanMethods):
             to_index=to_index,
             progress=progress,
             tx_cache=tx_cache,
+            limits=limits,
         )
         return None if update is None else attrs.evolve(update, genesis_hash=genesis)
 

@@ -211,3 +211,26 @@ def test_absurd_arguments_fail_before_any_request(
 ) -> None:
     with pytest.raises(ValueError):
         scan_steps(recording.wollet.state, backend="x", gap_limit=gap_limit, to_index=to_index)
+
+
+def test_limits_reach_the_scan_through_the_public_api() -> None:
+    """A caller's ScanLimits hold for a client and a chain (each backend then fails)."""
+    from lwk_esplora import EsploraClient
+
+    from lwk_core import AllBackendsFailed, BackendChain, ScanLimits
+
+    with Regtest() as rt:
+        descriptor = rt.example_wallet()  # funded with several confirmed payments
+        tight = ScanLimits(max_history_entries=1)
+        wollet = Wollet(rt.network, descriptor)
+        with ElectrumClient.from_url(rt.electrum_url) as client:
+            with pytest.raises(ScanLimitExceeded, match="max_history_entries=1"):
+                client.full_scan(wollet, limits=tight)
+            assert client.full_scan(wollet) is not None  # the default limits let it through
+        chain = BackendChain(
+            [ElectrumClient.from_url(rt.electrum_url), EsploraClient(rt.esplora_url, rt.network)]
+        )
+        with pytest.raises(AllBackendsFailed) as caught:
+            chain.sync(Wollet(rt.network, descriptor), limits=tight)
+        assert all(isinstance(cause, ScanLimitExceeded) for _, cause in caught.value.causes)
+        assert wollet.transactions() == []  # nothing was applied by these scans
