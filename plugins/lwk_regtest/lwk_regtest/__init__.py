@@ -6,8 +6,9 @@
 
 Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P),
 `electrum_ssl_url` (ssl://localhost:P, a self-signed certificate: `cert_pem`,
-`cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `electrum_server`, `esplora_server`,
-`electrum_faults`, `esplora_faults`. Control: `faucet`, `issue_asset`, `spend`,
+`cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `waterfalls_url`
+(waterfalls+http://127.0.0.1:P, a Waterfalls server that serves the Esplora routes too),
+`electrum_server`, `esplora_server`, `waterfalls_server`, `electrum_faults`, `esplora_faults`. Control: `faucet`, `issue_asset`, `spend`,
 `build_payment`, `build_spend`, `mine`, `reorg`, `evict`, `fund_wallet`, `example_wallet`.
 
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
@@ -34,6 +35,7 @@ from lwk_core import Chain, Network, OutPoint, TxOutSecrets, WolletDescriptor
 from ._chain import RegtestChain, RegtestRejected
 from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer
+from ._waterfalls_server import WaterfallsServer
 from ._faucet import Faucet, TxCache, default_cache_dir
 from ._faults import Faults
 from ._fixture import (
@@ -75,7 +77,7 @@ class Regtest:
         self._servers: list[ElectrumServer | EsploraServer] = []
         self._child: _Child | None = None
         self._example: str | None = None
-        self.electrum_url = self.electrum_ssl_url = self.esplora_url = ""
+        self.electrum_url = self.electrum_ssl_url = self.esplora_url = self.waterfalls_url = ""
         self.cert_pem = b""
         self.cert_fingerprint = ""
 
@@ -114,6 +116,7 @@ class Regtest:
         self.electrum_url = info["electrum_url"]
         self.electrum_ssl_url = info["electrum_ssl_url"]
         self.esplora_url = info["esplora_url"]
+        self.waterfalls_url = info["waterfalls_url"]
         self.cert_pem = info["cert_pem"].encode()
         self.cert_fingerprint = info["cert_fingerprint"]
         return self
@@ -149,12 +152,14 @@ class Regtest:
             ElectrumServer(self._chain).start(),
             ElectrumServer(self._chain, ssl_context=cert.server_context()).start(),
             EsploraServer(self._chain).start(),
+            WaterfallsServer(self._chain).start(),
         ]
         return {
             "network": self._chain.network.value,
             "electrum_url": self._servers[0].url,
             "electrum_ssl_url": self._servers[1].url,
             "esplora_url": self._servers[2].url,
+            "waterfalls_url": "waterfalls+" + self._servers[3].url,
             "cert_pem": cert.cert_pem.decode(),
             "cert_fingerprint": cert.fingerprint,
         }
@@ -183,6 +188,12 @@ class Regtest:
     def esplora_server(self) -> EsploraServer:
         server = self._local_servers()[2]
         assert isinstance(server, EsploraServer)
+        return server
+
+    @property
+    def waterfalls_server(self) -> WaterfallsServer:
+        server = self._local_servers()[3]
+        assert isinstance(server, WaterfallsServer)
         return server
 
     @property
@@ -275,7 +286,8 @@ class Regtest:
         remaining: int | None = None,
         latency: float | None = None,
     ) -> None:
-        """Set the faults of "electrum", "electrum_ssl" or "esplora" (works in process mode)."""
+        """Set the faults of "electrum", "electrum_ssl", "esplora" or "waterfalls" (works in
+        process mode)."""
         self._call("set_faults", server, mode, remaining, latency)
 
     def request_counts(self) -> dict[str, Any]:
@@ -326,14 +338,14 @@ class Regtest:
             return extend_to_step(chain, load_fixture(self._fixture[0]), params[0])
         if method == "set_faults":
             server, mode, remaining, latency = params
-            names = ["electrum", "electrum_ssl", "esplora"]
+            names = ["electrum", "electrum_ssl", "esplora", "waterfalls"]
             faults = self._local_servers()[names.index(server)].faults
             faults.set(mode, remaining)
             if latency is not None:
                 faults.latency = latency
             return None
         if method == "request_counts":
-            electrum, _, esplora = self._local_servers()
+            electrum, _, esplora, *_ = self._local_servers()
             return {
                 "electrum": {"total": electrum.faults.requests, "methods": dict(electrum.requests)},
                 "esplora": {"total": esplora.faults.requests},
