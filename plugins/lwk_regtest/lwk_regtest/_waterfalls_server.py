@@ -21,6 +21,7 @@ apply to all routes alike.
 from __future__ import annotations
 
 import base64
+import collections
 import binascii
 import threading
 import urllib.parse
@@ -144,7 +145,9 @@ class _WaterfallsRouter(_Router):
     def _descriptor(
         self, value: str, page: int, to_index: int
     ) -> tuple[dict[str, list[list[Any]]], list[str]]:
-        derived = self._derived_for(self._plain_descriptor(value))
+        plain = self._plain_descriptor(value)
+        derived = self._derived_for(plain)
+        self._server.learn(plain)
         single = not derived.descriptor.has_wildcard
         seen: dict[str, list[list[Any]]] = {}
         cut: list[str] = []
@@ -223,7 +226,8 @@ class WaterfallsServer(EsploraServer):
 
     `identity` is the age key the descriptors are encrypted to; `rotate_key()` replaces
     it, as a server restarted with a new key would. `requests` counts per route
-    ("GET /v4/waterfalls", "GET /tx/:txid/raw", ...).
+    ("GET /v4/waterfalls", "GET /tx/:txid/raw", ...); `learned` counts the descriptors
+    (decrypted) the server was asked to scan: what a client revealed to it.
     """
 
     def __init__(
@@ -235,7 +239,8 @@ class WaterfallsServer(EsploraServer):
         faults: Faults | None = None,
     ) -> None:
         super().__init__(chain, host=host, port=port, faults=faults)
-        self._key_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # identity and learned
+        self.learned: collections.Counter[str] = collections.Counter()
         self.identity = pyrage.x25519.Identity.generate()
         self.recipient_override: str | None = None  # tests: serve this text as the recipient
         self._router = _WaterfallsRouter(chain, self)
@@ -245,9 +250,13 @@ class WaterfallsServer(EsploraServer):
         """What /v1/server_recipient answers: the identity's public key."""
         if self.recipient_override is not None:
             return self.recipient_override
-        with self._key_lock:
+        with self._state_lock:
             return str(self.identity.to_public())
 
+    def learn(self, descriptor: str) -> None:
+        with self._state_lock:
+            self.learned[descriptor] += 1
+
     def rotate_key(self) -> None:
-        with self._key_lock:
+        with self._state_lock:
             self.identity = pyrage.x25519.Identity.generate()

@@ -114,11 +114,15 @@ def test_the_descriptor_is_sent_only_when_allowed(lwk_regtest: Regtest) -> None:
     rt = lwk_regtest
     descriptor = _new_descriptor()
     rt.faucet(WolletDescriptor(descriptor).address(Chain.EXTERNAL, 0, rt.network), 3_000)
-    requests = rt.waterfalls_server.requests
-    before = requests["GET /v4/waterfalls"], requests["GET /v1/server_recipient"]
+    requests, learned = rt.waterfalls_server.requests, rt.waterfalls_server.learned
+    before = requests["GET /v4/waterfalls"], requests["GET /v1/server_recipient"], set(learned)
     for client in (_wf(rt), connect(rt.waterfalls_url, rt.network)):
         assert scanned(client, Wollet(rt.network, descriptor)).balance().btc_balance() == 3_000
-    assert (requests["GET /v4/waterfalls"], requests["GET /v1/server_recipient"]) == before
+    after = requests["GET /v4/waterfalls"], requests["GET /v1/server_recipient"], set(learned)
+    assert after == before
+    allowed = connect(rt.waterfalls_url, rt.network, send_descriptor=True)
+    assert scanned(allowed, Wollet(rt.network, descriptor)).balance().btc_balance() == 3_000
+    assert len(set(learned) - before[2]) == 1
 
 
 def test_an_elip151_descriptor_is_scanned_by_scripts(lwk_regtest: Regtest) -> None:
