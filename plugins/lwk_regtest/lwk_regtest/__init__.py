@@ -8,8 +8,9 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 `electrum_ssl_url` (ssl://localhost:P, a self-signed certificate: `cert_pem`,
 `cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `waterfalls_url`
 (waterfalls+http://127.0.0.1:P, a Waterfalls server that serves the Esplora routes too),
-`electrum_server`, `esplora_server`, `waterfalls_server`, `electrum_faults`, `esplora_faults`. Control: `faucet`, `issue_asset`, `spend`,
-`build_payment`, `build_spend`, `mine`, `reorg`, `evict`, `fund_wallet`, `example_wallet`.
+`electrum_server`, `esplora_server`, `waterfalls_server`, `electrum_faults`, `esplora_faults`.
+Control: `faucet`, `issue_asset`, `spend`, `build_payment`, `build_spend`, `mine`, `reorg`,
+`evict`, `fund_wallet`, `example_wallet`.
 
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
 `Regtest(process=True)` runs chain and servers in a child process (`python -m lwk_regtest`)
@@ -35,7 +36,6 @@ from lwk_core import Chain, Network, OutPoint, TxOutSecrets, WolletDescriptor
 from ._chain import RegtestChain, RegtestRejected
 from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer
-from ._waterfalls_server import WaterfallsServer
 from ._faucet import Faucet, TxCache, default_cache_dir
 from ._faults import Faults
 from ._fixture import (
@@ -46,6 +46,7 @@ from ._fixture import (
     load_fixture,
 )
 from ._tls import self_signed_cert
+from ._waterfalls_server import WaterfallsServer
 
 __all__ = ["Faults", "Regtest", "RegtestChain", "RegtestRejected"]
 

@@ -21,8 +21,8 @@ apply to all routes alike.
 from __future__ import annotations
 
 import base64
-import collections
 import binascii
+import collections
 import threading
 import urllib.parse
 from collections import OrderedDict
@@ -34,7 +34,7 @@ from lwk_core import Chain, DecodeError, DescriptorError, Network, WolletDescrip
 from lwk_core.primitives import address_to_script, descriptor_checksum, script_to_address
 
 from ._esplora_query import ChainView
-from ._esplora_server import EsploraServer, _Handler, _HttpError, _json, _Router, _text
+from ._esplora_server import EsploraServer, _Handler, _HttpError, _json, _Reply, _Router, _text
 from ._faults import Faults
 
 __all__ = ["GAP_LIMIT", "MAX_ADDRESSES", "MAX_BATCHES", "MAX_TXS_SEEN", "WaterfallsServer"]
@@ -89,7 +89,7 @@ class _WaterfallsRouter(_Router):
 
     # -- request parsing -------------------------------------------------------------------
 
-    def _waterfalls(self, params: str, version: int) -> Any:
+    def _waterfalls(self, params: str, version: int) -> _Reply:
         query = dict(urllib.parse.parse_qsl(params, keep_blank_values=True))
         page = _number(query.get("page"))
         descriptor, addresses = query.get("descriptor"), query.get("addresses")
@@ -120,9 +120,10 @@ class _WaterfallsRouter(_Router):
         if not sealed.startswith(_AGE_MAGIC):
             return value
         try:
-            return pyrage.decrypt(sealed, [self._server.identity]).decode()
+            plain: str = pyrage.decrypt(sealed, [self._server.identity]).decode()
         except (pyrage.DecryptError, UnicodeDecodeError):
             raise _HttpError(422, "CannotDecrypt") from None
+        return plain
 
     def _derived_for(self, text: str) -> _Derived:
         known = self._derived.get(text)
@@ -163,9 +164,7 @@ class _WaterfallsRouter(_Router):
             seen[key] = found
         return seen, cut
 
-    def _addresses(
-        self, value: str, page: int
-    ) -> tuple[dict[str, list[list[Any]]], list[str]]:
+    def _addresses(self, value: str, page: int) -> tuple[dict[str, list[list[Any]]], list[str]]:
         listed = value.split(",")
         if len(listed) > MAX_ADDRESSES:
             raise _HttpError(400, "TooManyAddresses")
@@ -190,22 +189,19 @@ class _WaterfallsRouter(_Router):
     def _history(self, script: bytes, page: int, cut: list[str]) -> list[Any]:
         """One script's entries on `page`; its address joins `cut` when more follow."""
         chain = self._chain
-        confirmed, mempool = [], []
-        for txid, height in chain.history(script):
-            (confirmed if height > 0 else mempool).append(txid)
+        history = chain.history(script)  # confirmed (oldest first), then the mempool
+        confirmed = [(txid, height) for txid, height in history if height > 0]
+        mempool = [txid for txid, height in history if height <= 0]
         first = page * MAX_TXS_SEEN
-        entries = []
-        for txid in confirmed[first : first + MAX_TXS_SEEN]:
-            height = chain.tx_height(txid)
-            assert height is not None
-            entries.append(
-                {
-                    "txid": txid,
-                    "height": height,
-                    "block_hash": chain.block_hash(height),
-                    "block_timestamp": chain.block_time(height),
-                }
-            )
+        entries: list[Any] = [
+            {
+                "txid": txid,
+                "height": height,
+                "block_hash": chain.block_hash(height),
+                "block_timestamp": chain.block_time(height),
+            }
+            for txid, height in confirmed[first : first + MAX_TXS_SEEN]
+        ]
         if page == 0:
             entries += [{"txid": txid, "height": 0, "v": 0} for txid in mempool]
         if len(confirmed) > first + MAX_TXS_SEEN:

@@ -265,9 +265,7 @@ class WaterfallsBackend:
             truncated.update(answer.has_more)
             with self._lock:
                 self._scanned_tip = answer.tip_hash
-            open_chains = {
-                c for c in open_chains if len(by_chain.get(c, [])) == INDEXES_PER_PAGE
-            }
+            open_chains = {c for c in open_chains if len(by_chain.get(c, [])) == INDEXES_PER_PAGE}
             if not open_chains:
                 break
         else:
