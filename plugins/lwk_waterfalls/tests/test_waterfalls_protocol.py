@@ -7,11 +7,11 @@ import os
 
 import lwk
 import pyrage
-from conftest import lwk_waterfalls_view, scanned
 from lwk_regtest import Regtest
 from lwk_waterfalls import WaterfallsClient
 from lwk_waterfalls._protocol import bitcoin_descriptor, encrypt, is_elip151
 from shared_data import load_fixture
+from waterfalls_views import lwk_waterfalls_view, scanned
 
 from lwk_core import Chain, Wollet, WolletDescriptor
 

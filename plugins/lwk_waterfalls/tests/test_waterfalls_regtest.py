@@ -8,12 +8,12 @@ import random
 
 import lwk
 import pytest
-from conftest import View, lwk_waterfalls_view, scanned, view
 from lwk_esplora import EsploraClient
 from lwk_regtest import Regtest, _waterfalls_server
 from lwk_regtest.testing import new_wallet_descriptor
 from lwk_waterfalls import WaterfallsClient
 from shared_data import DATA
+from waterfalls_views import View, lwk_waterfalls_view, scanned, view
 
 from lwk_core import BackendChain, Chain, Wollet, WolletDescriptor, connect
 

@@ -1,4 +1,4 @@
-"""Helpers of the lwk-waterfalls tests: one wallet's view, as ours and as LWK's."""
+"""Test helpers of lwk-waterfalls: one wallet's view, as ours and as LWK's."""
 
 from __future__ import annotations
 
