@@ -78,7 +78,8 @@ class WaterfallsBackend:
         self._recipient: pyrage.x25519.Recipient | None = None
         self._encrypted: dict[str, str] = {}  # plain descriptor -> its ciphertext
         self._version = 4  # 2 once the server answered 404 to v4
-        self._scanned_tip: str | None = None  # the tip a descriptor scan answered with
+        # the tip a descriptor scan answered with: hash, and height when v4 gave it
+        self._scanned_tip: tuple[str, int | None] | None = None
 
     def __repr__(self) -> str:
         return f"<WaterfallsBackend {self.name}>"
@@ -95,9 +96,12 @@ class WaterfallsBackend:
         """The tip the last descriptor scan answered with (one header request), else the
         server's current tip."""
         with self._lock:
-            tip_hash, self._scanned_tip = self._scanned_tip, None
-        if tip_hash is not None:
+            scanned, self._scanned_tip = self._scanned_tip, None
+        if scanned is not None:
+            tip_hash, height = scanned
             header = self._header(tip_hash)
+            if height is not None and height != header.height:
+                raise self._error(f"the tip said height {height}, its header {header.height}")
             if header.height >= min_height:
                 return Tip(header.height, tip_hash, header.time, header.to_bytes())
         return self._esplora.tip(min_height=min_height)
@@ -264,7 +268,9 @@ class WaterfallsBackend:
                 histories[chain] += by_chain.get(chain, [])
             truncated.update(answer.has_more)
             with self._lock:
-                self._scanned_tip = answer.tip_hash
+                self._scanned_tip = None
+                if answer.tip_hash is not None:
+                    self._scanned_tip = (answer.tip_hash, answer.tip_height)
             open_chains = {c for c in open_chains if len(by_chain.get(c, [])) == INDEXES_PER_PAGE}
             if not open_chains:
                 break

@@ -9,11 +9,12 @@ from collections.abc import Callable
 import httpx
 import pyrage
 import pytest
-from lwk_regtest import Regtest
+from lwk_regtest import Regtest, RegtestChain
 from lwk_regtest.testing import new_wallet_descriptor
 from lwk_waterfalls import WaterfallsClient
 
 from lwk_core import (
+    AllBackendsFailed,
     BackendChain,
     BackendProtocolError,
     BackendTimeout,
@@ -21,6 +22,7 @@ from lwk_core import (
     Network,
     Wollet,
     WolletDescriptor,
+    connect,
 )
 
 NETWORK = Network.ELEMENTS_REGTEST
@@ -213,3 +215,36 @@ def test_json_of_the_real_server_is_read() -> None:
         [("cd" * 32, None, None)],
     ]
     assert found[Chain.INTERNAL] == []
+
+
+@pytest.mark.parametrize("lie", ["height", "hash"])
+def test_a_wrong_tip_is_refused(lie: str) -> None:
+    chain = RegtestChain(NETWORK)
+    chain.mine(2)
+    height, tip_hash = chain.tip_height(), chain.tip_hash()
+    header = chain.header(height - 1 if lie == "hash" else height).hex()
+
+    def waterfalls(request: httpx.Request) -> httpx.Response:
+        meta = {"b": tip_hash, "t": 1, "h": height + (lie == "height")}
+        return _page(request, [[] for _ in range(20)], tip_meta=meta)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/block/{tip_hash}/header":
+            return httpx.Response(200, text=header)
+        return _server(waterfalls)(request)
+
+    with pytest.raises(BackendProtocolError, match=r"tip said height|another block"):
+        _scan(_client(handle))
+
+
+def test_a_private_chain_never_sends_the_descriptor_to_a_public_server(
+    lwk_regtest: Regtest,
+) -> None:
+    rt = lwk_regtest
+    descriptor = new_wallet_descriptor()
+    public = WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True)
+    own = connect("http://127.0.0.1:9", rt.network, timeout=1.0)  # the caller's, down
+    before = set(rt.waterfalls_server.learned)
+    with pytest.raises(AllBackendsFailed):
+        BackendChain([own, public], private=1).full_scan(Wollet(rt.network, descriptor))
+    assert set(rt.waterfalls_server.learned) == before

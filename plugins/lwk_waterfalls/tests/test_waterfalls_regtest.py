@@ -190,3 +190,31 @@ def test_a_chain_fails_over_from_a_garbling_server(lwk_regtest: Regtest) -> None
     finally:
         rt.waterfalls_server.faults.set(None)
     assert wollet.balance().btc_balance() == 7_000
+
+
+@pytest.mark.parametrize("gap_limit", [5, 30])
+def test_other_gap_limits_than_the_servers(lwk_regtest: Regtest, gap_limit: int) -> None:
+    """The server applies its own gap (20): core takes every history it shows (as LWK's
+    Waterfalls client does) and asks the scripts beyond it one batch at a time."""
+    rt = lwk_regtest
+    descriptor = _new_descriptor()
+    d = WolletDescriptor(descriptor)
+    for index in (3, 7, 26, 33):  # 26 and 33: beyond a 20-gap after 7, within a 30-gap
+        rt.faucet(d.address(Chain.EXTERNAL, index, rt.network), 1_000 + index)
+    rt.faucet(d.address(Chain.INTERNAL, 4, rt.network), 500)
+    found = {}
+    for name, client in (
+        ("descriptor", _wf(rt, send_descriptor=True)),
+        ("esplora", EsploraClient(rt.esplora_url, rt.network)),
+    ):
+        wollet = Wollet(rt.network, descriptor)
+        update = client.sync(wollet, gap_limit)
+        assert update is not None
+        wollet.apply_update(update)
+        found[name] = view(wollet)
+    everything = {rt.network.policy_asset: 1_003 + 1_007 + 1_026 + 1_033 + 500}
+    assert found["descriptor"][0] == everything
+    if gap_limit == 30:
+        assert found["descriptor"] == found["esplora"]
+    else:  # a 5-gap script scan stops after index 7
+        assert found["esplora"][0] == {rt.network.policy_asset: 1_003 + 1_007 + 500}
