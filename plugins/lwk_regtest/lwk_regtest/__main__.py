@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "electrum_url": rt.electrum_url,
             "electrum_ssl_url": rt.electrum_ssl_url,
             "esplora_url": rt.esplora_url,
+            "waterfalls_url": rt.waterfalls_url,
             "cert_fingerprint": rt.cert_fingerprint,
             "cert_pem": rt.cert_pem.decode(),
         }

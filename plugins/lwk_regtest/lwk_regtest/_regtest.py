@@ -26,6 +26,7 @@ from ._fixture import (
     load_fixture,
 )
 from ._tls import self_signed_cert
+from ._waterfalls_server import WaterfallsServer
 
 __all__ = ["Regtest"]
 
@@ -60,7 +61,7 @@ class Regtest:
         self._servers: list[ElectrumServer | EsploraServer] = []
         self._child: Child | None = None
         self._example: str | None = None
-        self.electrum_url = self.electrum_ssl_url = self.esplora_url = ""
+        self.electrum_url = self.electrum_ssl_url = self.esplora_url = self.waterfalls_url = ""
         self.cert_pem = b""
         self.cert_fingerprint = ""
 
@@ -99,6 +100,7 @@ class Regtest:
         self.electrum_url = info["electrum_url"]
         self.electrum_ssl_url = info["electrum_ssl_url"]
         self.esplora_url = info["esplora_url"]
+        self.waterfalls_url = info["waterfalls_url"]
         self.cert_pem = info["cert_pem"].encode()
         self.cert_fingerprint = info["cert_fingerprint"]
         return self
@@ -134,12 +136,14 @@ class Regtest:
             ElectrumServer(self._chain).start(),
             ElectrumServer(self._chain, ssl_context=cert.server_context()).start(),
             EsploraServer(self._chain).start(),
+            WaterfallsServer(self._chain).start(),
         ]
         return {
             "network": self._chain.network.value,
             "electrum_url": self._servers[0].url,
             "electrum_ssl_url": self._servers[1].url,
             "esplora_url": self._servers[2].url,
+            "waterfalls_url": "waterfalls+" + self._servers[3].url,
             "cert_pem": cert.cert_pem.decode(),
             "cert_fingerprint": cert.fingerprint,
         }
@@ -169,6 +173,12 @@ class Regtest:
     def esplora_server(self) -> EsploraServer:
         server = self._local_servers()[2]
         assert isinstance(server, EsploraServer)
+        return server
+
+    @property
+    def waterfalls_server(self) -> WaterfallsServer:
+        server = self._local_servers()[3]
+        assert isinstance(server, WaterfallsServer)
         return server
 
     @property
@@ -261,7 +271,8 @@ class Regtest:
         remaining: int | None = None,
         latency: float | None = None,
     ) -> None:
-        """Set the faults of "electrum", "electrum_ssl" or "esplora" (works in process mode)."""
+        """Set the faults of "electrum", "electrum_ssl", "esplora" or "waterfalls" (works in
+        process mode)."""
         self._call("set_faults", server, mode, remaining, latency)
 
     def request_counts(self) -> dict[str, Any]:
@@ -312,14 +323,14 @@ class Regtest:
             return extend_to_step(chain, load_fixture(self._fixture[0]), params[0])
         if method == "set_faults":
             server, mode, remaining, latency = params
-            names = ["electrum", "electrum_ssl", "esplora"]
+            names = ["electrum", "electrum_ssl", "esplora", "waterfalls"]
             faults = self._local_servers()[names.index(server)].faults
             faults.set(mode, remaining)
             if latency is not None:
                 faults.latency = latency
             return None
         if method == "request_counts":
-            electrum, _, esplora = self._local_servers()
+            electrum, _, esplora, *_ = self._local_servers()
             return {
                 "electrum": {"total": electrum.faults.requests, "methods": dict(electrum.requests)},
                 "esplora": {"total": esplora.faults.requests},
