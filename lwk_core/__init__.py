@@ -1,5 +1,6 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
+from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
 from ._descriptor import WolletDescriptor
@@ -9,6 +10,7 @@ from ._errors import (
     BackendError,
     BackendProtocolError,
     BackendTimeout,
+    BadBlockSignature,
     BroadcastRejected,
     DecodeError,
     DescriptorError,
@@ -23,7 +25,7 @@ from ._errors import (
     UnknownScheme,
     UpdateError,
 )
-from ._header import BlockHeader
+from ._header import BlockHeader, DynafedParams
 from ._network import Chain, Network
 from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
@@ -41,6 +43,7 @@ __all__ = [
     "BackendError",
     "BackendProtocolError",
     "BackendTimeout",
+    "BadBlockSignature",
     "Balance",
     "BlockHeader",
     "BroadcastRejected",
@@ -48,6 +51,8 @@ __all__ = [
     "Client",
     "DecodeError",
     "DescriptorError",
+    "DynafedParams",
+    "Federation",
     "HistoryEntry",
     "Issuance",
     "LwkError",
@@ -76,4 +81,6 @@ __all__ = [
     "WolletDescriptor",
     "connect",
     "list_plugins",
+    "pinned_federation",
+    "verify_header",
 ]

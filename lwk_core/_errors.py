@@ -15,7 +15,8 @@
     │   ├── BackendConnectError   refused, unreachable, TLS failure, dropped connection
     │   ├── BackendTimeout        no (complete) answer within the timeout
     │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
-    │   │   └── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
+    │   │   ├── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
+    │   │   └── BadBlockSignature a block header the trusted federation did not sign
     │   └── RateLimited           the server keeps refusing with 429/503 after the retries
     ├── BroadcastRejected         the server validly refused a transaction (no failover)
     └── AllBackendsFailed         every backend of a chain failed; `.causes` holds each one
@@ -29,6 +30,7 @@ __all__ = [
     "AllBackendsFailed",
     "BackendConnectError",
     "BackendError",
+    "BadBlockSignature",
     "BackendProtocolError",
     "BackendTimeout",
     "BroadcastRejected",
@@ -124,6 +126,11 @@ class BackendProtocolError(BackendError):
 class ScanLimitExceeded(BackendProtocolError):
     """A scan reached one of its ScanLimits (scripts used without end, histories too long):
     what an honest server of a real wallet does not send."""
+
+
+class BadBlockSignature(BackendProtocolError):
+    """A block header that the trusted block signers did not sign: an unknown signblockscript,
+    a missing, malformed or wrong signature, or a witness over its size limit."""
 
 
 class RateLimited(BackendError):
