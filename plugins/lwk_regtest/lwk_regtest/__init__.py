@@ -10,6 +10,9 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 `electrum_faults`, `esplora_faults`. Control: `faucet`, `issue_asset`, `spend`,
 `build_payment`, `build_spend`, `mine`, `reorg`, `evict`, `fund_wallet`, `example_wallet`.
 
+`Regtest(signers=BlockSigners.generate(2, 3))` signs every block with that federation
+(legacy headers, or dynafed ones with `dynafed=True`); verify them with
+`client.block_signers = rt.signers.federation()`.
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
 `Regtest(process=True)` runs chain and servers in a child process (`python -m lwk_regtest`)
 so that they do not compete with a timed client for the GIL; the control methods (faucet,
@@ -36,6 +39,7 @@ from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer
 from ._faucet import Faucet, TxCache, default_cache_dir
 from ._faults import Faults
+from ._signing import BlockSigners
 from ._fixture import (
     example_descriptor,
     extend_to_step,
@@ -45,7 +49,7 @@ from ._fixture import (
 )
 from ._tls import self_signed_cert
 
-__all__ = ["Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+__all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected"]
 
 _EXAMPLE_PAYMENTS = (100_000, 50_000, 25_000)
 
@@ -65,9 +69,13 @@ class Regtest:
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
         _fixture: tuple[str, int] | None = None,
+        signers: BlockSigners | None = None,
     ) -> None:
+        if signers is not None and (process or _fixture is not None):
+            raise ValueError("block signers are supported for an in-process, new chain only")
         self.network = network
         self.process = process
+        self.signers = signers
         self._cache_dir = (Path(cache_dir) if cache_dir else default_cache_dir()) if cache else None
         self._fixture = _fixture
         self._chain: RegtestChain | None = None
@@ -142,7 +150,7 @@ class Regtest:
             path, step = self._fixture
             self._chain = fixture_chain(load_fixture(path), step)
         else:
-            self._chain = RegtestChain(self.network)
+            self._chain = RegtestChain(self.network, signers=self.signers)
         self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
         cert = self_signed_cert()
         self._servers = [

@@ -30,6 +30,7 @@ from lwk_core import DecodeError, Network, Transaction
 from lwk_core.primitives import hash160, merkle_branch, merkle_root, sha256
 
 from ._blocks import EmptyRun, build_header, explicit_coinbase_tx
+from ._signing import BlockSigners
 
 __all__ = [
     "FAUCET_SCRIPT",
@@ -116,8 +117,10 @@ class RegtestChain:
         network: Network = Network.ELEMENTS_REGTEST,
         *,
         genesis_time: int = GENESIS_TIME,
+        signers: BlockSigners | None = None,
     ) -> None:
         self.network = network
+        self.signers = signers  # who signs the blocks (None: challenge OP_TRUE, unsigned)
         self.lock = threading.RLock()
         self.version = 0
         self._txs: dict[str, _Tx] = {}
@@ -507,7 +510,7 @@ class RegtestChain:
         prev = self._hash_at(self._tip) if self._tip >= 0 else bytes(32)
         # mined blocks carry no coinbase: an empty block's root is all zeros
         root = bytes.fromhex(merkle_root(txids))[::-1] if txids else bytes(32)
-        header, block_hash = build_header(prev, root, block_time, height)
+        header, block_hash = build_header(prev, root, block_time, height, self.signers)
         self._blocks[height] = _Block(height, block_hash, header, block_time, txids)
         self._by_hash[block_hash] = height
         for pos, txid in enumerate(txids):
@@ -521,7 +524,12 @@ class RegtestChain:
     def _add_run(self, last: int, time_after: int) -> None:
         first = self._tip + 1
         run, _ = EmptyRun.build(
-            first, last, self._hash_at(self._tip), self.block_time(self._tip), time_after
+            first,
+            last,
+            self._hash_at(self._tip),
+            self.block_time(self._tip),
+            time_after,
+            self.signers,
         )
         self._runs.append(run)
         self._tip = last
