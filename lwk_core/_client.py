@@ -80,7 +80,7 @@ class Client(ScanMethods):
         self.network = network
         self._history_height = 0  # the highest confirmation height the histories showed
         self._signers: Federation | None = _PINNED
-        self._verified_header = b""  # the last tip header whose signatures were checked
+        self._verified_header: bytes | None = None  # the last tip header found well signed
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -105,7 +105,7 @@ class Client(ScanMethods):
         if signers is not None and not isinstance(signers, Federation):
             raise TypeError("block_signers must be a lwk_core.Federation or None")
         self._signers = signers
-        self._verified_header = b""
+        self._verified_header = None
 
     def _call(self, hook: str, **kwargs: Any) -> Any:
         result = owner_hook(hook, self._plugin)(connection=self.connection, **kwargs)
