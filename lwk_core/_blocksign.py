@@ -78,6 +78,10 @@ def p2wsh(witness_script: bytes) -> bytes:
     return b"\x00\x20" + sha256(witness_script)
 
 
+def _script_set(scripts: Iterable[bytes]) -> frozenset[bytes]:
+    return frozenset(bytes(s) for s in scripts)
+
+
 @attrs.frozen
 class Federation:
     """Who may sign blocks: the signblockscripts trusted, and the legacy solution size limit.
@@ -88,7 +92,7 @@ class Federation:
     verified header proposes (see there).
     """
 
-    signblockscripts: frozenset[bytes] = attrs.field(converter=frozenset)
+    signblockscripts: frozenset[bytes] = attrs.field(converter=_script_set)
     max_legacy_solution: int = 1416
 
     @classmethod
@@ -180,7 +184,9 @@ def verify_header(header: BlockHeader, federation: Federation) -> None:
 
 def _serialized_size(witness: Sequence[bytes]) -> int:
     """CScriptWitness::GetSerializedSize: the item count and each item, length-prefixed."""
-    return len(compact_size(len(witness))) + sum(len(compact_size(len(w))) + len(w) for w in witness)
+    return len(compact_size(len(witness))) + sum(
+        len(compact_size(len(w))) + len(w) for w in witness
+    )
 
 
 def _verify_witness(script_pubkey: bytes, witness: Sequence[bytes], message: bytes) -> None:

@@ -105,7 +105,7 @@ class Secp:
             return False
         if self.lib.secp256k1_ecdsa_signature_normalize(self.ctx, None, sig) == 1:
             return None  # high S
-        return self.lib.secp256k1_ecdsa_verify(self.ctx, sig, msg32, key) == 1
+        return bool(self.lib.secp256k1_ecdsa_verify(self.ctx, sig, msg32, key) == 1)
 
     def serialize(self, point: Buffer) -> bytes:
         out = ctypes.create_string_buffer(33)

@@ -192,7 +192,9 @@ def test_scripts_outside_the_block_signing_subset_are_refused() -> None:
     p2wpkh = b"\x00\x14" + bytes(20)
     full = _dynafed_full()
     assert full.current_params is not None
-    evolved = attrs.evolve(full, current_params=attrs.evolve(full.current_params, signblockscript=p2wpkh))
+    evolved = attrs.evolve(
+        full, current_params=attrs.evolve(full.current_params, signblockscript=p2wpkh)
+    )
     with pytest.raises(BadBlockSignature, match="only P2WSH"):
         verify_header(evolved, Federation({p2wpkh}))
 

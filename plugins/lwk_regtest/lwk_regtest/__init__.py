@@ -39,7 +39,6 @@ from ._electrum_server import ElectrumServer
 from ._esplora_server import EsploraServer
 from ._faucet import Faucet, TxCache, default_cache_dir
 from ._faults import Faults
-from ._signing import BlockSigners
 from ._fixture import (
     example_descriptor,
     extend_to_step,
@@ -47,6 +46,7 @@ from ._fixture import (
     fund_wallet,
     load_fixture,
 )
+from ._signing import BlockSigners
 from ._tls import self_signed_cert
 
 __all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected"]

@@ -18,7 +18,7 @@ import attrs
 from embit import ec
 
 from lwk_core import Federation
-from lwk_core.primitives import compact_size, sha256d, varbytes
+from lwk_core.primitives import compact_size, varbytes
 
 __all__ = ["BlockSigners"]
 
