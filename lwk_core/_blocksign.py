@@ -24,13 +24,14 @@ is refused with BadBlockSignature rather than guessed at.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Final
 
 import attrs
 
 from ._encoding import compact_size
-from ._errors import BadBlockSignature
+from ._errors import BadBlockSignature, LwkError
 from ._hashes import sha256
 from ._header import BlockHeader
 from ._network import Network
@@ -152,9 +153,35 @@ _PINNED: Final = {
 
 
 def pinned_federation(network: Network | None) -> Federation | None:
-    """The block signers pinned for `network` (Liquid and Liquid testnet), else None: a
-    regtest or custom chain's signers are the caller's to give."""
-    return _PINNED.get(network) if network is not None else None
+    """The block signers trusted for `network` by default: those pinned for Liquid and Liquid
+    testnet, else None (a regtest or custom chain's signers are the caller's to give).
+
+    `LWK_BLOCK_SIGNERS=network=script_hex[,network=script_hex...]` replaces them, e.g. for a
+    future federation, a custom chain or a test chain posing as a network; `network=off`
+    turns the check off for that network. Each script is trusted as a legacy challenge and
+    as its P2WSH (`Federation.of`).
+    """
+    if network is None:
+        return None
+    override = _from_env(os.environ.get("LWK_BLOCK_SIGNERS", ""))
+    if network in override:
+        return override[network]
+    return _PINNED.get(network)
+
+
+def _from_env(text: str) -> dict[Network, Federation | None]:
+    entries: dict[Network, Federation | None] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = entry.partition("=")
+        try:
+            network = Network.from_name(name)
+            script = None if value.strip().lower() == "off" else bytes.fromhex(value)
+        except ValueError as exc:
+            raise LwkError(f"LWK_BLOCK_SIGNERS: {entry!r} is not network=script_hex") from exc
+        if not sep or script == b"":
+            raise LwkError(f"LWK_BLOCK_SIGNERS: {entry!r} is not network=script_hex")
+        entries[network] = None if script is None else Federation.of(script)
+    return entries
 
 
 def verify_header(header: BlockHeader, federation: Federation) -> None:

@@ -18,6 +18,7 @@ from lwk_core import (
     BackendChain,
     BadBlockSignature,
     BlockHeader,
+    LwkError,
     Network,
     Wollet,
     connect,
@@ -28,6 +29,12 @@ from lwk_core.plugin import Tip, hookimpl, register_plugin
 pytestmark = pytest.mark.usefixtures("fresh_plugins")
 
 SIGNED: list[dict[str, Any]] = load_fixture("signed-headers.json")["headers"]
+
+
+@pytest.fixture(autouse=True)
+def real_signers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tox trusts OP_TRUE for testnet (its fixture chain is unsigned): not here."""
+    monkeypatch.delenv("LWK_BLOCK_SIGNERS", raising=False)
 
 
 class Scripted:
@@ -95,6 +102,22 @@ def test_regtest_and_networkless_clients_do_not_check_until_told(scripted: Scrip
             client.tip()
     with pytest.raises(TypeError):
         client.block_signers = b"\x51"  # type: ignore[assignment]
+
+
+def test_the_environment_replaces_or_turns_off_pinned_signers(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signers = BlockSigners.generate(2, 3)
+    monkeypatch.setenv("LWK_BLOCK_SIGNERS", f"regtest={signers.script.hex()}, liquid=off")
+    assert connect("scripted://x", Network.LIQUID).block_signers is None
+    assert connect("scripted://x", Network.ELEMENTS_REGTEST).block_signers == signers.federation()
+    assert connect("scripted://x", Network.LIQUID_TESTNET).block_signers == pinned_federation(
+        Network.LIQUID_TESTNET
+    )
+    for bad in ("liquid", "liquid=zz", "moon=51", "liquid="):
+        monkeypatch.setenv("LWK_BLOCK_SIGNERS", bad)
+        with pytest.raises(LwkError, match="LWK_BLOCK_SIGNERS"):
+            pinned_federation(Network.LIQUID)
 
 
 @pytest.mark.parametrize("dynafed", [False, True], ids=["legacy", "dynafed"])
