@@ -37,7 +37,7 @@ from ._header import BlockHeader
 from ._network import Network
 from ._secp import get_secp
 
-__all__ = ["Federation", "pinned_federation", "verify_header"]
+__all__ = ["Federation", "p2wsh", "pinned_federation", "verify_header"]
 
 _OP_0: Final = 0x00
 _OP_PUSHDATA1: Final = 0x4C

@@ -18,7 +18,7 @@ import attrs
 from embit import ec
 
 from lwk_core import Federation
-from lwk_core.primitives import compact_size, varbytes
+from lwk_core.primitives import compact_size, p2wsh, varbytes
 
 __all__ = ["BlockSigners"]
 
@@ -81,7 +81,7 @@ class BlockSigners:
         parameters (compact current ones with a zero elided root, a null proposal)."""
         if not self.dynafed:
             return varbytes(self.script)
-        program = b"\x00\x20" + hashlib.sha256(self.script).digest()
+        program = p2wsh(self.script)
         limit = struct.pack("<I", self.witness_limit)
         return b"\x01" + varbytes(program) + limit + bytes(32) + b"\x00"
 
