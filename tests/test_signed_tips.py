@@ -13,6 +13,7 @@ from lwk_electrum import ElectrumClient
 from lwk_regtest import BlockSigners, Regtest
 from lwk_regtest.testing import new_wallet_descriptor
 from shared_data import load_fixture
+from test_client_checks import Scripted  # type: ignore[import-not-found]
 
 from lwk_core import (
     BackendChain,
@@ -24,7 +25,7 @@ from lwk_core import (
     connect,
     pinned_federation,
 )
-from lwk_core.plugin import Tip, hookimpl, register_plugin
+from lwk_core.plugin import Tip, register_plugin
 
 pytestmark = pytest.mark.usefixtures("fresh_plugins")
 
@@ -35,25 +36,6 @@ SIGNED: list[dict[str, Any]] = load_fixture("signed-headers.json")["headers"]
 def real_signers(monkeypatch: pytest.MonkeyPatch) -> None:
     """tox turns the check off for testnet (its fixture chain is unsigned): not here."""
     monkeypatch.delenv("LWK_BLOCK_SIGNERS", raising=False)
-
-
-class Scripted:
-    """A plugin whose backend answers the tip the test sets."""
-
-    def __init__(self) -> None:
-        self.tip: Tip | None = None
-
-    @hookimpl
-    def lwk_schemes(self) -> list[str]:
-        return ["scripted"]
-
-    @hookimpl
-    def lwk_connect(self, url: str) -> Any:
-        return type("ScriptedBackend", (), {"name": "scripted://"})()
-
-    @hookimpl
-    def lwk_tip(self) -> Tip | None:
-        return self.tip
 
 
 @pytest.fixture
