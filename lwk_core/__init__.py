@@ -1,5 +1,6 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
+from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
 from ._descriptor import WolletDescriptor
@@ -9,6 +10,7 @@ from ._errors import (
     BackendError,
     BackendProtocolError,
     BackendTimeout,
+    BadBlockSignature,
     BroadcastRejected,
     DecodeError,
     DescriptorError,
@@ -26,7 +28,7 @@ from ._errors import (
     UpdateError,
     WrongNetwork,
 )
-from ._header import BlockHeader
+from ._header import BlockHeader, DynafedParams
 from ._network import Chain, Network
 from ._scan import ScanLimits
 from ._transaction import Issuance, Transaction, TxIn, TxOut
@@ -45,6 +47,7 @@ __all__ = [
     "BackendError",
     "BackendProtocolError",
     "BackendTimeout",
+    "BadBlockSignature",
     "Balance",
     "BlockHeader",
     "BroadcastRejected",
@@ -52,6 +55,8 @@ __all__ = [
     "Client",
     "DecodeError",
     "DescriptorError",
+    "DynafedParams",
+    "Federation",
     "HistoryEntry",
     "Issuance",
     "LwkError",
@@ -84,4 +89,6 @@ __all__ = [
     "WrongNetwork",
     "connect",
     "list_plugins",
+    "pinned_federation",
+    "verify_header",
 ]

@@ -11,8 +11,15 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._backend import Backend, DescriptorHistories
+from ._blocksign import Federation, pinned_federation
 from ._descriptor import WolletDescriptor
-from ._errors import BackendProtocolError, DecodeError, PluginError, WrongNetwork
+from ._errors import (
+    BackendProtocolError,
+    BadBlockSignature,
+    DecodeError,
+    PluginError,
+    WrongNetwork,
+)
 from ._header import BlockHeader
 from ._network import Network
 from ._scan import DEFAULT_LIMITS, ScanLimits
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Client", "ScanMethods", "connect", "tx_bytes"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_PINNED: Any = object()  # block_signers not set: those pinned for the network
 
 
 class ScanMethods:
@@ -65,7 +73,8 @@ class Client(ScanMethods):
 
     Each call reaches the plugin owning the backend and the wrapper plugins only. Answers
     are checked here, once for every plugin: transactions hash to their txids, a tip's
-    header matches it, a broadcast answers the transaction's own txid.
+    header matches it and carries the block signers' signatures (see `block_signers`), a
+    broadcast answers the transaction's own txid.
 
     `plugin` is the owning plugin, or its module name (as in its entry point); it must be
     loaded (PluginError otherwise: LWK_DISABLE_PLUGINS holds for hand-built clients).
@@ -86,9 +95,33 @@ class Client(ScanMethods):
         self.network = network
         self._history_height = 0  # the highest confirmation height the histories showed
         self._genesis: str | None = None  # the server's block 0, asked once (until close)
+        self._signers: Federation | None = _PINNED
+        self._verified_header: bytes | None = None  # the last tip header found well signed
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+    @property
+    def block_signers(self) -> Federation | None:
+        """Whose signatures every tip header must carry; None turns the check off.
+
+        By default the signers pinned for the client's network (Liquid, Liquid testnet; for a
+        client made without a network, the network of the first wallet it scans), so the
+        check is on there and off for regtest and custom chains until set. A tip without its
+        header, or one they did not sign, is a BadBlockSignature (a chain fails over).
+        Parameter changes a verified dynafed header proposes are followed
+        (`Federation.follow`).
+        """
+        if self._signers is _PINNED:
+            return pinned_federation(self.network)
+        return self._signers
+
+    @block_signers.setter
+    def block_signers(self, signers: Federation | None) -> None:
+        if signers is not None and not isinstance(signers, Federation):
+            raise TypeError("block_signers must be a lwk_core.Federation or None")
+        self._signers = signers
+        self._verified_header = None
 
     def _call(self, hook: str, **kwargs: Any) -> Any:
         result = owner_hook(hook, self._plugin)(connection=self.connection, **kwargs)
@@ -139,7 +172,24 @@ class Client(ScanMethods):
         tip = cast(Tip, self._call("lwk_tip", min_height=self._history_height))
         if tip.header:
             self._check_header(tip)
+        signers = self.block_signers
+        if signers is not None and tip.header != self._verified_header:
+            self._check_signed(tip, signers)
         return tip
+
+    def _check_signed(self, tip: Tip, signers: Federation) -> None:
+        if not tip.header:
+            raise BadBlockSignature(
+                "the tip comes without its header, so its signatures cannot be checked",
+                backend=self.name,
+            )
+        try:
+            self._signers = signers.follow(BlockHeader.parse(tip.header))
+        except BadBlockSignature as exc:
+            raise BadBlockSignature(
+                f"tip {tip.hash} at height {tip.height}: {exc.reason}", backend=self.name
+            ) from exc
+        self._verified_header = tip.header
 
     def _check_header(self, tip: Tip) -> None:
         try:
@@ -257,6 +307,8 @@ class Client(ScanMethods):
     ) -> Update | None:
         """`sync`, sharing `tx_cache` (verified transactions) with other clients: the
         Update carries the genesis the server proved, which pins a regtest wallet."""
+        if self._signers is _PINNED and self.network is None:
+            self._signers = pinned_federation(wollet.network)
         genesis = self.check_chain(wollet)
         update = scan(
             self,

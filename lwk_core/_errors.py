@@ -16,7 +16,8 @@
     │   ├── BackendConnectError   refused, unreachable, TLS failure, dropped connection
     │   ├── BackendTimeout        no (complete) answer within the timeout
     │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
-    │   │   └── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
+    │   │   ├── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
+    │   │   └── BadBlockSignature a block header the trusted federation did not sign
     │   ├── WrongNetwork          the server serves another chain (genesis) than the wallet's
     │   └── RateLimited           the server keeps refusing with 429/503 after the retries
     ├── BroadcastRejected         the server validly refused a transaction (no failover)
@@ -33,6 +34,7 @@ __all__ = [
     "BackendError",
     "BackendProtocolError",
     "BackendTimeout",
+    "BadBlockSignature",
     "BroadcastRejected",
     "DecodeError",
     "DescriptorError",
@@ -132,6 +134,11 @@ class BackendProtocolError(BackendError):
 class ScanLimitExceeded(BackendProtocolError):
     """A scan reached one of its ScanLimits (scripts used without end, histories too long):
     what an honest server of a real wallet does not send."""
+
+
+class BadBlockSignature(BackendProtocolError):
+    """A block header that the trusted block signers did not sign: an unknown signblockscript,
+    a missing, malformed or wrong signature, or a witness over its size limit."""
 
 
 class WrongNetwork(BackendError):

@@ -21,6 +21,7 @@ from ._transaction import Transaction, read_transaction
 
 __all__ = [
     "BlockHeader",
+    "DynafedParams",
     "merkle_branch",
     "merkle_root",
     "merkle_root_from_branch",
@@ -35,21 +36,33 @@ _MIN_TX: Final = 4 + 1 + 1 + 1 + 4
 _FIXED = struct.Struct("<I32s32sII")
 
 
-def _skip_params(r: Reader) -> None:
-    """One DynaFedParamEntry: 0 null, 1 compact, 2 full."""
+@attrs.frozen
+class DynafedParams:
+    """One dynafed parameters entry of a header (Elements' `DynaFedParamEntry`, in
+    `src/primitives/block.h`): compact (signblockscript, witness limit, elided root) or full
+    (signblockscript, witness limit, fedpeg program and script, extension space)."""
+
+    signblockscript: bytes = attrs.field(repr=lambda b: b.hex())
+    signblock_witness_limit: int
+    is_full: bool
+
+
+def _read_params(r: Reader) -> DynafedParams | None:
+    """One DynaFedParamEntry: 0 null (None), 1 compact, 2 full."""
     kind = r.byte()
     if kind == 0:
-        return
+        return None
     if kind not in (1, 2):
         raise DecodeError(f"bad dynafed params type {kind}")
-    r.varbytes()  # signblockscript
-    r.u32()  # signblock_witness_limit
+    script = r.varbytes()
+    limit = r.u32()
     if kind == 1:
         r.read(32)  # elided_root
-        return
-    r.varbytes()  # fedpeg_program
-    r.varbytes()  # fedpegscript
-    r.stack()  # extension_space
+    else:
+        r.varbytes()  # fedpeg_program
+        r.varbytes()  # fedpegscript
+        r.stack()  # extension_space
+    return DynafedParams(script, limit, kind == 2)
 
 
 def _display(h: bytes) -> str:
@@ -71,7 +84,7 @@ class BlockHeader:
     """An Elements block header; hashes in display hex, `version` with the dynafed bit masked.
 
     Legacy headers carry `challenge` (the signblockscript) and `solution`; dynafed headers
-    carry their parameters (kept in the raw bytes) and `signblock_witness`.
+    carry their parameters (`current_params`, `proposed_params`) and `signblock_witness`.
     """
 
     version: int
@@ -84,6 +97,8 @@ class BlockHeader:
     challenge: bytes = attrs.field(repr=False)
     solution: bytes = attrs.field(repr=False)
     signblock_witness: tuple[bytes, ...] = attrs.field(repr=False)
+    current_params: DynafedParams | None = attrs.field(repr=False)
+    proposed_params: DynafedParams | None = attrs.field(repr=False)
     _raw: bytes = attrs.field(repr=False, alias="raw")
 
     @classmethod
@@ -147,9 +162,10 @@ def _read_header(r: Reader) -> BlockHeader:
     start = r.pos
     version, prev, root, time, height = _FIXED.unpack(r.read(_FIXED.size))
     dynafed = bool(version & _DYNAFED_BIT)
+    current = proposed = None
     if dynafed:
-        _skip_params(r)  # current
-        _skip_params(r)  # proposed
+        current = _read_params(r)
+        proposed = _read_params(r)
         hashed_end = r.pos
         challenge, solution, witness = b"", b"", r.stack()
     else:
@@ -168,6 +184,8 @@ def _read_header(r: Reader) -> BlockHeader:
         challenge=challenge,
         solution=solution,
         signblock_witness=witness,
+        current_params=current,
+        proposed_params=proposed,
         raw=data[start : r.pos],
     )
 

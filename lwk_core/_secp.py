@@ -35,6 +35,9 @@ _SIGNATURES: Final[dict[str, list[object]]] = {
     "secp256k1_ec_pubkey_create": [_c_ptr, _c_buf, _c_buf],
     "secp256k1_ec_pubkey_tweak_mul": [_c_ptr, _c_buf, _c_buf],
     "secp256k1_ec_pubkey_combine": [_c_ptr, _c_buf, ctypes.POINTER(_c_buf), _c_size],
+    "secp256k1_ecdsa_signature_parse_der": [_c_ptr, _c_buf, _c_buf, _c_size],
+    "secp256k1_ecdsa_signature_normalize": [_c_ptr, _c_buf, _c_buf],
+    "secp256k1_ecdsa_verify": [_c_ptr, _c_buf, _c_buf, _c_buf],
     "secp256k1_ecdh": [_c_ptr, _c_buf, _c_buf, _c_buf, _c_ptr, _c_ptr],
     "secp256k1_pedersen_commitment_parse": [_c_ptr, _c_buf, _c_buf],
     "secp256k1_pedersen_commitment_serialize": [_c_ptr, _c_buf, _c_buf],
@@ -89,6 +92,20 @@ class Secp:
         if self.lib.secp256k1_ec_pubkey_parse(self.ctx, out, sec, len(sec)) != 1:
             raise UnblindError("range proof point is not on the curve")
         return out
+
+    def ecdsa_verify(self, der: bytes, msg32: bytes, pubkey: bytes) -> bool | None:
+        """Check a DER signature of `msg32` by `pubkey` (SEC encoded): True or False; None
+        when the key does not parse or S is high (BIP 62's low-S rule, which the library's
+        verify also enforces)."""
+        key = ctypes.create_string_buffer(64)
+        if self.lib.secp256k1_ec_pubkey_parse(self.ctx, key, pubkey, len(pubkey)) != 1:
+            return None
+        sig = ctypes.create_string_buffer(64)
+        if self.lib.secp256k1_ecdsa_signature_parse_der(self.ctx, sig, der, len(der)) != 1:
+            return False
+        if self.lib.secp256k1_ecdsa_signature_normalize(self.ctx, None, sig) == 1:
+            return None  # high S
+        return bool(self.lib.secp256k1_ecdsa_verify(self.ctx, sig, msg32, key) == 1)
 
     def serialize(self, point: Buffer) -> bytes:
         out = ctypes.create_string_buffer(33)

@@ -12,6 +12,9 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 Control: `faucet`, `issue_asset`, `spend`, `build_payment`, `build_spend`, `mine`, `reorg`,
 `evict`, `fund_wallet`, `example_wallet`.
 
+`Regtest(signers=BlockSigners.generate(2, 3))` signs every block with that federation
+(legacy headers, or dynafed ones with `dynafed=True`); verify them with
+`client.block_signers = rt.signers.federation()`.
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
 `Regtest(process=True)` runs chain and servers in a child process (`python -m lwk_regtest`)
 so that they do not compete with a timed client for the GIL; the control methods (faucet,
@@ -22,5 +25,6 @@ the Faults objects are not available (use `rt.set_faults`).
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 from ._regtest import Regtest
+from ._signing import BlockSigners
 
-__all__ = ["Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+__all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected"]

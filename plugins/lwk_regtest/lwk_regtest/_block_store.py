@@ -11,6 +11,7 @@ import attrs
 from lwk_core.primitives import merkle_root
 
 from ._blocks import EmptyRun, build_header
+from ._signing import BlockSigners
 
 __all__ = ["BlockStore"]
 
@@ -32,7 +33,8 @@ class BlockStore:
     Heights outside the chain raise KeyError; `last_time` is the latest block time given.
     """
 
-    def __init__(self, last_time: int) -> None:
+    def __init__(self, last_time: int, signers: BlockSigners | None = None) -> None:
+        self.signers = signers  # who signs the blocks (None: challenge OP_TRUE, unsigned)
         self.tip = -1
         self.last_time = last_time
         self._blocks: dict[int, _Block] = {}
@@ -70,7 +72,7 @@ class BlockStore:
         prev = self.hash_at(self.tip) if self.tip >= 0 else bytes(32)
         # mined blocks carry no coinbase: an empty block's root is all zeros
         root = bytes.fromhex(merkle_root(txids))[::-1] if txids else bytes(32)
-        header, block_hash = build_header(prev, root, block_time, height)
+        header, block_hash = build_header(prev, root, block_time, height, self.signers)
         self._blocks[height] = _Block(height, block_hash, header, block_time, txids)
         self._by_hash[block_hash] = height
         self.tip = height
@@ -81,7 +83,7 @@ class BlockStore:
         """Empty blocks from tip + 1 to `last`, timed before `time_after`."""
         first = self.tip + 1
         run, _ = EmptyRun.build(
-            first, last, self.hash_at(self.tip), self.time_at(self.tip), time_after
+            first, last, self.hash_at(self.tip), self.time_at(self.tip), time_after, self.signers
         )
         self._runs.append(run)
         self.tip = last

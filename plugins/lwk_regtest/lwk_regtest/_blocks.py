@@ -13,6 +13,8 @@ import attrs
 
 from lwk_core.primitives import compact_size, sha256d, varbytes
 
+from ._signing import BlockSigners
+
 __all__ = [
     "BLOCK_VERSION",
     "CHALLENGE",
@@ -30,13 +32,27 @@ _CHALLENGE_PART = bytes([len(CHALLENGE)]) + CHALLENGE
 _SOLUTION_PART = b"\x00"
 
 
-def build_header(prev: bytes, merkle: bytes, time: int, height: int) -> tuple[bytes, bytes]:
+def _unsigned(
+    prev: bytes, merkle: bytes, time: int, height: int, signers: BlockSigners | None
+) -> bytes:
+    if signers is None:
+        return _HEADER_FIXED.pack(BLOCK_VERSION, prev, merkle, time, height) + _CHALLENGE_PART
+    return signers.unsigned(BLOCK_VERSION, prev, merkle, time, height)
+
+
+def build_header(
+    prev: bytes, merkle: bytes, time: int, height: int, signers: BlockSigners | None = None
+) -> tuple[bytes, bytes]:
     """Return (serialized header, block hash in internal byte order).
 
-    `prev` and `merkle` are in internal byte order (the reverse of display hex).
+    `prev` and `merkle` are in internal byte order (the reverse of display hex). Without
+    `signers` the header has challenge OP_TRUE and an empty solution; with them, it is signed
+    (see `_signing`).
     """
-    unsigned = _HEADER_FIXED.pack(BLOCK_VERSION, prev, merkle, time, height) + _CHALLENGE_PART
-    return unsigned + _SOLUTION_PART, sha256d(unsigned)
+    unsigned = _unsigned(prev, merkle, time, height, signers)
+    block_hash = sha256d(unsigned)
+    proof = _SOLUTION_PART if signers is None else signers.proof(block_hash)
+    return unsigned + proof, block_hash
 
 
 def explicit_coinbase_tx(
@@ -75,23 +91,28 @@ class EmptyRun:
     time_before: int
     time_after: int
     checkpoints: list[bytes] = attrs.field(factory=list, repr=False)  # prev of first + k*STEP
+    signers: BlockSigners | None = None
 
     @classmethod
     def build(
-        cls, first: int, last: int, prev: bytes, time_before: int, time_after: int
+        cls,
+        first: int,
+        last: int,
+        prev: bytes,
+        time_before: int,
+        time_after: int,
+        signers: BlockSigners | None = None,
     ) -> tuple[EmptyRun, bytes]:
         """Create the run for heights first..last after a block hashing to `prev`.
 
         Returns the run and the hash of its last block (internal order).
         """
-        run = cls(first, last, time_before, time_after)
+        run = cls(first, last, time_before, time_after, signers=signers)
         zero = bytes(32)
-        pack = _HEADER_FIXED.pack
         for height in range(first, last + 1):
             if (height - first) % cls.STEP == 0:
                 run.checkpoints.append(prev)
-            unsigned = pack(BLOCK_VERSION, prev, zero, run.time(height), height) + _CHALLENGE_PART
-            prev = sha256d(unsigned)
+            prev = sha256d(_unsigned(prev, zero, run.time(height), height, signers))
         return run, prev
 
     def time(self, height: int) -> int:
@@ -106,8 +127,8 @@ class EmptyRun:
         start = self.first + index * self.STEP
         zero = bytes(32)
         for h in range(start, height):
-            prev = build_header(prev, zero, self.time(h), h)[1]
-        return build_header(prev, zero, self.time(height), height)
+            prev = sha256d(_unsigned(prev, zero, self.time(h), h, self.signers))
+        return build_header(prev, zero, self.time(height), height, self.signers)
 
     def truncate(self, last: int) -> None:
         """Drop the blocks above `last` (kept times and hashes do not change)."""

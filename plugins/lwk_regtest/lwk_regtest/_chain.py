@@ -37,6 +37,7 @@ from lwk_core.primitives import hash160, merkle_branch, sha256
 
 from ._block_store import BlockStore
 from ._blocks import explicit_coinbase_tx
+from ._signing import BlockSigners
 from ._tx_index import ParsedTx, RegtestRejected, StoredTx, TxIndex, parse_tx
 
 __all__ = [
@@ -64,12 +65,14 @@ class RegtestChain:
         *,
         genesis_time: int = GENESIS_TIME,
         genesis_hash: str | None = None,
+        signers: BlockSigners | None = None,
     ) -> None:
         self.network = network
         self.genesis_hash = genesis_hash or network.genesis_hash  # which chain it declares
+        self.signers = signers  # who signs the blocks (None: challenge OP_TRUE, unsigned)
         self.lock = threading.RLock()
         self.version = 0
-        self._blocks = BlockStore(genesis_time)
+        self._blocks = BlockStore(genesis_time, signers)
         self._index = TxIndex()
         self._callbacks: list[Callable[[], None]] = []
         policy = bytes.fromhex(network.policy_asset)[::-1]

@@ -25,6 +25,7 @@ from ._fixture import (
     fund_wallet,
     load_fixture,
 )
+from ._signing import BlockSigners
 from ._tls import self_signed_cert
 from ._waterfalls_server import WaterfallsServer
 
@@ -46,6 +47,7 @@ class Regtest:
         network: Network = Network.ELEMENTS_REGTEST,
         *,
         genesis_hash: str | None = None,
+        signers: BlockSigners | None = None,
         process: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -53,6 +55,9 @@ class Regtest:
     ) -> None:
         self.network = network
         self.genesis_hash = genesis_hash or network.genesis_hash
+        if signers is not None and (process or _fixture is not None):
+            raise ValueError("block signers are supported for an in-process, new chain only")
+        self.signers = signers
         self.process = process
         self._cache_dir = (Path(cache_dir) if cache_dir else default_cache_dir()) if cache else None
         self._fixture = _fixture
@@ -129,7 +134,9 @@ class Regtest:
             path, step = self._fixture
             self._chain = fixture_chain(load_fixture(path), step)
         else:
-            self._chain = RegtestChain(self.network, genesis_hash=self.genesis_hash)
+            self._chain = RegtestChain(
+                self.network, genesis_hash=self.genesis_hash, signers=self.signers
+            )
         self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
         cert = self_signed_cert()
         self._servers = [
