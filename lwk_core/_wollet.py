@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from typing import cast
 
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError
+from ._errors import DescriptorError, UpdateError
 from ._network import Chain, Network
 from ._state import WolletState
 from ._store import WalletStore
@@ -162,6 +163,11 @@ class Wollet:
 
         With a datadir the new state is on disk before the wallet reports it.
         """
+        if not isinstance(cast(object, update), Update):  # typed callers never get here
+            raise UpdateError(
+                f"apply_update takes an Update, not {type(update).__name__} (a scan returns "
+                "None when nothing changed: check `if update:` first)"
+            )
         state = self._state.applied(update)
         if self._store is not None:
             self._store.save(state)

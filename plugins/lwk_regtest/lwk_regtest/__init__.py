@@ -20,6 +20,7 @@ the Faults objects are not available (use `rt.set_faults`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -46,6 +47,11 @@ from ._fixture import (
 from ._tls import self_signed_cert
 
 __all__ = ["Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+
+RegtestRejected.__module__ = __name__  # shown as lwk_regtest.RegtestRejected
+
+# the application configures logging: nothing on stderr until it does
+logging.getLogger("lwk_regtest").addHandler(logging.NullHandler())
 
 _EXAMPLE_PAYMENTS = (100_000, 50_000, 25_000)
 
