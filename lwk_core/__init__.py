@@ -1,5 +1,7 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
+import logging
+
 from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
@@ -14,6 +16,7 @@ from ._errors import (
     BroadcastRejected,
     DecodeError,
     DescriptorError,
+    InvalidArgument,
     LwkError,
     NetworkMismatch,
     PluginError,
@@ -37,7 +40,7 @@ from ._update import Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
 from .plugin.manager import PluginInfo, list_plugins
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml and `lwk --version` read it
 
 __all__ = [
     "AddressResult",
@@ -58,6 +61,7 @@ __all__ = [
     "DynafedParams",
     "Federation",
     "HistoryEntry",
+    "InvalidArgument",
     "Issuance",
     "LwkError",
     "Network",
@@ -92,3 +96,14 @@ __all__ = [
     "pinned_federation",
     "verify_header",
 ]
+
+# A library leaves logging to the application: without this, an application that configured
+# nothing would get our warnings (a failover) on stderr through logging's last resort.
+logging.getLogger("lwk_core").addHandler(logging.NullHandler())
+
+# Errors show (in tracebacks, reprs, pickles) under the module users import them from.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, LwkError):
+        _value.__module__ = __name__
+del _name, _value

@@ -63,7 +63,7 @@ class BackendChain(ScanMethods):
     # -- failover ----------------------------------------------------------------------
 
     def _call(self, what: str, call: Callable[[Client], T], *, reveals_wallet: bool = True) -> T:
-        causes: list[tuple[str, BaseException]] = []
+        causes: list[tuple[str, BackendError]] = []
         with self._lock:
             order = self.policy.order(time.monotonic(), reveals_wallet=reveals_wallet)
         for position, i in enumerate(order):

@@ -5,6 +5,7 @@
     ├── DecodeError               bytes that are not a valid Elements transaction or header
     │   └── TxidMismatch          bytes that do not hash to the txid they were asked for
     ├── UnblindError              an output that cannot be unblinded with the key given
+    ├── InvalidArgument           an argument out of its range (also ValueError)
     ├── UpdateError               an Update the wallet refuses; the wallet is left unchanged
     ├── NetworkMismatch           a genesis hash given for a wallet that its network refuses
     ├── StoreError                the wallet's datadir cannot be used
@@ -28,6 +29,8 @@ Messages never carry descriptors, blinding keys or other wallet secrets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "AllBackendsFailed",
     "BackendConnectError",
@@ -38,6 +41,7 @@ __all__ = [
     "BroadcastRejected",
     "DecodeError",
     "DescriptorError",
+    "InvalidArgument",
     "LwkError",
     "NetworkMismatch",
     "PluginError",
@@ -77,6 +81,11 @@ class TxidMismatch(DecodeError):
 
 class UnblindError(LwkError):
     """An output cannot be unblinded with the given key (not ours, or corrupt)."""
+
+
+class InvalidArgument(LwkError, ValueError):
+    """An argument outside its documented range: a negative cool-down or gap limit, an
+    empty backend list. (An out-of-range derivation index is a DescriptorError.)"""
 
 
 class UpdateError(LwkError):
@@ -179,9 +188,10 @@ class BroadcastRejected(LwkError):
 class AllBackendsFailed(BackendError):
     """Every backend of a chain failed; `causes` pairs each backend with its error."""
 
-    def __init__(self, causes: list[tuple[str, BaseException]]) -> None:
-        lines = "; ".join(
-            f"{name}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}" for name, exc in causes
-        )
+    causes: list[tuple[str, BackendError]]
+    """(backend name, its error), in the order the backends were tried."""
+
+    def __init__(self, causes: Sequence[tuple[str, BackendError]]) -> None:
+        lines = "; ".join(f"{name}: {type(exc).__name__}: {exc.reason}" for name, exc in causes)
         super().__init__(f"all {len(causes)} backends failed ({lines})")
-        self.causes = causes
+        self.causes = list(causes)

@@ -6,6 +6,8 @@ chain and an async one drive the same policy.
 
 from __future__ import annotations
 
+from ._errors import InvalidArgument
+
 __all__ = ["ALREADY_KNOWN", "FailoverPolicy", "relayed_before"]
 
 ALREADY_KNOWN = ("txn-already-in-mempool", "txn-already-known", "already in block chain")
@@ -23,11 +25,11 @@ class FailoverPolicy:
 
     def __init__(self, count: int, *, cooldown: float = 30.0, private: int = 0) -> None:
         if count < 1:
-            raise ValueError("a BackendChain needs at least one backend")
+            raise InvalidArgument("a BackendChain needs at least one backend")
         if not 0 <= private <= count:
-            raise ValueError("private must be between 0 and the number of backends")
-        if cooldown < 0:
-            raise ValueError("cooldown must not be negative")
+            raise InvalidArgument("private must be between 0 and the number of backends")
+        if not cooldown >= 0:  # NaN too
+            raise InvalidArgument("cooldown must be a number of seconds, not negative")
         self.count = count
         self.cooldown = cooldown
         self.private = private

@@ -6,6 +6,8 @@ import enum
 
 import attrs
 
+from ._errors import InvalidArgument
+
 __all__ = ["AddressParams", "Chain", "Network"]
 
 
@@ -121,4 +123,4 @@ class Network(enum.Enum):
             return aliases[key]
         except KeyError:
             known = ", ".join(n.value for n in cls)
-            raise ValueError(f"unknown network {name!r} (known: {known})") from None
+            raise InvalidArgument(f"unknown network {name!r} (known: {known})") from None

@@ -27,7 +27,7 @@ from collections.abc import (
 from typing import Any
 
 from ._discovery import Discovery, Progress, ScanLimits
-from ._errors import BackendProtocolError, UnblindError
+from ._errors import BackendProtocolError, InvalidArgument, UnblindError
 from ._header import BlockHeader
 from ._replies import check_block_times, check_tip, decode_fetched
 from ._requests import (
@@ -53,6 +53,7 @@ Steps = Generator[Request, Any, "Update | None"]
 """What `scan_steps` returns: send each reply in, catch StopIteration for the Update."""
 
 _UNBLIND_CHUNK = 64  # outputs per Unblind request: progress as it goes, a loop never stalls
+_TX_CHUNK = 400  # txids per request: progress as it goes (lwk-electrum keeps 400 in flight)
 
 log = logging.getLogger("lwk_core.sync")
 
@@ -78,9 +79,9 @@ def scan_steps(
     outputs did not unblind, so that the same backend is not asked for them every scan.
     """
     if not 1 <= gap_limit <= limits.max_new_indexes:
-        raise ValueError(f"gap_limit must be between 1 and {limits.max_new_indexes}")
+        raise InvalidArgument(f"gap_limit must be between 1 and {limits.max_new_indexes}")
     if not 0 <= to_index < 2**31:
-        raise ValueError("to_index must be between 0 and 2^31-1")
+        raise InvalidArgument("to_index must be between 0 and 2^31-1")
     found = Discovery(
         state,
         backend=backend,
@@ -183,12 +184,15 @@ class _Scan:
         )
         wanted = missing + retry
         to_fetch = [txid for txid in wanted if txid not in self.tx_cache]
-        self.progress("transactions", len(wanted) - len(to_fetch), len(wanted))
-        if to_fetch:
-            raws = yield GetTransactions(tuple(to_fetch))
-            for tx in decode_fetched(to_fetch, raws, self.error):
+        done = len(wanted) - len(to_fetch)
+        self.progress("transactions", done, len(wanted))
+        for first in range(0, len(to_fetch), _TX_CHUNK):
+            chunk = to_fetch[first : first + _TX_CHUNK]
+            raws = yield GetTransactions(tuple(chunk))
+            for tx in decode_fetched(chunk, raws, self.error):
                 self.tx_cache[tx.txid] = tx
-        self.progress("transactions", len(wanted), len(wanted))
+            done += len(chunk)
+            self.progress("transactions", done, len(wanted))
         return [self.tx_cache[txid] for txid in wanted]
 
     def _has_blinded_gap(

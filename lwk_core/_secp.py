@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import threading
+from pathlib import Path
 from typing import Final
 
 from ._errors import LwkError, UnblindError
@@ -71,10 +73,7 @@ class Secp:
     the few point operations range-proof opening needs (UnblindError when one fails)."""
 
     def __init__(self) -> None:
-        from embit.util import ctypes_secp256k1 as embit_secp
-
-        path = embit_secp._secp._name  # the library embit loaded (dlopen returns its handle)
-        lib = ctypes.CDLL(path)
+        lib = ctypes.CDLL(_embit_library())
         for name, argtypes in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.argtypes = argtypes
@@ -135,6 +134,26 @@ class Secp:
         return out
 
 
+def _embit_library() -> str:
+    """The path of the libsecp256k1-zkp that embit loads (dlopen then returns its handle).
+
+    embit keeps its CDLL in a private attribute; if a release renames it, the library is
+    looked up where embit 0.8 ships it (`embit/util/prebuilt/libsecp256k1_<os>_<arch><ext>`).
+    """
+    from embit.util import ctypes_secp256k1 as embit_secp
+
+    loaded = getattr(getattr(embit_secp, "_secp", None), "_name", None)
+    if isinstance(loaded, str):
+        return loaded
+    system = platform.system()
+    suffix = {"Darwin": ".dylib", "Windows": ".dll"}.get(system, ".so")
+    name = f"libsecp256k1_{system.lower()}_{platform.machine().lower()}{suffix}"
+    shipped = Path(embit_secp.__file__).parent / "prebuilt" / name
+    if not shipped.is_file():
+        raise OSError(f"embit's libsecp256k1-zkp not found (looked for prebuilt/{name})")
+    return str(shipped)
+
+
 _secp: Secp | None = None
 _secp_lock = threading.Lock()
 
@@ -148,5 +167,8 @@ def get_secp() -> Secp:
                 try:
                     _secp = Secp()
                 except (ImportError, OSError, AttributeError, RuntimeError) as e:
-                    raise LwkError("libsecp256k1-zkp (shipped with embit) is unavailable") from e
+                    raise LwkError(
+                        f"libsecp256k1-zkp (shipped with embit) is unavailable: {e} (is embit "
+                        "installed, in a version lwk-core supports?)"
+                    ) from e
     return _secp

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
+import io
 import os
 import stat
 import threading
@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol
 
+import portalocker
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -105,11 +106,11 @@ class WalletStore:
         self._dir = Path(datadir) / network.value / _wallet_dir_name(descriptor)
         self._dir_fd = _private_dir(self._dir)
         try:
-            fd = self._open_lock()
+            lock_file = self._open_lock()
         except BaseException:
             os.close(self._dir_fd)
             raise
-        self._lock_fd: int | None = fd
+        self._lock_file: io.FileIO | None = lock_file
         with contextlib.suppress(OSError):  # a save that died before its rename
             os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
         self._save_lock = threading.Lock()
@@ -119,27 +120,30 @@ class WalletStore:
         self._ciphers = _ciphers(key)
         self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
 
-    def _open_lock(self) -> int:
+    def _open_lock(self) -> io.FileIO:
         try:
             fd = os.open(
                 LOCK_FILE, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600, dir_fd=self._dir_fd
             )
         except OSError as e:
             raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
+        # portalocker: flock(2) on POSIX, LockFileEx on Windows, on the descriptor opened above
+        # (never a path: the hardening of that open stays ours).
+        lock_file = os.fdopen(fd, "r+b", buffering=0)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StoreLocked(
-                    f"this wallet's datadir ({self._dir.name}) is in use by another process "
-                    "or store"
-                ) from None
-            raise StoreError(f"cannot lock the wallet datadir: {e.strerror}") from e
-        return fd
+            portalocker.lock(lock_file, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        except portalocker.AlreadyLocked:
+            lock_file.close()
+            raise StoreLocked(
+                f"this wallet's datadir ({self._dir.name}) is in use by another process or store"
+            ) from None
+        except (portalocker.LockException, OSError) as e:
+            lock_file.close()
+            raise StoreError(f"cannot lock the wallet datadir: {e}") from e
+        return lock_file
 
     def __repr__(self) -> str:
-        state = "closed" if self._lock_fd is None else "open"
+        state = "closed" if self._lock_file is None else "open"
         return f"<WalletStore {self._network.value}/{self._dir.name} {state}>"
 
     @property
@@ -152,7 +156,7 @@ class WalletStore:
         return header + wallet.encode()
 
     def _check_open(self) -> None:
-        if self._lock_fd is None:
+        if self._lock_file is None:
             raise StoreError("the wallet store is closed")
 
     def load(self) -> WolletState | None:
@@ -279,9 +283,9 @@ class WalletStore:
 
     def close(self) -> None:
         """Release the datadir lock (idempotent)."""
-        fd, self._lock_fd = self._lock_fd, None
-        if fd is not None:
-            os.close(fd)  # closing the only descriptor of the lock file releases the flock
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            lock_file.close()  # closing the only descriptor of the lock file releases the lock
             os.close(self._dir_fd)
 
     def __enter__(self) -> WalletStore:

@@ -11,11 +11,12 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
+from typing import cast
 
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError, NetworkMismatch
+from ._errors import DescriptorError, NetworkMismatch, UpdateError
 from ._network import Chain, Network
 from ._state import WolletState
 from ._store import WalletStore
@@ -189,6 +190,11 @@ class Wollet:
 
         With a datadir the new state is on disk before the wallet reports it.
         """
+        if not isinstance(cast(object, update), Update):  # typed callers never get here
+            raise UpdateError(
+                f"apply_update takes an Update, not {type(update).__name__} (a scan returns "
+                "None when nothing changed: check `if update:` first)"
+            )
         with self._lock:
             state = self._state.applied(update)
             if self._store is not None:

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .. import __version__
 from .._errors import LwkError
 from . import _broadcast, _plugins, _wallet, _watch
 from ._commands import Subparsers, register_commands
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[output_options(top=True)],
     )
+    parser.add_argument("--version", action="version", version=f"lwk-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = [output_options(top=False)]
     for module in (_plugins, _wallet, _broadcast, _watch):

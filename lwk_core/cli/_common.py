@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from .._chain import BackendChain
 from .._client import Client, connect
 from .._descriptor import WolletDescriptor
@@ -19,6 +21,7 @@ from ._errors import UsageError
 from ._output import progress_bar
 
 __all__ = [
+    "DEFAULT_DATADIR",
     "DESCRIPTOR_ENV",
     "Backend",
     "backend_options",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 DESCRIPTOR_ENV = "LWK_DESCRIPTOR"
+DEFAULT_DATADIR = platformdirs.user_data_path("lwk", appauthor=False)
+"""`--datadir` without a directory: the platform's place for user data (on Linux
+$XDG_DATA_HOME/lwk, ~/.local/share/lwk by default)."""
 
 Backend = Client | BackendChain
 
@@ -98,7 +104,13 @@ def wallet_options() -> argparse.ArgumentParser:
         "tpub keys serve both test networks, so they need it)",
     )
     group.add_argument(
-        "--datadir", metavar="DIR", help="keep the synced wallet here (encrypted) between runs"
+        "--datadir",
+        metavar="DIR",
+        nargs="?",
+        const=DEFAULT_DATADIR,
+        type=Path,
+        help=f"keep the synced wallet here (encrypted) between runs; --datadir alone: "
+        f"{DEFAULT_DATADIR}",
     )
     return parent
 

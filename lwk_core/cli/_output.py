@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -133,7 +134,8 @@ def tip_json(tip: Tip | None) -> dict[str, Any] | None:
 class ProgressBar:
     """A one-line progress bar on a terminal, drawn only once a scan lasts `delay` seconds.
 
-    Called as a scan's `progress(stage, done, total)` callback; `close()` erases it.
+    Called as a scan's `progress(stage, done, total)` callback; `close()` erases it. Once a
+    stage has advanced, the bar shows its rate since the stage began and the time left.
     """
 
     _LABELS: Mapping[str, str] = {
@@ -156,10 +158,13 @@ class ProgressBar:
         self._clock = clock
         self._start = clock()
         self._last_draw = float("-inf")
+        self._stage_start = ("", 0.0, 0)  # stage, when it began, done then
         self.drawn = False
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = self._clock()
+        if stage != self._stage_start[0]:
+            self._stage_start = (stage, now, done)
         if now - self._start < self._delay or now - self._last_draw < 0.1:
             return
         self._last_draw = now
@@ -167,9 +172,19 @@ class ProgressBar:
         filled = self._width * done // total
         bar = "#" * filled + "." * (self._width - filled)
         label = self._LABELS.get(stage, stage)
-        self._stream.write(f"\r\x1b[K{label:<22} [{bar}] {done}/{total}")
+        self._stream.write(
+            f"\r\x1b[K{label:<22} [{bar}] {done}/{total}{self._pace(now, done, total)}"
+        )
         self._stream.flush()
         self.drawn = True
+
+    def _pace(self, now: float, done: int, total: int) -> str:
+        """`  R/s, ~S s left` once the current stage has advanced; empty before and at the end."""
+        _, began, done_then = self._stage_start
+        if now <= began or done <= done_then or done >= total:
+            return ""
+        rate = (done - done_then) / (now - began)
+        return f"  {rate:,.0f}/s, ~{math.ceil((total - done) / rate)}s left"
 
     def close(self) -> None:
         if self.drawn:

@@ -323,6 +323,21 @@ def test_progress_bar_waits_then_draws_then_erases() -> None:
     assert stream.getvalue().endswith("\r\x1b[K") and not bar.drawn
 
 
+def test_progress_bar_shows_the_rate_and_time_left_of_a_stage() -> None:
+    now = [0.0]
+    stream = io.StringIO()
+    bar = ProgressBar(stream, delay=0.5, width=10, clock=lambda: now[0])
+    bar("unblind", 0, 1000)  # the stage begins
+    now[0] = 2.0
+    bar("unblind", 500, 1000)  # 500 outputs in 2 s: 250/s, 500 left
+    assert stream.getvalue().endswith(
+        "unblinding outputs     [#####.....] 500/1000  250/s, ~2s left"
+    )
+    now[0] = 2.5
+    bar("unblind", 1000, 1000)
+    assert stream.getvalue().endswith("[##########] 1000/1000")  # done: no time left to show
+
+
 def test_progress_bar_only_on_a_terminal() -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:

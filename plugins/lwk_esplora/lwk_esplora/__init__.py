@@ -7,8 +7,13 @@ client = EsploraClient("https://blockstream.info/liquidtestnet/api", Network.LIQ
 update = client.full_scan(wollet)
 """
 
+import logging
+
 from ._client import EsploraClient
 
 __version__ = "0.1.0"
+
+# the application configures logging: nothing on stderr until it does
+logging.getLogger("lwk_esplora").addHandler(logging.NullHandler())
 
 __all__ = ["EsploraClient"]

@@ -22,9 +22,16 @@ mine, reorg, ...) then go through the child's stdin/stdout as JSON lines and `rt
 the Faults objects are not available (use `rt.set_faults`).
 """
 
+import logging
+
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 from ._regtest import Regtest
 from ._signing import BlockSigners
 
 __all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+
+RegtestRejected.__module__ = __name__  # shown as lwk_regtest.RegtestRejected
+
+# the application configures logging: nothing on stderr until it does
+logging.getLogger("lwk_regtest").addHandler(logging.NullHandler())
