@@ -174,9 +174,8 @@ class _Scan:
         heights = state.heights
         retry = sorted(
             txid
-            for txid, tx in state.txs.items()
+            for txid in state.unread
             if txid in self.found.txid_height
-            and self._has_blinded_gap(tx)
             and (
                 heights.get(txid) != self.found.txid_height[txid]
                 or (txid, self.backend) not in self.unreadable
@@ -195,17 +194,16 @@ class _Scan:
             self.progress("transactions", done, len(wanted))
         return [self.tx_cache[txid] for txid in wanted]
 
-    def _has_blinded_gap(
-        self, tx: Transaction, unblinded: Mapping[OutPoint, TxOutSecrets] | None = None
-    ) -> bool:
-        """Whether a blinded output of `tx` to a wallet script is not unblinded (neither in
-        the wallet nor in `unblinded`)."""
-        scripts = self.state.scripts.keys() | self.found.new_scripts.keys()
+    def _has_blinded_gap(self, tx: Transaction, unblinded: Mapping[OutPoint, TxOutSecrets]) -> bool:
+        """Whether a blinded output of `tx` to a wallet script (known or newly derived) is
+        unblinded neither in the wallet nor in `unblinded`."""
+        scripts = self.state.scripts
+        new = self.found.new_scripts
         return any(
             out.is_blinded
-            and out.script_pubkey in scripts
+            and (out.script_pubkey in scripts or out.script_pubkey in new)
             and OutPoint(tx.txid, vout) not in self.state.unblinded
-            and OutPoint(tx.txid, vout) not in (unblinded or {})
+            and OutPoint(tx.txid, vout) not in unblinded
             for vout, out in enumerate(tx.outputs)
         )
 

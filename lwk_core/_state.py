@@ -65,6 +65,21 @@ class WolletState:
         return h.hexdigest()
 
     @cached_property
+    def unread(self) -> frozenset[str]:
+        """Txs with a blinded output to a wallet script that never unblinded (blinded to
+        another key, or served with an altered range proof)."""
+        return frozenset(
+            txid
+            for txid, tx in self.txs.items()
+            if any(
+                out.is_blinded
+                and out.script_pubkey in self.scripts
+                and OutPoint(txid, vout) not in self.unblinded
+                for vout, out in enumerate(tx.outputs)
+            )
+        )
+
+    @cached_property
     def spent(self) -> frozenset[OutPoint]:
         return frozenset(txin.prevout for txid in self.heights for txin in self.txs[txid].inputs)
 
