@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import attrs
+
 from lwk_core.plugin import HistoryEntry, Network, Tip
 
 from ._ahttp import AsyncHttpSession
@@ -53,13 +55,7 @@ class EsploraBackend:
 
     def _perform(self, step: Send | Each) -> Any:
         if isinstance(step, Send):
-            return self.http.request(
-                step.method,
-                step.path,
-                route=step.route,
-                content=step.content,
-                idempotent=step.idempotent,
-            )
+            return self.http.request(**attrs.asdict(step, recurse=False))
         return self.http.map(self._run, step.steps)
 
     def ping(self) -> None:
@@ -116,13 +112,7 @@ class AsyncEsploraBackend:
 
     async def _perform(self, step: Send | Each) -> Any:
         if isinstance(step, Send):
-            return await self.http.request(
-                step.method,
-                step.path,
-                route=step.route,
-                content=step.content,
-                idempotent=step.idempotent,
-            )
+            return await self.http.request(**attrs.asdict(step, recurse=False))
         return await self._each(step.steps)
 
     async def _each(self, steps: Sequence[Steps[Any]]) -> list[Any]:

@@ -3,8 +3,7 @@ Esplora REST server, through the same steps (`_steps`)."""
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Mapping
+from typing import Unpack
 
 import httpx
 
@@ -13,7 +12,7 @@ from lwk_core import AsyncClient, Client, Network
 from ._ahttp import AsyncHttpSession
 from ._backend import AsyncEsploraBackend, EsploraBackend
 from ._http import HttpSession
-from ._response import Settings
+from ._response import Options, Settings
 
 __all__ = ["AsyncEsploraClient", "EsploraClient"]
 
@@ -34,7 +33,8 @@ class EsploraClient(Client):
     an Authorization bearer token) are sent with every request and never logged;
     ``proxy`` is an httpx proxy URL (``HTTP(S)_PROXY`` from the environment also apply);
     ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
-    (tests, custom sockets).
+    (tests, custom sockets). Defaults: ``timeout=30.0, concurrency=8, headers=None,
+    proxy=None, max_retries=5, verify=True`` (`Options`).
     """
 
     connection: EsploraBackend
@@ -44,17 +44,10 @@ class EsploraClient(Client):
         url: str,
         network: Network,
         *,
-        timeout: float = 30.0,
-        concurrency: int = 8,
-        headers: Mapping[str, str] | None = None,
-        proxy: str | None = None,
-        max_retries: int = 5,
-        verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        settings = _settings(
-            url, network, timeout, concurrency, headers, proxy, max_retries, verify
-        )
+        settings = Settings(url, network, **options)
         backend = EsploraBackend(HttpSession(settings, transport=transport), network)
         super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)
 
@@ -76,39 +69,9 @@ class AsyncEsploraClient(AsyncClient):
         url: str,
         network: Network,
         *,
-        timeout: float = 30.0,
-        concurrency: int = 8,
-        headers: Mapping[str, str] | None = None,
-        proxy: str | None = None,
-        max_retries: int = 5,
-        verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        settings = _settings(
-            url, network, timeout, concurrency, headers, proxy, max_retries, verify
-        )
+        settings = Settings(url, network, **options)
         backend = AsyncEsploraBackend(AsyncHttpSession(settings, transport=transport), network)
         super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)
-
-
-def _settings(
-    url: str,
-    network: Network,
-    timeout: float,
-    concurrency: int,
-    headers: Mapping[str, str] | None,
-    proxy: str | None,
-    max_retries: int,
-    verify: ssl.SSLContext | bool,
-) -> Settings:
-    if not isinstance(network, Network):
-        raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
-    return Settings(
-        url,
-        timeout=timeout,
-        concurrency=concurrency,
-        headers=headers,
-        proxy=proxy,
-        max_retries=max_retries,
-        verify=verify,
-    )

@@ -22,11 +22,12 @@ import re
 import ssl
 import time
 from collections.abc import Iterator, Mapping
+from typing import TypedDict
 
 import attrs
 import httpx
 
-from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout
+from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, Network
 
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
 
@@ -35,6 +36,7 @@ __all__ = [
     "HTTP2",
     "MAX_BODY",
     "Answer",
+    "Options",
     "Reply",
     "Settings",
     "TooSlow",
@@ -69,20 +71,34 @@ class Reply:
         return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
 
 
+class Options(TypedDict, total=False):
+    """The keyword arguments of both Esplora clients (and of `connect` for http URLs)."""
+
+    timeout: float
+    concurrency: int
+    headers: Mapping[str, str] | None
+    proxy: str | None
+    max_retries: int
+    verify: ssl.SSLContext | bool
+
+
 class Settings:
     """What both transports of one server are built with, checked; no I/O."""
 
     def __init__(
         self,
         url: str,
+        network: Network,
         *,
-        timeout: float,
-        concurrency: int,
-        headers: Mapping[str, str] | None,
-        proxy: str | None,
-        max_retries: int,
-        verify: ssl.SSLContext | bool,
+        timeout: float = 30.0,
+        concurrency: int = 8,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        max_retries: int = 5,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        if not isinstance(network, Network):
+            raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
         if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
             raise ValueError("timeout must be a finite number of seconds > 0")
         if not (isinstance(concurrency, int) and concurrency >= 1):

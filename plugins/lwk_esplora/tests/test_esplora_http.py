@@ -342,6 +342,7 @@ def test_map_starts_nothing_after_a_failure() -> None:
     server each would cost its timeouts again before the chain could fail over."""
     settings = _response.Settings(
         "http://esplora.test/api",
+        Network.LIQUID_TESTNET,
         timeout=5.0,
         concurrency=2,
         headers=None,
