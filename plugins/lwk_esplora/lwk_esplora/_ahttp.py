@@ -48,7 +48,10 @@ class AsyncHttpSession:
         return self._client
 
     async def close(self) -> None:
+        """Close the connections; the next request opens new ones (in any event loop:
+        the slots are made anew too, an asyncio.Semaphore belongs to the loop it ran in)."""
         client, self._client = self._client, None
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
         if client is not None:
             await client.aclose()
 

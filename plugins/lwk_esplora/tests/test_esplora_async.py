@@ -234,3 +234,14 @@ def test_a_refused_connection_is_a_connect_error() -> None:
 
     with pytest.raises(BackendConnectError):
         asyncio.run(main())
+
+
+def test_a_closed_client_serves_another_event_loop(env: Env) -> None:
+    client = AsyncEsploraClient(url=env.url, network=NET, concurrency=2)
+
+    async def scan() -> Update | None:
+        async with client:
+            return await client.full_scan(_wollet())
+
+    assert asyncio.run(scan()) == env.blocking
+    assert asyncio.run(scan()) == env.blocking
