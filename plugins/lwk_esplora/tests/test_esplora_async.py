@@ -245,3 +245,28 @@ def test_a_closed_client_serves_another_event_loop(env: Env) -> None:
 
     assert asyncio.run(scan()) == env.blocking
     assert asyncio.run(scan()) == env.blocking
+
+
+@pytest.mark.parametrize("keep_txs", [True, False], ids=["reconfirmed", "vanished"])
+def test_async_follows_a_reorg_like_the_blocking_client(keep_txs: bool) -> None:
+    with Regtest() as rt:
+        url, net = rt.esplora_url + "/api", rt.network
+        wollet = Wollet(net, rt.example_wallet())
+
+        async def scan() -> Update | None:
+            async with AsyncEsploraClient(url=url, network=net) as client:
+                return await client.full_scan(wollet)
+
+        with EsploraClient(url, net) as blocking:
+            for change in ("start", "pay", "reorg"):
+                if change == "pay":
+                    paid = rt.faucet(wollet.address().address(), 5_000)
+                    rt.mine(1)
+                if change == "reorg":
+                    rt.reorg(1, keep_txs=keep_txs)
+                expected = blocking.full_scan(wollet)
+                assert expected is not None
+                assert asyncio.run(scan()) == expected
+                wollet.apply_update(expected)
+        txids = {t.txid for t in wollet.transactions()}
+        assert (paid in txids) is keep_txs
