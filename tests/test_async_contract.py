@@ -284,3 +284,25 @@ def test_undecodable_broadcast_is_refused_before_anything_is_sent(chain_name: st
             return _backend(client).calls
 
     assert asyncio.run(main()) == []
+
+
+def test_a_cancelled_chain_call_is_no_backend_failure(
+    chain_name: str, blocking_update: Update
+) -> None:
+    url = f"memory://{chain_name}"
+
+    async def main() -> tuple[Update | None, list[int], list[str]]:
+        async with AsyncBackendChain([url, url], network=NET, timeout=5.0) as chain:
+            first, second = (_backend(c) for c in chain.backends)
+            first.faults["hang"] = True
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await chain.full_scan(_wollet())
+            del first.faults["hang"]
+            order = chain.policy.order(0.0, reveals_wallet=True)  # nobody cooling down
+            return await chain.full_scan(_wollet()), order, second.calls
+
+    update, order, second_calls = asyncio.run(main())
+    assert order == [0, 1]
+    assert second_calls == []  # neither call failed over
+    assert update == blocking_update
