@@ -3,9 +3,9 @@
 As thin as the blocking one (`_http`): the retry policy is `_retry`'s, the checks of
 answers and the body caps `_response`'s. Here: a semaphore bounding the requests in flight
 (shared by every task using the client), the sleeps the policy asks for, and the
-request's deadline as an `asyncio.timeout`, which bounds every socket operation.
+request's deadline as an anyio cancel scope, which bounds every socket operation.
 Cancelling a request (task cancel, an outer timeout) closes its connection instead of
-returning it to the pool half-read.
+returning it to the pool half-read, through that same scope (`_attempt`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import anyio
 import httpx
 
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
-from ._response import Answer, Reply, Settings, mapped_errors
+from ._response import Answer, Reply, Settings, TooSlow, mapped_errors
 from ._retry import Pause, Retrying
 
 __all__ = ["AsyncHttpSession"]
@@ -83,21 +84,55 @@ class AsyncHttpSession:
             self._pause.extend(delay)
 
     async def _attempt(self, retrying: Retrying, path: str, content: bytes | None) -> Reply:
-        what = f"{retrying.method} {retrying.route}"
+        """One attempt, in a task of its own that only an anyio cancel scope stops: its
+        deadline, or the caller's cancellation passed on. httpcore shields its clean-ups
+        from anyio's cancellation, not from asyncio's own (`Task.cancel`), which can end a
+        request after its connection was taken from the pool and before it is given back:
+        the pool then keeps it, and once all are kept every request waits for the pool."""
         start = time.monotonic()
+        scope = anyio.CancelScope(deadline=anyio.current_time() + retrying.budget)
+        work = asyncio.ensure_future(self._exchange(retrying, path, content, scope, start))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            scope.cancel()
+            await _finished(work)
+            raise
+        finally:
+            retrying.spent(time.monotonic() - start)
+
+    async def _exchange(
+        self,
+        retrying: Retrying,
+        path: str,
+        content: bytes | None,
+        scope: anyio.CancelScope,
+        start: float,
+    ) -> Reply:
+        what = f"{retrying.method} {retrying.route}"
         deadline = start + retrying.budget
         client = self._httpx()
-        try:
-            with mapped_errors(self.settings, what, deadline):
-                async with (
-                    asyncio.timeout(retrying.budget),
-                    client.stream(retrying.method, path.lstrip("/"), content=content) as resp,
-                ):
+        with mapped_errors(self.settings, what, deadline):
+            with scope:
+                async with client.stream(
+                    retrying.method, path.lstrip("/"), content=content
+                ) as resp:
                     answer = Answer(self.name, what, resp, deadline)
                     if answer.in_memory is None:
                         async for chunk in resp.aiter_raw():
                             if not answer.feed(chunk):
                                 break
                     return answer.reply()
-        finally:
-            retrying.spent(time.monotonic() - start)
+            raise TooSlow  # the scope ended the attempt: its deadline (or the caller) did
+
+
+async def _finished(work: asyncio.Future[Reply]) -> None:
+    """Wait until `work` is over, however often the waiting task is cancelled meanwhile
+    (it leaves no task behind); its outcome is dropped: the caller was cancelled."""
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except BaseException:  # the work's own failure, or another cancellation
+            continue
+    if not work.cancelled():
+        work.exception()  # retrieved, so that asyncio does not log it as lost
