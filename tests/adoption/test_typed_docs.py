@@ -55,6 +55,7 @@ def test_the_docs_examples_type_check_strictly_and_misuse_does_not(tmp_path: Pat
     config.write_text(
         f"[mypy]\nstrict = True\nmypy_path = {search}\n"
         "[mypy-embit.*]\nignore_missing_imports = True\n"
+        "[mypy-pyrage.*]\nignore_missing_imports = True\n"
     )
     stdout, stderr, _ = mypy_api.run(
         ["--config-file", str(config), "--cache-dir", str(REPO / ".mypy_cache" / "docs")]

@@ -17,7 +17,8 @@ DESCRIPTOR = load_fixture("liquid-testnet-wallet.json")["descriptor"]
 def test_datadir_alone_is_the_xdg_data_home(tmp_path: Path) -> None:
     (tmp_path / "wallet.desc").write_text(DESCRIPTOR)
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    args = ["address", "--descriptor-file", "wallet.desc", "--index", "0", "--datadir"]
+    args = ["address", "--network", "liquidtestnet", "--descriptor-file", "wallet.desc"]
+    args += ["--index", "0", "--datadir"]
     done = subprocess.run(
         [sys.executable, "-m", "lwk_core", *args],
         cwd=tmp_path,

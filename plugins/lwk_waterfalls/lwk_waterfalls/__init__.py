@@ -8,8 +8,13 @@ client = WaterfallsClient("waterfalls+https://waterfalls.liquidwebwallet.org/liq
 update = client.full_scan(wollet)   # one request for the whole wallet's histories
 """
 
+import logging
+
 from ._client import WaterfallsClient
 
 __version__ = "0.1.0"
+
+# the application configures logging: nothing on stderr until it does
+logging.getLogger("lwk_waterfalls").addHandler(logging.NullHandler())
 
 __all__ = ["WaterfallsClient"]

@@ -1,0 +1,93 @@
+"""The four distributions as users get them: built by `python -m build`, accepted by `twine
+check`, licensed, and, installed from their wheels into a fresh venv (dependencies from the
+package index), able to run the demo.
+
+Run by `tox -e build` (marker `dist`: not part of the default suite, which needs no
+builds and no index).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import lwk_core
+
+pytestmark = [pytest.mark.dist, pytest.mark.timeout(900)]  # builds: minutes under load
+
+REPO = Path(__file__).resolve().parents[2]
+DISTRIBUTIONS = {
+    "lwk_core": REPO,
+    "lwk_electrum": REPO / "plugins" / "lwk_electrum",
+    "lwk_esplora": REPO / "plugins" / "lwk_esplora",
+    "lwk_regtest": REPO / "plugins" / "lwk_regtest",
+    "lwk_waterfalls": REPO / "plugins" / "lwk_waterfalls",
+}
+VERSION = lwk_core.__version__  # every distribution is at the core's version today
+
+
+def _run(*args: str | Path, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    for project in DISTRIBUTIONS.values():
+        _run(sys.executable, "-m", "build", "--outdir", out, project)
+    return out
+
+
+def test_each_distribution_builds_an_sdist_and_a_wheel(dist: Path) -> None:
+    expected = {f"{name}-{VERSION}.tar.gz" for name in DISTRIBUTIONS} | {
+        f"{name}-{VERSION}-py3-none-any.whl" for name in DISTRIBUTIONS
+    }
+    assert {p.name for p in dist.iterdir()} == expected
+
+
+def test_twine_check_accepts_every_file(dist: Path) -> None:
+    files = sorted(dist.iterdir())
+    output = _run(sys.executable, "-m", "twine", "check", "--strict", *files)
+    assert output.count("PASSED") == len(files) == 2 * len(DISTRIBUTIONS)
+
+
+@pytest.mark.parametrize("name", DISTRIBUTIONS)
+def test_each_wheel_and_sdist_carries_the_mit_license(dist: Path, name: str) -> None:
+    license_text = (REPO / "LICENSE").read_text()
+    assert license_text.startswith("MIT License")
+    with zipfile.ZipFile(dist / f"{name}-{VERSION}-py3-none-any.whl") as wheel:
+        info = f"{name}-{VERSION}.dist-info"
+        assert wheel.read(f"{info}/licenses/LICENSE").decode() == license_text
+        metadata = wheel.read(f"{info}/METADATA").decode()
+        assert wheel.read(f"{name}/py.typed") == b""
+    assert "License-Expression: MIT\n" in metadata
+    assert "License-File: LICENSE\n" in metadata
+    assert "Classifier: Typing :: Typed\n" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.13\n" in metadata
+    with tarfile.open(dist / f"{name}-{VERSION}.tar.gz") as sdist:
+        member = sdist.extractfile(f"{name}-{VERSION}/LICENSE")
+        assert member is not None and member.read().decode() == license_text
+
+
+def test_the_wheels_install_into_a_fresh_venv_and_run_the_demo(dist: Path, tmp_path: Path) -> None:
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    wheels = sorted(dist.glob("*.whl"))
+    _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wheels)
+    # from an empty directory: nothing of this checkout is importable there
+    assert _run(python, "-m", "lwk_core", "--version", cwd=tmp_path) == f"lwk-core {VERSION}\n"
+    where = _run(python, "-c", "import lwk_core; print(lwk_core.__file__)", cwd=tmp_path)
+    assert where.startswith(str(tmp_path / "venv"))
+    demo = _run(python, "-m", "lwk_core", "demo", cwd=tmp_path)
+    # the faucet's payments of 100 000, 50 000 and 25 000 sats, then 50 000 while watching
+    assert "0.00175000" in demo and "0.00225000 L-BTC" in demo, demo
