@@ -132,7 +132,7 @@ async def _finished(work: asyncio.Future[Reply]) -> None:
     while not work.done():
         try:
             await asyncio.shield(work)
-        except BaseException:  # the work's own failure, or another cancellation
+        except (asyncio.CancelledError, Exception):  # another cancellation, or its failure
             continue
     if not work.cancelled():
         work.exception()  # retrieved, so that asyncio does not log it as lost
