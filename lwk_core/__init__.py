@@ -2,6 +2,8 @@
 
 import logging
 
+from ._async_chain import AsyncBackendChain
+from ._async_client import AsyncClient, connect_async
 from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
@@ -45,6 +47,8 @@ __version__ = "0.1.0"  # the one place: pyproject.toml and `lwk --version` read 
 __all__ = [
     "AddressResult",
     "AllBackendsFailed",
+    "AsyncBackendChain",
+    "AsyncClient",
     "BackendChain",
     "BackendConnectError",
     "BackendError",
@@ -92,6 +96,7 @@ __all__ = [
     "WolletDescriptor",
     "WrongNetwork",
     "connect",
+    "connect_async",
     "list_plugins",
     "pinned_federation",
     "verify_header",

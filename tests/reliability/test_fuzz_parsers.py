@@ -46,8 +46,9 @@ from lwk_electrum._scan import parse_history
 from lwk_electrum._session import ElectrumSession
 from lwk_esplora import EsploraClient, _retry
 from lwk_esplora import _parse as esplora
-from lwk_esplora._backend import _tx_scripts
-from lwk_esplora._http import MAX_BODY, Reply, parse_retry_after
+from lwk_esplora._response import MAX_BODY, Reply
+from lwk_esplora._retry import parse_retry_after
+from lwk_esplora._steps import _tx_scripts
 from lwk_regtest import Regtest, RegtestChain
 from reliability_support import (
     FundedWallet,

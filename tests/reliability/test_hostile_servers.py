@@ -8,6 +8,7 @@ Bounds asserted: the deadline plus `SLACK` seconds (scheduling on 2 shared cores
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -27,8 +28,8 @@ from hostile_servers import (
     nested_gzip_bomb,
 )
 from lwk_electrum import ElectrumClient
-from lwk_esplora import EsploraClient
-from lwk_esplora._http import MAX_BODY
+from lwk_esplora import AsyncEsploraClient, EsploraClient
+from lwk_esplora._response import MAX_BODY
 from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import (
@@ -46,6 +47,24 @@ TIMEOUT = 1.0
 SLACK = 1.0
 ESPLORA_DEADLINE = 2 * TIMEOUT  # the server's time per request, all attempts together
 CHILD = Path(__file__).with_name("memory_child.py")
+FLAVOURS = ["blocking", "async"]  # both Esplora transports: the same deadline and caps
+
+
+def esplora_tip(flavour: str, url: str, network: Network, **options: Any) -> Callable[[], Tip]:
+    """`tip()` of a new Esplora client of `flavour` on `url`, closed after."""
+    if flavour == "blocking":
+
+        def blocking() -> Tip:
+            with EsploraClient(url, network, **options) as client:
+                return client.tip()
+
+        return blocking
+
+    async def tip() -> Tip:
+        async with AsyncEsploraClient(url, network, **options) as client:
+            return await client.tip()
+
+    return lambda: asyncio.run(tip())
 
 
 def ends_within(call: Callable[[], Any], limit: float) -> tuple[Any, float]:
@@ -70,33 +89,33 @@ def ends_within(call: Callable[[], Any], limit: float) -> tuple[Any, float]:
 # -- Esplora: one deadline per request ----------------------------------------------------
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("behaviour", sorted(HOSTILE_HTTP))
 @pytest.mark.parametrize("max_retries", [0, 5])
 def test_esplora_request_ends_by_its_deadline_whatever_arrives(
-    behaviour: str, max_retries: int
+    behaviour: str, max_retries: int, flavour: str
 ) -> None:
     with LoopbackServer(HOSTILE_HTTP[behaviour]) as server:
-        client = EsploraClient(
-            server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT, max_retries=max_retries
+        tip = esplora_tip(
+            flavour, server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT, max_retries=max_retries
         )
-        outcome, elapsed = ends_within(client.tip, ESPLORA_DEADLINE + SLACK)
-        client.close()
+        outcome, elapsed = ends_within(tip, ESPLORA_DEADLINE + SLACK)
     assert isinstance(outcome, BackendTimeout), outcome
     assert elapsed >= ESPLORA_DEADLINE * 0.9  # the server had its time, no less
     assert "within 2s" in outcome.reason
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_esplora_deadline_holds_for_a_proxy_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, flavour: str
 ) -> None:
     """An HTTP proxy named by HTTP_PROXY is a transport httpx builds itself: it too obeys."""
     with LoopbackServer(HOSTILE_HTTP["headers dripped"]) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        client = EsploraClient("http://esplora.invalid/api", Network.LIQUID, timeout=TIMEOUT)
-        outcome, _ = ends_within(client.tip, ESPLORA_DEADLINE + SLACK)
-        client.close()
+        tip = esplora_tip(flavour, "http://esplora.invalid/api", Network.LIQUID, timeout=TIMEOUT)
+        outcome, _ = ends_within(tip, ESPLORA_DEADLINE + SLACK)
     assert isinstance(outcome, BackendTimeout), outcome
 
 
@@ -109,9 +128,12 @@ def nested_bomb() -> bytes:
     return nested_gzip_bomb(1 << 30)
 
 
-def run_child(url: str, case: str) -> dict[str, Any]:
+def run_child(url: str, case: str, flavour: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(CHILD), url, case], capture_output=True, text=True, timeout=60
+        [sys.executable, str(CHILD), url, case, flavour],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -124,40 +146,44 @@ def run_child(url: str, case: str) -> dict[str, Any]:
 PEAK_BOUND_MIB = 80
 
 
-def test_a_nested_gzip_bomb_is_refused_with_bounded_memory(nested_bomb: bytes) -> None:
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_nested_gzip_bomb_is_refused_with_bounded_memory(
+    nested_bomb: bytes, flavour: str
+) -> None:
     assert len(nested_bomb) < 4096  # what the server sends
     with LoopbackServer(bomb_answer(nested_bomb, "gzip, gzip")) as server:
-        result = run_child(server.url, "tip")
+        result = run_child(server.url, "tip", flavour)
     assert result["error"] == "BackendProtocolError"
     assert (result["peak"] - result["before"]) / 1024 < PEAK_BOUND_MIB
     assert result["seconds"] < 5 + SLACK
 
 
-def test_eight_parallel_gzip_bombs_stop_at_the_cap_with_bounded_memory() -> None:
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_eight_parallel_gzip_bombs_stop_at_the_cap_with_bounded_memory(flavour: str) -> None:
     bomb = gzip_of_zeros(MAX_BODY + (64 << 20))  # each inflates 64 MiB past the cap
     with LoopbackServer(bomb_answer(bomb, "gzip")) as server:
-        result = run_child(server.url, "scan8")
+        result = run_child(server.url, "scan8", flavour)
     assert result["error"] == "BackendProtocolError"
     assert (result["peak"] - result["before"]) / 1024 < PEAK_BOUND_MIB
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("encoding", ["gzip, gzip", "deflate", "br", "zstd", "x-unknown"])
-def test_stacked_or_unaccepted_encodings_are_refused(encoding: str) -> None:
+def test_stacked_or_unaccepted_encodings_are_refused(encoding: str, flavour: str) -> None:
     with LoopbackServer(bomb_answer(b'"00"', encoding)) as server:
-        client = EsploraClient(server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT)
+        tip = esplora_tip(flavour, server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT)
         with pytest.raises(BackendProtocolError, match="encoding"):
-            client.tip()
-        client.close()
+            tip()
 
 
-def test_a_gzip_body_cut_short_or_trailed_by_garbage_is_refused() -> None:
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_gzip_body_cut_short_or_trailed_by_garbage_is_refused(flavour: str) -> None:
     body = gzip_of_zeros(1000)
     for bad in (body[:-3], body + b"more"):
         with LoopbackServer(bomb_answer(bad, "gzip")) as server:
-            client = EsploraClient(server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT)
+            tip = esplora_tip(flavour, server.url, Network.ELEMENTS_REGTEST, timeout=TIMEOUT)
             with pytest.raises(BackendProtocolError, match="gzip"):
-                client.tip()
-            client.close()
+                tip()
 
 
 # -- Electrum: a flood of notifications ----------------------------------------------------

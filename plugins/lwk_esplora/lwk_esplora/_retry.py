@@ -1,13 +1,33 @@
-"""The retry policy of the Esplora backend: how long to wait, and how often to try again."""
+"""The retry policy of one Esplora request, without I/O: both transports drive it.
+
+`RetryState` holds the decisions alone (whether and when to try again); `Retrying` is what a
+transport drives: it makes an attempt, reports its outcome (`after_failure`,
+`after_reply`) and gets back how long to wait before the next attempt, or the error to
+raise (raised by the policy itself), or None: the reply is final. The rules:
+
+- 429/503 are retried `max_retries` times with exponential backoff and jitter, honouring
+  `Retry-After` (capped), at most `MAX_RETRY_WAIT` seconds of waits per request; they
+  pause every request of the session (`Pause`);
+- dropped connections and 502/504 up to `max_retries` times, a refused connection (or DNS,
+  TLS failure) and a timeout once, and only for idempotent requests;
+- the server gets at most `2 * timeout` per request over all its attempts (`budget`).
+"""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 import random
+import threading
 import time
 
 import attrs
+import httpx
+
+from lwk_core.plugin import BackendConnectError, BackendTimeout, RateLimited
+
+from ._response import DEADLINE_FACTOR, Reply, Settings
 
 __all__ = [
     "BACKOFF_BASE",
@@ -15,10 +35,14 @@ __all__ = [
     "RATE_STATUSES",
     "TIMEOUT_RETRIES",
     "UNREACHABLE_RETRIES",
+    "Pause",
     "RetryState",
+    "Retrying",
     "backoff",
     "parse_retry_after",
 ]
+
+log = logging.getLogger("lwk_esplora")
 
 MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
 BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
@@ -103,4 +127,93 @@ class RetryState:
             return None
         self.retries += 1
         self.waited += delay
+        return delay
+
+
+class Pause:
+    """A session-wide pause after a 429/503: every request waits it out (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resume_at = 0.0  # monotonic time before which nobody sends
+
+    def extend(self, delay: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+
+    def remaining(self) -> float:
+        """Seconds to wait before sending (0: go), with a little jitter of one's own so
+        that the waiting requests do not all resume at once."""
+        with self._lock:
+            remaining = self._resume_at - time.monotonic()
+        if remaining <= 0:
+            return 0.0
+        return remaining + random.uniform(0, min(1.0, remaining / 10))
+
+
+@attrs.define
+class Retrying:
+    """One request as a transport drives it (`route` names it in logs, without
+    parameters): the `RetryState` decisions, the server's time budget, logs and errors."""
+
+    settings: Settings = attrs.field(repr=False)
+    method: str
+    route: str
+    idempotent: bool = attrs.field(kw_only=True)
+    state: RetryState = attrs.field(init=False)
+    budget: float = attrs.field(init=False)  # the server's time left, for all attempts
+
+    def __attrs_post_init__(self) -> None:
+        self.state = RetryState(self.settings.max_retries, self.idempotent)
+        self.budget = self.settings.timeout * DEADLINE_FACTOR
+
+    def spent(self, seconds: float) -> None:
+        """An attempt took `seconds` of the server's budget."""
+        self.budget -= seconds
+
+    def after_failure(self, exc: BackendTimeout | BackendConnectError) -> float:
+        """The wait before the next attempt after `exc`, or `exc` raised: no retry."""
+        if isinstance(exc, BackendTimeout):
+            if not self.state.retry_timeout(self.budget):
+                raise exc
+            log.info("%s: %s %s timed out, retrying", self.settings.name, self.method, self.route)
+            return 0.0
+        unreachable = isinstance(exc.__cause__, httpx.ConnectError)
+        delay = self.state.connect_retry_delay(unreachable, self.budget)
+        if delay is None:
+            raise exc
+        log.info(
+            "%s: %s %s failed (%s), retry %d in %.2fs",
+            self.settings.name,
+            self.method,
+            self.route,
+            exc.reason,
+            self.state.retries,
+            delay,
+        )
+        return delay
+
+    def after_reply(self, reply: Reply) -> float | None:
+        """None: `reply` is the answer; else the session pauses that long, then retries."""
+        if reply.status not in RATE_STATUSES:
+            return None
+        wait = parse_retry_after(reply.retry_after)
+        delay = self.state.rate_limit_delay(wait)
+        if delay is None:
+            raise RateLimited(
+                f"HTTP {reply.status} on {self.method} {self.route} "
+                f"after {self.state.retries} retries",
+                backend=self.settings.name,
+                retry_after=wait,
+            )
+        log.warning(
+            "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
+            self.settings.name,
+            reply.status,
+            self.method,
+            self.route,
+            delay,
+            self.state.retries,
+            self.settings.max_retries,
+        )
         return delay

@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
-from lwk_esplora import EsploraClient, _http, _retry
-from lwk_esplora._http import MAX_BODY, parse_retry_after
+from lwk_esplora import EsploraClient, _http, _response, _retry
+from lwk_esplora._response import MAX_BODY
+from lwk_esplora._retry import parse_retry_after
 
 from lwk_core import (
     BackendConnectError,
@@ -339,16 +340,17 @@ def test_hostile_json_is_a_protocol_error(fake: FakeEsplora, body: bytes) -> Non
 def test_map_starts_nothing_after_a_failure() -> None:
     """A worker freed by a failing call must not start the next one: against a hanging
     server each would cost its timeouts again before the chain could fail over."""
-    session = _http.HttpSession(
+    settings = _response.Settings(
         "http://esplora.test/api",
+        Network.LIQUID_TESTNET,
         timeout=5.0,
         concurrency=2,
         headers=None,
         proxy=None,
         max_retries=0,
         verify=True,
-        transport=None,
     )
+    session = _http.HttpSession(settings, transport=None)
     started: list[int] = []
     running, release = threading.Event(), threading.Event()
 
