@@ -251,14 +251,14 @@ def test_a_history_above_the_kept_tip_refreshes_it(
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("late header"))
     client = tcp(rt)
     sync(client, wollet)
-    rpc = client.connection.rpc
-    dispatch = rpc._dispatch
+    subscriptions = client.connection.rpc.protocol.subscriptions
+    notify = subscriptions.notify
 
-    def headers_delayed(msg: dict[str, Any]) -> None:
+    def headers_delayed(msg: dict[str, Any], now: float) -> None:
         if msg.get("method") != "blockchain.headers.subscribe":
-            dispatch(msg)
+            notify(msg, now)
 
-    monkeypatch.setattr(rpc, "_dispatch", headers_delayed)
+    monkeypatch.setattr(subscriptions, "notify", headers_delayed)
     txid = rt.faucet(address(wollet, 1), 2_000)
     rt.mine(1)
     before = requests(rt)
