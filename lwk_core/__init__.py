@@ -1,5 +1,7 @@
 """lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
 
+from ._async_chain import AsyncBackendChain
+from ._async_client import AsyncClient, connect_async
 from ._chain import BackendChain
 from ._client import Client, connect
 from ._descriptor import WolletDescriptor
@@ -36,6 +38,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AddressResult",
     "AllBackendsFailed",
+    "AsyncBackendChain",
+    "AsyncClient",
     "BackendChain",
     "BackendConnectError",
     "BackendError",
@@ -75,5 +79,6 @@ __all__ = [
     "Wollet",
     "WolletDescriptor",
     "connect",
+    "connect_async",
     "list_plugins",
 ]

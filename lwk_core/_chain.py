@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._client import Client, ScanMethods, connect, tx_bytes
+from ._client import BackendHandle, Client, ScanMethods, connect, tx_bytes, txid_of
 from ._errors import AllBackendsFailed, BackendError, BroadcastRejected
-from ._failover import FailoverPolicy, relayed_before
+from ._failover import FailoverPolicy, relayed_txid
 from ._network import Network
 from ._sync import scan
 from ._transaction import Transaction
@@ -20,14 +21,86 @@ from ._update import Update
 if TYPE_CHECKING:
     from ._wollet import Wollet
 
-__all__ = ["BackendChain"]
+__all__ = ["BackendChain", "ChainCore", "Walk"]
 
 log = logging.getLogger("lwk_core.failover")
 
 T = TypeVar("T")
 
 
-class BackendChain(ScanMethods):
+C = TypeVar("C", bound=BackendHandle[Any])
+
+
+class Walk(Generic[C]):
+    """One call's walk along a chain, in the policy's order: each failure logged with its
+    cause and the policy told every outcome. BackendChain and AsyncBackendChain loop over
+    it; only the call made on each backend differs (awaited or not)."""
+
+    def __init__(self, chain: ChainCore[C], what: str, *, reveals_wallet: bool) -> None:
+        self.chain = chain
+        self.what = what
+        self.causes: list[tuple[str, BaseException]] = []
+        with chain._lock:
+            self.order = chain.policy.order(time.monotonic(), reveals_wallet=reveals_wallet)
+        self.position = 0
+
+    def __iter__(self) -> Iterator[C]:
+        for position, i in enumerate(self.order):
+            self.position = position
+            yield self.chain.backends[i]
+
+    def failed(self, exc: BackendError) -> None:
+        index = self.order[self.position]
+        client = self.chain.backends[index]
+        self.causes.append((client.name, exc))
+        with self.chain._lock:
+            self.chain.policy.failed(index, time.monotonic())
+        following = self.order[self.position + 1 :]
+        if following:
+            log.warning(
+                "%s failed on %s (%s: %s); failing over to %s",
+                self.what,
+                client.name,
+                type(exc).__name__,
+                exc.reason,
+                self.chain.backends[following[0]].name,
+            )
+
+    def succeeded(self) -> None:
+        with self.chain._lock:
+            self.chain.policy.succeeded(self.order[self.position])
+
+    def exhausted(self) -> AllBackendsFailed:
+        log.error("%s failed on every backend", self.what)
+        return AllBackendsFailed(self.causes)
+
+
+class ChainCore(Generic[C]):
+    """What both chains hold: the clients in the caller's order and the failover policy."""
+
+    def __init__(
+        self,
+        backends: Sequence[C | str],
+        *,
+        connect_url: Callable[[str], C],
+        network: Network | None,
+        cooldown: float,
+        private: int,
+    ) -> None:
+        self.policy = FailoverPolicy(len(backends), cooldown=cooldown, private=private)
+        self.backends = [connect_url(b) if isinstance(b, str) else b for b in backends]
+        self.network = network
+        self._lock = threading.Lock()  # held only around the policy, never across a call
+        self.name = " -> ".join(b.name for b in self.backends)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    def _walk(self, what: str, *, reveals_wallet: bool = True) -> Walk[C]:
+        return Walk(self, what, reveals_wallet=reveals_wallet)
+
+
+class BackendChain(ChainCore[Client], ScanMethods):
     """Backends (clients or URLs) tried in order; the same methods as one client.
 
     Transport failures, timeouts, rate limits and malformed answers (any BackendError)
@@ -49,47 +122,25 @@ class BackendChain(ScanMethods):
         private: int = 0,
         **options: Any,
     ) -> None:
-        self.policy = FailoverPolicy(len(backends), cooldown=cooldown, private=private)
-        self.backends: list[Client] = [
-            b if isinstance(b, Client) else connect(b, network, **options) for b in backends
-        ]
-        self.network = network
-        self._lock = threading.Lock()
-        self.name = " -> ".join(b.name for b in self.backends)
-
-    def __repr__(self) -> str:
-        return f"<BackendChain {self.name}>"
-
-    # -- failover ----------------------------------------------------------------------
+        super().__init__(
+            backends,
+            connect_url=lambda url: connect(url, network, **options),
+            network=network,
+            cooldown=cooldown,
+            private=private,
+        )
 
     def _call(self, what: str, call: Callable[[Client], T], *, reveals_wallet: bool = True) -> T:
-        causes: list[tuple[str, BaseException]] = []
-        with self._lock:
-            order = self.policy.order(time.monotonic(), reveals_wallet=reveals_wallet)
-        for position, i in enumerate(order):
-            client = self.backends[i]
+        walk = self._walk(what, reveals_wallet=reveals_wallet)
+        for client in walk:
             try:
                 result = call(client)
             except BackendError as exc:
-                causes.append((client.name, exc))
-                with self._lock:
-                    self.policy.failed(i, time.monotonic())
-                following = order[position + 1 :]
-                if following:
-                    log.warning(
-                        "%s failed on %s (%s: %s); failing over to %s",
-                        what,
-                        client.name,
-                        type(exc).__name__,
-                        exc.reason,
-                        self.backends[following[0]].name,
-                    )
+                walk.failed(exc)
                 continue
-            with self._lock:
-                self.policy.succeeded(i)
+            walk.succeeded()
             return result
-        log.error("%s failed on every backend", what)
-        raise AllBackendsFailed(causes)
+        raise walk.exhausted()
 
     # -- the client methods ------------------------------------------------------------
 
@@ -133,18 +184,15 @@ class BackendChain(ScanMethods):
         a later "already known" rejection counts as success.
         """
         raw = tx_bytes(tx)
-        txid = Transaction.from_bytes(raw).txid
-        attempts = 0
+        txid = txid_of(raw)
+        attempts = itertools.count(1)
 
         def send(client: Client) -> str:
-            nonlocal attempts
-            attempts += 1
+            attempt = next(attempts)
             try:
                 return client.broadcast(raw)
             except BroadcastRejected as exc:
-                if relayed_before(exc.reason, attempts):
-                    return txid
-                raise
+                return relayed_txid(exc, attempt, txid)
 
         return self._call("broadcast", send, reveals_wallet=False)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ._backend import Backend, DescriptorHistories
@@ -22,7 +22,15 @@ from .plugin.manager import loaded, owner_hook, plugin_named, scheme_owner
 if TYPE_CHECKING:
     from ._wollet import Wollet
 
-__all__ = ["Client", "ScanMethods", "connect", "tx_bytes"]
+__all__ = [
+    "BackendHandle",
+    "Client",
+    "ScanMethods",
+    "connect",
+    "connect_hook",
+    "tx_bytes",
+    "txid_of",
+]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -51,21 +59,16 @@ class ScanMethods:
         return self.sync(wollet, 20, to_index=index)
 
 
-class Client(ScanMethods):
-    """A backend client: holds a plugin's `Backend` and calls the hooks with it.
+B = TypeVar("B")
 
-    Each call reaches the plugin owning the backend and the wrapper plugins only. Answers
-    are checked here, once for every plugin: transactions hash to their txids, a tip's
-    header matches it, a broadcast answers the transaction's own txid.
 
-    `plugin` is the owning plugin, or its module name (as in its entry point); it must be
-    loaded (PluginError otherwise: LWK_DISABLE_PLUGINS holds for hand-built clients).
-    Plugins subclass Client (ElectrumClient, EsploraClient) for their constructors.
-    """
+class BackendHandle(Generic[B]):
+    """What Client and AsyncClient share: a plugin's backend, the owner-only hook calls,
+    and the checks of answers that hold for every plugin (whichever the flavour)."""
 
     def __init__(
         self,
-        connection: Backend,
+        connection: B,
         *,
         name: str,
         plugin: object,
@@ -80,21 +83,19 @@ class Client(ScanMethods):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
-    def _call(self, hook: str, **kwargs: Any) -> Any:
+    def _hook(self, hook: str, **kwargs: Any) -> Any:
+        """The answer of the owning plugin (and wrappers); for an async backend, the
+        awaitable of it. None is a PluginError (`lwk_scan_descriptor` aside)."""
         result = owner_hook(hook, self._plugin)(connection=self.connection, **kwargs)
         if result is None:
             raise PluginError(f"the plugin of {self.name} did not answer {hook}")
         return result
 
-    # -- backend calls -----------------------------------------------------------------
+    def _hook_optional(self, hook: str, **kwargs: Any) -> Any:
+        return owner_hook(hook, self._plugin)(connection=self.connection, **kwargs)
 
-    def ping(self) -> None:
-        """Check that the server answers; raises a BackendError otherwise."""
-        self._call("lwk_ping")
-
-    def tip(self) -> Tip:
-        """The best block; a header given with it must be that block's."""
-        tip = cast(Tip, self._call("lwk_tip", min_height=self._history_height))
+    def _checked_tip(self, tip: Tip) -> Tip:
+        """The tip, its header (if given) checked to be that block's."""
         if tip.header:
             self._check_header(tip)
         return tip
@@ -111,34 +112,65 @@ class Client(ScanMethods):
                 backend=self.name,
             )
 
-    def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        if not scripts:
-            return []
-        histories = cast(
-            list[list[HistoryEntry]], self._call("lwk_scan_scripts", scripts=list(scripts))
-        )
+    def _seen(self, histories: list[list[HistoryEntry]]) -> list[list[HistoryEntry]]:
+        """Histories as answered; their highest height makes older kept tips stale."""
         heights = [e.height for h in histories for e in h if e.height is not None]
         self._history_height = max([self._history_height, *heights])
         return histories
+
+    def _checked_txid(self, answered: Any, txid: str) -> str:
+        """`txid`, if that is what the server answered to its broadcast."""
+        if not (isinstance(answered, str) and _HEX64.fullmatch(answered.lower())):
+            raise BackendProtocolError("broadcast answered no txid", backend=self.name)
+        if answered.lower() != txid:
+            raise BackendProtocolError(
+                f"broadcast answered txid {answered}, the transaction is {txid}",
+                backend=self.name,
+            )
+        return txid
+
+
+class Client(BackendHandle[Backend], ScanMethods):
+    """A backend client: holds a plugin's `Backend` and calls the hooks with it.
+
+    Each call reaches the plugin owning the backend and the wrapper plugins only. Answers
+    are checked here, once for every plugin: transactions hash to their txids, a tip's
+    header matches it, a broadcast answers the transaction's own txid.
+
+    `plugin` is the owning plugin, or its module name (as in its entry point); it must be
+    loaded (PluginError otherwise: LWK_DISABLE_PLUGINS holds for hand-built clients).
+    Plugins subclass Client (ElectrumClient, EsploraClient) for their constructors.
+    """
+
+    # -- backend calls -----------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Check that the server answers; raises a BackendError otherwise."""
+        self._hook("lwk_ping")
+
+    def tip(self) -> Tip:
+        """The best block; a header given with it must be that block's."""
+        return self._checked_tip(self._hook("lwk_tip", min_height=self._history_height))
+
+    def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        if not scripts:
+            return []
+        return self._seen(self._hook("lwk_scan_scripts", scripts=list(scripts)))
 
     def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories | None:
         """The histories of a whole wallet in one request, if the backend offers it (else
         None): per chain, those of script indexes 0..n-1, the server applying the gap."""
-        hook = owner_hook("lwk_scan_descriptor", self._plugin)
-        result = hook(
-            connection=self.connection,
-            descriptor=descriptor,
-            gap_limit=gap_limit,
-            to_index=to_index,
+        result = self._hook_optional(
+            "lwk_scan_descriptor", descriptor=descriptor, gap_limit=gap_limit, to_index=to_index
         )
         return cast(DescriptorHistories | None, result)
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         if not txids:
             return []
-        return cast(list[bytes], self._call("lwk_get_tx", txids=list(txids)))
+        return cast(list[bytes], self._hook("lwk_get_tx", txids=list(txids)))
 
     def get_txs(self, txids: Sequence[str]) -> list[Transaction]:
         """Fetch transactions and check that each hashes to its txid."""
@@ -150,7 +182,7 @@ class Client(ScanMethods):
     def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
         if not heights:
             return {}
-        return cast(dict[int, int], self._call("lwk_block_timestamps", heights=list(heights)))
+        return cast(dict[int, int], self._hook("lwk_block_timestamps", heights=list(heights)))
 
     def broadcast(self, tx: Transaction | bytes | str) -> str:
         """Broadcast a transaction (object, raw bytes or hex) and return its txid.
@@ -159,19 +191,10 @@ class Client(ScanMethods):
         another txid than the transaction's is a BackendProtocolError.
         """
         raw = tx_bytes(tx)
-        txid = Transaction.from_bytes(raw).txid
-        answered = self._call("lwk_broadcast", tx=raw)
-        if not (isinstance(answered, str) and _HEX64.fullmatch(answered.lower())):
-            raise BackendProtocolError("broadcast answered no txid", backend=self.name)
-        if answered.lower() != txid:
-            raise BackendProtocolError(
-                f"broadcast answered txid {answered}, the transaction is {txid}",
-                backend=self.name,
-            )
-        return txid
+        return self._checked_txid(self._hook("lwk_broadcast", tx=raw), txid_of(raw))
 
     def close(self) -> None:
-        owner_hook("lwk_close", self._plugin)(connection=self.connection)
+        self._hook_optional("lwk_close")
 
     def __enter__(self) -> Self:
         return self
@@ -204,15 +227,25 @@ def connect(url: str, network: Network | None = None, **options: Any) -> Client:
     Only that plugin's `lwk_connect` is called (and wrappers); a `Backend` it returns is
     wrapped in a Client, a Client (a plugin's own subclass) is returned as it is.
     """
-    scheme = urlsplit(url).scheme.lower()
-    plugin = scheme_owner(scheme)
-    frozen = MappingProxyType(dict(options))
-    made = owner_hook("lwk_connect", plugin)(url=url, network=network, options=frozen)
-    if made is None:
-        raise PluginError(f"the plugin owning {scheme}:// returned no backend")
+    plugin, made = connect_hook(url, network, options, asynchronous=False)
     if isinstance(made, Client):
         return made
     return Client(made, name=made.name, plugin=plugin, network=network)
+
+
+def connect_hook(
+    url: str, network: Network | None, options: Mapping[str, Any], *, asynchronous: bool
+) -> tuple[object, Any]:
+    """The plugin owning `url`'s scheme, and what its `lwk_connect` made (never None)."""
+    scheme = urlsplit(url).scheme.lower()
+    plugin = scheme_owner(scheme)
+    frozen = MappingProxyType(dict(options))
+    made = owner_hook("lwk_connect", plugin)(
+        url=url, network=network, options=frozen, asynchronous=asynchronous
+    )
+    if made is None:
+        raise PluginError(f"the plugin owning {scheme}:// returned no backend")
+    return plugin, made
 
 
 def tx_bytes(tx: Transaction | bytes | str) -> bytes:
@@ -225,3 +258,8 @@ def tx_bytes(tx: Transaction | bytes | str) -> bytes:
         except ValueError:
             raise DecodeError("transaction hex is not valid hexadecimal") from None
     return bytes(tx)
+
+
+def txid_of(raw: bytes) -> str:
+    """The txid of raw transaction bytes (DecodeError if they are not one)."""
+    return Transaction.from_bytes(raw).txid

@@ -6,7 +6,9 @@ chain and an async one drive the same policy.
 
 from __future__ import annotations
 
-__all__ = ["ALREADY_KNOWN", "FailoverPolicy", "relayed_before"]
+from ._errors import BroadcastRejected
+
+__all__ = ["ALREADY_KNOWN", "FailoverPolicy", "relayed_before", "relayed_txid"]
 
 ALREADY_KNOWN = ("txn-already-in-mempool", "txn-already-known", "already in block chain")
 """Node reject reasons meaning the transaction is already known."""
@@ -55,3 +57,11 @@ def relayed_before(reason: str, attempt: int) -> bool:
     "already known" rejection then means it went through.
     """
     return attempt > 1 and any(known in reason for known in ALREADY_KNOWN)
+
+
+def relayed_txid(rejection: BroadcastRejected, attempt: int, txid: str) -> str:
+    """`txid` if `rejection` on `attempt` means an earlier backend relayed it, else the
+    rejection is final and raised."""
+    if relayed_before(rejection.reason, attempt):
+        return txid
+    raise rejection

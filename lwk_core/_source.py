@@ -1,7 +1,8 @@
-"""ScanSource: the calls the blocking scan driver makes, which a Client answers.
+"""ScanSource / AsyncScanSource: the calls a scan driver makes, which a client answers.
 
-The driver is typed against this protocol, not against Client, so it sits below the plugin
-contract. Replies are raw: the scan's steps check them (txids re-hashed, counts, heights).
+The drivers are typed against these protocols, not against Client and AsyncClient, so they
+sit below the plugin contract. Replies are raw: the scan's steps check them (txids
+re-hashed, counts, heights). The async twin has the same methods, each a coroutine.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Protocol
 from ._descriptor import WolletDescriptor
 from ._types import DescriptorHistories, HistoryEntry, Tip
 
-__all__ = ["ScanSource"]
+__all__ = ["AsyncScanSource", "ScanSource"]
 
 
 class ScanSource(Protocol):
@@ -40,6 +41,37 @@ class ScanSource(Protocol):
         ...
 
     def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories | None:
+        """A whole wallet's histories in one request, or None where not offered."""
+        ...
+
+
+class AsyncScanSource(Protocol):
+    """An async backend client as a scan uses it: ScanSource's methods, awaited."""
+
+    @property
+    def name(self) -> str:
+        """Shown in logs and errors: scheme://host:port, nothing secret."""
+        ...
+
+    async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        """The history of each script, in order."""
+        ...
+
+    async def tip(self) -> Tip:
+        """The best block, asked after the histories."""
+        ...
+
+    async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
+        """The raw transactions, in order."""
+        ...
+
+    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+        """Block time of each height."""
+        ...
+
+    async def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories | None:
         """A whole wallet's histories in one request, or None where not offered."""

@@ -25,18 +25,26 @@ from ._scan import DEFAULT_LIMITS, Progress, ScanLimits, Steps, scan_steps
 from ._unblind import unblind_many
 
 if TYPE_CHECKING:
-    from ._source import ScanSource
+    from ._source import AsyncScanSource, ScanSource
     from ._transaction import Transaction
     from ._update import Update
     from ._wollet import Wollet
 
-__all__ = ["drive", "get_txs", "perform", "scan"]
+__all__ = ["call_for", "checked_txs", "drive", "get_txs", "perform", "scan", "wallet_steps"]
 
 
 def perform(client: ScanSource, request: Request) -> Any:
     """Answer one request with one call of `client` (or, for Unblind, right here)."""
+    if isinstance(request, Unblind):
+        return unblind_many(request.jobs)
+    return call_for(client, request)
+
+
+def call_for(client: ScanSource | AsyncScanSource, request: Request) -> Any:
+    """Call the method of `client` answering the backend request `request`: the reply, or
+    for an async client the awaitable of it. Unblind is local work: a TypeError here."""
     if isinstance(request, GetHistories):
-        return client.scan_scripts(request.scripts) if request.scripts else []
+        return client.scan_scripts(request.scripts)
     if isinstance(request, GetTip):
         return client.tip()
     if isinstance(request, GetTransactions):
@@ -47,9 +55,7 @@ def perform(client: ScanSource, request: Request) -> Any:
         return client.scan_descriptor(
             request.descriptor, gap_limit=request.gap_limit, to_index=request.to_index
         )
-    if isinstance(request, Unblind):
-        return unblind_many(request.jobs)
-    raise TypeError(f"not a scan request: {request!r}")
+    raise TypeError(f"not a backend request: {request!r}")
 
 
 def drive(client: ScanSource, steps: Steps) -> Update | None:
@@ -76,9 +82,32 @@ def scan(
     limits: ScanLimits = DEFAULT_LIMITS,
 ) -> Update | None:
     """Scan `wollet` through `client`; None when nothing at all changed."""
-    steps = scan_steps(
+    steps = wallet_steps(
+        wollet,
+        client.name,
+        gap_limit=gap_limit,
+        to_index=to_index,
+        progress=progress,
+        tx_cache=tx_cache,
+        limits=limits,
+    )
+    return drive(client, steps)
+
+
+def wallet_steps(
+    wollet: Wollet,
+    backend: str,
+    *,
+    gap_limit: int,
+    to_index: int,
+    progress: Progress | None,
+    tx_cache: MutableMapping[str, Transaction] | None,
+    limits: ScanLimits,
+) -> Steps:
+    """The steps of one scan of `wollet` from its current state (both drivers start here)."""
+    return scan_steps(
         wollet.state,
-        backend=client.name,
+        backend=backend,
         gap_limit=gap_limit,
         to_index=to_index,
         progress=progress,
@@ -86,13 +115,17 @@ def scan(
         unreadable=wollet._unreadable,
         limits=limits,
     )
-    return drive(client, steps)
 
 
 def get_txs(client: ScanSource, txids: Sequence[str]) -> list[Transaction]:
     """Fetch transactions and check that each hashes to its txid."""
+    return checked_txs(client.name, txids, client.get_raw_txs(txids) if txids else [])
+
+
+def checked_txs(backend: str, txids: Sequence[str], raws: Any) -> list[Transaction]:
+    """The transactions `raws` that `backend` answered for `txids`, each txid checked."""
 
     def error(message: str) -> BackendProtocolError:
-        return BackendProtocolError(message, backend=client.name)
+        return BackendProtocolError(message, backend=backend)
 
-    return decode_fetched(txids, client.get_raw_txs(txids) if txids else [], error)
+    return decode_fetched(txids, raws, error)

@@ -5,10 +5,15 @@ functions, marked `@hookimpl`, are named after the hooks of `lwk_core.plugin.spe
 `lwk_connect` returns a `Backend` (core wraps it in a `lwk_core.Client`) or its own Client
 subclass; each later hook receives that backend, and only its owner (and wrapper plugins)
 is called. The wire helpers below are the ones lwk-electrum and lwk-esplora use.
+
+Asked with `asynchronous=True` (by `lwk_core.connect_async`), `lwk_connect` returns an
+`AsyncBackend` instead, the same methods as coroutines, and each hook returns the awaitable
+of its backend's method; wrappers observe the awaited work with `when_done`.
 """
 
 from __future__ import annotations
 
+from .._async_backend import AsyncBackend, AsyncDescriptorScanner
 from .._backend import Backend, DescriptorHistories, DescriptorScanner
 from .._errors import (
     BackendConnectError,
@@ -27,11 +32,14 @@ from .._network import Chain, Network
 from .._transaction import Transaction
 from .._types import HistoryEntry, OutPoint, Tip
 from ._markers import ENTRY_POINT_GROUP, NAME, hookimpl, hookspec
+from ._observe import when_done
 from .manager import register_plugin
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "NAME",
+    "AsyncBackend",
+    "AsyncDescriptorScanner",
     "Backend",
     "BackendConnectError",
     "BackendError",
@@ -58,4 +66,5 @@ __all__ = [
     "hookspec",
     "merkle_root_from_branch",
     "register_plugin",
+    "when_done",
 ]

@@ -6,6 +6,12 @@ see every backend's calls. So an owner's implementation receives its own `Backen
 always answers; None from it is a PluginError, except for `lwk_scan_descriptor`, where it
 means "not offered". A plugin usually implements each hook by calling the method of the
 same name on its backend (see `lwk_core.plugin.Backend`).
+
+Async backends (`lwk_core.plugin.AsyncBackend`) are offered through these same hooks:
+`lwk_connect(..., asynchronous=True)` asks for one, and every later hook returns the
+awaitable of its backend's method (`return connection.tip(min_height=min_height)`), which
+core awaits. A wrapper sees that awaitable: `return (yield from when_done(done))` observes
+the awaited work rather than the coroutine's creation (`lwk_core.plugin.when_done`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._markers import hookspec
 
 if TYPE_CHECKING:
+    from .._async_backend import AsyncBackend
     from .._backend import Backend, DescriptorHistories
     from .._descriptor import WolletDescriptor
     from .._network import Network
@@ -33,14 +40,19 @@ def lwk_schemes() -> list[str]:  # type: ignore[empty-body]
 
 @hookspec(firstresult=True)
 def lwk_connect(  # type: ignore[empty-body]
-    url: str, network: Network | None, options: Mapping[str, Any]
-) -> Backend:
+    url: str, network: Network | None, options: Mapping[str, Any], asynchronous: bool
+) -> Backend | AsyncBackend:
     """Return the backend for `url` (called only on the plugin owning its scheme).
 
     Core wraps the `Backend` in a `lwk_core.Client`; a plugin with its own Client subclass
     (extra methods, e.g. ElectrumClient.watch) may return an instance of it instead. Must
     not do network I/O: the first request connects. `options` are the keyword arguments given to
     `lwk_core.connect` (timeout, ...); reject unknown ones with a TypeError.
+
+    `asynchronous` is True when `lwk_core.connect_async` asks: return an `AsyncBackend`
+    (core wraps it in a `lwk_core.AsyncClient`) or the plugin's AsyncClient subclass. A
+    plugin without one may leave the argument out of its signature: asked for one, it then
+    answers a blocking backend, which `connect_async` refuses with a PluginError.
     """
 
 
@@ -117,4 +129,5 @@ def lwk_broadcast(connection: Backend, tx: bytes) -> str:  # type: ignore[empty-
 
 @hookspec
 def lwk_close(connection: Backend) -> None:
-    """Release the backend's sockets and threads."""
+    """Release the backend's sockets and threads (for an async backend: return the
+    awaitable `connection.close()`)."""

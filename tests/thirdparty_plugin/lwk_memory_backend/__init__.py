@@ -8,10 +8,14 @@ backends that refuse, hang, answer garbage or die mid-scan without any network.
 wraps what `lwk_connect` returns); `MemoryClient(NAME)` builds the same by hand. The backend
 also answers the optional whole-wallet scan (`lwk_scan_descriptor`) when told to
 (`descriptor_scan = True`), deriving the scripts as a Waterfalls server would.
+
+`connect_async("memory://NAME")` gets an `AsyncMemoryBackend` (the plugin's async flavour,
+through the same hooks): the same answers, awaited, its latency and hangs asyncio sleeps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,7 +38,13 @@ from lwk_core.plugin import (
 if TYPE_CHECKING:
     from lwk_core import WolletDescriptor
 
-__all__ = ["MemoryBackend", "MemoryChain", "MemoryClient", "register_chain"]
+__all__ = [
+    "AsyncMemoryBackend",
+    "MemoryBackend",
+    "MemoryChain",
+    "MemoryClient",
+    "register_chain",
+]
 
 _chains: dict[str, MemoryChain] = {}
 
@@ -101,6 +111,7 @@ class MemoryBackend:
         self.faults: dict[str, Any] = {}
         self.calls: list[str] = []
         self.descriptor_scan = False
+        self.blocking = True  # False: an AsyncMemoryBackend does the waiting
 
     @property
     def chain(self) -> MemoryChain:
@@ -111,11 +122,13 @@ class MemoryBackend:
 
     def enter(self, call: str) -> MemoryChain:
         self.calls.append(call)
-        time.sleep(self.faults.get("latency", 0.0))
+        if self.blocking:
+            time.sleep(self.faults.get("latency", 0.0))
         if self.faults.get("refuse"):
             raise BackendConnectError("connection refused", backend=self.name)
         if self.faults.get("hang"):
-            time.sleep(self.timeout)
+            if self.blocking:
+                time.sleep(self.timeout)
             raise BackendTimeout(f"no answer within {self.timeout}s", backend=self.name)
         die_after = self.faults.get("die_after")
         if die_after is not None and len(self.calls) > die_after:
@@ -180,6 +193,68 @@ class MemoryBackend:
         return None
 
 
+class AsyncMemoryBackend:
+    """The async flavour: a MemoryBackend's answers after an asyncio sleep of its latency
+    (of its timeout for "hang"); `faults`, `calls` and `descriptor_scan` are the inner's."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        self.inner = MemoryBackend(name, timeout)
+        self.inner.blocking = False
+        self.name = self.inner.name
+        self.faults = self.inner.faults
+        self.calls = self.inner.calls
+        self.closed = 0
+        self.waiting = 0
+        self.most_waiting = 0  # the most calls awaited at once: concurrency seen
+
+    @property
+    def descriptor_scan(self) -> bool:
+        return self.inner.descriptor_scan
+
+    async def _wait(self) -> None:
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        try:
+            await asyncio.sleep(self.faults.get("latency", 0.0))
+            if self.faults.get("hang"):
+                await asyncio.sleep(self.inner.timeout)
+        finally:
+            self.waiting -= 1
+
+    async def ping(self) -> None:
+        await self._wait()
+        self.inner.ping()
+
+    async def tip(self, *, min_height: int = 0) -> Tip:
+        await self._wait()
+        return self.inner.tip(min_height=min_height)
+
+    async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        await self._wait()
+        return self.inner.scan_scripts(scripts)
+
+    async def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories:
+        await self._wait()
+        return self.inner.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
+
+    async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
+        await self._wait()
+        return self.inner.get_raw_txs(txids)
+
+    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+        await self._wait()
+        return self.inner.block_timestamps(heights)
+
+    async def broadcast(self, tx: bytes) -> str:
+        await self._wait()
+        return self.inner.broadcast(tx)
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
 class MemoryClient(Client):
     """A client of `memory://NAME` built by hand (the plugin must be loaded)."""
 
@@ -200,17 +275,23 @@ def lwk_schemes() -> list[str]:
 
 
 @hookimpl
-def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> MemoryBackend:
+def lwk_connect(
+    url: str, network: Network | None, options: Mapping[str, Any], asynchronous: bool
+) -> MemoryBackend | AsyncMemoryBackend:
     unknown = set(options) - {"timeout"}
     if unknown:
         raise TypeError(f"memory:// takes only a timeout, not {', '.join(sorted(unknown))}")
-    return MemoryBackend(url.removeprefix("memory://"), float(options.get("timeout", 1.0)))
+    flavour = AsyncMemoryBackend if asynchronous else MemoryBackend
+    return flavour(url.removeprefix("memory://"), float(options.get("timeout", 1.0)))
+
+
+# Each hook below answers for both flavours: what the backend's method returns is the answer
+# of a MemoryBackend, the awaitable of it for an AsyncMemoryBackend (core awaits it).
 
 
 @hookimpl
-def lwk_ping(connection: MemoryBackend) -> bool:
-    connection.ping()
-    return True
+def lwk_ping(connection: MemoryBackend) -> Any:
+    return connection.ping() or True  # None from a blocking backend; a coroutine is truthy
 
 
 @hookimpl
@@ -250,5 +331,5 @@ def lwk_broadcast(connection: MemoryBackend, tx: bytes) -> str:
 
 
 @hookimpl
-def lwk_close(connection: MemoryBackend) -> None:
-    connection.close()
+def lwk_close(connection: MemoryBackend) -> Any:
+    return connection.close()
