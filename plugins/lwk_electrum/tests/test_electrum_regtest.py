@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -16,6 +15,7 @@ from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
 from lwk_regtest import Regtest
+from regtest_wallets import address, descriptor, lwk_view, our_view
 from shared_data import DATA
 
 from lwk_core import (
@@ -48,17 +48,6 @@ def no_faults(rt: Regtest) -> Iterator[None]:
         faults.latency = 0.0
 
 
-def descriptor(name: str) -> str:
-    """A fresh regtest slip77 + elwpkh wallet (LWK's signer derives it from `name`)."""
-    network = lwk.Network.regtest_default()
-    mnemonic = lwk.Mnemonic.from_entropy(hashlib.sha256(name.encode()).digest()[:16])
-    return str(lwk.Signer(mnemonic, network).wpkh_slip77_descriptor())
-
-
-def address(wollet: Wollet, index: int, chain: Chain = Chain.EXTERNAL) -> str:
-    return wollet.descriptor.address(chain, index, Network.ELEMENTS_REGTEST)
-
-
 def tcp(rt: Regtest, **kw: Any) -> ElectrumClient:
     return ElectrumClient.from_url(rt.electrum_url, **kw)
 
@@ -75,38 +64,6 @@ def sync(client: ElectrumClient, wollet: Wollet) -> Any:
 
 
 # -- same results as LWK -------------------------------------------------------------------
-
-
-def lwk_view(wollet: lwk.Wollet) -> dict[str, Any]:
-    return {
-        "balance": {a: v for a, v in wollet.balance().items() if v},
-        "txs": [
-            (str(t.txid()), t.height(), t.timestamp(), t.type(), t.fee(), dict(t.balance()))
-            for t in wollet.transactions()
-        ],
-        "utxos": sorted(
-            (
-                str(u.outpoint().txid()),
-                u.outpoint().vout(),
-                u.unblinded().asset(),
-                u.unblinded().value(),
-            )
-            for u in wollet.utxos()
-        ),
-    }
-
-
-def our_view(wollet: Wollet) -> dict[str, Any]:
-    return {
-        "balance": {a: v for a, v in wollet.balance().items() if v},
-        "txs": [
-            (t.txid, t.height, t.timestamp, t.type, t.fee, dict(t.balance))
-            for t in wollet.transactions()
-        ],
-        "utxos": sorted(
-            (u.outpoint.txid, u.outpoint.vout, u.asset, u.value) for u in wollet.utxos()
-        ),
-    }
 
 
 def test_same_wallet_as_lwk_through_the_same_server(rt: Regtest) -> None:

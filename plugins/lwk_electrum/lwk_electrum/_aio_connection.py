@@ -1,0 +1,316 @@
+"""One persistent Electrum connection on asyncio streams: the async driver of the protocol.
+
+The twin of `_connection.ElectrumConnection` (same protocol core, same TLS policy, same
+timeouts), for one event loop. Tasks take turns on the stream (an asyncio lock), so many
+concurrent scans share one connection and each burst stays pipelined; no background task
+runs: notifications are read by whoever holds the stream. A failure other than an error
+reply, or a cancellation while the stream is in use, aborts the transport (its stream can
+no longer be trusted), so a cancelled task leaves neither a socket nor a half-read reply
+behind; the next call reconnects and restores the subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar
+
+from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, Tip
+
+from ._burst import Chunk
+from ._connection import BATCH_SIZE, check_settings
+from ._endpoint import Endpoint
+from ._errors import ElectrumError
+from ._framing import MAX_LINE, Call
+from ._plan import Plan, run_async
+from ._protocol import ElectrumProtocol
+from ._subscriptions import Listener
+from ._tls import check_pin, connect_error, handshake_error, os_text, tls_context
+
+__all__ = ["AsyncElectrumConnection"]
+
+log = logging.getLogger("lwk_electrum")
+
+T = TypeVar("T")
+
+_RECV: Final = 1 << 16
+_CLOSE_WAIT: Final = 1.0  # seconds a polite close may take before the transport is aborted
+
+
+class AsyncElectrumConnection:
+    """An asyncio JSON-RPC connection; constructing it does no network I/O."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        validate_domain: bool = True,
+        cert_fingerprint: bytes | None = None,
+        max_line: int = MAX_LINE,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        check_settings(timeout, connect_timeout, max_line, batch_size)
+        self.endpoint = endpoint
+        self.name = endpoint.url
+        self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.validate_domain = validate_domain
+        self.protocol = ElectrumProtocol(
+            backend=self.name, timeout=self.timeout, batch_size=batch_size, max_line=max_line
+        )
+        self._pin = cert_fingerprint
+        self._ssl_context: ssl.SSLContext | None = None
+        self._lock: asyncio.Lock | None = None  # made in the loop of the first call
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self.connects = 0
+
+    def __repr__(self) -> str:
+        return f"<AsyncElectrumConnection {self.name} {'open' if self.connected else 'closed'}>"
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def notifications(self) -> int:
+        return self.protocol.subscriptions.notifications
+
+    @property
+    def requests(self) -> Counter[str]:
+        return self.protocol.requests
+
+    @property
+    def server_version(self) -> Any:
+        return self.protocol.server_version
+
+    def add_listener(self, listener: Listener) -> None:
+        self.protocol.subscriptions.listeners.append(listener)
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def call(self, method: str, *params: Any) -> Any:
+        """One request; raises ElectrumError if the server answers with an error."""
+        return (await self.batch([(method, params)]))[0]
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Pipelined requests; results in order. The first error reply raises ElectrumError."""
+        if not calls:
+            return []
+        result: list[Any] = await self._run(self.protocol.batch(calls))
+        return result
+
+    async def subscribe_scripthashes(
+        self, scripthashes: Sequence[str], then: Sequence[Call] = ()
+    ) -> tuple[list[str | None], list[Any]]:
+        """See `ElectrumProtocol.subscribe`."""
+        if not scripthashes and not then:
+            return [], []
+        result: tuple[list[str | None], list[Any]] = await self._run(
+            self.protocol.subscribe(scripthashes, then)
+        )
+        return result
+
+    async def tip(self, min_height: int = 0) -> Tip:
+        """See `ElectrumProtocol.tip`; the notifications already received are read first."""
+        tip: Tip = await self._run(self.protocol.tip(min_height, time.monotonic))
+        return tip
+
+    async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Wait until `self.notifications` exceeds `seen`; False when `timeout` elapses.
+
+        Reconnects (restoring the subscriptions) if the connection was dropped, and pings the
+        server after a minute of silence so idle proxies keep the connection open. Holds the
+        stream only while it reads, so other tasks' calls go between.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.notifications <= seen:
+            now = time.monotonic()
+            if end is not None and now >= end:
+                return False
+            until = now + 0.25 if end is None else min(now + 0.25, end)
+            async with self._stream():
+                await self._ensure_connected()
+                if self.notifications > seen:
+                    break
+                if self.protocol.keepalive_due(now):
+                    await self._guarded(self.protocol.batch([("server.ping", [])]))
+                await self._guarded_poll(until)
+        return True
+
+    async def close(self) -> None:
+        """Close the stream and forget the subscriptions; a later call connects afresh."""
+        async with self._stream():
+            writer, self._reader, self._writer = self._writer, None, None
+            self.protocol.reader.clear()
+            self.protocol.subscriptions.clear()
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(OSError, TimeoutError):
+                    async with asyncio.timeout(_CLOSE_WAIT):
+                        await writer.wait_closed()
+                writer.transport.abort()  # no-op once closed; else do not wait any longer
+
+    # -- connection --------------------------------------------------------------------
+
+    def _stream(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _run(self, plan: Plan[Sequence[Call], T]) -> T:
+        async with self._stream():
+            await self._ensure_connected()
+            return await self._guarded(plan)
+
+    async def _ensure_connected(self) -> None:
+        if self._writer is not None:
+            try:
+                # Read what arrived while idle: notifications, or the EOF of a server that
+                # went away, in which case reconnect now rather than fail the request.
+                await self._guarded_poll(0.0)
+                return
+            except BackendError as e:
+                log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
+        self._reader, self._writer = await self._open()
+        self.protocol.reader.clear()
+        try:
+            await run_async(self.protocol.handshake(time.monotonic), self._exchange)
+        except BaseException:
+            self._drop()
+            raise
+        self.connects += 1
+        log.debug("%s: connected (server %r)", self.name, self.server_version)
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port = self.endpoint.host, self.endpoint.port
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+        except OSError as e:
+            raise connect_error(e, self.connect_timeout, backend=self.name) from e
+        if not self.endpoint.tls:
+            return reader, writer
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await writer.start_tls(self._tls_context(), server_hostname=host)
+            ssl_object = writer.get_extra_info("ssl_object")
+            check_pin(ssl_object.getpeercert(binary_form=True), self._pin, backend=self.name)
+        except BaseException as e:
+            writer.transport.abort()
+            error = handshake_error(e, backend=self.name)
+            if error is None:
+                raise
+            raise error from e
+        return reader, writer
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = tls_context(self.validate_domain, self._pin)
+        return self._ssl_context
+
+    def _drop(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        self.protocol.reader.clear()
+        if writer is not None:
+            writer.transport.abort()
+
+    async def _guarded(self, plan: Plan[Sequence[Call], T]) -> T:
+        """Run a plan; anything but an error reply leaves the stream unusable: drop it."""
+        try:
+            return await run_async(plan, self._exchange)
+        except ElectrumError:
+            raise
+        except BaseException:
+            self._drop()
+            raise
+
+    async def _guarded_poll(self, until: float) -> None:
+        try:
+            await self._poll(until)
+        except BaseException:
+            self._drop()
+            raise
+
+    # -- wire --------------------------------------------------------------------------
+
+    async def _exchange(self, calls: Sequence[Call]) -> list[Any]:
+        burst = self.protocol.burst(calls)
+        while not burst.done:
+            for chunk in burst.chunks(time.monotonic()):
+                await self._write(chunk)
+            deadline = burst.read_deadline(time.monotonic())
+            msg = await self._read_message(deadline)
+            self.protocol.receive(msg, burst, time.monotonic())
+        return burst.replies
+
+    async def _write(self, chunk: Chunk) -> None:
+        writer = self._writer
+        assert writer is not None
+        try:
+            writer.write(chunk.payload)
+            async with asyncio.timeout(max(chunk.deadline - time.monotonic(), 0.001)):
+                await writer.drain()
+        except TimeoutError as e:
+            raise BackendTimeout(
+                f"request not sent within {self.timeout:g}s", backend=self.name
+            ) from e
+        except OSError as e:
+            raise BackendConnectError(
+                f"connection lost while sending: {os_text(e)}", backend=self.name
+            ) from e
+        self.protocol.sent(chunk, time.monotonic())
+
+    async def _poll(self, until: float) -> None:
+        """Read and dispatch notifications until `until`; once it passed, only what already
+        arrived. An unasked-for reply is an error."""
+        late = False
+        while True:
+            msg = self.protocol.reader.next_message()
+            if msg is not None:
+                self.protocol.receive(msg, None, time.monotonic())
+                continue
+            if late:
+                return
+            late = time.monotonic() >= until
+            if not await self._recv(until, idle_ok=True):
+                return
+
+    async def _read_message(self, deadline: float) -> dict[str, Any]:
+        """The next message; BackendTimeout past the deadline."""
+        while True:
+            msg = self.protocol.reader.next_message()
+            if msg is not None:
+                return msg
+            await self._recv(deadline, idle_ok=False)
+
+    async def _recv(self, deadline: float, idle_ok: bool) -> bool:
+        """Feed what arrives before `deadline` to the reader; False if idle and allowed."""
+        reader = self._reader
+        assert reader is not None
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0 and not idle_ok:
+                raise TimeoutError
+            # 0: just take what the transport already buffered (read returns at once then)
+            async with asyncio.timeout(max(remaining, 0.0)):
+                data = await reader.read(_RECV)
+        except TimeoutError as e:
+            if idle_ok:
+                return False
+            raise BackendTimeout(
+                f"no complete reply within {self.timeout:g}s", backend=self.name
+            ) from e
+        except OSError as e:
+            raise BackendConnectError(f"connection lost: {os_text(e)}", backend=self.name) from e
+        if not data:
+            raise BackendConnectError("server closed the connection", backend=self.name)
+        self.protocol.reader.feed(data)
+        return True
