@@ -162,6 +162,6 @@ class Subscriptions:
             raise BackendProtocolError(
                 f"malformed header notification: {e.reason}", backend=self._backend
             ) from e
-        new = self.tip is None or self.tip.block_hash != tip.block_hash
+        new = self.tip is None or self.tip.hash != tip.hash
         self.keep_tip(tip, now)
         return params if new else None

@@ -1,0 +1,163 @@
+"""The asyncio connection against the scriptable fake server: pipelined bursts and their
+window, replies by id between notifications, timeouts, TLS refusals, and cancellation.
+
+The fake server proves pipelining (`gate`: no reply until n requests arrived) and matching
+by id (`reverse`, `between`), as it does for the blocking connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from electrum_fake import FakeElectrum, notification
+from lwk_electrum import AsyncElectrumClient
+from lwk_electrum._aio_connection import AsyncElectrumConnection
+
+from lwk_core import BackendConnectError, BackendTimeout
+
+T = TypeVar("T")
+MARGIN = 0.5
+SH = "5e" * 32
+
+
+def arun(main: Callable[[], Awaitable[T]]) -> T:
+    async def wrapped() -> T:
+        return await main()
+
+    return asyncio.run(wrapped())
+
+
+def client(fake: FakeElectrum, **kw: Any) -> AsyncElectrumClient:
+    return AsyncElectrumClient(fake.hostport, False, **kw)
+
+
+def rpc(c: AsyncElectrumClient) -> AsyncElectrumConnection:
+    return c.connection.rpc
+
+
+def echo(params: list[Any]) -> Any:
+    return params[0]
+
+
+def test_a_batch_is_pipelined_in_a_window_and_matched_by_id(fake: FakeElectrum) -> None:
+    fake.handlers["echo"] = echo
+    fake.handlers[SH] = echo
+
+    async def main() -> None:
+        async with client(fake, timeout=1, batch_size=10) as c:
+            await c.ping()
+            # Replies withheld until 40 requests arrived, then sent backwards with
+            # notifications between them: 4 chunks of 10 go out before any reply is read.
+            fake.gate, fake.reverse = 40, True
+            fake.between = [notification("blockchain.relayfee", [])]
+            assert await rpc(c).batch([("echo", [i]) for i in range(120)]) == list(range(120))
+            assert rpc(c).requests["echo"] == 120
+            # ... but never a fifth unanswered chunk: a gate of 41 is never reached.
+            fake.gate = 41
+            before = len(fake.requests)
+            start = time.monotonic()
+            with pytest.raises(BackendTimeout):
+                await rpc(c).batch([("echo", [i]) for i in range(100)])
+            assert time.monotonic() - start < 1 + MARGIN
+            assert len(fake.requests) - before == 40
+            assert not rpc(c).connected  # a timed-out stream is dropped
+            fake.gate = 0
+            assert await rpc(c).call("echo", 7) == 7  # ... and the next call reconnects
+            assert fake.accepted == 2
+
+    arun(main)
+
+
+def test_a_cancelled_batch_drops_the_stream_and_the_next_call_reconnects(
+    fake: FakeElectrum,
+) -> None:
+    fake.handlers["echo"] = echo
+
+    async def main() -> None:
+        async with client(fake, timeout=5) as c:
+            await c.ping()
+            fake.gate = 1000  # never answered
+            task = asyncio.create_task(rpc(c).batch([("echo", [i]) for i in range(10)]))
+            await asyncio.sleep(0.2)
+            assert task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not rpc(c).connected  # no half-read reply left on a reused stream
+            fake.gate = 0
+            assert await rpc(c).batch([("echo", [i]) for i in range(3)]) == [0, 1, 2]
+            assert fake.accepted == 2
+
+    arun(main)
+
+
+def test_subscriptions_of_a_cancelled_subscribe_are_not_kept(fake: FakeElectrum) -> None:
+    async def main() -> None:
+        async with client(fake, timeout=5) as c:
+            await c.ping()
+            fake.gate = 1000
+            task = asyncio.create_task(rpc(c).subscribe_scripthashes([SH]))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            fake.gate = 0
+            before = len(fake.requests)
+            await c.ping()  # reconnects: nothing to restore
+            assert [m for _, m, _ in fake.requests[before:]] == ["server.version", "server.ping"]
+
+    arun(main)
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_server_that_never_answers_times_out(tls: bool) -> None:
+    # A listening socket nobody accepts from: TCP connects (kernel backlog), then silence
+    # during the TLS handshake (connect_timeout) or the server.version handshake (timeout).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+
+        async def main() -> None:
+            c = AsyncElectrumClient(
+                f"127.0.0.1:{port}", tls, False, connect_timeout=0.5, timeout=0.7
+            )
+            async with c:
+                start = time.monotonic()
+                with pytest.raises(BackendTimeout, match="TLS handshake" if tls else "reply"):
+                    await c.ping()
+                assert time.monotonic() - start < (0.5 if tls else 0.7) + MARGIN
+
+        arun(main)
+
+
+def test_refused_is_a_connect_error_naming_the_backend() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+    c = AsyncElectrumClient(f"127.0.0.1:{port}", False)
+
+    async def main() -> None:
+        async with c:
+            with pytest.raises(BackendConnectError) as info:
+                await c.ping()
+            assert info.value.backend == f"tcp://127.0.0.1:{port}"
+
+    arun(main)
+
+
+def test_tls_self_signed_refused_and_wrong_pin_sends_nothing(fake_tls: FakeElectrum) -> None:
+    async def main() -> None:
+        async with AsyncElectrumClient(fake_tls.hostport, True, True) as c:
+            with pytest.raises(BackendConnectError, match="certificate"):
+                await c.ping()
+        wrong = AsyncElectrumClient.from_url(
+            f"ssl://{fake_tls.hostport}", cert_fingerprint="ab" * 32
+        )
+        async with wrong:
+            with pytest.raises(BackendConnectError, match="pinned"):
+                await wrong.ping()
+
+    arun(main)
+    assert fake_tls.requests == []

@@ -1,0 +1,221 @@
+"""The sans-IO Electrum core driven by hand: no socket, no thread, no clock.
+
+Bursts (window, id matching, error replies, deadlines given the times passed in), the line
+reader's caps, subscriptions and notifications, the connection plans (handshake restoring
+subscriptions, a subscription undone when its exchange fails) and the scan plan with its
+status-hash cache. Expected status hashes are computed here from the protocol's definition
+(sha256 of "txid:height:" per history entry, electrum-protocol docs, "Status").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from lwk_electrum._burst import Burst
+from lwk_electrum._errors import ElectrumError
+from lwk_electrum._framing import LineReader
+from lwk_electrum._plan import Batch, Subscribe
+from lwk_electrum._protocol import ElectrumProtocol
+from lwk_electrum._scan import ScriptCache, scan_scripts
+from lwk_electrum._subscriptions import SCRIPTHASH_SUBSCRIBE, Subscriptions
+from shared_data import load_fixture
+
+from lwk_core import BackendProtocolError, HistoryEntry
+
+NAME = "tcp://core.test:50001"
+TXID_A, TXID_B = "aa" * 32, "bb" * 32
+SH = "5e" * 32
+
+
+def status(*entries: tuple[str, int]) -> str:
+    return hashlib.sha256("".join(f"{t}:{h}:" for t, h in entries).encode()).hexdigest()
+
+
+def burst(n: int, size: int = 10, timeout: float = 5.0) -> Burst:
+    return Burst([("echo", [i]) for i in range(n)], iter(range(1, 10**6)), size=size,
+                 timeout=timeout, backend=NAME)  # fmt: skip
+
+
+def ids_of(payload: bytes) -> list[int]:
+    return [json.loads(line)["id"] for line in payload.splitlines()]
+
+
+def reply(msg_id: Any, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": msg_id, "result": result}
+
+
+# -- bursts --------------------------------------------------------------------------------
+
+
+def test_a_burst_keeps_four_chunks_in_flight_and_matches_replies_by_id() -> None:
+    b = burst(120)
+    first = list(b.chunks(0.0))
+    assert [(len(c.calls), c.in_flight) for c in first] == [(10, 10), (10, 20), (10, 30), (10, 40)]
+    assert list(b.chunks(0.0)) == []  # the window is full
+    ids = [i for c in first for i in ids_of(c.payload)]
+    for i in reversed(ids[:10]):  # the first chunk, answered backwards
+        b.receive(reply(i, i))
+    more = list(b.chunks(1.0))
+    assert [(len(c.calls), c.in_flight) for c in more] == [(10, 40)]
+    for c in [*first[1:], *more]:
+        for i in ids_of(c.payload):
+            b.receive(reply(i, i))
+    assert b.replies[:50] == ids[:40] + ids_of(more[0].payload)
+    while not b.done:
+        for c in b.chunks(2.0):
+            for i in ids_of(c.payload):
+                b.receive(reply(i, -1))
+    assert len(b.replies) == 120
+
+
+def test_error_replies_are_values_and_bad_ids_are_protocol_errors() -> None:
+    b = burst(2)
+    (chunk,) = b.chunks(0.0)
+    first, second = ids_of(chunk.payload)
+    b.receive({"id": second, "error": {"code": -5, "message": "no such tx"}})
+    with pytest.raises(BackendProtocolError, match="unknown request id"):
+        b.receive(reply(second, 1))  # answered already
+    with pytest.raises(BackendProtocolError, match="unknown request id"):
+        b.receive(reply(None, 1))
+    with pytest.raises(BackendProtocolError, match="neither"):
+        b.receive({"id": first})
+    assert isinstance(b.replies[1], ElectrumError) and b.replies[1].code == -5
+
+
+def test_deadlines_are_per_chunk_counted_from_when_it_is_awaited() -> None:
+    b = burst(30, size=10, timeout=5.0)
+    chunks = list(b.chunks(100.0))
+    assert [c.deadline for c in chunks] == [105.0, 105.0, 105.0]  # sending
+    assert b.read_deadline(100.5) == 105.5  # the first chunk's replies
+    ids = [ids_of(c.payload) for c in chunks]
+    for i in ids[0][:9]:
+        b.receive(reply(i, 0))
+    assert b.read_deadline(104.0) == 105.5  # the same chunk still
+    for i in ids[1] + ids[0][9:]:  # the second chunk came before the first one's last reply
+        b.receive(reply(i, 0))
+    assert b.read_deadline(104.5) == 109.5  # the third chunk's clock starts now
+
+
+# -- framing -------------------------------------------------------------------------------
+
+
+def test_line_reader_reassembles_skips_blank_lines_and_caps_line_length() -> None:
+    reader = LineReader(1024, backend=NAME)
+    reader.feed(b'\n  \n{"id": 1, "res')
+    assert reader.next_message() is None
+    reader.feed(b'ult": 2}\n{"id"')
+    assert reader.next_message() == {"id": 1, "result": 2}
+    assert reader.next_message() is None
+    reader.feed(b"x" * 1024)  # no newline yet, and already over the cap
+    with pytest.raises(BackendProtocolError, match="exceeds 1024 bytes"):
+        reader.next_message()
+    for line, error in [(b"[1]\n", "not a JSON object"), (b"{nope\n", "not valid JSON")]:
+        reader.clear()
+        reader.feed(line)
+        with pytest.raises(BackendProtocolError, match=error):
+            reader.next_message()
+
+
+# -- subscriptions and notifications -------------------------------------------------------
+
+
+def test_notifications_count_only_news_of_subscribed_scripts() -> None:
+    subs = Subscriptions(backend=NAME)
+    heard: list[tuple[str, list[Any]]] = []
+    subs.listeners.append(lambda method, params: heard.append((method, params)))
+    subs.begin([SH])
+    subs.record([SH], [status((TXID_A, 5)).upper()])
+    note = {"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, status((TXID_A, 5))]}
+    subs.notify(note, 0.0)  # the status it has
+    subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": ["77" * 32, None]}, 0.0)
+    subs.notify({"method": "blockchain.relayfee", "params": []}, 0.0)
+    assert subs.notifications == 0
+    new = status((TXID_A, 5), (TXID_B, 6))
+    subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [SH.upper(), new]}, 0.0)
+    assert subs.notifications == 1
+    assert heard == [(SCRIPTHASH_SUBSCRIBE, [SH, new])]
+    for bad in ([SH], [SH, "zz"], ["not hex", None]):
+        with pytest.raises(BackendProtocolError, match="malformed"):
+            subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": bad}, 0.0)
+    with pytest.raises(BackendProtocolError, match="not a notification"):
+        subs.notify({"result": 1}, 0.0)
+
+
+def test_a_failed_subscription_is_undone_and_the_handshake_restores_the_rest() -> None:
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+    plan = proto.subscribe([SH])
+    assert next(plan) == [(SCRIPTHASH_SUBSCRIBE, [SH])]
+    with pytest.raises(StopIteration) as done:
+        plan.send([None])
+    assert done.value.value == ([None], [])
+    other = "77" * 32
+    plan = proto.subscribe([other])
+    next(plan)
+    assert list(proto.subscriptions.scripthashes) == [SH, other]  # listened to already
+    with pytest.raises(TimeoutError):
+        plan.throw(TimeoutError())  # the exchange failed (or the task was cancelled)
+    assert list(proto.subscriptions.scripthashes) == [SH]
+
+    proto.subscriptions.headers = True
+    refused = proto.handshake(lambda: 0.0)
+    next(refused)
+    with pytest.raises(ElectrumError, match="busy"):  # an error reply ends a handshake
+        refused.send([ElectrumError(-1, "busy")])
+
+    handshake = proto.handshake(lambda: 0.0)
+    assert next(handshake) == [("server.version", ["lwk-electrum 0.1", "1.4"])]
+    assert handshake.send([["electrs", "1.4"]]) == [("blockchain.headers.subscribe", [])]
+    header = signed_header()
+    assert handshake.send([{"height": 3, "hex": header["header_hex"]}]) == [
+        (SCRIPTHASH_SUBSCRIBE, [SH])
+    ]
+    with pytest.raises(StopIteration):
+        handshake.send([status((TXID_A, 1))])
+    assert proto.server_version == ["electrs", "1.4"]
+    assert proto.subscriptions.scripthashes == {SH: status((TXID_A, 1))}
+    tip = proto.subscriptions.tip
+    assert tip is not None and (tip.height, tip.hash) == (3, header["header_hash"])
+    assert proto.subscriptions.notifications == 2  # both restored values were news
+
+
+def signed_header() -> dict[str, Any]:
+    """rust-elements' 2-of-3 signed header vector (height 3) and its block hash."""
+    vectors = load_fixture("elements-vectors.json")["vectors"]
+    return next(v for v in vectors if "2-of-3" in v["name"])
+
+
+# -- the scan plan and its cache -----------------------------------------------------------
+
+
+def test_scan_plan_asks_histories_once_and_serves_unchanged_statuses_from_the_cache() -> None:
+    cache = ScriptCache()
+    script = bytes.fromhex("0014" + "11" * 20)
+    sh = hashlib.sha256(script).digest()[::-1].hex()
+    raw = [{"tx_hash": TXID_A, "height": 5}, {"tx_hash": TXID_B, "height": 0}]
+    known = status((TXID_A, 5), (TXID_B, 0))
+    expected = [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, None)]]
+
+    first = scan_scripts(cache, [script], backend=NAME)
+    assert next(first) == Subscribe([sh], [("blockchain.scripthash.get_history", [sh])])
+    with pytest.raises(StopIteration) as done:
+        first.send(([known], [raw]))  # one round trip: statuses and histories together
+    assert done.value.value == expected
+
+    again = scan_scripts(cache, [script], backend=NAME)
+    assert next(again) == Subscribe([sh], [])
+    with pytest.raises(StopIteration) as done:
+        again.send(([known], []))
+    assert done.value.value == expected  # from the cache: nothing more asked
+
+    moved = [{"tx_hash": TXID_A, "height": 5}, {"tx_hash": TXID_B, "height": 7}]
+    changed = scan_scripts(cache, [script], backend=NAME)
+    next(changed)
+    assert changed.send(([status((TXID_A, 5), (TXID_B, 7))], [])) == Batch(
+        [("blockchain.scripthash.get_history", [sh])]
+    )
+    with pytest.raises(StopIteration) as done:
+        changed.send([moved])
+    assert done.value.value == [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, 7)]]
