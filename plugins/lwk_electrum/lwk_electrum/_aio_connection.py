@@ -14,85 +14,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
-from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, Tip
 
 from ._burst import Chunk
-from ._connection import BATCH_SIZE, check_settings
-from ._endpoint import Endpoint
+from ._connection_base import ConnectionBase
 from ._errors import ElectrumError
-from ._framing import MAX_LINE, Call
-from ._plan import Plan, run_async
-from ._protocol import ElectrumProtocol
-from ._subscriptions import Listener
-from ._tls import check_pin, connect_error, handshake_error, os_text, tls_context
+from ._framing import Call
+from ._plan import run_async
+from ._protocol import IOPlan, Receive, Send
+from ._tls import check_pin, connect_error, handshake_error, os_text
 
 __all__ = ["AsyncElectrumConnection"]
 
 log = logging.getLogger("lwk_electrum")
 
-T = TypeVar("T")
-
 _RECV: Final = 1 << 16
 _CLOSE_WAIT: Final = 1.0  # seconds a polite close may take before the transport is aborted
 
 
-class AsyncElectrumConnection:
+class AsyncElectrumConnection(ConnectionBase):
     """An asyncio JSON-RPC connection; constructing it does no network I/O."""
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        *,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        validate_domain: bool = True,
-        cert_fingerprint: bytes | None = None,
-        max_line: int = MAX_LINE,
-        batch_size: int = BATCH_SIZE,
-    ) -> None:
-        check_settings(timeout, connect_timeout, max_line, batch_size)
-        self.endpoint = endpoint
-        self.name = endpoint.url
-        self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout)
-        self.validate_domain = validate_domain
-        self.protocol = ElectrumProtocol(
-            backend=self.name, timeout=self.timeout, batch_size=batch_size, max_line=max_line
-        )
-        self._pin = cert_fingerprint
-        self._ssl_context: ssl.SSLContext | None = None
-        self._lock: asyncio.Lock | None = None  # made in the loop of the first call
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self.connects = 0
+    _lock: asyncio.Lock  # binds to the event loop of its first use
+    _reader: asyncio.StreamReader | None = None
+    _writer: asyncio.StreamWriter | None = None
 
-    def __repr__(self) -> str:
-        return f"<AsyncElectrumConnection {self.name} {'open' if self.connected else 'closed'}>"
+    def _make_lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
 
     @property
     def connected(self) -> bool:
         return self._writer is not None
-
-    @property
-    def notifications(self) -> int:
-        return self.protocol.subscriptions.notifications
-
-    @property
-    def requests(self) -> Counter[str]:
-        return self.protocol.requests
-
-    @property
-    def server_version(self) -> Any:
-        return self.protocol.server_version
-
-    def add_listener(self, listener: Listener) -> None:
-        self.protocol.subscriptions.listeners.append(listener)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -120,7 +76,7 @@ class AsyncElectrumConnection:
 
     async def tip(self, min_height: int = 0) -> Tip:
         """See `ElectrumProtocol.tip`; the notifications already received are read first."""
-        tip: Tip = await self._run(self.protocol.tip(min_height, time.monotonic))
+        tip: Tip = await self._run(self.protocol.tip(min_height))
         return tip
 
     async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
@@ -128,26 +84,18 @@ class AsyncElectrumConnection:
 
         Reconnects (restoring the subscriptions) if the connection was dropped, and pings the
         server after a minute of silence so idle proxies keep the connection open. Holds the
-        stream only while it reads, so other tasks' calls go between.
+        stream a quarter of a second at a time, so other tasks' calls go between.
         """
         end = None if timeout is None else time.monotonic() + timeout
         while self.notifications <= seen:
-            now = time.monotonic()
-            if end is not None and now >= end:
+            if end is not None and time.monotonic() >= end:
                 return False
-            until = now + 0.25 if end is None else min(now + 0.25, end)
-            async with self._stream():
-                await self._ensure_connected()
-                if self.notifications > seen:
-                    break
-                if self.protocol.keepalive_due(now):
-                    await self._guarded(self.protocol.batch([("server.ping", [])]))
-                await self._guarded_poll(until)
+            await self._run(self.protocol.wait_step(seen, end))
         return True
 
     async def close(self) -> None:
         """Close the stream and forget the subscriptions; a later call connects afresh."""
-        async with self._stream():
+        async with self._lock:
             writer, self._reader, self._writer = self._writer, None, None
             self.protocol.reader.clear()
             self.protocol.subscriptions.clear()
@@ -160,13 +108,8 @@ class AsyncElectrumConnection:
 
     # -- connection --------------------------------------------------------------------
 
-    def _stream(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
-
-    async def _run(self, plan: Plan[Sequence[Call], T]) -> T:
-        async with self._stream():
+    async def _run(self, plan: IOPlan) -> Any:
+        async with self._lock:
             await self._ensure_connected()
             return await self._guarded(plan)
 
@@ -175,14 +118,14 @@ class AsyncElectrumConnection:
             try:
                 # Read what arrived while idle: notifications, or the EOF of a server that
                 # went away, in which case reconnect now rather than fail the request.
-                await self._guarded_poll(0.0)
+                await self._guarded(self.protocol.poll(0.0))
                 return
             except BackendError as e:
                 log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
         self._reader, self._writer = await self._open()
         self.protocol.reader.clear()
         try:
-            await run_async(self.protocol.handshake(time.monotonic), self._exchange)
+            await run_async(self.protocol.handshake(), self._perform)
         except BaseException:
             self._drop()
             raise
@@ -211,45 +154,30 @@ class AsyncElectrumConnection:
             raise error from e
         return reader, writer
 
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = tls_context(self.validate_domain, self._pin)
-        return self._ssl_context
-
     def _drop(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None
         self.protocol.reader.clear()
         if writer is not None:
             writer.transport.abort()
 
-    async def _guarded(self, plan: Plan[Sequence[Call], T]) -> T:
-        """Run a plan; anything but an error reply leaves the stream unusable: drop it."""
+    async def _guarded(self, plan: IOPlan) -> Any:
+        """Run a plan; anything but an error reply (or a cancellation while the stream is in
+        use) leaves the stream unusable: drop it."""
         try:
-            return await run_async(plan, self._exchange)
+            return await run_async(plan, self._perform)
         except ElectrumError:
             raise
         except BaseException:
             self._drop()
             raise
 
-    async def _guarded_poll(self, until: float) -> None:
-        try:
-            await self._poll(until)
-        except BaseException:
-            self._drop()
-            raise
-
     # -- wire --------------------------------------------------------------------------
 
-    async def _exchange(self, calls: Sequence[Call]) -> list[Any]:
-        burst = self.protocol.burst(calls)
-        while not burst.done:
-            for chunk in burst.chunks(time.monotonic()):
-                await self._write(chunk)
-            deadline = burst.read_deadline(time.monotonic())
-            msg = await self._read_message(deadline)
-            self.protocol.receive(msg, burst, time.monotonic())
-        return burst.replies
+    async def _perform(self, event: Send | Receive) -> bool | None:
+        if isinstance(event, Send):
+            await self._write(event.chunk)
+            return None
+        return await self._recv(event.deadline, event.idle_ok)
 
     async def _write(self, chunk: Chunk) -> None:
         writer = self._writer
@@ -266,30 +194,6 @@ class AsyncElectrumConnection:
             raise BackendConnectError(
                 f"connection lost while sending: {os_text(e)}", backend=self.name
             ) from e
-        self.protocol.sent(chunk, time.monotonic())
-
-    async def _poll(self, until: float) -> None:
-        """Read and dispatch notifications until `until`; once it passed, only what already
-        arrived. An unasked-for reply is an error."""
-        late = False
-        while True:
-            msg = self.protocol.reader.next_message()
-            if msg is not None:
-                self.protocol.receive(msg, None, time.monotonic())
-                continue
-            if late:
-                return
-            late = time.monotonic() >= until
-            if not await self._recv(until, idle_ok=True):
-                return
-
-    async def _read_message(self, deadline: float) -> dict[str, Any]:
-        """The next message; BackendTimeout past the deadline."""
-        while True:
-            msg = self.protocol.reader.next_message()
-            if msg is not None:
-                return msg
-            await self._recv(deadline, idle_ok=False)
 
     async def _recv(self, deadline: float, idle_ok: bool) -> bool:
         """Feed what arrives before `deadline` to the reader; False if idle and allowed."""

@@ -2,10 +2,10 @@
 
 The protocol logic (framing, pipelined bursts, id matching, subscriptions, notifications,
 deadlines) is `ElectrumProtocol`'s; this module opens the socket (TCP or TLS, validated or
-pinned), sends and receives within the deadlines the protocol sets, and drops the socket on
-any failure other than an error reply. Only the thread holding the lock touches the socket,
-so there is one reader and no background thread; reading notifications never outlasts the
-deadline of the call.
+pinned), performs the protocol's send and receive events within their deadlines, and drops
+the socket on any failure other than an error reply. Only the thread holding the lock
+touches the socket, so there is one reader and no background thread; reading
+notifications never outlasts the deadline of the call.
 
 The next call after a drop reconnects, redoes the `server.version` handshake and restores
 the subscriptions, whose current values are dispatched to the listeners like notifications.
@@ -22,90 +22,45 @@ import socket
 import ssl
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, Tip
 
 from ._burst import Chunk
-from ._endpoint import Endpoint
+from ._connection_base import BATCH_SIZE, MAX_LINE, ConnectionBase
 from ._errors import ElectrumError
-from ._framing import MAX_LINE, Call
-from ._plan import Plan, run
-from ._protocol import ElectrumProtocol
+from ._framing import Call
+from ._plan import run
+from ._protocol import IOPlan, Receive, Send
 from ._subscriptions import Listener
-from ._tls import check_pin, connect_error, handshake_error, os_text, tls_context
+from ._tls import check_pin, connect_error, handshake_error, os_text
 
-__all__ = ["BATCH_SIZE", "MAX_LINE", "ElectrumConnection", "check_settings"]
+__all__ = ["BATCH_SIZE", "MAX_LINE", "ElectrumConnection"]
 
 log = logging.getLogger("lwk_electrum")
 
 T = TypeVar("T")
 
-BATCH_SIZE: Final = 100
-_POLL: Final = 0.25  # longest time a waiting watcher holds the lock
 _RECV: Final = 1 << 16
 
 
-def check_settings(timeout: float, connect_timeout: float, max_line: int, batch_size: int) -> None:
-    if not (timeout > 0 and connect_timeout > 0):
-        raise ValueError("timeouts must be positive numbers of seconds")
-    if max_line < 1024 or batch_size < 1:
-        raise ValueError("max_line must be >= 1024 and batch_size >= 1")
-
-
-class ElectrumConnection:
+class ElectrumConnection(ConnectionBase):
     """A thread-safe JSON-RPC connection; constructing it does no network I/O."""
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        *,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        validate_domain: bool = True,
-        cert_fingerprint: bytes | None = None,
-        max_line: int = MAX_LINE,
-        batch_size: int = BATCH_SIZE,
-    ) -> None:
-        check_settings(timeout, connect_timeout, max_line, batch_size)
-        self.endpoint = endpoint
-        self.name = endpoint.url
-        self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout)
-        self.validate_domain = validate_domain
-        self.protocol = ElectrumProtocol(
-            backend=self.name, timeout=self.timeout, batch_size=batch_size, max_line=max_line
-        )
-        self._pin = cert_fingerprint
-        self._ssl_context: ssl.SSLContext | None = None
-        self._lock = threading.RLock()
-        self._sock: socket.socket | None = None
-        self.connects = 0
+    _lock: threading.RLock
+    _sock: socket.socket | None = None
 
-    def __repr__(self) -> str:
-        return f"<ElectrumConnection {self.name} {'open' if self.connected else 'closed'}>"
+    def _make_lock(self) -> threading.RLock:
+        return threading.RLock()
 
     @property
     def connected(self) -> bool:
         return self._sock is not None
 
-    @property
-    def notifications(self) -> int:
-        return self.protocol.subscriptions.notifications
-
-    @property
-    def requests(self) -> Counter[str]:
-        return self.protocol.requests
-
-    @property
-    def server_version(self) -> Any:
-        return self.protocol.server_version
-
     def add_listener(self, listener: Listener) -> None:
         with self._lock:
-            self.protocol.subscriptions.listeners.append(listener)
+            super().add_listener(listener)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -133,7 +88,7 @@ class ElectrumConnection:
 
     def tip(self, min_height: int = 0) -> Tip:
         """See `ElectrumProtocol.tip`; the notifications already received are read first."""
-        tip: Tip = self._run(self.protocol.tip(min_height, time.monotonic))
+        tip: Tip = self._run(self.protocol.tip(min_height))
         return tip
 
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
@@ -144,17 +99,9 @@ class ElectrumConnection:
         """
         end = None if timeout is None else time.monotonic() + timeout
         while self.notifications <= seen:
-            now = time.monotonic()
-            if end is not None and now >= end:
+            if end is not None and time.monotonic() >= end:
                 return False
-            until = now + _POLL if end is None else min(now + _POLL, end)
-            with self._lock:
-                self._ensure_connected()
-                if self.notifications > seen:
-                    break
-                if self.protocol.keepalive_due(now):
-                    self._guarded(self.protocol.batch([("server.ping", [])]))
-                self._guarded_poll(until)
+            self._run(self.protocol.wait_step(seen, end))
         return True
 
     def close(self) -> None:
@@ -165,7 +112,7 @@ class ElectrumConnection:
 
     # -- connection --------------------------------------------------------------------
 
-    def _run(self, plan: Plan[Sequence[Call], T]) -> T:
+    def _run(self, plan: IOPlan) -> Any:
         with self._lock:
             self._ensure_connected()
             return self._guarded(plan)
@@ -175,14 +122,14 @@ class ElectrumConnection:
             try:
                 # Read what arrived while idle: notifications, or the EOF of a server that
                 # went away, in which case reconnect now rather than fail the request.
-                self._guarded_poll(0.0)
+                self._guarded(self.protocol.poll(0.0))
                 return
             except BackendError as e:
                 log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
         self._sock = self._open()
         self.protocol.reader.clear()
         try:
-            run(self.protocol.handshake(time.monotonic), self._exchange)
+            run(self.protocol.handshake(), self._perform)
         except BaseException:
             self._drop()
             raise
@@ -213,45 +160,29 @@ class ElectrumConnection:
             raise
         return sock
 
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = tls_context(self.validate_domain, self._pin)
-        return self._ssl_context
-
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
         self.protocol.reader.clear()
         if sock is not None:
             _close(sock)
 
-    def _guarded(self, plan: Plan[Sequence[Call], T]) -> T:
+    def _guarded(self, plan: IOPlan) -> Any:
         """Run a plan; anything but an error reply leaves the stream unusable: drop it."""
         try:
-            return run(plan, self._exchange)
+            return run(plan, self._perform)
         except ElectrumError:
             raise
         except BaseException:
             self._drop()
             raise
 
-    def _guarded_poll(self, until: float) -> None:
-        try:
-            self._poll(until)
-        except BaseException:
-            self._drop()
-            raise
-
     # -- wire --------------------------------------------------------------------------
 
-    def _exchange(self, calls: Sequence[Call]) -> list[Any]:
-        burst = self.protocol.burst(calls)
-        while not burst.done:
-            for chunk in burst.chunks(time.monotonic()):
-                self._write(chunk)
-            deadline = burst.read_deadline(time.monotonic())
-            msg = self._read_message(deadline)
-            self.protocol.receive(msg, burst, time.monotonic())
-        return burst.replies
+    def _perform(self, event: Send | Receive) -> bool | None:
+        if isinstance(event, Send):
+            self._write(event.chunk)
+            return None
+        return self._recv(event.deadline, event.idle_ok)
 
     def _write(self, chunk: Chunk) -> None:
         sock = self._sock
@@ -267,31 +198,6 @@ class ElectrumConnection:
             raise BackendConnectError(
                 f"connection lost while sending: {os_text(e)}", backend=self.name
             ) from e
-        self.protocol.sent(chunk, time.monotonic())
-
-    def _poll(self, until: float) -> None:
-        """Read and dispatch notifications until `until`; once it passed, only what is
-        buffered and one more read of what already arrived (a server sending without pause
-        cannot hold it). An unasked-for reply is an error."""
-        late = False
-        while True:
-            msg = self.protocol.reader.next_message()
-            if msg is not None:
-                self.protocol.receive(msg, None, time.monotonic())
-                continue
-            if late:
-                return
-            late = time.monotonic() >= until
-            if not self._recv(until, idle_ok=True):
-                return
-
-    def _read_message(self, deadline: float) -> dict[str, Any]:
-        """The next message; BackendTimeout past the deadline."""
-        while True:
-            msg = self.protocol.reader.next_message()
-            if msg is not None:
-                return msg
-            self._recv(deadline, idle_ok=False)
 
     def _recv(self, deadline: float, idle_ok: bool) -> bool:
         """Feed what arrives before `deadline` to the reader; False if idle and allowed."""

@@ -1,23 +1,30 @@
 """The Electrum client protocol of one connection, without I/O (in the manner of h11).
 
 It holds what outlives a socket (request ids, subscriptions, the tip, counters) and what a
-socket's stream needs (the line reader); it turns calls into bursts of request lines and
-incoming messages into replies or notifications. Its connection-level operations (the
-handshake with its restored subscriptions, a batch, a subscription, the tip) are plans that
-yield the requests to exchange (`Sequence[Call]`; the reply list comes back, error replies
-as ElectrumError values). A driver (blocking sockets, or asyncio streams) does the I/O, and
-drops the socket on any failure other than an error reply: its stream can no longer be
-trusted.
+socket's stream needs (the line reader). Its operations (the handshake with its restored
+subscriptions, a batch, a subscription, the tip, reading notifications while idle) are
+plans that yield two kinds of I/O event, and nothing else is left to a driver:
+
+- `Send(chunk)`: write `chunk.payload` before `chunk.deadline`;
+- `Receive(deadline, idle_ok)`: feed what arrives before `deadline` to `reader` and answer
+  True; if nothing came, answer False when `idle_ok`, else raise BackendTimeout.
+
+A driver (blocking sockets, or asyncio streams) performs them, and drops the socket on any
+failure other than an error reply (ElectrumError): its stream can no longer be trusted.
+Times come from `clock` (monotonic seconds); deadlines are data in the events.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from lwk_core.plugin import BackendProtocolError
+import attrs
+
+from lwk_core.plugin import BackendProtocolError, Tip
 
 from ._burst import Burst, Chunk, raise_first_error
 from ._framing import Call, LineReader
@@ -25,21 +32,50 @@ from ._headers import parse_tip
 from ._plan import Plan
 from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, Subscriptions
 
-__all__ = ["CLIENT_NAME", "KEEPALIVE", "PROTOCOL_VERSION", "ElectrumProtocol", "Exchange"]
+__all__ = [
+    "CLIENT_NAME",
+    "KEEPALIVE",
+    "PROTOCOL_VERSION",
+    "ElectrumProtocol",
+    "IOPlan",
+    "Receive",
+    "Send",
+]
 
 CLIENT_NAME: Final = "lwk-electrum 0.1"
 PROTOCOL_VERSION: Final = "1.4"
 KEEPALIVE: Final = 60.0  # seconds of silence before a server.ping while waiting
+POLL: Final = 0.25  # longest time a waiting watcher holds the stream
 
-Exchange = Plan[Sequence[Call], Any]
-Clock = Callable[[], float]
+
+@attrs.frozen
+class Send:
+    chunk: Chunk
+
+
+@attrs.frozen
+class Receive:
+    deadline: float
+    idle_ok: bool
+
+
+IOPlan = Plan[Send | Receive, Any]
 
 
 class ElectrumProtocol:
-    def __init__(self, *, backend: str, timeout: float, batch_size: int, max_line: int) -> None:
+    def __init__(
+        self,
+        *,
+        backend: str,
+        timeout: float,
+        batch_size: int,
+        max_line: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backend = backend
         self.timeout = timeout
         self.batch_size = batch_size
+        self.clock = clock
         self.reader = LineReader(max_line, backend=backend)
         self.subscriptions = Subscriptions(backend=backend)
         self.requests: Counter[str] = Counter()  # requests written, by method
@@ -49,54 +85,75 @@ class ElectrumProtocol:
 
     # -- the stream --------------------------------------------------------------------
 
-    def burst(self, calls: Sequence[Call]) -> Burst:
-        return Burst(
+    def exchange(self, calls: Sequence[Call]) -> IOPlan:
+        """The replies to `calls` in order, error replies as ElectrumError values (see
+        `Burst`); notifications read meanwhile are dispatched."""
+        burst = Burst(
             calls, self._ids, size=self.batch_size, timeout=self.timeout, backend=self.backend
         )
+        while not burst.done:
+            for chunk in burst.chunks(self.clock()):
+                yield Send(chunk)
+                self.requests.update(method for method, _ in chunk.calls)
+                self._last_send = self.clock()
+            deadline = burst.read_deadline(self.clock())
+            msg = self.reader.next_message()
+            while msg is None:
+                yield Receive(deadline, idle_ok=False)
+                msg = self.reader.next_message()
+            self._receive(msg, burst)
+        return burst.replies
 
-    def sent(self, chunk: Chunk, now: float) -> None:
-        self.requests.update(method for method, _ in chunk.calls)
-        self._last_send = now
+    def poll(self, until: float) -> IOPlan:
+        """Read and dispatch notifications until `until`; once it passed, only what is
+        buffered and one more read of what already arrived (a server sending without pause
+        cannot hold it). An unasked-for reply is an error."""
+        late = False
+        while True:
+            msg = self.reader.next_message()
+            if msg is not None:
+                self._receive(msg, None)
+                continue
+            if late:
+                return
+            late = self.clock() >= until
+            if not (yield Receive(until, idle_ok=True)):
+                return
 
-    def keepalive_due(self, now: float) -> bool:
-        return now - self._last_send > KEEPALIVE
-
-    def receive(self, msg: dict[str, Any], burst: Burst | None, now: float) -> None:
+    def _receive(self, msg: dict[str, Any], burst: Burst | None) -> None:
         """A message: a reply to `burst` (None: no request pending) or a notification."""
         if "id" not in msg:
-            self.subscriptions.notify(msg, now)
+            self.subscriptions.notify(msg, self.clock())
         elif burst is None:
             raise BackendProtocolError("reply while no request was pending", backend=self.backend)
         else:
             burst.receive(msg)
 
-    # -- plans -------------------------------------------------------------------------
+    # -- operations --------------------------------------------------------------------
 
-    def handshake(self, clock: Clock) -> Exchange:
+    def handshake(self) -> IOPlan:
         """`server.version`, then the subscriptions made before, restored."""
         hello = ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
         self.server_version = (yield from self.batch([hello]))[0]
         headers, scripts = self.subscriptions.restore_calls()
         header = (yield from self.batch(headers)) if headers else []
         statuses = yield from self.batch(scripts)
-        self.subscriptions.restored(header, statuses, clock())
+        self.subscriptions.restored(header, statuses, self.clock())
 
-    def batch(self, calls: Sequence[Call]) -> Exchange:
+    def batch(self, calls: Sequence[Call]) -> IOPlan:
         """The results of `calls` in order; the first error reply is raised."""
-        replies = yield calls
+        replies = yield from self.exchange(calls)
         raise_first_error(replies)
         return replies
 
-    def subscribe(self, scripthashes: Sequence[str], then: Sequence[Call] = ()) -> Exchange:
+    def subscribe(self, scripthashes: Sequence[str], then: Sequence[Call] = ()) -> IOPlan:
         """Subscribe (again): each script's current status hash (None: no history), and the
         results of the `then` calls, sent in the same burst. The first error reply is raised
         once the subscriptions that succeeded are recorded."""
         calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
-        if not calls:
-            return [], []
         new = self.subscriptions.begin(scripthashes)
         try:
-            replies = yield calls
+            replies = yield from self.exchange(calls)
         except BaseException:
             self.subscriptions.abort(new)
             raise
@@ -105,14 +162,25 @@ class ElectrumProtocol:
         raise_first_error(replies)
         return statuses, replies[len(scripthashes) :]
 
-    def tip(self, min_height: int, clock: Clock) -> Exchange:
+    def tip(self, min_height: int) -> IOPlan:
         """The current tip: asked (subscribing to new blocks) when `Subscriptions.tip_wanted`,
         else the latest header the server pushed."""
         subs = self.subscriptions
-        tip = subs.tip
-        if tip is None or subs.tip_wanted(min_height, clock()):
+        tip: Tip | None = subs.tip
+        if tip is None or subs.tip_wanted(min_height, self.clock()):
             reply = (yield from self.batch([(HEADERS_SUBSCRIBE, [])]))[0]
             tip = parse_tip(reply, backend=self.backend)
             subs.headers = True
-            subs.keep_tip(tip, clock())
+            subs.keep_tip(tip, self.clock())
         return tip
+
+    def wait_step(self, seen: int, end: float | None) -> IOPlan:
+        """One turn of waiting for a notification beyond `seen` (until `end`, None: no
+        end): a ping after `KEEPALIVE` seconds of silence, then reading for up to `POLL`
+        seconds, so that a waiting watcher lets other calls use the stream in between."""
+        if self.subscriptions.notifications > seen:
+            return
+        now = self.clock()
+        if now - self._last_send > KEEPALIVE:
+            yield from self.batch([("server.ping", [])])
+        yield from self.poll(now + POLL if end is None else min(now + POLL, end))

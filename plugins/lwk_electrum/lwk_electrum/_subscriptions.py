@@ -1,9 +1,9 @@
 """What a connection is subscribed to, and the notifications that change it (no I/O).
 
 Script subscriptions map each script hash to its last status; the headers subscription
-keeps the latest tip and when it came. Notifications that tell nothing new (a script not
-subscribed, a status or tip already known, an unknown method) are not counted, so a server
-flooding them cannot make a watcher believe something changed.
+keeps the latest tip and when it came. Script notifications that tell nothing new (a script
+not subscribed, a status already known) and unknown methods are not counted, so a server
+flooding them cannot make a watcher believe a script changed.
 """
 
 from __future__ import annotations
@@ -155,13 +155,14 @@ class Subscriptions:
         self.scripthashes[scripthash] = status
         return [scripthash, status]
 
-    def _header(self, params: list[Any], now: float) -> list[Any] | None:
+    def _header(self, params: list[Any], now: float) -> list[Any]:
         try:
             tip = parse_tip(params[0] if params else None, backend=self._backend)
         except BackendProtocolError as e:
             raise BackendProtocolError(
                 f"malformed header notification: {e.reason}", backend=self._backend
             ) from e
-        new = self.tip is None or self.tip.hash != tip.hash
         self.keep_tip(tip, now)
-        return params if new else None
+        # Every header counts, a repeated one too (so a reconnect's restored tip always
+        # reaches the listeners); a watcher's resync on it finds nothing new.
+        return params

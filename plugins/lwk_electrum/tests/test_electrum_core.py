@@ -9,21 +9,23 @@ status-hash cache. Expected status hashes are computed here from the protocol's 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from lwk_electrum._burst import Burst
 from lwk_electrum._errors import ElectrumError
 from lwk_electrum._framing import LineReader
-from lwk_electrum._plan import Batch, Subscribe
-from lwk_electrum._protocol import ElectrumProtocol
+from lwk_electrum._plan import Batch, Subscribe, run
+from lwk_electrum._protocol import ElectrumProtocol, Receive, Send
 from lwk_electrum._scan import ScriptCache, scan_scripts
 from lwk_electrum._subscriptions import SCRIPTHASH_SUBSCRIBE, Subscriptions
 from shared_data import load_fixture
 
-from lwk_core import BackendProtocolError, HistoryEntry
+from lwk_core import BackendProtocolError, BackendTimeout, HistoryEntry
 
 NAME = "tcp://core.test:50001"
 TXID_A, TXID_B = "aa" * 32, "bb" * 32
@@ -144,41 +146,105 @@ def test_notifications_count_only_news_of_subscribed_scripts() -> None:
         subs.notify({"result": 1}, 0.0)
 
 
-def test_a_failed_subscription_is_undone_and_the_handshake_restores_the_rest() -> None:
+class ScriptedServer:
+    """Performs a protocol's I/O events without I/O: each request line sent is answered
+    (in order, after `pushes`) with `answer(method, params)`, a reply's "result" or
+    "error" member (None: no reply); a receive with nothing to hand over is idle, or raises
+    `silence` (what a driver raises on a timeout, or a task cancelled while waiting)."""
+
+    def __init__(
+        self,
+        proto: ElectrumProtocol,
+        answer: Callable[[str, list[Any]], Any],
+        silence: BaseException | None = None,
+    ) -> None:
+        self.proto, self.answer = proto, answer
+        self.silence = silence or BackendTimeout("silence", backend=NAME)
+        self.asked: list[tuple[str, list[Any]]] = []
+        self.pushes: list[dict[str, Any]] = []
+        self._out = b""
+
+    def run(self, plan: Any) -> Any:
+        return run(plan, self._perform)
+
+    def _perform(self, event: Send | Receive) -> bool | None:
+        if isinstance(event, Send):
+            for line in event.chunk.payload.splitlines():
+                req = json.loads(line)
+                self.asked.append((req["method"], req["params"]))
+                member = self.answer(req["method"], req["params"])
+                if member is not None:
+                    reply = {"jsonrpc": "2.0", "id": req["id"], **member}
+                    self._out += _line(*self.pushes, reply)
+            return None
+        if self._out:
+            self.proto.reader.feed(self._out)
+            self._out = b""
+            return True
+        if event.idle_ok:
+            return False
+        raise self.silence
+
+
+def _line(*messages: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def test_a_subscription_that_fails_or_is_cancelled_is_undone() -> None:
     proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
-    plan = proto.subscribe([SH])
-    assert next(plan) == [(SCRIPTHASH_SUBSCRIBE, [SH])]
-    with pytest.raises(StopIteration) as done:
-        plan.send([None])
-    assert done.value.value == ([None], [])
-    other = "77" * 32
-    plan = proto.subscribe([other])
-    next(plan)
-    assert list(proto.subscriptions.scripthashes) == [SH, other]  # listened to already
-    with pytest.raises(TimeoutError):
-        plan.throw(TimeoutError())  # the exchange failed (or the task was cancelled)
-    assert list(proto.subscriptions.scripthashes) == [SH]
+    server = ScriptedServer(proto, lambda method, params: {"result": None})
+    assert server.run(proto.subscribe([SH])) == ([None], [])
+    for silence in (BackendTimeout("silence", backend=NAME), asyncio.CancelledError()):
+        silent = ScriptedServer(proto, lambda method, params: None, silence)
+        with pytest.raises(type(silence)):
+            silent.run(proto.subscribe(["77" * 32]))
+        assert proto.subscriptions.scripthashes == {SH: None}
 
-    proto.subscriptions.headers = True
-    refused = proto.handshake(lambda: 0.0)
-    next(refused)
-    with pytest.raises(ElectrumError, match="busy"):  # an error reply ends a handshake
-        refused.send([ElectrumError(-1, "busy")])
 
-    handshake = proto.handshake(lambda: 0.0)
-    assert next(handshake) == [("server.version", ["lwk-electrum 0.1", "1.4"])]
-    assert handshake.send([["electrs", "1.4"]]) == [("blockchain.headers.subscribe", [])]
+def test_notifications_between_replies_are_dispatched_and_errors_wait_for_every_reply() -> None:
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=2, max_line=1 << 20)
+    heard: list[list[Any]] = []
+    proto.subscriptions.listeners.append(lambda method, params: heard.append(params))
+    proto.subscriptions.begin([SH])
+    proto.subscriptions.record([SH], [None])
+
+    def answer(method: str, params: list[Any]) -> Any:
+        return {"error": {"code": -1, "message": "no"}} if params == [1] else {"result": params}
+
+    server = ScriptedServer(proto, answer)
+    server.pushes = [{"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, status((TXID_A, 1))]}]
+    with pytest.raises(ElectrumError, match="no"):
+        server.run(proto.batch([("echo", [i]) for i in range(5)]))
+    assert [p for _, p in server.asked] == [[0], [1], [2], [3], [4]]  # all sent, all read
+    assert heard == [[SH, status((TXID_A, 1))]]  # the same status pushed 5 times: news once
+    assert proto.requests == {"echo": 5}
+
+
+def test_the_handshake_restores_subscriptions_as_notifications() -> None:
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
     header = signed_header()
-    assert handshake.send([{"height": 3, "hex": header["header_hex"]}]) == [
-        (SCRIPTHASH_SUBSCRIBE, [SH])
+    results = {
+        "server.version": ["electrs", "1.4"],
+        "blockchain.headers.subscribe": {"height": 3, "hex": header["header_hex"]},
+        SCRIPTHASH_SUBSCRIBE: status((TXID_A, 1)),
+    }
+    server = ScriptedServer(proto, lambda method, params: {"result": results[method]})
+    server.run(proto.subscribe([SH]))
+    assert server.run(proto.tip(0)).hash == header["header_hash"]
+    server.asked.clear()
+    server.run(proto.handshake())
+    assert server.asked == [
+        ("server.version", ["lwk-electrum 0.1", "1.4"]),
+        ("blockchain.headers.subscribe", []),
+        (SCRIPTHASH_SUBSCRIBE, [SH]),
     ]
-    with pytest.raises(StopIteration):
-        handshake.send([status((TXID_A, 1))])
     assert proto.server_version == ["electrs", "1.4"]
     assert proto.subscriptions.scripthashes == {SH: status((TXID_A, 1))}
-    tip = proto.subscriptions.tip
-    assert tip is not None and (tip.height, tip.hash) == (3, header["header_hash"])
-    assert proto.subscriptions.notifications == 2  # both restored values were news
+    # The restored tip reaches the listeners; the restored status, known already, does not.
+    assert proto.subscriptions.notifications == 1
+    refusing = ScriptedServer(proto, lambda method, params: {"error": "busy"})
+    with pytest.raises(ElectrumError, match="busy"):  # an error reply ends a handshake
+        refusing.run(proto.handshake())
 
 
 def signed_header() -> dict[str, Any]:
