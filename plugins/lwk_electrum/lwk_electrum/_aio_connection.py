@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, Tip
+from lwk_core.plugin import BackendError, Tip
 
 from ._burst import Chunk
 from ._connection_base import ConnectionBase
@@ -26,7 +26,15 @@ from ._errors import ElectrumError
 from ._framing import Call
 from ._plan import run_async
 from ._protocol import IOPlan, Receive, Send
-from ._tls import check_pin, connect_error, handshake_error, os_text
+from ._tls import (
+    check_pin,
+    closed_error,
+    connect_error,
+    handshake_error,
+    nothing_came,
+    recv_error,
+    send_error,
+)
 
 __all__ = ["AsyncElectrumConnection"]
 
@@ -186,14 +194,8 @@ class AsyncElectrumConnection(ConnectionBase):
             writer.write(chunk.payload)
             async with asyncio.timeout(max(chunk.deadline - time.monotonic(), 0.001)):
                 await writer.drain()
-        except TimeoutError as e:
-            raise BackendTimeout(
-                f"request not sent within {self.timeout:g}s", backend=self.name
-            ) from e
         except OSError as e:
-            raise BackendConnectError(
-                f"connection lost while sending: {os_text(e)}", backend=self.name
-            ) from e
+            raise send_error(e, self.timeout, backend=self.name) from e
 
     async def _recv(self, deadline: float, idle_ok: bool) -> bool:
         """Feed what arrives before `deadline` to the reader; False if idle and allowed."""
@@ -206,15 +208,11 @@ class AsyncElectrumConnection(ConnectionBase):
             # 0: just take what the transport already buffered (read returns at once then)
             async with asyncio.timeout(max(remaining, 0.0)):
                 data = await reader.read(_RECV)
-        except TimeoutError as e:
-            if idle_ok:
-                return False
-            raise BackendTimeout(
-                f"no complete reply within {self.timeout:g}s", backend=self.name
-            ) from e
         except OSError as e:
-            raise BackendConnectError(f"connection lost: {os_text(e)}", backend=self.name) from e
+            if idle_ok and nothing_came(e):
+                return False
+            raise recv_error(e, self.timeout, backend=self.name) from e
         if not data:
-            raise BackendConnectError("server closed the connection", backend=self.name)
+            raise closed_error(backend=self.name)
         self.protocol.reader.feed(data)
         return True

@@ -19,13 +19,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
-from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, Tip
+from lwk_core.plugin import BackendError, Tip
 
 from ._burst import Chunk
 from ._connection_base import BATCH_SIZE, MAX_LINE, ConnectionBase
@@ -34,7 +33,15 @@ from ._framing import Call
 from ._plan import run
 from ._protocol import IOPlan, Receive, Send
 from ._subscriptions import Listener
-from ._tls import check_pin, connect_error, handshake_error, os_text
+from ._tls import (
+    check_pin,
+    closed_error,
+    connect_error,
+    handshake_error,
+    nothing_came,
+    recv_error,
+    send_error,
+)
 
 __all__ = ["BATCH_SIZE", "MAX_LINE", "ElectrumConnection"]
 
@@ -190,14 +197,8 @@ class ElectrumConnection(ConnectionBase):
         try:
             sock.settimeout(max(chunk.deadline - time.monotonic(), 0.001))
             sock.sendall(chunk.payload)
-        except TimeoutError as e:
-            raise BackendTimeout(
-                f"request not sent within {self.timeout:g}s", backend=self.name
-            ) from e
         except OSError as e:
-            raise BackendConnectError(
-                f"connection lost while sending: {os_text(e)}", backend=self.name
-            ) from e
+            raise send_error(e, self.timeout, backend=self.name) from e
 
     def _recv(self, deadline: float, idle_ok: bool) -> bool:
         """Feed what arrives before `deadline` to the reader; False if idle and allowed."""
@@ -209,16 +210,12 @@ class ElectrumConnection(ConnectionBase):
                 raise TimeoutError
             sock.settimeout(max(remaining, 0.0))  # 0: just take what is already there
             data = sock.recv(_RECV)
-        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError) as e:
-            if idle_ok:
-                return False
-            raise BackendTimeout(
-                f"no complete reply within {self.timeout:g}s", backend=self.name
-            ) from e
         except OSError as e:
-            raise BackendConnectError(f"connection lost: {os_text(e)}", backend=self.name) from e
+            if idle_ok and nothing_came(e):
+                return False
+            raise recv_error(e, self.timeout, backend=self.name) from e
         if not data:
-            raise BackendConnectError("server closed the connection", backend=self.name)
+            raise closed_error(backend=self.name)
         self.protocol.reader.feed(data)
         return True
 

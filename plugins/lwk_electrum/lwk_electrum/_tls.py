@@ -1,4 +1,5 @@
-"""TLS policy shared by both transports: the context, the pin check, the error texts.
+"""What both transports share below the protocol: the TLS context and pin check, and the
+typed errors for each way a socket fails (the texts the user sees).
 
 By default the certificate chain and host name are validated; a SHA-256 pin of the DER
 certificate replaces CA validation (self-signed servers); `validate_domain=False` turns
@@ -13,7 +14,16 @@ import ssl
 
 from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout
 
-__all__ = ["check_pin", "connect_error", "handshake_error", "os_text", "tls_context"]
+__all__ = [
+    "check_pin",
+    "closed_error",
+    "connect_error",
+    "handshake_error",
+    "nothing_came",
+    "recv_error",
+    "send_error",
+    "tls_context",
+]
 
 
 def tls_context(validate_domain: bool, pin: bytes | None) -> ssl.SSLContext:
@@ -51,6 +61,29 @@ def handshake_error(e: BaseException, *, backend: str) -> BackendError | None:
     if isinstance(e, OSError):
         return BackendConnectError(f"TLS handshake failed: {os_text(e)}", backend=backend)
     return None
+
+
+def send_error(e: OSError, timeout: float, *, backend: str) -> BackendError:
+    """The error for a write that failed (TimeoutError: not sent within `timeout`)."""
+    if isinstance(e, TimeoutError):
+        return BackendTimeout(f"request not sent within {timeout:g}s", backend=backend)
+    return BackendConnectError(f"connection lost while sending: {os_text(e)}", backend=backend)
+
+
+def nothing_came(e: OSError) -> bool:
+    """Whether a failed read only means that nothing arrived in the time given."""
+    return isinstance(e, TimeoutError | BlockingIOError | ssl.SSLWantReadError)
+
+
+def recv_error(e: OSError, timeout: float, *, backend: str) -> BackendError:
+    """The error for a read that failed (or in which nothing came in time)."""
+    if nothing_came(e):
+        return BackendTimeout(f"no complete reply within {timeout:g}s", backend=backend)
+    return BackendConnectError(f"connection lost: {os_text(e)}", backend=backend)
+
+
+def closed_error(*, backend: str) -> BackendError:
+    return BackendConnectError("server closed the connection", backend=backend)
 
 
 def os_text(e: OSError) -> str:

@@ -44,18 +44,7 @@ T = TypeVar("T")
 MARGIN = 0.5
 
 
-@pytest.fixture(scope="module")
-def rt() -> Iterator[Regtest]:
-    with Regtest() as regtest:
-        yield regtest
-
-
-@pytest.fixture(autouse=True)
-def no_faults(rt: Regtest) -> Iterator[None]:
-    yield
-    for faults in (rt.electrum_faults, rt.electrum_ssl_faults):
-        faults.clear()
-        faults.latency = 0.0
+pytestmark = pytest.mark.usefixtures("no_faults")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import lwk
@@ -34,18 +34,7 @@ from lwk_core._transaction import Transaction
 MARGIN = 0.5
 
 
-@pytest.fixture(scope="module")
-def rt() -> Iterator[Regtest]:
-    with Regtest() as regtest:
-        yield regtest
-
-
-@pytest.fixture(autouse=True)
-def no_faults(rt: Regtest) -> Iterator[None]:
-    yield
-    for faults in (rt.electrum_faults, rt.electrum_ssl_faults):
-        faults.clear()
-        faults.latency = 0.0
+pytestmark = pytest.mark.usefixtures("no_faults")
 
 
 def tcp(rt: Regtest, **kw: Any) -> ElectrumClient:
