@@ -1,4 +1,4 @@
-"""One pipelined exchange of requests, without I/O: what to send when, replies by id.
+"""One pipelined exchange of requests, without I/O: what to send when, replies in place.
 
 Chunks of `batch_size` request lines are sent while at most `WINDOW` chunks are unanswered:
 one round trip for most batches, and a bounded amount of unread data either way. Replies are
@@ -31,6 +31,7 @@ class Chunk:
     then unanswered, this chunk's included."""
 
     calls: Sequence[Call]
+    ids: Sequence[int]
     payload: bytes
     deadline: float
     in_flight: int
@@ -68,7 +69,8 @@ class Burst:
             ids = [next(self._ids) for _ in calls]
             self._pending.update((i, first + k) for k, i in enumerate(ids))
             self._sent = end
-            yield Chunk(calls, encode_requests(ids, calls), now + self._timeout, len(self._pending))
+            payload = encode_requests(ids, calls)
+            yield Chunk(calls, ids, payload, now + self._timeout, len(self._pending))
 
     def read_deadline(self, now: float) -> float:
         """When the reply awaited next is late; its clock starts with the first reply of a
@@ -78,16 +80,14 @@ class Burst:
             self.deadline, self._armed = now + self._timeout, chunk_start
         return self.deadline
 
+    @property
+    def unanswered(self) -> list[int]:
+        """The ids of the requests sent and not answered yet."""
+        return list(self._pending)
+
     def receive(self, msg: dict[str, Any]) -> None:
-        """Store a reply (a message with an id) at its position."""
-        msg_id = msg["id"]
-        index = self._pending.pop(msg_id, None) if type(msg_id) is int else None
-        if index is None:
-            error = msg.get("error")
-            detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
-            raise BackendProtocolError(
-                f"reply to an unknown request id{detail}", backend=self._backend
-            )
+        """Store a reply to one of this burst's requests at its position."""
+        index = self._pending.pop(msg["id"])
         if msg.get("error") is not None:
             self.replies[index] = ElectrumError.from_reply(msg["error"], backend=self._backend)
         elif "result" in msg:

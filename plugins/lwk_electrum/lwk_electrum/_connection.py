@@ -134,7 +134,7 @@ class ElectrumConnection(ConnectionBase):
             except BackendError as e:
                 log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
         self._sock = self._open()
-        self.protocol.reader.clear()
+        self.protocol.reset()
         try:
             run(self.protocol.handshake(), self._perform)
         except BaseException:
@@ -169,7 +169,7 @@ class ElectrumConnection(ConnectionBase):
 
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
-        self.protocol.reader.clear()
+        self.protocol.reset()
         if sock is not None:
             _close(sock)
 
@@ -216,7 +216,7 @@ class ElectrumConnection(ConnectionBase):
             raise recv_error(e, self.timeout, backend=self.name) from e
         if not data:
             raise closed_error(backend=self.name)
-        self.protocol.reader.feed(data)
+        self.protocol.feed(data)
         return True
 
 

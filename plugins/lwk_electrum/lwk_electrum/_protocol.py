@@ -6,8 +6,9 @@ subscriptions, a batch, a subscription, the tip, reading notifications while idl
 plans that yield two kinds of I/O event, and nothing else is left to a driver:
 
 - `Send(chunk)`: write `chunk.payload` before `chunk.deadline`;
-- `Receive(deadline, idle_ok)`: feed what arrives before `deadline` to `reader` and answer
-  True; if nothing came, answer False when `idle_ok`, else raise BackendTimeout.
+- `Receive(deadline, idle_ok)`: `feed` what arrives before `deadline` and answer True (also
+  when another task fed bytes meanwhile); if nothing came, answer False when `idle_ok`,
+  else raise BackendTimeout.
 
 A driver (blocking sockets, or asyncio streams) performs them, and drops the socket on any
 failure other than an error reply (ElectrumError): its stream can no longer be trusted.
@@ -27,6 +28,7 @@ import attrs
 from lwk_core.plugin import BackendProtocolError, Tip
 
 from ._burst import Burst, Chunk, raise_first_error
+from ._errors import ElectrumError
 from ._framing import Call, LineReader
 from ._headers import parse_tip
 from ._plan import Plan
@@ -81,53 +83,88 @@ class ElectrumProtocol:
         self.requests: Counter[str] = Counter()  # requests written, by method
         self.server_version: Any = None
         self._ids = itertools.count(1)
+        self._routes: dict[int, Burst] = {}  # request id -> the burst awaiting its reply
+        self._orphans: set[int] = set()  # ids of requests whose asker gave up
         self._last_send = 0.0
 
     # -- the stream --------------------------------------------------------------------
 
+    def feed(self, data: bytes) -> None:
+        """Bytes from the server, handled as the plans that wait for them go on."""
+        self.reader.feed(data)
+
+    def _pump(self, burst: Burst | None) -> None:
+        """Handle the complete messages buffered, until `burst` is answered (None: all).
+        A reply goes to the burst waiting for it (by id), whichever that is; a message
+        without an id is a notification."""
+        while burst is None or not burst.done:
+            msg = self.reader.next_message()
+            if msg is None:
+                return
+            if "id" not in msg:
+                self.subscriptions.notify(msg, self.clock())
+                continue
+            msg_id = msg["id"]
+            owner = self._routes.pop(msg_id, None) if type(msg_id) is int else None
+            if owner is not None:
+                owner.receive(msg)
+            elif type(msg_id) is int and msg_id in self._orphans:
+                self._orphans.discard(msg_id)  # its asker gave up (cancelled)
+            elif not self._routes:
+                raise BackendProtocolError(
+                    "reply while no request was pending", backend=self.backend
+                )
+            else:
+                error = msg.get("error")
+                detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
+                raise BackendProtocolError(
+                    f"reply to an unknown request id{detail}", backend=self.backend
+                )
+
+    def reset(self) -> None:
+        """The stream is gone: forget its bytes and the requests it carried."""
+        self.reader.clear()
+        self._routes.clear()
+        self._orphans.clear()
+
     def exchange(self, calls: Sequence[Call]) -> IOPlan:
         """The replies to `calls` in order, error replies as ElectrumError values (see
-        `Burst`); notifications read meanwhile are dispatched."""
+        `Burst`). Several exchanges may share the stream; one given up (its plan closed or
+        thrown into) leaves its late replies to be discarded."""
         burst = Burst(
             calls, self._ids, size=self.batch_size, timeout=self.timeout, backend=self.backend
         )
-        while not burst.done:
-            for chunk in burst.chunks(self.clock()):
-                yield Send(chunk)
-                self.requests.update(method for method, _ in chunk.calls)
-                self._last_send = self.clock()
-            deadline = burst.read_deadline(self.clock())
-            msg = self.reader.next_message()
-            while msg is None:
-                yield Receive(deadline, idle_ok=False)
-                msg = self.reader.next_message()
-            self._receive(msg, burst)
-        return burst.replies
+        try:
+            while True:
+                self._pump(burst)  # what was read meanwhile, by this plan or another's
+                if burst.done:
+                    return burst.replies
+                sent = False
+                for chunk in burst.chunks(self.clock()):
+                    self._routes.update(dict.fromkeys(chunk.ids, burst))
+                    yield Send(chunk)
+                    self.requests.update(method for method, _ in chunk.calls)
+                    self._last_send = self.clock()
+                    sent = True
+                if not sent:
+                    yield Receive(burst.read_deadline(self.clock()), idle_ok=False)
+        except BaseException:
+            for i in burst.unanswered:
+                if self._routes.pop(i, None) is not None:
+                    self._orphans.add(i)
+            raise
 
     def poll(self, until: float) -> IOPlan:
-        """Read and dispatch notifications until `until`; once it passed, only what is
-        buffered and one more read of what already arrived (a server sending without pause
-        cannot hold it). An unasked-for reply is an error."""
+        """Read and dispatch until `until`; once it passed, only what is buffered and one
+        more read of what already arrived (a server sending without pause cannot hold it)."""
         late = False
         while True:
-            msg = self.reader.next_message()
-            if msg is not None:
-                self._receive(msg, None)
-                continue
+            self._pump(None)
             if late:
                 return
             late = self.clock() >= until
             if not (yield Receive(until, idle_ok=True)):
                 return
-
-    def _receive(self, msg: dict[str, Any], burst: Burst | None) -> None:
-        """A message: a reply to `burst` (None: no request pending) or a notification."""
-        if "id" not in msg:
-            self.subscriptions.notify(msg, self.clock())
-        elif burst is None:
-            raise BackendProtocolError("reply while no request was pending", backend=self.backend)
-        else:
-            burst.receive(msg)
 
     # -- operations --------------------------------------------------------------------
 

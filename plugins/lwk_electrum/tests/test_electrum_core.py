@@ -74,17 +74,32 @@ def test_a_burst_keeps_four_chunks_in_flight_and_matches_replies_by_id() -> None
 
 
 def test_error_replies_are_values_and_bad_ids_are_protocol_errors() -> None:
-    b = burst(2)
-    (chunk,) = b.chunks(0.0)
-    first, second = ids_of(chunk.payload)
-    b.receive({"id": second, "error": {"code": -5, "message": "no such tx"}})
-    with pytest.raises(BackendProtocolError, match="unknown request id"):
-        b.receive(reply(second, 1))  # answered already
-    with pytest.raises(BackendProtocolError, match="unknown request id"):
-        b.receive(reply(None, 1))
-    with pytest.raises(BackendProtocolError, match="neither"):
-        b.receive({"id": first})
-    assert isinstance(b.replies[1], ElectrumError) and b.replies[1].code == -5
+    def exchange(*replies: Any) -> Any:
+        proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+        plan = proto.exchange([("a", []), ("b", [])])
+        first, second = next(plan).chunk.ids
+        assert isinstance(plan.send(None), Receive)
+        proto.feed(_line(*(r(first, second) for r in replies)))
+        with pytest.raises(StopIteration) as done:
+            plan.send(True)
+        return done.value.value
+
+    error = {"code": -5, "message": "no such tx"}
+    got = exchange(lambda a, b: {"id": b, "error": error}, lambda a, b: {"id": a, "result": 1})
+    assert got[0] == 1 and isinstance(got[1], ElectrumError) and got[1].code == -5
+    for bad, text in [
+        (lambda a, b: {"id": b + 1, "result": 1}, "unknown request id"),
+        (lambda a, b: {"id": None, "error": "boom"}, r"unknown request id \(server error: boom"),
+        (lambda a, b: {"id": a}, "neither"),
+    ]:
+        with pytest.raises(BackendProtocolError, match=text):
+            exchange(bad)
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+    idle = proto.poll(0.0)
+    assert next(idle) == Receive(0.0, idle_ok=True)
+    proto.feed(_line({"id": 1, "result": 1}))
+    with pytest.raises(BackendProtocolError, match="no request was pending"):
+        idle.send(True)
 
 
 def test_deadlines_are_per_chunk_counted_from_when_it_is_awaited() -> None:
@@ -178,7 +193,7 @@ class ScriptedServer:
                     self._out += _line(*self.pushes, reply)
             return None
         if self._out:
-            self.proto.reader.feed(self._out)
+            self.proto.feed(self._out)
             self._out = b""
             return True
         if event.idle_ok:
