@@ -1,12 +1,13 @@
 """One persistent Electrum connection on asyncio streams: the async driver of the protocol.
 
 The twin of `_connection.ElectrumConnection` (same protocol core, same TLS policy, same
-timeouts), for one event loop. Tasks take turns on the stream (an asyncio lock), so many
-concurrent scans share one connection and each burst stays pipelined; no background task
-runs: notifications are read by whoever holds the stream. A failure other than an error
-reply, or a cancellation while the stream is in use, aborts the transport (its stream can
-no longer be trusted), so a cancelled task leaves neither a socket nor a half-read reply
-behind; the next call reconnects and restores the subscriptions.
+timeouts), for one event loop. Many tasks share the connection at once: each writes its
+bursts whole, and the tasks waiting for replies take turns reading (whoever reads hands
+every reply to its burst by id), so concurrent scans overlap their round trips. No
+background task runs. A cancelled task's late replies are discarded and the stream goes
+on; any other failure but an error reply aborts the transport (its stream can no longer be
+trusted), failing the other exchanges on it, and the next call reconnects and restores the
+subscriptions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lwk_core.plugin import BackendError, Tip
+from lwk_core.plugin import BackendConnectError, BackendError, Tip
 
 from ._burst import Chunk
 from ._connection_base import ConnectionBase
@@ -47,12 +48,14 @@ _CLOSE_WAIT: Final = 1.0  # seconds a polite close may take before the transport
 class AsyncElectrumConnection(ConnectionBase):
     """An asyncio JSON-RPC connection; constructing it does no network I/O."""
 
-    _lock: asyncio.Lock  # binds to the event loop of its first use
-    _reader: asyncio.StreamReader | None = None
-    _writer: asyncio.StreamWriter | None = None
-
-    def _make_lock(self) -> asyncio.Lock:
-        return asyncio.Lock()
+    def _init_io(self) -> None:
+        # asyncio locks bind to the event loop of their first use
+        self._lock = asyncio.Lock()  # connecting, closing
+        self._read_lock = asyncio.Lock()  # one reader of the stream at a time
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._stream_no = 0  # which stream: bumped by every drop
+        self._fed = 0  # reads fed to the protocol, to see that another task read meanwhile
 
     @property
     def connected(self) -> bool:
@@ -104,41 +107,55 @@ class AsyncElectrumConnection(ConnectionBase):
     async def close(self) -> None:
         """Close the stream and forget the subscriptions; a later call connects afresh."""
         async with self._lock:
-            writer, self._reader, self._writer = self._writer, None, None
-            self.protocol.reader.clear()
+            writer = self._writer
+            self._drop()
             self.protocol.subscriptions.clear()
             if writer is not None:
-                writer.close()
                 with contextlib.suppress(OSError, TimeoutError):
                     async with asyncio.timeout(_CLOSE_WAIT):
                         await writer.wait_closed()
-                writer.transport.abort()  # no-op once closed; else do not wait any longer
 
     # -- connection --------------------------------------------------------------------
 
     async def _run(self, plan: IOPlan) -> Any:
-        async with self._lock:
-            await self._ensure_connected()
-            return await self._guarded(plan)
+        return await self._guarded(plan, await self._ensure_connected())
 
-    async def _ensure_connected(self) -> None:
-        if self._writer is not None:
-            try:
-                # Read what arrived while idle: notifications, or the EOF of a server that
-                # went away, in which case reconnect now rather than fail the request.
-                await self._guarded(self.protocol.poll(0.0))
-                return
-            except BackendError as e:
-                log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
-        self._reader, self._writer = await self._open()
-        self.protocol.reader.clear()
+    async def _guarded(self, plan: IOPlan, stream: int) -> Any:
+        """Run a plan on `stream`; anything but an error reply or a cancellation (whose
+        late replies are discarded) leaves the stream unusable: drop it."""
         try:
-            await run_async(self.protocol.handshake(), self._perform)
-        except BaseException:
-            self._drop()
+            return await run_async(plan, lambda event: self._perform(event, stream))
+        except (ElectrumError, asyncio.CancelledError):
             raise
-        self.connects += 1
-        log.debug("%s: connected (server %r)", self.name, self.server_version)
+        except BaseException:
+            self._drop(stream)
+            raise
+
+    async def _ensure_connected(self) -> int:
+        """The number of the open stream, once connected (and the handshake done)."""
+        async with self._lock:
+            if self._reader is not None and not self._read_lock.locked():
+                try:
+                    # Read what arrived while idle: notifications, or the EOF of a server
+                    # that went away, in which case reconnect now rather than fail a call.
+                    await self._guarded(self.protocol.poll(0.0), self._stream_no)
+                except BackendError as e:
+                    log.info(
+                        "%s: connection lost while idle (%s); reconnecting", self.name, e.reason
+                    )
+            if self._reader is not None and not self._reader.at_eof():
+                return self._stream_no
+            self._drop()
+            self._reader, self._writer = await self._open()
+            stream = self._stream_no
+            try:
+                await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
+            except BaseException:
+                self._drop(stream)
+                raise
+            self.connects += 1
+            log.debug("%s: connected (server %r)", self.name, self.server_version)
+            return stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = self.endpoint.host, self.endpoint.port
@@ -162,30 +179,30 @@ class AsyncElectrumConnection(ConnectionBase):
             raise error from e
         return reader, writer
 
-    def _drop(self) -> None:
+    def _drop(self, stream: int | None = None) -> None:
+        """Abort the stream (`stream`: only if that one is still open)."""
+        if stream is not None and stream != self._stream_no:
+            return
         writer, self._reader, self._writer = self._writer, None, None
-        self.protocol.reader.clear()
+        self._stream_no += 1
+        self.protocol.reset()
         if writer is not None:
             writer.transport.abort()
 
-    async def _guarded(self, plan: IOPlan) -> Any:
-        """Run a plan; anything but an error reply (or a cancellation while the stream is in
-        use) leaves the stream unusable: drop it."""
-        try:
-            return await run_async(plan, self._perform)
-        except ElectrumError:
-            raise
-        except BaseException:
-            self._drop()
-            raise
+    def _check(self, stream: int) -> None:
+        if stream != self._stream_no:
+            raise BackendConnectError(
+                "connection lost (dropped by another call)", backend=self.name
+            )
 
     # -- wire --------------------------------------------------------------------------
 
-    async def _perform(self, event: Send | Receive) -> bool | None:
+    async def _perform(self, event: Send | Receive, stream: int) -> bool | None:
         if isinstance(event, Send):
+            self._check(stream)
             await self._write(event.chunk)
             return None
-        return await self._recv(event.deadline, event.idle_ok)
+        return await self._recv(event.deadline, event.idle_ok, stream)
 
     async def _write(self, chunk: Chunk) -> None:
         writer = self._writer
@@ -197,22 +214,29 @@ class AsyncElectrumConnection(ConnectionBase):
         except OSError as e:
             raise send_error(e, self.timeout, backend=self.name) from e
 
-    async def _recv(self, deadline: float, idle_ok: bool) -> bool:
-        """Feed what arrives before `deadline` to the reader; False if idle and allowed."""
-        reader = self._reader
-        assert reader is not None
+    async def _recv(self, deadline: float, idle_ok: bool, stream: int) -> bool:
+        """Feed what arrives before `deadline` to the protocol; True at once if another
+        task read meanwhile; False if idle and allowed."""
+        fed = self._fed
         remaining = deadline - time.monotonic()
         try:
             if remaining <= 0 and not idle_ok:
                 raise TimeoutError
             # 0: just take what the transport already buffered (read returns at once then)
-            async with asyncio.timeout(max(remaining, 0.0)):
+            async with asyncio.timeout(max(remaining, 0.0)), self._read_lock:
+                self._check(stream)
+                if self._fed != fed:
+                    return True
+                reader = self._reader
+                assert reader is not None
                 data = await reader.read(_RECV)
+                if data:
+                    self._fed += 1
+                    self.protocol.feed(data)
         except OSError as e:
             if idle_ok and nothing_came(e):
                 return False
             raise recv_error(e, self.timeout, backend=self.name) from e
         if not data:
             raise closed_error(backend=self.name)
-        self.protocol.reader.feed(data)
         return True

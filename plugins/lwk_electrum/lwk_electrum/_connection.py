@@ -55,11 +55,9 @@ _RECV: Final = 1 << 16
 class ElectrumConnection(ConnectionBase):
     """A thread-safe JSON-RPC connection; constructing it does no network I/O."""
 
-    _lock: threading.RLock
-    _sock: socket.socket | None = None
-
-    def _make_lock(self) -> threading.RLock:
-        return threading.RLock()
+    def _init_io(self) -> None:
+        self._lock = threading.RLock()  # whoever holds it owns the socket
+        self._sock: socket.socket | None = None
 
     @property
     def connected(self) -> bool:

@@ -46,10 +46,11 @@ class ConnectionBase:
         )
         self._pin = cert_fingerprint
         self._ssl_context: ssl.SSLContext | None = None
-        self._lock = self._make_lock()  # whoever holds it owns the stream
         self.connects = 0
+        self._init_io()
 
-    def _make_lock(self) -> Any:
+    def _init_io(self) -> None:
+        """Set up the driver's state: no stream yet, its locks."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
