@@ -1,5 +1,6 @@
-"""Regtest wallets for the Electrum tests: LWK-derived descriptors, addresses, and the
-views of a wallet (ours and LWK's) that the comparisons use."""
+"""Regtest wallets for the Electrum tests: LWK-derived descriptors, addresses, the views
+of a wallet (ours and LWK's) that the comparisons use, and the server faults (regtest
+fault modes) each client must turn into typed errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,24 @@ from typing import Any
 
 import lwk
 
-from lwk_core import Chain, Network, Wollet
+from lwk_core import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    Chain,
+    Network,
+    Wollet,
+)
+
+SERVER_FAULTS: list[tuple[str, type[BackendError]]] = [
+    ("refuse", BackendConnectError),
+    ("hang", BackendTimeout),
+    ("reset", BackendConnectError),
+    ("truncate", BackendConnectError),
+    ("garbage", BackendProtocolError),
+    ("oversized", BackendProtocolError),
+]
 
 
 def descriptor(name: str) -> str:

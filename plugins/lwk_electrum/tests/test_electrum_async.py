@@ -25,13 +25,11 @@ import lwk
 import pytest
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_regtest import Regtest
-from regtest_wallets import address, descriptor, lwk_view, our_view
+from regtest_wallets import SERVER_FAULTS, address, descriptor, lwk_view, our_view
 
 from lwk_core import (
     BackendConnectError,
     BackendError,
-    BackendProtocolError,
-    BackendTimeout,
     BroadcastRejected,
     Network,
     Update,
@@ -244,17 +242,7 @@ def test_tip_follows_pushed_headers_and_reconnects_restore_subscriptions(
     arun(main)
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("refuse", BackendConnectError),
-        ("hang", BackendTimeout),
-        ("reset", BackendConnectError),
-        ("truncate", BackendConnectError),
-        ("garbage", BackendProtocolError),
-        ("oversized", BackendProtocolError),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), SERVER_FAULTS)
 def test_server_faults_end_in_typed_errors_within_the_timeout(
     rt: Regtest, fault: str, error: type[BackendError], no_leaks: None
 ) -> None:

@@ -15,14 +15,13 @@ from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
 from lwk_regtest import Regtest
-from regtest_wallets import address, descriptor, lwk_view, our_view
+from regtest_wallets import SERVER_FAULTS, address, descriptor, lwk_view, our_view
 from shared_data import DATA
 
 from lwk_core import (
     BackendConnectError,
     BackendError,
     BackendProtocolError,
-    BackendTimeout,
     BroadcastRejected,
     Chain,
     DecodeError,
@@ -218,17 +217,7 @@ def test_a_history_above_the_kept_tip_refreshes_it(
 # -- faults, timeouts, reconnects -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("refuse", BackendConnectError),
-        ("hang", BackendTimeout),
-        ("reset", BackendConnectError),
-        ("truncate", BackendConnectError),
-        ("garbage", BackendProtocolError),
-        ("oversized", BackendProtocolError),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), SERVER_FAULTS)
 def test_server_faults_end_in_typed_errors_within_the_timeout(
     rt: Regtest, fault: str, error: type[BackendError]
 ) -> None:
