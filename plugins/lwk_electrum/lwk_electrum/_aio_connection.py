@@ -134,10 +134,11 @@ class AsyncElectrumConnection(ConnectionBase):
     async def _ensure_connected(self) -> int:
         """The number of the open stream, once connected (and the handshake done)."""
         async with self._lock:
-            if self._reader is not None and not self._read_lock.locked():
+            if self._reader is not None and not self.protocol.busy:
                 try:
-                    # Read what arrived while idle: notifications, or the EOF of a server
-                    # that went away, in which case reconnect now rather than fail a call.
+                    # Read what arrived while idle (with calls in flight, their readers do):
+                    # notifications, or the EOF of a server that went away, in which case
+                    # reconnect now rather than fail a call.
                     await self._guarded(self.protocol.poll(0.0), self._stream_no)
                 except BackendError as e:
                     log.info(

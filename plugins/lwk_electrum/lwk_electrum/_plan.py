@@ -1,8 +1,10 @@
 """Plans: protocol logic written once as generators, run by a blocking or an async driver.
 
-A plan yields operations (what to ask the server) and is sent each one's result; it does no
-I/O itself. A failed operation is thrown into the plan, so it can undo what it began (a
-cancelled task included) before the error goes on.
+A plan yields operations and is sent each one's result; it does no I/O itself. A failed
+operation is thrown into the plan, so it can undo what it began (a cancelled task included)
+before the error goes on. The connection's plans (`_protocol`) yield I/O events (Send,
+Receive); the backend's (`_scan`, `_requests`, `_spv`) yield `Batch` and `Subscribe`, which
+a session performs with its connection's methods of those names.
 """
 
 from __future__ import annotations

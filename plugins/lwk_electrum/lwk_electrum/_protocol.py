@@ -37,6 +37,7 @@ from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, Subscriptio
 __all__ = [
     "CLIENT_NAME",
     "KEEPALIVE",
+    "POLL",
     "PROTOCOL_VERSION",
     "ElectrumProtocol",
     "IOPlan",
@@ -120,6 +121,11 @@ class ElectrumProtocol:
                 raise BackendProtocolError(
                     f"reply to an unknown request id{detail}", backend=self.backend
                 )
+
+    @property
+    def busy(self) -> bool:
+        """Whether requests are awaiting replies (someone is reading the stream)."""
+        return bool(self._routes)
 
     def reset(self) -> None:
         """The stream is gone: forget its bytes and the requests it carried."""

@@ -31,7 +31,7 @@ __all__ = [
 log = logging.getLogger("lwk_electrum")
 
 Listener = Callable[[str, list[Any]], None]
-"""Called with (method, params) for each notification, while the connection lock is held."""
+"""Called with (method, params) for each notification, by the call that read it."""
 
 SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
 HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
