@@ -111,7 +111,7 @@ class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):
         """Broadcast a transaction (object, raw bytes or hex) and return its txid (see
         `Client.broadcast`)."""
         raw = tx_bytes(tx)
-        txid = txid_of(raw)
+        txid = txid_of(raw)  # DecodeError before anything is sent
         return self._checked_txid(await self._call("lwk_broadcast", tx=raw), txid)
 
     async def close(self) -> None:

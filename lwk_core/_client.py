@@ -191,7 +191,8 @@ class Client(BackendHandle[Backend], ScanMethods):
         another txid than the transaction's is a BackendProtocolError.
         """
         raw = tx_bytes(tx)
-        return self._checked_txid(self._hook("lwk_broadcast", tx=raw), txid_of(raw))
+        txid = txid_of(raw)  # DecodeError before anything is sent
+        return self._checked_txid(self._hook("lwk_broadcast", tx=raw), txid)
 
     def close(self) -> None:
         self._hook_optional("lwk_close")

@@ -23,6 +23,7 @@ from lwk_core import (
     AllBackendsFailed,
     AsyncBackendChain,
     AsyncClient,
+    DecodeError,
     Network,
     PluginError,
     Update,
@@ -273,3 +274,13 @@ def test_cancelled_scans_leave_client_usable_and_wallet_unchanged(
             return await client.full_scan(wollet)
 
     assert asyncio.run(main()) == blocking_update
+
+
+def test_undecodable_broadcast_is_refused_before_anything_is_sent(chain_name: str) -> None:
+    async def main() -> list[str]:
+        async with connect_async(f"memory://{chain_name}", NET) as client:
+            with pytest.raises(DecodeError):
+                await client.broadcast(b"\x00\x01")
+            return _backend(client).calls
+
+    assert asyncio.run(main()) == []

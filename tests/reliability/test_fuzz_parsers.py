@@ -44,10 +44,11 @@ from lwk_electrum._errors import ElectrumError, broadcast_reason
 from lwk_electrum._headers import parse_header, parse_tip
 from lwk_electrum._scan import parse_history
 from lwk_electrum._session import ElectrumSession
-from lwk_esplora import EsploraClient, _http
+from lwk_esplora import EsploraClient, _retry
 from lwk_esplora import _parse as esplora
-from lwk_esplora._backend import _tx_scripts
-from lwk_esplora._http import MAX_BODY, Reply, parse_retry_after
+from lwk_esplora._response import MAX_BODY, Reply
+from lwk_esplora._retry import parse_retry_after
+from lwk_esplora._steps import _tx_scripts
 from lwk_regtest import Regtest, RegtestChain
 from reliability_support import (
     FundedWallet,
@@ -850,7 +851,7 @@ def fuzz_esplora_scans(
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without the real 0.5 s backoff base (the waits are not what is tested here)."""
-    monkeypatch.setattr(_http, "_BACKOFF_BASE", 0.0)
+    monkeypatch.setattr(_retry, "_BACKOFF_BASE", 0.0)
 
 
 def assert_both_outcomes(outcomes: collections.Counter[str]) -> None:

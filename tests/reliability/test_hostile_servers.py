@@ -28,7 +28,7 @@ from hostile_servers import (
 )
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
-from lwk_esplora._http import MAX_BODY
+from lwk_esplora._response import MAX_BODY
 from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import (

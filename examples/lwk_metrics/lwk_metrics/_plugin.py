@@ -1,4 +1,8 @@
-"""The wrapper hook implementations: time the inner call, record it, pass the result on."""
+"""The wrapper hook implementations: time the inner call, record it, pass the result on.
+
+For an async backend the owner answers an awaitable: `when_done` records once it has been
+awaited, so the time is the backend's work, not the coroutine's creation.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from lwk_core.plugin import hookimpl
+from lwk_core.plugin import hookimpl, when_done
 
 from ._stats import record
 
@@ -18,13 +22,11 @@ def _plugin_of(connection: object) -> str:
 
 def _timed(hook: str, connection: object) -> Generator[None, Any, Any]:
     started = time.perf_counter()
-    failed = True
-    try:
-        result = yield
-        failed = False
-        return result
-    finally:
+
+    def done(failed: bool) -> None:
         record(_plugin_of(connection), hook, time.perf_counter() - started, failed)
+
+    return (yield from when_done(done))
 
 
 @hookimpl(wrapper=True)

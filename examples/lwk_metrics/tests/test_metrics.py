@@ -55,3 +55,25 @@ def test_is_discovered_and_can_be_disabled(monkeypatch: pytest.MonkeyPatch) -> N
     reset_plugin_manager()
     assert get_plugin_manager().get_plugin("metrics") is None
     assert "metrics" not in {p.name for p in list_plugins()}
+
+
+def test_times_the_awaited_work_of_an_async_backend() -> None:
+    """The async flavour answers an awaitable at once; the time recorded is its awaiting."""
+    import asyncio
+
+    from lwk_core import connect_async
+
+    register_chain("metrics-async", MemoryChain(Network.LIQUID_TESTNET))
+
+    async def main() -> None:
+        async with connect_async("memory://metrics-async", Network.LIQUID_TESTNET) as client:
+            client.connection.faults["latency"] = 0.05  # type: ignore[attr-defined]
+            await client.tip()
+            client.connection.faults["refuse"] = True  # type: ignore[attr-defined]
+            with pytest.raises(Exception, match="refused"):
+                await client.tip()
+
+    asyncio.run(main())
+    (row,) = lwk_metrics.snapshot()
+    assert (row.hook, row.calls, row.errors) == ("tip", 2, 1)
+    assert row.seconds >= 2 * 0.05

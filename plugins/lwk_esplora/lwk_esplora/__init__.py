@@ -5,10 +5,13 @@ from lwk_esplora import EsploraClient
 
 client = EsploraClient("https://blockstream.info/liquidtestnet/api", Network.LIQUID_TESTNET)
 update = client.full_scan(wollet)
+
+async with AsyncEsploraClient("https://blockstream.info/liquidtestnet/api", network) as client:
+    update = await client.full_scan(wollet)
 """
 
-from ._client import EsploraClient
+from ._client import AsyncEsploraClient, EsploraClient
 
 __version__ = "0.1.0"
 
-__all__ = ["EsploraClient"]
+__all__ = ["AsyncEsploraClient", "EsploraClient"]

@@ -1,18 +1,20 @@
-"""EsploraClient: the Client of lwk-core driven by an Esplora REST server."""
+"""EsploraClient and AsyncEsploraClient: lwk-core's Client and AsyncClient driven by an
+Esplora REST server, through the same steps (`_steps`)."""
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Mapping
+from typing import Unpack
 
 import httpx
 
-from lwk_core import Client, Network
+from lwk_core import AsyncClient, Client, Network
 
-from ._backend import EsploraBackend
+from ._ahttp import AsyncHttpSession
+from ._backend import AsyncEsploraBackend, EsploraBackend
 from ._http import HttpSession
+from ._response import Options, Settings
 
-__all__ = ["EsploraClient"]
+__all__ = ["AsyncEsploraClient", "EsploraClient"]
 
 PLUGIN = "lwk_esplora._plugin"  # the module of the hooks, as the entry point names it
 
@@ -31,7 +33,8 @@ class EsploraClient(Client):
     an Authorization bearer token) are sent with every request and never logged;
     ``proxy`` is an httpx proxy URL (``HTTP(S)_PROXY`` from the environment also apply);
     ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
-    (tests, custom sockets).
+    (tests, custom sockets). Defaults: ``timeout=30.0, concurrency=8, headers=None,
+    proxy=None, max_retries=5, verify=True`` (`Options`).
     """
 
     connection: EsploraBackend
@@ -41,26 +44,34 @@ class EsploraClient(Client):
         url: str,
         network: Network,
         *,
-        timeout: float = 30.0,
-        concurrency: int = 8,
-        headers: Mapping[str, str] | None = None,
-        proxy: str | None = None,
-        max_retries: int = 5,
-        verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        if not isinstance(network, Network):
-            raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
-        http = HttpSession(
-            url,
-            timeout=timeout,
-            concurrency=concurrency,
-            headers=headers,
-            proxy=proxy,
-            max_retries=max_retries,
-            verify=verify,
-            transport=transport,
-        )
-        super().__init__(
-            EsploraBackend(http, network), name=http.name, network=network, plugin=PLUGIN
-        )
+        settings = Settings(url, network, **options)
+        backend = EsploraBackend(HttpSession(settings, transport=transport), network)
+        super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)
+
+
+class AsyncEsploraClient(AsyncClient):
+    """The asyncio twin of `EsploraClient`: the same arguments (``transport`` an
+    httpx.AsyncBaseTransport), requests, paging, retries, caps and answers.
+
+    One pooled httpx.AsyncClient, created on the first awaited call, serves every task
+    using the client (many wallets' scans at once): at most ``concurrency`` requests are
+    in flight in all. Use it from one event loop; ``async with`` closes it. A cancelled
+    call closes the connections it was using and leaves the client usable.
+    """
+
+    connection: AsyncEsploraBackend
+
+    def __init__(
+        self,
+        url: str,
+        network: Network,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        settings = Settings(url, network, **options)
+        backend = AsyncEsploraBackend(AsyncHttpSession(settings, transport=transport), network)
+        super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)

@@ -1,113 +1,35 @@
-"""HTTP transport of the Esplora backend: one pooled httpx.Client, retries, caps, a worker pool.
+"""The blocking transport of the Esplora backend: one pooled httpx.Client, a worker pool.
 
-Every request goes through `HttpSession.request`, which
-
-- waits while the server asked everyone to back off (429/503 pause all workers at once);
-- retries 429/503 with exponential backoff and jitter, honouring `Retry-After` (capped);
-- retries dropped connections, 502/504 and (once) timeouts, only for idempotent requests;
-- gives the server at most `2 * timeout` per request, over all its attempts: every connect,
-  read and write obeys that deadline (`_deadline`), so no drip, `1xx` run or empty gzip
-  blocks can stretch it (waits between attempts, bounded below, come on top);
-- decodes the body as it streams and aborts above a size cap on the decoded bytes
-  (`_decode`: gzip only, never inflating more than the cap at once);
-- turns httpx exceptions into the lwk_core error tree, naming the server but never the
-  path (it holds script hashes) or the headers (they may hold tokens).
+Thin: the retry policy is `_retry`'s, the checks of answers and the body caps
+`_response`'s. Here: the slots bounding concurrent requests, the sleeps the policy asks
+for, and a deadline that every socket operation of a request obeys (`_deadline`), so no
+drip, `1xx` run or empty gzip blocks can stretch it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import email.utils
-import importlib.util
-import logging
-import math
-import random
-import re
-import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-import attrs
 import httpx
 
-from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, RateLimited
+from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
-from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+from ._response import Answer, Reply, Settings, mapped_errors
+from ._retry import Pause, Retrying
 
-__all__ = ["MAX_BODY", "HttpSession", "Reply", "parse_retry_after"]
-
-log = logging.getLogger("lwk_esplora")
+__all__ = ["HttpSession"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_BODY = 4 * 1024 * 1024
-"""Largest body accepted: above any JSON page or text answer, and any valid Elements tx
-(a block weighs at most 4,000,000 units, so no transaction serializes to more bytes)."""
-
-_ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated, not fatal
-_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
-_BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
-_TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
-_UNREACHABLE_RETRIES = 1  # connection refused, DNS or TLS failure
-_DEADLINE_FACTOR = 2.0  # the server's time per request, all attempts together, in timeouts
-_RATE_STATUSES = frozenset({429, 503})
-_HASH = re.compile(r"[0-9a-fA-F]{64}")
-_HTTP2 = importlib.util.find_spec("h2") is not None
-_USER_AGENT = "lwk-esplora/0.1"
-
-
-@attrs.frozen
-class Reply:
-    """A complete HTTP answer: status, body (capped) and the headers we act on."""
-
-    status: int
-    body: bytes = attrs.field(repr=False)
-    retry_after: str | None = None
-
-    def message(self, *, elide: bool = True) -> str:
-        """The body as printable text for error messages: short and with hashes elided
-        (they may identify the wallet's scripts) unless `elide` is False."""
-        text = self.body.decode("utf-8", "replace").strip()
-        if elide:
-            text = _HASH.sub("<hash>", text[:300])
-        return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), capped.
-
-    None when absent or unparseable; negative or past dates give 0.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:  # "-0000" dates parse naive; RFC 9110 dates are GMT
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_WAIT)
-
 
 class _NotStarted(Exception):
     """A call `HttpSession.map` skipped because another one had failed."""
-
-
-def _backoff(retry: int) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random."""
-    delay = min(_MAX_RETRY_WAIT, _BACKOFF_BASE * 2.0**retry)
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 class HttpSession:
@@ -117,48 +39,16 @@ class HttpSession:
     first use and released by `close()` (a later request opens them again).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout: float,
-        concurrency: int,
-        headers: Mapping[str, str] | None,
-        proxy: str | None,
-        max_retries: int,
-        verify: ssl.SSLContext | bool,
-        transport: httpx.BaseTransport | None,
-    ) -> None:
-        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
-            raise ValueError("timeout must be a finite number of seconds > 0")
-        if not (isinstance(concurrency, int) and concurrency >= 1):
-            raise ValueError("concurrency must be an integer >= 1")
-        if not (isinstance(max_retries, int) and max_retries >= 0):
-            raise ValueError("max_retries must be an integer >= 0")
-        base = _parse_base_url(url)
-        port = base.port or (443 if base.scheme == "https" else 80)
-        host = f"[{base.host}]" if ":" in base.host else base.host
-        self.name = f"{base.scheme}://{host}:{port}"
-        self.timeout = float(timeout)
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self._base = base
-        self._headers = {
-            "User-Agent": _USER_AGENT,
-            **dict(headers or {}),
-            "Accept-Encoding": ACCEPT_ENCODING,  # the only encoding `_decode` inflates
-        }
-        self._proxy = proxy
-        self._verify = verify
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.max_retries = settings.max_retries
         self._transport = transport
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._resume_at = 0.0  # monotonic time before which nobody sends (rate limit)
-        # At most `concurrency` requests reach httpx at once, so its pool (as many
-        # connections, all kept alive) never queues a request: a queued request can get a
-        # connection that another thread then closes under it (httpcore issue #1110).
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pause = Pause()
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -166,18 +56,8 @@ class HttpSession:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(
-                    base_url=self._base,
-                    headers=self._headers,
-                    timeout=httpx.Timeout(self.timeout),
-                    limits=httpx.Limits(
-                        max_connections=self.concurrency,
-                        max_keepalive_connections=self.concurrency,
-                    ),
-                    http2=_HTTP2,
-                    proxy=self._proxy,
-                    verify=self._verify,
+                    **self.settings.client_arguments(),  # type: ignore[arg-type]
                     transport=self._transport,
-                    follow_redirects=False,
                 )
                 _deadline.install_deadlines(self._client)
             return self._client
@@ -186,7 +66,7 @@ class HttpSession:
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=self.concurrency, thread_name_prefix="lwk-esplora"
+                    max_workers=self.settings.concurrency, thread_name_prefix="lwk-esplora"
                 )
             return self._pool
 
@@ -209,7 +89,7 @@ class HttpSession:
         again), waits for the running ones (nothing is left running after a call returns)
         and is raised. `fn` must not call `map` itself: the workers would wait for each other.
         """
-        if len(items) <= 1 or self.concurrency == 1:
+        if len(items) <= 1 or self.settings.concurrency == 1:
             return [fn(item) for item in items]
         failed = threading.Event()
 
@@ -244,191 +124,40 @@ class HttpSession:
         content: bytes | None = None,
         idempotent: bool = True,
     ) -> Reply:
-        """Send one request, retrying what is safe to retry; return the final answer.
+        """Send one request, retrying what is safe to retry (`_retry`); the final answer.
 
-        `route` names the endpoint in logs and errors without its parameters. Answers
-        other than 429/503/502/504 are returned whatever their status. Non-idempotent
-        requests (broadcast) are retried only on 429/503, which mean "not processed".
+        `route` names the endpoint in logs and errors without its parameters.
         """
-        retries = timeouts = 0
-        waited = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
-        budget = self.timeout * _DEADLINE_FACTOR  # the server's time left, for all attempts
+        retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
-            self._wait_if_paused()
+            time.sleep(self._pause.remaining())
             try:
                 with self._slots:
-                    start = time.monotonic()
-                    try:
-                        reply = self._attempt(method, path, route, content, start + budget)
-                    finally:
-                        budget -= time.monotonic() - start
-            except BackendTimeout:
-                if (
-                    not idempotent
-                    or timeouts >= _TIMEOUT_RETRIES
-                    or retries >= self.max_retries
-                    or budget <= 0
-                ):
-                    raise
-                timeouts += 1
-                retries += 1
-                log.info("%s: %s %s timed out, retrying", self.name, method, route)
+                    reply = self._attempt(retrying, path, content)
+            except (BackendTimeout, BackendConnectError) as exc:
+                time.sleep(retrying.after_failure(exc))
                 continue
-            except BackendConnectError as exc:
-                # A refused connection (or DNS/TLS failure) rarely heals in seconds: retry
-                # it once, so a chain fails over fast; a dropped one up to max_retries.
-                unreachable = isinstance(exc.__cause__, httpx.ConnectError)
-                limit = (
-                    min(_UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
-                )
-                if not idempotent or retries >= limit or budget <= 0:
-                    raise
-                retries += 1
-                delay = 0.0 if retries == 1 else _backoff(retries - 2)
-                log.info(
-                    "%s: %s %s failed (%s), retry %d in %.2fs",
-                    self.name,
-                    method,
-                    route,
-                    exc.reason,
-                    retries,
-                    delay,
-                )
-                time.sleep(delay)
-                continue
-            if reply.status not in _RATE_STATUSES:
+            delay = retrying.after_reply(reply)
+            if delay is None:
                 return reply
-            wait = parse_retry_after(reply.retry_after)
-            delay = _backoff(retries) if wait is None else wait
-            if retries >= self.max_retries or waited + delay > _MAX_RETRY_WAIT:
-                raise RateLimited(
-                    f"HTTP {reply.status} on {method} {route} after {retries} retries",
-                    backend=self.name,
-                    retry_after=wait,
-                )
-            retries += 1
-            waited += delay
-            log.warning(
-                "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
-                self.name,
-                reply.status,
-                method,
-                route,
-                delay,
-                retries,
-                self.max_retries,
-            )
-            self._pause(delay)
+            self._pause.extend(delay)
 
-    def _pause(self, delay: float) -> None:
-        with self._lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + delay)
-
-    def _wait_if_paused(self) -> None:
-        with self._lock:
-            remaining = self._resume_at - time.monotonic()
-        if remaining > 0:
-            # Each worker adds its own small jitter so they do not all resume at once.
-            time.sleep(remaining + random.uniform(0, min(1.0, remaining / 10)))
-
-    def _attempt(
-        self, method: str, path: str, route: str, content: bytes | None, deadline: float
-    ) -> Reply:
-        what = f"{method} {route}"
+    def _attempt(self, retrying: Retrying, path: str, content: bytes | None) -> Reply:
+        what = f"{retrying.method} {retrying.route}"
+        start = time.monotonic()
+        deadline = start + retrying.budget
         client = self._httpx()
         try:
             with (
+                mapped_errors(self.settings, what, deadline),
                 _deadline.until(deadline),
-                client.stream(method, path.lstrip("/"), content=content) as resp,
+                client.stream(retrying.method, path.lstrip("/"), content=content) as resp,
             ):
-                status = resp.status_code
-                if status in (502, 504):
-                    error = BackendTimeout if status == 504 else BackendConnectError
-                    raise error(f"HTTP {status} from a gateway on {what}", backend=self.name)
-                if 300 <= status < 400:
-                    raise BackendProtocolError(
-                        f"HTTP {status} redirect on {what}: configure the final URL",
-                        backend=self.name,
-                    )
-                if status != 200:
-                    text = _read(resp, _ERROR_BODY_CAP, deadline, truncate=True) or b""
-                    return Reply(status, text, resp.headers.get("retry-after"))
-                declared = resp.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > MAX_BODY:
-                    raise BackendProtocolError(
-                        f"{what}: answer of {declared} bytes exceeds the {MAX_BODY} byte cap",
-                        backend=self.name,
-                    )
-                body = _read(resp, MAX_BODY, deadline, truncate=False)
-                if body is None:
-                    raise BackendProtocolError(
-                        f"{what}: answer exceeds the {MAX_BODY} byte cap (decoded)",
-                        backend=self.name,
-                    )
-                return Reply(status, body)
-        except _TooSlow:
-            raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from None
-        except EncodingRefused as exc:
-            raise BackendProtocolError(f"{what}: {exc}", backend=self.name) from None
-        except httpx.TimeoutException as exc:
-            if time.monotonic() >= deadline:
-                raise BackendTimeout(f"{what}: {self._too_slow()}", backend=self.name) from exc
-            raise BackendTimeout(f"{what}: {_describe(exc)}", backend=self.name) from exc
-        except httpx.RequestError as exc:
-            raise BackendConnectError(f"{what}: {_describe(exc)}", backend=self.name) from exc
-
-    def _too_slow(self) -> str:
-        limit = self.timeout * _DEADLINE_FACTOR
-        return f"no complete answer within {limit:g}s ({_DEADLINE_FACTOR:g} x timeout)"
-
-
-class _TooSlow(Exception):
-    """The deadline passed while a body was read (a transport without `_deadline`'s)."""
-
-
-def _read(resp: httpx.Response, cap: int, deadline: float, *, truncate: bool) -> bytes | None:
-    """Read and decode a streamed body up to `cap` decoded bytes and until `deadline`.
-
-    Above the cap: what was read (`truncate`) or None; past the deadline: _TooSlow; an
-    encoding that is not accepted or does not decode: EncodingRefused (unless `truncate`:
-    an error text is then empty). Stopping early closes the connection instead of
-    returning it to the pool.
-    """
-    body = bytearray()
-    try:
-        decoder = BodyDecoder(resp.headers.get("content-encoding"))
-        if resp.is_stream_consumed:  # a custom transport's in-memory response: httpx read
-            content = resp.content  # and decoded it already, there is nothing to stream
-            return content[:cap] if truncate or len(content) <= cap else None
-        for chunk in resp.iter_raw():
-            if time.monotonic() > deadline:
-                raise _TooSlow
-            for piece in decoder.decode(chunk):
-                body += piece
-                if len(body) > cap:
-                    return bytes(body[:cap]) if truncate else None
-        decoder.finish()
-    except EncodingRefused:
-        if truncate:
-            return bytes(body)
-        raise
-    return bytes(body)
-
-
-def _describe(exc: Exception) -> str:
-    """A short cause without URLs (httpx messages may contain the request path)."""
-    text = _HASH.sub("<hash>", str(exc)).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _parse_base_url(url: str) -> httpx.URL:
-    if not isinstance(url, str):
-        raise TypeError("url must be a str such as 'https://blockstream.info/liquid/api'")
-    try:
-        base = httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"invalid Esplora URL: {exc}") from None
-    if base.scheme not in ("http", "https") or not base.host:
-        raise ValueError("an Esplora URL needs an http:// or https:// scheme and a host")
-    # The path is a plain prefix (e.g. /liquid/api); keep it exactly, minus a trailing "/".
-    return base.copy_with(path=base.path.rstrip("/") + "/", query=None, fragment=None)
+                answer = Answer(self.name, what, resp, deadline)
+                if answer.in_memory is None:
+                    for chunk in resp.iter_raw():
+                        if not answer.feed(chunk):
+                            break
+                return answer.reply()
+        finally:
+            retrying.spent(time.monotonic() - start)

@@ -1,6 +1,8 @@
 """The lwk.backends entry point "esplora": hook implementations for http:// and https://.
 
-Core calls each hook only with a backend this plugin created (an EsploraBackend).
+Core calls each hook only with a backend this plugin created: an EsploraBackend, or for
+`connect_async` an AsyncEsploraBackend. Each hook returns what the backend's method
+returns: the answer, or for the async backend the awaitable of it, which core awaits.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 from lwk_core.plugin import HistoryEntry, Network, Tip, hookimpl
 
-from ._backend import EsploraBackend
-from ._client import EsploraClient
+from ._backend import AsyncEsploraBackend, EsploraBackend
+from ._client import AsyncEsploraClient, EsploraClient
 
 __all__ = [
     "lwk_block_timestamps",
@@ -37,19 +39,22 @@ def lwk_schemes() -> list[str]:
 
 
 @hookimpl
-def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> EsploraClient:
+def lwk_connect(
+    url: str, network: Network | None, options: Mapping[str, Any], asynchronous: bool
+) -> EsploraClient | AsyncEsploraClient:
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
         raise TypeError(f"unknown Esplora option(s): {', '.join(unknown)}")
     if network is None:
         raise TypeError("an Esplora URL needs its network: connect(url, Network.LIQUID, ...)")
-    return EsploraClient(url, network, **options)
+    flavour = AsyncEsploraClient if asynchronous else EsploraClient
+    return flavour(url, network, **options)
 
 
 @hookimpl
-def lwk_ping(connection: EsploraBackend) -> bool:
-    connection.ping()
-    return True
+def lwk_ping(connection: EsploraBackend | AsyncEsploraBackend) -> Any:
+    answer = connection.ping()  # None from the blocking backend, else an awaitable
+    return True if answer is None else answer
 
 
 @hookimpl
@@ -80,5 +85,5 @@ def lwk_broadcast(connection: EsploraBackend, tx: bytes) -> str:
 
 
 @hookimpl
-def lwk_close(connection: EsploraBackend) -> None:
-    connection.close()
+def lwk_close(connection: EsploraBackend) -> Any:
+    return connection.close()

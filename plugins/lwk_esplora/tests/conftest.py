@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from esplora_fake import FakeEsplora
-from lwk_esplora import EsploraClient, _http
+from lwk_esplora import EsploraClient, _retry
 
 from lwk_core import Network
 
@@ -14,7 +14,7 @@ from lwk_core import Network
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff without Retry-After starts at 10 ms instead of 0.5 s."""
-    monkeypatch.setattr(_http, "_BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(_retry, "_BACKOFF_BASE", 0.01)
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
-from lwk_esplora import EsploraClient, _http
-from lwk_esplora._http import MAX_BODY, parse_retry_after
+from lwk_esplora import EsploraClient, _http, _response, _retry
+from lwk_esplora._response import MAX_BODY
+from lwk_esplora._retry import parse_retry_after
 
 from lwk_core import (
     BackendConnectError,
@@ -307,7 +308,7 @@ def test_rate_limit_waits_are_bounded_per_request(
 ) -> None:
     """Waits add up to at most _MAX_RETRY_WAIT (60 s; 0.5 s here) before RateLimited, so a
     BackendChain is not held for max_retries long Retry-After waits."""
-    monkeypatch.setattr(_http, "_MAX_RETRY_WAIT", 0.5)
+    monkeypatch.setattr(_retry, "_MAX_RETRY_WAIT", 0.5)
     fake.intercept = lambda r: httpx.Response(429, headers={"Retry-After": "0.3"})
     started = time.monotonic()
     with make(fake, max_retries=5) as client, pytest.raises(RateLimited) as info:
@@ -339,16 +340,17 @@ def test_hostile_json_is_a_protocol_error(fake: FakeEsplora, body: bytes) -> Non
 def test_map_starts_nothing_after_a_failure() -> None:
     """A worker freed by a failing call must not start the next one: against a hanging
     server each would cost its timeouts again before the chain could fail over."""
-    session = _http.HttpSession(
+    settings = _response.Settings(
         "http://esplora.test/api",
+        Network.LIQUID_TESTNET,
         timeout=5.0,
         concurrency=2,
         headers=None,
         proxy=None,
         max_retries=0,
         verify=True,
-        transport=None,
     )
+    session = _http.HttpSession(settings, transport=None)
     started: list[int] = []
     running, release = threading.Event(), threading.Event()
 

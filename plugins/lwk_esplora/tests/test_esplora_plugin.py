@@ -38,8 +38,8 @@ def test_connect_builds_an_esplora_client_with_options() -> None:
         "https://blockstream.info/liquid/api", Network.LIQUID, timeout=5, concurrency=2
     )
     assert isinstance(client, EsploraClient)
-    assert client.connection.http.timeout == 5.0
-    assert client.connection.http.concurrency == 2
+    assert client.connection.http.settings.timeout == 5.0
+    assert client.connection.http.settings.concurrency == 2
     assert client.network is Network.LIQUID
 
 

@@ -1,0 +1,103 @@
+"""The asyncio transport of the Esplora backend: one pooled httpx.AsyncClient.
+
+As thin as the blocking one (`_http`): the retry policy is `_retry`'s, the checks of
+answers and the body caps `_response`'s. Here: a semaphore bounding the requests in flight
+(shared by every task using the client), the sleeps the policy asks for, and the
+request's deadline as an `asyncio.timeout`, which bounds every socket operation.
+Cancelling a request (task cancel, an outer timeout) closes its connection instead of
+returning it to the pool half-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from lwk_core.plugin import BackendConnectError, BackendTimeout
+
+from ._response import Answer, Reply, Settings, mapped_errors
+from ._retry import Pause, Retrying
+
+__all__ = ["AsyncHttpSession"]
+
+
+class AsyncHttpSession:
+    """The HTTP side of one async Esplora backend, used from one event loop.
+
+    Constructing it does no I/O: the httpx.AsyncClient is created on first use and
+    released by `close()` (a later request opens it again).
+    """
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.max_retries = settings.max_retries
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._pause = Pause()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    def _httpx(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                **self.settings.client_arguments(),  # type: ignore[arg-type]
+                transport=self._transport,
+            )
+        return self._client
+
+    async def close(self) -> None:
+        """Close the connections; the next request opens new ones (in any event loop:
+        the slots are made anew too, an asyncio.Semaphore belongs to the loop it ran in)."""
+        client, self._client = self._client, None
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        if client is not None:
+            await client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        content: bytes | None = None,
+        idempotent: bool = True,
+    ) -> Reply:
+        """Send one request, retrying what is safe to retry (`_retry`); the final answer.
+
+        `route` names the endpoint in logs and errors without its parameters.
+        """
+        retrying = Retrying(self.settings, method, route, idempotent=idempotent)
+        while True:
+            await asyncio.sleep(self._pause.remaining())
+            try:
+                async with self._slots:
+                    reply = await self._attempt(retrying, path, content)
+            except (BackendTimeout, BackendConnectError) as exc:
+                await asyncio.sleep(retrying.after_failure(exc))
+                continue
+            delay = retrying.after_reply(reply)
+            if delay is None:
+                return reply
+            self._pause.extend(delay)
+
+    async def _attempt(self, retrying: Retrying, path: str, content: bytes | None) -> Reply:
+        what = f"{retrying.method} {retrying.route}"
+        start = time.monotonic()
+        deadline = start + retrying.budget
+        client = self._httpx()
+        try:
+            with mapped_errors(self.settings, what, deadline):
+                async with (
+                    asyncio.timeout(retrying.budget),
+                    client.stream(retrying.method, path.lstrip("/"), content=content) as resp,
+                ):
+                    answer = Answer(self.name, what, resp, deadline)
+                    if answer.in_memory is None:
+                        async for chunk in resp.aiter_raw():
+                            if not answer.feed(chunk):
+                                break
+                    return answer.reply()
+        finally:
+            retrying.spent(time.monotonic() - start)

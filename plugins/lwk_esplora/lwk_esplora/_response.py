@@ -1,0 +1,261 @@
+"""One Esplora HTTP exchange without I/O: settings, answer checks, capped bodies, errors.
+
+Both transports (`_http.HttpSession`, `_ahttp.AsyncHttpSession`) send the request and feed
+what arrives here:
+
+- `Settings` checks the constructor arguments and names the server (never the path: it
+  holds script hashes, nor the headers: they may hold tokens);
+- `Answer` takes the status and headers (gateway errors, redirects and declared sizes
+  refused), then the raw body chunks, decoded as they come and capped on the decoded
+  bytes (`_decode`: gzip only, never inflating more than the cap at once), and gives the
+  `Reply`;
+- `mapped_errors` turns httpx exceptions (and a passed deadline) into the lwk_core error
+  tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import re
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from typing import TypedDict
+
+import attrs
+import httpx
+
+from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, Network
+
+from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+
+__all__ = [
+    "DEADLINE_FACTOR",
+    "HTTP2",
+    "MAX_BODY",
+    "Answer",
+    "Options",
+    "Reply",
+    "Settings",
+    "TooSlow",
+    "mapped_errors",
+]
+
+MAX_BODY = 4 * 1024 * 1024
+"""Largest body accepted: above any JSON page or text answer, and any valid Elements tx
+(a block weighs at most 4,000,000 units, so no transaction serializes to more bytes)."""
+
+HTTP2 = importlib.util.find_spec("h2") is not None
+DEADLINE_FACTOR = 2.0  # the server's time per request, all attempts together, in timeouts
+_ERROR_BODY_CAP = 16 * 1024  # error texts are short; longer ones are truncated, not fatal
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
+_USER_AGENT = "lwk-esplora/0.1"
+
+
+@attrs.frozen
+class Reply:
+    """A complete HTTP answer: status, body (capped) and the headers we act on."""
+
+    status: int
+    body: bytes = attrs.field(repr=False)
+    retry_after: str | None = None
+
+    def message(self, *, elide: bool = True) -> str:
+        """The body as printable text for error messages: short and with hashes elided
+        (they may identify the wallet's scripts) unless `elide` is False."""
+        text = self.body.decode("utf-8", "replace").strip()
+        if elide:
+            text = _HASH.sub("<hash>", text[:300])
+        return "".join(ch if ch.isprintable() else "?" for ch in text) or "(empty body)"
+
+
+class Options(TypedDict, total=False):
+    """The keyword arguments of both Esplora clients (and of `connect` for http URLs)."""
+
+    timeout: float
+    concurrency: int
+    headers: Mapping[str, str] | None
+    proxy: str | None
+    max_retries: int
+    verify: ssl.SSLContext | bool
+
+
+class Settings:
+    """What both transports of one server are built with, checked; no I/O."""
+
+    def __init__(
+        self,
+        url: str,
+        network: Network,
+        *,
+        timeout: float = 30.0,
+        concurrency: int = 8,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        max_retries: int = 5,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        if not isinstance(network, Network):
+            raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ValueError("timeout must be a finite number of seconds > 0")
+        if not (isinstance(concurrency, int) and concurrency >= 1):
+            raise ValueError("concurrency must be an integer >= 1")
+        if not (isinstance(max_retries, int) and max_retries >= 0):
+            raise ValueError("max_retries must be an integer >= 0")
+        self.base = _parse_base_url(url)
+        port = self.base.port or (443 if self.base.scheme == "https" else 80)
+        host = f"[{self.base.host}]" if ":" in self.base.host else self.base.host
+        self.name = f"{self.base.scheme}://{host}:{port}"
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.headers = {
+            "User-Agent": _USER_AGENT,
+            **dict(headers or {}),
+            "Accept-Encoding": ACCEPT_ENCODING,  # the only encoding `_decode` inflates
+        }
+        self.proxy = proxy
+        self.verify = verify
+
+    def client_arguments(self) -> dict[str, object]:
+        """The arguments of the httpx client (sync or async) of this server.
+
+        Its pool holds `concurrency` connections, all kept alive, and at most that many
+        requests reach it at once (each transport's slots), so a request never queues in
+        httpx: a queued request can get a connection that another one then closes under it
+        (httpcore issue #1110).
+        """
+        return {
+            "base_url": self.base,
+            "headers": self.headers,
+            "timeout": httpx.Timeout(self.timeout),
+            "limits": httpx.Limits(
+                max_connections=self.concurrency,
+                max_keepalive_connections=self.concurrency,
+            ),
+            "http2": HTTP2,
+            "proxy": self.proxy,
+            "verify": self.verify,
+            "follow_redirects": False,
+        }
+
+    def too_slow(self) -> str:
+        limit = self.timeout * DEADLINE_FACTOR
+        return f"no complete answer within {limit:g}s ({DEADLINE_FACTOR:g} x timeout)"
+
+
+class TooSlow(Exception):
+    """The deadline passed while a body was read."""
+
+
+class Answer:
+    """One response as it arrives: its head checked, its body decoded and capped."""
+
+    def __init__(self, name: str, what: str, response: httpx.Response, deadline: float) -> None:
+        self.name = name
+        self.what = what
+        self.status = status = response.status_code
+        self.deadline = deadline
+        self.retry_after = response.headers.get("retry-after")
+        if status in (502, 504):
+            error = BackendTimeout if status == 504 else BackendConnectError
+            raise error(f"HTTP {status} from a gateway on {what}", backend=name)
+        if 300 <= status < 400:
+            raise BackendProtocolError(
+                f"HTTP {status} redirect on {what}: configure the final URL", backend=name
+            )
+        # An error text is read only so far (and an undecodable one is empty); an answer
+        # must fit the cap, declared or decoded.
+        self.truncate = status != 200
+        self.cap = _ERROR_BODY_CAP if self.truncate else MAX_BODY
+        declared = response.headers.get("content-length", "")
+        if not self.truncate and declared.isdigit() and int(declared) > MAX_BODY:
+            raise BackendProtocolError(
+                f"{what}: answer of {declared} bytes exceeds the {MAX_BODY} byte cap",
+                backend=name,
+            )
+        self.body = bytearray()
+        self.over = self.refused = False
+        self.decoder: BodyDecoder | None = None
+        with self._encoding():
+            self.decoder = BodyDecoder(response.headers.get("content-encoding"))
+        # a custom transport's in-memory response: httpx read and decoded it already
+        self.in_memory = response.content if response.is_stream_consumed else None
+
+    @contextlib.contextmanager
+    def _encoding(self) -> Iterator[None]:
+        try:
+            yield
+        except EncodingRefused:
+            if not self.truncate:
+                raise
+            self.refused = True
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take the next raw chunk; False: stop reading (the connection is then closed,
+        not reused). TooSlow past the deadline."""
+        if time.monotonic() > self.deadline:
+            raise TooSlow
+        if self.decoder is None or self.refused:
+            return False
+        with self._encoding():
+            for piece in self.decoder.decode(chunk):
+                self.body += piece
+                if len(self.body) > self.cap:
+                    self.over = True
+                    return False
+        return not self.refused
+
+    def reply(self) -> Reply:
+        """The answer once the body ended or reading stopped."""
+        if self.in_memory is not None:
+            self.body = bytearray(self.in_memory)
+            self.over = len(self.body) > self.cap
+        elif self.decoder is not None and not (self.over or self.refused):
+            with self._encoding():
+                self.decoder.finish()
+        if self.over and not self.truncate:
+            raise BackendProtocolError(
+                f"{self.what}: answer exceeds the {MAX_BODY} byte cap (decoded)",
+                backend=self.name,
+            )
+        return Reply(self.status, bytes(self.body[: self.cap]), self.retry_after)
+
+
+@contextlib.contextmanager
+def mapped_errors(settings: Settings, what: str, deadline: float) -> Iterator[None]:
+    """httpx's exceptions, a passed deadline (TooSlow, or asyncio's TimeoutError) and a
+    refused encoding, as BackendError subclasses naming the server, never the path."""
+    try:
+        yield
+    except (TooSlow, TimeoutError):
+        raise BackendTimeout(f"{what}: {settings.too_slow()}", backend=settings.name) from None
+    except EncodingRefused as exc:
+        raise BackendProtocolError(f"{what}: {exc}", backend=settings.name) from None
+    except httpx.TimeoutException as exc:
+        reason = settings.too_slow() if time.monotonic() >= deadline else _describe(exc)
+        raise BackendTimeout(f"{what}: {reason}", backend=settings.name) from exc
+    except httpx.RequestError as exc:
+        raise BackendConnectError(f"{what}: {_describe(exc)}", backend=settings.name) from exc
+
+
+def _describe(exc: Exception) -> str:
+    """A short cause without URLs (httpx messages may contain the request path)."""
+    text = _HASH.sub("<hash>", str(exc)).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse_base_url(url: str) -> httpx.URL:
+    if not isinstance(url, str):
+        raise TypeError("url must be a str such as 'https://blockstream.info/liquid/api'")
+    try:
+        base = httpx.URL(url.strip())
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid Esplora URL: {exc}") from None
+    if base.scheme not in ("http", "https") or not base.host:
+        raise ValueError("an Esplora URL needs an http:// or https:// scheme and a host")
+    # The path is a plain prefix (e.g. /liquid/api); keep it exactly, minus a trailing "/".
+    return base.copy_with(path=base.path.rstrip("/") + "/", query=None, fragment=None)

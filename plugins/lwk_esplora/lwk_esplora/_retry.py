@@ -1,0 +1,177 @@
+"""The retry policy of one Esplora request, without I/O: both transports drive it.
+
+A transport makes an attempt, reports its outcome (`after_failure`, `after_reply`) and
+gets back how long to wait before the next attempt, or the error to raise (raised by the
+policy itself), or None: the reply is final. The rules:
+
+- 429/503 are retried `max_retries` times with exponential backoff and jitter, honouring
+  `Retry-After` (capped), at most `_MAX_RETRY_WAIT` seconds of waits per request; they
+  pause every request of the session (`Pause`);
+- dropped connections and 502/504 up to `max_retries` times, a refused connection (or DNS,
+  TLS failure) and a timeout once, and only for idempotent requests;
+- the server gets at most `2 * timeout` per request over all its attempts (`budget`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import random
+import threading
+import time
+
+import attrs
+import httpx
+
+from lwk_core.plugin import BackendConnectError, BackendTimeout, RateLimited
+
+from ._response import DEADLINE_FACTOR, Reply, Settings
+
+__all__ = ["Pause", "Retrying", "backoff", "parse_retry_after"]
+
+log = logging.getLogger("lwk_esplora")
+
+_MAX_RETRY_WAIT = 60.0  # cap on one Retry-After or backoff wait, and on their sum per request
+_BACKOFF_BASE = 0.5  # first backoff in seconds when the server gives no Retry-After
+_TIMEOUT_RETRIES = 1  # a hanging server costs at most (1 + this) timeouts per request
+_UNREACHABLE_RETRIES = 1  # connection refused, DNS or TLS failure
+_RATE_STATUSES = frozenset({429, 503})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), capped.
+
+    None when absent or unparseable; negative or past dates give 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000" dates parse naive; RFC 9110 dates are GMT
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_WAIT)
+
+
+def backoff(retry: int) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random."""
+    delay = min(_MAX_RETRY_WAIT, _BACKOFF_BASE * 2.0**retry)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class Pause:
+    """A session-wide pause after a 429/503: every request waits it out (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resume_at = 0.0  # monotonic time before which nobody sends
+
+    def extend(self, delay: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+
+    def remaining(self) -> float:
+        """Seconds to wait before sending (0: go), with a little jitter of one's own so
+        that the waiting requests do not all resume at once."""
+        with self._lock:
+            remaining = self._resume_at - time.monotonic()
+        if remaining <= 0:
+            return 0.0
+        return remaining + random.uniform(0, min(1.0, remaining / 10))
+
+
+@attrs.define(slots=False)
+class Retrying:
+    """The retry state of one request (`route` names it in logs, without parameters)."""
+
+    settings: Settings = attrs.field(repr=False)
+    method: str
+    route: str
+    idempotent: bool = attrs.field(kw_only=True)
+    retries: int = 0
+    timeouts: int = 0
+    waited: float = 0.0  # rate-limit waits of this request: a chain fails over after ~a minute
+    budget: float = attrs.field(init=False)  # the server's time left, for all attempts
+
+    def __attrs_post_init__(self) -> None:
+        self.name = self.settings.name
+        self.max_retries = self.settings.max_retries
+        self.budget = self.settings.timeout * DEADLINE_FACTOR
+
+    def spent(self, seconds: float) -> None:
+        """An attempt took `seconds` of the server's budget."""
+        self.budget -= seconds
+
+    def after_failure(self, exc: BackendTimeout | BackendConnectError) -> float:
+        """The wait before the next attempt after `exc`, or `exc` raised: no retry."""
+        if isinstance(exc, BackendTimeout):
+            return self._after_timeout(exc)
+        return self._after_connect_error(exc)
+
+    def _after_timeout(self, exc: BackendTimeout) -> float:
+        if (
+            not self.idempotent
+            or self.timeouts >= _TIMEOUT_RETRIES
+            or self.retries >= self.max_retries
+            or self.budget <= 0
+        ):
+            raise exc
+        self.timeouts += 1
+        self.retries += 1
+        log.info("%s: %s %s timed out, retrying", self.name, self.method, self.route)
+        return 0.0
+
+    def _after_connect_error(self, exc: BackendConnectError) -> float:
+        # A refused connection (or DNS/TLS failure) rarely heals in seconds: retry it
+        # once, so a chain fails over fast; a dropped one up to max_retries.
+        unreachable = isinstance(exc.__cause__, httpx.ConnectError)
+        limit = min(_UNREACHABLE_RETRIES, self.max_retries) if unreachable else self.max_retries
+        if not self.idempotent or self.retries >= limit or self.budget <= 0:
+            raise exc
+        self.retries += 1
+        delay = 0.0 if self.retries == 1 else backoff(self.retries - 2)
+        log.info(
+            "%s: %s %s failed (%s), retry %d in %.2fs",
+            self.name,
+            self.method,
+            self.route,
+            exc.reason,
+            self.retries,
+            delay,
+        )
+        return delay
+
+    def after_reply(self, reply: Reply) -> float | None:
+        """None: `reply` is the answer; else the session pauses that long, then retries."""
+        if reply.status not in _RATE_STATUSES:
+            return None
+        wait = parse_retry_after(reply.retry_after)
+        delay = backoff(self.retries) if wait is None else wait
+        if self.retries >= self.max_retries or self.waited + delay > _MAX_RETRY_WAIT:
+            raise RateLimited(
+                f"HTTP {reply.status} on {self.method} {self.route} after {self.retries} retries",
+                backend=self.name,
+                retry_after=wait,
+            )
+        self.retries += 1
+        self.waited += delay
+        log.warning(
+            "%s: HTTP %d on %s %s, waiting %.2fs (retry %d/%d)",
+            self.name,
+            reply.status,
+            self.method,
+            self.route,
+            delay,
+            self.retries,
+            self.max_retries,
+        )
+        return delay

@@ -1,0 +1,372 @@
+"""What the hooks ask of an Esplora server, in REST requests (Blockstream/esplora's `API.md`,
+electrs' `src/rest.rs`), as steps without I/O.
+
+Each method of `EsploraSteps` returns a generator (`Steps`) that yields what it needs, a
+`Send` (one HTTP request, answered by its `Reply`; a transport failure is thrown in) or an
+`Each` (several steps run at once, answered by their results in order), and returns the
+hook's answer. The blocking and the async backend (`_backend`) run the same steps over
+their transport, so paging, checks and the mempool sweep exist once.
+
+History per script (`/scripthash/:h`, sha256 of the script NOT reversed):
+
+1. `GET /scripthash/:h/txs`: up to 50 mempool txs then the newest confirmed page (25 on
+   electrs). Empty means no history at all: one request for an unused script, where LWK
+   spends two (`/txs/mempool` and `/txs/chain`). Most scripts of a gap-limit scan are unused.
+2. Confirmed history continues with `/txs/chain/:last_confirmed_txid` (or `/txs/chain`
+   when the first page held no confirmed tx) until an EMPTY page: page sizes differ
+   between implementations, so a short page proves nothing. A cursor that repeats or a
+   page with nothing new is a server ignoring the cursor: BackendProtocolError.
+3. Mempool: Esplora lists at most 50 unconfirmed txs per script and cannot page them
+   (LWK silently keeps those 50). When 50 are listed we ask `/scripthash/:h` for the
+   true count; if more exist, `/mempool/txids` and each other mempool tx's JSON tell which
+   ones touch the script (bounded by `_MAX_MEMPOOL_SWEEP`, else a BackendError).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
+
+import attrs
+
+from lwk_core.plugin import (
+    BackendConnectError,
+    BackendError,
+    BackendProtocolError,
+    BackendTimeout,
+    BlockHeader,
+    BroadcastRejected,
+    DecodeError,
+    HistoryEntry,
+    Network,
+    Tip,
+    Transaction,
+    esplora_scripthash,
+)
+
+from ._parse import (
+    Malformed,
+    PageEntry,
+    is_txid,
+    parse_hash,
+    parse_hex,
+    parse_history_page,
+    parse_int,
+    parse_json,
+    parse_mempool_count,
+    parse_txids,
+)
+from ._response import Reply
+
+__all__ = ["MEMPOOL_CAP", "Each", "EsploraSteps", "Send", "Steps"]
+
+log = logging.getLogger("lwk_esplora")
+
+MEMPOOL_CAP = 50  # electrs' MAX_MEMPOOL_TXS: unconfirmed txs listed per script
+_MAX_PAGES = 20_000  # confirmed pages per script (500,000 txs at 25/page): a liar's bound
+_MAX_MEMPOOL_SWEEP = 2_000  # mempool txs we are willing to inspect one by one
+_MAX_CACHED_HEADERS = 10_000  # (height, time) by block hash
+_ELECTRS_NOT_FOUND = frozenset({"Block not found", "Transaction not found"})
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Send:
+    """One HTTP request, retried as the transport's policy allows. Reply: its `Reply`;
+    a BackendError when it failed for good (thrown into the steps)."""
+
+    method: str
+    path: str = attrs.field(repr=False)  # holds script hashes and txids
+    route: str  # the endpoint without its parameters, for logs and errors
+    content: bytes | None = attrs.field(default=None, repr=False)
+    idempotent: bool = True
+
+
+@attrs.frozen
+class Each:
+    """Run `steps` at once (up to the transport's concurrency). Reply: their results, in
+    order. The first failure stops the others and is raised (thrown into the steps)."""
+
+    steps: tuple[Steps[Any], ...] = attrs.field(repr=lambda s: f"<{len(s)} steps>")
+
+
+Steps = Generator["Send | Each", Any, T]
+
+
+class EsploraSteps:
+    """One Esplora server's protocol: the steps of each Backend method; thread-safe."""
+
+    def __init__(self, name: str, network: Network, max_retries: int) -> None:
+        self.name = name
+        self.network = network
+        self.max_retries = max_retries
+        self._lock = threading.Lock()
+        # (height, time) of verified headers by block hash: a block hash never changes
+        self._headers: dict[str, tuple[int, int]] = {}
+
+    # -- request helpers ---------------------------------------------------------------
+
+    def _get(self, path: str, route: str, *, allow_404: bool = False) -> Steps[Reply | None]:
+        reply: Reply = yield Send("GET", path, route)
+        if reply.status == 200:
+            return reply
+        if reply.status == 404 and allow_404:
+            return None
+        message = reply.message()
+        wrong_url = reply.status == 404 and message not in _ELECTRS_NOT_FOUND
+        hint = " (is the base URL right, e.g. .../liquid/api?)" if wrong_url else ""
+        raise BackendProtocolError(
+            f"HTTP {reply.status} on GET {route}: {message}{hint}", backend=self.name
+        )
+
+    def _fetch(self, path: str, route: str) -> Steps[Reply]:
+        reply = yield from self._get(path, route)
+        assert reply is not None
+        return reply
+
+    def _parsed(self, path: str, route: str, parse: Callable[[bytes], T]) -> Steps[T]:
+        """GET `path` (200 required) and parse its body; Malformed -> BackendProtocolError."""
+        reply = yield from self._fetch(path, route)
+        try:
+            return parse(reply.body)
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET {route}: {exc}", backend=self.name) from exc
+
+    def _page(self, path: str, route: str) -> Steps[list[PageEntry]]:
+        return (yield from self._parsed(path, route, _parse_page))
+
+    # -- tip, headers, timestamps ------------------------------------------------------
+
+    def ping(self) -> Steps[None]:
+        yield from self._parsed("/blocks/tip/height", "blocks/tip/height", parse_int)
+
+    def _header(self, block_hash: str) -> Steps[BlockHeader]:
+        route = "block/:hash/header"
+        header = yield from self._parsed(f"/block/{block_hash}/header", route, _parse_header)
+        if header.block_hash != block_hash:
+            raise BackendProtocolError(
+                f"GET {route}: header hashes to {header.block_hash}, asked {block_hash}",
+                backend=self.name,
+            )
+        with self._lock:
+            if len(self._headers) >= _MAX_CACHED_HEADERS:
+                del self._headers[next(iter(self._headers))]  # the oldest
+            self._headers[block_hash] = (header.height, header.time)
+        return header
+
+    def tip(self) -> Steps[Tip]:
+        """Asked afresh every time (a `min_height` is for backends that keep a tip)."""
+        block_hash = yield from self._parsed("/blocks/tip/hash", "blocks/tip/hash", parse_hash)
+        header = yield from self._header(block_hash)
+        return Tip(header.height, block_hash, header.time, header.to_bytes())
+
+    def _block_time(self, height: int) -> Steps[int]:
+        route = "block-height/:height"
+        block_hash = yield from self._parsed(f"/block-height/{height}", route, parse_hash)
+        with self._lock:
+            known = self._headers.get(block_hash)
+        if known is None:
+            header = yield from self._header(block_hash)
+            known = (header.height, header.time)
+        if known[0] != height:
+            raise BackendProtocolError(
+                f"the block at height {height} says height {known[0]}", backend=self.name
+            )
+        return known[1]
+
+    def block_timestamps(self, heights: Sequence[int]) -> Steps[dict[int, int]]:
+        unique = sorted(set(heights))
+        times = yield Each(tuple(self._block_time(h) for h in unique))
+        return dict(zip(unique, times, strict=True))
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _raw_tx(self, txid: str) -> Steps[bytes]:
+        if not is_txid(txid):
+            raise DecodeError("a txid is 64 hexadecimal characters")
+        reply = yield from self._get(f"/tx/{txid.lower()}/raw", "tx/:txid/raw", allow_404=True)
+        if reply is None:
+            raise BackendProtocolError(f"transaction {txid} not found (404)", backend=self.name)
+        return reply.body
+
+    def get_raw_txs(self, txids: Sequence[str]) -> Steps[list[bytes]]:
+        raws: list[bytes] = yield Each(tuple(self._raw_tx(t) for t in txids))
+        return raws
+
+    def _tx_known(self, txid: str) -> Steps[bool]:
+        """Whether the server has the tx (mempool or chain); `/tx/:txid/status` can't tell."""
+        reply = yield from self._get(f"/tx/{txid}/raw", "tx/:txid/raw", allow_404=True)
+        return reply is not None
+
+    def broadcast(self, raw: bytes) -> Steps[str]:
+        """POST /tx; after an ambiguous failure, ask whether the tx arrived before resending."""
+        txid = Transaction.from_bytes(raw).txid  # DecodeError before anything is sent
+        body = raw.hex().encode("ascii")
+        resent = 0
+        while True:
+            try:
+                reply = yield Send("POST", "/tx", "tx (broadcast)", body, idempotent=False)
+            except (BackendTimeout, BackendConnectError) as exc:  # did the server get it?
+                if resent >= self.max_retries:
+                    raise
+                if (yield from self._tx_known(txid)):  # it reached the server before the failure
+                    return txid
+                resent += 1
+                log.info("%s: broadcast failed (%s), sending again", self.name, exc.reason)
+                continue
+            if reply.status == 200:
+                return self._answered_txid(reply)
+            if reply.status == 400:
+                if resent and (yield from self._tx_known(txid)):  # our earlier attempt got through
+                    return txid
+                raise BroadcastRejected(reply.message(elide=False), backend=self.name)
+            raise BackendProtocolError(
+                f"HTTP {reply.status} on POST tx: {reply.message()}", backend=self.name
+            )
+
+    def _answered_txid(self, reply: Reply) -> str:
+        """The txid a POST /tx answered (core checks it is the transaction's)."""
+        try:
+            return parse_hash(reply.body)
+        except Malformed as exc:
+            raise BackendProtocolError(f"POST tx: {exc}", backend=self.name) from exc
+
+    # -- script histories --------------------------------------------------------------
+
+    def scan_scripts(self, scripts: Sequence[bytes]) -> Steps[list[list[HistoryEntry]]]:
+        spks = [bytes(s) for s in scripts]
+        hashes = [esplora_scripthash(s) for s in spks]
+        histories: list[list[PageEntry]] = yield Each(tuple(self._history(h) for h in hashes))
+        full = [i for i, entries in enumerate(histories) if _unconfirmed(entries) >= MEMPOOL_CAP]
+        if full:
+            yield from self._complete_mempools(
+                [spks[i] for i in full], [hashes[i] for i in full], [histories[i] for i in full]
+            )
+        return [_ordered(entries) for entries in histories]
+
+    def _history(self, scripthash: str) -> Steps[list[PageEntry]]:
+        """All confirmed txs of a script and the (at most 50) unconfirmed ones listed."""
+        base = f"/scripthash/{scripthash}/txs"
+        first = yield from self._page(base, "scripthash/:h/txs")
+        if not first:
+            return []
+        mempool = [e for e in first if e.height is None]
+        chain = [e for e in first if e.height is not None]
+        seen = {e.txid for e in chain}
+        cursor = chain[-1].txid if chain else None
+        for _ in range(_MAX_PAGES):
+            path = f"{base}/chain/{cursor}" if cursor else f"{base}/chain"
+            page = yield from self._page(path, "scripthash/:h/txs/chain/:last")
+            if not page:
+                break
+            new = [e for e in page if e.txid not in seen]
+            if not new or any(e.height is None for e in page):
+                raise BackendProtocolError(
+                    "confirmed history paging did not advance (is :last_seen_txid ignored?)",
+                    backend=self.name,
+                )
+            chain.extend(new)
+            seen.update(e.txid for e in new)
+            cursor = page[-1].txid
+        else:
+            raise BackendProtocolError("confirmed history never ends", backend=self.name)
+        # A tx confirmed between two requests may appear twice: keep its confirmed entry.
+        return chain + [e for e in mempool if e.txid not in seen]
+
+    def _complete_mempools(
+        self, scripts: list[bytes], hashes: list[str], histories: list[list[PageEntry]]
+    ) -> Steps[None]:
+        """Add the unconfirmed txs Esplora did not list to `histories` (in place)."""
+        counts: list[int] = yield Each(
+            tuple(
+                self._parsed(
+                    f"/scripthash/{h}",
+                    "scripthash/:h",
+                    lambda b: parse_mempool_count(parse_json(b)),
+                )
+                for h in hashes
+            )
+        )
+        todo = [i for i, n in enumerate(counts) if n > _unconfirmed(histories[i])]
+        if not todo:
+            return
+        log.info("%s: %d script(s) have over %d unconfirmed txs", self.name, len(todo), MEMPOOL_CAP)
+        reply = yield from self._get("/mempool/txids", "mempool/txids", allow_404=True)
+        if reply is None:
+            raise BackendError(
+                f"a script has over {MEMPOOL_CAP} unconfirmed txs, which Esplora cannot list, "
+                "and the server does not serve /mempool/txids: use an Electrum backend",
+                backend=self.name,
+            )
+        try:
+            mempool = parse_txids(parse_json(reply.body))
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
+        listed = [{e.txid for e in histories[i]} for i in todo]
+        candidates = [t for t in mempool if not all(t in ids for ids in listed)]
+        if len(candidates) > _MAX_MEMPOOL_SWEEP:
+            raise BackendError(
+                f"a script has over {MEMPOOL_CAP} unconfirmed txs and {len(candidates)} mempool "
+                "txs would have to be inspected: use an Electrum backend",
+                backend=self.name,
+            )
+        wanted = {scripts[i].hex(): i for i in todo}
+        touches = yield Each(tuple(self._touches(t, wanted) for t in candidates))
+        for touched in touches:
+            for i, entry in touched:
+                if all(e.txid != entry.txid for e in histories[i]):
+                    histories[i].append(entry)
+
+    def _touches(self, txid: str, wanted: dict[str, int]) -> Steps[list[tuple[int, PageEntry]]]:
+        """(index, entry) for each `wanted` script (hex -> index) tx `txid` pays or spends."""
+        reply = yield from self._get(f"/tx/{txid}", "tx/:txid", allow_404=True)
+        if reply is None:  # left the mempool since /mempool/txids
+            return []
+        try:
+            data = parse_json(reply.body)
+            entry = parse_history_page([data])[0]
+            scripts = _tx_scripts(data)
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET tx/:txid: {exc}", backend=self.name) from exc
+        return [(wanted[s], entry) for s in scripts if s in wanted]
+
+
+def _parse_page(body: bytes) -> list[PageEntry]:
+    return parse_history_page(parse_json(body))
+
+
+def _parse_header(body: bytes) -> BlockHeader:
+    try:
+        return BlockHeader.parse(parse_hex(body))
+    except DecodeError as exc:
+        raise Malformed(f"not an Elements header: {exc}") from exc
+
+
+def _unconfirmed(entries: list[PageEntry]) -> int:
+    return sum(e.height is None for e in entries)
+
+
+def _tx_scripts(data: Any) -> set[str]:
+    """Output scripts and spent prevout scripts (hex) of a tx JSON."""
+    try:
+        outs = [o["scriptpubkey"] for o in data["vout"]]
+        spent = [i["prevout"]["scriptpubkey"] for i in data["vin"] if i.get("prevout")]
+    except (KeyError, TypeError, AttributeError):
+        raise Malformed("transaction JSON lacks vout/vin scripts") from None
+    if not all(isinstance(s, str) for s in outs + spent):
+        raise Malformed("transaction JSON scripts are not strings")
+    return {s.lower() for s in outs + spent}
+
+
+def _ordered(entries: list[PageEntry]) -> list[HistoryEntry]:
+    """Electrum's order: confirmed by ascending height, then unconfirmed, oldest first.
+
+    Esplora pages are newest first, so reversing them gives oldest first within a height.
+    """
+    confirmed = [e for e in reversed(entries) if e.height is not None]
+    confirmed.sort(key=lambda e: e.height or 0)
+    unconfirmed = [e for e in reversed(entries) if e.height is None]
+    return [e.entry() for e in confirmed + unconfirmed]
