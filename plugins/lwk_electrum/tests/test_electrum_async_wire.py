@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 import pytest
 from electrum_fake import FakeElectrum, notification
-from lwk_electrum import AsyncElectrumClient
+from lwk_electrum import AsyncElectrumClient, _protocol
 from lwk_electrum._aio_connection import AsyncElectrumConnection
 
-from lwk_core import BackendConnectError, BackendTimeout
+from lwk_core import BackendConnectError, BackendError, BackendProtocolError, BackendTimeout
 
 T = TypeVar("T")
 MARGIN = 0.5
@@ -128,6 +128,53 @@ def test_subscriptions_of_a_cancelled_subscribe_are_not_kept(fake: FakeElectrum)
             before = len(fake.requests)
             await c.ping()  # reconnects: nothing to restore
             assert [m for _, m, _ in fake.requests[before:]] == ["server.version", "server.ping"]
+
+    arun(main)
+
+
+def test_one_failure_fails_the_calls_sharing_its_stream_then_all_reconnect(
+    fake: FakeElectrum,
+) -> None:
+    fake.handlers["echo"] = echo
+
+    async def main() -> None:
+        async with client(fake, timeout=2) as c:
+            await c.ping()
+            fake.fault = "garbage"
+            results = await asyncio.gather(
+                *(rpc(c).batch([("echo", [t])]) for t in range(4)), return_exceptions=True
+            )
+            assert all(isinstance(r, BackendError) for r in results), results
+            assert any(isinstance(r, BackendProtocolError) for r in results)
+            fake.fault = None
+            before = fake.accepted
+            assert await asyncio.gather(*(rpc(c).call("echo", t) for t in range(4))) == [0, 1, 2, 3]
+            assert fake.accepted == before + 1  # one reconnect serves them all
+
+    arun(main)
+
+
+def test_waiting_for_notifications_pings_and_lets_calls_through(
+    fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.handlers["blockchain.scripthash.subscribe"] = lambda params: None
+    fake.handlers["echo"] = echo
+    monkeypatch.setattr(_protocol, "KEEPALIVE", 0.2)
+
+    async def main() -> None:
+        async with client(fake, timeout=2) as c:
+            conn = rpc(c)
+            await conn.subscribe_scripthashes([SH])
+            start = time.monotonic()
+            assert await conn.wait_for_notification(conn.notifications, 0.7) is False
+            assert 0.7 <= time.monotonic() - start < 0.7 + MARGIN
+            assert 2 <= fake.methods().count("server.ping") <= 4  # one per 0.2 s idle
+            seen = conn.notifications
+            waiting = asyncio.create_task(conn.wait_for_notification(seen, 5))
+            assert await conn.call("echo", 1) == 1  # answered while another task waits
+            fake.notify("blockchain.scripthash.subscribe", [SH, "ab" * 32])
+            assert await waiting is True
+            assert conn.notifications == seen + 1
 
     arun(main)
 
