@@ -2,6 +2,7 @@
 
 import logging
 
+from ._async_client import AsyncElectrumClient
 from ._client import ElectrumClient
 from ._errors import ElectrumError
 
@@ -10,6 +11,6 @@ __version__ = "0.1.0"
 # the application configures logging: nothing on stderr until it does
 logging.getLogger("lwk_electrum").addHandler(logging.NullHandler())
 
-__all__ = ["ElectrumClient", "ElectrumError"]
+__all__ = ["AsyncElectrumClient", "ElectrumClient", "ElectrumError"]
 
 ElectrumError.__module__ = __name__  # shown as lwk_electrum.ElectrumError

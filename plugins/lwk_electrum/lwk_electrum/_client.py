@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from lwk_core import Client, Network, Update
+from lwk_core import Client, Update
 
-from ._connection import BATCH_SIZE, MAX_LINE, ElectrumConnection
-from ._endpoint import Endpoint, normalize_fingerprint
+from ._connection import ElectrumConnection
+from ._options import ElectrumConstructors, ElectrumOptions
 from ._session import ElectrumSession
 from ._watch import watch
 
@@ -18,12 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ElectrumClient"]
 
-log = logging.getLogger("lwk_electrum")
-
 PLUGIN = "lwk_electrum._plugin"  # the module of the hooks, as the entry point names it
 
 
-class ElectrumClient(Client):
+class ElectrumClient(ElectrumConstructors, Client):
     """A client for an Electrum server (Blockstream electrs or compatible).
 
     `ElectrumClient("host:port", tls, validate_domain)` as in LWK, or
@@ -37,94 +34,10 @@ class ElectrumClient(Client):
 
     connection: ElectrumSession
 
-    def __init__(
-        self,
-        electrum_url: str,
-        tls: bool = True,
-        validate_domain: bool = True,
-        *,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        cert_fingerprint: str | None = None,
-        network: Network | None = None,
-        verify_merkle: bool = False,
-        batch_size: int = BATCH_SIZE,
-        max_line: int = MAX_LINE,
-    ) -> None:
-        self._init(
-            Endpoint.from_host_port(electrum_url, bool(tls)),
-            validate_domain=validate_domain,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            cert_fingerprint=cert_fingerprint,
-            network=network,
-            verify_merkle=verify_merkle,
-            batch_size=batch_size,
-            max_line=max_line,
-        )
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        validate_domain: bool = True,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        cert_fingerprint: str | None = None,
-        network: Network | None = None,
-        verify_merkle: bool = False,
-        batch_size: int = BATCH_SIZE,
-        max_line: int = MAX_LINE,
-    ) -> ElectrumClient:
-        """A client for "ssl://host:port" (TLS) or "tcp://host:port" (plain TCP)."""
-        client = cls.__new__(cls)
-        client._init(
-            Endpoint.from_url(url),
-            validate_domain=validate_domain,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            cert_fingerprint=cert_fingerprint,
-            network=network,
-            verify_merkle=verify_merkle,
-            batch_size=batch_size,
-            max_line=max_line,
-        )
-        return client
-
-    def _init(
-        self,
-        endpoint: Endpoint,
-        *,
-        validate_domain: bool,
-        timeout: float,
-        connect_timeout: float,
-        cert_fingerprint: str | None,
-        network: Network | None,
-        verify_merkle: bool,
-        batch_size: int,
-        max_line: int,
-    ) -> None:
-        pin = None if cert_fingerprint is None else normalize_fingerprint(cert_fingerprint)
-        if pin is not None and not endpoint.tls:
-            raise ValueError("cert_fingerprint needs a TLS connection")
-        rpc = ElectrumConnection(
-            endpoint,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            validate_domain=bool(validate_domain),
-            cert_fingerprint=pin,
-            max_line=max_line,
-            batch_size=batch_size,
-        )
-        if endpoint.tls and not validate_domain and pin is None:
-            log.warning(
-                "%s: TLS certificate validation is off (validate_domain=False): the traffic is"
-                " encrypted but the server is not authenticated; prefer cert_fingerprint",
-                rpc.name,
-            )
-        session = ElectrumSession(rpc, verify_merkle=verify_merkle)
-        super().__init__(session, name=rpc.name, network=network, plugin=PLUGIN)
+    def _setup(self, options: ElectrumOptions) -> None:
+        rpc = ElectrumConnection(options.endpoint, **options.connection_kwargs())
+        session = ElectrumSession(rpc, verify_merkle=options.verify_merkle)
+        Client.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)
 
     def watch(
         self, wollet: Wollet, *, gap_limit: int = 20, timeout: float | None = None

@@ -25,10 +25,11 @@ from lwk_core.plugin import (
     electrum_status,
 )
 
-from ._connection import SCRIPTHASH_SUBSCRIBE, ElectrumConnection
+from ._plan import Batch, Plan, Subscribe
 from ._spv import verify_inclusion
+from ._subscriptions import SCRIPTHASH_SUBSCRIBE
 
-__all__ = ["ScriptCache", "parse_history", "scan_scripts"]
+__all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts"]
 
 log = logging.getLogger("lwk_electrum")
 
@@ -84,55 +85,83 @@ class ScriptCache:
                 del self._entries[scripthash]
 
 
+ScanPlan = Plan[Batch | Subscribe, Any]
+
+
 def scan_scripts(
-    rpc: ElectrumConnection,
     cache: ScriptCache,
     scripts: Sequence[bytes],
     *,
+    backend: str,
     verified: dict[tuple[str, int], int] | None = None,
-) -> list[list[HistoryEntry]]:
+) -> ScanPlan:
     """The history of each script, in order (heights 0 and -1 become None: mempool).
 
     With `verified` (SPV on), every confirmed entry of a fetched history is proven with a
     Merkle proof unless already in it, and carries its block time.
     """
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
-    # Scripts this client never scanned: their history is asked in the same burst as the
-    # subscription (one round trip, not two); an unused one costs a request answering [].
-    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
-    statuses, prefetched = rpc.subscribe_scripthashes(
-        scripthashes, [(GET_HISTORY, [sh]) for sh in unseen]
-    )
-    raws = dict(zip(unseen, prefetched, strict=True))
-    histories: list[History | None] = [
-        () if status is None else cache.get(sh, status)
-        for sh, status in zip(scripthashes, statuses, strict=True)
+    statuses, raws = yield from _subscribe(cache, scripthashes)
+    histories = [
+        _cached(cache, sh, status) for sh, status in zip(scripthashes, statuses, strict=True)
     ]
     missing = [i for i, history in enumerate(histories) if history is None]
-    late = list(dict.fromkeys(scripthashes[i] for i in missing if scripthashes[i] not in raws))
-    raws.update(zip(late, rpc.batch([(GET_HISTORY, [sh]) for sh in late]), strict=True))
-    fetched = [parse_history(raws[scripthashes[i]], backend=rpc.name) for i in missing]
+    yield from _fetch_histories([scripthashes[i] for i in missing], raws)
+    fetched = [parse_history(raws[scripthashes[i]], backend=backend) for i in missing]
     if verified is not None:
-        verify_inclusion(rpc, [e for history in fetched for e in history], verified)
-        fetched = [
-            tuple(
-                attrs.evolve(e, block_time=verified[e.txid, e.height])
-                if e.height is not None
-                else e
-                for e in history
-            )
-            for history in fetched
-        ]
+        fetched = yield from _with_block_times(fetched, verified, backend)
     for i, history in zip(missing, fetched, strict=True):
-        sh = scripthashes[i]
-        status = electrum_status((e["tx_hash"], e["height"]) for e in raws[sh])
-        if status is not None:
-            cache.put(sh, status, history)
-        if status != statuses[i]:
-            log.debug("%s: a history does not hash to its reported status", rpc.name)
+        _file(cache, scripthashes[i], raws[scripthashes[i]], history, statuses[i], backend)
         histories[i] = history
     cache.mark_scanned(scripthashes)
     return [list(h or ()) for h in histories]
+
+
+def _subscribe(cache: ScriptCache, scripthashes: list[str]) -> ScanPlan:
+    """Each script's status, and the raw histories of scripts this client never scanned:
+    asked in the same burst as the subscription (one round trip, not two); an unused one
+    costs a request answering []."""
+    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
+    statuses, prefetched = yield Subscribe(scripthashes, [(GET_HISTORY, [sh]) for sh in unseen])
+    return statuses, dict(zip(unseen, prefetched, strict=True))
+
+
+def _cached(cache: ScriptCache, scripthash: str, status: str | None) -> History | None:
+    """The history known for this status: none if None, the cached one, else None."""
+    return () if status is None else cache.get(scripthash, status)
+
+
+def _fetch_histories(scripthashes: list[str], raws: dict[str, Any]) -> ScanPlan:
+    """Add to `raws` the raw histories of `scripthashes` not prefetched."""
+    late = list(dict.fromkeys(sh for sh in scripthashes if sh not in raws))
+    if late:
+        replies = yield Batch([(GET_HISTORY, [sh]) for sh in late])
+        raws.update(zip(late, replies, strict=True))
+
+
+def _with_block_times(
+    fetched: list[History], verified: dict[tuple[str, int], int], backend: str
+) -> ScanPlan:
+    """Prove the confirmed entries (SPV) and give them their block times."""
+    yield from verify_inclusion([e for history in fetched for e in history], verified, backend)
+    return [
+        tuple(
+            attrs.evolve(e, block_time=verified[e.txid, e.height]) if e.height is not None else e
+            for e in history
+        )
+        for history in fetched
+    ]
+
+
+def _file(
+    cache: ScriptCache, sh: str, raw: Any, history: History, reported: str | None, backend: str
+) -> None:
+    """Cache a fetched history under the status it hashes to (see ScriptCache)."""
+    status = electrum_status((e["tx_hash"], e["height"]) for e in raw)
+    if status is not None:
+        cache.put(sh, status, history)
+    if status != reported:
+        log.debug("%s: a history does not hash to its reported status", backend)
 
 
 def parse_history(raw: Any, *, backend: str) -> History:

@@ -18,8 +18,8 @@ from lwk_core.plugin import (
     merkle_root_from_branch,
 )
 
-from ._connection import ElectrumConnection
 from ._headers import parse_header
+from ._plan import Batch, Plan
 
 __all__ = ["verify_inclusion"]
 
@@ -28,8 +28,8 @@ _MAX_DEPTH = 32  # 2**32 transactions per block is far beyond any block
 
 
 def verify_inclusion(
-    rpc: ElectrumConnection, entries: Sequence[HistoryEntry], verified: dict[tuple[str, int], int]
-) -> None:
+    entries: Sequence[HistoryEntry], verified: dict[tuple[str, int], int], backend: str
+) -> Plan[Batch, None]:
     """Check each confirmed entry not in `verified`, then record its block time there.
 
     `verified` maps (txid, height) to the block time of a proof already checked, so each
@@ -42,20 +42,20 @@ def verify_inclusion(
     if not confirmed:
         return
     heights = sorted({height for _, height in confirmed})
-    replies = rpc.batch(
+    replies = yield Batch(
         [("blockchain.block.header", [height]) for height in heights]
         + [("blockchain.transaction.get_merkle", [txid, height]) for txid, height in confirmed]
     )
     headers = {
-        height: parse_header(raw, height, backend=rpc.name)
+        height: parse_header(raw, height, backend=backend)
         for height, raw in zip(heights, replies, strict=False)
     }
     for (txid, height), proof in zip(confirmed, replies[len(heights) :], strict=True):
-        root = _proof_root(proof, txid, height, backend=rpc.name)
+        root = _proof_root(proof, txid, height, backend=backend)
         if root != headers[height].merkle_root:
             raise BackendProtocolError(
                 f"merkle proof of {txid} does not match the block at height {height}",
-                backend=rpc.name,
+                backend=backend,
             )
     for txid, height in confirmed:
         verified[txid, height] = headers[height].time

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from electrum_fake import FakeElectrum, RoundTrips
 from lwk_electrum._connection import ElectrumConnection
+from lwk_regtest import Regtest
 from lwk_regtest._tls import SelfSignedCert, self_signed_cert
 
 from lwk_core.plugin.manager import reset_plugin_manager
@@ -28,6 +29,22 @@ def fake() -> Iterator[FakeElectrum]:
 def fake_tls(self_signed: SelfSignedCert) -> Iterator[FakeElectrum]:
     with FakeElectrum(ssl_context=self_signed.server_context(), host="localhost") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def rt() -> Iterator[Regtest]:
+    """The embedded regtest chain, one per test module."""
+    with Regtest() as regtest:
+        yield regtest
+
+
+@pytest.fixture
+def no_faults(rt: Regtest) -> Iterator[None]:
+    """Clears the faults and latency a test set on the chain's Electrum servers."""
+    yield
+    for faults in (rt.electrum_faults, rt.electrum_ssl_faults):
+        faults.clear()
+        faults.latency = 0.0
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, fail, notification
-from lwk_electrum import ElectrumClient, ElectrumError, _connection
+from lwk_electrum import ElectrumClient, ElectrumError, _subscriptions
 from lwk_electrum import _plugin as plugin
 from shared_data import load_fixture
 
@@ -131,7 +131,7 @@ def test_a_kept_tip_is_asked_again_after_tip_max_age(
 ) -> None:
     """A server that stopped pushing headers cannot freeze the tip."""
     fake.handlers["blockchain.headers.subscribe"] = lambda params: tip_answer(5)
-    monkeypatch.setattr(_connection, "TIP_MAX_AGE", 0.0)
+    monkeypatch.setattr(_subscriptions, "TIP_MAX_AGE", 0.0)
     c = client(fake)
     c.tip()
     c.tip()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import lwk
@@ -16,13 +15,13 @@ from electrum_fake import RoundTrips, wait_for_tip
 from lwk_electrum import ElectrumClient
 from lwk_electrum._connection import ElectrumConnection
 from lwk_regtest import Regtest
+from regtest_wallets import SERVER_FAULTS, address, descriptor, lwk_view, our_view
 from shared_data import DATA
 
 from lwk_core import (
     BackendConnectError,
     BackendError,
     BackendProtocolError,
-    BackendTimeout,
     BroadcastRejected,
     Chain,
     DecodeError,
@@ -34,29 +33,7 @@ from lwk_core._transaction import Transaction
 MARGIN = 0.5
 
 
-@pytest.fixture(scope="module")
-def rt() -> Iterator[Regtest]:
-    with Regtest() as regtest:
-        yield regtest
-
-
-@pytest.fixture(autouse=True)
-def no_faults(rt: Regtest) -> Iterator[None]:
-    yield
-    for faults in (rt.electrum_faults, rt.electrum_ssl_faults):
-        faults.clear()
-        faults.latency = 0.0
-
-
-def descriptor(name: str) -> str:
-    """A fresh regtest slip77 + elwpkh wallet (LWK's signer derives it from `name`)."""
-    network = lwk.Network.regtest_default()
-    mnemonic = lwk.Mnemonic.from_entropy(hashlib.sha256(name.encode()).digest()[:16])
-    return str(lwk.Signer(mnemonic, network).wpkh_slip77_descriptor())
-
-
-def address(wollet: Wollet, index: int, chain: Chain = Chain.EXTERNAL) -> str:
-    return wollet.descriptor.address(chain, index, Network.ELEMENTS_REGTEST)
+pytestmark = pytest.mark.usefixtures("no_faults")
 
 
 def tcp(rt: Regtest, **kw: Any) -> ElectrumClient:
@@ -75,38 +52,6 @@ def sync(client: ElectrumClient, wollet: Wollet) -> Any:
 
 
 # -- same results as LWK -------------------------------------------------------------------
-
-
-def lwk_view(wollet: lwk.Wollet) -> dict[str, Any]:
-    return {
-        "balance": {a: v for a, v in wollet.balance().items() if v},
-        "txs": [
-            (str(t.txid()), t.height(), t.timestamp(), t.type(), t.fee(), dict(t.balance()))
-            for t in wollet.transactions()
-        ],
-        "utxos": sorted(
-            (
-                str(u.outpoint().txid()),
-                u.outpoint().vout(),
-                u.unblinded().asset(),
-                u.unblinded().value(),
-            )
-            for u in wollet.utxos()
-        ),
-    }
-
-
-def our_view(wollet: Wollet) -> dict[str, Any]:
-    return {
-        "balance": {a: v for a, v in wollet.balance().items() if v},
-        "txs": [
-            (t.txid, t.height, t.timestamp, t.type, t.fee, dict(t.balance))
-            for t in wollet.transactions()
-        ],
-        "utxos": sorted(
-            (u.outpoint.txid, u.outpoint.vout, u.asset, u.value) for u in wollet.utxos()
-        ),
-    }
 
 
 def test_same_wallet_as_lwk_through_the_same_server(rt: Regtest) -> None:
@@ -252,14 +197,14 @@ def test_a_history_above_the_kept_tip_refreshes_it(
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("late header"))
     client = tcp(rt)
     sync(client, wollet)
-    rpc = client.connection.rpc
-    dispatch = rpc._dispatch
+    subscriptions = client.connection.rpc.protocol.subscriptions
+    notify = subscriptions.notify
 
-    def headers_delayed(msg: dict[str, Any]) -> None:
+    def headers_delayed(msg: dict[str, Any], now: float) -> None:
         if msg.get("method") != "blockchain.headers.subscribe":
-            dispatch(msg)
+            notify(msg, now)
 
-    monkeypatch.setattr(rpc, "_dispatch", headers_delayed)
+    monkeypatch.setattr(subscriptions, "notify", headers_delayed)
     txid = rt.faucet(address(wollet, 1), 2_000)
     rt.mine(1)
     before = requests(rt)
@@ -273,17 +218,7 @@ def test_a_history_above_the_kept_tip_refreshes_it(
 # -- faults, timeouts, reconnects -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        ("refuse", BackendConnectError),
-        ("hang", BackendTimeout),
-        ("reset", BackendConnectError),
-        ("truncate", BackendConnectError),
-        ("garbage", BackendProtocolError),
-        ("oversized", BackendProtocolError),
-    ],
-)
+@pytest.mark.parametrize(("fault", "error"), SERVER_FAULTS)
 def test_server_faults_end_in_typed_errors_within_the_timeout(
     rt: Regtest, fault: str, error: type[BackendError]
 ) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, Reply, fail, notification
-from lwk_electrum import ElectrumClient, ElectrumError, _connection
+from lwk_electrum import ElectrumClient, ElectrumError, _protocol
+from lwk_electrum._burst import Chunk
 from lwk_electrum._connection import ElectrumConnection
 from lwk_regtest._tls import SelfSignedCert
 from test_electrum_hooks import TX_HEX
@@ -114,9 +115,9 @@ def record_bursts(conn: ElectrumConnection, monkeypatch: pytest.MonkeyPatch) -> 
     bursts: list[list[int]] = []
     write = conn._write
 
-    def recording(calls: Any, first: int, pending: dict[int, int], deadline: float) -> None:
-        write(calls, first, pending, deadline)
-        bursts.append([len(calls), len(pending)])
+    def recording(chunk: Chunk) -> None:
+        write(chunk)
+        bursts.append([len(chunk.calls), chunk.in_flight])
 
     monkeypatch.setattr(conn, "_write", recording)
     return bursts
@@ -434,7 +435,7 @@ def test_wait_for_notification(fake: FakeElectrum) -> None:
 def test_idle_wait_pings_to_keep_the_connection(
     fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_connection, "KEEPALIVE", 0.2)
+    monkeypatch.setattr(_protocol, "KEEPALIVE", 0.2)
     conn = rpc(client(fake))
     conn.call("server.ping")
     assert conn.wait_for_notification(conn.notifications, 0.7) is False

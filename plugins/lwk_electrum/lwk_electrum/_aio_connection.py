@@ -1,0 +1,243 @@
+"""One persistent Electrum connection on asyncio streams: the async driver of the protocol.
+
+The twin of `_connection.ElectrumConnection` (same protocol core, same TLS policy, same
+timeouts), for one event loop. Many tasks share the connection at once: each writes its
+bursts whole, and the tasks waiting for replies take turns reading (whoever reads hands
+every reply to its burst by id), so concurrent scans overlap their round trips. No
+background task runs. A cancelled task's late replies are discarded and the stream goes
+on; any other failure but an error reply aborts the transport (its stream can no longer be
+trusted), failing the other exchanges on it, and the next call reconnects and restores the
+subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from lwk_core.plugin import BackendConnectError, BackendError, Tip
+
+from ._burst import Chunk
+from ._connection_base import ConnectionBase
+from ._errors import ElectrumError
+from ._framing import Call
+from ._plan import run_async
+from ._protocol import IOPlan, Receive, Send
+from ._tls import (
+    check_pin,
+    closed_error,
+    connect_error,
+    handshake_error,
+    nothing_came,
+    recv_error,
+    send_error,
+)
+
+__all__ = ["AsyncElectrumConnection"]
+
+log = logging.getLogger("lwk_electrum")
+
+_RECV: Final = 1 << 16
+_CLOSE_WAIT: Final = 1.0  # seconds a polite close may take before the transport is aborted
+
+
+class AsyncElectrumConnection(ConnectionBase):
+    """An asyncio JSON-RPC connection; constructing it does no network I/O."""
+
+    def _init_io(self) -> None:
+        # asyncio locks bind to the event loop of their first use
+        self._lock = asyncio.Lock()  # connecting, closing
+        self._read_lock = asyncio.Lock()  # one reader of the stream at a time
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._stream_no = 0  # which stream: bumped by every drop
+        self._fed = 0  # reads fed to the protocol, to see that another task read meanwhile
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def call(self, method: str, *params: Any) -> Any:
+        """One request; raises ElectrumError if the server answers with an error."""
+        return (await self.batch([(method, params)]))[0]
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Pipelined requests; results in order. The first error reply raises ElectrumError."""
+        if not calls:
+            return []
+        result: list[Any] = await self._run(self.protocol.batch(calls))
+        return result
+
+    async def subscribe_scripthashes(
+        self, scripthashes: Sequence[str], then: Sequence[Call] = ()
+    ) -> tuple[list[str | None], list[Any]]:
+        """See `ElectrumProtocol.subscribe`."""
+        if not scripthashes and not then:
+            return [], []
+        result: tuple[list[str | None], list[Any]] = await self._run(
+            self.protocol.subscribe(scripthashes, then)
+        )
+        return result
+
+    async def tip(self, min_height: int = 0) -> Tip:
+        """See `ElectrumProtocol.tip`; the notifications already received are read first."""
+        tip: Tip = await self._run(self.protocol.tip(min_height))
+        return tip
+
+    async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Wait until `self.notifications` exceeds `seen`; False when `timeout` elapses.
+
+        Reconnects (restoring the subscriptions) if the connection was dropped, and pings the
+        server after a minute of silence so idle proxies keep the connection open. Holds the
+        stream a quarter of a second at a time, so other tasks' calls go between.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.notifications <= seen:
+            if end is not None and time.monotonic() >= end:
+                return False
+            await self._run(self.protocol.wait_step(seen, end))
+        return True
+
+    async def close(self) -> None:
+        """Close the stream and forget the subscriptions; a later call connects afresh."""
+        async with self._lock:
+            writer = self._writer
+            self._drop()
+            self.protocol.subscriptions.clear()
+            if writer is not None:
+                with contextlib.suppress(OSError, TimeoutError):
+                    async with asyncio.timeout(_CLOSE_WAIT):
+                        await writer.wait_closed()
+
+    # -- connection --------------------------------------------------------------------
+
+    async def _run(self, plan: IOPlan) -> Any:
+        return await self._guarded(plan, await self._ensure_connected())
+
+    async def _guarded(self, plan: IOPlan, stream: int) -> Any:
+        """Run a plan on `stream`; anything but an error reply or a cancellation (whose
+        late replies are discarded) leaves the stream unusable: drop it."""
+        try:
+            return await run_async(plan, lambda event: self._perform(event, stream))
+        except (ElectrumError, asyncio.CancelledError):
+            raise
+        except BaseException:
+            self._drop(stream)
+            raise
+
+    async def _ensure_connected(self) -> int:
+        """The number of the open stream, once connected (and the handshake done)."""
+        async with self._lock:
+            if self._reader is not None and not self.protocol.busy:
+                try:
+                    # Read what arrived while idle (with calls in flight, their readers do):
+                    # notifications, or the EOF of a server that went away, in which case
+                    # reconnect now rather than fail a call.
+                    await self._guarded(self.protocol.poll(0.0), self._stream_no)
+                except BackendError as e:
+                    log.info(
+                        "%s: connection lost while idle (%s); reconnecting", self.name, e.reason
+                    )
+            if self._reader is not None and not self._reader.at_eof():
+                return self._stream_no
+            self._drop()
+            self._reader, self._writer = await self._open()
+            stream = self._stream_no
+            try:
+                await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
+            except BaseException:
+                self._drop(stream)
+                raise
+            self.connects += 1
+            log.debug("%s: connected (server %r)", self.name, self.server_version)
+            return stream
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port = self.endpoint.host, self.endpoint.port
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+        except OSError as e:
+            raise connect_error(e, self.connect_timeout, backend=self.name) from e
+        if not self.endpoint.tls:
+            return reader, writer
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await writer.start_tls(self._tls_context(), server_hostname=host)
+            ssl_object = writer.get_extra_info("ssl_object")
+            check_pin(ssl_object.getpeercert(binary_form=True), self._pin, backend=self.name)
+        except BaseException as e:
+            writer.transport.abort()
+            error = handshake_error(e, backend=self.name)
+            if error is None:
+                raise
+            raise error from e
+        return reader, writer
+
+    def _drop(self, stream: int | None = None) -> None:
+        """Abort the stream (`stream`: only if that one is still open)."""
+        if stream is not None and stream != self._stream_no:
+            return
+        writer, self._reader, self._writer = self._writer, None, None
+        self._stream_no += 1
+        self.protocol.reset()
+        if writer is not None:
+            writer.transport.abort()
+
+    def _check(self, stream: int) -> None:
+        if stream != self._stream_no:
+            raise BackendConnectError(
+                "connection lost (dropped by another call)", backend=self.name
+            )
+
+    # -- wire --------------------------------------------------------------------------
+
+    async def _perform(self, event: Send | Receive, stream: int) -> bool | None:
+        if isinstance(event, Send):
+            self._check(stream)
+            await self._write(event.chunk)
+            return None
+        return await self._recv(event.deadline, event.idle_ok, stream)
+
+    async def _write(self, chunk: Chunk) -> None:
+        writer = self._writer
+        assert writer is not None
+        try:
+            writer.write(chunk.payload)
+            async with asyncio.timeout(max(chunk.deadline - time.monotonic(), 0.001)):
+                await writer.drain()
+        except OSError as e:
+            raise send_error(e, self.timeout, backend=self.name) from e
+
+    async def _recv(self, deadline: float, idle_ok: bool, stream: int) -> bool:
+        """Feed what arrives before `deadline` to the protocol; True at once if another
+        task read meanwhile; False if idle and allowed."""
+        fed = self._fed
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0 and not idle_ok:
+                raise TimeoutError
+            # 0: just take what the transport already buffered (read returns at once then)
+            async with asyncio.timeout(max(remaining, 0.0)), self._read_lock:
+                self._check(stream)
+                if self._fed != fed:
+                    return True
+                reader = self._reader
+                assert reader is not None
+                data = await reader.read(_RECV)
+                if data:
+                    self._fed += 1
+                    self.protocol.feed(data)
+        except OSError as e:
+            if idle_ok and nothing_came(e):
+                return False
+            raise recv_error(e, self.timeout, backend=self.name) from e
+        if not data:
+            raise closed_error(backend=self.name)
+        return True

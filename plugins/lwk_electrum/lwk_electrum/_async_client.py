@@ -1,0 +1,29 @@
+"""AsyncElectrumClient: ElectrumClient's constructor on top of lwk_core's AsyncClient."""
+
+from __future__ import annotations
+
+from lwk_core import AsyncClient
+
+from ._aio_connection import AsyncElectrumConnection
+from ._async_session import AsyncElectrumSession
+from ._client import PLUGIN
+from ._options import ElectrumConstructors, ElectrumOptions
+
+__all__ = ["AsyncElectrumClient"]
+
+
+class AsyncElectrumClient(ElectrumConstructors, AsyncClient):
+    """The asyncio twin of `ElectrumClient`: the same constructor arguments, the same TLS
+    validation, pinning and timeouts, on asyncio streams (`async with ... as client`,
+    `await client.full_scan(wollet)`).
+
+    One client holds one connection, which the tasks using it take turns on (each burst
+    pipelined); it belongs to the event loop of its first call. Construction does no I/O.
+    """
+
+    connection: AsyncElectrumSession
+
+    def _setup(self, options: ElectrumOptions) -> None:
+        rpc = AsyncElectrumConnection(options.endpoint, **options.connection_kwargs())
+        session = AsyncElectrumSession(rpc, verify_merkle=options.verify_merkle)
+        AsyncClient.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)

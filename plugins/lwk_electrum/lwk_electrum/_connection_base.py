@@ -1,0 +1,81 @@
+"""What both connection drivers share: settings, the protocol core, the TLS context."""
+
+from __future__ import annotations
+
+import ssl
+from collections import Counter
+from typing import Any, Final
+
+from ._endpoint import Endpoint
+from ._framing import MAX_LINE
+from ._protocol import ElectrumProtocol
+from ._subscriptions import Listener
+from ._tls import tls_context
+
+__all__ = ["BATCH_SIZE", "MAX_LINE", "ConnectionBase"]
+
+BATCH_SIZE: Final = 100
+
+
+class ConnectionBase:
+    """One server's connection settings and protocol state; constructing it does no I/O.
+    A subclass performs the protocol's I/O events (`_write`, `_recv`)."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        validate_domain: bool = True,
+        cert_fingerprint: bytes | None = None,
+        max_line: int = MAX_LINE,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        if not (timeout > 0 and connect_timeout > 0):
+            raise ValueError("timeouts must be positive numbers of seconds")
+        if max_line < 1024 or batch_size < 1:
+            raise ValueError("max_line must be >= 1024 and batch_size >= 1")
+        self.endpoint = endpoint
+        self.name = endpoint.url
+        self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.validate_domain = validate_domain
+        self.protocol = ElectrumProtocol(
+            backend=self.name, timeout=self.timeout, batch_size=batch_size, max_line=max_line
+        )
+        self._pin = cert_fingerprint
+        self._ssl_context: ssl.SSLContext | None = None
+        self.connects = 0
+        self._init_io()
+
+    def _init_io(self) -> None:
+        """Set up the driver's state: no stream yet, its locks."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {'open' if self.connected else 'closed'}>"
+
+    @property
+    def connected(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def notifications(self) -> int:
+        return self.protocol.subscriptions.notifications
+
+    @property
+    def requests(self) -> Counter[str]:
+        return self.protocol.requests
+
+    @property
+    def server_version(self) -> Any:
+        return self.protocol.server_version
+
+    def add_listener(self, listener: Listener) -> None:
+        self.protocol.subscriptions.listeners.append(listener)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = tls_context(self.validate_domain, self._pin)
+        return self._ssl_context

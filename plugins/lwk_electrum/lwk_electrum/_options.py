@@ -1,0 +1,127 @@
+"""The constructor arguments both Electrum clients take (LWK's, plus the transport's)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Self
+
+import attrs
+
+from lwk_core import Network
+
+from ._connection import BATCH_SIZE
+from ._endpoint import Endpoint, normalize_fingerprint
+from ._framing import MAX_LINE
+
+__all__ = ["ElectrumConstructors", "ElectrumOptions"]
+
+log = logging.getLogger("lwk_electrum")
+
+
+@attrs.frozen
+class ElectrumOptions:
+    endpoint: Endpoint
+    validate_domain: bool
+    timeout: float
+    connect_timeout: float
+    pin: bytes | None
+    network: Network | None
+    verify_merkle: bool
+    batch_size: int
+    max_line: int
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "validate_domain": self.validate_domain,
+            "cert_fingerprint": self.pin,
+            "max_line": self.max_line,
+            "batch_size": self.batch_size,
+        }
+
+
+class ElectrumConstructors:
+    """`Client("host:port", tls, validate_domain)` as in LWK, or `Client.from_url(url)`;
+    each flavour builds its connection and session from the options in `_setup`."""
+
+    def __init__(
+        self,
+        electrum_url: str,
+        tls: bool = True,
+        validate_domain: bool = True,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        cert_fingerprint: str | None = None,
+        network: Network | None = None,
+        verify_merkle: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_line: int = MAX_LINE,
+    ) -> None:
+        self._setup(
+            _options(
+                Endpoint.from_host_port(electrum_url, bool(tls)),
+                validate_domain=validate_domain,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                cert_fingerprint=cert_fingerprint,
+                network=network,
+                verify_merkle=verify_merkle,
+                batch_size=batch_size,
+                max_line=max_line,
+            )
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        validate_domain: bool = True,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        cert_fingerprint: str | None = None,
+        network: Network | None = None,
+        verify_merkle: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_line: int = MAX_LINE,
+    ) -> Self:
+        """A client for "ssl://host:port" (TLS) or "tcp://host:port" (plain TCP)."""
+        client = cls.__new__(cls)
+        client._setup(
+            _options(
+                Endpoint.from_url(url),
+                validate_domain=validate_domain,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                cert_fingerprint=cert_fingerprint,
+                network=network,
+                verify_merkle=verify_merkle,
+                batch_size=batch_size,
+                max_line=max_line,
+            )
+        )
+        return client
+
+    def _setup(self, options: ElectrumOptions) -> None:
+        raise NotImplementedError
+
+
+def _options(
+    endpoint: Endpoint,
+    *,
+    validate_domain: bool,
+    cert_fingerprint: str | None,
+    **rest: Any,
+) -> ElectrumOptions:
+    pin = None if cert_fingerprint is None else normalize_fingerprint(cert_fingerprint)
+    if pin is not None and not endpoint.tls:
+        raise ValueError("cert_fingerprint needs a TLS connection")
+    if endpoint.tls and not validate_domain and pin is None:
+        log.warning(
+            "%s: TLS certificate validation is off (validate_domain=False): the traffic is"
+            " encrypted but the server is not authenticated; prefer cert_fingerprint",
+            endpoint.url,
+        )
+    return ElectrumOptions(endpoint, bool(validate_domain), pin=pin, **rest)

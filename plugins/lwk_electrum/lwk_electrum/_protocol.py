@@ -1,0 +1,229 @@
+"""The Electrum client protocol of one connection, without I/O (in the manner of h11).
+
+It holds what outlives a socket (request ids, subscriptions, the tip, counters) and what a
+socket's stream needs (the line reader). Its operations (the handshake with its restored
+subscriptions, a batch, a subscription, the tip, reading notifications while idle) are
+plans that yield two kinds of I/O event, and nothing else is left to a driver:
+
+- `Send(chunk)`: write `chunk.payload` before `chunk.deadline`;
+- `Receive(deadline, idle_ok)`: `feed` what arrives before `deadline` and answer True (also
+  when another task fed bytes meanwhile); if nothing came, answer False when `idle_ok`,
+  else raise BackendTimeout.
+
+A driver (blocking sockets, or asyncio streams) performs them, and drops the socket on any
+failure other than an error reply (ElectrumError): its stream can no longer be trusted.
+Times come from `clock` (monotonic seconds); deadlines are data in the events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import attrs
+
+from lwk_core.plugin import BackendProtocolError, Tip
+
+from ._burst import Burst, Chunk, raise_first_error
+from ._errors import ElectrumError
+from ._framing import Call, LineReader
+from ._headers import parse_tip
+from ._plan import Plan
+from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, Subscriptions
+
+__all__ = [
+    "CLIENT_NAME",
+    "KEEPALIVE",
+    "POLL",
+    "PROTOCOL_VERSION",
+    "ElectrumProtocol",
+    "IOPlan",
+    "Receive",
+    "Send",
+]
+
+CLIENT_NAME: Final = "lwk-electrum 0.1"
+PROTOCOL_VERSION: Final = "1.4"
+KEEPALIVE: Final = 60.0  # seconds of silence before a server.ping while waiting
+POLL: Final = 0.25  # longest time a waiting watcher holds the stream
+
+
+@attrs.frozen
+class Send:
+    chunk: Chunk
+
+
+@attrs.frozen
+class Receive:
+    deadline: float
+    idle_ok: bool
+
+
+IOPlan = Plan[Send | Receive, Any]
+
+
+class ElectrumProtocol:
+    def __init__(
+        self,
+        *,
+        backend: str,
+        timeout: float,
+        batch_size: int,
+        max_line: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.clock = clock
+        self.reader = LineReader(max_line, backend=backend)
+        self.subscriptions = Subscriptions(backend=backend)
+        self.requests: Counter[str] = Counter()  # requests written, by method
+        self.server_version: Any = None
+        self._ids = itertools.count(1)
+        self._routes: dict[int, Burst] = {}  # request id -> the burst awaiting its reply
+        self._orphans: set[int] = set()  # ids of requests whose asker gave up
+        self._last_send = 0.0
+
+    # -- the stream --------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the server, handled as the plans that wait for them go on."""
+        self.reader.feed(data)
+
+    def _pump(self, burst: Burst | None) -> None:
+        """Handle the complete messages buffered, until `burst` is answered (None: all).
+        A reply goes to the burst waiting for it (by id), whichever that is; a message
+        without an id is a notification."""
+        while burst is None or not burst.done:
+            msg = self.reader.next_message()
+            if msg is None:
+                return
+            if "id" not in msg:
+                self.subscriptions.notify(msg, self.clock())
+                continue
+            msg_id = msg["id"]
+            owner = self._routes.pop(msg_id, None) if type(msg_id) is int else None
+            if owner is not None:
+                owner.receive(msg)
+            elif type(msg_id) is int and msg_id in self._orphans:
+                self._orphans.discard(msg_id)  # its asker gave up (cancelled)
+            elif not self._routes:
+                raise BackendProtocolError(
+                    "reply while no request was pending", backend=self.backend
+                )
+            else:
+                error = msg.get("error")
+                detail = f" ({ElectrumError.from_reply(error, backend=None)})" if error else ""
+                raise BackendProtocolError(
+                    f"reply to an unknown request id{detail}", backend=self.backend
+                )
+
+    @property
+    def busy(self) -> bool:
+        """Whether requests are awaiting replies (someone is reading the stream)."""
+        return bool(self._routes)
+
+    def reset(self) -> None:
+        """The stream is gone: forget its bytes and the requests it carried."""
+        self.reader.clear()
+        self._routes.clear()
+        self._orphans.clear()
+
+    def exchange(self, calls: Sequence[Call]) -> IOPlan:
+        """The replies to `calls` in order, error replies as ElectrumError values (see
+        `Burst`). Several exchanges may share the stream; one given up (its plan closed or
+        thrown into) leaves its late replies to be discarded."""
+        burst = Burst(
+            calls, self._ids, size=self.batch_size, timeout=self.timeout, backend=self.backend
+        )
+        try:
+            while True:
+                self._pump(burst)  # what was read meanwhile, by this plan or another's
+                if burst.done:
+                    return burst.replies
+                sent = False
+                for chunk in burst.chunks(self.clock()):
+                    self._routes.update(dict.fromkeys(chunk.ids, burst))
+                    yield Send(chunk)
+                    self.requests.update(method for method, _ in chunk.calls)
+                    self._last_send = self.clock()
+                    sent = True
+                if not sent:
+                    yield Receive(burst.read_deadline(self.clock()), idle_ok=False)
+        except BaseException:
+            for i in burst.unanswered:
+                if self._routes.pop(i, None) is not None:
+                    self._orphans.add(i)
+            raise
+
+    def poll(self, until: float) -> IOPlan:
+        """Read and dispatch until `until`; once it passed, only what is buffered and one
+        more read of what already arrived (a server sending without pause cannot hold it)."""
+        late = False
+        while True:
+            self._pump(None)
+            if late:
+                return
+            late = self.clock() >= until
+            if not (yield Receive(until, idle_ok=True)):
+                return
+
+    # -- operations --------------------------------------------------------------------
+
+    def handshake(self) -> IOPlan:
+        """`server.version`, then the subscriptions made before, restored."""
+        hello = ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
+        self.server_version = (yield from self.batch([hello]))[0]
+        headers, scripts = self.subscriptions.restore_calls()
+        header = (yield from self.batch(headers)) if headers else []
+        statuses = yield from self.batch(scripts)
+        self.subscriptions.restored(header, statuses, self.clock())
+
+    def batch(self, calls: Sequence[Call]) -> IOPlan:
+        """The results of `calls` in order; the first error reply is raised."""
+        replies = yield from self.exchange(calls)
+        raise_first_error(replies)
+        return replies
+
+    def subscribe(self, scripthashes: Sequence[str], then: Sequence[Call] = ()) -> IOPlan:
+        """Subscribe (again): each script's current status hash (None: no history), and the
+        results of the `then` calls, sent in the same burst. The first error reply is raised
+        once the subscriptions that succeeded are recorded."""
+        calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
+        new = self.subscriptions.begin(scripthashes)
+        try:
+            replies = yield from self.exchange(calls)
+        except BaseException:
+            self.subscriptions.abort(new)
+            raise
+        statuses = replies[: len(scripthashes)]
+        self.subscriptions.record(scripthashes, statuses)
+        raise_first_error(replies)
+        return statuses, replies[len(scripthashes) :]
+
+    def tip(self, min_height: int) -> IOPlan:
+        """The current tip: asked (subscribing to new blocks) when `Subscriptions.tip_wanted`,
+        else the latest header the server pushed."""
+        subs = self.subscriptions
+        tip: Tip | None = subs.tip
+        if tip is None or subs.tip_wanted(min_height, self.clock()):
+            reply = (yield from self.batch([(HEADERS_SUBSCRIBE, [])]))[0]
+            tip = parse_tip(reply, backend=self.backend)
+            subs.headers = True
+            subs.keep_tip(tip, self.clock())
+        return tip
+
+    def wait_step(self, seen: int, end: float | None) -> IOPlan:
+        """One turn of waiting for a notification beyond `seen` (until `end`, None: no
+        end): a ping after `KEEPALIVE` seconds of silence, then reading for up to `POLL`
+        seconds, so that a waiting watcher lets other calls use the stream in between."""
+        if self.subscriptions.notifications > seen:
+            return
+        now = self.clock()
+        if now - self._last_send > KEEPALIVE:
+            yield from self.batch([("server.ping", [])])
+        yield from self.poll(now + POLL if end is None else min(now + POLL, end))

@@ -1,0 +1,168 @@
+"""What a connection is subscribed to, and the notifications that change it (no I/O).
+
+Script subscriptions map each script hash to its last status; the headers subscription
+keeps the latest tip and when it came. Script notifications that tell nothing new (a script
+not subscribed, a status already known) and unknown methods are not counted, so a server
+flooding them cannot make a watcher believe a script changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from lwk_core.plugin import BackendProtocolError, Tip
+
+from ._errors import ElectrumError
+from ._framing import Call
+from ._headers import parse_tip
+
+__all__ = [
+    "HEADERS_SUBSCRIBE",
+    "SCRIPTHASH_SUBSCRIBE",
+    "TIP_MAX_AGE",
+    "Listener",
+    "Subscriptions",
+    "is_status",
+]
+
+log = logging.getLogger("lwk_electrum")
+
+Listener = Callable[[str, list[Any]], None]
+"""Called with (method, params) for each notification, by the call that read it."""
+
+SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
+HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
+TIP_MAX_AGE: Final = 30.0  # seconds a tip answered or pushed is used without asking again
+_PENDING: Final = ""  # the status of a script whose subscription is not answered yet
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def is_status(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and _HEX64.fullmatch(value) is not None)
+
+
+class Subscriptions:
+    """The subscriptions of one connection, kept across reconnects until closed."""
+
+    def __init__(self, *, backend: str) -> None:
+        self._backend = backend
+        self.scripthashes: dict[str, str | None] = {}  # subscribed -> last status, in order
+        self.headers = False
+        self.tip: Tip | None = None  # the latest header answered or pushed, while trusted
+        self._tip_time = 0.0  # when it came
+        self.listeners: list[Listener] = []
+        self.notifications = 0
+
+    def clear(self) -> None:
+        self.scripthashes.clear()
+        self.headers = False
+
+    # -- scripts -----------------------------------------------------------------------
+
+    def begin(self, scripthashes: Sequence[str]) -> list[str]:
+        """Listen to the scripts about to be subscribed (a notification may come before the
+        reply); the new ones are returned, for `abort`."""
+        new = [sh for sh in dict.fromkeys(scripthashes) if sh not in self.scripthashes]
+        self.scripthashes.update((sh, _PENDING) for sh in new)
+        return new
+
+    def abort(self, new: Sequence[str]) -> None:
+        for sh in new:
+            del self.scripthashes[sh]
+
+    def record(self, scripthashes: Sequence[str], statuses: Sequence[Any]) -> None:
+        """The subscribe replies: a status each, or an ElectrumError (not subscribed)."""
+        for sh, status in zip(scripthashes, statuses, strict=True):
+            if isinstance(status, ElectrumError):
+                if self.scripthashes.get(sh) == _PENDING:
+                    del self.scripthashes[sh]
+                continue
+            if not is_status(status):
+                raise BackendProtocolError(
+                    "a script status is not a hash or null", backend=self._backend
+                )
+            self.scripthashes[sh] = status.lower() if status else None
+
+    # -- tip ---------------------------------------------------------------------------
+
+    def tip_wanted(self, min_height: int, now: float) -> bool:
+        """Whether to ask the tip: never asked, below `min_height` (a history showed a block
+        whose notification is still on its way), or older than `TIP_MAX_AGE`."""
+        return (
+            self.tip is None
+            or self.tip.height < min_height
+            or not self.headers
+            or now - self._tip_time > TIP_MAX_AGE
+        )
+
+    def keep_tip(self, tip: Tip, now: float) -> None:
+        self.tip, self._tip_time = tip, now
+
+    # -- reconnects --------------------------------------------------------------------
+
+    def restore_calls(self) -> tuple[list[Call], list[Call]]:
+        """The subscriptions to make again on a new connection: headers, then scripts."""
+        headers: list[Call] = [(HEADERS_SUBSCRIBE, [])] if self.headers else []
+        return headers, [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in self.scripthashes]
+
+    def restored(self, header: Sequence[Any], statuses: Sequence[Any], now: float) -> None:
+        """The replies to `restore_calls`, dispatched like the notifications they stand for."""
+        for tip in header:
+            self.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, now)
+        for sh, status in zip(list(self.scripthashes), statuses, strict=True):
+            self.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [sh, status]}, now)
+
+    # -- notifications -----------------------------------------------------------------
+
+    def notify(self, msg: dict[str, Any], now: float) -> None:
+        """A message without an id: count it and tell the listeners if it is news."""
+        method, params = msg.get("method"), msg.get("params")
+        if not isinstance(method, str) or not isinstance(params, list):
+            raise BackendProtocolError(
+                "message has no id and is not a notification", backend=self._backend
+            )
+        if method == SCRIPTHASH_SUBSCRIBE:
+            news = self._script_status(params)
+        elif method == HEADERS_SUBSCRIBE:
+            news = self._header(params, now)
+        else:
+            log.debug("%s: ignoring notification %s", self._backend, method[:64])
+            news = None
+        if news is None:
+            return
+        self.notifications += 1
+        for listener in self.listeners:
+            listener(method, news)
+
+    def _script_status(self, params: list[Any]) -> list[Any] | None:
+        if not (
+            len(params) == 2
+            and isinstance(params[0], str)
+            and _HEX64.fullmatch(params[0])
+            and is_status(params[1])
+        ):
+            raise BackendProtocolError(
+                "malformed script status notification", backend=self._backend
+            )
+        scripthash, status = params[0].lower(), params[1]
+        if status is not None:
+            status = status.lower()
+        if self.scripthashes.get(scripthash, status) == status:
+            return None  # not subscribed, or nothing new
+        self.scripthashes[scripthash] = status
+        return [scripthash, status]
+
+    def _header(self, params: list[Any], now: float) -> list[Any]:
+        try:
+            tip = parse_tip(params[0] if params else None, backend=self._backend)
+        except BackendProtocolError as e:
+            raise BackendProtocolError(
+                f"malformed header notification: {e.reason}", backend=self._backend
+            ) from e
+        self.keep_tip(tip, now)
+        # Every header counts, a repeated one too (so a reconnect's restored tip always
+        # reaches the listeners); a watcher's resync on it finds nothing new.
+        return params
