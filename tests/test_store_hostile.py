@@ -89,7 +89,7 @@ def test_a_fifo_state_file_is_refused_without_blocking(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(StoreError, match="not a regular file"):
         Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path)
-    assert time.monotonic() - start < 1.0  # open(2) of a FIFO would wait for a writer
+    assert time.monotonic() - start < 10  # open(2) of a FIFO would wait for a writer forever
 
 
 def test_a_huge_state_file_is_refused_by_its_size_before_reading(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def test_requests_are_pipelined(
     # scan rounds (both chains' first 20 scripts, then external 20-39), txs, header = 7.
     assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1
     assert trips.count == 7
-    assert elapsed < 9 * 0.1 + MARGIN < sent * 0.1
+    assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
 

@@ -332,7 +332,9 @@ def test_requests_run_in_parallel(env: Env) -> None:
         f"\n{len(scripts)} scripts: {requests} requests in {elapsed:.3f}s "
         f"(sequential: {requests * 0.05:.2f}s)"
     )
-    assert elapsed < requests * 0.05 / 3
+    # Sequential takes at least requests x 50 ms (the server sleeps before each reply); 8 at
+    # once take about 1/8 of it. The bound leaves room for a loaded machine.
+    assert elapsed < requests * 0.05 * 0.6
 
 
 def test_parallel_results_keep_order_under_jitter(env: Env) -> None:
