@@ -416,6 +416,22 @@ def test_fault_oversized_hang_and_latency(rt: Regtest, conn: Conn, faults: Any) 
     assert faults.requests == before + 3
 
 
+def test_latency_delays_replies_in_flight_without_queueing_reads(conn: Conn, faults: Any) -> None:
+    """A request read while an earlier reply is still delayed is answered `latency` after it
+    arrived, not `latency` after the earlier reply went out: two requests 0.1 s apart get
+    their replies about 0.1 s apart (a server that sleeps per read would space them 1 s)."""
+    faults.latency = 1.0
+    conn.send(req(1, "server.ping"))
+    time.sleep(0.1)  # a separate read at the server
+    conn.send(req(2, "server.ping"))
+    assert conn.line()["id"] == 1
+    first = time.monotonic()
+    assert conn.line()["id"] == 2
+    gap = time.monotonic() - first
+    faults.latency = 0.0
+    assert gap < 0.6
+
+
 def test_fee_and_history_of_unknown_script(rt: Regtest, conn: Conn) -> None:
     assert conn.call("blockchain.scripthash.get_history", "00" * 32)["result"] == []
     assert conn.call("blockchain.relayfee")["result"] == pytest.approx(1e-6)

@@ -9,7 +9,9 @@ notifications as soon as the chain changes. `blockchain.scripthash.listunspent` 
 `get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
 
 Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
-consumed by the method they falsify. `latency` delays each write (one network round trip).
+consumed by the method they falsify. `latency` delays each reply and push by that long after
+the server produced it, as a network delays packets in flight: replies go out in order, and
+later requests are read and answered meanwhile (a pipelined burst pays it once, not per read).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _METHOD_FAULTS = {
 }
 _LYING_TIP_AHEAD = 1000
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
+_MAX_QUEUED = 64  # writes in flight per connection before the server stops reading it
 
 
 def _encode(obj: object) -> bytes:
@@ -64,6 +67,58 @@ class _Close(Exception):
         super().__init__("close")
         self.data = data
         self.reset = reset
+
+
+class _Outbox:
+    """The writes of one connection, each sent `delay` seconds after it was queued, in order.
+
+    A task of its own sends them, so the connection's reader goes on reading (up to
+    `_MAX_QUEUED` writes in flight, then it waits: the backpressure a full TCP window gives).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, sock: socket.socket | None) -> None:
+        self._writer = writer
+        self._sock = sock
+        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None] | None] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.task = asyncio.get_running_loop().create_task(self._send())
+
+    def put(self, data: bytes, delay: float, close: _Close | None = None) -> None:
+        due = asyncio.get_running_loop().time() + delay
+        self._queue.put_nowait((due, data, close))
+        if self._queue.qsize() >= _MAX_QUEUED:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+    async def finish(self) -> None:
+        """Send what is queued, then return (the connection is closed by the caller)."""
+        self._queue.put_nowait(None)
+        await self.task
+
+    async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while (item := await self._queue.get()) is not None:
+                if self._queue.qsize() < _MAX_QUEUED:
+                    self._room.set()
+                due, data, close = item
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                if data:
+                    self._writer.write(data)
+                    await self._writer.drain()
+                if close is not None:
+                    if close.reset and self._sock is not None:
+                        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                        self._writer.transport.abort()
+                    return
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        finally:
+            self._room.set()  # a reader waiting for room must not wait forever
 
 
 class ElectrumServer:
@@ -87,7 +142,7 @@ class ElectrumServer:
         self.faults = faults if faults is not None else Faults()
         self.max_line = max_line
         self.requests: collections.Counter[str] = collections.Counter()
-        self._sessions: set[Session] = set()
+        self._sessions: dict[Session, _Outbox] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -154,6 +209,7 @@ class ElectrumServer:
         assert self._server is not None
         self._server.close()
         tasks = [s.task for s in self._sessions if s.task is not None]
+        tasks += [outbox.task for outbox in self._sessions.values()]
         for session in list(self._sessions):
             session.writer.transport.abort()
         if tasks:
@@ -168,10 +224,11 @@ class ElectrumServer:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = Session(writer)
-        self._sessions.add(session)
+        outbox = self._sessions[session] = _Outbox(writer, sock)
         buffer = bytearray()
         try:
             while data := await reader.read(65536):
+                await outbox.wait_for_room()
                 if self.ssl_context is None and not buffer and data.startswith(b"\x16\x03"):
                     break  # a TLS handshake on the plain port (electrs drops it too)
                 scan_from = len(buffer)
@@ -182,20 +239,15 @@ class ElectrumServer:
                 payload, close = self._answer(session, lines, len(buffer))
                 if session.hung:
                     continue
-                if payload:
-                    if self.faults.latency:
-                        await asyncio.sleep(self.faults.latency)
-                    writer.write(payload)
-                    await writer.drain()
+                if payload or close is not None:
+                    outbox.put(payload, self.faults.latency, close)
                 if close is not None:
-                    if close.reset and sock is not None:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-                        writer.transport.abort()
                     break
         except (ConnectionError, OSError, ssl.SSLError):
             pass
         finally:
-            self._sessions.discard(session)
+            await outbox.finish()
+            self._sessions.pop(session, None)
             writer.close()
 
     def _answer(
@@ -307,7 +359,7 @@ class ElectrumServer:
         with self.chain.lock:
             tip_hash = self.chain.tip_hash()
             tip = self._methods.tip()
-            for session in list(self._sessions):
+            for session, outbox in list(self._sessions.items()):
                 if session.hung:
                     continue
                 out: list[bytes] = []
@@ -326,7 +378,7 @@ class ElectrumServer:
                             _encode(self._notification("blockchain.scripthash.subscribe", params))
                         )
                 if out:
-                    session.writer.write(b"".join(out))
+                    outbox.put(b"".join(out), self.faults.latency)
 
     @staticmethod
     def _notification(method: str, params: list[Any]) -> dict[str, Any]:
