@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._descriptor import WolletDescriptor
+from ._errors import DecodeError
 
-__all__ = ["CipherUnavailable", "Sealer", "UnknownVersion", "Unopenable"]
+__all__ = ["CipherUnavailable", "Sealer", "UnknownVersion", "Unopenable", "unseal"]
 
 NONCE_SIZE: Final = 12
 TAG_SIZE: Final = 16
@@ -109,3 +110,22 @@ class Sealer:
             return cipher.decrypt(nonce, blob[size:], header + context)
         except InvalidTag:
             raise Unopenable("failed authentication") from None
+
+
+def unseal(sealer: Sealer, blob: bytes, magic: bytes, version: int, what: str) -> bytes:
+    """`sealer.open` for a public decoder of an encrypted `what`: DecodeError if it fails."""
+    try:
+        return sealer.open(blob, magic, version)
+    except UnknownVersion as e:
+        raise DecodeError(
+            f"encrypted {what} of format version {e.version}; this lwk-core reads {version}"
+        ) from None
+    except CipherUnavailable as e:
+        raise DecodeError(f"the encrypted {what} is {e}") from None
+    except Unopenable:
+        if not blob.startswith(magic):
+            raise DecodeError(f"not an encrypted {what}") from None
+        raise DecodeError(
+            f"the encrypted {what} does not open with this descriptor: made for another "
+            "wallet, truncated or altered"
+        ) from None
