@@ -16,6 +16,11 @@ order, so what is decoded lists things in the order they were encoded.
     unblinded    u32 n; n x (tx ref, u32 vout, 32 asset, u64 value, 32 asset_bf, 32 value_bf)
     last_unused  u32 n; n x (u8 chain, u32 index)
 
+A public serialization is an envelope around records, its integrity checked before they
+are read (a bit flipped in storage is an error, never another valid-looking value):
+
+    magic | u8 version | records | 32-byte SHA-256 of everything before it
+
 Decoding bounds every count by the bytes left before allocating anything (a hostile blob
 cannot make the decoder allocate more than its own size allows), re-parses every
 transaction and checks every index, enum and duplicate: anything off raises DecodeError.
@@ -30,6 +35,7 @@ from typing import Final
 import attrs
 
 from ._errors import DecodeError, InvalidArgument
+from ._hashes import sha256
 from ._network import Chain
 from ._reader import U32, Reader
 from ._transaction import Transaction
@@ -42,9 +48,11 @@ __all__ = [
     "TxRef",
     "blob",
     "check_size",
+    "envelope",
     "flag",
     "hex32",
     "indexed",
+    "open_envelope",
     "optional_hash",
     "write_heights",
     "write_last_unused",
@@ -75,6 +83,33 @@ def check_size(data: bytes, what: str) -> bytes:
             f"the serialized {what} has {size} bytes, over the {MAX_ENCODED_SIZE} byte limit"
         )
     return bytes(data)
+
+
+def envelope(magic: bytes, version: int, records: bytes) -> bytes:
+    head = magic + bytes([version]) + records
+    return head + sha256(head)
+
+
+def open_envelope(
+    data: bytes, magic: bytes, version: int, what: str, sealed_magic: bytes
+) -> RecordReader:
+    """A reader over the records of an `envelope`; DecodeError if `data` is not one of this
+    `magic` and `version` (one of `sealed_magic` is the same, encrypted), is over
+    MAX_ENCODED_SIZE, or fails its checksum."""
+    data = check_size(data, what)
+    if not data.startswith(magic):
+        hint = " (an encrypted one: decrypt it with the wallet's descriptor)"
+        raise DecodeError(f"not a serialized {what}{hint if data.startswith(sealed_magic) else ''}")
+    body = len(magic) + 1
+    if len(data) < body + 32:
+        raise DecodeError(f"the serialized {what} is truncated")
+    if data[len(magic)] != version:
+        raise DecodeError(
+            f"serialized {what} of format version {data[len(magic)]}; this lwk-core reads {version}"
+        )
+    if sha256(data[:-32]) != data[-32:]:
+        raise DecodeError(f"the serialized {what} is truncated or altered (checksum mismatch)")
+    return RecordReader(data[:-32], body)
 
 
 def hex32(text: str) -> bytes:

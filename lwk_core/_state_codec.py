@@ -10,8 +10,9 @@ The encoding is built of `_records` (transactions named by their index in the li
 
 The export wraps it with what binds it to one wallet, and may be sealed (`_sealing`):
 
-    plain        magic "LWKWSTAT" | u8 export version (1) | blob network | 32 wallet id | state
-    encrypted    sealed with magic "LWKWSTEN", version 1, around the plain export
+    plain        an envelope (`_records`) of magic "LWKWSTAT", version 1, around
+                 blob network name | 32 wallet id | the state's encoding
+    encrypted    sealed (`_sealing`) with magic "LWKWSTEN", version 1, around the plain one
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from ._records import (
     RecordReader,
     blob,
     check_size,
+    envelope,
     flag,
     hex32,
     indexed,
+    open_envelope,
     optional_hash,
     write_heights,
     write_last_unused,
@@ -120,15 +123,8 @@ def decode_state(data: bytes, descriptor: WolletDescriptor, network: Network) ->
 
 def export_state(state: WolletState, *, encrypted: bool) -> bytes:
     """The public serialization of `state`, sealed under its descriptor if `encrypted`."""
-    plain = b"".join(
-        [
-            EXPORT_MAGIC,
-            bytes([EXPORT_VERSION]),
-            blob(state.network.value.encode()),
-            hex32(state.descriptor.wallet_id),
-            encode_state(state),
-        ]
-    )
+    records = [blob(state.network.value.encode()), hex32(state.descriptor.wallet_id)]
+    plain = envelope(EXPORT_MAGIC, EXPORT_VERSION, b"".join([*records, encode_state(state)]))
     if not encrypted:
         return plain
     return Sealer(state.descriptor).seal(SEALED_EXPORT_MAGIC, EXPORT_VERSION, plain)
@@ -139,23 +135,12 @@ def import_state(
 ) -> WolletState:
     """The state `export_state` serialized, for this wallet and network only; DecodeError
     if `data` is anything else."""
-    data = check_size(data, "wallet state")
     if encrypted:
+        data = check_size(data, "wallet state")
         data = unseal(Sealer(descriptor), data, SEALED_EXPORT_MAGIC, EXPORT_VERSION, "wallet state")
-    elif data.startswith(SEALED_EXPORT_MAGIC):
-        raise DecodeError("this wallet state is encrypted: restore it with encrypted=True")
-    r = RecordReader(data)
-    if not data.startswith(EXPORT_MAGIC):
-        raise DecodeError("not a serialized wallet state (no LWKWSTAT header)")
-    r.read(len(EXPORT_MAGIC))
-    version = r.byte()
-    if version != EXPORT_VERSION:
-        raise DecodeError(
-            f"serialized wallet state format version {version}; this lwk-core reads "
-            f"{EXPORT_VERSION}"
-        )
+    r = open_envelope(data, EXPORT_MAGIC, EXPORT_VERSION, "wallet state", SEALED_EXPORT_MAGIC)
     if r.blob() != network.value.encode():
         raise DecodeError(f"the serialized wallet state is not of a {network.value} wallet")
     if r.hash32() != descriptor.wallet_id:
         raise DecodeError("the serialized wallet state belongs to another wallet")
-    return decode_state(data[r.pos :], descriptor, network)
+    return decode_state(r.data[r.pos :], descriptor, network)

@@ -2,11 +2,11 @@
 
 Serialized (`Update.serialize`, as LWK's `Update::serialize`, in this library's own format):
 
-    magic "LWKUPDAT" | u8 version (1) | 32 wallet id | 32 base status | tip record
-    | genesis (u8 present; 32 hash) | new_txs (txs) | txid_height_new (heights by txid)
-    | txid_height_delete (txids) | timestamps | scripts | unblinded (by txid) | last_unused
-
-in the records of `_records`. The encrypted form (`serialize_encrypted`, as LWK's) seals
+    an envelope (`_records`) of magic "LWKUPDAT", version 1, around the records
+    32 wallet id | 32 base status | tip | genesis (u8 present; 32 hash) | new_txs (txs)
+    | txid_height_new (heights by txid) | txid_height_delete (txids) | timestamps | scripts
+    | unblinded (by txid) | last_unused
+ The encrypted form (`serialize_encrypted`, as LWK's) seals
 those bytes under the wallet descriptor's key (`_sealing`, magic "LWKUPENC", version 1).
 """
 
@@ -20,13 +20,14 @@ from typing import Any, Final
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DecodeError, InvalidArgument, UpdateError
+from ._errors import InvalidArgument, UpdateError
 from ._network import Chain
 from ._records import (
     TXID,
-    RecordReader,
     check_size,
+    envelope,
     hex32,
+    open_envelope,
     optional_hash,
     write_heights,
     write_last_unused,
@@ -137,10 +138,8 @@ class Update:
             raise InvalidArgument(f"cannot serialize this Update: {e}") from None
 
     def _encode(self) -> bytes:
-        return b"".join(
+        records = b"".join(
             [
-                MAGIC,
-                bytes([VERSION]),
                 hex32(self.wallet_id),
                 hex32(self.base_status),
                 write_tip(self.tip),
@@ -154,21 +153,13 @@ class Update:
                 write_last_unused(self.last_unused),
             ]
         )
+        return envelope(MAGIC, VERSION, records)
 
     @classmethod
     def deserialize(cls, data: bytes) -> Update:
         """The update `serialize` wrote; DecodeError (nothing else) for anything else:
         another format or version, truncated, altered, or over MAX_ENCODED_SIZE."""
-        r = RecordReader(check_size(data, "Update"))
-        if not r.data.startswith(MAGIC):
-            hint = " (an encrypted one: use deserialize_decrypted)"
-            raise DecodeError(
-                f"not a serialized Update{hint if r.data.startswith(SEALED_MAGIC) else ''}"
-            )
-        r.read(len(MAGIC))
-        version = r.byte()
-        if version != VERSION:
-            raise DecodeError(f"Update format version {version}; this lwk-core reads {VERSION}")
+        r = open_envelope(data, MAGIC, VERSION, "Update", SEALED_MAGIC)
         wallet_id = r.hash32()
         base_status = r.hash32()
         tip = r.tip()

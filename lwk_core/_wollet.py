@@ -214,8 +214,13 @@ class Wollet:
         the one this wallet is pinned to). With a datadir it is saved before it is used."""
         restored = import_state(data, self._descriptor, self._network, encrypted=encrypted)
         with self._lock:
-            if self._state.genesis_hash is not None:
-                restored = _pinned(restored, self._state.genesis_hash)
+            pinned = self._state.genesis_hash
+            if pinned is not None and restored.genesis_hash not in (None, pinned):
+                raise NetworkMismatch(
+                    f"the state follows the chain with genesis {restored.genesis_hash}; this "
+                    f"wallet follows {pinned}"
+                )
+            restored = attrs.evolve(restored, genesis_hash=restored.genesis_hash or pinned)
             if self._store is not None:
                 self._store.save(restored)
             self._state = restored
