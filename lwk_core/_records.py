@@ -3,18 +3,19 @@ state (`_state_codec`) and of an Update (`_update`).
 
 Integers are little-endian; a blob is u32 length + bytes; hashes, txids, asset ids and
 blinders are the 32 bytes their display hex spells. A record names a transaction through
-a `TxRef`: the state by its index in the state's transaction list, an Update by its txid
-(an Update may name transactions the wallet already has). Every map keeps its iteration
+a `TxRef`: the state `by_index` in the block's transaction list, an Update `by_txid` (an
+Update may name transactions the wallet already has). Every map keeps its iteration
 order, so what is decoded lists things in the order they were encoded.
 
     tip          u32 height, 32 hash, u64 timestamp, blob header
-    txs          u32 n; n x blob (raw transaction)
     txids        u32 n; n x 32 txid (a set, sorted)
-    heights      u32 n; n x (tx ref, u8 confirmed, [u32 height if confirmed])
-    timestamps   u32 n; n x (u32 height, u64 time)
-    scripts      u32 n; n x (u8 chain, u32 index, blob script_pubkey)
-    unblinded    u32 n; n x (tx ref, u32 vout, 32 asset, u64 value, 32 asset_bf, 32 value_bf)
-    last_unused  u32 n; n x (u8 chain, u32 index)
+    history      the block both hold:
+      txs          u32 n; n x blob (raw transaction)
+      heights      u32 n; n x (tx ref, u8 confirmed, [u32 height if confirmed])
+      timestamps   u32 n; n x (u32 height, u64 time)
+      scripts      u32 n; n x (u8 chain, u32 index, blob script_pubkey)
+      unblinded    u32 n; n x (tx ref, u32 vout, 32 asset, u64 value, 32 asset_bf, 32 value_bf)
+      last_unused  u32 n; n x (u8 chain, u32 index)
 
 A public serialization is an envelope around records, its integrity checked before they
 are read (a bit flipped in storage is an error, never another valid-looking value):
@@ -43,25 +44,21 @@ from ._types import OutPoint, Tip, TxOutSecrets
 
 __all__ = [
     "MAX_ENCODED_SIZE",
-    "TXID",
+    "History",
     "RecordReader",
     "TxRef",
     "blob",
+    "by_index",
+    "by_txid",
     "check_size",
     "envelope",
     "flag",
     "hex32",
-    "indexed",
     "open_envelope",
     "optional_hash",
-    "write_heights",
-    "write_last_unused",
-    "write_scripts",
-    "write_timestamps",
+    "write_history",
     "write_tip",
     "write_txids",
-    "write_txs",
-    "write_unblinded",
 ]
 
 MAX_ENCODED_SIZE: Final = 256 * 1024 * 1024
@@ -134,6 +131,19 @@ def optional_hash(value: str | None) -> bytes:
 
 
 @attrs.frozen
+class History:
+    """What a wallet state and an Update both hold, encoded as one block of records:
+    txs, heights, timestamps, scripts, unblinded, last_unused (in this order)."""
+
+    txs: Mapping[str, Transaction]
+    heights: Mapping[str, int | None]
+    timestamps: Mapping[int, int]
+    scripts: Mapping[bytes, tuple[Chain, int]]
+    unblinded: Mapping[OutPoint, TxOutSecrets]
+    last_unused: Mapping[Chain, int]
+
+
+@attrs.frozen
 class TxRef:
     """How a record names a transaction: `size` bytes written by `write`, read by `read`."""
 
@@ -152,10 +162,7 @@ class RecordReader(Reader):
 
     def count(self, min_item: int) -> int:
         """A u32 record count, refused if the bytes left cannot hold that many records."""
-        n = self.u32()
-        if n * min_item > self.remaining():
-            raise DecodeError(f"count {n} exceeds the {self.remaining()} bytes left")
-        return n
+        return self.bounded(self.u32(), min_item)
 
     def blob(self) -> bytes:
         return self.read(self.u32())
@@ -256,6 +263,19 @@ class RecordReader(Reader):
         _unique(n, last_unused, "chain")
         return last_unused
 
+    def history(self, ref_of: Callable[[list[str]], TxRef]) -> History:
+        """A history block, whose records name transactions by `ref_of(txids of txs)`."""
+        txs = self.txs()
+        ref = ref_of(list(txs))
+        return History(
+            txs=txs,
+            heights=self.heights(ref),
+            timestamps=self.timestamps(),
+            scripts=self.scripts(),
+            unblinded=self.unblinded(ref, txs),
+            last_unused=self.last_unused(),
+        )
+
     def end(self, what: str) -> None:
         if self.remaining():
             raise DecodeError(f"{self.remaining()} trailing bytes after the {what}")
@@ -266,12 +286,16 @@ def _unique(count: int, decoded: Sized, what: str) -> None:
         raise DecodeError(f"duplicate {what}")
 
 
-TXID: Final = TxRef(32, hex32, RecordReader.hash32)
-"""Transactions named by their txid."""
+_TXID: Final = TxRef(32, hex32, RecordReader.hash32)
 
 
-def indexed(txids: Sequence[str]) -> TxRef:
-    """Transactions named by their index (u32) in `txids`."""
+def by_txid(txids: Sequence[str]) -> TxRef:
+    """Transactions named by their txid (whatever the block's own transactions are)."""
+    return _TXID
+
+
+def by_index(txids: Sequence[str]) -> TxRef:
+    """Transactions named by their index (u32) in `txids`, the block's own transactions."""
     listed = list(txids)
     index = {txid: n for n, txid in enumerate(listed)}
     return TxRef(4, lambda txid: U32.pack(index[txid]), lambda r: r.tx_index(listed))
@@ -281,12 +305,30 @@ def write_tip(tip: Tip) -> bytes:
     return U32.pack(tip.height) + hex32(tip.hash) + _U64.pack(tip.timestamp) + blob(tip.header)
 
 
-def write_txs(txs: Iterable[Transaction]) -> bytes:
+def write_history(history: History, ref_of: Callable[[list[str]], TxRef]) -> bytes:
+    """The block `RecordReader.history(ref_of)` reads."""
+    for txid, tx in history.txs.items():
+        if tx.txid != txid:
+            raise ValueError("a transaction cannot be encoded under another txid")
+    ref = ref_of(list(history.txs))
+    return b"".join(
+        [
+            _write_txs(history.txs.values()),
+            _write_heights(history.heights, ref),
+            _write_timestamps(history.timestamps),
+            _write_scripts(history.scripts),
+            _write_unblinded(history.unblinded, ref),
+            _write_last_unused(history.last_unused),
+        ]
+    )
+
+
+def _write_txs(txs: Iterable[Transaction]) -> bytes:
     txs = list(txs)
     return U32.pack(len(txs)) + b"".join(blob(tx.to_bytes()) for tx in txs)
 
 
-def write_heights(heights: Mapping[str, int | None], ref: TxRef) -> bytes:
+def _write_heights(heights: Mapping[str, int | None], ref: TxRef) -> bytes:
     out = [U32.pack(len(heights))]
     for txid, height in heights.items():
         out += [ref.write(txid), b"\x00" if height is None else b"\x01" + U32.pack(height)]
@@ -299,19 +341,19 @@ def write_txids(txids: Iterable[str]) -> bytes:
     return U32.pack(len(ordered)) + b"".join(hex32(txid) for txid in ordered)
 
 
-def write_timestamps(timestamps: Mapping[int, int]) -> bytes:
+def _write_timestamps(timestamps: Mapping[int, int]) -> bytes:
     records = [_TIMESTAMP.pack(height, time) for height, time in timestamps.items()]
     return U32.pack(len(records)) + b"".join(records)
 
 
-def write_scripts(scripts: Mapping[bytes, tuple[Chain, int]]) -> bytes:
+def _write_scripts(scripts: Mapping[bytes, tuple[Chain, int]]) -> bytes:
     out = [U32.pack(len(scripts))]
     for script, (chain, n) in scripts.items():
         out += [_PATH.pack(chain.value, n), blob(script)]
     return b"".join(out)
 
 
-def write_unblinded(unblinded: Mapping[OutPoint, TxOutSecrets], ref: TxRef) -> bytes:
+def _write_unblinded(unblinded: Mapping[OutPoint, TxOutSecrets], ref: TxRef) -> bytes:
     out = [U32.pack(len(unblinded))]
     for outpoint, secrets in unblinded.items():
         out += [
@@ -325,6 +367,6 @@ def write_unblinded(unblinded: Mapping[OutPoint, TxOutSecrets], ref: TxRef) -> b
     return b"".join(out)
 
 
-def write_last_unused(last_unused: Mapping[Chain, int]) -> bytes:
+def _write_last_unused(last_unused: Mapping[Chain, int]) -> bytes:
     records = [_PATH.pack(chain.value, n) for chain, n in last_unused.items()]
     return U32.pack(len(records)) + b"".join(records)

@@ -1,12 +1,12 @@
 """A compact, versioned binary encoding of a WolletState: what the wallet store encrypts, and
 the public export of a wallet's state (`Wollet.serialize_state`).
 
-The encoding is built of `_records` (transactions named by their index in the list):
+The encoding is built of `_records`:
 
     u8 version (2; version 1, without the genesis field, is still read)
     tip          u8 present; if 1: tip record
     genesis      u8 present; if 1: 32 hash (the chain the wallet follows; version 2 on)
-    txs, heights, timestamps, scripts, unblinded, last_unused    (records)
+    history      transactions named by their index in its list
 
 The export wraps it with what binds it to one wallet, and may be sealed (`_sealing`):
 
@@ -26,22 +26,18 @@ from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, NetworkMismatch
 from ._network import Network
 from ._records import (
+    History,
     RecordReader,
     blob,
+    by_index,
     check_size,
     envelope,
     flag,
     hex32,
-    indexed,
     open_envelope,
     optional_hash,
-    write_heights,
-    write_last_unused,
-    write_scripts,
-    write_timestamps,
+    write_history,
     write_tip,
-    write_txs,
-    write_unblinded,
 )
 from ._sealing import Sealer, unseal
 from ._state import WolletState
@@ -64,23 +60,22 @@ def encode_state(state: WolletState) -> bytes:
 
 
 def _encode(state: WolletState) -> bytes:
-    for txid, tx in state.txs.items():
-        if tx.txid != txid:
-            raise ValueError("cannot store a transaction under another txid")
-    ref = indexed(list(state.txs))
     tip = state.tip
+    history = History(
+        txs=state.txs,
+        heights=state.heights,
+        timestamps=state.timestamps,
+        scripts=state.scripts,
+        unblinded=state.unblinded,
+        last_unused=state.last_unused,
+    )
     return b"".join(
         [
             bytes([VERSION]),
             flag(tip is not None),
             b"" if tip is None else write_tip(tip),
             optional_hash(state.genesis_hash),
-            write_txs(state.txs.values()),
-            write_heights(state.heights, ref),
-            write_timestamps(state.timestamps),
-            write_scripts(state.scripts),
-            write_unblinded(state.unblinded, ref),
-            write_last_unused(state.last_unused),
+            write_history(history, by_index),
         ]
     )
 
@@ -94,24 +89,10 @@ def decode_state(data: bytes, descriptor: WolletDescriptor, network: Network) ->
     tip = r.tip() if r.flag() else None
     # Absent (version 1, or a regtest wallet not pinned yet): the network's, if it has one.
     genesis = r.optional_hash() if version > 1 else None
-    txs = r.txs()
-    ref = indexed(list(txs))
-    heights = r.heights(ref)
-    timestamps = r.timestamps()
-    scripts = r.scripts()
-    unblinded = r.unblinded(ref, txs)
-    last_unused = r.last_unused()
+    history = r.history(by_index)
     r.end("wallet state")
     state = WolletState(
-        descriptor=descriptor,
-        network=network,
-        txs=txs,
-        heights=heights,
-        timestamps=timestamps,
-        scripts=scripts,
-        unblinded=unblinded,
-        last_unused=last_unused,
-        tip=tip,
+        descriptor=descriptor, network=network, tip=tip, **attrs.asdict(history, recurse=False)
     )
     if genesis is None:
         return state

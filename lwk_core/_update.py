@@ -3,9 +3,9 @@
 Serialized (`Update.serialize`, as LWK's `Update::serialize`, in this library's own format):
 
     an envelope (`_records`) of magic "LWKUPDAT", version 1, around the records
-    32 wallet id | 32 base status | tip | genesis (u8 present; 32 hash) | new_txs (txs)
-    | txid_height_new (heights by txid) | txid_height_delete (txids) | timestamps | scripts
-    | unblinded (by txid) | last_unused
+    32 wallet id | 32 base status | tip | genesis (u8 present; 32 hash)
+    | txid_height_delete (txids) | history (new_txs, txid_height_new, timestamps, scripts,
+    unblinded, last_unused; transactions named by txid)
  The encrypted form (`serialize_encrypted`, as LWK's) seals
 those bytes under the wallet descriptor's key (`_sealing`, magic "LWKUPENC", version 1).
 """
@@ -23,20 +23,16 @@ from ._descriptor import WolletDescriptor
 from ._errors import InvalidArgument, UpdateError
 from ._network import Chain
 from ._records import (
-    TXID,
+    History,
+    by_txid,
     check_size,
     envelope,
     hex32,
     open_envelope,
     optional_hash,
-    write_heights,
-    write_last_unused,
-    write_scripts,
-    write_timestamps,
+    write_history,
     write_tip,
     write_txids,
-    write_txs,
-    write_unblinded,
 )
 from ._sealing import Sealer, unseal
 from ._transaction import Transaction
@@ -138,22 +134,26 @@ class Update:
             raise InvalidArgument(f"cannot serialize this Update: {e}") from None
 
     def _encode(self) -> bytes:
-        records = b"".join(
-            [
-                hex32(self.wallet_id),
-                hex32(self.base_status),
-                write_tip(self.tip),
-                optional_hash(self.genesis_hash),
-                write_txs(self.new_txs),
-                write_heights(self.txid_height_new, TXID),
-                write_txids(self.txid_height_delete),
-                write_timestamps(self.timestamps),
-                write_scripts(self.scripts),
-                write_unblinded(self.unblinded, TXID),
-                write_last_unused(self.last_unused),
-            ]
+        txs = {tx.txid: tx for tx in self.new_txs}
+        if len(txs) != len(self.new_txs):
+            raise ValueError("new_txs lists a transaction twice")
+        history = History(
+            txs=txs,
+            heights=self.txid_height_new,
+            timestamps=self.timestamps,
+            scripts=self.scripts,
+            unblinded=self.unblinded,
+            last_unused=self.last_unused,
         )
-        return envelope(MAGIC, VERSION, records)
+        records = [
+            hex32(self.wallet_id),
+            hex32(self.base_status),
+            write_tip(self.tip),
+            optional_hash(self.genesis_hash),
+            write_txids(self.txid_height_delete),
+            write_history(history, by_txid),
+        ]
+        return envelope(MAGIC, VERSION, b"".join(records))
 
     @classmethod
     def deserialize(cls, data: bytes) -> Update:
@@ -164,22 +164,22 @@ class Update:
         base_status = r.hash32()
         tip = r.tip()
         genesis_hash = r.optional_hash()
-        new_txs = r.txs()
-        update = cls(
+        txid_height_delete = r.txids()
+        history = r.history(by_txid)
+        r.end("Update")
+        return cls(
             wallet_id=wallet_id,
             base_status=base_status,
             tip=tip,
             genesis_hash=genesis_hash,
-            new_txs=new_txs.values(),
-            txid_height_new=r.heights(TXID),
-            txid_height_delete=r.txids(),
-            timestamps=r.timestamps(),
-            scripts=r.scripts(),
-            unblinded=r.unblinded(TXID, new_txs),
-            last_unused=r.last_unused(),
+            txid_height_delete=txid_height_delete,
+            new_txs=history.txs.values(),
+            txid_height_new=history.heights,
+            timestamps=history.timestamps,
+            scripts=history.scripts,
+            unblinded=history.unblinded,
+            last_unused=history.last_unused,
         )
-        r.end("Update")
-        return update
 
     def serialize_encrypted(self, descriptor: WolletDescriptor | str) -> bytes:
         """The update as bytes sealed under `descriptor` (the wallet's: UpdateError for

@@ -42,9 +42,12 @@ from lwk_core import (
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 NETWORK = Network.LIQUID_TESTNET
 DESCRIPTOR = WolletDescriptor(FIXTURE["descriptor"])
-OTHER_DESCRIPTOR = WolletDescriptor(
-    "ct(elip151,elwpkh([00316183/84h/1h/0h]tpubDCuzMgEfTTjqYxBbfJY36MGp5VoTsj88cydBGTyxi59J7"
-    "fNhpoSgEQSac2JJSzJp1FZV6tCZnf1UhoendNZExqfav9J8UNEqRTWjqdDWyTM/<0;1>/*))"
+OTHER_DESCRIPTOR = WolletDescriptor(  # another testnet wallet of the ELIP-150 vectors
+    next(
+        vector["descriptor"]
+        for vector in load_fixture("descriptor-vectors.json")["vectors"]
+        if vector["network"] == NETWORK.value and vector["shape"] == "tr-slip77"
+    )
 )
 TXS = [Transaction.from_hex(entry["hex"]) for entry in FIXTURE["transactions"].values()]
 SCRIPTS = [
@@ -234,8 +237,10 @@ def _envelope(version: int, records_: bytes, magic: bytes = b"LWKUPDAT") -> byte
     return head + hashlib.sha256(head).digest()
 
 
-_HEAD = bytes(32) + bytes(32) + bytes(4) + bytes(32) + bytes(8) + bytes(4) + b"\x00"
-"""wallet id, base status, a tip with an empty header, no genesis: what precedes new_txs."""
+_TIP_AND_IDS = bytes(32) + bytes(32) + bytes(4) + bytes(32) + bytes(8) + bytes(4)
+_HEAD = _TIP_AND_IDS + b"\x00" + bytes(4)
+"""Wallet id, base status, a tip with an empty header, no genesis, no deletion: what
+precedes new_txs."""
 
 
 @pytest.mark.parametrize(
@@ -248,8 +253,8 @@ _HEAD = bytes(32) + bytes(32) + bytes(4) + bytes(32) + bytes(8) + bytes(4) + b"\
         (_envelope(0, b""), "format version 0"),
         (_envelope(1, b""), "truncated"),
         (_envelope(1, _HEAD + (2**32 - 1).to_bytes(4, "little")), "count 4294967295 exceeds"),
-        (_envelope(1, _HEAD + bytes(4 * 8) + b"\x00"), "trailing"),
-        (_envelope(1, _HEAD[:-1] + b"\x02"), "invalid flag"),
+        (_envelope(1, _HEAD + bytes(4 * 6) + b"\x00"), "trailing"),
+        (_envelope(1, _TIP_AND_IDS + b"\x02"), "invalid flag"),
         (_envelope(1, _HEAD + (1).to_bytes(4, "little") + (2**31).to_bytes(4, "little")),
          "truncated"),
     ],
@@ -303,6 +308,7 @@ def test_an_update_that_cannot_be_encoded_is_an_invalid_argument() -> None:
         {"base_status": "not a hash"},
         {"txid_height_new": {TXS[0].txid: -1}},
         {"tip": Tip(2**32, "11" * 32, 0)},
+        {"new_txs": [TXS[0], TXS[0]]},
     ):
         with pytest.raises(InvalidArgument, match="cannot serialize this Update"):
             attrs.evolve(_BASE, **change).serialize()
