@@ -104,7 +104,7 @@ def open_envelope(
         raise DecodeError(
             f"serialized {what} of format version {data[len(magic)]}; this lwk-core reads {version}"
         )
-    if sha256(data[:-32]) != data[-32:]:
+    if sha256(memoryview(data)[:-32]) != data[-32:]:
         raise DecodeError(f"the serialized {what} is truncated or altered (checksum mismatch)")
     return RecordReader(data[:-32], body)
 
