@@ -6,8 +6,9 @@ Serialized (`Update.serialize`, as LWK's `Update::serialize`, in this library's 
     32 wallet id | 32 base status | tip | genesis (u8 present; 32 hash)
     | txid_height_delete (txids) | history (new_txs, txid_height_new, timestamps, scripts,
     unblinded, last_unused; transactions named by txid)
- The encrypted form (`serialize_encrypted`, as LWK's) seals
-those bytes under the wallet descriptor's key (`_sealing`, magic "LWKUPENC", version 1).
+
+The encrypted form (`serialize_encrypted`, as LWK's) seals those bytes under the wallet
+descriptor's key (`_sealing`, magic "LWKUPENC", version 1).
 """
 
 from __future__ import annotations
