@@ -279,7 +279,7 @@ def test_a_lying_count_allocates_nothing_in_proportion() -> None:
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        assert peak < 100_000
+        assert peak < 1_000_000  # what was claimed: 16 GiB of records, a 2 GiB transaction
 
 
 def test_oversized_blobs_are_refused_before_reading(monkeypatch: pytest.MonkeyPatch) -> None:
