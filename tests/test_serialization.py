@@ -339,6 +339,31 @@ def test_the_encrypted_form_hides_the_wallet_and_needs_its_descriptor() -> None:
         Update.deserialize_decrypted(newer, DESCRIPTOR)
 
 
+def _small_wallet() -> Wollet:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    wollet.apply_update(attrs.evolve(_BASE, base_status=wollet.state.status))
+    return wollet
+
+
+@PROPERTY
+@given(st.data())
+def test_a_damaged_wallet_state_is_refused_and_changes_nothing(data: st.DataObject) -> None:
+    source = _small_wallet()
+    target = _small_wallet()
+    target.restore_state(source.serialize_state())  # the undamaged blob restores
+    before = target.serialize_state()
+    for encrypted in (False, True):
+        blob = source.serialize_state(encrypted=encrypted)
+        cut = data.draw(st.integers(0, len(blob) - 1))
+        position = data.draw(st.integers(0, len(blob) * 8 - 1))
+        flipped = bytearray(blob)
+        flipped[position // 8] ^= 1 << (position % 8)
+        for damaged in (blob[:cut], bytes(flipped)):
+            with pytest.raises(DecodeError):
+                target.restore_state(damaged, encrypted=encrypted)
+    assert target.serialize_state() == before
+
+
 # -- real scans on the embedded chain --------------------------------------------------------
 
 
