@@ -5,7 +5,7 @@ save in progress) and `lock`. The directory name is a hash of the descriptor's w
 never the descriptor (it holds the blinding key).
 
 The snapshot is the whole state (so the file never grows beyond what the wallet knows),
-encrypted with AES-GCM-SIV under a key derived from the descriptor's canonical text:
+sealed (`_sealing`: AES-GCM-SIV under a key derived from the descriptor's canonical text):
 
     magic "LWKSTATE" | u8 format version | u8 cipher | 12-byte nonce | ciphertext + 16-byte tag
 
@@ -33,18 +33,15 @@ import stat
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final
 
 import portalocker
-from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
 from ._hashes import tagged_hash
 from ._network import Network
+from ._sealing import TAG_SIZE, CipherUnavailable, Sealer, UnknownVersion, Unopenable, header_size
 from ._state import WolletState
 from ._state_codec import decode_state, encode_state
 
@@ -58,33 +55,11 @@ LOCK_FILE: Final = "lock"
 MAX_STATE_FILE: Final = 256 * 1024 * 1024
 """Largest state file read or written (tens of thousands of confidential transactions):
 a larger file is refused by its size, before reading; a larger state is not saved."""
-_KDF_INFO: Final = b"lwk-core wallet store v1"
 _DIR_TAG: Final = b"lwk-core wallet dir"
-_NONCE_SIZE: Final = 12
-_HEADER_SIZE: Final = len(MAGIC) + 2 + _NONCE_SIZE
 _OPEN_FLAGS: Final = os.O_CLOEXEC | os.O_NOFOLLOW
 _CORRUPTED: Final = (
     "wallet state file failed its integrity check; it was not loaded (delete it to rescan)"
 )
-
-
-class _Aead(Protocol):
-    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
-
-
-# Cipher ids stored in the header: a file says which AEAD sealed it.
-_CIPHER_GCM_SIV: Final = 1
-_CIPHER_GCM: Final = 2
-
-
-def _ciphers(key: bytes) -> dict[int, _Aead]:
-    """The AEADs available for `key`: AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels
-    have it); AES-GCM with a random nonce is the fallback."""
-    ciphers: dict[int, _Aead] = {_CIPHER_GCM: AESGCM(key)}
-    with contextlib.suppress(UnsupportedAlgorithm):
-        ciphers[_CIPHER_GCM_SIV] = AESGCMSIV(key)
-    return ciphers
 
 
 def _wallet_dir_name(descriptor: WolletDescriptor) -> str:
@@ -114,11 +89,7 @@ class WalletStore:
         with contextlib.suppress(OSError):  # a save that died before its rename
             os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
         self._save_lock = threading.Lock()
-        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
-            str(descriptor).encode()
-        )
-        self._ciphers = _ciphers(key)
-        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+        self._sealer = Sealer(descriptor)
 
     def _open_lock(self) -> io.FileIO:
         try:
@@ -151,9 +122,9 @@ class WalletStore:
         """The wallet's directory."""
         return self._dir
 
-    def _associated_data(self, header: bytes) -> bytes:
-        wallet = f"|{self._network.value}|{self._descriptor.wallet_id}"
-        return header + wallet.encode()
+    def _context(self) -> bytes:
+        """What a state file is bound to besides its key: its network and wallet."""
+        return f"|{self._network.value}|{self._descriptor.wallet_id}".encode()
 
     def _check_open(self) -> None:
         if self._lock_file is None:
@@ -178,26 +149,16 @@ class WalletStore:
         blob = self._read_state_file()
         if blob is None:
             return None
-        if len(blob) < _HEADER_SIZE or not blob.startswith(MAGIC):
-            raise StoreCorrupted(_CORRUPTED)
-        version, cipher_id = blob[len(MAGIC)], blob[len(MAGIC) + 1]
-        if version != FORMAT_VERSION:
-            raise StoreCorrupted(
-                f"wallet state file has format version {version}, this lwk-core reads "
-                f"{FORMAT_VERSION}; it was not loaded (delete it to rescan)"
-            )
-        cipher = self._ciphers.get(cipher_id)
-        if cipher is None and cipher_id == _CIPHER_GCM_SIV:
-            raise StoreError(
-                "the wallet state file is sealed with AES-GCM-SIV, which the installed "
-                "cryptography/OpenSSL lacks"
-            )
-        if cipher is None:
-            raise StoreCorrupted(_CORRUPTED)
-        header, nonce = blob[: len(MAGIC) + 2], blob[len(MAGIC) + 2 : _HEADER_SIZE]
         try:
-            payload = cipher.decrypt(nonce, blob[_HEADER_SIZE:], self._associated_data(header))
-        except InvalidTag:
+            payload = self._sealer.open(blob, MAGIC, FORMAT_VERSION, self._context())
+        except UnknownVersion as e:
+            raise StoreCorrupted(
+                f"wallet state file has format version {e.version}, this lwk-core reads "
+                f"{FORMAT_VERSION}; it was not loaded (delete it to rescan)"
+            ) from None
+        except CipherUnavailable as e:
+            raise StoreError(f"the wallet state file is {e}") from None
+        except Unopenable:
             raise StoreCorrupted(_CORRUPTED) from None
         try:
             return decode_state(payload, self._descriptor, self._network)
@@ -251,16 +212,12 @@ class WalletStore:
         ):
             raise StoreError("the state belongs to another wallet than this store")
         payload = encode_state(state)
-        header = MAGIC + bytes([FORMAT_VERSION, self._cipher_id])
-        nonce = os.urandom(_NONCE_SIZE)
-        if len(payload) + _HEADER_SIZE + 16 > MAX_STATE_FILE:
+        if len(payload) + header_size(MAGIC) + TAG_SIZE > MAX_STATE_FILE:
             raise StoreError(f"the wallet state is over the {MAX_STATE_FILE} byte limit of a file")
-        sealed = self._ciphers[self._cipher_id].encrypt(
-            nonce, payload, self._associated_data(header)
-        )
+        sealed = self._sealer.seal(MAGIC, FORMAT_VERSION, payload, self._context())
         with self._save_lock:
             try:
-                self._write_durably(header + nonce + sealed)
+                self._write_durably(sealed)
             except OSError as e:
                 raise StoreError(f"cannot write the wallet state file: {e.strerror}") from e
 

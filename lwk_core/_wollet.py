@@ -19,6 +19,7 @@ from ._descriptor import WolletDescriptor
 from ._errors import DescriptorError, NetworkMismatch, UpdateError
 from ._network import Chain, Network
 from ._state import WolletState
+from ._state_codec import export_state, import_state
 from ._store import WalletStore
 from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
@@ -200,6 +201,30 @@ class Wollet:
             if self._store is not None:
                 self._store.save(state)
             self._state = state
+
+    def serialize_state(self, *, encrypted: bool = False) -> bytes:
+        """The wallet's state as bytes (versioned), for `restore_state`. Plain, they hold
+        its transactions, scripts and amounts in clear (never its descriptor); encrypted,
+        they are sealed under the descriptor and reveal nothing without it."""
+        return export_state(self._state, encrypted=encrypted)
+
+    def restore_state(self, data: bytes, *, encrypted: bool = False) -> None:
+        """Replace the wallet's state by one `serialize_state` wrote for this wallet
+        (DecodeError for anything else; NetworkMismatch if it follows another chain than
+        the one this wallet is pinned to). With a datadir it is saved before it is used."""
+        restored = import_state(data, self._descriptor, self._network, encrypted=encrypted)
+        with self._lock:
+            pinned = self._state.genesis_hash
+            if pinned is not None and restored.genesis_hash not in (None, pinned):
+                raise NetworkMismatch(
+                    f"the state follows the chain with genesis {restored.genesis_hash}; this "
+                    f"wallet follows {pinned}"
+                )
+            restored = attrs.evolve(restored, genesis_hash=restored.genesis_hash or pinned)
+            if self._store is not None:
+                self._store.save(restored)
+            self._state = restored
+            self._unreadable.clear()  # what a backend failed to serve was of the old state
 
     def close(self) -> None:
         """Release the datadir lock (a no-op without a datadir)."""

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture, unique_name
 
+import lwk_core._sealing as sealing_module
 import lwk_core._store as store_module
 from lwk_core import (
     Chain,
@@ -295,7 +296,7 @@ def test_aes_gcm_fallback(
         siv_blob = (siv.path / "state").read_bytes()
     assert siv_blob[9] == 1
     with monkeypatch.context() as patch:
-        patch.setattr(store_module, "AESGCMSIV", unsupported)
+        patch.setattr(sealing_module, "AESGCMSIV", unsupported)
         with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as refusing:
             with pytest.raises(StoreError, match="AES-GCM-SIV") as info:
                 refusing.load()
