@@ -10,6 +10,7 @@ from ._client import Client, connect
 from ._descriptor import WolletDescriptor
 from ._errors import (
     AllBackendsFailed,
+    AuthenticationFailed,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
@@ -18,6 +19,8 @@ from ._errors import (
     BroadcastRejected,
     DecodeError,
     DescriptorError,
+    InsecureTransport,
+    InsufficientCredits,
     InvalidArgument,
     LwkError,
     NetworkMismatch,
@@ -48,6 +51,7 @@ __all__ = [
     "AddressResult",
     "AllBackendsFailed",
     "AsyncBackendChain",
+    "AuthenticationFailed",
     "AsyncClient",
     "BackendChain",
     "BackendConnectError",
@@ -65,6 +69,8 @@ __all__ = [
     "DynafedParams",
     "Federation",
     "HistoryEntry",
+    "InsecureTransport",
+    "InsufficientCredits",
     "InvalidArgument",
     "Issuance",
     "LwkError",
