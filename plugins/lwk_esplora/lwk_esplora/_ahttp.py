@@ -72,13 +72,18 @@ class AsyncHttpSession:
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
             await asyncio.sleep(self._pause.remaining())
-            auth = self.settings.auth
-            token = None if auth is None else await auth.atoken()
-            try:
-                async with self._slots:
+            async with self._slots:
+                # taken with the slot, right before sending: the freshest token
+                auth = self.settings.auth
+                token = None if auth is None else await auth.atoken()
+                try:
                     reply = await self._attempt(retrying, path, content, token)
-            except (BackendTimeout, BackendConnectError) as exc:
-                await asyncio.sleep(retrying.after_failure(exc))
+                except (BackendTimeout, BackendConnectError) as exc:
+                    failure: BackendTimeout | BackendConnectError | None = exc
+                else:
+                    failure = None
+            if failure is not None:
+                await asyncio.sleep(retrying.after_failure(failure))
                 continue
             delay = retrying.after_reply(reply, token)
             if delay is None:

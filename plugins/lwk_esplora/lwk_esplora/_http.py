@@ -131,13 +131,17 @@ class HttpSession:
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
             time.sleep(self._pause.remaining())
-            auth = self.settings.auth
-            token = None if auth is None else auth.token()
-            try:
-                with self._slots:
+            with self._slots:
+                # taken with the slot, right before sending: the freshest token
+                token = None if self.settings.auth is None else self.settings.auth.token()
+                try:
                     reply = self._attempt(retrying, path, content, token)
-            except (BackendTimeout, BackendConnectError) as exc:
-                time.sleep(retrying.after_failure(exc))
+                except (BackendTimeout, BackendConnectError) as exc:
+                    failure: BackendTimeout | BackendConnectError | None = exc
+                else:
+                    failure = None
+            if failure is not None:
+                time.sleep(retrying.after_failure(failure))
                 continue
             delay = retrying.after_reply(reply, token)
             if delay is None:

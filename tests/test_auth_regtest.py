@@ -1,0 +1,190 @@
+"""OAuth2 bearer tokens against the embedded regtest servers requiring them (issue 16).
+
+The servers answer as Blockstream's enterprise gateway and Electrum proxy do (401 / -32004
+for a bad or expired token, 402 / -32000 when the credits are spent). A token that expires
+in the middle of a scan is made deterministic with `TokenIssuer(uses=N)`: each token serves
+N requests, then counts as expired. Ground truth: the faucet's payments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from lwk_electrum import AsyncElectrumClient, ElectrumClient
+from lwk_esplora import AsyncEsploraClient, EsploraClient
+from lwk_regtest import Regtest, TokenIssuer
+from lwk_waterfalls import WaterfallsClient
+from shared_data import load_fixture
+
+from lwk_core import (
+    AuthenticationFailed,
+    Client,
+    InsecureTransport,
+    InsufficientCredits,
+    Network,
+    RateLimited,
+    Wollet,
+)
+from lwk_core.auth import ClientCredentials, StaticToken
+
+NETWORK = Network.ELEMENTS_REGTEST
+DESCRIPTOR = next(
+    v["descriptor"]
+    for v in load_fixture("descriptor-vectors.json")["vectors"]
+    if v["network"] == "elementsregtest"
+    and v["shape"].startswith("wpkh")
+    and "slip77" in v["descriptor"]
+    and "<0;1>" in v["descriptor"]
+)
+CLIENT_ID, SECRET = "wallet-app", "client-secret-7f3a9c"
+PAYMENTS = (100_000, 20_000, 3_000)
+
+
+@pytest.fixture(scope="module")
+def rt() -> Iterator[Regtest]:
+    issuer = TokenIssuer({CLIENT_ID: SECRET})
+    with Regtest(auth=issuer) as rt:
+        wollet = Wollet(NETWORK, DESCRIPTOR)
+        for i, sats in enumerate(PAYMENTS):
+            rt.faucet(wollet.address(i).address(), sats)
+        rt.mine(1)
+        yield rt
+
+
+@pytest.fixture
+def issuer(rt: Regtest) -> Iterator[TokenIssuer]:
+    """The servers' issuer, reset to its defaults after each test."""
+    issuer = rt.auth
+    assert issuer is not None
+    issuer.issued = issuer.refused = 0
+    yield issuer
+    issuer.clients = {CLIENT_ID: SECRET}
+    issuer.uses = issuer.credits = None
+    issuer.expire_all()
+    rt.esplora_faults.clear()
+
+
+def login(rt: Regtest) -> ClientCredentials:
+    return ClientCredentials(rt.token_url, CLIENT_ID, SECRET, allow_insecure=True)
+
+
+def esplora(rt: Regtest, token: object, **kw: object) -> EsploraClient:
+    return EsploraClient(rt.esplora_url, NETWORK, token=token, allow_insecure_auth=True, **kw)  # type: ignore[arg-type]
+
+
+def paid(client: Client) -> int:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    update = client.full_scan(wollet)
+    assert update is not None
+    wollet.apply_update(update)
+    return wollet.balance()[NETWORK.policy_asset]
+
+
+# -- Esplora -----------------------------------------------------------------------------
+
+
+def test_esplora_token_expiring_mid_scan_is_renewed(rt: Regtest, issuer: TokenIssuer) -> None:
+    issuer.uses = 4  # a scan makes dozens of requests: several tokens expire during it
+    credentials = login(rt)
+    with esplora(rt, credentials, concurrency=1) as client:
+        assert paid(client) == sum(PAYMENTS)
+    # one request at a time: each token is refused once, when it expired, then renewed
+    assert issuer.refused >= 2
+    assert credentials.fetches == issuer.issued == issuer.refused + 1
+
+
+def test_esplora_parallel_refusals_renew_the_token_once(rt: Regtest, issuer: TokenIssuer) -> None:
+    credentials = login(rt)
+    with esplora(rt, credentials, concurrency=8) as client:
+        client.tip()
+        issuer.expire_after(6)  # the token expires with 8 requests in flight
+        assert paid(client) == sum(PAYMENTS)
+    assert issuer.refused >= 1
+    # the requests refused together renewed the token once: two tokens in all
+    assert credentials.fetches == issuer.issued == 2
+
+
+def test_async_esplora_token_expiring_mid_scan_is_renewed(
+    rt: Regtest, issuer: TokenIssuer
+) -> None:
+    credentials = login(rt)
+
+    async def scan() -> int:
+        wollet = Wollet(NETWORK, DESCRIPTOR)
+        client = AsyncEsploraClient(
+            rt.esplora_url, NETWORK, token=credentials, allow_insecure_auth=True
+        )
+        async with client:
+            await client.tip()
+            issuer.expire_after(6)
+            update = await client.full_scan(wollet)
+        assert update is not None
+        wollet.apply_update(update)
+        return wollet.balance()[NETWORK.policy_asset]
+
+    assert asyncio.run(scan()) == sum(PAYMENTS)
+    assert issuer.refused >= 1
+    assert credentials.fetches == issuer.issued == 2
+
+
+def test_esplora_revoked_client_is_an_authentication_error(
+    rt: Regtest, issuer: TokenIssuer
+) -> None:
+    credentials = login(rt)
+    with esplora(rt, credentials) as client:
+        client.tip()
+        issuer.revoke(CLIENT_ID)  # its tokens stop working, and no new one is issued
+        with pytest.raises(AuthenticationFailed) as failed:
+            client.tip()
+    assert failed.value.error == "invalid_client"
+    assert credentials.fetches == 1
+
+
+def test_esplora_refused_static_token_is_not_retried(rt: Regtest, issuer: TokenIssuer) -> None:
+    with esplora(rt, "not-a-token") as client, pytest.raises(AuthenticationFailed):
+        client.tip()
+    assert issuer.refused == 1  # a static token cannot be renewed: no second attempt
+    with (
+        EsploraClient(rt.esplora_url, NETWORK) as anonymous,
+        pytest.raises(AuthenticationFailed, match="no token"),
+    ):
+        anonymous.tip()
+
+
+def test_esplora_spent_credits_are_typed(rt: Regtest, issuer: TokenIssuer) -> None:
+    issuer.credits = 0
+    with esplora(rt, login(rt)) as client, pytest.raises(InsufficientCredits, match="402"):
+        client.tip()
+
+
+def test_esplora_rate_limit_with_a_token_is_typed(rt: Regtest, issuer: TokenIssuer) -> None:
+    rt.esplora_faults.set("http429")
+    with esplora(rt, login(rt), max_retries=0) as client, pytest.raises(RateLimited):
+        client.tip()
+
+
+def test_waterfalls_sends_the_token(rt: Regtest, issuer: TokenIssuer) -> None:
+    credentials = login(rt)
+    url = rt.waterfalls_url
+    with WaterfallsClient(url, NETWORK, token=credentials, allow_insecure_auth=True) as client:
+        client.tip()
+        issuer.expire_after(2)
+        assert paid(client) == sum(PAYMENTS)
+    assert credentials.fetches == issuer.issued == 2
+
+
+# -- never in the clear ------------------------------------------------------------------
+
+
+def test_tokens_over_plain_connections_need_an_opt_in(rt: Regtest) -> None:
+    with pytest.raises(InsecureTransport):
+        EsploraClient(rt.esplora_url, NETWORK, token=StaticToken("t0ken"))
+    with pytest.raises(InsecureTransport):
+        WaterfallsClient(rt.waterfalls_url, NETWORK, token="t0ken")
+    with pytest.raises(InsecureTransport):
+        ElectrumClient.from_url(rt.electrum_url, token="t0ken")
+    with pytest.raises(InsecureTransport):
+        ClientCredentials(rt.token_url, CLIENT_ID, SECRET)  # the secret over plain http
+    EsploraClient("https://example.invalid/api", NETWORK, token="t0ken")  # TLS: fine
