@@ -188,3 +188,77 @@ def test_tokens_over_plain_connections_need_an_opt_in(rt: Regtest) -> None:
     with pytest.raises(InsecureTransport):
         ClientCredentials(rt.token_url, CLIENT_ID, SECRET)  # the secret over plain http
     EsploraClient("https://example.invalid/api", NETWORK, token="t0ken")  # TLS: fine
+
+
+# -- Electrum (TLS, the certificate pinned) ----------------------------------------------
+
+
+def electrum(rt: Regtest, token: object) -> ElectrumClient:
+    return ElectrumClient.from_url(
+        rt.electrum_ssl_url, cert_fingerprint=rt.cert_fingerprint, token=token  # type: ignore[arg-type]
+    )
+
+
+def test_electrum_token_expired_at_reconnection_is_renewed(
+    rt: Regtest, issuer: TokenIssuer
+) -> None:
+    credentials = login(rt)
+    with electrum(rt, credentials) as client:
+        assert paid(client) == sum(PAYMENTS)
+        # the token expires and the proxy drops the connection (a restart, an idle close)
+        issuer.expire_all()
+        rt.electrum_ssl_server.disconnect_all()
+        assert paid(client) == sum(PAYMENTS)  # the next sync reconnects, renews, goes on
+    assert issuer.refused == 1  # the reconnection's first request, with the old token
+    assert credentials.fetches == issuer.issued == 2
+
+
+def test_async_electrum_token_expired_at_reconnection_is_renewed(
+    rt: Regtest, issuer: TokenIssuer
+) -> None:
+    credentials = login(rt)
+
+    async def run() -> int:
+        client = AsyncElectrumClient.from_url(
+            rt.electrum_ssl_url, cert_fingerprint=rt.cert_fingerprint, token=credentials
+        )
+        async with client:
+            await client.tip()
+            issuer.expire_all()
+            rt.electrum_ssl_server.disconnect_all()
+            wollet = Wollet(NETWORK, DESCRIPTOR)
+            update = await client.full_scan(wollet)
+        assert update is not None
+        wollet.apply_update(update)
+        return wollet.balance()[NETWORK.policy_asset]
+
+    assert asyncio.run(run()) == sum(PAYMENTS)
+    assert issuer.refused == 1
+    assert credentials.fetches == issuer.issued == 2
+
+
+def test_electrum_revoked_client_is_an_authentication_error(
+    rt: Regtest, issuer: TokenIssuer
+) -> None:
+    credentials = login(rt)
+    with electrum(rt, credentials) as client:
+        client.tip()
+        issuer.revoke(CLIENT_ID)
+        rt.electrum_ssl_server.disconnect_all()
+        with pytest.raises(AuthenticationFailed) as failed:
+            client.tip()
+    assert failed.value.error == "invalid_client"  # the token endpoint's verdict
+
+
+def test_electrum_refused_static_token_and_no_token(rt: Regtest, issuer: TokenIssuer) -> None:
+    with electrum(rt, "not-a-token") as client, pytest.raises(AuthenticationFailed):
+        client.tip()
+    assert issuer.refused == 1  # a static token cannot be renewed: no second connection
+    with electrum(rt, None) as anonymous, pytest.raises(AuthenticationFailed):
+        anonymous.tip()
+
+
+def test_electrum_spent_credits_are_typed(rt: Regtest, issuer: TokenIssuer) -> None:
+    issuer.credits = 0
+    with electrum(rt, login(rt)) as client, pytest.raises(InsufficientCredits):
+        client.tip()

@@ -167,6 +167,18 @@ class ElectrumServer:
         finally:
             loop.close()
 
+    def disconnect_all(self) -> None:
+        """Close every client connection (as a restarting proxy would); keep listening."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def close() -> None:
+            for session in list(self._sessions):
+                session.writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
+
     async def _shutdown(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()

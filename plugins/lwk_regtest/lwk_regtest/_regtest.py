@@ -188,6 +188,12 @@ class Regtest:
         return server
 
     @property
+    def electrum_ssl_server(self) -> ElectrumServer:
+        server = self._local_servers()[1]
+        assert isinstance(server, ElectrumServer)
+        return server
+
+    @property
     def esplora_server(self) -> EsploraServer:
         server = self._local_servers()[2]
         assert isinstance(server, EsploraServer)
