@@ -106,9 +106,7 @@ def test_esplora_parallel_refusals_renew_the_token_once(rt: Regtest, issuer: Tok
     assert credentials.fetches == issuer.issued == 2
 
 
-def test_async_esplora_token_expiring_mid_scan_is_renewed(
-    rt: Regtest, issuer: TokenIssuer
-) -> None:
+def test_async_esplora_token_expiring_mid_scan_is_renewed(rt: Regtest, issuer: TokenIssuer) -> None:
     credentials = login(rt)
 
     async def scan() -> int:
@@ -195,7 +193,9 @@ def test_tokens_over_plain_connections_need_an_opt_in(rt: Regtest) -> None:
 
 def electrum(rt: Regtest, token: object) -> ElectrumClient:
     return ElectrumClient.from_url(
-        rt.electrum_ssl_url, cert_fingerprint=rt.cert_fingerprint, token=token  # type: ignore[arg-type]
+        rt.electrum_ssl_url,
+        cert_fingerprint=rt.cert_fingerprint,
+        token=token,  # type: ignore[arg-type]
     )
 
 

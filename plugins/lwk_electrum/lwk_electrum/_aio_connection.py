@@ -153,26 +153,31 @@ class AsyncElectrumConnection(ConnectionBase):
                 return self._stream_no
             renewed = False
             while True:
-                self._drop()
                 token = await self._token()
-                self._reader, self._writer = await self._open()
-                stream = self._stream_no
                 try:
-                    await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
+                    stream = await self._connect()
                 except AuthenticationFailed:
-                    self._drop(stream)
                     if renewed or not self._renew(token):
                         raise
                     log.info("%s: token refused, reconnecting with a renewed one", self.name)
                     renewed = True
                     continue
-                except BaseException:
-                    self._drop(stream)
-                    raise
                 break
             self.connects += 1
             log.debug("%s: connected (server %r)", self.name, self.server_version)
             return stream
+
+    async def _connect(self) -> int:
+        """Open a stream and do the handshake on it; the stream's number."""
+        self._drop()
+        self._reader, self._writer = await self._open()
+        stream = self._stream_no
+        try:
+            await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
+        except BaseException:
+            self._drop(stream)
+            raise
+        return stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = self.endpoint.host, self.endpoint.port

@@ -100,9 +100,7 @@ class AsyncHttpSession:
         the pool then keeps it, and once all are kept every request waits for the pool."""
         start = time.monotonic()
         scope = anyio.CancelScope(deadline=anyio.current_time() + retrying.budget)
-        work = asyncio.ensure_future(
-            self._exchange(retrying, path, content, token, scope, start)
-        )
+        work = asyncio.ensure_future(self._exchange(retrying, path, content, token, scope, start))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:

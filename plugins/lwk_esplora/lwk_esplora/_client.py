@@ -35,7 +35,8 @@ class EsploraClient(Client):
     sent as ``Authorization: Bearer``; after a 401 the token is renewed and the request
     retried once, then `AuthenticationFailed`; a 402 is `InsufficientCredits`. A token (or
     an Authorization header) for a plain http:// URL is refused (`InsecureTransport`)
-    unless ``allow_insecure_auth=True``. ``proxy`` is an httpx proxy URL (``HTTP(S)_PROXY`` from the environment also apply);
+    unless ``allow_insecure_auth=True``. ``proxy`` is an httpx proxy URL
+    (``HTTP(S)_PROXY`` from the environment also apply);
     ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
     (tests, custom sockets). Defaults: ``timeout=30.0, concurrency=8, headers=None,
     proxy=None, max_retries=5, verify=True, token=None, allow_insecure_auth=False``

@@ -240,16 +240,20 @@ class Retrying:
     def _unauthorized(self, token: str | None) -> float:
         """After a 401: retry at once with a renewed token, or AuthenticationFailed."""
         auth = self.settings.auth
-        if token is not None and auth is not None and not self.state.renewed:
-            if auth.refused(token):
-                self.state.renewed = True
-                log.info(
-                    "%s: HTTP 401 on %s %s, renewing the token and retrying",
-                    self.settings.name,
-                    self.method,
-                    self.route,
-                )
-                return 0.0
+        if (
+            token is not None
+            and auth is not None
+            and not self.state.renewed
+            and auth.refused(token)
+        ):
+            self.state.renewed = True
+            log.info(
+                "%s: HTTP 401 on %s %s, renewing the token and retrying",
+                self.settings.name,
+                self.method,
+                self.route,
+            )
+            return 0.0
         why = "no token was sent" if token is None else "the server refuses the token"
         raise AuthenticationFailed(
             f"HTTP 401 on {self.method} {self.route}: {why}", backend=self.settings.name

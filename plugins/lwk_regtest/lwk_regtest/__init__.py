@@ -8,7 +8,8 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 `electrum_ssl_url` (ssl://localhost:P, a self-signed certificate: `cert_pem`,
 `cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `waterfalls_url`
 (waterfalls+http://127.0.0.1:P, a Waterfalls server that serves the Esplora routes too),
-`electrum_server`, `electrum_ssl_server`, `esplora_server`, `waterfalls_server`, `electrum_faults`, `esplora_faults`.
+`electrum_server`, `electrum_ssl_server`, `esplora_server`, `waterfalls_server`,
+`electrum_faults`, `esplora_faults`.
 Control: `faucet`, `issue_asset`, `spend`, `build_payment`, `build_spend`, `mine`, `reorg`,
 `evict`, `fund_wallet`, `example_wallet`.
 

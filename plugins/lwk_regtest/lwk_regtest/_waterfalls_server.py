@@ -33,10 +33,10 @@ import pyrage
 from lwk_core import Chain, DecodeError, DescriptorError, Network, WolletDescriptor
 from lwk_core.primitives import address_to_script, descriptor_checksum, script_to_address
 
+from ._auth import TokenIssuer
 from ._esplora_query import ChainView
 from ._esplora_reply import HttpError, Reply, json_reply, text_reply
 from ._esplora_router import Handler, Router
-from ._auth import TokenIssuer
 from ._esplora_server import EsploraServer
 from ._faults import Faults
 
