@@ -81,7 +81,7 @@ class TokenCache:
         self.name = origin(token_url)
         if scheme == "http" and not allow_insecure:
             raise InsecureTransport(
-                f"refusing to send client credentials to {self.name} over plain HTTP"
+                f"refusing to send client credentials to {self.name} without TLS"
                 " (use https://, or allow_insecure=True for a loopback endpoint)"
             )
         form = {"grant_type": "client_credentials", "client_id": client_id}
