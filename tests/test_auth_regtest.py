@@ -9,17 +9,19 @@ N requests, then counts as expired. Ground truth: the faucet's payments.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_regtest import Regtest, TokenIssuer
 from lwk_waterfalls import WaterfallsClient
-from shared_data import load_fixture
+from shared_data import regtest_wallet_descriptor
 
 from lwk_core import (
+    AsyncClient,
     AuthenticationFailed,
+    BackendChain,
     Client,
     InsecureTransport,
     InsufficientCredits,
@@ -30,14 +32,7 @@ from lwk_core import (
 from lwk_core.auth import ClientCredentials, StaticToken
 
 NETWORK = Network.ELEMENTS_REGTEST
-DESCRIPTOR = next(
-    v["descriptor"]
-    for v in load_fixture("descriptor-vectors.json")["vectors"]
-    if v["network"] == "elementsregtest"
-    and v["shape"].startswith("wpkh")
-    and "slip77" in v["descriptor"]
-    and "<0;1>" in v["descriptor"]
-)
+DESCRIPTOR = regtest_wallet_descriptor()
 CLIENT_ID, SECRET = "wallet-app", "client-secret-7f3a9c"
 PAYMENTS = (100_000, 20_000, 3_000)
 
@@ -74,9 +69,17 @@ def esplora(rt: Regtest, token: object, **kw: object) -> EsploraClient:
     return EsploraClient(rt.esplora_url, NETWORK, token=token, allow_insecure_auth=True, **kw)  # type: ignore[arg-type]
 
 
-def paid(client: Client) -> int:
+def paid(client: Client | BackendChain) -> int:
     wollet = Wollet(NETWORK, DESCRIPTOR)
     update = client.full_scan(wollet)
+    assert update is not None
+    wollet.apply_update(update)
+    return wollet.balance()[NETWORK.policy_asset]
+
+
+async def paid_async(client: AsyncClient) -> int:
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    update = await client.full_scan(wollet)
     assert update is not None
     wollet.apply_update(update)
     return wollet.balance()[NETWORK.policy_asset]
@@ -110,34 +113,17 @@ def test_async_esplora_token_expiring_mid_scan_is_renewed(rt: Regtest, issuer: T
     credentials = login(rt)
 
     async def scan() -> int:
-        wollet = Wollet(NETWORK, DESCRIPTOR)
         client = AsyncEsploraClient(
             rt.esplora_url, NETWORK, token=credentials, allow_insecure_auth=True
         )
         async with client:
             await client.tip()
             issuer.expire_after(6)
-            update = await client.full_scan(wollet)
-        assert update is not None
-        wollet.apply_update(update)
-        return wollet.balance()[NETWORK.policy_asset]
+            return await paid_async(client)
 
     assert asyncio.run(scan()) == sum(PAYMENTS)
     assert issuer.refused >= 1
     assert credentials.fetches == issuer.issued == 2
-
-
-def test_esplora_revoked_client_is_an_authentication_error(
-    rt: Regtest, issuer: TokenIssuer
-) -> None:
-    credentials = login(rt)
-    with esplora(rt, credentials) as client:
-        client.tip()
-        issuer.revoke(CLIENT_ID)  # its tokens stop working, and no new one is issued
-        with pytest.raises(AuthenticationFailed) as failed:
-            client.tip()
-    assert failed.value.error == "invalid_client"
-    assert credentials.fetches == 1
 
 
 def test_esplora_refused_static_token_is_not_retried(rt: Regtest, issuer: TokenIssuer) -> None:
@@ -226,28 +212,26 @@ def test_async_electrum_token_expired_at_reconnection_is_renewed(
             await client.tip()
             issuer.expire_all()
             rt.electrum_ssl_server.disconnect_all()
-            wollet = Wollet(NETWORK, DESCRIPTOR)
-            update = await client.full_scan(wollet)
-        assert update is not None
-        wollet.apply_update(update)
-        return wollet.balance()[NETWORK.policy_asset]
+            return await paid_async(client)
 
     assert asyncio.run(run()) == sum(PAYMENTS)
     assert issuer.refused == 1
     assert credentials.fetches == issuer.issued == 2
 
 
-def test_electrum_revoked_client_is_an_authentication_error(
-    rt: Regtest, issuer: TokenIssuer
+@pytest.mark.parametrize("make", [esplora, electrum])
+def test_a_revoked_client_is_an_authentication_error(
+    rt: Regtest, issuer: TokenIssuer, make: Callable[[Regtest, object], Client]
 ) -> None:
     credentials = login(rt)
-    with electrum(rt, credentials) as client:
+    with make(rt, credentials) as client:
         client.tip()
-        issuer.revoke(CLIENT_ID)
-        rt.electrum_ssl_server.disconnect_all()
+        issuer.revoke(CLIENT_ID)  # its tokens stop working, and no new one is issued
+        rt.electrum_ssl_server.disconnect_all()  # Electrum checks tokens when connecting
         with pytest.raises(AuthenticationFailed) as failed:
             client.tip()
     assert failed.value.error == "invalid_client"  # the token endpoint's verdict
+    assert credentials.fetches == 1
 
 
 def test_electrum_refused_static_token_and_no_token(rt: Regtest, issuer: TokenIssuer) -> None:
@@ -262,3 +246,9 @@ def test_electrum_spent_credits_are_typed(rt: Regtest, issuer: TokenIssuer) -> N
     issuer.credits = 0
     with electrum(rt, login(rt)) as client, pytest.raises(InsufficientCredits):
         client.tip()
+
+
+def test_a_chain_fails_over_from_a_refused_backend(rt: Regtest, issuer: TokenIssuer) -> None:
+    refused = esplora(rt, "revoked-t0ken")
+    with BackendChain([refused, electrum(rt, login(rt))]) as chain:
+        assert paid(chain) == sum(PAYMENTS)

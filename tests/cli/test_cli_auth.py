@@ -9,21 +9,14 @@ from collections.abc import Iterator
 import pytest
 from cli_support import Run
 from lwk_regtest import Regtest, TokenIssuer
-from shared_data import load_fixture
+from shared_data import regtest_wallet_descriptor
 
 from lwk_core import Network, Wollet
 from lwk_core.auth import ClientCredentials
 from lwk_core.cli._errors import ExitCode
 
 NETWORK = Network.ELEMENTS_REGTEST
-DESCRIPTOR = next(
-    v["descriptor"]
-    for v in load_fixture("descriptor-vectors.json")["vectors"]
-    if v["network"] == "elementsregtest"
-    and v["shape"].startswith("wpkh")
-    and "slip77" in v["descriptor"]
-    and "<0;1>" in v["descriptor"]
-)
+DESCRIPTOR = regtest_wallet_descriptor()
 CLIENT_ID, SECRET = "cli-app", "cli-s3cret-value"
 PAID = 70_000
 
