@@ -107,7 +107,8 @@ class ClientCredentials(TokenProvider):
         self.name = self._cache.name
         self.timeout = float(timeout)
         self._post = post if post is not None else _urllib_post(context)
-        self._lock = threading.Lock()  # one fetch at a time; the others wait for it
+        self._fetching = threading.Lock()  # one fetch at a time; the others wait for it
+        self._state = threading.Lock()  # the cache, held briefly (never during a fetch)
 
     def __repr__(self) -> str:
         return f"ClientCredentials({self.name})"
@@ -118,28 +119,30 @@ class ClientCredentials(TokenProvider):
         return self._cache.fetches
 
     def token(self) -> str:
-        with self._lock:
-            cached = self._cache.current(time.monotonic())
+        with self._fetching:
+            cached = self._cached()
             if cached is not None:
                 return cached
-            return self._fetch()
+            log.debug("%s: fetching a token", self.name)
+            status, body = self._post(self._cache.request(), self.timeout)
+            with self._state:
+                return self._cache.accept(status, body, time.monotonic())
 
     async def atoken(self) -> str:
-        cached = self._cache.current(time.monotonic())
+        cached = self._cached()
         if cached is not None:
             return cached
         # the blocking fetch in a worker thread: rare, and it keeps one code path and lock
         return await asyncio.to_thread(self.token)
 
     def refused(self, token: str) -> bool:
-        with self._lock:
+        with self._state:  # never waits for a fetch: an event loop may be calling
             self._cache.refused(token)
         return True
 
-    def _fetch(self) -> str:
-        log.debug("%s: fetching a token", self.name)
-        status, body = self._post(self._cache.request(), self.timeout)
-        return self._cache.accept(status, body, time.monotonic())
+    def _cached(self) -> str | None:
+        with self._state:
+            return self._cache.current(time.monotonic())
 
 
 def _urllib_post(context: ssl.SSLContext | None) -> Post:

@@ -161,6 +161,23 @@ def test_threads_waiting_for_a_token_share_one_fetch() -> None:
     assert len(endpoint.requests) == 1
 
 
+def test_a_refusal_does_not_wait_for_a_fetch_in_progress() -> None:
+    """An event loop reports refusals: it must not block behind another thread's fetch."""
+    endpoint = Endpoint()
+    endpoint.release.clear()  # the fetch hangs until released
+    login = ClientCredentials(URL, "id", "secret", post=endpoint.post)
+    fetching = threading.Thread(target=login.token)
+    fetching.start()
+    assert endpoint.entered.wait(10)
+    reporting = threading.Thread(target=login.refused, args=("t0",))
+    reporting.start()
+    reporting.join(10)  # generous: it takes microseconds, unless it waits for the fetch
+    done = not reporting.is_alive()
+    endpoint.release.set()
+    fetching.join(10)
+    assert done
+
+
 def test_async_callers_share_the_cached_token() -> None:
     endpoint = Endpoint()
     login = ClientCredentials(URL, "id", "secret", post=endpoint.post)
