@@ -9,6 +9,7 @@ N requests, then counts as expired. Ground truth: the faucet's payments.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from lwk_regtest import Regtest, TokenIssuer
 from lwk_waterfalls import WaterfallsClient
 from shared_data import regtest_wallet_descriptor
 
+import lwk_core.auth
 from lwk_core import (
     AsyncClient,
     AuthenticationFailed,
@@ -252,3 +254,25 @@ def test_a_chain_fails_over_from_a_refused_backend(rt: Regtest, issuer: TokenIss
     refused = esplora(rt, "revoked-t0ken")
     with BackendChain([refused, electrum(rt, login(rt))]) as chain:
         assert paid(chain) == sum(PAYMENTS)
+
+
+def test_a_token_about_to_expire_is_renewed_before_any_refusal(
+    rt: Regtest, issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's clock jumps past 90% of the announced lifetime (`expires_in`): the
+    next request goes with a new token, and the server never refuses one."""
+    offset = [0.0]
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return time.monotonic() + offset[0]
+
+    monkeypatch.setattr(lwk_core.auth, "time", Clock)
+    credentials = login(rt)
+    with esplora(rt, credentials) as client:
+        client.tip()
+        offset[0] = issuer.lifetime * 0.95
+        client.tip()
+    assert credentials.fetches == issuer.issued == 2
+    assert issuer.refused == 0
