@@ -10,6 +10,7 @@ from ._client import Client, connect
 from ._descriptor import WolletDescriptor
 from ._errors import (
     AllBackendsFailed,
+    AuthenticationFailed,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
@@ -18,6 +19,8 @@ from ._errors import (
     BroadcastRejected,
     DecodeError,
     DescriptorError,
+    InsecureTransport,
+    InsufficientCredits,
     InvalidArgument,
     LwkError,
     NetworkMismatch,
@@ -49,6 +52,7 @@ __all__ = [
     "AllBackendsFailed",
     "AsyncBackendChain",
     "AsyncClient",
+    "AuthenticationFailed",
     "BackendChain",
     "BackendConnectError",
     "BackendError",
@@ -65,6 +69,8 @@ __all__ = [
     "DynafedParams",
     "Federation",
     "HistoryEntry",
+    "InsecureTransport",
+    "InsufficientCredits",
     "InvalidArgument",
     "Issuance",
     "LwkError",

@@ -14,9 +14,11 @@ import platformdirs
 from .._chain import BackendChain
 from .._client import Client, connect
 from .._descriptor import WolletDescriptor
+from .._errors import InsecureTransport
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
+from ._auth import add_auth_arguments
 from ._errors import UsageError
 from ._output import progress_bar
 
@@ -128,6 +130,7 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
     group.add_argument(
         "--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout"
     )
+    add_auth_arguments(group)
     if gap_limit:
         group.add_argument(
             "--gap-limit",
@@ -172,12 +175,17 @@ def open_wallet(args: argparse.Namespace) -> Wollet:
 
 
 def open_backend(
-    urls: Sequence[str], network: Network | None, timeout: float | None = None
+    urls: Sequence[str],
+    network: Network | None,
+    timeout: float | None = None,
+    auth: dict[str, Any] | None = None,
 ) -> Backend:
-    """One client for one URL; a BackendChain (failover in the given order) for several."""
+    """One client for one URL; a BackendChain (failover in the given order) for several.
+    `auth`: the clients' token options (`_auth.auth_options`)."""
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
     options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    options.update(auth or {})
     clients = [_connect(url, network, options) for url in urls]
     return clients[0] if len(clients) == 1 else BackendChain(clients, network=network)
 
@@ -190,6 +198,8 @@ def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Clie
             needs = f"{url} needs --network (liquid, liquidtestnet, elementsregtest)"
             raise UsageError(needs) from None
         raise UsageError(f"{url}: {exc}") from None
+    except InsecureTransport as exc:
+        raise UsageError(str(exc)) from None
     except ValueError as exc:  # a malformed URL (no port, bad host ...)
         raise UsageError(f"bad backend URL {url!r}: {exc}") from None
     return client

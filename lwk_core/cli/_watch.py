@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import BackendError
 from .._update import Update
 from .._wollet import Wollet
+from ._auth import auth_options
 from ._common import (
     Backend,
     backend_options,
@@ -122,7 +123,10 @@ def _watch(args: argparse.Namespace) -> int:
     if not args.backend:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
     wollet = open_wallet(args)
-    with wollet, open_backend(args.backend, wollet.network, args.timeout) as backend:
+    with (
+        wollet,
+        open_backend(args.backend, wollet.network, args.timeout, auth_options(args)) as backend,
+    ):
         sync_wallet(backend, wollet, args.gap_limit)
         tip = wollet.tip()
         if args.json:

@@ -16,12 +16,14 @@ from __future__ import annotations
 from .._async_backend import AsyncBackend, AsyncDescriptorScanner
 from .._backend import Backend, DescriptorHistories, DescriptorScanner
 from .._errors import (
+    AuthenticationFailed,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
     BackendTimeout,
     BroadcastRejected,
     DecodeError,
+    InsufficientCredits,
     LwkError,
     PluginError,
     RateLimited,
@@ -41,6 +43,7 @@ __all__ = [
     "NAME",
     "AsyncBackend",
     "AsyncDescriptorScanner",
+    "AuthenticationFailed",
     "Backend",
     "BackendConnectError",
     "BackendError",
@@ -53,6 +56,7 @@ __all__ = [
     "DescriptorHistories",
     "DescriptorScanner",
     "HistoryEntry",
+    "InsufficientCredits",
     "LwkError",
     "Network",
     "OutPoint",

@@ -42,9 +42,17 @@ class Burst:
     by the caller once every reply is read, so the stream stays in step)."""
 
     def __init__(
-        self, calls: Sequence[Call], ids: Iterator[int], *, size: int, timeout: float, backend: str
+        self,
+        calls: Sequence[Call],
+        ids: Iterator[int],
+        *,
+        size: int,
+        timeout: float,
+        backend: str,
+        authorization: str | None = None,
     ) -> None:
         self.calls = calls
+        self._authorization = authorization
         self._ids = ids
         self._size = size
         self._timeout = timeout
@@ -69,7 +77,7 @@ class Burst:
             ids = [next(self._ids) for _ in calls]
             self._pending.update((i, first + k) for k, i in enumerate(ids))
             self._sent = end
-            payload = encode_requests(ids, calls)
+            payload = encode_requests(ids, calls, self._authorization)
             yield Chunk(calls, ids, payload, now + self._timeout, len(self._pending))
 
     def read_deadline(self, now: float) -> float:

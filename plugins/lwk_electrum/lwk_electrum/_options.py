@@ -8,6 +8,7 @@ from typing import Any, Self
 import attrs
 
 from lwk_core import Network
+from lwk_core.auth import TokenProvider, as_token_provider, refuse_insecure
 
 from ._connection import BATCH_SIZE
 from ._endpoint import Endpoint, normalize_fingerprint
@@ -29,9 +30,11 @@ class ElectrumOptions:
     verify_merkle: bool
     batch_size: int
     max_line: int
+    auth: TokenProvider | None = None
 
     def connection_kwargs(self) -> dict[str, Any]:
         return {
+            "auth": self.auth,
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "validate_domain": self.validate_domain,
@@ -58,10 +61,14 @@ class ElectrumConstructors:
         verify_merkle: bool = False,
         batch_size: int = BATCH_SIZE,
         max_line: int = MAX_LINE,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         self._setup(
             _options(
                 Endpoint.from_host_port(electrum_url, bool(tls)),
+                token=token,
+                allow_insecure_auth=allow_insecure_auth,
                 validate_domain=validate_domain,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
@@ -86,12 +93,16 @@ class ElectrumConstructors:
         verify_merkle: bool = False,
         batch_size: int = BATCH_SIZE,
         max_line: int = MAX_LINE,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> Self:
         """A client for "ssl://host:port" (TLS) or "tcp://host:port" (plain TCP)."""
         client = cls.__new__(cls)
         client._setup(
             _options(
                 Endpoint.from_url(url),
+                token=token,
+                allow_insecure_auth=allow_insecure_auth,
                 validate_domain=validate_domain,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
@@ -113,8 +124,15 @@ def _options(
     *,
     validate_domain: bool,
     cert_fingerprint: str | None,
+    token: str | TokenProvider | None,
+    allow_insecure_auth: bool,
     **rest: Any,
 ) -> ElectrumOptions:
+    auth = as_token_provider(token)
+    if auth is not None:
+        refuse_insecure(
+            endpoint.url, encrypted=endpoint.tls, allow_insecure_auth=allow_insecure_auth
+        )
     pin = None if cert_fingerprint is None else normalize_fingerprint(cert_fingerprint)
     if pin is not None and not endpoint.tls:
         raise ValueError("cert_fingerprint needs a TLS connection")
@@ -124,4 +142,4 @@ def _options(
             " encrypted but the server is not authenticated; prefer cert_fingerprint",
             endpoint.url,
         )
-    return ElectrumOptions(endpoint, bool(validate_domain), pin=pin, **rest)
+    return ElectrumOptions(endpoint, bool(validate_domain), pin=pin, auth=auth, **rest)

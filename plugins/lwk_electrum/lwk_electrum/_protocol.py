@@ -83,6 +83,7 @@ class ElectrumProtocol:
         self.subscriptions = Subscriptions(backend=backend)
         self.requests: Counter[str] = Counter()  # requests written, by method
         self.server_version: Any = None
+        self.authorization: str | None = None  # sent with every request (a bearer token)
         self._ids = itertools.count(1)
         self._routes: dict[int, Burst] = {}  # request id -> the burst awaiting its reply
         self._orphans: set[int] = set()  # ids of requests whose asker gave up
@@ -138,7 +139,12 @@ class ElectrumProtocol:
         `Burst`). Several exchanges may share the stream; one given up (its plan closed or
         thrown into) leaves its late replies to be discarded."""
         burst = Burst(
-            calls, self._ids, size=self.batch_size, timeout=self.timeout, backend=self.backend
+            calls,
+            self._ids,
+            size=self.batch_size,
+            timeout=self.timeout,
+            backend=self.backend,
+            authorization=self.authorization,
         )
         try:
             while True:

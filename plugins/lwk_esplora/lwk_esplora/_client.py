@@ -31,10 +31,16 @@ class EsploraClient(Client):
     times with backoff, honouring ``Retry-After`` (at most 60 s of waits per request);
     dropped connections too; a refused connection and a timeout once. ``headers`` (e.g.
     an Authorization bearer token) are sent with every request and never logged;
-    ``proxy`` is an httpx proxy URL (``HTTP(S)_PROXY`` from the environment also apply);
+    ``token`` (a str, or a `lwk_core.auth.TokenProvider` such as ``ClientCredentials``) is
+    sent as ``Authorization: Bearer``; after a 401 the token is renewed and the request
+    retried once, then `AuthenticationFailed`; a 402 is `InsufficientCredits`. A token (or
+    an Authorization header) for a plain http:// URL is refused (`InsecureTransport`)
+    unless ``allow_insecure_auth=True``. ``proxy`` is an httpx proxy URL
+    (``HTTP(S)_PROXY`` from the environment also apply);
     ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
     (tests, custom sockets). Defaults: ``timeout=30.0, concurrency=8, headers=None,
-    proxy=None, max_retries=5, verify=True`` (`Options`).
+    proxy=None, max_retries=5, verify=True, token=None, allow_insecure_auth=False``
+    (`Options`).
     """
 
     connection: EsploraBackend

@@ -30,7 +30,17 @@ __all__ = [
 
 SCHEMES = ("http", "https")
 OPTIONS = frozenset(
-    {"timeout", "concurrency", "headers", "proxy", "max_retries", "verify", "transport"}
+    {
+        "timeout",
+        "concurrency",
+        "headers",
+        "proxy",
+        "max_retries",
+        "verify",
+        "token",
+        "allow_insecure_auth",
+        "transport",
+    }
 )
 
 

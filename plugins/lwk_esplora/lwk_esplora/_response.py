@@ -27,6 +27,7 @@ from typing import TypedDict
 import attrs
 import httpx
 
+from lwk_core.auth import TokenProvider, as_token_provider, bearer, refuse_insecure
 from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, Network
 
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
@@ -40,6 +41,7 @@ __all__ = [
     "Reply",
     "Settings",
     "TooSlow",
+    "auth_headers",
     "mapped_errors",
 ]
 
@@ -80,6 +82,8 @@ class Options(TypedDict, total=False):
     proxy: str | None
     max_retries: int
     verify: ssl.SSLContext | bool
+    token: str | TokenProvider | None
+    allow_insecure_auth: bool
 
 
 class Settings:
@@ -96,6 +100,8 @@ class Settings:
         proxy: str | None = None,
         max_retries: int = 5,
         verify: ssl.SSLContext | bool = True,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         if not isinstance(network, Network):
             raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
@@ -119,6 +125,13 @@ class Settings:
         }
         self.proxy = proxy
         self.verify = verify
+        self.auth = as_token_provider(token)
+        if self.auth is not None or any(k.lower() == "authorization" for k in self.headers):
+            refuse_insecure(
+                self.name,
+                encrypted=self.base.scheme == "https",
+                allow_insecure_auth=allow_insecure_auth,
+            )
 
     def client_arguments(self) -> dict[str, object]:
         """The arguments of the httpx client (sync or async) of this server.
@@ -145,6 +158,11 @@ class Settings:
     def too_slow(self) -> str:
         limit = self.timeout * DEADLINE_FACTOR
         return f"no complete answer within {limit:g}s ({DEADLINE_FACTOR:g} x timeout)"
+
+
+def auth_headers(token: str | None) -> dict[str, str] | None:
+    """The request's own headers: the bearer token of the attempt, if any."""
+    return None if token is None else {"Authorization": bearer(token)}
 
 
 class TooSlow(Exception):

@@ -19,6 +19,7 @@ from lwk_core import (
     BackendConnectError,
     BackendProtocolError,
     BackendTimeout,
+    InsecureTransport,
     Network,
     RateLimited,
 )
@@ -91,7 +92,11 @@ def test_network_is_required() -> None:
 def test_headers_are_sent_and_never_shown(fake: FakeEsplora) -> None:
     seen: list[str] = []
     fake.intercept = lambda r: seen.append(r.headers["authorization"]) or None  # type: ignore[func-returns-value]
-    with make(fake, headers={"Authorization": "Bearer s3cret"}) as client:
+    headers = {"Authorization": "Bearer s3cret"}
+    with pytest.raises(InsecureTransport) as refused:  # plain http: only when opted in
+        make(fake, headers=headers)
+    assert "s3cret" not in str(refused.value)
+    with make(fake, headers=headers, allow_insecure_auth=True) as client:
         client.ping()
         assert "s3cret" not in repr(client) + client.name
     assert seen == ["Bearer s3cret"]

@@ -19,7 +19,7 @@ import lwk
 import pytest
 from lwk_esplora import EsploraClient
 from lwk_regtest import Faults, Regtest, RegtestChain
-from shared_data import DATA, load_fixture
+from shared_data import DATA, load_fixture, regtest_wallet_descriptor
 
 from lwk_core import (
     BackendChain,
@@ -36,14 +36,7 @@ from lwk_core import (
 from lwk_core._address import script_to_address
 
 NETWORK = Network.ELEMENTS_REGTEST
-DESCRIPTOR = next(
-    v["descriptor"]
-    for v in load_fixture("descriptor-vectors.json")["vectors"]
-    if v["network"] == "elementsregtest"
-    and v["shape"].startswith("wpkh")
-    and "slip77" in v["descriptor"]
-    and "<0;1>" in v["descriptor"]
-)
+DESCRIPTOR = regtest_wallet_descriptor()
 ELSEWHERE = script_to_address(b"\x00\x14" + b"\x11" * 20, None, NETWORK)  # not the wallet's
 
 

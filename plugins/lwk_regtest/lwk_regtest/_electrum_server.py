@@ -12,6 +12,13 @@ Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are o
 consumed by the method they falsify. `latency` delays each reply and push by that long after
 the server produced it, as a network delays packets in flight: replies go out in order, and
 later requests are read and answered meanwhile (a pipelined burst pays it once, not per read).
+
+With a `TokenIssuer` (`auth`) the server behaves as Blockstream's authenticating Electrum
+proxy (Blockstream/lwk, lwk_wollet/src/clients/blocking/electrum_client.rs): the first
+request of a connection must carry a valid bearer token in its `authorization` member,
+else it is answered with JSON-RPC error -32004 (authentication required) and the
+connection is closed; each request then spends a credit, -32000 (insufficient credits)
+once they are spent.
 """
 
 from __future__ import annotations
@@ -29,11 +36,19 @@ from typing import Any
 
 from lwk_core.primitives import electrum_status
 
+from ._auth import TokenIssuer
 from ._chain import RegtestChain
 from ._electrum_methods import MAX_HEADERS, ElectrumMethods, RpcError, Session
 from ._faults import Faults
 
-__all__ = ["MAX_ARRAY_BATCH", "MAX_HEADERS", "MAX_LINE", "ElectrumServer"]
+__all__ = [
+    "AUTHENTICATION_REQUIRED",
+    "INSUFFICIENT_CREDITS",
+    "MAX_ARRAY_BATCH",
+    "MAX_HEADERS",
+    "MAX_LINE",
+    "ElectrumServer",
+]
 
 MAX_ARRAY_BATCH = 20
 MAX_LINE = 4 * 1024 * 1024  # bytes; a request line longer than this closes the connection
@@ -47,6 +62,8 @@ _METHOD_FAULTS = {
 _LYING_TIP_AHEAD = 1000
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
 _MAX_QUEUED = 64  # writes in flight per connection before the server stops reading it
+AUTHENTICATION_REQUIRED = -32004  # the JSON-RPC codes of Blockstream's Electrum proxy
+INSUFFICIENT_CREDITS = -32000
 
 
 def _encode(obj: object) -> bytes:
@@ -134,8 +151,10 @@ class ElectrumServer:
         faults: Faults | None = None,
         max_line: int = MAX_LINE,
         txs_limit: int = TXS_LIMIT,
+        auth: TokenIssuer | None = None,
     ) -> None:
         self.chain = chain
+        self.auth = auth
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -202,6 +221,18 @@ class ElectrumServer:
             loop.run_forever()
         finally:
             loop.close()
+
+    def disconnect_all(self) -> None:
+        """Close every client connection (as a restarting proxy would); keep listening."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def close() -> None:
+            for session in list(self._sessions):
+                session.writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
 
     async def _shutdown(self) -> None:
         if self._unsubscribe is not None:
@@ -299,6 +330,9 @@ class ElectrumServer:
         if not isinstance(method, str) or not isinstance(params, list) or "id" not in request:
             return _error(request_id, -32600, "invalid request"), None
         self.requests[method] += 1
+        denied = self._authorize(session, request)
+        if denied is not None:
+            return denied, None
         fault = self._take_fault(method)
         if fault == "refuse":
             raise _Close(reset=True)
@@ -324,6 +358,25 @@ class ElectrumServer:
             filler = "00" * (_OVERSIZED_BYTES // 2)
             return reply, _encode({"jsonrpc": "2.0", "id": request_id, "result": filler})
         return reply, None
+
+    def _authorize(self, session: Session, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The error reply of a request the proxy refuses (None: serve it); a connection
+        whose token is refused is closed after the reply."""
+        auth, request_id = self.auth, request.get("id")
+        if auth is None:
+            return None
+        if session.authenticated:
+            verdict = auth.charge()
+        else:
+            authorization = request.get("authorization")
+            verdict = auth.check(authorization if isinstance(authorization, str) else None)
+            if verdict == "unauthorized":
+                error = _error(request_id, AUTHENTICATION_REQUIRED, "authentication required")
+                raise _Close(_encode(error))
+            session.authenticated = True
+        if verdict == "no_credits":
+            return _error(request_id, INSUFFICIENT_CREDITS, "insufficient credits")
+        return None
 
     def _take_fault(self, method: str) -> str | None:
         mode = self.faults.mode

@@ -9,6 +9,7 @@ import httpx
 from lwk_esplora import EsploraClient
 
 from lwk_core import Client, Network
+from lwk_core.auth import TokenProvider
 
 from ._backend import WaterfallsBackend
 
@@ -42,8 +43,8 @@ class WaterfallsClient(Client):
     The URL's scheme is ``waterfalls+https://`` or ``waterfalls+http://`` (plain
     ``https://`` works too when the client is built by hand). Transactions, headers and
     broadcasts use the Esplora routes the server also serves; ``timeout``,
-    ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy``,
-    ``max_retries``, ``verify`` and ``transport`` work as for lwk_esplora.EsploraClient.
+    ``concurrency``, ``headers``, ``proxy``, ``max_retries``, ``verify``, ``token``,
+    ``allow_insecure_auth`` and ``transport`` work as for lwk_esplora.EsploraClient.
     """
 
     connection: WaterfallsBackend
@@ -60,6 +61,8 @@ class WaterfallsClient(Client):
         proxy: str | None = None,
         max_retries: int = 5,
         verify: ssl.SSLContext | bool = True,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not isinstance(send_descriptor, bool):
@@ -73,6 +76,8 @@ class WaterfallsClient(Client):
             proxy=proxy,
             max_retries=max_retries,
             verify=verify,
+            token=token,
+            allow_insecure_auth=allow_insecure_auth,
             transport=transport,
         )
         backend = WaterfallsBackend(esplora, network, send_descriptor=send_descriptor)

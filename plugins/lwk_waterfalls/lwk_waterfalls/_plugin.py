@@ -36,6 +36,8 @@ OPTIONS = frozenset(
         "proxy",
         "max_retries",
         "verify",
+        "token",
+        "allow_insecure_auth",
         "transport",
     }
 )
