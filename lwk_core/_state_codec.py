@@ -34,7 +34,7 @@ from ._state import WolletState
 from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
 
-__all__ = ["decode_state", "encode_state"]
+__all__ = ["decode_state", "encode_state", "hex32"]
 
 VERSION: Final = 2
 _READABLE: Final = (1, 2)  # version 1 files predate the genesis field
@@ -51,7 +51,7 @@ _MIN_SCRIPT: Final = 9
 _MIN_SECRET: Final = 8 + 32 + 8 + 32 + 32
 
 
-def _hex32(text: str) -> bytes:
+def hex32(text: str) -> bytes:
     """The 32 bytes of a lowercase 64-digit hex string (refused otherwise: it would not
     round-trip to the same text)."""
     raw = bytes.fromhex(text)
@@ -81,12 +81,12 @@ def _encode(state: WolletState) -> bytes:
         out += [
             b"\x01",
             _U32.pack(tip.height),
-            _hex32(tip.hash),
+            hex32(tip.hash),
             _U64.pack(tip.timestamp),
             _blob(tip.header),
         ]
     genesis = state.genesis_hash
-    out.append(b"\x00" if genesis is None else b"\x01" + _hex32(genesis))
+    out.append(b"\x00" if genesis is None else b"\x01" + hex32(genesis))
     index: dict[str, int] = {}
     out.append(_U32.pack(len(state.txs)))
     for n, (txid, tx) in enumerate(state.txs.items()):
@@ -107,10 +107,10 @@ def _encode(state: WolletState) -> bytes:
     for outpoint, secrets in state.unblinded.items():
         out += [
             _SECRET_HEAD.pack(index[outpoint.txid], outpoint.vout),
-            _hex32(secrets.asset),
+            hex32(secrets.asset),
             _U64.pack(secrets.value),
-            _hex32(secrets.asset_bf),
-            _hex32(secrets.value_bf),
+            hex32(secrets.asset_bf),
+            hex32(secrets.value_bf),
         ]
     out.append(_U32.pack(len(state.last_unused)))
     out += [_PATH.pack(chain.value, n) for chain, n in state.last_unused.items()]

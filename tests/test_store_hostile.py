@@ -12,7 +12,7 @@ import pytest
 from lwk_regtest.testing import new_wallet_descriptor
 
 from lwk_core import Network, StoreCorrupted, StoreError, WolletDescriptor
-from lwk_core._store import MAX_STATE_FILE, WalletStore
+from lwk_core._store import MAX_STATE_FILE, FileWalletStore
 from lwk_core._wollet import Wollet, WolletState
 
 NETWORK = Network.ELEMENTS_REGTEST
@@ -20,7 +20,7 @@ DESCRIPTOR = WolletDescriptor(new_wallet_descriptor(b"hostile disk"))
 
 
 def wallet_dir(datadir: Path) -> Path:
-    with WalletStore(datadir, DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(datadir, DESCRIPTOR, NETWORK) as store:
         return store.path
 
 
@@ -35,7 +35,7 @@ def umask_zero() -> Iterator[None]:
 
 def test_under_umask_zero_the_tree_is_private(tmp_path: Path, umask_zero: None) -> None:
     datadir = tmp_path / "a" / "datadir"
-    with WalletStore(datadir, DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(datadir, DESCRIPTOR, NETWORK) as store:
         store.save(WolletState(descriptor=DESCRIPTOR, network=NETWORK))
         created = [store.path, store.path.parent, datadir, datadir.parent]
         for directory in created:
@@ -51,15 +51,15 @@ def test_a_directory_others_can_write_is_refused(tmp_path: Path, mode: int, whic
     target = path if which == "wallet" else path.parent
     target.chmod(mode)
     with pytest.raises(StoreError, match=f"{which} directory .* writable by other users"):
-        WalletStore(tmp_path, DESCRIPTOR, NETWORK)
+        FileWalletStore(tmp_path, DESCRIPTOR, NETWORK)
     target.chmod(0o700)  # the owner's fix
-    WalletStore(tmp_path, DESCRIPTOR, NETWORK).close()
+    FileWalletStore(tmp_path, DESCRIPTOR, NETWORK).close()
 
 
 def test_a_planted_temp_symlink_does_not_redirect_the_save(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_bytes(b"precious")
-    with WalletStore(tmp_path / "data", DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(tmp_path / "data", DESCRIPTOR, NETWORK) as store:
         (store.path / "state.tmp").symlink_to(victim)  # planted after the store opened
         state = WolletState(descriptor=DESCRIPTOR, network=NETWORK)
         store.save(state)
@@ -73,14 +73,14 @@ def test_a_symlinked_state_or_lock_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     target.write_bytes(b"x")
     (path / "state").symlink_to(target)
-    store = WalletStore(tmp_path, DESCRIPTOR, NETWORK)
+    store = FileWalletStore(tmp_path, DESCRIPTOR, NETWORK)
     with pytest.raises(StoreError, match="symbolic link"):
         store.load()
     (path / "state").unlink()
     (path / "lock").unlink()
     (path / "lock").symlink_to(target)
     with pytest.raises(StoreError, match="cannot use the wallet datadir"):
-        WalletStore(tmp_path, DESCRIPTOR, NETWORK)
+        FileWalletStore(tmp_path, DESCRIPTOR, NETWORK)
     assert target.read_bytes() == b"x"
 
 
@@ -125,7 +125,7 @@ def test_after_a_refusal_deleting_the_file_as_advised_works(
 
 def test_another_wallets_file_is_refused_then_the_lock_is_free(tmp_path: Path) -> None:
     other = WolletDescriptor(new_wallet_descriptor(b"another wallet"))
-    with WalletStore(tmp_path, other, NETWORK) as theirs:
+    with FileWalletStore(tmp_path, other, NETWORK) as theirs:
         theirs.save(WolletState(descriptor=other, network=NETWORK))
         blob = (theirs.path / "state").read_bytes()
     path = wallet_dir(tmp_path) / "state"
