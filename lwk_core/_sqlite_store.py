@@ -71,6 +71,10 @@ _UPSERT: Final = (
     "INSERT INTO wallet_items (wallet, name, sealed) VALUES (?, ?, ?) "
     "ON CONFLICT (wallet, name) DO UPDATE SET sealed = excluded.sealed"
 )
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"  # https://www.sqlite.org/fileformat.html
+# The databases SqliteStores of this process have open, by (device, inode).
+_OPEN_FILES: set[tuple[int, int]] = set()
+_OPEN_LOCK = threading.Lock()
 _DB_CORRUPTED: Final = (
     "the wallet database failed its integrity check; it was not used (restore it from a "
     "backup, or delete it to rescan its wallets)"
@@ -104,23 +108,10 @@ class SqliteStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
-        _prepare_file(self._path)
-        uri = "file:" + urllib.parse.quote(str(self._path.absolute())) + "?nofollow=1"
-        try:
-            conn = sqlite3.connect(
-                uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as e:
-            raise _store_error(e, "open") from e
-        try:
-            _initialize(conn)
-        except sqlite3.Error as e:
-            conn.close()
-            raise _store_error(e, "open") from e
-        except BaseException:
-            conn.close()
-            raise
-        self._conn: sqlite3.Connection | None = conn
+        with _OPEN_LOCK:
+            self._file_id = _prepare_file(self._path)
+            self._conn: sqlite3.Connection | None = _connect(self._path)
+            _OPEN_FILES.add(self._file_id)
         self._lock = threading.Lock()  # the connection: one statement at a time
         self._opened: set[str] = set()  # wallets open in this store
 
@@ -200,6 +191,8 @@ class SqliteStore:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+                with _OPEN_LOCK:
+                    _OPEN_FILES.discard(self._file_id)
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -213,26 +206,94 @@ class SqliteStore:
         self.close()
 
 
-def _prepare_file(path: Path) -> None:
-    """Create the database file 0600 in a private directory, or check the existing one: a
-    regular file, the user's own, not writable by others. Nothing is left open: a
-    descriptor of the file closed later would drop SQLite's locks on it (POSIX locks)."""
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(
+            _uri(path), uri=True, timeout=0, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as e:
+        raise _store_error(e, "open") from e
+    try:
+        _initialize(conn)
+    except sqlite3.Error as e:
+        conn.close()
+        raise _store_error(e, "open") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare_file(path: Path) -> tuple[int, int]:
+    """Check the database file (a regular file, the user's own, not writable by others, an
+    SQLite database) in a private directory, or create it; its (device, inode).
+
+    StoreLocked if this process has it open: SQLite holds POSIX locks on the file, which
+    closing any other descriptor of it in this process would drop, so it is opened (to read
+    its header) only when no SqliteStore of this process has it."""
     dir_fd = private_dir(path.parent, "directory of the wallet database")
     try:
-        fd = os.open(path.name, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600,
-                     dir_fd=dir_fd)  # fmt: skip
-        os.close(fd)
-    except FileExistsError:
-        info = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+        try:
+            info = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            _create(path, dir_fd)
+            info = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+        if (info.st_dev, info.st_ino) in _OPEN_FILES:
+            raise StoreLocked("the wallet database is in use by another process or store")
         if stat.S_ISLNK(info.st_mode):
-            raise StoreError("the wallet database is a symbolic link; it was not used") from None
+            raise StoreError("the wallet database is a symbolic link; it was not used")
         if not stat.S_ISREG(info.st_mode):
-            raise StoreError("the wallet database is not a regular file; it was not used") from None
+            raise StoreError("the wallet database is not a regular file; it was not used")
         check_private(info, "wallet database")
+        fd = os.open(path.name, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
+        try:
+            header = os.read(fd, len(_SQLITE_MAGIC))
+        finally:
+            os.close(fd)
     except OSError as e:
-        raise StoreError(f"cannot create the wallet database: {e.strerror}") from e
+        raise StoreError(f"cannot use the wallet database: {e.strerror}") from e
     finally:
         os.close(dir_fd)
+    # SQLite takes a file shorter than its header for an empty database: this store never
+    # leaves one (`_create`), so such a file is a truncated one.
+    if header != _SQLITE_MAGIC:
+        raise StoreCorrupted(_DB_CORRUPTED)
+    return info.st_dev, info.st_ino
+
+
+def _create(path: Path, dir_fd: int) -> None:
+    """Create the database whole (0600, with its schema) under a temporary name, then link
+    it to its name: an empty file never passes for a new database."""
+    temp = f"{path.name}.new-{os.urandom(8).hex()}"
+    try:
+        os.close(os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600,
+                         dir_fd=dir_fd))  # fmt: skip
+        try:
+            conn = sqlite3.connect(_uri(path.parent / temp), uri=True, isolation_level=None)
+            try:
+                _initialize(conn)
+            finally:
+                conn.close()
+            fd = os.open(temp, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileExistsError):  # another process created it first
+                os.link(temp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd,
+                        follow_symlinks=False)  # fmt: skip
+        finally:
+            os.unlink(temp, dir_fd=dir_fd)
+        os.fsync(dir_fd)
+    except OSError as e:
+        raise StoreError(f"cannot create the wallet database: {e.strerror}") from e
+    except sqlite3.Error as e:
+        raise _store_error(e, "create") from e
+
+
+def _uri(path: Path) -> str:
+    """SQLite's URI of `path`, refusing symbolic links (SQLITE_OPEN_NOFOLLOW)."""
+    return "file:" + urllib.parse.quote(str(path.absolute())) + "?nofollow=1"
 
 
 def _initialize(conn: sqlite3.Connection) -> None:
