@@ -31,6 +31,8 @@ import lwk_core._store as store_module
 from lwk_core import (
     Chain,
     DecodeError,
+    FileStore,
+    InvalidArgument,
     Network,
     OutPoint,
     StoreCorrupted,
@@ -601,3 +603,14 @@ def test_datadir_can_be_moved(tmp_path: Path, full: WolletState) -> None:
     shutil.move(tmp_path / "a", tmp_path / "b")
     with FileWalletStore(tmp_path / "b", DESCRIPTOR, NETWORK) as moved:
         assert moved.load() == full
+
+
+def test_datadir_is_the_file_store(tmp_path: Path, full: WolletState) -> None:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as store:
+        store.save(full)
+    with Wollet(NETWORK, DESCRIPTOR, store=FileStore(tmp_path)) as wollet:
+        assert wollet.state == full
+    with pytest.raises(InvalidArgument, match="a datadir or a store, not both"):
+        Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path, store=FileStore(tmp_path))
+    with Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path) as wollet:  # the lock was not taken
+        assert wollet.state == full
