@@ -39,14 +39,13 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
 from ._network import Network
 from ._private_fs import OPEN_FLAGS, check_private, private_dir
-from ._sealing import NONCE_SIZE, Sealer, derive_key, wallet_name
+from ._sealing import NONCE_SIZE, TAG_SIZE, Sealer, derive_key, wallet_name
 from ._state import WolletState
 from ._state_rows import Item, StateRows, changed_items, encode_head, state_items
 from ._store_protocol import check_owner
@@ -55,8 +54,10 @@ __all__ = ["SqliteStore", "SqliteWalletStore"]
 
 SCHEMA_VERSION: Final = 1
 MAX_WALLET_BYTES: Final = 256 * 1024 * 1024
-"""Largest wallet state read (as the file store's MAX_STATE_FILE)."""
+"""Largest wallet state (its items' sealed values) read or written, as the file store's
+MAX_STATE_FILE: counted before reading; a save that would pass it is refused."""
 _HEAD: Final = 0  # the item kind of the head row
+_SEAL_OVERHEAD: Final = 1 + NONCE_SIZE + TAG_SIZE  # cipher id, nonce, tag
 _SUM_MODULUS: Final = 1 << 256
 _SEAL_INFO: Final = b"lwk-core sqlite item v1"
 _NAME_INFO: Final = b"lwk-core sqlite item names v1"
@@ -131,13 +132,13 @@ class SqliteStore:
         """Delete the wallet's state (to rescan it, e.g. after StoreCorrupted); StoreLocked
         while it is open."""
         key = _wallet_key(descriptor, network)
-        if key in self._opened:
-            raise StoreLocked("this wallet is open in this store; close it first")
-        with self.transaction("remove a wallet from") as conn:
+        with self._transaction("remove a wallet from") as conn:
+            if key in self._opened:
+                raise StoreLocked("this wallet is open in this store; close it first")
             conn.execute("DELETE FROM wallet_items WHERE wallet = ?", (key,))
 
     @contextlib.contextmanager
-    def transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
         """The connection inside one write transaction, committed if the block returns."""
         with self._lock:
             conn = self._connection()
@@ -154,18 +155,22 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise _store_error(e, doing) from e
 
-    def rows(self, wallet: str) -> list[tuple[bytes, bytes]]:
-        """The wallet's rows (name, sealed), oldest first."""
+    def _rows(self, wallet: str) -> list[tuple[bytes, bytes]]:
+        """The wallet's rows (name, sealed), oldest first; StoreError if they hold more than
+        MAX_WALLET_BYTES (counted before reading them)."""
         with self._lock:
+            conn = self._connection()
             try:
-                return (
-                    self._connection()
-                    .execute(
-                        "SELECT name, sealed FROM wallet_items WHERE wallet = ? ORDER BY id",
-                        (wallet,),
+                (size,) = conn.execute(
+                    "SELECT TOTAL(LENGTH(sealed)) FROM wallet_items WHERE wallet = ?", (wallet,)
+                ).fetchone()
+                if size > MAX_WALLET_BYTES:
+                    raise StoreError(
+                        f"the wallet's state has {int(size)} bytes, over the "
+                        f"{MAX_WALLET_BYTES} byte limit; it was not read"
                     )
-                    .fetchall()
-                )
+                query = "SELECT name, sealed FROM wallet_items WHERE wallet = ? ORDER BY id"
+                return conn.execute(query, (wallet,)).fetchall()
             except sqlite3.Error as e:
                 raise _store_error(e, "read") from e
 
@@ -174,19 +179,20 @@ class SqliteStore:
             raise StoreError("the wallet database is closed")
         return self._conn
 
-    def claim(self, wallet: str) -> None:
+    def _claim(self, wallet: str) -> None:
         with self._lock:
             self._connection()
             if wallet in self._opened:
                 raise StoreLocked("this wallet is in use by another Wollet of this store")
             self._opened.add(wallet)
 
-    def release(self, wallet: str) -> None:
+    def _release(self, wallet: str) -> None:
         with self._lock:
             self._opened.discard(wallet)
 
     def close(self) -> None:
-        """Close the database and release its lock (idempotent); its wallets are closed."""
+        """Close the database and release its lock (idempotent); its wallets can no longer
+        load or save."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -197,12 +203,7 @@ class SqliteStore:
     def __enter__(self) -> SqliteStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -332,7 +333,7 @@ class SqliteWalletStore:
         self._descriptor = descriptor
         self._network = network
         self._wallet = _wallet_key(descriptor, network)
-        db.claim(self._wallet)
+        db._claim(self._wallet)
         self._db = db
         self._sealer = Sealer(descriptor)
         self._name_key = derive_key(descriptor, _NAME_INFO)
@@ -345,6 +346,7 @@ class SqliteWalletStore:
         self._saved: WolletState | None = None
         self._count = 0
         self._sum = 0
+        self._bytes = 0  # of the items' sealed values
 
     def __repr__(self) -> str:
         state = "closed" if self._db is None else "open"
@@ -394,15 +396,14 @@ class SqliteWalletStore:
             raise
 
     def _load(self, db: SqliteStore) -> WolletState | None:
-        rows = db.rows(self._wallet)
+        rows = db._rows(self._wallet)
         if not rows:
-            self._known, self._saved, self._count, self._sum = True, None, 0, 0
+            self._known, self._saved = True, None
+            self._count = self._sum = self._bytes = 0
             return None
-        if sum(len(sealed) for _, sealed in rows) > MAX_WALLET_BYTES:
-            raise StoreError(f"the wallet's state is over {MAX_WALLET_BYTES} bytes; not read")
-        head = None
+        head = b""
         items: list[bytes] = []
-        total = 0
+        total = size = 0
         for name, sealed in rows:
             plain = self._open(name, sealed)
             if name == self._head_name:
@@ -410,7 +411,8 @@ class SqliteWalletStore:
             else:
                 items.append(plain)
                 total += self._element(name, plain)
-        if head is None or head[0] != _HEAD:
+                size += len(sealed)
+        if head[:1] != bytes([_HEAD]) or not all(items):
             raise StoreCorrupted(_WALLET_CORRUPTED)
         try:
             state_rows = StateRows(head[1:], self._descriptor, self._network)
@@ -423,7 +425,7 @@ class SqliteWalletStore:
             # Authentic but undecodable: written by a broken or incompatible lwk-core.
             raise StoreCorrupted(_WALLET_CORRUPTED) from e
         self._known, self._saved = True, state
-        self._count, self._sum = len(items), total % _SUM_MODULUS
+        self._count, self._sum, self._bytes = len(items), total % _SUM_MODULUS, size
         return state
 
     def save(self, state: WolletState) -> None:
@@ -435,44 +437,45 @@ class SqliteWalletStore:
             saved = self._saved if self._known else None
             rewrite = saved is None
             if saved is None:
-                added, removed, count, total = list(state_items(state)), list[Item](), 0, 0
+                added, removed = list(state_items(state)), list[Item]()
+                count = total = size = 0
             else:
                 added, removed = changed_items(saved, state)
-                count, total = self._count, self._sum
+                count, total, size = self._count, self._sum, self._bytes
             writes = [(self._name(k, key), bytes([k]) + body) for k, key, body in added]
             gone = [(self._name(k, key), bytes([k]) + body) for k, key, body in removed]
             total += sum(self._element(n, plain) for n, plain in writes)
             total -= sum(self._element(n, plain) for n, plain in gone)
-            count += len(writes) - len(gone)
             total %= _SUM_MODULUS
+            count += len(writes) - len(gone)
+            size += sum(len(p) for _, p in writes) - sum(len(p) for _, p in gone)
+            size += _SEAL_OVERHEAD * (len(writes) - len(gone))
             written = {n for n, _ in writes}
             deletes = [(self._wallet, n) for n, _ in gone if n not in written]
             head = bytes([_HEAD]) + encode_head(state, _trailer(count, total))
+            if size + len(head) + _SEAL_OVERHEAD > MAX_WALLET_BYTES:  # as a load counts it
+                raise StoreError(f"the wallet state is over the {MAX_WALLET_BYTES} byte limit")
             sealed = [(self._wallet, n, self._seal(n, plain)) for n, plain in writes]
             sealed.append((self._wallet, self._head_name, self._seal(self._head_name, head)))
             self._known = False  # until the transaction is committed
-            with db.transaction("write to") as conn:
+            with db._transaction("write to") as conn:
                 if rewrite:
                     conn.execute("DELETE FROM wallet_items WHERE wallet = ?", (self._wallet,))
                 conn.executemany("DELETE FROM wallet_items WHERE wallet = ? AND name = ?", deletes)
                 conn.executemany(_UPSERT, sealed)
-            self._known, self._saved, self._count, self._sum = True, state, count, total
+            self._known, self._saved = True, state
+            self._count, self._sum, self._bytes = count, total, size
 
     def close(self) -> None:
         """Release the wallet (idempotent); the database stays open."""
         db, self._db = self._db, None
         if db is not None:
-            db.release(self._wallet)
+            db._release(self._wallet)
 
     def __enter__(self) -> SqliteWalletStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

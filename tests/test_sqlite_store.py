@@ -21,6 +21,7 @@ from lwk_regtest.testing import new_wallet_descriptor
 from shared_data import load_fixture, unique_name
 from stores import DATABASE
 
+import lwk_core._sqlite_store as sqlite_store
 from lwk_core import (
     FileStore,
     Network,
@@ -127,7 +128,7 @@ def test_a_save_writes_only_what_the_update_changed(db: SqliteStore) -> None:
 
 def _rows_of(db: SqliteStore) -> list[tuple[bytes, bytes]]:
     with db.open(DESCRIPTOR, NETWORK) as store:
-        return db.rows(store._wallet)
+        return db._rows(store._wallet)
 
 
 def test_diffs_match_whole_states_through_growth_and_shrinking() -> None:
@@ -419,3 +420,27 @@ def test_a_failed_save_leaves_the_wollet_unchanged(db: SqliteStore) -> None:
         after = wollet.state
     with Wollet(NETWORK, DESCRIPTOR, store=db) as reopened:
         assert reopened.state == after
+
+
+def test_a_wallet_over_the_size_limit_is_neither_saved_nor_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MAX_WALLET_BYTES counts the sealed values of all the wallet's rows, the same way when
+    saving and (before reading them) when loading: a wallet of exactly the limit works."""
+    path = tmp_path / DATABASE
+    with SqliteStore(path) as db:
+        state = _synced(db)
+    conn = sqlite3.connect(path)
+    (size,) = conn.execute("SELECT SUM(LENGTH(sealed)) FROM wallet_items").fetchone()
+    conn.close()
+    monkeypatch.setattr(sqlite_store, "MAX_WALLET_BYTES", size - 1)
+    with SqliteStore(path) as db:
+        with pytest.raises(StoreError, match=f"over the {size - 1} byte limit; it was not read"):
+            Wollet(NETWORK, DESCRIPTOR, store=db)
+        with db.open(DESCRIPTOR, NETWORK) as store:  # released: it opens again
+            with pytest.raises(StoreError, match="byte limit") as refused:
+                store.save(state)  # a whole rewrite: the store did not load
+            assert not isinstance(refused.value, StoreCorrupted)
+    monkeypatch.setattr(sqlite_store, "MAX_WALLET_BYTES", size)
+    with SqliteStore(path) as db, Wollet(NETWORK, DESCRIPTOR, store=db) as wollet:
+        assert wollet.state == state
