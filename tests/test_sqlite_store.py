@@ -10,13 +10,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 from crash_child import TXIDS, chain_of, served
-from lwk_memory_backend import register_chain
+from lwk_memory_backend import MemoryChain, MemoryClient, register_chain
 from lwk_regtest.testing import new_wallet_descriptor
 from shared_data import load_fixture, unique_name
 from stores import DATABASE
@@ -47,8 +48,6 @@ INTEGRITY = "failed its integrity check"
 
 
 def _url(txids: list[str]) -> str:
-    from lwk_memory_backend import MemoryChain
-
     chain = MemoryChain(NETWORK)
     for txid in txids:
         entry = FIXTURE["transactions"][txid]
@@ -444,3 +443,42 @@ def test_a_wallet_over_the_size_limit_is_neither_saved_nor_read(
     monkeypatch.setattr(sqlite_store, "MAX_WALLET_BYTES", size)
     with SqliteStore(path) as db, Wollet(NETWORK, DESCRIPTOR, store=db) as wollet:
         assert wollet.state == state
+
+
+def test_wallets_of_one_database_saved_from_several_threads(tmp_path: Path) -> None:
+    """Four wallets of one SqliteStore, each synced in its own thread through 30 tips, each
+    saving as it goes: the shared connection serves them one statement at a time, and each
+    wallet reloads with its last tip."""
+    descriptors = [new_wallet_descriptor(bytes([n]) * 32) for n in range(4)]
+    names = [unique_name("sqlite-threads") for _ in descriptors]
+    chains = [MemoryChain(Network.ELEMENTS_REGTEST) for _ in descriptors]
+    for name, chain in zip(names, chains, strict=True):
+        register_chain(name, chain)
+    errors: list[BaseException] = []
+
+    def sync(wollet: Wollet, chain: MemoryChain, name: str) -> None:
+        try:
+            client = MemoryClient(name)
+            for height in range(1, 31):
+                chain.tip_height = height
+                if update := client.full_scan(wollet):
+                    wollet.apply_update(update)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with SqliteStore(tmp_path / DATABASE) as db:
+        wollets = [Wollet(Network.ELEMENTS_REGTEST, d, store=db) for d in descriptors]
+        work = zip(wollets, chains, names, strict=True)
+        threads = [threading.Thread(target=sync, args=args) for args in work]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for wollet in wollets:
+            wollet.close()
+    assert errors == []
+    with SqliteStore(tmp_path / DATABASE) as db:
+        for descriptor in descriptors:
+            with Wollet(Network.ELEMENTS_REGTEST, descriptor, store=db) as wollet:
+                tip = wollet.tip()
+                assert tip is not None and tip.height == 30
