@@ -196,7 +196,7 @@ class Wollet:
     def apply_update(self, update: Update) -> None:
         """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged.
 
-        With a store the new state is on disk before the wallet reports it.
+        With a datadir the new state is on disk before the wallet reports it.
         """
         if not isinstance(cast(object, update), Update):  # typed callers never get here
             raise UpdateError(
