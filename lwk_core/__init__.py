@@ -39,6 +39,9 @@ from ._errors import (
 from ._header import BlockHeader, DynafedParams
 from ._network import Chain, Network
 from ._scan import ScanLimits
+from ._sqlite_store import SqliteStore
+from ._store import FileStore
+from ._store_protocol import Store, WalletStore, migrate_wallet
 from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
 from ._update import Update
@@ -68,6 +71,7 @@ __all__ = [
     "DescriptorError",
     "DynafedParams",
     "Federation",
+    "FileStore",
     "HistoryEntry",
     "InsecureTransport",
     "InsufficientCredits",
@@ -83,6 +87,8 @@ __all__ = [
     "RateLimited",
     "ScanLimitExceeded",
     "ScanLimits",
+    "SqliteStore",
+    "Store",
     "StoreCorrupted",
     "StoreError",
     "StoreLocked",
@@ -96,6 +102,7 @@ __all__ = [
     "UnknownScheme",
     "Update",
     "UpdateError",
+    "WalletStore",
     "WalletTx",
     "WalletTxOut",
     "Wollet",
@@ -104,6 +111,7 @@ __all__ = [
     "connect",
     "connect_async",
     "list_plugins",
+    "migrate_wallet",
     "pinned_federation",
     "verify_header",
 ]

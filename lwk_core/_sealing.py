@@ -1,13 +1,17 @@
-"""Authenticated encryption of a wallet's data under a key derived from its descriptor.
+"""A wallet's public name in a store, and the authenticated encryption of its data.
 
-One sealed blob (the wallet store's file, an encrypted Update or wallet state) is
+Data is sealed with AES-GCM-SIV (AES-GCM with a random nonce where OpenSSL lacks it) under a
+key derived with HKDF-SHA256 from the descriptor's canonical text: whoever can read the wallet
+can open it, nobody else can read or forge it. Two shapes share the key and the ciphers:
 
-    magic | u8 format version | u8 cipher | 12-byte nonce | ciphertext + 16-byte tag
+- a record (`seal_record`/`open_record`): nonce and ciphertext, bound to the caller's
+  associated data (the stores' files and rows, which frame them themselves);
+- a blob (`seal`/`open`): `magic | u8 format version | u8 cipher | 12-byte nonce |
+  ciphertext + 16-byte tag`, the header (then the caller's context) as associated data, so a
+  blob opens only as the kind of data its magic names (an encrypted Update or wallet state).
 
-with the key HKDF-SHA256 of the descriptor's canonical text (whoever can read the wallet
-can open it, nobody else) and, as associated data, the header (magic, version, cipher)
-followed by the caller's context: a blob opens only as the kind of data its magic names,
-in the context it was sealed for (the store binds the network and the wallet id).
+Stores keep wallets under `wallet_name`, a hash of the descriptor's wallet id: never the
+descriptor, which holds the blinding key.
 """
 
 from __future__ import annotations
@@ -22,21 +26,33 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._descriptor import WolletDescriptor
-from ._errors import DecodeError
+from ._errors import DecodeError, StoreCorrupted, StoreError
+from ._hashes import tagged_hash
 
-__all__ = ["CipherUnavailable", "Sealer", "UnknownVersion", "Unopenable", "unseal"]
+__all__ = [
+    "NONCE_SIZE",
+    "TAG_SIZE",
+    "CipherUnavailable",
+    "Sealer",
+    "UnknownVersion",
+    "Unopenable",
+    "derive_key",
+    "open_stored",
+    "unseal",
+    "wallet_name",
+]
 
 NONCE_SIZE: Final = 12
 TAG_SIZE: Final = 16
-_KDF_INFO: Final = b"lwk-core wallet store v1"  # the store's first format fixed it
-
-# Cipher ids stored in the header: a blob says which AEAD sealed it.
-CIPHER_GCM_SIV: Final = 1
-CIPHER_GCM: Final = 2
+_SEALING_INFO: Final = b"lwk-core wallet store v1"  # the store's first format fixed it
+_NAME_TAG: Final = b"lwk-core wallet dir"
+# Cipher ids stored with sealed data: each record or blob says which AEAD sealed it.
+_CIPHER_GCM_SIV: Final = 1
+_CIPHER_GCM: Final = 2
 
 
 class Unopenable(Exception):
-    """A blob that does not open: not this kind of data, torn, tampered with, or sealed
+    """Sealed data that does not open: not this kind of data, torn, tampered with, or sealed
     under another descriptor (callers raise their public error from it)."""
 
 
@@ -49,7 +65,7 @@ class UnknownVersion(Unopenable):
 
 
 class CipherUnavailable(Unopenable):
-    """A blob sealed with AES-GCM-SIV, which the installed cryptography/OpenSSL lacks."""
+    """Data sealed with AES-GCM-SIV, which the installed cryptography/OpenSSL lacks."""
 
 
 class _Aead(Protocol):
@@ -57,59 +73,83 @@ class _Aead(Protocol):
     def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
 
 
-def _ciphers(key: bytes) -> dict[int, _Aead]:
-    """The AEADs available for `key`: AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels
-    have it); AES-GCM with a random nonce is the fallback."""
-    ciphers: dict[int, _Aead] = {CIPHER_GCM: AESGCM(key)}
-    with contextlib.suppress(UnsupportedAlgorithm):
-        ciphers[CIPHER_GCM_SIV] = AESGCMSIV(key)
-    return ciphers
+def wallet_name(descriptor: WolletDescriptor) -> str:
+    """The wallet's name in a store (32 hex digits): a hash of its wallet id."""
+    return tagged_hash(_NAME_TAG, descriptor.wallet_id.encode()).hex()[:32]
 
 
-def header_size(magic: bytes) -> int:
-    """The size of a sealed blob's header (magic, version, cipher, nonce)."""
-    return len(magic) + 2 + NONCE_SIZE
+def derive_key(descriptor: WolletDescriptor, info: bytes) -> bytes:
+    """A 32-byte key for one purpose (`info`), derived from the descriptor's canonical text."""
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(
+        str(descriptor).encode()
+    )
 
 
 class Sealer:
-    """Seals and opens blobs with the key of one descriptor."""
+    """Seals and opens one wallet's data (authenticated encryption bound to associated data)."""
 
-    __slots__ = ("_cipher_id", "_ciphers")
+    __slots__ = ("_ciphers", "cipher_id")
 
     def __init__(self, descriptor: WolletDescriptor) -> None:
-        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
-            str(descriptor).encode()
-        )
-        self._ciphers = _ciphers(key)
-        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+        key = derive_key(descriptor, _SEALING_INFO)
+        # AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels have it).
+        self._ciphers: dict[int, _Aead] = {_CIPHER_GCM: AESGCM(key)}
+        with contextlib.suppress(UnsupportedAlgorithm):
+            self._ciphers[_CIPHER_GCM_SIV] = AESGCMSIV(key)
+        self.cipher_id: Final = min(self._ciphers)  # AES-GCM-SIV when available
 
-    def seal(self, magic: bytes, version: int, payload: bytes, context: bytes = b"") -> bytes:
-        header = magic + bytes([version, self._cipher_id])
+    def seal_record(self, payload: bytes, associated_data: bytes) -> tuple[bytes, bytes]:
+        """A fresh random nonce and the sealed payload (ciphertext and tag), with the cipher
+        `cipher_id` (which `associated_data` should include)."""
         nonce = os.urandom(NONCE_SIZE)
-        sealed = self._ciphers[self._cipher_id].encrypt(nonce, payload, header + context)
-        return header + nonce + sealed
+        return nonce, self._ciphers[self.cipher_id].encrypt(nonce, payload, associated_data)
 
-    def open(self, blob: bytes, magic: bytes, version: int, context: bytes = b"") -> bytes:
-        """The payload of `blob`; Unopenable (or its UnknownVersion and CipherUnavailable
-        kinds) if it is not a `magic` blob of `version` that authenticates in `context`."""
-        size = header_size(magic)
-        if len(blob) < size + TAG_SIZE or not blob.startswith(magic):
-            raise Unopenable("not a sealed blob of this kind")
-        found, cipher_id = blob[len(magic)], blob[len(magic) + 1]
-        if found != version:
-            raise UnknownVersion(found)
+    def open_record(
+        self, cipher_id: int, nonce: bytes, sealed: bytes, associated_data: bytes
+    ) -> bytes:
+        """The payload of a record; Unopenable (CipherUnavailable) if it does not open."""
         cipher = self._ciphers.get(cipher_id)
-        if cipher is None and cipher_id == CIPHER_GCM_SIV:
+        if cipher is None and cipher_id == _CIPHER_GCM_SIV:
             raise CipherUnavailable(
                 "sealed with AES-GCM-SIV, which the installed cryptography/OpenSSL lacks"
             )
         if cipher is None:
             raise Unopenable(f"unknown cipher {cipher_id}")
-        header, nonce = blob[: len(magic) + 2], blob[len(magic) + 2 : size]
         try:
-            return cipher.decrypt(nonce, blob[size:], header + context)
+            return cipher.decrypt(nonce, sealed, associated_data)
         except InvalidTag:
             raise Unopenable("failed authentication") from None
+
+    def seal(self, magic: bytes, version: int, payload: bytes, context: bytes = b"") -> bytes:
+        header = magic + bytes([version, self.cipher_id])
+        nonce, sealed = self.seal_record(payload, header + context)
+        return header + nonce + sealed
+
+    def open(self, blob: bytes, magic: bytes, version: int, context: bytes = b"") -> bytes:
+        """The payload of `blob`; Unopenable (or its UnknownVersion and CipherUnavailable
+        kinds) if it is not a `magic` blob of `version` that authenticates in `context`."""
+        size = len(magic) + 2 + NONCE_SIZE
+        if len(blob) < size + TAG_SIZE or not blob.startswith(magic):
+            raise Unopenable("not a sealed blob of this kind")
+        found, cipher_id = blob[len(magic)], blob[len(magic) + 1]
+        if found != version:
+            raise UnknownVersion(found)
+        header, nonce = blob[: len(magic) + 2], blob[len(magic) + 2 : size]
+        return self.open_record(cipher_id, nonce, blob[size:], header + context)
+
+
+def open_stored(
+    sealer: Sealer, cipher_id: int, nonce: bytes, sealed: bytes, associated_data: bytes,
+    corrupted: str,
+) -> bytes:  # fmt: skip
+    """`sealer.open_record` for a store: StoreCorrupted(`corrupted`) if the record does not
+    open, StoreError if it was sealed with a cipher this OpenSSL lacks."""
+    try:
+        return sealer.open_record(cipher_id, nonce, sealed, associated_data)
+    except CipherUnavailable as e:
+        raise StoreError(f"the wallet state is {e}") from None
+    except Unopenable:
+        raise StoreCorrupted(corrupted) from None
 
 
 def unseal(sealer: Sealer, blob: bytes, magic: bytes, version: int, what: str) -> bytes:

@@ -16,11 +16,12 @@ from typing import cast
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError, NetworkMismatch, UpdateError
+from ._errors import DescriptorError, InvalidArgument, NetworkMismatch, UpdateError
 from ._network import Chain, Network
 from ._state import WolletState
 from ._state_codec import export_state, import_state
-from ._store import WalletStore
+from ._store import FileStore
+from ._store_protocol import Store, WalletStore
 from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
 from ._update import Update
@@ -113,7 +114,9 @@ class Wollet:
     """A watch-only Liquid wallet for one CT descriptor.
 
     `Wollet(network, descriptor, datadir=None)`: with a datadir the state is persisted
-    (encrypted, atomically) and reloaded on the next start.
+    (encrypted, atomically) and reloaded on the next start; `store=` keeps it in any
+    `Store` instead (`SqliteStore(path)`: many wallets in one database), `datadir=DIR`
+    being `store=FileStore(DIR)`.
 
     Every server must prove it serves the wallet's chain (its genesis block). A regtest
     chain may have any genesis: give `genesis_hash`, or the first server the wallet syncs
@@ -131,6 +134,7 @@ class Wollet:
         descriptor: WolletDescriptor | str,
         datadir: str | os.PathLike[str] | None = None,
         *,
+        store: Store | None = None,
         genesis_hash: str | None = None,
     ) -> None:
         if isinstance(descriptor, str):
@@ -147,7 +151,11 @@ class Wollet:
         # unblind; scans ask that backend for it again only if its height changes.
         self._unreadable: set[tuple[str, str]] = set()
         if datadir is not None:
-            self._store = WalletStore(datadir, descriptor, network)
+            if store is not None:
+                raise InvalidArgument("give a datadir or a store, not both")
+            store = FileStore(datadir)
+        if store is not None:
+            self._store = store.open(descriptor, network)
             loaded = self._store.load()
             if loaded is not None:
                 self._state = loaded
@@ -227,7 +235,7 @@ class Wollet:
             self._unreadable.clear()  # what a backend failed to serve was of the old state
 
     def close(self) -> None:
-        """Release the datadir lock (a no-op without a datadir)."""
+        """Release the wallet in its store (a no-op without a store)."""
         if self._store is not None:
             self._store.close()
 
