@@ -300,6 +300,66 @@ def test_a_history_is_cached_under_its_own_status_only(fake: FakeElectrum) -> No
     assert fake.methods()[before:] == []
 
 
+def test_a_connection_dropped_while_idle_is_never_answered_from(fake: FakeElectrum) -> None:
+    index = Histories(fake)
+    scripts = [b"\x51\x01", b"\x51\x02"]
+    shs = [scripthash(s) for s in scripts]
+    index.by_sh[shs[0]] = [("0a" * 32, 10)]
+    c = client(fake)
+    first = c.scan_scripts(scripts)
+    fake.drop_all()  # the server goes away between scans: no push tells what follows
+    index.by_sh[shs[1]] = [("0b" * 32, 11)]
+    before = len(fake.requests)
+    assert c.scan_scripts(scripts) == [first[0], [HistoryEntry("0b" * 32, 11)]]
+    # Reconnected: the subscriptions restored (their statuses void until then), then the
+    # history of the one whose status changed.
+    assert [(m, p) for _, m, p in fake.requests[before:]] == [
+        ("server.version", ["lwk-electrum 0.1", "1.4"]),
+        *[("blockchain.scripthash.subscribe", [sh]) for sh in shs],
+        ("blockchain.scripthash.get_history", [shs[1]]),
+    ]
+
+
+def test_a_server_that_does_not_push_is_trusted_until_the_connection_is_restored(
+    fake: FakeElectrum,
+) -> None:
+    """The trust assumption (README): a script's status comes from the server's pushes; a
+    server that changes a history without pushing is believed until the next reconnect."""
+    index = Histories(fake)
+    spk = b"\x51\x03"
+    sh = scripthash(spk)
+    c = client(fake)
+    assert c.scan_scripts([spk]) == [[]]
+    index.by_sh[sh] = [("0c" * 32, 12)]  # and no push
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[]]  # what the server last said
+    assert fake.requests[before:] == []
+    fake.drop_all()
+    assert c.scan_scripts([spk]) == [[HistoryEntry("0c" * 32, 12)]]
+
+
+def test_after_a_broadcast_the_next_scan_asks_the_statuses_again(fake: FakeElectrum) -> None:
+    """The server's push about a broadcast transaction may come after its reply: the next
+    scan asks (as LWK's, which always asks), so a wallet sees what it just sent."""
+    index = Histories(fake)
+    spk = b"\x51\x04"
+    sh = scripthash(spk)
+    fake.handlers["blockchain.transaction.broadcast"] = lambda params: TXID
+    c = client(fake)
+    assert c.scan_scripts([spk]) == [[]]
+    assert c.connection.broadcast(bytes.fromhex(TX_HEX)) == TXID
+    index.by_sh[sh] = [(TXID, 0)]  # in the server's mempool, not pushed yet
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry(TXID, None)]]
+    assert fake.methods()[before:] == [
+        "blockchain.scripthash.subscribe",
+        "blockchain.scripthash.get_history",
+    ]
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry(TXID, None)]]
+    assert fake.requests[before:] == []
+
+
 def test_statuses_are_checked_before_error_replies_and_subscriptions_kept(
     fake: FakeElectrum,
 ) -> None:
