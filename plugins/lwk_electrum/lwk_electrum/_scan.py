@@ -129,9 +129,9 @@ def _subscribe(cache: ScriptCache, scripthashes: list[str]) -> ScanPlan:
     """Each script's status, and the raw histories of scripts this client never scanned:
     asked in the same burst as the subscription (one round trip, not two); an unused one
     costs a request answering []."""
-    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
     if not scripthashes:
         return [], {}
+    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
     statuses, prefetched = yield Subscribe(scripthashes, [(GET_HISTORY, [sh]) for sh in unseen])
     return statuses, dict(zip(unseen, prefetched, strict=True))
 

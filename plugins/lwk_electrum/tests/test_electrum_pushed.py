@@ -129,7 +129,7 @@ def test_rescans_ask_nothing_unchanged_then_only_what_a_payment_and_a_block_chan
     before = requests(rt)
     assert flavour.scan(wollet) is not None
     assert requests(rt) - before == {"blockchain.scripthash.get_history": 1}
-    assert [t.height for t in wollet.transactions()][0] == rt.tip_height()
+    assert next(t.height for t in wollet.transactions()) == rt.tip_height()
     assert_as_fresh_and_lwk(rt, wollet)
 
 
