@@ -66,6 +66,13 @@ def requests(rt: Regtest) -> Counter[str]:
     return Counter(rt.electrum_server.requests)
 
 
+def counted_scan(rt: Regtest, flavour: Flavour, wollet: Wollet) -> tuple[Update | None, Any]:
+    """The scan's update and the requests the server received meanwhile, per method."""
+    before = requests(rt)
+    update = flavour.scan(wollet)
+    return update, requests(rt) - before
+
+
 def funded(rt: Regtest, name: str) -> Wollet:
     """A wallet paid at external 0 and 3, each payment in its own block (the tip's)."""
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor(name))
@@ -113,10 +120,9 @@ def test_rescans_ask_nothing_unchanged_then_only_what_a_payment_and_a_block_chan
     # A payment to external 3 (unconfirmed): that script's status is pushed; the rescan
     # asks its history and the one new transaction, nothing else (no block: no header).
     rt.faucet(address(wollet, 3), 5_000)
-    before = requests(rt)
-    update = flavour.scan(wollet)
+    update, asked = counted_scan(rt, flavour, wollet)
     assert update is not None and len(update.new_txs) == 1
-    assert requests(rt) - before == {
+    assert asked == {
         "blockchain.scripthash.get_history": 1,
         "blockchain.transaction.get": 1,
     }
@@ -161,13 +167,12 @@ def test_after_the_server_dropped_the_connection_the_scan_subscribes_again(
     with pytest.raises(BackendConnectError):
         flavour.ping()
     rt.faucet(address(wollet, 0), 7_000)  # while disconnected: no push can reach us
-    before = requests(rt)
-    update = flavour.scan(wollet)
+    update, asked = counted_scan(rt, flavour, wollet)
     assert update is not None and len(update.new_txs) == 1
     # The handshake restores the tip's and every script's subscription (statuses void until
     # then); the changed script's history and the new transaction. The genesis was proven
     # once for this client: not asked again.
-    assert requests(rt) - before == {
+    assert asked == {
         "server.version": 1,
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": SCRIPTS,
