@@ -74,6 +74,19 @@ class _Close(Exception):
         self.reset = reset
 
 
+def _unacked(sock: socket.socket) -> int:
+    """Bytes sent on `sock` that the peer has not acknowledged yet (Linux's SIOCOUTQ, see
+    tcp(7)); 0 where the system cannot tell."""
+    try:
+        import fcntl
+        import termios
+
+        queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (ImportError, OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", queued)[0])
+
+
 class _Outbox:
     """The writes of one connection, each sent `delay` seconds after it was queued, in order.
 
@@ -102,7 +115,8 @@ class _Outbox:
         await self._room.wait()
 
     async def sent(self) -> None:
-        """Return once the writes queued so far went out (or the connection ended)."""
+        """Return once the writes queued so far reached the client (written, and acknowledged
+        by its TCP stack, so they wait in its socket), or the connection ended."""
         target = self._queued
         while self._handled < target and not self.task.done():
             self._progress.clear()
@@ -110,6 +124,8 @@ class _Outbox:
                 [asyncio.ensure_future(self._progress.wait()), self.task],
                 return_when=asyncio.FIRST_COMPLETED,
             )
+        while self._sock is not None and not self.task.done() and _unacked(self._sock):
+            await asyncio.sleep(0.001)
 
     async def finish(self) -> None:
         """Send what is queued, then return (the connection is closed by the caller)."""
