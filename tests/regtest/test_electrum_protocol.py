@@ -192,7 +192,10 @@ def test_subscriptions_push_notifications(rt: Regtest, conn: Conn) -> None:
     assert conn.line()["result"] is None
 
     txid = rt.faucet(wallet.address(0), 1_000)
+    # The faucet returned once the push reached our socket: read without waiting.
+    conn.sock.setblocking(False)
     pushed = conn.line()
+    conn.sock.settimeout(TIMEOUT)
     assert pushed == {
         "jsonrpc": "2.0",
         "method": "blockchain.scripthash.subscribe",

@@ -90,6 +90,14 @@ class AsyncElectrumConnection(ConnectionBase):
         tip: Tip = await self._run(self.protocol.tip(min_height))
         return tip
 
+    async def refresh(self) -> None:
+        """See `ElectrumProtocol.refresh` (no request). Two turns of the event loop first:
+        the transport's read callback runs after the task that was ready when the selector
+        saw the data, so only then does what the socket holds reach the stream."""
+        for _ in range(2):
+            await asyncio.sleep(0)
+        await self._run(self.protocol.refresh())
+
     async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Wait until `self.notifications` exceeds `seen`; False when `timeout` elapses.
 

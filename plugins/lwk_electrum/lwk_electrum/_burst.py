@@ -9,7 +9,7 @@ then on): the deadlines are data the driver reads, given the times it passes in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import attrs
@@ -19,7 +19,7 @@ from lwk_core.plugin import BackendProtocolError
 from ._errors import ElectrumError
 from ._framing import Call, encode_requests
 
-__all__ = ["WINDOW", "Burst", "Chunk", "raise_first_error"]
+__all__ = ["WINDOW", "Burst", "Chunk", "OnReply", "raise_first_error"]
 
 WINDOW: Final = 4  # chunks of `batch_size` requests unanswered at once
 _MISSING: Final = object()  # no reply yet
@@ -37,6 +37,10 @@ class Chunk:
     in_flight: int
 
 
+OnReply = Callable[[int, Any], None]
+"""Called with (position, reply) as each reply is read, before later messages are handled."""
+
+
 class Burst:
     """The replies to `calls` in order, error replies kept as ElectrumError values (raised
     by the caller once every reply is read, so the stream stays in step)."""
@@ -50,9 +54,11 @@ class Burst:
         timeout: float,
         backend: str,
         authorization: str | None = None,
+        on_reply: OnReply | None = None,
     ) -> None:
         self.calls = calls
         self._authorization = authorization
+        self._on_reply = on_reply
         self._ids = ids
         self._size = size
         self._timeout = timeout
@@ -102,6 +108,8 @@ class Burst:
             self.replies[index] = msg["result"]
         else:
             raise BackendProtocolError("reply has neither result nor error", backend=self._backend)
+        if self._on_reply is not None:
+            self._on_reply(index, self.replies[index])
         while not self.done and self.replies[self._next] is not _MISSING:
             self._next += 1
 

@@ -96,6 +96,10 @@ class ElectrumConnection(ConnectionBase):
         tip: Tip = self._run(self.protocol.tip(min_height))
         return tip
 
+    def refresh(self) -> None:
+        """See `ElectrumProtocol.refresh` (no request)."""
+        self._run(self.protocol.refresh())
+
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until `self.notifications` exceeds `seen`; False when `timeout` elapses.
 

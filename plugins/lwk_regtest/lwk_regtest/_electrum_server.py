@@ -8,6 +8,10 @@ Subscriptions (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`
 notifications as soon as the chain changes. `blockchain.scripthash.listunspent` and
 `get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
 
+A control command that changes the chain (`Regtest.faucet`, `mine`, `reorg` ...) returns once
+the pushes it caused went out (`settle`), so a client that relies on pushes, as the protocol
+intends, sees the change at its next call, as on a server that pushed a moment earlier.
+
 Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
 consumed by the method they falsify. `latency` delays each reply and push by that long after
 the server produced it, as a network delays packets in flight: replies go out in order, and
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import json
 import socket
@@ -86,6 +91,19 @@ class _Close(Exception):
         self.reset = reset
 
 
+def _unacked(sock: socket.socket) -> int:
+    """Bytes sent on `sock` that the peer has not acknowledged yet (Linux's SIOCOUTQ, see
+    tcp(7)); 0 where the system cannot tell."""
+    try:
+        import fcntl
+        import termios
+
+        queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (ImportError, OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", queued)[0])
+
+
 class _Outbox:
     """The writes of one connection, each sent `delay` seconds after it was queued, in order.
 
@@ -99,16 +117,32 @@ class _Outbox:
         self._queue: asyncio.Queue[tuple[float, bytes, _Close | None] | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._room.set()
+        self._queued = self._handled = 0  # writes queued, and gone out (or dropped) so far
+        self._progress = asyncio.Event()  # set whenever `_handled` grows
         self.task = asyncio.get_running_loop().create_task(self._send())
 
     def put(self, data: bytes, delay: float, close: _Close | None = None) -> None:
         due = asyncio.get_running_loop().time() + delay
+        self._queued += 1
         self._queue.put_nowait((due, data, close))
         if self._queue.qsize() >= _MAX_QUEUED:
             self._room.clear()
 
     async def wait_for_room(self) -> None:
         await self._room.wait()
+
+    async def sent(self) -> None:
+        """Return once the writes queued so far reached the client (written, and acknowledged
+        by its TCP stack, so they wait in its socket), or the connection ended."""
+        target = self._queued
+        while self._handled < target and not self.task.done():
+            self._progress.clear()
+            await asyncio.wait(
+                [asyncio.ensure_future(self._progress.wait()), self.task],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        while self._sock is not None and not self.task.done() and _unacked(self._sock):
+            await asyncio.sleep(0.001)
 
     async def finish(self) -> None:
         """Send what is queued, then return (the connection is closed by the caller)."""
@@ -127,6 +161,8 @@ class _Outbox:
                 if data:
                     self._writer.write(data)
                     await self._writer.drain()
+                self._handled += 1
+                self._progress.set()
                 if close is not None:
                     if close.reset and self._sock is not None:
                         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
@@ -195,6 +231,25 @@ class ElectrumServer:
         with contextlib.suppress(RuntimeError):
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
         thread.join(timeout=10)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """From another thread: return once the pushes of the chain's changes so far went
+        out to every subscriber (at most `timeout` seconds plus the latency: a client that
+        stopped reading cannot block the caller)."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
+            return
+        # `_on_chain_change` scheduled `_notify_all` before this: it runs first (FIFO).
+        future = asyncio.run_coroutine_threadsafe(self._sent(), loop)
+        try:
+            future.result(timeout + self.faults.latency)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            future.cancel()
+
+    async def _sent(self) -> None:
+        outboxes = [asyncio.ensure_future(o.sent()) for o in self._sessions.values()]
+        if outboxes:
+            await asyncio.wait(outboxes)
 
     def __enter__(self) -> ElectrumServer:
         return self.start()

@@ -32,6 +32,10 @@ from ._waterfalls_server import WaterfallsServer
 
 __all__ = ["Regtest"]
 
+_CHANGES = frozenset(
+    {"faucet", "issue_asset", "spend", "mine", "reorg", "evict", "fund_wallet", "extend_fixture"}
+)  # the control commands that change the chain
+
 _EXAMPLE_PAYMENTS = (100_000, 50_000, 25_000)
 
 
@@ -311,7 +315,16 @@ class Regtest:
         return self.handle(method, list(params))
 
     def handle(self, method: str, params: list[Any]) -> Any:
-        """Run one control command here (what the child does for `process=True`)."""
+        """Run one control command here (what the child does for `process=True`); one that
+        changes the chain returns once the Electrum servers pushed the change."""
+        result = self._handle(method, params)
+        if method in _CHANGES:
+            for server in self._servers:
+                if isinstance(server, ElectrumServer):
+                    server.settle()
+        return result
+
+    def _handle(self, method: str, params: list[Any]) -> Any:
         chain, faucet = self.chain, self._faucet
         assert faucet is not None
         if method == "faucet":
