@@ -1,0 +1,80 @@
+"""What a wallet state means in amounts (pure reads of a WolletState, no I/O).
+
+Shared by the Wollet's queries and by the events of an update, so that a balance event
+always equals the difference of the balances the wallet reports. Results follow LWK
+(lwk_wollet's tx details): explicit outputs are ignored in balances, and a transaction is
+shown when the wallet can read one of its outputs or it spends one of the wallet's.
+"""
+
+from __future__ import annotations
+
+from ._state import WolletState
+from ._types import OutPoint, TxOutSecrets
+
+__all__ = ["balance_amounts", "is_shown", "is_wallet_output", "readable_secrets", "tx_balance"]
+
+_ZERO_BLINDER = "00" * 32
+
+
+def is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:
+    tx = state.txs.get(outpoint.txid)
+    if tx is None or outpoint.vout >= len(tx.outputs):
+        return False
+    return tx.outputs[outpoint.vout].script_pubkey in state.scripts
+
+
+def readable_secrets(state: WolletState, outpoint: OutPoint) -> TxOutSecrets | None:
+    """What the wallet knows of one of its outputs: the unblinded secrets, or for an explicit
+    output its asset and value with zero blinders (as LWK); None if not a readable output
+    of the wallet."""
+    if not is_wallet_output(state, outpoint):
+        return None
+    secrets = state.unblinded.get(outpoint)
+    if secrets is not None:
+        return secrets
+    out = state.txs[outpoint.txid].outputs[outpoint.vout]
+    if out.is_blinded or out.asset is None or out.value is None:
+        return None
+    return TxOutSecrets(out.asset, out.value, _ZERO_BLINDER, _ZERO_BLINDER)
+
+
+def is_shown(state: WolletState, txid: str) -> bool:
+    """Whether `transactions()` lists `txid`: always for a descriptor whose blinding key is
+    public (nothing is readable), else when it reads or spends one of the wallet's outputs."""
+    if not state.descriptor.can_unblind:
+        return True
+    tx = state.txs[txid]
+    return any(readable_secrets(state, txin.prevout) is not None for txin in tx.inputs) or any(
+        readable_secrets(state, OutPoint(txid, vout)) is not None for vout in range(len(tx.outputs))
+    )
+
+
+def tx_balance(state: WolletState, txid: str) -> dict[str, int]:
+    """The net amount per asset `txid` moves into (positive) or out of the wallet, counting
+    confidential outputs only."""
+    tx = state.txs[txid]
+    balance: dict[str, int] = {}
+    for txin in tx.inputs:
+        secrets = state.unblinded.get(txin.prevout)
+        if secrets is not None and is_wallet_output(state, txin.prevout):
+            balance[secrets.asset] = balance.get(secrets.asset, 0) - secrets.value
+    for vout, out in enumerate(tx.outputs):
+        secrets = state.unblinded.get(OutPoint(txid, vout))
+        if secrets is not None and out.script_pubkey in state.scripts:
+            balance[secrets.asset] = balance.get(secrets.asset, 0) + secrets.value
+    return balance
+
+
+def balance_amounts(state: WolletState) -> dict[str, int]:
+    """Satoshis per asset of the wallet's unspent confidential outputs, in transactions the
+    wallet has (explicit outputs are not counted, as LWK); the policy asset always present."""
+    amounts = {state.network.policy_asset: 0}
+    spent = state.spent
+    for outpoint, secrets in state.unblinded.items():
+        if (
+            outpoint.txid in state.heights
+            and outpoint not in spent
+            and is_wallet_output(state, outpoint)
+        ):
+            amounts[secrets.asset] = amounts.get(secrets.asset, 0) + secrets.value
+    return amounts
