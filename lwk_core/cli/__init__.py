@@ -24,19 +24,18 @@ from ._commands import Subparsers, register_commands
 from ._common import output_options
 from ._errors import ExitCode, UsageError, exit_code
 from ._output import format_btc, log_to, print_balance, print_json, print_txs
-from ._watch import describe_update, watch_updates
+from ._watch import describe_event
 
 __all__ = [
     "ExitCode",
     "Subparsers",
-    "describe_update",
+    "describe_event",
     "format_btc",
     "log_to",
     "main",
     "print_balance",
     "print_json",
     "print_txs",
-    "watch_updates",
 ]
 
 _EPILOG = """\

@@ -8,14 +8,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from lwk_core import BackendChain, Wollet
+from lwk_core import BackendChain, NewTx, TxConfirmed, Wollet
 from lwk_core.cli import (
-    describe_update,
+    describe_event,
     format_btc,
     log_to,
     print_balance,
     print_txs,
-    watch_updates,
 )
 
 if TYPE_CHECKING:
@@ -101,12 +100,12 @@ def run_demo() -> int:
 
 
 def _follow_payment(rt: Regtest, chain: BackendChain, wollet: Wollet) -> None:
-    """Print updates until the live payment arrives, then mine it and show it confirmed."""
-    for update in watch_updates(chain, wollet, interval=0.2):
-        for line in describe_update(wollet, update):
-            print(f"   {line}", flush=True)
-        if update.new_txs:
+    """Print events until the live payment arrives, then mine it and show it confirmed."""
+    events = chain.watch(wollet, interval=0.2)
+    for event in events:
+        print(f"   {describe_event(wollet, event)}", flush=True)
+        if isinstance(event, NewTx):
             print("   (mining a block)", flush=True)
             rt.mine(1)
-        elif update.txid_height_new:
+        elif isinstance(event, TxConfirmed):
             return
