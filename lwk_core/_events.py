@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._ledger import balance_amounts, is_shown, tx_balance
+from ._ledger import summary, tx_balance
 from ._state import WolletState
 from ._types import OutPoint
 
@@ -127,7 +127,8 @@ class BalanceChanged(WalletEvent):
 
 
 def events_between(before: WolletState, after: WolletState) -> list[WalletEvent]:
-    """What changed from `before` to `after` (two states of one wallet), in this order: the
+    """What changed from `before` to `after` (a state of the same wallet derived from it by
+    applying updates, as `Wollet.apply_update` does), in this order: the
     new tip; then each transaction change, dropped ones first, the others by the height
     the transaction now has (unconfirmed last), ties by txid; then the balance of each
     asset that changed, by asset id."""
@@ -135,7 +136,7 @@ def events_between(before: WolletState, after: WolletState) -> list[WalletEvent]
     if after.tip is not None and after.tip != before.tip:
         events.append(NewTip(after.tip.height, after.tip.hash))
     events += _tx_events(before, after)
-    old, new = balance_amounts(before), balance_amounts(after)
+    old, new = summary(before).balance, summary(after, grown_from=before).balance
     for asset in sorted(old.keys() | new.keys()):
         if old.get(asset, 0) != new.get(asset, 0):
             events.append(BalanceChanged(asset, old.get(asset, 0), new.get(asset, 0)))
@@ -143,8 +144,8 @@ def events_between(before: WolletState, after: WolletState) -> list[WalletEvent]
 
 
 def _tx_events(before: WolletState, after: WolletState) -> list[WalletEvent]:
-    old = _shown_heights(before)
-    new = _shown_heights(after)
+    old = {txid: before.heights[txid] for txid in summary(before).shown}
+    new = {txid: after.heights[txid] for txid in summary(after, grown_from=before).shown}
     dropped = sorted(old.keys() - new.keys())
     spenders = _spenders(after, new.keys() - old.keys()) if dropped else {}
     events: list[WalletEvent] = []
@@ -163,10 +164,6 @@ def _tx_events(before: WolletState, after: WolletState) -> list[WalletEvent]:
             continue  # the same height
         changes.append((_UNCONFIRMED if height is None else height, txid, event))
     return events + [event for _, _, event in sorted(changes, key=lambda c: c[:2])]
-
-
-def _shown_heights(state: WolletState) -> dict[str, int | None]:
-    return {txid: h for txid, h in state.heights.items() if is_shown(state, txid)}
 
 
 def _spenders(state: WolletState, txids: set[str]) -> dict[OutPoint, str]:

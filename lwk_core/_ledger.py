@@ -8,10 +8,25 @@ shown when the wallet can read one of its outputs or it spends one of the wallet
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
 from ._state import WolletState
 from ._types import OutPoint, TxOutSecrets
 
-__all__ = ["balance_amounts", "is_shown", "is_wallet_output", "readable_secrets", "tx_balance"]
+__all__ = [
+    "Summary",
+    "balance_amounts",
+    "is_shown",
+    "is_wallet_output",
+    "readable_secrets",
+    "summary",
+    "tx_balance",
+]
 
 _ZERO_BLINDER = "00" * 32
 
@@ -78,3 +93,49 @@ def balance_amounts(state: WolletState) -> dict[str, int]:
         ):
             amounts[secrets.asset] = amounts.get(secrets.asset, 0) + secrets.value
     return amounts
+
+
+@attrs.frozen
+class Summary:
+    """What a state shows: the txids `transactions()` lists, and the balance."""
+
+    shown: frozenset[str]
+    balance: Mapping[str, int]
+
+
+# Summaries of live states, by identity (a WolletState holds mappings: it is not hashable).
+# An entry goes with its state; a wallet asks for the summary of each state once or twice.
+_summaries: dict[int, tuple[weakref.ref[WolletState], Summary]] = {}
+_summaries_lock = threading.Lock()
+
+
+def summary(state: WolletState, *, grown_from: WolletState | None = None) -> Summary:
+    """The summary of `state`, computed once per state. `grown_from`, a state that `state`
+    was derived from by applying updates, saves most of the work: transactions, scripts
+    and secrets are only ever added, so a transaction shown there is shown here too."""
+    cached = _cached(state)
+    if cached is not None:
+        return cached
+    base = _cached(grown_from) if grown_from is not None else None
+    known = base.shown if base is not None else frozenset()
+    shown = frozenset(t for t in state.heights if t in known or is_shown(state, t))
+    result = Summary(shown, MappingProxyType(balance_amounts(state)))
+    key = id(state)
+    with _summaries_lock:
+        _summaries[key] = (weakref.ref(state, lambda _: _forget(key)), result)
+    return result
+
+
+def _cached(state: WolletState) -> Summary | None:
+    with _summaries_lock:
+        entry = _summaries.get(id(state))
+    if entry is None or entry[0]() is not state:
+        return None
+    return entry[1]
+
+
+def _forget(key: int) -> None:
+    with _summaries_lock:
+        entry = _summaries.get(key)
+        if entry is not None and entry[0]() is None:
+            del _summaries[key]

@@ -18,7 +18,7 @@ import attrs
 from ._descriptor import WolletDescriptor
 from ._errors import DescriptorError, NetworkMismatch, UpdateError
 from ._events import WalletEvent, events_between
-from ._ledger import balance_amounts, is_shown, readable_secrets, tx_balance
+from ._ledger import is_shown, readable_secrets, summary, tx_balance
 from ._network import Chain, Network
 from ._state import WolletState
 from ._store import WalletStore
@@ -245,7 +245,7 @@ class Wollet:
     def balance(self) -> Balance:
         """Satoshis per asset of the unspent confidential outputs (explicit ones are not
         counted, as LWK)."""
-        return Balance(balance_amounts(self._state), self._network.policy_asset)
+        return Balance(summary(self._state).balance, self._network.policy_asset)
 
     def transactions(self) -> list[WalletTx]:
         """Wallet transactions as LWK lists them: unconfirmed first, then by height,
