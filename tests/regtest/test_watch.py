@@ -144,6 +144,7 @@ def async_chain(rt: Regtest) -> AsyncBackendChain:
 def no_leftovers(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """No warning (unclosed transport, coroutine never awaited) and no asyncio error log
     (a task destroyed while pending) while the block runs and after a collection."""
+    gc.collect()  # what earlier tests left is theirs
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.ERROR, "asyncio"):
         warnings.simplefilter("always")
         yield
@@ -220,3 +221,28 @@ def test_cancelling_an_async_watch_leaves_nothing_behind(
 async def _first(events: AsyncIterator[WalletEvent]) -> WalletEvent:
     async with contextlib.aclosing(events):  # type: ignore[type-var]
         return await anext(events)
+
+
+def test_async_electrum_watch_is_woken_by_pushes(
+    rt: Regtest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With an hour between polls, events that come at all came through the server's
+    notifications (a payment: its script's; a block: the header's)."""
+    wollet = Wollet(rt.network, new_wallet("watch pushes").descriptor)
+
+    async def main() -> None:
+        async with AsyncElectrumClient.from_url(rt.electrum_url) as client:
+            events = client.watch(wollet, interval=3600.0)
+            async with contextlib.aclosing(events):  # type: ignore[type-var]
+                async with asyncio.timeout(WAIT):
+                    assert await _take(events, 1) == [tip(rt)]
+                    paid = await asyncio.to_thread(rt.faucet, receive(rt, wollet, 0), 6_000)
+                    assert await _take(events, 2) == [
+                        NewTx(paid, None, {POLICY: 6_000}),
+                        _bal(0, 6_000),
+                    ]
+                    await asyncio.to_thread(rt.mine, 1)
+                    assert await _take(events, 2) == [tip(rt), TxConfirmed(paid, rt.tip_height())]
+
+    with no_leftovers(caplog):
+        asyncio.run(main())
