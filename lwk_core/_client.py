@@ -93,7 +93,9 @@ class ScanMethods:
         waited on; otherwise the backend is polled every `interval` seconds. A failing
         server is retried with a backoff (a chain fails over to its next backend). With
         `timeout`, the watch ends once `timeout` seconds of watching brought no event, and
-        a failure lasting longer is raised. Building the iterator does no I/O.
+        a failure lasting longer is raised. Building the iterator does no I/O. If the
+        application applies updates of its own to `wollet` meanwhile, their events are
+        theirs (`apply_update` returns them), and the watch syncs again from that state.
         """
         return watch_events(self, wollet, gap_limit=gap_limit, interval=interval, timeout=timeout)
 

@@ -186,6 +186,8 @@ def watch_steps(
         update = yield SyncNow()
         if isinstance(update, BackendError):
             wait: Wait | None = _failed(policy, clock(), update)
+        elif update is not None and update.base_status != wollet.state.status:
+            continue  # another sync of this wallet applied its update first: sync again
         else:
             events = wollet.apply_update(update) if update is not None else []
             yield from events

@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 from shared_data import DATA
 
-from lwk_core import BackendConnectError, InvalidArgument, Network, Wollet
+from lwk_core import BackendConnectError, InvalidArgument, Network, NewTip, Tip, Update, Wollet
 from lwk_core._watch_policy import Sleep, SyncNow, Wait, WaitForPush, WatchPolicy, watch_steps
 
 DESCRIPTOR = json.loads((DATA / "liquid-testnet-wallet.json").read_text())["descriptor"]
+
+
+TIP = Tip(5, "ab" * 32, 1_700_000_000)
 
 
 def down() -> BackendConnectError:
@@ -113,3 +116,16 @@ def test_steps_poll_a_client_that_cannot_push_and_end_on_the_quiet_timeout() -> 
     now[0] = 5.0  # 5 s without a change
     with pytest.raises(StopIteration):
         steps.send(None)
+
+
+def test_an_update_overtaken_by_another_sync_is_dropped_and_the_wallet_synced_again() -> None:
+    """The wallet changed while the watch's sync ran (the application synced it too): the
+    watch's update, computed from the older state, is not applied; it syncs again."""
+    wollet = Wollet(Network.LIQUID_TESTNET, DESCRIPTOR)
+    stale = Update(wallet_id=wollet.descriptor.wallet_id, base_status="0" * 64, tip=TIP)
+    steps = watch_steps(Poller(), wollet, interval=3.0, timeout=None, clock=lambda: 0.0)
+    assert next(steps) == SyncNow()
+    assert steps.send(stale) == SyncNow()
+    assert wollet.tip() is None
+    fresh = Update(wallet_id=wollet.descriptor.wallet_id, base_status=wollet.state.status, tip=TIP)
+    assert steps.send(fresh) == NewTip(TIP.height, TIP.hash)
