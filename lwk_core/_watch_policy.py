@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from ._errors import BackendError, InvalidArgument
+from ._errors import BackendError, InvalidArgument, UpdateError
 from ._events import WalletEvent
 
 if TYPE_CHECKING:
@@ -186,10 +186,13 @@ def watch_steps(
         update = yield SyncNow()
         if isinstance(update, BackendError):
             wait: Wait | None = _failed(policy, clock(), update)
-        elif update is not None and update.base_status != wollet.state.status:
-            continue  # another sync of this wallet applied its update first: sync again
         else:
-            events = wollet.apply_update(update) if update is not None else []
+            try:
+                events = wollet.apply_update(update) if update is not None else []
+            except UpdateError:
+                if update is None or update.base_status == wollet.state.status:
+                    raise
+                continue  # another sync of this wallet applied its update first: sync again
             yield from events
             waiter = pushes.waiter()
             wait = policy.synced(clock(), changed=bool(events), pushes=waiter is not None)
