@@ -63,6 +63,7 @@ def scenario(rt: Regtest, wollet: Wollet, take: Callable[[int], list[WalletEvent
         paid.append(rt.faucet(receive(rt, wollet, index), sats))
         assert take(2) == [NewTx(paid[-1], None, {POLICY: sats}), _bal(total, total + sats)]
         total += sats
+        assert wollet.balance().btc_balance() == total  # the events are the wallet's changes
 
     rt.mine(1)
     mined = rt.tip_height()
