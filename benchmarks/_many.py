@@ -9,7 +9,10 @@ LWK: its Electrum client (its fastest, batched) scanning `--lwk-sample` of the w
 by one; its time for all of them is the sample's mean times the number of wallets (said so
 in the output). Both must find every payment. Latency is added by the servers before every
 reply (`ServerProcess`). Peak memory is this process's peak resident set size after our
-run (`getrusage`). `--profile` runs our side under cProfile and prints where its time goes.
+run (`getrusage`). Our run's CPU time is reported, and how many cores the whole machine
+kept busy meanwhile (/proc/stat: us, the server process and anyone else), since on a
+shared machine the wall time says little alone. `--profile N` runs our side under cProfile
+and prints its top N functions.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from lwk_esplora import AsyncEsploraClient
 
 from lwk_core import AsyncClient, Network, Wollet
 
+from ._report import busy_cpu_seconds
 from ._server import Backend, ServerProcess
 
 _ADDRESSES = 2
@@ -112,17 +116,18 @@ def main() -> None:
             f"{args.wallets} wallets x {args.txs} txs funded in {time.monotonic() - started:.0f}s"
         )
         print(
-            f"latency  ours ({backend}, all, concurrent)  LWK electrum (est. all, sequential)"
+            f"latency  ours ({backend}, all, concurrent; CPU)  LWK electrum (est. all, sequential)"
             "  ratio  peak RSS"
         )
         for latency in args.latencies:
             server.set_latency(latency / 1000)
             before = server.requests(backend)
-            started = time.monotonic()
+            started, cpu, busy = time.monotonic(), time.process_time(), busy_cpu_seconds()
             ours = _run_ours(
                 backend, server.urls[backend], descriptors, args.concurrency, args.profile
             )
-            ours_s = time.monotonic() - started
+            ours_s, ours_cpu = time.monotonic() - started, time.process_time() - cpu
+            cores = (busy_cpu_seconds() - busy) / ours_s
             requests = server.requests(backend) - before
             sample = descriptors[: args.lwk_sample]
             started = time.monotonic()
@@ -132,7 +137,8 @@ def main() -> None:
                 raise SystemExit("a wallet is missing payments: the results are not comparable")
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"{latency:>5} ms  {ours_s:>8.1f}s ({requests} requests)  {lwk_s:>10.1f}s"
+                f"{latency:>5} ms  {ours_s:>8.1f}s ({requests} requests; {ours_cpu:.1f}s CPU,"
+                f" {cores:.1f} cores busy)  {lwk_s:>10.1f}s"
                 f"  {ours_s / lwk_s:>17.3f}  {peak_mb:.0f} MB",
                 flush=True,
             )
