@@ -9,10 +9,10 @@ LWK: its Electrum client (its fastest, batched) scanning `--lwk-sample` of the w
 by one; its time for all of them is the sample's mean times the number of wallets (said so
 in the output). Both must find every payment. Latency is added by the servers before every
 reply (`ServerProcess`). Peak memory is this process's peak resident set size after our
-run (`getrusage`). Our run's CPU time is reported, and how many cores the whole machine
-kept busy meanwhile (/proc/stat: us, the server process and anyone else), since on a
-shared machine the wall time says little alone. `--profile N` runs our side under cProfile
-and prints its top N functions.
+run (`getrusage`). Our run's CPU time is reported, the server process's, and how many
+cores the whole machine kept busy meanwhile (/proc/stat: us, the server and anyone else),
+since on a shared machine the wall time says little alone. `--profile N` runs our side
+under cProfile and prints its top N functions.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import argparse
 import asyncio
 import cProfile
 import hashlib
+import os
 import pstats
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import cast
 
 import lwk
@@ -44,6 +46,17 @@ def _descriptor(index: int) -> str:
     network = lwk.Network.regtest_default()
     seed = hashlib.sha256(f"lwk-core many-wallets benchmark {index}".encode()).digest()[:16]
     return str(lwk.Signer(lwk.Mnemonic.from_entropy(seed), network).wpkh_slip77_descriptor())
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's children (the server process): utime and
+    stime of each, from /proc (Linux)."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _client(backend: Backend, url: str, concurrency: int) -> AsyncClient:
@@ -122,11 +135,13 @@ def main() -> None:
         for latency in args.latencies:
             server.set_latency(latency / 1000)
             before = server.requests(backend)
-            started, cpu, busy = time.monotonic(), time.process_time(), busy_cpu_seconds()
+            started, busy = time.monotonic(), busy_cpu_seconds()
+            cpu, server_cpu = time.process_time(), _children_cpu()
             ours = _run_ours(
                 backend, server.urls[backend], descriptors, args.concurrency, args.profile
             )
             ours_s, ours_cpu = time.monotonic() - started, time.process_time() - cpu
+            server_cpu = _children_cpu() - server_cpu
             cores = (busy_cpu_seconds() - busy) / ours_s
             requests = server.requests(backend) - before
             sample = descriptors[: args.lwk_sample]
@@ -137,8 +152,8 @@ def main() -> None:
                 raise SystemExit("a wallet is missing payments: the results are not comparable")
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"{latency:>5} ms  {ours_s:>8.1f}s ({requests} requests; {ours_cpu:.1f}s CPU,"
-                f" {cores:.1f} cores busy)  {lwk_s:>10.1f}s"
+                f"{latency:>5} ms  {ours_s:>8.1f}s ({requests} requests; CPU {ours_cpu:.1f}s,"
+                f" server {server_cpu:.1f}s, {cores:.1f} cores busy)  {lwk_s:>10.1f}s"
                 f"  {ours_s / lwk_s:>17.3f}  {peak_mb:.0f} MB",
                 flush=True,
             )
