@@ -340,3 +340,35 @@ def test_scans_cancelled_at_random_points_leave_the_client_usable(
         return cancelled
 
     assert arun(main) >= 6
+
+
+def test_cancelling_some_of_many_concurrent_scans_lets_the_others_finish(
+    rt: Regtest, no_leaks: None, no_faults: None
+) -> None:
+    """The tasks sharing the stream take turns reading it: a cancelled one, whether reading
+    or waiting for its turn, hands the turn on, so the scans left finish (within their 5 s
+    timeout, or BackendTimeout) with the blocking client's results."""
+    wallets = [Wollet(Network.ELEMENTS_REGTEST, descriptor(f"async some {i}")) for i in range(8)]
+    for i, wollet in enumerate(wallets):
+        rt.faucet(address(wollet, i), 2_000 + i)
+    rt.mine(1)
+    expected = [our_view(blocking_scan(rt, w)) for w in wallets]
+    rt.electrum_faults.latency = 0.01  # each server write: cancellations land mid-exchange
+    rng = random.Random(29)
+
+    async def main() -> int:
+        cancelled = 0
+        async with AsyncElectrumClient.from_url(rt.electrum_url, timeout=5) as client:
+            for _ in range(4):
+                copies = [fresh(w) for w in wallets]
+                tasks = [asyncio.create_task(client.full_scan(w)) for w in copies]
+                await asyncio.sleep(rng.uniform(0.0, 0.1))
+                cancelled += sum(task.cancel() for task in tasks[::2])
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+                for i in range(1, len(wallets), 2):
+                    result = results[i]
+                    assert not isinstance(result, BaseException), result
+                    assert our_view(applied(copies[i], result)) == expected[i]
+        return cancelled
+
+    assert arun(main) >= 4
