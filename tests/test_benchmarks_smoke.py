@@ -95,3 +95,22 @@ def test_round_trips_are_the_time_a_latency_adds_divided_by_it(
     (trips,) = round_trips(rows)
     assert trips["ours"] == pytest.approx(8) and trips["lwk"] == pytest.approx(10)
     assert round_trips(rows[1:]) == []  # no 0 ms row to subtract
+
+
+@pytest.mark.parametrize("backend", ["electrum", "esplora"])
+def test_the_many_wallets_run_checks_every_wallet(backend: str) -> None:
+    """`benchmarks._many` on 3 wallets: it exits 0 only if every wallet, ours and LWK's,
+    found the 5 payments it was funded with."""
+    args = ["--backend", backend, "--wallets", "3", "--latencies", "0", "--lwk-sample", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks._many", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = done.stdout.splitlines()[-1].split()
+    assert row[:2] == ["0", "ms"]
+    assert int(row[3].removeprefix("(")) > 3 * 5  # requests counted at the server
