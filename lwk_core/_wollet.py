@@ -267,12 +267,13 @@ class Wollet:
     def txos(self) -> list[WalletTxOut]:
         """Every output the wallet received, spent or not, newest transaction first (as
         `transactions()`), then by output index; explicit outputs have zero blinders."""
-        return [txo for tx in self.transactions() for txo in self._txos_of(tx.txid, tx.height)]
+        return self._txos(self._state)
 
     def utxos(self) -> list[WalletTxOut]:
         """Confidential outputs not spent by any wallet transaction (confirmed or not),
         largest value first as LWK sorts them (ties in `txos()` order)."""
-        unspent = [t for t in self.txos() if not t.is_spent and t.outpoint in self._state.unblinded]
+        state = self._state
+        unspent = [t for t in self._txos(state) if not t.is_spent and t.outpoint in state.unblinded]
         return sorted(unspent, key=lambda txo: txo.value, reverse=True)
 
     def balance(self) -> Balance:
@@ -285,9 +286,7 @@ class Wollet:
         descending. Transactions that touch wallet scripts without any output the wallet
         can read (blinded to another key, or listed by a lying server) are left out, as LWK
         does: see `hidden_transactions()`."""
-        state = self._state
-        shown = [item for item in self._ordered(state) if is_shown(state, item[0])]
-        return [self._wallet_tx(txid, height) for txid, height in shown]
+        return self._transactions(self._state)
 
     def hidden_transactions(self) -> list[WalletTx]:
         """The transactions `transactions()` leaves out, for support and diagnosis: a server
@@ -295,12 +294,27 @@ class Wollet:
         wallet and they spend none of its outputs."""
         state = self._state
         hidden = [item for item in self._ordered(state) if not is_shown(state, item[0])]
-        return [self._wallet_tx(txid, height) for txid, height in hidden]
+        return [self._wallet_tx(state, txid, height) for txid, height in hidden]
 
     def transaction(self, txid: str) -> WalletTx | None:
-        if txid not in self._state.heights:
+        state = self._state
+        if txid not in state.heights:
             return None
-        return self._wallet_tx(txid, self._state.heights[txid])
+        return self._wallet_tx(state, txid, state.heights[txid])
+
+    # Each query reads `self._state` once and works on that snapshot: `apply_update` in
+    # another thread swaps in a new state, never changes one.
+
+    def _transactions(self, state: WolletState) -> list[WalletTx]:
+        shown = [item for item in self._ordered(state) if is_shown(state, item[0])]
+        return [self._wallet_tx(state, txid, height) for txid, height in shown]
+
+    def _txos(self, state: WolletState) -> list[WalletTxOut]:
+        return [
+            txo
+            for tx in self._transactions(state)
+            for txo in self._txos_of(state, tx.txid, tx.height)
+        ]
 
     @staticmethod
     def _ordered(state: WolletState) -> list[tuple[str, int | None]]:
@@ -314,8 +328,8 @@ class Wollet:
             reverse=True,
         )
 
-    def _txos_of(self, txid: str, height: int | None) -> list[WalletTxOut]:
-        state = self._state
+    @staticmethod
+    def _txos_of(state: WolletState, txid: str, height: int | None) -> list[WalletTxOut]:
         outs = []
         for vout, out in enumerate(state.txs[txid].outputs):
             outpoint = OutPoint(txid, vout)
@@ -336,8 +350,7 @@ class Wollet:
             )
         return outs
 
-    def _wallet_tx(self, txid: str, height: int | None) -> WalletTx:
-        state = self._state
+    def _wallet_tx(self, state: WolletState, txid: str, height: int | None) -> WalletTx:
         tx = state.txs[txid]
         balance = tx_balance(state, txid)
         return WalletTx(
