@@ -40,6 +40,7 @@ from ._watch import describe_event
 __all__ = [
     "ExitCode",
     "Subparsers",
+    "UsageError",
     "balance_json",
     "describe_event",
     "format_btc",

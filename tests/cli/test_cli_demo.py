@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import lwk as lwk_wheel
@@ -74,10 +75,11 @@ def test_demo_fails_over_then_sees_a_payment_arrive_and_confirm(lwk: Run) -> Non
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
     env = {k: v for k, v in os.environ.items() if k != "LWK_DESCRIPTOR"}
+    state = ["--state-dir", str(tmp_path / "state")]  # not the user's own serve's
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lwk_core", "regtest", "serve", "--json"],
+        [sys.executable, "-m", "lwk_core", "regtest", "serve", "--json", *state],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
