@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import lwk as lwk_wheel  # LWK, the oracle
 import pytest
@@ -224,3 +225,29 @@ def test_a_state_directory_other_users_can_read_is_refused(lwk: Run, tmp_path: P
     result = lwk("regtest", "tip", "--state-dir", str(state), "--json")
     assert result.code == ExitCode.ERROR
     assert result.json()["error"]["type"] == "StateDirError"
+
+
+def test_the_control_port_obeys_only_the_token(serve: Serve, tmp_path: Path) -> None:
+    """Another local user can reach 127.0.0.1 but cannot read the 0600 state file."""
+    proc, line = serve("--json")
+    state = json.loads(Path(json.loads(line)["state_file"]).read_text())
+    host, port = state["control"].rsplit(":", 1)
+    assert host == "127.0.0.1"
+
+    def ask(request: bytes) -> Any:
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(request + b"\n")
+            return json.loads(sock.makefile("rb").readline())
+
+    mine = {"method": "mine", "params": [5]}
+    for token in ("", "0" * 64, state["token"][:-1]):
+        assert ask(json.dumps({**mine, "token": token}).encode()) == {"error": "wrong token"}
+    assert ask(json.dumps(mine).encode()) == {"error": "malformed request"}
+    assert ask(b"not json") == {"error": "malformed request"}
+    unknown = {"method": "reorg", "params": [1], "token": state["token"]}
+    assert ask(json.dumps(unknown).encode()) == {"error": "unknown command 'reorg'"}
+    tip = {"method": "tip", "params": [], "token": state["token"]}
+    # the block that confirmed the example wallet, on genesis: the refused mines did not run
+    assert ask(json.dumps(tip).encode()) == {"result": 1}
+    proc.terminate()
+    assert proc.wait(timeout=60) == 0

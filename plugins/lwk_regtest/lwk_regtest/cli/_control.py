@@ -184,6 +184,8 @@ class ControlServer:
         answer = self.answer
 
         class Handler(socketserver.StreamRequestHandler):
+            timeout = _TIMEOUT  # a client that connects and says nothing is dropped
+
             def handle(self) -> None:
                 reply = answer(self.rfile.readline(_MAX_LINE))
                 self.wfile.write(json.dumps(reply).encode() + b"\n")
