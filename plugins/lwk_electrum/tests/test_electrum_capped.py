@@ -12,15 +12,13 @@ internal 0-219: 500 scripts.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import lwk
 import pytest
 from lwk_regtest import Regtest
-from regtest_wallets import descriptor, lwk_view, our_view
+from regtest_wallets import assert_as_lwk, descriptor
 from test_electrum_pushed import Flavour
 
 from lwk_core import BackendConnectError, Chain, Network, Wollet
@@ -65,17 +63,9 @@ def assert_as_lwk_uncapped(rt: Regtest, wollet: Wollet) -> None:
     server = rt.electrum_server
     server.max_subscriptions = None
     try:
-        theirs = lwk.Wollet(
-            lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
-        )
-        theirs.apply_update(lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs))
-        gc.collect()  # LWK's client closes its connection when collected
+        assert_as_lwk(rt.electrum_url, wollet)
     finally:
         server.max_subscriptions = CAP
-    mine, lwks = our_view(wollet), lwk_view(theirs)
-    assert mine["balance"] == lwks["balance"]
-    assert mine["utxos"] == lwks["utxos"]
-    assert sorted(mine["txs"], key=str) == sorted(lwks["txs"], key=str)
 
 
 def test_a_500_script_wallet_syncs_and_rescans_under_a_cap_of_100(
