@@ -382,7 +382,7 @@ class Regtest:
                 "electrum": {
                     "total": electrum.faults.requests,
                     "methods": dict(electrum.requests),
-                    "peak_subscriptions": electrum.peak_subscriptions,
+                    "peak_subscriptions": self.electrum_server.peak_subscriptions,
                 },
                 "esplora": {"total": esplora.faults.requests},
             }
