@@ -438,3 +438,45 @@ def test_latency_delays_replies_in_flight_without_queueing_reads(conn: Conn, fau
 def test_fee_and_history_of_unknown_script(rt: Regtest, conn: Conn) -> None:
     assert conn.call("blockchain.scripthash.get_history", "00" * 32)["result"] == []
     assert conn.call("blockchain.relayfee")["result"] == pytest.approx(1e-6)
+
+
+def test_subscription_cap_refuses_new_scripts_with_electrs_error(rt: Regtest) -> None:
+    """Blockstream/electrs PR #251: past --electrum-subscription-limit a new script's
+    subscribe gets error code 1, a held one is still answered, the connection stays open,
+    and the cap is per connection."""
+    server = rt.electrum_server
+    server.max_subscriptions = 2
+    hashes = [hashlib.sha256(bytes([i])).hexdigest() for i in range(3)]
+    first, second = Conn.to(rt.electrum_url), Conn.to(rt.electrum_url)
+    try:
+        first.send(*(req(i, "blockchain.scripthash.subscribe", h) for i, h in enumerate(hashes)))
+        replies = [first.line() for _ in hashes]
+        assert [r.get("result", "refused") for r in replies] == [None, None, "refused"]
+        assert replies[2]["error"]["code"] == 1
+        assert first.call("blockchain.scripthash.subscribe", hashes[0])["result"] is None
+        assert first.call("blockchain.scripthash.get_history", hashes[2])["result"] == []
+        assert second.call("blockchain.scripthash.subscribe", hashes[2])["result"] is None
+        assert server.peak_subscriptions >= 2
+        assert rt.request_counts()["electrum"]["peak_subscriptions"] == server.peak_subscriptions
+        server.max_subscriptions = 0
+        third = Conn.to(rt.electrum_url)
+        assert third.call("blockchain.scripthash.subscribe", hashes[0])["error"]["code"] == 1
+        third.close()
+        with pytest.raises(ValueError):
+            server.max_subscriptions = -1
+    finally:
+        server.max_subscriptions = None
+        first.close()
+        second.close()
+
+
+def test_subscription_cap_reaches_a_child_process() -> None:
+    with Regtest(process=True, electrum_max_subscriptions=1) as child:
+        conn = Conn.to(child.electrum_url)
+        try:
+            hashes = [hashlib.sha256(bytes([i])).hexdigest() for i in range(2)]
+            assert conn.call("blockchain.scripthash.subscribe", hashes[0])["result"] is None
+            assert conn.call("blockchain.scripthash.subscribe", hashes[1])["error"]["code"] == 1
+        finally:
+            conn.close()
+        assert child.request_counts()["electrum"]["peak_subscriptions"] == 1

@@ -33,7 +33,7 @@ from ._errors import ElectrumError
 from ._framing import Call, LineReader
 from ._headers import parse_tip
 from ._plan import Plan
-from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, Subscriptions
+from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 
 __all__ = [
     "CLIENT_NAME",
@@ -137,7 +137,7 @@ class ElectrumProtocol:
     def reset(self) -> None:
         """The stream is gone: forget its bytes, the requests it carried and which statuses
         it told (void until the subscriptions are restored)."""
-        self.subscriptions.void()
+        self.subscriptions.lost()
         self.reader.clear()
         self._routes.clear()
         self._orphans.clear()
@@ -202,11 +202,10 @@ class ElectrumProtocol:
         headers, scripts = subs.restore_calls()
         for tip in (yield from self.batch(headers)) if headers else []:
             subs.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, self.clock())
-        replies = yield from self.exchange(
+        yield from self.exchange(  # a refused one is dropped (see Subscriptions.restored)
             [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripts],
             lambda i, reply: subs.restored(scripts[i], reply, self.clock()),
         )
-        raise_first_error(replies)
 
     def batch(self, calls: Sequence[Call]) -> IOPlan:
         """The results of `calls` in order; the first error reply is raised."""
@@ -215,9 +214,9 @@ class ElectrumProtocol:
         return replies
 
     def subscribe(self, scripthashes: Sequence[str], then: Sequence[Call] = ()) -> IOPlan:
-        """Subscribe (again): each script's current status hash (None: no history), and the
-        results of the `then` calls, sent in the same burst. The first error reply is raised
-        once the subscriptions that succeeded are recorded."""
+        """Subscribe (again): each script's current status hash (None: no history; UNKNOWN:
+        the server refused to subscribe it, see `Subscriptions`), and the results of the
+        `then` calls, sent in the same burst; the first error reply to those is raised."""
         subs = self.subscriptions
         calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
 
@@ -231,9 +230,12 @@ class ElectrumProtocol:
         except BaseException:
             subs.abort(new)
             raise
-        statuses = replies[: len(scripthashes)]
-        raise_first_error(replies)
-        return statuses, replies[len(scripthashes) :]
+        statuses = [
+            UNKNOWN if isinstance(r, ElectrumError) else r for r in replies[: len(scripthashes)]
+        ]
+        then_replies = replies[len(scripthashes) :]
+        raise_first_error(then_replies)
+        return statuses, then_replies
 
     def tip(self, min_height: int) -> IOPlan:
         """The current tip: asked (subscribing to new blocks) when `Subscriptions.tip_wanted`,

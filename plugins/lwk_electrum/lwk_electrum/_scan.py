@@ -8,6 +8,10 @@ from the cache, so a rescan where nothing changed sends no request at all, and a
 change only the changed scripts' histories are asked. A script never scanned by this client
 has its history asked in the same burst as its subscription (one round trip on a first
 scan, not two). Status notifications pushed by the server evict entries early.
+
+A script the server does not let the connection subscribe (its cap, see `Subscriptions`)
+has no status and no push: its history is asked on every scan, in the same burst as the
+subscriptions, and never answered from the cache.
 """
 
 from __future__ import annotations
@@ -106,10 +110,13 @@ def scan_scripts(
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
     yield Refresh()
     statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
-    unknown = [i for i, status in enumerate(statuses) if status is UNKNOWN]
-    asked, raws = yield from _subscribe(cache, [scripthashes[i] for i in unknown])
-    for i, status in zip(unknown, asked, strict=True):
-        statuses[i] = status
+    unknown = [scripthashes[i] for i, status in enumerate(statuses) if status is UNKNOWN]
+    grantable = subscriptions.grantable(unknown)
+    granted = set(grantable)
+    ungranted = [sh for sh in dict.fromkeys(unknown) if sh not in granted]
+    asked, raws = yield from _subscribe(cache, grantable, ungranted)
+    answered = dict(zip(grantable, asked, strict=True))
+    statuses = [answered.get(sh, status) for sh, status in zip(scripthashes, statuses, strict=True)]
     histories = [
         _cached(cache, sh, status) for sh, status in zip(scripthashes, statuses, strict=True)
     ]
@@ -125,19 +132,26 @@ def scan_scripts(
     return [list(h or ()) for h in histories]
 
 
-def _subscribe(cache: ScriptCache, scripthashes: list[str]) -> ScanPlan:
-    """Each script's status, and the raw histories of scripts this client never scanned:
-    asked in the same burst as the subscription (one round trip, not two); an unused one
-    costs a request answering []."""
-    if not scripthashes:
-        return [], {}
-    unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
-    statuses, prefetched = yield Subscribe(scripthashes, [(GET_HISTORY, [sh]) for sh in unseen])
-    return statuses, dict(zip(unseen, prefetched, strict=True))
+def _subscribe(cache: ScriptCache, scripthashes: list[str], ungranted: list[str]) -> ScanPlan:
+    """Each script's status (UNKNOWN if refused), and the raw histories of the scripts this
+    client never scanned and of the `ungranted` (no subscription): asked in the same burst
+    as the subscriptions (one round trip, not two); an unused one costs a request
+    answering []."""
+    fetch = [sh for sh in scripthashes if not cache.scanned(sh)] + ungranted
+    fetch = list(dict.fromkeys(fetch))
+    calls = [(GET_HISTORY, [sh]) for sh in fetch]
+    if scripthashes:
+        statuses, prefetched = yield Subscribe(scripthashes, calls)
+    else:
+        statuses, prefetched = [], ((yield Batch(calls)) if calls else [])
+    return statuses, dict(zip(fetch, prefetched, strict=True))
 
 
-def _cached(cache: ScriptCache, scripthash: str, status: str | None) -> History | None:
-    """The history known for this status: none if None, the cached one, else None."""
+def _cached(cache: ScriptCache, scripthash: str, status: Any) -> History | None:
+    """The history known for this status: none if None, the cached one, else None (also
+    for a script without a status: UNKNOWN)."""
+    if status is UNKNOWN:
+        return None
     return () if status is None else cache.get(scripthash, status)
 
 
@@ -164,13 +178,13 @@ def _with_block_times(
 
 
 def _file(
-    cache: ScriptCache, sh: str, raw: Any, history: History, reported: str | None, backend: str
+    cache: ScriptCache, sh: str, raw: Any, history: History, reported: Any, backend: str
 ) -> None:
     """Cache a fetched history under the status it hashes to (see ScriptCache)."""
     status = electrum_status((e["tx_hash"], e["height"]) for e in raw)
     if status is not None:
         cache.put(sh, status, history)
-    if status != reported:
+    if status != reported and reported is not UNKNOWN:
         log.debug("%s: a history does not hash to its reported status", backend)
 
 

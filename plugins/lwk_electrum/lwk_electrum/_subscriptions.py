@@ -12,6 +12,12 @@ void from the moment the stream is gone until each subscription is answered agai
 connection (or pushed there), and after a broadcast (the server's push of the broadcast
 transaction may still be on its way). Replies and pushes are applied in the order they were
 read, so the later of a subscription's reply and a push about the same script wins.
+
+Servers cap the scripts a connection may subscribe (Blockstream/electrs PR #251,
+--electrum-subscription-limit, default 10,000; others allow 100): past the cap a new
+script's subscribe gets an error reply. The first refusal fixes `limit`, the number the
+connection was granted, and no new script is subscribed beyond it until a new connection
+(`lost`); scans fetch the other scripts' histories without a subscription.
 """
 
 from __future__ import annotations
@@ -74,11 +80,17 @@ class Subscriptions:
         self._tip_time = 0.0  # when it came
         self.listeners: list[Listener] = []
         self.notifications = 0
+        self.limit: int | None = None  # scripts granted when the server first refused one
 
     def clear(self) -> None:
         self.scripthashes.clear()
         self._current.clear()
         self.headers = False
+
+    def lost(self) -> None:
+        """The stream is gone: statuses are void, and the next connection's cap is unknown."""
+        self.void()
+        self.limit = None
 
     def void(self) -> None:
         """Forget which statuses are current (the stream is gone, or a broadcast was made):
@@ -92,6 +104,27 @@ class Subscriptions:
         return self.scripthashes.get(scripthash, UNKNOWN)
 
     # -- scripts -----------------------------------------------------------------------
+
+    def grantable(self, scripthashes: Sequence[str]) -> list[str]:
+        """Those of `scripthashes` to subscribe: the ones held (re-subscribing is always
+        granted), and new ones while the connection's `limit`, once known, leaves room."""
+        room = None if self.limit is None else self.limit - len(self.scripthashes)
+        grantable = []
+        for sh in dict.fromkeys(scripthashes):
+            if sh not in self.scripthashes:
+                if room is not None and room <= 0:
+                    continue
+                room = None if room is None else room - 1
+            grantable.append(sh)
+        return grantable
+
+    def _refused(self, scripthash: str) -> None:
+        """The server did not subscribe a new script: past its cap (the first refusal
+        fixes `limit`), or it cannot serve the script (its get_history will tell)."""
+        self._current.discard(scripthash)
+        del self.scripthashes[scripthash]
+        held = sum(1 for status in self.scripthashes.values() if status != _PENDING)
+        self.limit = held if self.limit is None else min(self.limit, held)
 
     def begin(self, scripthashes: Sequence[str]) -> list[str]:
         """Listen to the scripts about to be subscribed (a notification may come before the
@@ -109,9 +142,9 @@ class Subscriptions:
         """A subscribe reply, applied when read: a status, or an ElectrumError (the server
         did not subscribe the script)."""
         if isinstance(reply, ElectrumError):
-            self._current.discard(scripthash)
             if self.scripthashes.get(scripthash) == _PENDING:
-                del self.scripthashes[scripthash]
+                self._refused(scripthash)
+            self._current.discard(scripthash)
             return
         if not is_status(reply):
             raise BackendProtocolError(
@@ -144,8 +177,12 @@ class Subscriptions:
 
     def restored(self, scripthash: str, reply: Any, now: float) -> None:
         """A restored subscription's reply, dispatched like the notification it stands for
-        (a watcher learns what changed while the connection was down)."""
-        if not isinstance(reply, ElectrumError):
+        (a watcher learns what changed while the connection was down); a refused one is
+        no longer held (the new connection's cap is lower)."""
+        if isinstance(reply, ElectrumError):
+            if scripthash in self.scripthashes:
+                self._refused(scripthash)
+        else:
             self.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [scripthash, reply]}, now)
 
     # -- notifications -----------------------------------------------------------------

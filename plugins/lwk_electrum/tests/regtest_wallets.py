@@ -4,6 +4,7 @@ fault modes) each client must turn into typed errors."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from typing import Any
 
@@ -70,3 +71,16 @@ def our_view(wollet: Wollet) -> dict[str, Any]:
             (u.outpoint.txid, u.outpoint.vout, u.asset, u.value) for u in wollet.utxos()
         ),
     }
+
+
+def assert_as_lwk(electrum_url: str, wollet: Wollet) -> None:
+    """Our view of the wallet equals LWK's, its client scanning the same server."""
+    theirs = lwk.Wollet(
+        lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
+    )
+    theirs.apply_update(lwk.ElectrumClient.from_url(electrum_url).full_scan(theirs))
+    gc.collect()  # LWK's client closes its connection when collected
+    mine, lwks = our_view(wollet), lwk_view(theirs)
+    assert mine["balance"] == lwks["balance"]
+    assert mine["utxos"] == lwks["utxos"]
+    assert sorted(mine["txs"], key=str) == sorted(lwks["txs"], key=str)

@@ -348,3 +348,70 @@ def test_a_push_read_after_a_subscription_reply_wins_over_it(plan: str) -> None:
         server.run(proto.handshake())
     assert proto.subscriptions.status(SH) == new
     assert proto.subscriptions.status(other) is None
+
+
+# -- a server's subscription cap -----------------------------------------------------------
+
+REFUSED = ElectrumError(1, "subscription limit reached", backend=NAME)
+
+
+def test_the_first_refusal_fixes_the_granted_count_until_the_connection_is_lost() -> None:
+    subs = Subscriptions(backend=NAME)
+    a, b, c, d = ("a1" * 32, "b2" * 32, "c3" * 32, "d4" * 32)
+    assert subs.grantable([a, b, c]) == [a, b, c]  # cap unknown: every script is offered
+    subs.begin([a, b, c])
+    subs.answered(a, None)
+    subs.answered(b, REFUSED)  # replies come in order: c, pending, is refused as well
+    subs.answered(c, REFUSED)
+    assert subs.limit == 1
+    assert subs.status(b) is UNKNOWN and b not in subs.scripthashes
+    assert subs.grantable([a, b, d]) == [a]  # held ones only: no room for new scripts
+    subs.lost()
+    assert subs.limit is None and subs.grantable([a, b, d]) == [a, b, d]
+    # A restore refused past a lower cap drops the script and fixes the count.
+    subs.restored(a, REFUSED, 0.0)
+    assert a not in subs.scripthashes and subs.limit == 0
+    assert subs.grantable([a, d]) == []
+
+
+def test_the_scan_asks_ungranted_scripts_histories_in_the_subscriptions_burst() -> None:
+    cache, subs = ScriptCache(), Subscriptions(backend=NAME)
+    scripts = [bytes.fromhex("0014" + f"{i:02x}" * 20) for i in range(3)]
+    shs = [hashlib.sha256(s).digest()[::-1].hex() for s in scripts]
+    subs.limit = 1  # the connection was granted one subscription
+    raw = [{"tx_hash": TXID_A, "height": 5}]
+    history = [HistoryEntry(TXID_A, 5)]
+    get = "blockchain.scripthash.get_history"
+
+    for _ in range(2):  # the same requests on every scan: no status, no cache
+        plan = scan_scripts(cache, subs, scripts, backend=NAME)
+        next(plan)
+        first = plan.send(None)
+        if shs[0] not in subs.scripthashes:
+            assert first == Subscribe([shs[0]], [(get, [sh]) for sh in shs])
+            subs.begin([shs[0]])
+            subs.answered(shs[0], status((TXID_A, 5)))
+            reply: Any = ([status((TXID_A, 5))], [raw, raw, []])
+        else:
+            assert first == Batch([(get, [shs[1]]), (get, [shs[2]])])
+            reply = [raw, []]
+        with pytest.raises(StopIteration) as done:
+            plan.send(reply)
+        assert done.value.value == [history, history, []]
+
+
+def test_a_refused_subscription_is_answered_by_its_history() -> None:
+    cache, subs = ScriptCache(), Subscriptions(backend=NAME)
+    script = bytes.fromhex("0014" + "77" * 20)
+    sh = hashlib.sha256(script).digest()[::-1].hex()
+    cache.mark_scanned([sh])  # scanned before: its history is not prefetched
+    plan = scan_scripts(cache, subs, [script], backend=NAME)
+    next(plan)
+    assert plan.send(None) == Subscribe([sh], [])
+    subs.begin([sh])
+    subs.answered(sh, REFUSED)
+    assert plan.send(([UNKNOWN], [])) == Batch([("blockchain.scripthash.get_history", [sh])])
+    with pytest.raises(StopIteration) as done:
+        plan.send([[{"tx_hash": TXID_B, "height": 0}]])
+    assert done.value.value == [[HistoryEntry(TXID_B, None)]]
+    assert subs.limit == 0

@@ -11,16 +11,14 @@ new client, and LWK's client on the same server.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import lwk
 import pytest
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_regtest import Regtest
-from regtest_wallets import address, descriptor, lwk_view, our_view
+from regtest_wallets import address, assert_as_lwk, descriptor, our_view
 
 from lwk_core import BackendConnectError, Network, Update, Wollet
 
@@ -92,15 +90,7 @@ def assert_as_fresh_and_lwk(rt: Regtest, wollet: Wollet) -> None:
     fresh.apply_update(update)
     assert our_view(wollet) == our_view(fresh)
     assert wollet.state.tip == fresh.state.tip
-    theirs = lwk.Wollet(
-        lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
-    )
-    theirs.apply_update(lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs))
-    gc.collect()  # LWK's client closes its connection when collected
-    mine, lwks = our_view(wollet), lwk_view(theirs)
-    assert mine["balance"] == lwks["balance"]
-    assert mine["utxos"] == lwks["utxos"]
-    assert sorted(mine["txs"], key=str) == sorted(lwks["txs"], key=str)
+    assert_as_lwk(rt.electrum_url, wollet)
 
 
 def test_rescans_ask_nothing_unchanged_then_only_what_a_payment_and_a_block_changed(

@@ -42,12 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--example-wallet", action="store_true", help="fund the example wallet, print it"
     )
+    parser.add_argument(
+        "--electrum-max-subscriptions",
+        type=int,
+        help="script subscriptions each Electrum connection may hold (default: no cap)",
+    )
     args = parser.parse_args(argv)
     options: dict[str, Any] = {"cache": not args.no_cache, "cache_dir": args.cache_dir}
     if args.fixture:
         rt = Regtest.from_fixture(args.fixture, step=args.step, **options)
     else:
-        rt = Regtest(Network.from_name(args.network), genesis_hash=args.genesis_hash, **options)
+        rt = Regtest(
+            Network.from_name(args.network),
+            genesis_hash=args.genesis_hash,
+            electrum_max_subscriptions=args.electrum_max_subscriptions,
+            **options,
+        )
     with rt:
         info: dict[str, Any] = {
             "network": rt.network.value,

@@ -11,11 +11,16 @@ from lwk_core.primitives import electrum_status
 
 from ._chain import RegtestChain, RegtestRejected
 
-__all__ = ["MAX_HEADERS", "ElectrumMethods", "RpcError", "Session"]
+__all__ = ["MAX_HEADERS", "SUBSCRIPTION_LIMIT_CODE", "ElectrumMethods", "RpcError", "Session"]
 
 SERVER_VERSION = "electrs-esplora 0.4.1"
 PROTOCOL_VERSION = "1.4"
 MAX_HEADERS = 2016
+# Blockstream/electrs PR #251 ("Add per-connection Electrum subscription limit",
+# --electrum-subscription-limit): past the cap a new `blockchain.scripthash.subscribe` is
+# rejected with error code 1 (BadRequest) and the connection stays open; re-subscribing a
+# script the connection already holds is still answered.
+SUBSCRIPTION_LIMIT_CODE = 1
 
 
 class RpcError(Exception):
@@ -73,6 +78,8 @@ class ElectrumMethods:
     def __init__(self, chain: RegtestChain, txs_limit: int) -> None:
         self.chain = chain
         self.txs_limit = txs_limit
+        self.max_subscriptions: int | None = None  # script subscriptions per connection
+        self.peak_subscriptions = 0  # the most any connection held so far
         self.table: dict[str, Callable[[Session, list[Any]], object]] = {
             "server.version": lambda s, p: [SERVER_VERSION, PROTOCOL_VERSION],
             "server.ping": lambda s, p: None,
@@ -158,8 +165,12 @@ class ElectrumMethods:
 
     def _scripthash_subscribe(self, session: Session, params: list[Any]) -> str | None:
         scripthash = _hash_param(params, 0)
+        cap, held = self.max_subscriptions, session.scripthashes
+        if cap is not None and scripthash not in held and len(held) >= cap:
+            raise RpcError(SUBSCRIPTION_LIMIT_CODE, f"subscription limit reached ({cap})")
         status = electrum_status(self.history(scripthash))
         session.scripthashes[scripthash] = status
+        self.peak_subscriptions = max(self.peak_subscriptions, len(session.scripthashes))
         return status
 
     def _scripthash_unsubscribe(self, session: Session, params: list[Any]) -> bool:

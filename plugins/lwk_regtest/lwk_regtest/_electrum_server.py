@@ -5,8 +5,10 @@ order, and the replies of one read go out in a single write (TCP_NODELAY). JSON-
 batches of up to 20 requests get an array back (more closes the connection, as newer
 electrs does). Errors use newer electrs' `{"code", "message"}` objects (PROTOCOL 1.2).
 Subscriptions (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`) get push
-notifications as soon as the chain changes. `blockchain.scripthash.listunspent` and
-`get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
+notifications as soon as the chain changes; `max_subscriptions` caps the scripts a connection
+may subscribe, as electrs' --electrum-subscription-limit does (see _electrum_methods).
+`blockchain.scripthash.listunspent` and `get_balance` are not served (LWK never asks; their
+Liquid JSON is build-dependent).
 
 A control command that changes the chain (`Regtest.faucet`, `mine`, `reorg` ...) returns once
 the pushes it caused went out (`settle`), so a client that relies on pushes, as the protocol
@@ -187,6 +189,7 @@ class ElectrumServer:
         faults: Faults | None = None,
         max_line: int = MAX_LINE,
         txs_limit: int = TXS_LIMIT,
+        max_subscriptions: int | None = None,
         auth: TokenIssuer | None = None,
     ) -> None:
         self.chain = chain
@@ -206,6 +209,24 @@ class ElectrumServer:
         self._unsubscribe: Callable[[], None] | None = None
         self._notify_pending = False
         self._methods = ElectrumMethods(chain, txs_limit)
+        self.max_subscriptions = max_subscriptions
+
+    @property
+    def max_subscriptions(self) -> int | None:
+        """Script subscriptions a connection may hold (None: no cap), as electrs'
+        --electrum-subscription-limit; changing it applies to the next subscribe."""
+        return self._methods.max_subscriptions
+
+    @max_subscriptions.setter
+    def max_subscriptions(self, cap: int | None) -> None:
+        if cap is not None and cap < 0:
+            raise ValueError("max_subscriptions must be >= 0 or None")
+        self._methods.max_subscriptions = cap
+
+    @property
+    def peak_subscriptions(self) -> int:
+        """The most script subscriptions any connection held at once so far."""
+        return self._methods.peak_subscriptions
 
     @property
     def url(self) -> str:

@@ -46,7 +46,8 @@ class Regtest:
     ~/.cache/lwk-regtest); `cache=False` builds everything afresh. `genesis_hash` is the
     chain the servers say they serve (default: the network's; see RegtestChain).
     `auth` (a TokenIssuer, in-process only) makes every server require bearer tokens, and
-    the Esplora server the token endpoint at `token_url`.
+    the Esplora server the token endpoint at `token_url`. `electrum_max_subscriptions`
+    caps the scripts each Electrum connection may subscribe (see ElectrumServer).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class Regtest:
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
         auth: TokenIssuer | None = None,
+        electrum_max_subscriptions: int | None = None,
         _fixture: tuple[str, int] | None = None,
     ) -> None:
         if auth is not None and process:
@@ -70,6 +72,9 @@ class Regtest:
             raise ValueError("block signers are supported for an in-process, new chain only")
         self.signers = signers
         self.process = process
+        if electrum_max_subscriptions is not None and electrum_max_subscriptions < 0:
+            raise ValueError("electrum_max_subscriptions must be >= 0 or None")
+        self.electrum_max_subscriptions = electrum_max_subscriptions
         self._cache_dir = (Path(cache_dir) if cache_dir else default_cache_dir()) if cache else None
         self._fixture = _fixture
         self._chain: RegtestChain | None = None
@@ -153,10 +158,12 @@ class Regtest:
             )
         self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
         cert = self_signed_cert()
-        auth = self.auth
+        auth, cap = self.auth, self.electrum_max_subscriptions
         self._servers = [
-            ElectrumServer(self._chain, auth=auth).start(),
-            ElectrumServer(self._chain, ssl_context=cert.server_context(), auth=auth).start(),
+            ElectrumServer(self._chain, auth=auth, max_subscriptions=cap).start(),
+            ElectrumServer(
+                self._chain, ssl_context=cert.server_context(), auth=auth, max_subscriptions=cap
+            ).start(),
             EsploraServer(self._chain, auth=auth).start(),
             WaterfallsServer(self._chain, auth=auth).start(),
         ]
@@ -176,6 +183,8 @@ class Regtest:
         if self._fixture is not None:
             args += ["--fixture", self._fixture[0], "--step", str(self._fixture[1])]
         args += ["--cache-dir", str(self._cache_dir)] if self._cache_dir else ["--no-cache"]
+        if self.electrum_max_subscriptions is not None:
+            args += ["--electrum-max-subscriptions", str(self.electrum_max_subscriptions)]
         return args
 
     # ------------------------------------------------------------------ objects
@@ -305,7 +314,8 @@ class Regtest:
 
     def request_counts(self) -> dict[str, Any]:
         """Requests each server received so far (works in process mode): per server a
-        "total", and for Electrum the count per JSON-RPC method."""
+        "total", and for Electrum the count per JSON-RPC method and the most script
+        subscriptions one connection held ("peak_subscriptions")."""
         counts: dict[str, Any] = self._call("request_counts")
         return counts
 
@@ -369,7 +379,11 @@ class Regtest:
         if method == "request_counts":
             electrum, _, esplora, *_ = self._local_servers()
             return {
-                "electrum": {"total": electrum.faults.requests, "methods": dict(electrum.requests)},
+                "electrum": {
+                    "total": electrum.faults.requests,
+                    "methods": dict(electrum.requests),
+                    "peak_subscriptions": self.electrum_server.peak_subscriptions,
+                },
                 "esplora": {"total": esplora.faults.requests},
             }
         raise ValueError(f"unknown control method {method!r}")
