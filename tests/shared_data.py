@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +37,10 @@ def regtest_wallet_descriptor() -> str:
             and "<0;1>" in v["descriptor"]
         )
     )
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child that a test stops with SIGINT: Ctrl-C's default action, as
+    in a terminal (a suite started in the background, `cmd &` or nohup, passes SIGINT on
+    ignored, and Python then never raises KeyboardInterrupt in the child)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,6 +17,7 @@ import lwk as lwk_wheel
 import pytest
 from cli_support import Run
 from lwk_regtest import Regtest
+from shared_data import interruptible
 
 from lwk_core.cli._output import format_btc
 
@@ -84,6 +85,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, An
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     try:
         assert proc.stdout is not None

@@ -19,6 +19,7 @@ from typing import Any
 import lwk as lwk_wheel  # LWK, the oracle
 import pytest
 from cli_support import Result, Run
+from shared_data import interruptible
 
 from lwk_core.cli import ExitCode
 
@@ -54,6 +55,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             stderr=subprocess.PIPE,
             text=True,
             env=_env(),
+            preexec_fn=interruptible,
         )
         procs.append(proc)
         assert proc.stdout is not None
