@@ -19,6 +19,7 @@ import httpx
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
+from ._connect_checks import install_checks
 from ._response import Answer, Reply, Settings, mapped_errors
 from ._retry import Pause, Retrying
 
@@ -59,6 +60,7 @@ class HttpSession:
                     **self.settings.client_arguments(),  # type: ignore[arg-type]
                     transport=self._transport,
                 )
+                install_checks(self._client, self.settings.pin, self.name)
                 _deadline.install_deadlines(self._client)
             return self._client
 

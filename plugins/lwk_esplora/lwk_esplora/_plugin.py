@@ -30,7 +30,18 @@ __all__ = [
 
 SCHEMES = ("http", "https")
 OPTIONS = frozenset(
-    {"timeout", "concurrency", "headers", "proxy", "max_retries", "verify", "transport"}
+    {
+        "timeout",
+        "concurrency",
+        "headers",
+        "proxy",
+        "trust_env",
+        "max_retries",
+        "verify",
+        "ca_file",
+        "cert_fingerprint",
+        "transport",
+    }
 )
 
 

@@ -25,7 +25,15 @@ import time
 import attrs
 import httpx
 
-from lwk_core.plugin import BackendConnectError, BackendTimeout, RateLimited
+from lwk_core.plugin import (
+    BackendConnectError,
+    BackendTimeout,
+    CertificatePinMismatch,
+    CertificateRejected,
+    ProxyRefused,
+    ProxyUnreachable,
+    RateLimited,
+)
 
 from ._response import DEADLINE_FACTOR, Reply, Settings
 
@@ -178,7 +186,11 @@ class Retrying:
                 raise exc
             log.info("%s: %s %s timed out, retrying", self.settings.name, self.method, self.route)
             return 0.0
-        unreachable = isinstance(exc.__cause__, httpx.ConnectError)
+        if isinstance(exc, CertificateRejected | CertificatePinMismatch | ProxyRefused):
+            raise exc  # a verdict: the same server or proxy answers the same again
+        unreachable = isinstance(exc.__cause__, httpx.ConnectError) or isinstance(
+            exc, ProxyUnreachable
+        )
         delay = self.state.connect_retry_delay(unreachable, self.budget)
         if delay is None:
             raise exc

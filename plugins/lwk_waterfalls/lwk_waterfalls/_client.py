@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 
@@ -42,8 +43,10 @@ class WaterfallsClient(Client):
     The URL's scheme is ``waterfalls+https://`` or ``waterfalls+http://`` (plain
     ``https://`` works too when the client is built by hand). Transactions, headers and
     broadcasts use the Esplora routes the server also serves; ``timeout``,
-    ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy``,
-    ``max_retries``, ``verify`` and ``transport`` work as for lwk_esplora.EsploraClient.
+    ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
+    Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
+    ``ca_file``, ``cert_fingerprint`` and ``transport`` work as for
+    lwk_esplora.EsploraClient.
     """
 
     connection: WaterfallsBackend
@@ -58,8 +61,11 @@ class WaterfallsClient(Client):
         concurrency: int = 8,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
+        trust_env: bool = True,
         max_retries: int = 5,
         verify: ssl.SSLContext | bool = True,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_fingerprint: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not isinstance(send_descriptor, bool):
@@ -71,8 +77,11 @@ class WaterfallsClient(Client):
             concurrency=concurrency,
             headers=headers,
             proxy=proxy,
+            trust_env=trust_env,
             max_retries=max_retries,
             verify=verify,
+            ca_file=ca_file,
+            cert_fingerprint=cert_fingerprint,
             transport=transport,
         )
         backend = WaterfallsBackend(esplora, network, send_descriptor=send_descriptor)

@@ -34,8 +34,11 @@ OPTIONS = frozenset(
         "concurrency",
         "headers",
         "proxy",
+        "trust_env",
         "max_retries",
         "verify",
+        "ca_file",
+        "cert_fingerprint",
         "transport",
     }
 )
