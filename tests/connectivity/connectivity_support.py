@@ -99,15 +99,16 @@ class Resolver:
 
 
 class TlsFront:
-    """TLS in front of a plain TCP server: `https://localhost:port` for the embedded Esplora
-    server, with the regtest chain's self-signed certificate. `forwarded` counts the bytes
-    that reached the server behind it (none when a client refuses the certificate)."""
+    """TLS in front of a plain TCP server (on `port`, 0: any): `https://localhost:port` for
+    the embedded Esplora server, or an Electrum server with another certificate. `forwarded`
+    counts the bytes that reached the server behind it (none when a client refuses the
+    certificate)."""
 
-    def __init__(self, cert: SelfSignedCert, backend_port: int) -> None:
+    def __init__(self, cert: SelfSignedCert, backend_port: int, port: int = 0) -> None:
         self.cert = cert
         self.backend_port = backend_port
         self.forwarded = 0
-        self.port = 0
+        self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -115,20 +116,33 @@ class TlsFront:
     def start(self) -> TlsFront:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.cert.server_context()),
+            asyncio.start_server(
+                self._serve, "127.0.0.1", self.port, ssl=self.cert.server_context()
+            ),
             self._loop,
         ).result(timeout=10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
+    def __enter__(self) -> TlsFront:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         async def close() -> None:
             assert self._server is not None
             self._server.close()
+            pipes = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pipes:
+                task.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -73,7 +73,7 @@ class _Checks:
             return None
         ssl_object = stream.get_extra_info("ssl_object")
         try:
-            check_pin(ssl_object.getpeercert(binary_form=True), self.pin, backend=self.name)
+            check_pin(ssl_object.getpeercert(True), self.pin, backend=self.name)
         except CertificatePinMismatch as error:
             return error
         return None
