@@ -39,8 +39,8 @@ from lwk_core.plugin import (
     parse_fingerprint,
 )
 
-from ._connect_checks import tls_verify
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+from ._network import tls_verify
 from ._proxy import checked_proxy
 
 __all__ = [

@@ -1,13 +1,19 @@
-"""Checks on each new connection of an Esplora client, before any request goes out on it:
-the server certificate's pin, and a proxy that cannot be reached named as such.
+"""The network backend under an Esplora client's connection pools: what httpx offers no
+argument or hook for.
 
-httpx has no hook between the TLS handshake and the first request (a pin checked on the
-response would come after the request, and its headers, went to the wrong server), so
-the network backend of each of the client's connection pools is wrapped in place, as
-`_deadline` does: every TLS stream is checked against the pin once its handshake is
-done, and a failed TCP connect from a proxy's pool (where every connect goes to the
-proxy) raises ProxyUnreachable. httpx and httpcore let our exceptions through unchanged.
-tests/connectivity (pins, unreachable proxies) fails if a new httpx moves these attributes.
+- Deadlines (blocking client): each socket operation of a request ends by its deadline
+  (`_deadline`; the async client bounds a request with an anyio cancel scope instead).
+- Certificate pin: checked on each TLS stream right after its handshake, before the first
+  request (a pin checked on the response would come after the request, and its headers,
+  went to the wrong server).
+- Proxies: a failed TCP connect from a proxy's pool (where every connect goes to the
+  proxy) is a ProxyUnreachable.
+
+httpx has no argument for httpcore's network backend, so the pool of each of the client's
+transports (direct, and proxies from the arguments or the environment) is wrapped in place;
+a transport the caller supplied that is not httpx's own is left alone. httpx and httpcore
+let our exceptions through unchanged. tests/reliability/test_hostile_servers.py and
+tests/connectivity fail if a new httpx or httpcore moves these attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import httpx
 
 from lwk_core.plugin import CertificatePinMismatch, ProxyUnreachable, ca_context, check_pin
 
-__all__ = ["install_checks", "tls_verify"]
+from ._deadline import left
+
+__all__ = ["install_network", "tls_verify"]
 
 
 def tls_verify(
@@ -31,7 +39,7 @@ def tls_verify(
     pin: bytes | None,
 ) -> ssl.SSLContext | bool:
     """httpx's `verify` for these options: a pin replaces CA validation (the pin is then
-    checked by `install_checks`), `ca_file` (PEM) replaces the default CAs (certifi's;
+    checked by `install_network`), `ca_file` (PEM) replaces the default CAs (certifi's;
     InvalidArgument if it cannot be loaded)."""
     if pin is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -44,11 +52,8 @@ def tls_verify(
     return verify
 
 
-def install_checks(client: httpx.Client | httpx.AsyncClient, pin: bytes | None, name: str) -> None:
-    """Wrap the network backend of each of `client`'s pools (before it opens a connection).
-
-    A transport the caller supplied that is not httpx's own is left alone.
-    """
+def install_network(client: httpx.Client | httpx.AsyncClient, pin: bytes | None, name: str) -> None:
+    """Wrap the network backend of each of `client`'s pools (before it opens a connection)."""
     for pattern, transport in [(None, client._transport), *client._mounts.items()]:
         proxied = pattern is not None
         if isinstance(transport, httpx.HTTPTransport):
@@ -90,10 +95,10 @@ class _Stream(httpcore.NetworkStream):
         self._checks = checks
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
+        return self._inner.read(max_bytes, left(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
+        self._inner.write(buffer, left(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -104,7 +109,9 @@ class _Stream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        stream = self._inner.start_tls(
+            ssl_context, server_hostname, left(timeout, httpcore.ConnectTimeout)
+        )
         error = self._checks.mismatch(stream)
         if error is not None:
             stream.close()
@@ -130,8 +137,9 @@ class _Backend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        budget = left(timeout, httpcore.ConnectTimeout)
         try:
-            stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            stream = self._inner.connect_tcp(host, port, budget, local_address, socket_options)
         except httpcore.ConnectError as exc:
             if self._checks.proxied:
                 raise self._checks.unreachable(host, port, exc) from exc
@@ -141,7 +149,8 @@ class _Backend(httpcore.NetworkBackend):
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.NetworkStream:
-        return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options), self._checks)
+        budget = left(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.connect_unix_socket(path, budget, socket_options), self._checks)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
