@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 from typing import Any
 
 import pytest
@@ -185,8 +186,9 @@ def test_a_chain_fails_over_from_a_dead_proxy_with_each_cause_typed(
 
 
 def test_proxy_credentials_are_used_and_never_shown(
-    rt: Regtest, funded: Funded, socks_with_login: Socks
+    rt: Regtest, funded: Funded, socks_with_login: Socks, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     port = socks_with_login.port
     good = f"socks5h://alice:s3cret-pw@127.0.0.1:{port}"
     with client("electrum-tcp", rt, "localhost", good) as c:
@@ -198,6 +200,8 @@ def test_proxy_credentials_are_used_and_never_shown(
             c.tip()
         shown = f"{info.value} {info.value!r} {c!r} {c.connection!r}"
         assert "wr0ng-pw" not in shown and "alice" not in shown
+    assert caplog.records  # the clients did log (debug), and no password is in it
+    assert "s3cret-pw" not in caplog.text and "wr0ng-pw" not in caplog.text
 
 
 def test_esplora_takes_its_proxy_from_the_environment_with_trust_env(

@@ -6,11 +6,17 @@ ExtraNotInstalled when the client is built, not an ImportError at its first requ
 Through a SOCKS5 proxy httpx (httpcore) always sends the server's host name unresolved
 (RFC 1928 address type DOMAINNAME), for socks5:// as for socks5h://: `.onion` hosts work
 and no server name reaches the local resolver.
+
+httpcore's debug trace of a SOCKS handshake shows the proxy's username and password
+(`auth=(b'user', b'password')` on the "httpcore.socks" logger): a filter on that logger
+hides them, so that a proxy login never reaches an application's logs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
+import re
 from urllib.request import getproxies
 
 import httpx
@@ -23,6 +29,17 @@ __all__ = ["EXTRA", "checked_proxy"]
 EXTRA = "lwk-esplora[socks]"
 _SOCKS = ("socks5", "socks5h")
 _SCHEMES = ("http", "https", *_SOCKS)
+_AUTH = re.compile(r"\bauth=.*", re.DOTALL)  # the last argument of httpcore's trace line
+
+
+class _HideProxyLogin(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "auth=" in record.msg:
+            record.msg = _AUTH.sub("auth=<hidden>", record.msg)
+        return True
+
+
+logging.getLogger("httpcore.socks").addFilter(_HideProxyLogin())
 
 
 def checked_proxy(proxy: str | None, *, trust_env: bool) -> str | None:
