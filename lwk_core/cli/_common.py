@@ -14,6 +14,7 @@ import platformdirs
 from .._chain import BackendChain
 from .._client import Client, connect
 from .._descriptor import WolletDescriptor
+from .._errors import InvalidArgument
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
@@ -24,7 +25,9 @@ __all__ = [
     "DEFAULT_DATADIR",
     "DESCRIPTOR_ENV",
     "Backend",
+    "add_connection_flags",
     "backend_options",
+    "connection_flags",
     "network_type",
     "open_backend",
     "open_wallet",
@@ -128,6 +131,7 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
     group.add_argument(
         "--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout"
     )
+    add_connection_flags(group)
     if gap_limit:
         group.add_argument(
             "--gap-limit",
@@ -137,6 +141,32 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
             help="unused addresses in a row that end a scan (default 20)",
         )
     return parent
+
+
+def add_connection_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--proxy, --ca-file and --pin (the clients' proxy, ca_file and cert_fingerprint)."""
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy, e.g. socks5h://127.0.0.1:9050 (Tor); needs the "
+        "plugins' [socks] extra",
+    )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the CAs of this PEM file for ssl:// and https:// backends",
+    )
+    parser.add_argument(
+        "--pin",
+        metavar="SHA256",
+        help="accept only the TLS certificate with this SHA-256 fingerprint (hex)",
+    )
+
+
+def connection_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The client options that --proxy, --ca-file and --pin give (only those given)."""
+    flags = {"proxy": args.proxy, "ca_file": args.ca_file, "cert_fingerprint": args.pin}
+    return {name: value for name, value in flags.items() if value is not None}
 
 
 def read_descriptor(args: argparse.Namespace) -> str:
@@ -172,14 +202,29 @@ def open_wallet(args: argparse.Namespace) -> Wollet:
 
 
 def open_backend(
-    urls: Sequence[str], network: Network | None, timeout: float | None = None
+    urls: Sequence[str], network: Network | None, timeout: float | None = None, **connection: Any
 ) -> Backend:
-    """One client for one URL; a BackendChain (failover in the given order) for several."""
+    """One client for one URL; a BackendChain (failover in the given order) for several.
+
+    `connection` (`connection_flags`) goes to every URL, except the TLS options (ca_file,
+    cert_fingerprint), which go to the TLS ones (ssl://, https://) only.
+    """
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
+    tls_only = {name for name in ("ca_file", "cert_fingerprint") if name in connection}
+    if tls_only and not any(_is_tls(url) for url in urls):
+        raise UsageError("--ca-file and --pin are for ssl:// and https:// backends")
     options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-    clients = [_connect(url, network, options) for url in urls]
+    clients = []
+    for url in urls:
+        given = {k: v for k, v in connection.items() if _is_tls(url) or k not in tls_only}
+        clients.append(_connect(url, network, {**options, **given}))
     return clients[0] if len(clients) == 1 else BackendChain(clients, network=network)
+
+
+def _is_tls(url: str) -> bool:
+    scheme = url.partition("://")[0].lower()
+    return scheme == "ssl" or scheme.endswith("https")
 
 
 def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Client:
@@ -189,6 +234,8 @@ def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Clie
         if network is None and "network" in str(exc):
             needs = f"{url} needs --network (liquid, liquidtestnet, elementsregtest)"
             raise UsageError(needs) from None
+        raise UsageError(f"{url}: {exc}") from None
+    except InvalidArgument as exc:  # an option the client refused (bad --pin, --ca-file ...)
         raise UsageError(f"{url}: {exc}") from None
     except ValueError as exc:  # a malformed URL (no port, bad host ...)
         raise UsageError(f"bad backend URL {url!r}: {exc}") from None

@@ -10,6 +10,7 @@ from .._errors import LwkError
 from .._wollet import Wollet
 from ._common import (
     backend_options,
+    connection_flags,
     open_backend,
     open_wallet,
     sync_wallet,
@@ -80,7 +81,9 @@ def _synced(args: argparse.Namespace, *, offline_ok: bool = False) -> Wollet:
     wollet = open_wallet(args)
     try:
         if args.backend:
-            with open_backend(args.backend, wollet.network, args.timeout) as backend:
+            with open_backend(
+                args.backend, wollet.network, args.timeout, **connection_flags(args)
+            ) as backend:
                 sync_wallet(backend, wollet, args.gap_limit)
         elif wollet.tip() is None and not offline_ok:
             raise LwkError(
@@ -105,7 +108,12 @@ def _sync(args: argparse.Namespace) -> int:
     if not args.backend:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
     wollet = open_wallet(args)
-    with wollet, open_backend(args.backend, wollet.network, args.timeout) as backend:
+    with (
+        wollet,
+        open_backend(
+            args.backend, wollet.network, args.timeout, **connection_flags(args)
+        ) as backend,
+    ):
         update = sync_wallet(backend, wollet, args.gap_limit)
         new = 0 if update is None else len(update.new_txs)
         if args.json:

@@ -14,6 +14,7 @@ from .._wollet import Wollet
 from ._common import (
     Backend,
     backend_options,
+    connection_flags,
     open_backend,
     open_wallet,
     positive_float,
@@ -122,7 +123,12 @@ def _watch(args: argparse.Namespace) -> int:
     if not args.backend:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
     wollet = open_wallet(args)
-    with wollet, open_backend(args.backend, wollet.network, args.timeout) as backend:
+    with (
+        wollet,
+        open_backend(
+            args.backend, wollet.network, args.timeout, **connection_flags(args)
+        ) as backend,
+    ):
         sync_wallet(backend, wollet, args.gap_limit)
         tip = wollet.tip()
         if args.json:
