@@ -10,8 +10,10 @@ proxy and never shown: `url` and errors name the proxy by host and port.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -69,13 +71,8 @@ class SocksProxy:
         `timeout`)."""
         from python_socks.sync import Proxy
 
-        try:
+        with self._mapped(timeout, backend):
             sock: socket.socket = Proxy(**self._arguments()).connect(host, port, timeout=timeout)
-        except Exception as e:
-            error = self._error(e, timeout, backend)
-            if error is None:
-                raise
-            raise error from e
         return sock
 
     async def connect_async(
@@ -84,14 +81,9 @@ class SocksProxy:
         """The same for asyncio: a non-blocking socket for `asyncio.open_connection(sock=)`."""
         from python_socks.async_.asyncio import Proxy
 
-        try:
+        with self._mapped(timeout, backend):
             proxy = Proxy(**self._arguments())  # binds to the running loop
             sock: socket.socket = await proxy.connect(host, port, timeout=timeout)
-        except Exception as e:
-            error = self._error(e, timeout, backend)
-            if error is None:
-                raise
-            raise error from e
         return sock
 
     def _arguments(self) -> dict[str, Any]:
@@ -105,6 +97,17 @@ class SocksProxy:
             "password": self.password,
             "rdns": True,  # the proxy resolves the server's name
         }
+
+    @contextlib.contextmanager
+    def _mapped(self, timeout: float, backend: str) -> Iterator[None]:
+        """python-socks's exceptions (and socket errors) as ours; others pass unchanged."""
+        try:
+            yield
+        except Exception as e:
+            error = self._error(e, timeout, backend)
+            if error is None:
+                raise
+            raise error from e
 
     def _error(self, e: Exception, timeout: float, backend: str) -> BackendError | None:
         """python-socks's exception as ours (None: not a proxy or socket error); its texts
