@@ -10,6 +10,7 @@ from ._client import Client, connect
 from ._descriptor import WolletDescriptor
 from ._errors import (
     AllBackendsFailed,
+    AuthenticationFailed,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
@@ -21,6 +22,8 @@ from ._errors import (
     DecodeError,
     DescriptorError,
     ExtraNotInstalled,
+    InsecureTransport,
+    InsufficientCredits,
     InvalidArgument,
     LwkError,
     NetworkMismatch,
@@ -41,6 +44,9 @@ from ._errors import (
 from ._header import BlockHeader, DynafedParams
 from ._network import Chain, Network
 from ._scan import ScanLimits
+from ._sqlite_store import SqliteStore
+from ._store import FileStore
+from ._store_protocol import Store, WalletStore, migrate_wallet
 from ._transaction import Issuance, Transaction, TxIn, TxOut
 from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
 from ._update import Update
@@ -54,6 +60,7 @@ __all__ = [
     "AllBackendsFailed",
     "AsyncBackendChain",
     "AsyncClient",
+    "AuthenticationFailed",
     "BackendChain",
     "BackendConnectError",
     "BackendError",
@@ -72,7 +79,10 @@ __all__ = [
     "DynafedParams",
     "ExtraNotInstalled",
     "Federation",
+    "FileStore",
     "HistoryEntry",
+    "InsecureTransport",
+    "InsufficientCredits",
     "InvalidArgument",
     "Issuance",
     "LwkError",
@@ -87,6 +97,8 @@ __all__ = [
     "RateLimited",
     "ScanLimitExceeded",
     "ScanLimits",
+    "SqliteStore",
+    "Store",
     "StoreCorrupted",
     "StoreError",
     "StoreLocked",
@@ -100,6 +112,7 @@ __all__ = [
     "UnknownScheme",
     "Update",
     "UpdateError",
+    "WalletStore",
     "WalletTx",
     "WalletTxOut",
     "Wollet",
@@ -108,6 +121,7 @@ __all__ = [
     "connect",
     "connect_async",
     "list_plugins",
+    "migrate_wallet",
     "pinned_federation",
     "verify_header",
 ]

@@ -6,6 +6,7 @@
     │   └── TxidMismatch          bytes that do not hash to the txid they were asked for
     ├── UnblindError              an output that cannot be unblinded with the key given
     ├── InvalidArgument           an argument out of its range (also ValueError)
+    │   └── InsecureTransport     a token would travel over plain HTTP or TCP (not opted in)
     ├── UpdateError               an Update the wallet refuses; the wallet is left unchanged
     ├── NetworkMismatch           a genesis hash given for a wallet that its network refuses
     ├── StoreError                the wallet's datadir cannot be used
@@ -25,11 +26,13 @@
     │   │   ├── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
     │   │   └── BadBlockSignature a block header the trusted federation did not sign
     │   ├── WrongNetwork          the server serves another chain (genesis) than the wallet's
-    │   └── RateLimited           the server keeps refusing with 429/503 after the retries
+    │   ├── RateLimited           the server keeps refusing with 429/503 after the retries
+    │   ├── AuthenticationFailed  the server or its token endpoint refuses our credentials
+    │   └── InsufficientCredits   the server accepts our token but our credits are used up
     ├── BroadcastRejected         the server validly refused a transaction (no failover)
     └── AllBackendsFailed         every backend of a chain failed; `.causes` holds each one
 
-Messages never carry descriptors, blinding keys or other wallet secrets.
+Messages never carry descriptors, blinding keys, tokens, client secrets or other secrets.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AllBackendsFailed",
+    "AuthenticationFailed",
     "BackendConnectError",
     "BackendError",
     "BackendProtocolError",
@@ -49,6 +53,8 @@ __all__ = [
     "DecodeError",
     "DescriptorError",
     "ExtraNotInstalled",
+    "InsecureTransport",
+    "InsufficientCredits",
     "InvalidArgument",
     "LwkError",
     "NetworkMismatch",
@@ -96,6 +102,12 @@ class UnblindError(LwkError):
 class InvalidArgument(LwkError, ValueError):
     """An argument outside its documented range: a negative cool-down or gap limit, an
     empty backend list. (An out-of-range derivation index is a DescriptorError.)"""
+
+
+class InsecureTransport(InvalidArgument):
+    """A client given a token (or client credentials) for a plain http:// or tcp:// server
+    or token endpoint, where anyone on the path could read it: refused when the client is
+    built, unless the caller opts in (`allow_insecure_auth=True`, e.g. a loopback server)."""
 
 
 class UpdateError(LwkError):
@@ -220,6 +232,27 @@ class RateLimited(BackendError):
     ) -> None:
         super().__init__(message, backend=backend)
         self.retry_after = retry_after
+
+
+class AuthenticationFailed(BackendError):
+    """Our credentials are refused: the token endpoint refuses the client (a revoked or
+    wrong client id or secret, RFC 6749 section 5.2 `invalid_client`), or the server refuses
+    a token that was just issued (or a static token, which cannot be refreshed).
+
+    `error` is the token endpoint's OAuth error code when it gave one (e.g.
+    "invalid_client"), never its free text.
+    """
+
+    def __init__(
+        self, message: str, *, backend: str | None = None, error: str | None = None
+    ) -> None:
+        super().__init__(message, backend=backend)
+        self.error = error
+
+
+class InsufficientCredits(BackendError):
+    """The server accepts our token but refuses the request until credits are bought
+    (HTTP 402 Payment Required; the Electrum proxy's JSON-RPC error -32000)."""
 
 
 class BroadcastRejected(LwkError):

@@ -76,7 +76,11 @@ class Reader:
 
     def count(self, min_item: int) -> int:
         """A vector length, refused if the bytes left cannot hold that many items."""
-        n = self.varint()
+        return self.bounded(self.varint(), min_item)
+
+    def bounded(self, n: int, min_item: int) -> int:
+        """`n`, a count of items of at least `min_item` bytes each, if the bytes left can
+        hold that many (checked before anything is allocated for them)."""
         if n * min_item > self.remaining():
             raise DecodeError(f"count {n} exceeds the {self.remaining()} bytes left")
         return n

@@ -1,11 +1,12 @@
-"""A wallet's persistent state: one encrypted snapshot file, replaced atomically on each save.
+"""The file store: one encrypted snapshot file per wallet, replaced atomically on each save.
 
-`DATADIR/<network>/<hash of the wallet id>/` holds `state` (the snapshot), `state.tmp` (a
+`FileStore(DATADIR).open(descriptor, network)` keeps the wallet in
+`DATADIR/<network>/<hash of the wallet id>/`, which holds `state` (the snapshot), `state.tmp` (a
 save in progress) and `lock`. The directory name is a hash of the descriptor's wallet id,
 never the descriptor (it holds the blinding key).
 
 The snapshot is the whole state (so the file never grows beyond what the wallet knows),
-encrypted with AES-GCM-SIV under a key derived from the descriptor's canonical text:
+sealed as `_sealing` says (AES-GCM-SIV, a key derived from the descriptor):
 
     magic "LWKSTATE" | u8 format version | u8 cipher | 12-byte nonce | ciphertext + 16-byte tag
 
@@ -13,10 +14,8 @@ The associated data binds the header, the network and the wallet id, so a torn, 
 bit-flipped or tampered file, or one copied from another wallet or network, fails
 authentication and is refused (StoreCorrupted) without being touched.
 
-Against other local users and planted files: directories this store creates are 0700 and
-files 0600 whatever the umask; an existing wallet or network directory that is not the
-user's own, or that group or others can write, is refused (StoreError: the fix, `chmod
-700`, is the owner's call, not the library's); every file is opened relative to the wallet
+Against other local users and planted files: the wallet and network directories are
+private (`_private_fs`); every file is opened relative to the wallet
 directory's descriptor without following symlinks, the temp file exclusively; a state file
 that is not a regular file, or larger than `MAX_STATE_FILE`, is refused without reading it.
 A store that refuses its state file closes itself, releasing the lock, so that the file
@@ -33,22 +32,20 @@ import stat
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final
 
 import portalocker
-from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
-from ._hashes import tagged_hash
 from ._network import Network
+from ._private_fs import OPEN_FLAGS, private_dir
+from ._sealing import NONCE_SIZE, TAG_SIZE, Sealer, open_stored, wallet_name
 from ._state import WolletState
 from ._state_codec import decode_state, encode_state
+from ._store_protocol import check_owner
 
-__all__ = ["WalletStore"]
+__all__ = ["FileStore", "FileWalletStore"]
 
 MAGIC: Final = b"LWKSTATE"
 FORMAT_VERSION: Final = 1
@@ -58,44 +55,31 @@ LOCK_FILE: Final = "lock"
 MAX_STATE_FILE: Final = 256 * 1024 * 1024
 """Largest state file read or written (tens of thousands of confidential transactions):
 a larger file is refused by its size, before reading; a larger state is not saved."""
-_KDF_INFO: Final = b"lwk-core wallet store v1"
-_DIR_TAG: Final = b"lwk-core wallet dir"
-_NONCE_SIZE: Final = 12
-_HEADER_SIZE: Final = len(MAGIC) + 2 + _NONCE_SIZE
-_OPEN_FLAGS: Final = os.O_CLOEXEC | os.O_NOFOLLOW
+_HEADER_SIZE: Final = len(MAGIC) + 2 + NONCE_SIZE
 _CORRUPTED: Final = (
     "wallet state file failed its integrity check; it was not loaded (delete it to rescan)"
 )
 
 
-class _Aead(Protocol):
-    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+class FileStore:
+    """A datadir of wallets, one encrypted state file each: `Wollet(..., datadir=DIR)` is
+    `Wollet(..., store=FileStore(DIR))`."""
+
+    def __init__(self, datadir: str | os.PathLike[str]) -> None:
+        self._datadir = Path(datadir)
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self._datadir)!r})"
+
+    def open(self, descriptor: WolletDescriptor, network: Network) -> FileWalletStore:
+        """The wallet's directory, locked (StoreLocked if another store holds it)."""
+        return FileWalletStore(self._datadir, descriptor, network)
 
 
-# Cipher ids stored in the header: a file says which AEAD sealed it.
-_CIPHER_GCM_SIV: Final = 1
-_CIPHER_GCM: Final = 2
-
-
-def _ciphers(key: bytes) -> dict[int, _Aead]:
-    """The AEADs available for `key`: AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels
-    have it); AES-GCM with a random nonce is the fallback."""
-    ciphers: dict[int, _Aead] = {_CIPHER_GCM: AESGCM(key)}
-    with contextlib.suppress(UnsupportedAlgorithm):
-        ciphers[_CIPHER_GCM_SIV] = AESGCMSIV(key)
-    return ciphers
-
-
-def _wallet_dir_name(descriptor: WolletDescriptor) -> str:
-    """The wallet's directory name: a hash of its wallet id (never descriptor text)."""
-    return tagged_hash(_DIR_TAG, descriptor.wallet_id.encode()).hex()[:32]
-
-
-class WalletStore:
+class FileWalletStore:
     """The datadir of one wallet, locked for this process until `close()`.
 
-    StoreLocked if another WalletStore (in any process) holds it.
+    StoreLocked if another FileWalletStore (in any process) holds it.
     """
 
     def __init__(
@@ -103,8 +87,10 @@ class WalletStore:
     ) -> None:
         self._descriptor = descriptor
         self._network = network
-        self._dir = Path(datadir) / network.value / _wallet_dir_name(descriptor)
-        self._dir_fd = _private_dir(self._dir)
+        self._dir = Path(datadir) / network.value / wallet_name(descriptor)
+        self._dir_fd = private_dir(
+            self._dir, "wallet directory of this wallet", "network directory of this wallet"
+        )
         try:
             lock_file = self._open_lock()
         except BaseException:
@@ -114,17 +100,11 @@ class WalletStore:
         with contextlib.suppress(OSError):  # a save that died before its rename
             os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
         self._save_lock = threading.Lock()
-        key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KDF_INFO).derive(
-            str(descriptor).encode()
-        )
-        self._ciphers = _ciphers(key)
-        self._cipher_id = min(self._ciphers)  # AES-GCM-SIV when available
+        self._sealer = Sealer(descriptor)
 
     def _open_lock(self) -> io.FileIO:
         try:
-            fd = os.open(
-                LOCK_FILE, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600, dir_fd=self._dir_fd
-            )
+            fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | OPEN_FLAGS, 0o600, dir_fd=self._dir_fd)
         except OSError as e:
             raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
         # portalocker: flock(2) on POSIX, LockFileEx on Windows, on the descriptor opened above
@@ -144,7 +124,7 @@ class WalletStore:
 
     def __repr__(self) -> str:
         state = "closed" if self._lock_file is None else "open"
-        return f"<WalletStore {self._network.value}/{self._dir.name} {state}>"
+        return f"<FileWalletStore {self._network.value}/{self._dir.name} {state}>"
 
     @property
     def path(self) -> Path:
@@ -186,19 +166,15 @@ class WalletStore:
                 f"wallet state file has format version {version}, this lwk-core reads "
                 f"{FORMAT_VERSION}; it was not loaded (delete it to rescan)"
             )
-        cipher = self._ciphers.get(cipher_id)
-        if cipher is None and cipher_id == _CIPHER_GCM_SIV:
-            raise StoreError(
-                "the wallet state file is sealed with AES-GCM-SIV, which the installed "
-                "cryptography/OpenSSL lacks"
-            )
-        if cipher is None:
-            raise StoreCorrupted(_CORRUPTED)
         header, nonce = blob[: len(MAGIC) + 2], blob[len(MAGIC) + 2 : _HEADER_SIZE]
-        try:
-            payload = cipher.decrypt(nonce, blob[_HEADER_SIZE:], self._associated_data(header))
-        except InvalidTag:
-            raise StoreCorrupted(_CORRUPTED) from None
+        payload = open_stored(
+            self._sealer,
+            cipher_id,
+            nonce,
+            blob[_HEADER_SIZE:],
+            self._associated_data(header),
+            _CORRUPTED,
+        )
         try:
             return decode_state(payload, self._descriptor, self._network)
         except DecodeError as e:
@@ -209,7 +185,7 @@ class WalletStore:
         """The state file's bytes, None if there is none; refused unless a regular file of
         at most MAX_STATE_FILE bytes (O_NONBLOCK: opening a FIFO does not wait for a writer)."""
         try:
-            fd = os.open(STATE_FILE, os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS, dir_fd=self._dir_fd)
+            fd = os.open(STATE_FILE, os.O_RDONLY | os.O_NONBLOCK | OPEN_FLAGS, dir_fd=self._dir_fd)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -245,19 +221,12 @@ class WalletStore:
         directory: a crash at any moment leaves either the previous or the new state.
         """
         self._check_open()
-        if (
-            state.descriptor.wallet_id != self._descriptor.wallet_id
-            or state.network != self._network
-        ):
-            raise StoreError("the state belongs to another wallet than this store")
+        check_owner(state, self._descriptor, self._network)
         payload = encode_state(state)
-        header = MAGIC + bytes([FORMAT_VERSION, self._cipher_id])
-        nonce = os.urandom(_NONCE_SIZE)
-        if len(payload) + _HEADER_SIZE + 16 > MAX_STATE_FILE:
+        header = MAGIC + bytes([FORMAT_VERSION, self._sealer.cipher_id])
+        if len(payload) + _HEADER_SIZE + TAG_SIZE > MAX_STATE_FILE:
             raise StoreError(f"the wallet state is over the {MAX_STATE_FILE} byte limit of a file")
-        sealed = self._ciphers[self._cipher_id].encrypt(
-            nonce, payload, self._associated_data(header)
-        )
+        nonce, sealed = self._sealer.seal_record(payload, self._associated_data(header))
         with self._save_lock:
             try:
                 self._write_durably(header + nonce + sealed)
@@ -267,7 +236,7 @@ class WalletStore:
     def _write_durably(self, blob: bytes) -> None:
         # O_EXCL | O_NOFOLLOW: a file or symlink planted as the temp file is removed (the
         # link itself, never its target) rather than written through.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS
         with contextlib.suppress(FileNotFoundError):
             os.unlink(TEMP_FILE, dir_fd=self._dir_fd)
         fd = os.open(TEMP_FILE, flags, 0o600, dir_fd=self._dir_fd)
@@ -288,7 +257,7 @@ class WalletStore:
             lock_file.close()  # closing the only descriptor of the lock file releases the lock
             os.close(self._dir_fd)
 
-    def __enter__(self) -> WalletStore:
+    def __enter__(self) -> FileWalletStore:
         return self
 
     def __exit__(
@@ -298,29 +267,3 @@ class WalletStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _private_dir(path: Path) -> int:
-    """Create `path` and its missing parents 0700 (whatever the umask) and open it; refuse
-    it, or its parent (the network directory), if another user owns it or if group or
-    others can write it. Returns an O_DIRECTORY descriptor of `path`."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    try:
-        for directory in reversed(missing):
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(directory, 0o700)
-                os.chmod(directory, 0o700)  # mkdir applied the umask, which may be 0
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _OPEN_FLAGS)
-    except OSError as e:
-        raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
-    try:
-        for info, what in ((os.fstat(fd), "wallet"), (os.stat(path.parent), "network")):
-            if info.st_uid != os.getuid() or info.st_mode & 0o022:
-                raise StoreError(
-                    f"the {what} directory of this wallet is writable by other users "
-                    "(or owned by one); it was not used (chmod 700 it, as its owner)"
-                )
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd

@@ -16,10 +16,12 @@ from typing import cast
 import attrs
 
 from ._descriptor import WolletDescriptor
-from ._errors import DescriptorError, NetworkMismatch, UpdateError
+from ._errors import DescriptorError, InvalidArgument, NetworkMismatch, UpdateError
 from ._network import Chain, Network
 from ._state import WolletState
-from ._store import WalletStore
+from ._state_codec import export_state, import_state
+from ._store import FileStore
+from ._store_protocol import Store, WalletStore
 from ._transaction import Transaction
 from ._types import OutPoint, Tip, TxOutSecrets
 from ._update import Update
@@ -112,7 +114,9 @@ class Wollet:
     """A watch-only Liquid wallet for one CT descriptor.
 
     `Wollet(network, descriptor, datadir=None)`: with a datadir the state is persisted
-    (encrypted, atomically) and reloaded on the next start.
+    (encrypted, atomically) and reloaded on the next start; `store=` keeps it in any
+    `Store` instead (`SqliteStore(path)`: many wallets in one database), `datadir=DIR`
+    being `store=FileStore(DIR)`.
 
     Every server must prove it serves the wallet's chain (its genesis block). A regtest
     chain may have any genesis: give `genesis_hash`, or the first server the wallet syncs
@@ -130,6 +134,7 @@ class Wollet:
         descriptor: WolletDescriptor | str,
         datadir: str | os.PathLike[str] | None = None,
         *,
+        store: Store | None = None,
         genesis_hash: str | None = None,
     ) -> None:
         if isinstance(descriptor, str):
@@ -146,7 +151,11 @@ class Wollet:
         # unblind; scans ask that backend for it again only if its height changes.
         self._unreadable: set[tuple[str, str]] = set()
         if datadir is not None:
-            self._store = WalletStore(datadir, descriptor, network)
+            if store is not None:
+                raise InvalidArgument("give a datadir or a store, not both")
+            store = FileStore(datadir)
+        if store is not None:
+            self._store = store.open(descriptor, network)
             loaded = self._store.load()
             if loaded is not None:
                 self._state = loaded
@@ -201,8 +210,32 @@ class Wollet:
                 self._store.save(state)
             self._state = state
 
+    def serialize_state(self, *, encrypted: bool = False) -> bytes:
+        """The wallet's state as bytes (versioned), for `restore_state`. Plain, they hold
+        its transactions, scripts and amounts in clear (never its descriptor); encrypted,
+        they are sealed under the descriptor and reveal nothing without it."""
+        return export_state(self._state, encrypted=encrypted)
+
+    def restore_state(self, data: bytes, *, encrypted: bool = False) -> None:
+        """Replace the wallet's state by one `serialize_state` wrote for this wallet
+        (DecodeError for anything else; NetworkMismatch if it follows another chain than
+        the one this wallet is pinned to). With a datadir it is saved before it is used."""
+        restored = import_state(data, self._descriptor, self._network, encrypted=encrypted)
+        with self._lock:
+            pinned = self._state.genesis_hash
+            if pinned is not None and restored.genesis_hash not in (None, pinned):
+                raise NetworkMismatch(
+                    f"the state follows the chain with genesis {restored.genesis_hash}; this "
+                    f"wallet follows {pinned}"
+                )
+            restored = attrs.evolve(restored, genesis_hash=restored.genesis_hash or pinned)
+            if self._store is not None:
+                self._store.save(restored)
+            self._state = restored
+            self._unreadable.clear()  # what a backend failed to serve was of the old state
+
     def close(self) -> None:
-        """Release the datadir lock (a no-op without a datadir)."""
+        """Release the wallet in its store (a no-op without a store)."""
         if self._store is not None:
             self._store.close()
 

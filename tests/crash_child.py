@@ -1,10 +1,11 @@
 """Child process of test_crash_safety: syncs a persistent wallet step by step until killed.
 
-    python crash_child.py DATADIR FIRST_STEP
+    python crash_child.py DATADIR FIRST_STEP STORE_KIND
 
 Step `s` serves the oldest `served(s)` fixture transactions from an in-process memory chain
 (growing by 3 per step, back to 3 after the full history, so transactions also vanish), runs a
-full scan and applies it to `Wollet(..., datadir=DATADIR)`, which saves before it returns.
+full scan and applies it to a Wollet kept in DATADIR by a store of STORE_KIND (file or
+sqlite, see stores.py), which saves before it returns.
 Each event is one flushed JSON line on stdout: "ready" (the state loaded at start), "saving"
 (the state about to be written) and "committed" (apply_update returned).
 """
@@ -14,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture
+from stores import Kind, opened
 
-from lwk_core import Network, connect
+from lwk_core import Client, Network, connect
 from lwk_core._state import WolletState
 from lwk_core._state_codec import encode_state
 from lwk_core._transaction import Transaction
@@ -69,10 +72,14 @@ def _emit(event: str, step: int, state: WolletState) -> None:
     print(json.dumps({"event": event, "step": step, "state": summary(state)}), flush=True)
 
 
-def main(datadir: str, step: int) -> None:
+def main(datadir: str, step: int, kind: Kind) -> None:
     name = "crash-child"
     client = connect(f"memory://{name}", NETWORK)
-    wollet = Wollet(NETWORK, FIXTURE["descriptor"], datadir=datadir)
+    with opened(kind, Path(datadir)) as store:
+        _run(client, Wollet(NETWORK, FIXTURE["descriptor"], store=store), name, step)
+
+
+def _run(client: Client, wollet: Wollet, name: str, step: int) -> None:
     _emit("ready", step, wollet.state)
     while True:
         register_chain(name, chain_of(served(step)))
@@ -85,4 +92,4 @@ def main(datadir: str, step: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), cast(Kind, sys.argv[3]))

@@ -22,3 +22,17 @@ def load_fixture(name: str) -> Any:
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
+
+
+def regtest_wallet_descriptor() -> str:
+    """A slip77 wpkh descriptor of elementsregtest with both chains, from LWK's vectors."""
+    return str(
+        next(
+            v["descriptor"]
+            for v in load_fixture("descriptor-vectors.json")["vectors"]
+            if v["network"] == "elementsregtest"
+            and v["shape"].startswith("wpkh")
+            and "slip77" in v["descriptor"]
+            and "<0;1>" in v["descriptor"]
+        )
+    )

@@ -43,7 +43,14 @@ def test_every_case_has_both_implementations(result: dict[str, Any]) -> None:
     for row in result["rows"]:
         for impl in ("ours", "lwk"):
             assert row[impl]["median_s"] > 0
-            assert row[impl]["requests"] > 0  # counted at the server, in its own process
+            # counted at the server, in its own process; our Electrum rescan of an unchanged
+            # wallet is answered from the statuses its live connection was pushed: none
+            quiet = (impl, row["backend"], row["scenario"]) == (
+                "ours",
+                "electrum",
+                "rescan_nothing",
+            )
+            assert (row[impl]["requests"] == 0) if quiet else (row[impl]["requests"] > 0)
         assert row["ratio"] == pytest.approx(
             row["ours"]["median_s"] / row["lwk"]["median_s"], rel=1e-2
         )

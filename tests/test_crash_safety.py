@@ -1,12 +1,13 @@
 """Crash safety of the persistent wallet: SIGKILL at random moments never loses or breaks it.
 
-A child process (crash_child.py) keeps syncing `Wollet(..., datadir=...)` against a memory
+A child process (crash_child.py) keeps syncing a persistent Wollet against a memory
 chain whose history grows (and, once complete, shrinks back), announcing each state before it
 is saved ("saving") and after `apply_update` returned ("committed"). The parent kills it at a
 random moment, then loads the datadir itself. The loaded state must be the last committed one,
 or the one whose save was in flight: never an older one (a committed state was lost), never a
 torn one (StoreCorrupted would fail the test), and the lock must not outlive the process.
 A final sync from the survivor reaches LWK's figures for the full fixture history.
+Each test runs against both stores: the file store and the SQLite store (stores.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from crash_child import FIXTURE, NETWORK, TXIDS, chain_of, summary
 from lwk_memory_backend import register_chain
 from shared_data import unique_name
+from stores import DATABASE, KINDS, Kind, opened, state_files
 
 from lwk_core import connect
 from lwk_core._wollet import Wollet
@@ -35,18 +37,18 @@ CHILD = Path(__file__).with_name("crash_child.py")
 MAX_DELAY = 0.6
 
 
-def _loaded(datadir: Path) -> dict[str, Any]:
-    with Wollet(NETWORK, FIXTURE["descriptor"], datadir=datadir) as wollet:
-        return summary(wollet.state)
+def _loaded(datadir: Path, kind: Kind) -> dict[str, Any]:
+    with opened(kind, datadir) as store, Wollet(NETWORK, FIXTURE["descriptor"], store=store) as w:
+        return summary(w.state)
 
 
 def _kill_once(
-    datadir: Path, step: int, delay: float, stderr: Path
+    datadir: Path, kind: Kind, step: int, delay: float, stderr: Path
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the child from `step`, SIGKILL it `delay` seconds after it is ready; its events."""
     with stderr.open("wb") as err:
         child = subprocess.Popen(
-            [sys.executable, str(CHILD), str(datadir), str(step)],
+            [sys.executable, str(CHILD), str(datadir), str(step), kind],
             stdout=subprocess.PIPE,
             stderr=err,
             cwd=CHILD.parent,
@@ -69,14 +71,14 @@ def _kill_once(
     return json.loads(ready), events
 
 
-def _crash_loop(tmp_path: Path, kills: int, seed: int) -> Counter[str]:
+def _crash_loop(tmp_path: Path, kind: Kind, kills: int, seed: int) -> Counter[str]:
     rng = random.Random(seed)
     datadir = tmp_path / "data"
     stats: Counter[str] = Counter()
     committed = summary(Wollet(NETWORK, FIXTURE["descriptor"]).state)  # nothing saved yet
     step = 0
     for _ in range(kills):
-        ready, events = _kill_once(datadir, step, rng.uniform(0, MAX_DELAY), tmp_path / "err")
+        ready, events = _kill_once(datadir, kind, step, rng.uniform(0, MAX_DELAY), tmp_path / "err")
         assert ready["state"] == committed  # the child restarted from what was committed
         in_flight = None
         for event in events:
@@ -86,7 +88,7 @@ def _crash_loop(tmp_path: Path, kills: int, seed: int) -> Counter[str]:
                 assert in_flight is not None and event["state"] == in_flight["state"]
                 committed, step, in_flight = event["state"], event["step"] + 1, None
                 stats["commits"] += 1
-        loaded = _loaded(datadir)
+        loaded = _loaded(datadir, kind)
         if in_flight is not None:
             stats["killed while saving"] += 1
             if loaded == in_flight["state"]:
@@ -97,38 +99,42 @@ def _crash_loop(tmp_path: Path, kills: int, seed: int) -> Counter[str]:
     return stats
 
 
-def _finish_and_check(datadir: Path) -> None:
+def _finish_and_check(datadir: Path, kind: Kind) -> None:
     """A sync against the whole history from the survivor gives LWK's figures."""
     name = unique_name("crash-final")
     register_chain(name, chain_of(len(TXIDS)))
-    with Wollet(NETWORK, FIXTURE["descriptor"], datadir=datadir) as wollet:
-        update = connect(f"memory://{name}", NETWORK).full_scan(wollet)
+    with opened(kind, datadir) as store, Wollet(NETWORK, FIXTURE["descriptor"], store=store) as w:
+        update = connect(f"memory://{name}", NETWORK).full_scan(w)
         if update is not None:
-            wollet.apply_update(update)
-        final = summary(wollet.state)
+            w.apply_update(update)
+        final = summary(w.state)
     expected = FIXTURE["steps"][1]["expected"]
-    with Wollet(NETWORK, FIXTURE["descriptor"], datadir=datadir) as wollet:
-        assert summary(wollet.state) == final
-        assert dict(wollet.balance()) == expected["balance"]
-        assert len(wollet.transactions()) == expected["tx_count"]
-        assert len(wollet.utxos()) == expected["utxo_count"]
+    with opened(kind, datadir) as store, Wollet(NETWORK, FIXTURE["descriptor"], store=store) as w:
+        assert summary(w.state) == final
+        assert dict(w.balance()) == expected["balance"]
+        assert len(w.transactions()) == expected["tx_count"]
+        assert len(w.utxos()) == expected["utxo_count"]
 
 
 def _report(kills: int, stats: Counter[str]) -> None:
     print(f"\n{kills} kills: {dict(stats)}", file=sys.stderr)
 
 
-def test_random_kills_never_lose_or_break_the_wallet(tmp_path: Path) -> None:
-    stats = _crash_loop(tmp_path, kills=15, seed=1)
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_kills_never_lose_or_break_the_wallet(tmp_path: Path, kind: Kind) -> None:
+    stats = _crash_loop(tmp_path, kind, kills=15, seed=1)
     _report(15, stats)
     assert stats["commits"] > 15  # the children did make progress between kills
-    _finish_and_check(tmp_path / "data")
+    kept = {p.name for p in state_files(tmp_path / "data")}
+    assert kept == ({DATABASE} if kind == "sqlite" else {"lock", "state"})
+    _finish_and_check(tmp_path / "data", kind)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_200_random_kills(tmp_path: Path) -> None:
-    stats = _crash_loop(tmp_path, kills=200, seed=2)
+@pytest.mark.parametrize("kind", KINDS)
+def test_200_random_kills(tmp_path: Path, kind: Kind) -> None:
+    stats = _crash_loop(tmp_path, kind, kills=200, seed=2)
     _report(200, stats)
     assert stats["killed while saving"] > 0  # some kills did land inside a save
-    _finish_and_check(tmp_path / "data")
+    _finish_and_check(tmp_path / "data", kind)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 from typing import Any
 
 import pytest
@@ -357,16 +356,14 @@ def test_last_unhardened_index_is_allowed() -> None:
     assert desc.script_pubkeys(Chain.EXTERNAL, 10, 0) == []
 
 
-def test_batch_of_2000_is_fast_and_matches_single_derivation() -> None:
+def test_batch_of_2000_matches_single_derivation() -> None:
+    """Its speed is measured by the benchmarks, not here."""
     wsh = next(v for v in VECTORS if v["shape"] == "wsh-multi-slip77")
     desc = WolletDescriptor(wsh["descriptor"])
-    began = time.perf_counter()
     batch = desc.script_pubkeys(Chain.INTERNAL, 0, 2000)
-    elapsed = time.perf_counter() - began
     assert len(set(batch)) == 2000
     assert batch[1999] == desc.script_pubkey(Chain.INTERNAL, 1999)
     assert [s.hex() for s in batch[:6]] == [e["script_pubkey"] for e in wsh["derived"]["internal"]]
-    assert elapsed < 2.0, f"2000 2-of-2 wsh scripts took {elapsed:.2f}s"
 
 
 # --- malformed input ----------------------------------------------------------------------

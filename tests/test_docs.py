@@ -5,6 +5,8 @@ Conventions (what a documentation writer needs to know):
 - Fences are `python`, `sh`, `toml` or `text`; anything else fails. `text` shows output and
   is not run. A `python file=NAME` or `toml file=NAME` block is written to NAME in the
   working directory instead of being run (later blocks can import it); toml is also parsed.
+- Every page has at least one block that runs (a `python` block that is not `file=`, or an
+  `sh` block with a command beyond installing): an example against the embedded chain.
 - The blocks of one document run in order, python blocks in one namespace (a tutorial's
   later blocks use the names of earlier ones), in a fresh temporary working directory that
   is also $HOME and holds `wallet.desc` (the example descriptor).
@@ -49,6 +51,8 @@ TESTNET_ELECTRUM = "elements-testnet.blockstream.info:50002"
 TESTNET_ESPLORA = "https://blockstream.info/liquidtestnet/api"
 
 _FENCE = re.compile(r"^```(\S*)(.*)$")
+# A shell line that only installs (checked, not run): it does not make a block an example.
+_INSTALL_ONLY = re.compile(r"^\s*(?:(?:python3 -m )?pip install [^&|;]*|python3 -m tox[^&|;]*)$")
 
 _SHIMS = r"""
 _lwk_docs_installed() {  # a requirement names an installed distribution
@@ -108,6 +112,16 @@ def blocks(path: Path) -> list[Block]:
         found.append(Block(match.group(1), match.group(2).strip(), code, i + 1))
         i = end + 1
     return found
+
+
+def runs(block: Block) -> bool:
+    """Whether the block is an example that runs (see the conventions above)."""
+    if block.lang == "python":
+        return not block.info.startswith("file=")
+    if block.lang == "sh":
+        lines = [line for line in block.code.split("\n") if line.strip()]
+        return any(not _INSTALL_ONLY.match(line) for line in lines)
+    return False
 
 
 class DocsChain:
@@ -227,6 +241,30 @@ def _run_sh(code: str, where: str, docs_chain: DocsChain, cwd: Path) -> None:
     finally:
         timer.cancel()
     assert code_ == 0, f"{where}: exit {code_}\n{''.join(output)}"
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_page_has_an_example_that_runs(path: Path) -> None:
+    assert any(map(runs, blocks(path))), f"{path.name}: no python or sh block that runs"
+
+
+@pytest.mark.parametrize(
+    ("lang", "info", "code", "expected"),
+    [
+        ("python", "", "print(1)\n", True),
+        ("python", "file=x.py", "X = 1\n", False),
+        ("text", "", "output\n", False),
+        ("toml", "", "a = 1\n", False),
+        ("sh", "", "pip install ./plugins/lwk_electrum\n", False),
+        ("sh", "", "python3 -m pip install ./ ./plugins/lwk_regtest\npython3 -m tox\n", False),
+        ("sh", "", "python3 -m pip install ./ && python3 -m lwk_core demo\n", True),
+        ("sh", "", "lwk plugins\n", True),
+    ],
+)
+def test_what_counts_as_an_example_that_runs(
+    lang: str, info: str, code: str, expected: bool
+) -> None:
+    assert runs(Block(lang, info, code, 1)) is expected
 
 
 def test_the_convention_finds_blocks(tmp_path: Path) -> None:

@@ -26,10 +26,13 @@ from hypothesis import strategies as st
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture, unique_name
 
+import lwk_core._sealing as sealing_module
 import lwk_core._store as store_module
 from lwk_core import (
     Chain,
     DecodeError,
+    FileStore,
+    InvalidArgument,
     Network,
     OutPoint,
     StoreCorrupted,
@@ -41,7 +44,7 @@ from lwk_core import (
 )
 from lwk_core._state import WolletState
 from lwk_core._state_codec import decode_state, encode_state
-from lwk_core._store import WalletStore
+from lwk_core._store import FileWalletStore
 from lwk_core._transaction import Transaction
 from lwk_core._wollet import Wollet
 
@@ -93,8 +96,8 @@ def full(states: tuple[WolletState, WolletState]) -> WolletState:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[WalletStore]:
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as opened:
+def store(tmp_path: Path) -> Iterator[FileWalletStore]:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as opened:
         yield opened
 
 
@@ -145,7 +148,7 @@ def test_each_apply_is_on_disk_before_it_returns(
         _sync(wollet, _chain(FIXTURE["steps"][0]["txids"]))
         assert wollet.state.status == first.status
         wollet.close()  # another store may open the datadir now
-        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as reader:
+        with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as reader:
             assert reader.load() == wollet.state
 
 
@@ -160,7 +163,7 @@ def test_codec_round_trip_is_exact_and_deterministic(full: WolletState) -> None:
     assert len(data) < raw_txs + 200 * (len(full.txs) + len(full.unblinded) + len(full.scripts))
 
 
-def test_empty_store_and_empty_state(store: WalletStore) -> None:
+def test_empty_store_and_empty_state(store: FileWalletStore) -> None:
     assert store.load() is None
     empty = WolletState(descriptor=DESCRIPTOR, network=NETWORK)
     store.save(empty)
@@ -168,7 +171,9 @@ def test_empty_store_and_empty_state(store: WalletStore) -> None:
     assert loaded == empty and loaded is not None and loaded.tip is None
 
 
-def test_save_replaces_the_snapshot(store: WalletStore, states: tuple[WolletState, ...]) -> None:
+def test_save_replaces_the_snapshot(
+    store: FileWalletStore, states: tuple[WolletState, ...]
+) -> None:
     first, full = states
     store.save(full)
     store.save(first)
@@ -180,7 +185,7 @@ def test_save_replaces_the_snapshot(store: WalletStore, states: tuple[WolletStat
 
 
 def test_layout_permissions_and_no_secret_on_disk(
-    tmp_path: Path, store: WalletStore, full: WolletState
+    tmp_path: Path, store: FileWalletStore, full: WolletState
 ) -> None:
     store.save(full)
     wallet_dir = store.path
@@ -202,12 +207,12 @@ def test_layout_permissions_and_no_secret_on_disk(
     assert full.txs[txid].to_bytes()[:64] not in blob  # encrypted, not just encoded
 
 
-def _reopen(store: WalletStore) -> WalletStore:
+def _reopen(store: FileWalletStore) -> FileWalletStore:
     """A new store of the same wallet (the lock must be free)."""
-    return WalletStore(store.path.parents[1], store._descriptor, store._network)
+    return FileWalletStore(store.path.parents[1], store._descriptor, store._network)
 
 
-def _assert_refused(store: WalletStore, blob: bytes, match: str = INTEGRITY) -> None:
+def _assert_refused(store: FileWalletStore, blob: bytes, match: str = INTEGRITY) -> None:
     """`store` (then closed) refuses `blob` and leaves it in place, and so does the next."""
     path = store.path / "state"
     path.write_bytes(blob)
@@ -219,7 +224,7 @@ def _assert_refused(store: WalletStore, blob: bytes, match: str = INTEGRITY) -> 
     assert path.read_bytes() == blob  # left in place, untouched
 
 
-def test_truncated_file_is_refused_and_kept(store: WalletStore, full: WolletState) -> None:
+def test_truncated_file_is_refused_and_kept(store: FileWalletStore, full: WolletState) -> None:
     store.save(full)
     store.close()
     blob = (store.path / "state").read_bytes()
@@ -227,7 +232,7 @@ def test_truncated_file_is_refused_and_kept(store: WalletStore, full: WolletStat
         _assert_refused(_reopen(store), blob[:cut])
 
 
-def test_flipped_bytes_are_refused_and_kept(store: WalletStore, full: WolletState) -> None:
+def test_flipped_bytes_are_refused_and_kept(store: FileWalletStore, full: WolletState) -> None:
     store.save(full)
     store.close()
     blob = (store.path / "state").read_bytes()
@@ -245,20 +250,20 @@ def test_flipped_bytes_are_refused_and_kept(store: WalletStore, full: WolletStat
 
 
 def test_file_of_another_wallet_or_network_is_refused(
-    tmp_path: Path, store: WalletStore, full: WolletState
+    tmp_path: Path, store: FileWalletStore, full: WolletState
 ) -> None:
     store.save(full)
     blob = (store.path / "state").read_bytes()
-    with WalletStore(tmp_path, OTHER_DESCRIPTOR, NETWORK) as other:
+    with FileWalletStore(tmp_path, OTHER_DESCRIPTOR, NETWORK) as other:
         assert other.path != store.path
         _assert_refused(other, blob)
-    with WalletStore(tmp_path, DESCRIPTOR, Network.ELEMENTS_REGTEST) as regtest:
+    with FileWalletStore(tmp_path, DESCRIPTOR, Network.ELEMENTS_REGTEST) as regtest:
         assert regtest.path.name == store.path.name
         _assert_refused(regtest, blob)
 
 
 def test_authentic_but_undecodable_payload_is_refused(
-    store: WalletStore, monkeypatch: pytest.MonkeyPatch
+    store: FileWalletStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(store_module, "encode_state", lambda state: b"\x01\x00garbage")
@@ -270,7 +275,7 @@ def test_authentic_but_undecodable_payload_is_refused(
 
 
 def test_save_refuses_another_wallets_state_and_a_closed_store(
-    store: WalletStore, full: WolletState
+    store: FileWalletStore, full: WolletState
 ) -> None:
     with pytest.raises(StoreError, match="another wallet"):
         store.save(WolletState(descriptor=OTHER_DESCRIPTOR, network=NETWORK))
@@ -290,24 +295,24 @@ def test_aes_gcm_fallback(
     def unsupported(key: bytes) -> None:
         raise UnsupportedAlgorithm("no AES-GCM-SIV in this OpenSSL")
 
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as siv:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as siv:
         siv.save(full)
         siv_blob = (siv.path / "state").read_bytes()
     assert siv_blob[9] == 1
     with monkeypatch.context() as patch:
-        patch.setattr(store_module, "AESGCMSIV", unsupported)
-        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as refusing:
+        patch.setattr(sealing_module, "AESGCMSIV", unsupported)
+        with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as refusing:
             with pytest.raises(StoreError, match="AES-GCM-SIV") as info:
                 refusing.load()
             assert not isinstance(info.value, StoreCorrupted)
-        with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as gcm:  # the refusal closed it
+        with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as gcm:  # the refusal closed it
             gcm.save(full)
             first = (gcm.path / "state").read_bytes()
             gcm.save(full)
             second = (gcm.path / "state").read_bytes()
     assert first[9] == second[9] == 2
     assert first[10:HEADER] != second[10:HEADER]  # a fresh random nonce for every save
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as reader:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as reader:
         assert reader.load() == full
 
 
@@ -316,9 +321,9 @@ def test_aes_gcm_fallback(
 _OPEN_IN_CHILD = """
 import sys
 from lwk_core import Network, StoreLocked, WolletDescriptor
-from lwk_core._store import WalletStore
+from lwk_core._store import FileWalletStore
 try:
-    WalletStore(sys.argv[1], WolletDescriptor(sys.stdin.read()), Network.LIQUID_TESTNET).close()
+    FileWalletStore(sys.argv[1], WolletDescriptor(sys.stdin.read()), Network.LIQUID_TESTNET).close()
 except StoreLocked:
     print("locked")
 else:
@@ -340,13 +345,13 @@ def _open_in_another_process(datadir: Path) -> str:
 
 
 def test_another_process_is_locked_out(tmp_path: Path) -> None:
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK):
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK):
         assert _open_in_another_process(tmp_path) == "locked"
         with pytest.raises(StoreLocked, match="in use by another process"):
-            WalletStore(tmp_path, DESCRIPTOR, NETWORK)
+            FileWalletStore(tmp_path, DESCRIPTOR, NETWORK)
         with pytest.raises(StoreLocked):
             Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path)
-        with WalletStore(tmp_path, OTHER_DESCRIPTOR, NETWORK):
+        with FileWalletStore(tmp_path, OTHER_DESCRIPTOR, NETWORK):
             pass  # another wallet in the same datadir is independent
     assert _open_in_another_process(tmp_path) == "opened"
 
@@ -354,7 +359,7 @@ def test_another_process_is_locked_out(tmp_path: Path) -> None:
 def test_unusable_datadir_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot use the wallet datadir"):
-        WalletStore(tmp_path / "file", DESCRIPTOR, NETWORK)
+        FileWalletStore(tmp_path / "file", DESCRIPTOR, NETWORK)
 
 
 # -- atomicity -------------------------------------------------------------------------------
@@ -368,7 +373,7 @@ def test_crash_between_temp_write_and_rename_keeps_the_previous_state(
     tmp_path: Path, states: tuple[WolletState, WolletState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, full = states
-    store = WalletStore(tmp_path, DESCRIPTOR, NETWORK)
+    store = FileWalletStore(tmp_path, DESCRIPTOR, NETWORK)
     store.save(first)
 
     def crash(src: object, dst: object, **dir_fds: object) -> None:
@@ -382,7 +387,7 @@ def test_crash_between_temp_write_and_rename_keeps_the_previous_state(
     assert temp.stat().st_size > (store.path / "state").stat().st_size  # the new one, written
     store.close()
 
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as restarted:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as restarted:
         assert not temp.exists()  # the dead save's leftover is cleared
         assert restarted.load() == first
         restarted.save(full)
@@ -576,12 +581,12 @@ def _best_ms(action: Any, repeat: int = 3) -> float:
 @pytest.mark.slow
 def test_2000_transactions_save_and_load_fast(tmp_path: Path, full: WolletState) -> None:
     big = _big_state(full, 2000)
-    with WalletStore(tmp_path, DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as store:
         save_ms = _best_ms(lambda: store.save(big))
         load_ms = _best_ms(store.load)
         assert store.load() == big
         size = (store.path / "state").stat().st_size
-    with WalletStore(tmp_path / "fixture", DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(tmp_path / "fixture", DESCRIPTOR, NETWORK) as store:
         fixture_ms = [_best_ms(lambda: store.save(full)), _best_ms(store.load)]
     print(
         f"\nfixture ({len(full.txs)} txs): save {fixture_ms[0]:.0f} ms, "
@@ -593,8 +598,19 @@ def test_2000_transactions_save_and_load_fast(tmp_path: Path, full: WolletState)
 
 
 def test_datadir_can_be_moved(tmp_path: Path, full: WolletState) -> None:
-    with WalletStore(tmp_path / "a", DESCRIPTOR, NETWORK) as store:
+    with FileWalletStore(tmp_path / "a", DESCRIPTOR, NETWORK) as store:
         store.save(full)
     shutil.move(tmp_path / "a", tmp_path / "b")
-    with WalletStore(tmp_path / "b", DESCRIPTOR, NETWORK) as moved:
+    with FileWalletStore(tmp_path / "b", DESCRIPTOR, NETWORK) as moved:
         assert moved.load() == full
+
+
+def test_datadir_is_the_file_store(tmp_path: Path, full: WolletState) -> None:
+    with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as store:
+        store.save(full)
+    with Wollet(NETWORK, DESCRIPTOR, store=FileStore(tmp_path)) as wollet:
+        assert wollet.state == full
+    with pytest.raises(InvalidArgument, match="a datadir or a store, not both"):
+        Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path, store=FileStore(tmp_path))
+    with Wollet(NETWORK, DESCRIPTOR, datadir=tmp_path) as wollet:  # the lock was not taken
+        assert wollet.state == full

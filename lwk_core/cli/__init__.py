@@ -17,18 +17,30 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
+import attrs
+
 from .. import __version__
 from .._errors import LwkError
 from . import _broadcast, _plugins, _wallet, _watch
 from ._commands import Subparsers, register_commands
 from ._common import output_options
 from ._errors import ExitCode, UsageError, exit_code
-from ._output import format_btc, log_to, print_balance, print_json, print_txs
-from ._watch import describe_update, watch_updates
+from ._output import (
+    balance_json,
+    format_btc,
+    log_to,
+    print_balance,
+    print_json,
+    print_txs,
+    tip_json,
+    tx_json,
+)
+from ._watch import describe_update, update_json, watch_updates
 
 __all__ = [
     "ExitCode",
     "Subparsers",
+    "balance_json",
     "describe_update",
     "format_btc",
     "log_to",
@@ -36,6 +48,9 @@ __all__ = [
     "print_balance",
     "print_json",
     "print_txs",
+    "tip_json",
+    "tx_json",
+    "update_json",
     "watch_updates",
 ]
 
@@ -77,15 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `lwk` with `argv` (default: sys.argv[1:]) and return its exit code."""
+    """Run `lwk` with `argv` (default: sys.argv[1:]) and return its exit code.
+
+    With --json an error is also a JSON object on stdout, `{"error": {"type", "message",
+    "exit_code"}}`, so that a script reads every outcome from stdout.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    report = _Report(as_json="--json" in options)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        return _usage(exc)
+        return report.usage(exc)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     if args.command is None:
+        if report.as_json:
+            return report.usage(UsageError("no command given"))
         parser.print_help()
         return ExitCode.USAGE
     # Errors reach the user as the exception's one line; logged ones would repeat it.
@@ -96,31 +120,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as exc:
             if exc.prog == "lwk":
                 exc.prog = f"lwk {args.command}"
-            return _usage(exc)
-        except KeyboardInterrupt:
-            print("lwk: interrupted", file=sys.stderr)
-            return ExitCode.INTERRUPTED
+            return report.usage(exc)
+        except KeyboardInterrupt as exc:
+            return report.error("interrupted", exc, ExitCode.INTERRUPTED, kind="")
         except BrokenPipeError:  # `lwk txs | head`: the reader left; stay quiet at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return ExitCode.OK
         except Exception as exc:
             if args.debug:
                 traceback.print_exc()
-            return _failure(exc)
+            return report.failure(exc)
 
 
-def _usage(exc: UsageError) -> int:
-    sub = exc.prog.removeprefix("lwk").strip()
-    hint = f"lwk {sub} --help" if sub else "lwk --help"
-    print(f"{exc.prog}: error: {exc} (see '{hint}')", file=sys.stderr)
-    return ExitCode.USAGE
+@attrs.frozen
+class _Report:
+    """How a command that failed says so: one line on stderr, and with --json the same
+    error as a JSON object on stdout."""
 
+    as_json: bool
 
-def _failure(exc: Exception) -> int:
-    text = _SECRET.sub("<descriptor>", str(exc))
-    if isinstance(exc, LwkError):
-        print(f"lwk: error: {text}", file=sys.stderr)
-    else:
+    def usage(self, exc: UsageError) -> int:
+        sub = exc.prog.removeprefix("lwk").strip()
+        hint = f"lwk {sub} --help" if sub else "lwk --help"
+        return self.error(f"{exc} (see '{hint}')", exc, ExitCode.USAGE, prog=exc.prog)
+
+    def failure(self, exc: Exception) -> int:
+        text = _SECRET.sub("<descriptor>", str(exc))
+        if isinstance(exc, LwkError):
+            return self.error(text, exc, exit_code(exc))
         name = type(exc).__name__
-        print(f"lwk: internal error: {name}: {text} (--debug: traceback)", file=sys.stderr)
-    return exit_code(exc)
+        return self.error(
+            f"{name}: {text} (--debug: traceback)", exc, exit_code(exc), kind="internal error"
+        )
+
+    def error(
+        self,
+        message: str,
+        exc: BaseException,
+        code: ExitCode,
+        *,
+        prog: str = "lwk",
+        kind: str = "error",
+    ) -> int:
+        if self.as_json:
+            error = {"type": type(exc).__name__, "message": message, "exit_code": int(code)}
+            print_json({"error": error}, compact=True)  # one line: `watch` prints lines
+        print(f"{prog}: {kind}: {message}" if kind else f"{prog}: {message}", file=sys.stderr)
+        return code

@@ -14,10 +14,11 @@ import platformdirs
 from .._chain import BackendChain
 from .._client import Client, connect
 from .._descriptor import WolletDescriptor
-from .._errors import InvalidArgument
+from .._errors import InsecureTransport, InvalidArgument
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
+from ._auth import add_auth_arguments
 from ._errors import UsageError
 from ._output import progress_bar
 
@@ -131,6 +132,7 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
     group.add_argument(
         "--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout"
     )
+    add_auth_arguments(group)
     add_connection_flags(group)
     if gap_limit:
         group.add_argument(
@@ -202,12 +204,17 @@ def open_wallet(args: argparse.Namespace) -> Wollet:
 
 
 def open_backend(
-    urls: Sequence[str], network: Network | None, timeout: float | None = None, **connection: Any
+    urls: Sequence[str],
+    network: Network | None,
+    timeout: float | None = None,
+    auth: dict[str, Any] | None = None,
+    **connection: Any,
 ) -> Backend:
     """One client for one URL; a BackendChain (failover in the given order) for several.
 
-    `connection` (`connection_flags`) goes to every URL, except the TLS options (ca_file,
-    cert_fingerprint), which go to the TLS ones (ssl://, https://) only.
+    `auth` (the clients' token options, `_auth.auth_options`) goes to every URL, and so does
+    `connection` (`connection_flags`), except the TLS options (ca_file, cert_fingerprint),
+    which go to the TLS ones (ssl://, https://) only.
     """
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
@@ -215,6 +222,7 @@ def open_backend(
     if tls_only and not any(_is_tls(url) for url in urls):
         raise UsageError("--ca-file and --pin are for ssl:// and https:// backends")
     options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    options.update(auth or {})
     clients = []
     for url in urls:
         given = {k: v for k, v in connection.items() if _is_tls(url) or k not in tls_only}
@@ -235,6 +243,8 @@ def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Clie
             needs = f"{url} needs --network (liquid, liquidtestnet, elementsregtest)"
             raise UsageError(needs) from None
         raise UsageError(f"{url}: {exc}") from None
+    except InsecureTransport as exc:  # a token for a server without TLS (the text names it)
+        raise UsageError(str(exc)) from None
     except InvalidArgument as exc:  # an option the client refused (bad --pin, --ca-file ...)
         raise UsageError(f"{url}: {exc}") from None
     except ValueError as exc:  # a malformed URL (no port, bad host ...)

@@ -93,13 +93,16 @@ def balance_json(balance: Balance, network: Network) -> dict[str, Any]:
 
 
 def tx_rows(txs: Sequence[WalletTx], network: Network) -> list[tuple[str, ...]]:
+    """Table rows. FEE is the wallet's cost, so it is empty for an incoming payment, whose
+    sender paid it (`tx.fee`, as LWK reports it and --json prints it, is the transaction's
+    fee whoever paid it)."""
     return [
         (
             str(tx.height) if tx.height is not None else "mempool",
             format_time(tx.timestamp),
             tx.type,
             format_btc(tx.balance.get(network.policy_asset, 0), signed=True),
-            str(tx.fee),
+            "" if tx.type == "incoming" else str(tx.fee),
             tx.txid,
         )
         for tx in txs

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import LwkError
 from .._wollet import Wollet
+from ._auth import auth_options
 from ._common import (
     backend_options,
     connection_flags,
@@ -82,7 +83,11 @@ def _synced(args: argparse.Namespace, *, offline_ok: bool = False) -> Wollet:
     try:
         if args.backend:
             with open_backend(
-                args.backend, wollet.network, args.timeout, **connection_flags(args)
+                args.backend,
+                wollet.network,
+                args.timeout,
+                auth_options(args),
+                **connection_flags(args),
             ) as backend:
                 sync_wallet(backend, wollet, args.gap_limit)
         elif wollet.tip() is None and not offline_ok:
@@ -111,7 +116,7 @@ def _sync(args: argparse.Namespace) -> int:
     with (
         wollet,
         open_backend(
-            args.backend, wollet.network, args.timeout, **connection_flags(args)
+            args.backend, wollet.network, args.timeout, auth_options(args), **connection_flags(args)
         ) as backend,
     ):
         update = sync_wallet(backend, wollet, args.gap_limit)

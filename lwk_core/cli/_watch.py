@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import BackendError
 from .._update import Update
 from .._wollet import Wollet
+from ._auth import auth_options
 from ._common import (
     Backend,
     backend_options,
@@ -126,7 +127,7 @@ def _watch(args: argparse.Namespace) -> int:
     with (
         wollet,
         open_backend(
-            args.backend, wollet.network, args.timeout, **connection_flags(args)
+            args.backend, wollet.network, args.timeout, auth_options(args), **connection_flags(args)
         ) as backend,
     ):
         sync_wallet(backend, wollet, args.gap_limit)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .._async_backend import AsyncBackend, AsyncDescriptorScanner
 from .._backend import Backend, DescriptorHistories, DescriptorScanner
 from .._errors import (
+    AuthenticationFailed,
     BackendConnectError,
     BackendError,
     BackendProtocolError,
@@ -25,6 +26,7 @@ from .._errors import (
     CertificateRejected,
     DecodeError,
     ExtraNotInstalled,
+    InsufficientCredits,
     LwkError,
     PluginError,
     ProxyRefused,
@@ -47,6 +49,7 @@ __all__ = [
     "NAME",
     "AsyncBackend",
     "AsyncDescriptorScanner",
+    "AuthenticationFailed",
     "Backend",
     "BackendConnectError",
     "BackendError",
@@ -62,6 +65,7 @@ __all__ = [
     "DescriptorScanner",
     "ExtraNotInstalled",
     "HistoryEntry",
+    "InsufficientCredits",
     "LwkError",
     "Network",
     "OutPoint",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 
 import pytest
@@ -43,11 +44,16 @@ def test_without_lwk_regtest_the_command_names_the_distribution(
     _only(monkeypatch)
     result = lwk(*argv)
     assert result.code == ExitCode.USAGE
-    assert result.out == ""
-    assert one_line(result.err) == (
-        f"lwk: error: 'lwk {argv[0]}' comes with the lwk-regtest distribution, which is not "
+    message = (
+        f"'lwk {argv[0]}' comes with the lwk-regtest distribution, which is not "
         "installed: pip install lwk-regtest"
     )
+    assert one_line(result.err) == f"lwk: error: {message}"
+    if "--json" in argv:
+        error = {"type": "CommandUnavailable", "message": message, "exit_code": 2}
+        assert json.loads(result.out) == {"error": error}
+    else:
+        assert result.out == ""
 
 
 def test_help_says_which_commands_need_a_distribution(

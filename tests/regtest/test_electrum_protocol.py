@@ -192,7 +192,10 @@ def test_subscriptions_push_notifications(rt: Regtest, conn: Conn) -> None:
     assert conn.line()["result"] is None
 
     txid = rt.faucet(wallet.address(0), 1_000)
+    # The faucet returned once the push reached our socket: read without waiting.
+    conn.sock.setblocking(False)
     pushed = conn.line()
+    conn.sock.settimeout(TIMEOUT)
     assert pushed == {
         "jsonrpc": "2.0",
         "method": "blockchain.scripthash.subscribe",
@@ -414,6 +417,22 @@ def test_fault_oversized_hang_and_latency(rt: Regtest, conn: Conn, faults: Any) 
     with pytest.raises(TimeoutError):
         conn.raw_line()
     assert faults.requests == before + 3
+
+
+def test_latency_delays_replies_in_flight_without_queueing_reads(conn: Conn, faults: Any) -> None:
+    """A request read while an earlier reply is still delayed is answered `latency` after it
+    arrived, not `latency` after the earlier reply went out: two requests 0.1 s apart get
+    their replies about 0.1 s apart (a server that sleeps per read would space them 1 s)."""
+    faults.latency = 1.0
+    conn.send(req(1, "server.ping"))
+    time.sleep(0.1)  # a separate read at the server
+    conn.send(req(2, "server.ping"))
+    assert conn.line()["id"] == 1
+    first = time.monotonic()
+    assert conn.line()["id"] == 2
+    gap = time.monotonic() - first
+    faults.latency = 0.0
+    assert gap < 0.6
 
 
 def test_fee_and_history_of_unknown_script(rt: Regtest, conn: Conn) -> None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lwk_core.plugin import BackendConnectError, BackendError, Tip
+from lwk_core.plugin import AuthenticationFailed, BackendConnectError, BackendError, Tip
 
 from ._burst import Chunk
 from ._connection_base import ConnectionBase
@@ -89,6 +89,14 @@ class AsyncElectrumConnection(ConnectionBase):
         tip: Tip = await self._run(self.protocol.tip(min_height))
         return tip
 
+    async def refresh(self) -> None:
+        """See `ElectrumProtocol.refresh` (no request). Two turns of the event loop first:
+        the transport's read callback runs after the task that was ready when the selector
+        saw the data, so only then does what the socket holds reach the stream."""
+        for _ in range(2):
+            await asyncio.sleep(0)
+        await self._run(self.protocol.refresh())
+
     async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Wait until `self.notifications` exceeds `seen`; False when `timeout` elapses.
 
@@ -117,7 +125,12 @@ class AsyncElectrumConnection(ConnectionBase):
     # -- connection --------------------------------------------------------------------
 
     async def _run(self, plan: IOPlan) -> Any:
-        return await self._guarded(plan, await self._ensure_connected())
+        stream = await self._ensure_connected()
+        await self._token()
+        return await self._guarded(plan, stream)
+
+    async def _token(self) -> str | None:
+        return self._use_token(None if self.auth is None else await self.auth.atoken())
 
     async def _guarded(self, plan: IOPlan, stream: int) -> Any:
         """Run a plan on `stream`; anything but an error reply or a cancellation (whose
@@ -145,17 +158,33 @@ class AsyncElectrumConnection(ConnectionBase):
                     )
             if self._reader is not None and not self._reader.at_eof():
                 return self._stream_no
-            self._drop()
-            self._reader, self._writer = await self._open()
-            stream = self._stream_no
-            try:
-                await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
-            except BaseException:
-                self._drop(stream)
-                raise
+            renewed = False
+            while True:
+                token = await self._token()
+                try:
+                    stream = await self._connect()
+                except AuthenticationFailed:
+                    if renewed or not self._renew(token):
+                        raise
+                    log.info("%s: token refused, reconnecting with a renewed one", self.name)
+                    renewed = True
+                    continue
+                break
             self.connects += 1
             log.debug("%s: connected (server %r)", self.name, self.server_version)
             return stream
+
+    async def _connect(self) -> int:
+        """Open a stream and do the handshake on it; the stream's number."""
+        self._drop()
+        self._reader, self._writer = await self._open()
+        stream = self._stream_no
+        try:
+            await run_async(self.protocol.handshake(), lambda e: self._perform(e, stream))
+        except BaseException:
+            self._drop(stream)
+            raise
+        return stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = self.endpoint.host, self.endpoint.port

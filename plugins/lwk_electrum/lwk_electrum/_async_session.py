@@ -13,7 +13,7 @@ from lwk_core.plugin import HistoryEntry, Tip
 
 from . import _requests
 from ._aio_connection import AsyncElectrumConnection
-from ._plan import Batch, Plan, Subscribe, run_async
+from ._plan import BackendOp, Plan, Refresh, Subscribe, run_async
 from ._session import SessionState
 
 __all__ = ["AsyncElectrumSession"]
@@ -44,15 +44,17 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
         return await self._run(_requests.block_timestamps(heights, self.name))
 
     async def broadcast(self, tx: bytes) -> str:
-        return await self._run(_requests.broadcast(tx, self.name))
+        return await self._run(self.broadcast_plan(tx))
 
     async def close(self) -> None:
         await self.rpc.close()
 
-    async def _run(self, plan: Plan[Batch | Subscribe, T]) -> T:
+    async def _run(self, plan: Plan[BackendOp, T]) -> T:
         return await run_async(plan, self._perform)
 
-    async def _perform(self, op: Batch | Subscribe) -> Any:
+    async def _perform(self, op: BackendOp) -> Any:
         if isinstance(op, Subscribe):
             return await self.rpc.subscribe_scripthashes(op.scripthashes, op.then)
+        if isinstance(op, Refresh):
+            return await self.rpc.refresh()
         return await self.rpc.batch(op.calls)

@@ -9,7 +9,7 @@ then on): the deadlines are data the driver reads, given the times it passes in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import attrs
@@ -19,7 +19,7 @@ from lwk_core.plugin import BackendProtocolError
 from ._errors import ElectrumError
 from ._framing import Call, encode_requests
 
-__all__ = ["WINDOW", "Burst", "Chunk", "raise_first_error"]
+__all__ = ["WINDOW", "Burst", "Chunk", "OnReply", "raise_first_error"]
 
 WINDOW: Final = 4  # chunks of `batch_size` requests unanswered at once
 _MISSING: Final = object()  # no reply yet
@@ -37,14 +37,28 @@ class Chunk:
     in_flight: int
 
 
+OnReply = Callable[[int, Any], None]
+"""Called with (position, reply) as each reply is read, before later messages are handled."""
+
+
 class Burst:
     """The replies to `calls` in order, error replies kept as ElectrumError values (raised
     by the caller once every reply is read, so the stream stays in step)."""
 
     def __init__(
-        self, calls: Sequence[Call], ids: Iterator[int], *, size: int, timeout: float, backend: str
+        self,
+        calls: Sequence[Call],
+        ids: Iterator[int],
+        *,
+        size: int,
+        timeout: float,
+        backend: str,
+        authorization: str | None = None,
+        on_reply: OnReply | None = None,
     ) -> None:
         self.calls = calls
+        self._authorization = authorization
+        self._on_reply = on_reply
         self._ids = ids
         self._size = size
         self._timeout = timeout
@@ -69,7 +83,7 @@ class Burst:
             ids = [next(self._ids) for _ in calls]
             self._pending.update((i, first + k) for k, i in enumerate(ids))
             self._sent = end
-            payload = encode_requests(ids, calls)
+            payload = encode_requests(ids, calls, self._authorization)
             yield Chunk(calls, ids, payload, now + self._timeout, len(self._pending))
 
     def read_deadline(self, now: float) -> float:
@@ -94,6 +108,8 @@ class Burst:
             self.replies[index] = msg["result"]
         else:
             raise BackendProtocolError("reply has neither result nor error", backend=self._backend)
+        if self._on_reply is not None:
+            self._on_reply(index, self.replies[index])
         while not self.done and self.replies[self._next] is not _MISSING:
             self._next += 1
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
-from lwk_core.plugin import BackendError, Tip
+from lwk_core.plugin import AuthenticationFailed, BackendError, Tip
 
 from ._burst import Chunk
 from ._connection_base import BATCH_SIZE, MAX_LINE, ConnectionBase
@@ -95,6 +95,10 @@ class ElectrumConnection(ConnectionBase):
         tip: Tip = self._run(self.protocol.tip(min_height))
         return tip
 
+    def refresh(self) -> None:
+        """See `ElectrumProtocol.refresh` (no request)."""
+        self._run(self.protocol.refresh())
+
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until `self.notifications` exceeds `seen`; False when `timeout` elapses.
 
@@ -119,7 +123,11 @@ class ElectrumConnection(ConnectionBase):
     def _run(self, plan: IOPlan) -> Any:
         with self._lock:
             self._ensure_connected()
+            self._token()
             return self._guarded(plan)
+
+    def _token(self) -> str | None:
+        return self._use_token(None if self.auth is None else self.auth.token())
 
     def _ensure_connected(self) -> None:
         if self._sock is not None:
@@ -130,13 +138,24 @@ class ElectrumConnection(ConnectionBase):
                 return
             except BackendError as e:
                 log.info("%s: connection lost while idle (%s); reconnecting", self.name, e.reason)
-        self._sock = self._open()
-        self.protocol.reset()
-        try:
-            run(self.protocol.handshake(), self._perform)
-        except BaseException:
-            self._drop()
-            raise
+        renewed = False
+        while True:
+            token = self._token()
+            self._sock = self._open()
+            self.protocol.reset()
+            try:
+                run(self.protocol.handshake(), self._perform)
+            except AuthenticationFailed:
+                self._drop()
+                if renewed or not self._renew(token):
+                    raise
+                log.info("%s: token refused, reconnecting with a renewed one", self.name)
+                renewed = True
+                continue
+            except BaseException:
+                self._drop()
+                raise
+            break
         self.connects += 1
         log.debug("%s: connected (server %r)", self.name, self.server_version)
 

@@ -7,6 +7,7 @@ import ssl
 from collections import Counter
 from typing import Any, Final
 
+from lwk_core.auth import TokenProvider, bearer
 from lwk_core.plugin import check_pin
 
 from ._endpoint import Endpoint
@@ -39,6 +40,7 @@ class ConnectionBase:
         proxy: SocksProxy | None = None,
         max_line: int = MAX_LINE,
         batch_size: int = BATCH_SIZE,
+        auth: TokenProvider | None = None,
     ) -> None:
         if not (timeout > 0 and connect_timeout > 0):
             raise ValueError("timeouts must be positive numbers of seconds")
@@ -56,6 +58,7 @@ class ConnectionBase:
         self._pins = pins
         self._ca = ca
         self.proxy = proxy
+        self.auth = auth
         self._ssl_context: ssl.SSLContext | None = None
         self.connects = 0
         self._init_io()
@@ -85,6 +88,16 @@ class ConnectionBase:
 
     def add_listener(self, listener: Listener) -> None:
         self.protocol.subscriptions.listeners.append(listener)
+
+    def _use_token(self, token: str | None) -> str | None:
+        """Send `token` (from `auth`) with the requests from now on."""
+        self.protocol.authorization = None if token is None else bearer(token)
+        return token
+
+    def _renew(self, token: str | None) -> bool:
+        """The server refused the connection's `token`: whether to reconnect once with a
+        renewed one (the proxy checks a connection's first request, and closes it)."""
+        return token is not None and self.auth is not None and self.auth.refused(token)
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:

@@ -1,4 +1,10 @@
-"""The one error lwk-electrum adds to lwk_core's tree, and reading the node's verdict in it."""
+"""The errors lwk-electrum adds to lwk_core's tree, and reading the node's verdict in them.
+
+ElectrumError is an error reply; the replies of Blockstream's authenticating Electrum proxy
+are also lwk_core's typed errors: -32004 (authentication required) AuthenticationFailed,
+-32000 "insufficient credits" InsufficientCredits (the codes LWK matches:
+Blockstream/lwk, lwk_wollet/src/clients/blocking/electrum_client.rs and its e2e tests).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,19 @@ import json
 import re
 from typing import Any
 
-from lwk_core.plugin import BackendError
+from lwk_core.plugin import AuthenticationFailed, BackendError, InsufficientCredits
 
-__all__ = ["ElectrumError", "broadcast_reason"]
+__all__ = [
+    "AUTHENTICATION_REQUIRED",
+    "INSUFFICIENT_CREDITS",
+    "ElectrumAuthenticationFailed",
+    "ElectrumError",
+    "ElectrumInsufficientCredits",
+    "broadcast_reason",
+]
+
+AUTHENTICATION_REQUIRED = -32004
+INSUFFICIENT_CREDITS = -32000
 
 _RPC_REASON = re.compile(r"RPC error -?\d+: (.+)", re.DOTALL)
 
@@ -36,13 +52,28 @@ class ElectrumError(BackendError):
         """Build from the `error` member of a reply, whatever its shape."""
         if isinstance(error, dict):
             code = error.get("code")
+            code = code if isinstance(code, int) and not isinstance(code, bool) else None
             message = error.get("message")
-            return cls(
-                code if isinstance(code, int) and not isinstance(code, bool) else None,
-                message if isinstance(message, str) else repr(error),
-                backend=backend,
-            )
+            message = message if isinstance(message, str) else repr(error)
+            return _kind(code, message)(code, message, backend=backend)
         return cls(None, error if isinstance(error, str) else repr(error), backend=backend)
+
+
+class ElectrumAuthenticationFailed(ElectrumError, AuthenticationFailed):
+    """The proxy refused our token (or its absence): JSON-RPC error -32004."""
+
+
+class ElectrumInsufficientCredits(ElectrumError, InsufficientCredits):
+    """The proxy refused the request for want of credits: JSON-RPC error -32000."""
+
+
+def _kind(code: int | None, message: str) -> type[ElectrumError]:
+    if code == AUTHENTICATION_REQUIRED:
+        return ElectrumAuthenticationFailed
+    # -32000 is JSON-RPC's generic server error: a credits refusal only if it says so
+    if code == INSUFFICIENT_CREDITS and "credit" in message.lower():
+        return ElectrumInsufficientCredits
+    return ElectrumError
 
 
 def broadcast_reason(message: str) -> str:

@@ -20,11 +20,18 @@ MAX_LINE: Final = 8 * 1024 * 1024
 Call = tuple[str, Sequence[Any]]
 
 
-def encode_requests(ids: Sequence[int], calls: Sequence[Call]) -> bytes:
-    """The request lines for `calls`, numbered `ids`."""
+def encode_requests(
+    ids: Sequence[int], calls: Sequence[Call], authorization: str | None = None
+) -> bytes:
+    """The request lines for `calls`, numbered `ids`; `authorization` (a bearer token's
+    header value) goes in each request's `authorization` member, where Blockstream's
+    authenticating Electrum proxy reads it (as LWK sends it: Blockstream/lwk,
+    lwk_wollet/src/clients/blocking/electrum_client.rs, through electrum-client's
+    authorization provider)."""
+    extra = {} if authorization is None else {"authorization": authorization}
     return b"".join(
         json.dumps(
-            {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)},
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params), **extra},
             separators=(",", ":"),
         ).encode()
         + b"\n"

@@ -10,6 +10,7 @@ from typing import Any, Self
 import attrs
 
 from lwk_core import InvalidArgument, Network
+from lwk_core.auth import TokenProvider, as_token_provider, refuse_insecure
 from lwk_core.plugin import ca_context, parse_fingerprint
 
 from ._connection import BATCH_SIZE
@@ -37,9 +38,11 @@ class ElectrumOptions:
     verify_merkle: bool
     batch_size: int
     max_line: int
+    auth: TokenProvider | None = None
 
     def connection_kwargs(self) -> dict[str, Any]:
         return {
+            "auth": self.auth,
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "validate_domain": self.validate_domain,
@@ -60,7 +63,8 @@ class ElectrumConstructors:
     Tor's (needs `lwk-electrum[socks]`; the proxy resolves the server's name);
     `ca_file` (PEM) replaces the system's CAs; `cert_fingerprint` pins the certificate;
     `trust_on_first_use=datadir` pins the first certificate each server shows, in
-    `datadir/electrum-tls-pins.json` (see `_pins`).
+    `datadir/electrum-tls-pins.json` (see `_pins`); `token` (a string or a TokenProvider)
+    goes in each request's authorization member, over tcp:// only with allow_insecure_auth.
     """
 
     def __init__(
@@ -79,10 +83,14 @@ class ElectrumConstructors:
         verify_merkle: bool = False,
         batch_size: int = BATCH_SIZE,
         max_line: int = MAX_LINE,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         self._setup(
             _options(
                 Endpoint.from_host_port(electrum_url, bool(tls)),
+                token=token,
+                allow_insecure_auth=allow_insecure_auth,
                 validate_domain=validate_domain,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
@@ -113,12 +121,16 @@ class ElectrumConstructors:
         verify_merkle: bool = False,
         batch_size: int = BATCH_SIZE,
         max_line: int = MAX_LINE,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> Self:
         """A client for "ssl://host:port" (TLS) or "tcp://host:port" (plain TCP)."""
         client = cls.__new__(cls)
         client._setup(
             _options(
                 Endpoint.from_url(url),
+                token=token,
+                allow_insecure_auth=allow_insecure_auth,
                 validate_domain=validate_domain,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
@@ -146,8 +158,15 @@ def _options(
     ca_file: str | os.PathLike[str] | None,
     trust_on_first_use: str | os.PathLike[str] | None,
     proxy: str | None,
+    token: str | TokenProvider | None,
+    allow_insecure_auth: bool,
     **rest: Any,
 ) -> ElectrumOptions:
+    auth = as_token_provider(token)
+    if auth is not None:
+        refuse_insecure(
+            endpoint.url, encrypted=endpoint.tls, allow_insecure_auth=allow_insecure_auth
+        )
     pin = None if cert_fingerprint is None else parse_fingerprint(cert_fingerprint)
     pins = None if trust_on_first_use is None else PinFile(trust_on_first_use)
     if (pin is not None or pins is not None or ca_file is not None) and not endpoint.tls:
@@ -169,5 +188,6 @@ def _options(
         ca=None if ca_file is None else ca_context(ca_file),
         pins=pins,
         proxy=None if proxy is None else SocksProxy.from_url(proxy),
+        auth=auth,
         **rest,
     )

@@ -3,8 +3,8 @@
 A plan yields operations and is sent each one's result; it does no I/O itself. A failed
 operation is thrown into the plan, so it can undo what it began (a cancelled task included)
 before the error goes on. The connection's plans (`_protocol`) yield I/O events (Send,
-Receive); the backend's (`_scan`, `_requests`, `_spv`) yield `Batch` and `Subscribe`, which
-a session performs with its connection's methods of those names.
+Receive); the backend's (`_scan`, `_requests`, `_spv`) yield `Batch`, `Subscribe` and
+`Refresh`, which a session performs with its connection's methods of those names.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import attrs
 
 from ._framing import Call
 
-__all__ = ["Batch", "Plan", "Subscribe", "run", "run_async"]
+__all__ = ["BackendOp", "Batch", "Plan", "Refresh", "Subscribe", "run", "run_async"]
 
 T = TypeVar("T")
 Op = TypeVar("Op")
@@ -37,6 +37,15 @@ class Subscribe:
 
     scripthashes: Sequence[str]
     then: Sequence[Call] = ()
+
+
+@attrs.frozen
+class Refresh:
+    """Handle the notifications the server pushed so far, reconnecting (and restoring the
+    subscriptions) if the connection went away; no request. The result is None."""
+
+
+BackendOp = Batch | Subscribe | Refresh
 
 
 def run(plan: Plan[Op, T], perform: Callable[[Op], Any]) -> T:

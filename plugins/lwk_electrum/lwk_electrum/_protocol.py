@@ -27,7 +27,7 @@ import attrs
 
 from lwk_core.plugin import BackendProtocolError, Tip
 
-from ._burst import Burst, Chunk, raise_first_error
+from ._burst import Burst, Chunk, OnReply, raise_first_error
 from ._errors import ElectrumError
 from ._framing import Call, LineReader
 from ._headers import parse_tip
@@ -83,6 +83,7 @@ class ElectrumProtocol:
         self.subscriptions = Subscriptions(backend=backend)
         self.requests: Counter[str] = Counter()  # requests written, by method
         self.server_version: Any = None
+        self.authorization: str | None = None  # sent with every request (a bearer token)
         self._ids = itertools.count(1)
         self._routes: dict[int, Burst] = {}  # request id -> the burst awaiting its reply
         self._orphans: set[int] = set()  # ids of requests whose asker gave up
@@ -128,17 +129,25 @@ class ElectrumProtocol:
         return bool(self._routes)
 
     def reset(self) -> None:
-        """The stream is gone: forget its bytes and the requests it carried."""
+        """The stream is gone: forget its bytes, the requests it carried and which statuses
+        it told (void until the subscriptions are restored)."""
+        self.subscriptions.void()
         self.reader.clear()
         self._routes.clear()
         self._orphans.clear()
 
-    def exchange(self, calls: Sequence[Call]) -> IOPlan:
+    def exchange(self, calls: Sequence[Call], on_reply: OnReply | None = None) -> IOPlan:
         """The replies to `calls` in order, error replies as ElectrumError values (see
         `Burst`). Several exchanges may share the stream; one given up (its plan closed or
         thrown into) leaves its late replies to be discarded."""
         burst = Burst(
-            calls, self._ids, size=self.batch_size, timeout=self.timeout, backend=self.backend
+            calls,
+            self._ids,
+            size=self.batch_size,
+            timeout=self.timeout,
+            backend=self.backend,
+            authorization=self.authorization,
+            on_reply=on_reply,
         )
         try:
             while True:
@@ -174,14 +183,24 @@ class ElectrumProtocol:
 
     # -- operations --------------------------------------------------------------------
 
+    def refresh(self) -> IOPlan:
+        """Handle what the server pushed so far (the driver reconnects first if it went
+        away, restoring the subscriptions)."""
+        yield from self.poll(self.clock())
+
     def handshake(self) -> IOPlan:
         """`server.version`, then the subscriptions made before, restored."""
         hello = ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
         self.server_version = (yield from self.batch([hello]))[0]
-        headers, scripts = self.subscriptions.restore_calls()
-        header = (yield from self.batch(headers)) if headers else []
-        statuses = yield from self.batch(scripts)
-        self.subscriptions.restored(header, statuses, self.clock())
+        subs = self.subscriptions
+        headers, scripts = subs.restore_calls()
+        for tip in (yield from self.batch(headers)) if headers else []:
+            subs.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, self.clock())
+        replies = yield from self.exchange(
+            [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripts],
+            lambda i, reply: subs.restored(scripts[i], reply, self.clock()),
+        )
+        raise_first_error(replies)
 
     def batch(self, calls: Sequence[Call]) -> IOPlan:
         """The results of `calls` in order; the first error reply is raised."""
@@ -193,15 +212,20 @@ class ElectrumProtocol:
         """Subscribe (again): each script's current status hash (None: no history), and the
         results of the `then` calls, sent in the same burst. The first error reply is raised
         once the subscriptions that succeeded are recorded."""
+        subs = self.subscriptions
         calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
-        new = self.subscriptions.begin(scripthashes)
+
+        def answered(i: int, reply: Any) -> None:
+            if i < len(scripthashes):
+                subs.answered(scripthashes[i], reply)
+
+        new = subs.begin(scripthashes)
         try:
-            replies = yield from self.exchange(calls)
+            replies = yield from self.exchange(calls, answered)
         except BaseException:
-            self.subscriptions.abort(new)
+            subs.abort(new)
             raise
         statuses = replies[: len(scripthashes)]
-        self.subscriptions.record(scripthashes, statuses)
         raise_first_error(replies)
         return statuses, replies[len(scripthashes) :]
 

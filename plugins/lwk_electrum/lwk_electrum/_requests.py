@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lwk_core.plugin import BackendProtocolError, BroadcastRejected
+from lwk_core.plugin import (
+    AuthenticationFailed,
+    BackendProtocolError,
+    BroadcastRejected,
+    InsufficientCredits,
+)
 
 from ._errors import ElectrumError, broadcast_reason
 from ._headers import parse_header
@@ -51,7 +56,7 @@ def broadcast(tx: bytes, backend: str) -> Plan[Batch, str]:
     try:
         replies: list[Any] = yield Batch([("blockchain.transaction.broadcast", [tx.hex()])])
     except ElectrumError as e:
-        if e.code in _NOT_A_VERDICT:
+        if e.code in _NOT_A_VERDICT or isinstance(e, AuthenticationFailed | InsufficientCredits):
             raise
         raise BroadcastRejected(broadcast_reason(e.message), backend=backend) from e
     txid = replies[0]

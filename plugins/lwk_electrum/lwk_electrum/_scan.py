@@ -1,11 +1,13 @@
 """Script histories with an incremental cache keyed by Electrum status hashes.
 
-Every scan subscribes each script (pipelined): the server answers its current status, a hash
-of the script's history. A script whose status equals the one cached with its history is
-answered from the cache, so a rescan where nothing changed sends only subscribe requests.
-A script never scanned by this client has its history asked in the same burst as its
-subscription (one round trip on a first scan, not two). Status notifications pushed by the
-server evict entries early.
+A script's status is a hash of its history. A scan first handles what the server pushed,
+then subscribes (pipelined) only the scripts whose status the live connection has not told:
+the others' statuses are current (answered or pushed since it connected, see
+`Subscriptions`). A script whose status equals the one cached with its history is answered
+from the cache, so a rescan where nothing changed sends no request at all, and after a
+change only the changed scripts' histories are asked. A script never scanned by this client
+has its history asked in the same burst as its subscription (one round trip on a first
+scan, not two). Status notifications pushed by the server evict entries early.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from lwk_core.plugin import (
     electrum_status,
 )
 
-from ._plan import Batch, Plan, Subscribe
+from ._plan import BackendOp, Batch, Plan, Refresh, Subscribe
 from ._spv import verify_inclusion
-from ._subscriptions import SCRIPTHASH_SUBSCRIBE
+from ._subscriptions import SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 
 __all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts"]
 
@@ -85,11 +87,12 @@ class ScriptCache:
                 del self._entries[scripthash]
 
 
-ScanPlan = Plan[Batch | Subscribe, Any]
+ScanPlan = Plan[BackendOp, Any]
 
 
 def scan_scripts(
     cache: ScriptCache,
+    subscriptions: Subscriptions,
     scripts: Sequence[bytes],
     *,
     backend: str,
@@ -101,7 +104,12 @@ def scan_scripts(
     Merkle proof unless already in it, and carries its block time.
     """
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
-    statuses, raws = yield from _subscribe(cache, scripthashes)
+    yield Refresh()
+    statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
+    unknown = [i for i, status in enumerate(statuses) if status is UNKNOWN]
+    asked, raws = yield from _subscribe(cache, [scripthashes[i] for i in unknown])
+    for i, status in zip(unknown, asked, strict=True):
+        statuses[i] = status
     histories = [
         _cached(cache, sh, status) for sh, status in zip(scripthashes, statuses, strict=True)
     ]
@@ -121,6 +129,8 @@ def _subscribe(cache: ScriptCache, scripthashes: list[str]) -> ScanPlan:
     """Each script's status, and the raw histories of scripts this client never scanned:
     asked in the same burst as the subscription (one round trip, not two); an unused one
     costs a request answering []."""
+    if not scripthashes:
+        return [], {}
     unseen = list(dict.fromkeys(sh for sh in scripthashes if not cache.scanned(sh)))
     statuses, prefetched = yield Subscribe(scripthashes, [(GET_HISTORY, [sh]) for sh in unseen])
     return statuses, dict(zip(unseen, prefetched, strict=True))

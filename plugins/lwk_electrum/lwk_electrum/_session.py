@@ -14,7 +14,7 @@ from lwk_core.plugin import HistoryEntry, Tip
 from . import _requests
 from ._connection import ElectrumConnection
 from ._connection_base import ConnectionBase
-from ._plan import Batch, Plan, Subscribe, run
+from ._plan import BackendOp, Plan, Refresh, Subscribe, run
 from ._scan import ScriptCache, scan_scripts
 
 __all__ = ["ElectrumSession", "SessionState"]
@@ -24,9 +24,10 @@ Rpc = TypeVar("Rpc", bound=ConnectionBase)
 
 
 class SessionState(Generic[Rpc]):
-    """What a session keeps between calls, whatever drives it: its connection, the
-    status-hash cache (fed by the connection's notifications) and, with `verify_merkle`,
-    the confirmations already proven."""
+    """What a session keeps between calls, whatever drives it: its connection (whose
+    subscriptions hold the scripts' current statuses), the status-hash cache (fed by the
+    connection's notifications) and, with `verify_merkle`, the confirmations already
+    proven."""
 
     def __init__(self, rpc: Rpc, verify_merkle: bool = False) -> None:
         self.rpc = rpc
@@ -39,9 +40,17 @@ class SessionState(Generic[Rpc]):
     def name(self) -> str:
         return self.rpc.name
 
-    def scan(self, scripts: Sequence[bytes], backend: str) -> Plan[Batch | Subscribe, Any]:
+    def scan(self, scripts: Sequence[bytes], backend: str) -> Plan[BackendOp, Any]:
         verified = self.verified if self.verify_merkle else None
-        return scan_scripts(self.cache, scripts, backend=backend, verified=verified)
+        subscriptions = self.rpc.protocol.subscriptions
+        return scan_scripts(self.cache, subscriptions, scripts, backend=backend, verified=verified)
+
+    def broadcast_plan(self, tx: bytes) -> Plan[BackendOp, str]:
+        """Broadcast, then void the statuses: the server's pushes about the transaction may
+        still be on their way, and the next scan must see it (as LWK's, which asks)."""
+        txid = yield from _requests.broadcast(tx, self.name)
+        self.rpc.protocol.subscriptions.void()
+        return txid
 
 
 class ElectrumSession(SessionState[ElectrumConnection]):
@@ -67,15 +76,17 @@ class ElectrumSession(SessionState[ElectrumConnection]):
         return self._run(_requests.block_timestamps(heights, self.name))
 
     def broadcast(self, tx: bytes) -> str:
-        return self._run(_requests.broadcast(tx, self.name))
+        return self._run(self.broadcast_plan(tx))
 
     def close(self) -> None:
         self.rpc.close()
 
-    def _run(self, plan: Plan[Batch | Subscribe, T]) -> T:
+    def _run(self, plan: Plan[BackendOp, T]) -> T:
         return run(plan, self._perform)
 
-    def _perform(self, op: Batch | Subscribe) -> Any:
+    def _perform(self, op: BackendOp) -> Any:
         if isinstance(op, Subscribe):
             return self.rpc.subscribe_scripthashes(op.scripthashes, op.then)
+        if isinstance(op, Refresh):
+            return self.rpc.refresh()
         return self.rpc.batch(op.calls)

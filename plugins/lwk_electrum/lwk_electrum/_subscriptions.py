@@ -4,10 +4,19 @@ Script subscriptions map each script hash to its last status; the headers subscr
 keeps the latest tip and when it came. Script notifications that tell nothing new (a script
 not subscribed, a status already known) and unknown methods are not counted, so a server
 flooding them cannot make a watcher believe a script changed.
+
+A status is current while the connection that answered or pushed it is up: scans answer
+such scripts without asking (the server pushes every change of a subscribed script's
+status, as the Electrum protocol's `blockchain.scripthash.subscribe` promises). Statuses are
+void from the moment the stream is gone until each subscription is answered again on the new
+connection (or pushed there), and after a broadcast (the server's push of the broadcast
+transaction may still be on its way). Replies and pushes are applied in the order they were
+read, so the later of a subscription's reply and a push about the same script wins.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -23,6 +32,7 @@ __all__ = [
     "HEADERS_SUBSCRIBE",
     "SCRIPTHASH_SUBSCRIBE",
     "TIP_MAX_AGE",
+    "UNKNOWN",
     "Listener",
     "Subscriptions",
     "is_status",
@@ -40,6 +50,14 @@ _PENDING: Final = ""  # the status of a script whose subscription is not answere
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
+class _Unknown(enum.Enum):
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = _Unknown.UNKNOWN
+"""`Subscriptions.status` of a script whose status is not current: ask the server."""
+
+
 def is_status(value: Any) -> bool:
     return value is None or (isinstance(value, str) and _HEX64.fullmatch(value) is not None)
 
@@ -50,6 +68,7 @@ class Subscriptions:
     def __init__(self, *, backend: str) -> None:
         self._backend = backend
         self.scripthashes: dict[str, str | None] = {}  # subscribed -> last status, in order
+        self._current: set[str] = set()  # whose status the live connection told
         self.headers = False
         self.tip: Tip | None = None  # the latest header answered or pushed, while trusted
         self._tip_time = 0.0  # when it came
@@ -58,7 +77,19 @@ class Subscriptions:
 
     def clear(self) -> None:
         self.scripthashes.clear()
+        self._current.clear()
         self.headers = False
+
+    def void(self) -> None:
+        """Forget which statuses are current (the stream is gone, or a broadcast was made):
+        scans ask them again until answered or pushed anew."""
+        self._current.clear()
+
+    def status(self, scripthash: str) -> str | _Unknown | None:
+        """The script's current status (None: no history), or UNKNOWN."""
+        if scripthash not in self._current:
+            return UNKNOWN
+        return self.scripthashes.get(scripthash, UNKNOWN)
 
     # -- scripts -----------------------------------------------------------------------
 
@@ -71,20 +102,23 @@ class Subscriptions:
 
     def abort(self, new: Sequence[str]) -> None:
         for sh in new:
-            del self.scripthashes[sh]
+            self.scripthashes.pop(sh, None)
+            self._current.discard(sh)
 
-    def record(self, scripthashes: Sequence[str], statuses: Sequence[Any]) -> None:
-        """The subscribe replies: a status each, or an ElectrumError (not subscribed)."""
-        for sh, status in zip(scripthashes, statuses, strict=True):
-            if isinstance(status, ElectrumError):
-                if self.scripthashes.get(sh) == _PENDING:
-                    del self.scripthashes[sh]
-                continue
-            if not is_status(status):
-                raise BackendProtocolError(
-                    "a script status is not a hash or null", backend=self._backend
-                )
-            self.scripthashes[sh] = status.lower() if status else None
+    def answered(self, scripthash: str, reply: Any) -> None:
+        """A subscribe reply, applied when read: a status, or an ElectrumError (the server
+        did not subscribe the script)."""
+        if isinstance(reply, ElectrumError):
+            self._current.discard(scripthash)
+            if self.scripthashes.get(scripthash) == _PENDING:
+                del self.scripthashes[scripthash]
+            return
+        if not is_status(reply):
+            raise BackendProtocolError(
+                "a script status is not a hash or null", backend=self._backend
+            )
+        self.scripthashes[scripthash] = reply.lower() if reply else None
+        self._current.add(scripthash)
 
     # -- tip ---------------------------------------------------------------------------
 
@@ -103,17 +137,16 @@ class Subscriptions:
 
     # -- reconnects --------------------------------------------------------------------
 
-    def restore_calls(self) -> tuple[list[Call], list[Call]]:
-        """The subscriptions to make again on a new connection: headers, then scripts."""
+    def restore_calls(self) -> tuple[list[Call], list[str]]:
+        """The subscriptions to make again on a new connection: headers, and the scripts."""
         headers: list[Call] = [(HEADERS_SUBSCRIBE, [])] if self.headers else []
-        return headers, [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in self.scripthashes]
+        return headers, list(self.scripthashes)
 
-    def restored(self, header: Sequence[Any], statuses: Sequence[Any], now: float) -> None:
-        """The replies to `restore_calls`, dispatched like the notifications they stand for."""
-        for tip in header:
-            self.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, now)
-        for sh, status in zip(list(self.scripthashes), statuses, strict=True):
-            self.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [sh, status]}, now)
+    def restored(self, scripthash: str, reply: Any, now: float) -> None:
+        """A restored subscription's reply, dispatched like the notification it stands for
+        (a watcher learns what changed while the connection was down)."""
+        if not isinstance(reply, ElectrumError):
+            self.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [scripthash, reply]}, now)
 
     # -- notifications -----------------------------------------------------------------
 
@@ -150,8 +183,11 @@ class Subscriptions:
         scripthash, status = params[0].lower(), params[1]
         if status is not None:
             status = status.lower()
-        if self.scripthashes.get(scripthash, status) == status:
-            return None  # not subscribed, or nothing new
+        if scripthash not in self.scripthashes:
+            return None  # not subscribed
+        self._current.add(scripthash)
+        if self.scripthashes[scripthash] == status:
+            return None  # nothing new
         self.scripthashes[scripthash] = status
         return [scripthash, status]
 

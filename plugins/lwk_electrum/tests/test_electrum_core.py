@@ -19,10 +19,10 @@ import pytest
 from lwk_electrum._burst import Burst
 from lwk_electrum._errors import ElectrumError
 from lwk_electrum._framing import LineReader
-from lwk_electrum._plan import Batch, Subscribe, run
+from lwk_electrum._plan import Batch, Refresh, Subscribe, run
 from lwk_electrum._protocol import ElectrumProtocol, Receive, Send
 from lwk_electrum._scan import ScriptCache, scan_scripts
-from lwk_electrum._subscriptions import SCRIPTHASH_SUBSCRIBE, Subscriptions
+from lwk_electrum._subscriptions import SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 from shared_data import load_fixture
 
 from lwk_core import BackendProtocolError, BackendTimeout, HistoryEntry
@@ -144,7 +144,7 @@ def test_notifications_count_only_news_of_subscribed_scripts() -> None:
     heard: list[tuple[str, list[Any]]] = []
     subs.listeners.append(lambda method, params: heard.append((method, params)))
     subs.begin([SH])
-    subs.record([SH], [status((TXID_A, 5)).upper()])
+    subs.answered(SH, status((TXID_A, 5)).upper())
     note = {"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, status((TXID_A, 5))]}
     subs.notify(note, 0.0)  # the status it has
     subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": ["77" * 32, None]}, 0.0)
@@ -221,7 +221,7 @@ def test_notifications_between_replies_are_dispatched_and_errors_wait_for_every_
     heard: list[list[Any]] = []
     proto.subscriptions.listeners.append(lambda method, params: heard.append(params))
     proto.subscriptions.begin([SH])
-    proto.subscriptions.record([SH], [None])
+    proto.subscriptions.answered(SH, None)
 
     def answer(method: str, params: list[Any]) -> Any:
         return {"error": {"code": -1, "message": "no"}} if params == [1] else {"result": params}
@@ -271,32 +271,80 @@ def signed_header() -> dict[str, Any]:
 # -- the scan plan and its cache -----------------------------------------------------------
 
 
-def test_scan_plan_asks_histories_once_and_serves_unchanged_statuses_from_the_cache() -> None:
-    cache = ScriptCache()
+def test_scan_plan_asks_histories_once_and_answers_current_statuses_without_asking() -> None:
+    cache, subs = ScriptCache(), Subscriptions(backend=NAME)
     script = bytes.fromhex("0014" + "11" * 20)
     sh = hashlib.sha256(script).digest()[::-1].hex()
     raw = [{"tx_hash": TXID_A, "height": 5}, {"tx_hash": TXID_B, "height": 0}]
     known = status((TXID_A, 5), (TXID_B, 0))
     expected = [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, None)]]
 
-    first = scan_scripts(cache, [script], backend=NAME)
-    assert next(first) == Subscribe([sh], [("blockchain.scripthash.get_history", [sh])])
+    first = scan_scripts(cache, subs, [script], backend=NAME)
+    assert next(first) == Refresh()  # the pushes so far are handled first
+    assert first.send(None) == Subscribe([sh], [("blockchain.scripthash.get_history", [sh])])
+    subs.begin([sh])
+    subs.answered(sh, known)  # what the connection does with the reply
     with pytest.raises(StopIteration) as done:
         first.send(([known], [raw]))  # one round trip: statuses and histories together
     assert done.value.value == expected
 
-    again = scan_scripts(cache, [script], backend=NAME)
-    assert next(again) == Subscribe([sh], [])
+    # Subscribed on the live connection: its status is current, nothing is asked.
+    again = scan_scripts(cache, subs, [script], backend=NAME)
+    assert next(again) == Refresh()
     with pytest.raises(StopIteration) as done:
-        again.send(([known], []))
-    assert done.value.value == expected  # from the cache: nothing more asked
+        again.send(None)
+    assert done.value.value == expected
 
+    # A pushed status: only its history is asked.
     moved = [{"tx_hash": TXID_A, "height": 5}, {"tx_hash": TXID_B, "height": 7}]
-    changed = scan_scripts(cache, [script], backend=NAME)
-    next(changed)
-    assert changed.send(([status((TXID_A, 5), (TXID_B, 7))], [])) == Batch(
-        [("blockchain.scripthash.get_history", [sh])]
+    subs.notify(
+        {"method": SCRIPTHASH_SUBSCRIBE, "params": [sh, status((TXID_A, 5), (TXID_B, 7))]}, 0.0
     )
+    changed = scan_scripts(cache, subs, [script], backend=NAME)
+    next(changed)
+    assert changed.send(None) == Batch([("blockchain.scripthash.get_history", [sh])])
     with pytest.raises(StopIteration) as done:
         changed.send([moved])
     assert done.value.value == [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, 7)]]
+
+    # The stream went away: the status is void until subscribed again (the history of a
+    # script scanned before is asked only if the status changed).
+    subs.void()
+    assert subs.status(sh) is UNKNOWN
+    resumed = scan_scripts(cache, subs, [script], backend=NAME)
+    next(resumed)
+    assert resumed.send(None) == Subscribe([sh], [])
+    with pytest.raises(StopIteration) as done:
+        resumed.send(([status((TXID_A, 5), (TXID_B, 7))], []))
+    assert done.value.value == [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, 7)]]
+
+
+@pytest.mark.parametrize("plan", ["subscribe", "handshake"])
+def test_a_push_read_after_a_subscription_reply_wins_over_it(plan: str) -> None:
+    """The reply and a later push about the same script in one burst: the push is newer
+    (the connection must not apply the reply after the whole burst is read)."""
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+    old, new = status((TXID_A, 1)), status((TXID_A, 1), (TXID_B, 0))
+    other = "77" * 32
+    push = {"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, new]}
+    if plan == "handshake":
+        ScriptedServer(proto, lambda method, params: {"result": None}).run(
+            proto.subscribe([SH, other])
+        )
+        proto.reset()
+        assert proto.subscriptions.status(SH) is UNKNOWN  # void until restored
+
+    def answer(method: str, params: list[Any]) -> Any:
+        if method == "server.version":
+            return {"result": ["electrs", "1.4"]}
+        if params == [other]:  # the second request: the push goes out before its reply
+            server.pushes = [push]
+        return {"result": old if params == [SH] else None}
+
+    server = ScriptedServer(proto, answer)
+    if plan == "subscribe":
+        assert server.run(proto.subscribe([SH, other])) == ([old, None], [])
+    else:
+        server.run(proto.handshake())
+    assert proto.subscriptions.status(SH) == new
+    assert proto.subscriptions.status(other) is None

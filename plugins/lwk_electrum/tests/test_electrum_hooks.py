@@ -108,6 +108,7 @@ def test_a_history_above_the_kept_tip_makes_the_next_tip_ask(fake: FakeElectrum)
     # Block 6 confirms a payment; its header notification has not arrived yet.
     chain["height"] = 6
     index.by_sh[scripthash(spk)].append(("0e" * 32, 6))
+    index.push(scripthash(spk))
     assert c.scan_scripts([spk])[0][-1] == HistoryEntry("0e" * 32, 6)
     assert c.tip().height == 6
     assert fake.methods().count("blockchain.headers.subscribe") == 2
@@ -209,6 +210,7 @@ class Histories:
     """A server-side script index: scripthash -> [(txid, height)], with electrs' status."""
 
     def __init__(self, fake: FakeElectrum) -> None:
+        self.fake = fake
         self.by_sh: dict[str, list[tuple[str, int]]] = {}
         fake.handlers["blockchain.scripthash.subscribe"] = lambda p: self.status(p[0])
         fake.handlers["blockchain.scripthash.get_history"] = lambda p: [
@@ -221,12 +223,18 @@ class Histories:
             return None
         return hashlib.sha256("".join(f"{t}:{h}:" for t, h in history).encode()).hexdigest()
 
+    def push(self, sh: str) -> None:
+        """Notify the script's new status, as a server does to its subscribers."""
+        self.fake.notify("blockchain.scripthash.subscribe", [sh, self.status(sh)])
+
 
 def scripthash(spk: bytes) -> str:
     return hashlib.sha256(spk).digest()[::-1].hex()
 
 
-def test_status_cache_makes_an_unchanged_rescan_subscribe_only(fake: FakeElectrum) -> None:
+def test_an_unchanged_rescan_asks_nothing_and_a_pushed_status_its_history(
+    fake: FakeElectrum,
+) -> None:
     index = Histories(fake)
     scripts = [bytes([0x51, i]) for i in range(20)]
     for i in (2, 5, 11):
@@ -247,24 +255,25 @@ def test_status_cache_makes_an_unchanged_rescan_subscribe_only(fake: FakeElectru
         ("blockchain.scripthash.get_history", sh) for sh in shs
     ]
 
+    # Subscribed on this connection, every status is current (a change would be pushed):
+    # nothing is asked.
     fake.gate = 0
     before = len(fake.requests)
     assert c.scan_scripts(scripts) == first
-    assert {m for _, m, _ in fake.requests[before:]} == {"blockchain.scripthash.subscribe"}
-    assert len(fake.requests) - before == 20
+    assert fake.requests[before:] == []
 
-    # A payment to script 5 arrives: the server pushes its new status, the cache drops the
-    # entry, and the next scan fetches exactly that history again (a second burst: the
-    # script was scanned before, so its history is asked only once its status changed).
+    # A payment to script 5 arrives: the server pushes its new status, and the next scan
+    # asks exactly that history, nothing else.
     sh5 = scripthash(scripts[5])
     index.by_sh[sh5].append(("ee" * 32, 0))
-    fake.notify("blockchain.scripthash.subscribe", [sh5, index.status(sh5)])
+    index.push(sh5)
     before = len(fake.requests)
     third = c.scan_scripts(scripts)
     assert third[5] == [HistoryEntry("05" * 32, 105), HistoryEntry("ee" * 32, None)]
-    assert [(m, p) for _, m, p in fake.requests[before:] if m.endswith("get_history")] == [
+    assert [(m, p) for _, m, p in fake.requests[before:]] == [
         ("blockchain.scripthash.get_history", [sh5])
     ]
+    assert [h for i, h in enumerate(third) if i != 5] == [h for i, h in enumerate(first) if i != 5]
 
 
 def test_a_history_is_cached_under_its_own_status_only(fake: FakeElectrum) -> None:
@@ -284,11 +293,71 @@ def test_a_history_is_cached_under_its_own_status_only(fake: FakeElectrum) -> No
     index.by_sh[sh] = confirmed
     before = len(fake.requests)
     assert c.scan_scripts([spk]) == [[HistoryEntry("0a" * 32, 100)]]
-    assert fake.methods()[before:].count("blockchain.scripthash.get_history") == 1
+    assert fake.methods()[before:] == ["blockchain.scripthash.get_history"]
     # Fetched under that status now: the next rescan is served from the cache.
     before = len(fake.requests)
     assert c.scan_scripts([spk]) == [[HistoryEntry("0a" * 32, 100)]]
-    assert fake.methods()[before:] == ["blockchain.scripthash.subscribe"]
+    assert fake.methods()[before:] == []
+
+
+def test_a_connection_dropped_while_idle_is_never_answered_from(fake: FakeElectrum) -> None:
+    index = Histories(fake)
+    scripts = [b"\x51\x01", b"\x51\x02"]
+    shs = [scripthash(s) for s in scripts]
+    index.by_sh[shs[0]] = [("0a" * 32, 10)]
+    c = client(fake)
+    first = c.scan_scripts(scripts)
+    fake.drop_all()  # the server goes away between scans: no push tells what follows
+    index.by_sh[shs[1]] = [("0b" * 32, 11)]
+    before = len(fake.requests)
+    assert c.scan_scripts(scripts) == [first[0], [HistoryEntry("0b" * 32, 11)]]
+    # Reconnected: the subscriptions restored (their statuses void until then), then the
+    # history of the one whose status changed.
+    assert [(m, p) for _, m, p in fake.requests[before:]] == [
+        ("server.version", ["lwk-electrum 0.1", "1.4"]),
+        *[("blockchain.scripthash.subscribe", [sh]) for sh in shs],
+        ("blockchain.scripthash.get_history", [shs[1]]),
+    ]
+
+
+def test_a_server_that_does_not_push_is_trusted_until_the_connection_is_restored(
+    fake: FakeElectrum,
+) -> None:
+    """The trust assumption (README): a script's status comes from the server's pushes; a
+    server that changes a history without pushing is believed until the next reconnect."""
+    index = Histories(fake)
+    spk = b"\x51\x03"
+    sh = scripthash(spk)
+    c = client(fake)
+    assert c.scan_scripts([spk]) == [[]]
+    index.by_sh[sh] = [("0c" * 32, 12)]  # and no push
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[]]  # what the server last said
+    assert fake.requests[before:] == []
+    fake.drop_all()
+    assert c.scan_scripts([spk]) == [[HistoryEntry("0c" * 32, 12)]]
+
+
+def test_after_a_broadcast_the_next_scan_asks_the_statuses_again(fake: FakeElectrum) -> None:
+    """The server's push about a broadcast transaction may come after its reply: the next
+    scan asks (as LWK's, which always asks), so a wallet sees what it just sent."""
+    index = Histories(fake)
+    spk = b"\x51\x04"
+    sh = scripthash(spk)
+    fake.handlers["blockchain.transaction.broadcast"] = lambda params: TXID
+    c = client(fake)
+    assert c.scan_scripts([spk]) == [[]]
+    assert c.connection.broadcast(bytes.fromhex(TX_HEX)) == TXID
+    index.by_sh[sh] = [(TXID, 0)]  # in the server's mempool, not pushed yet
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry(TXID, None)]]
+    assert fake.methods()[before:] == [
+        "blockchain.scripthash.subscribe",
+        "blockchain.scripthash.get_history",
+    ]
+    before = len(fake.requests)
+    assert c.scan_scripts([spk]) == [[HistoryEntry(TXID, None)]]
+    assert fake.requests[before:] == []
 
 
 def test_statuses_are_checked_before_error_replies_and_subscriptions_kept(

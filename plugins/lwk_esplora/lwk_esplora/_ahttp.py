@@ -19,7 +19,7 @@ import httpx
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from ._network import install_network
-from ._response import Answer, Reply, Settings, TooSlow, mapped_errors
+from ._response import Answer, Reply, Settings, TooSlow, auth_headers, mapped_errors
 from ._retry import Pause, Retrying
 
 __all__ = ["AsyncHttpSession"]
@@ -74,18 +74,27 @@ class AsyncHttpSession:
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
             await asyncio.sleep(self._pause.remaining())
-            try:
-                async with self._slots:
-                    reply = await self._attempt(retrying, path, content)
-            except (BackendTimeout, BackendConnectError) as exc:
-                await asyncio.sleep(retrying.after_failure(exc))
+            async with self._slots:
+                # taken with the slot, right before sending: the freshest token
+                auth = self.settings.auth
+                token = None if auth is None else await auth.atoken()
+                try:
+                    reply = await self._attempt(retrying, path, content, token)
+                except (BackendTimeout, BackendConnectError) as exc:
+                    failure: BackendTimeout | BackendConnectError | None = exc
+                else:
+                    failure = None
+            if failure is not None:
+                await asyncio.sleep(retrying.after_failure(failure))
                 continue
-            delay = retrying.after_reply(reply)
+            delay = retrying.after_reply(reply, token)
             if delay is None:
                 return reply
             self._pause.extend(delay)
 
-    async def _attempt(self, retrying: Retrying, path: str, content: bytes | None) -> Reply:
+    async def _attempt(
+        self, retrying: Retrying, path: str, content: bytes | None, token: str | None
+    ) -> Reply:
         """One attempt, in a task of its own that only an anyio cancel scope stops: its
         deadline, or the caller's cancellation passed on. httpcore shields its clean-ups
         from anyio's cancellation, not from asyncio's own (`Task.cancel`), which can end a
@@ -93,7 +102,7 @@ class AsyncHttpSession:
         the pool then keeps it, and once all are kept every request waits for the pool."""
         start = time.monotonic()
         scope = anyio.CancelScope(deadline=anyio.current_time() + retrying.budget)
-        work = asyncio.ensure_future(self._exchange(retrying, path, content, scope, start))
+        work = asyncio.ensure_future(self._exchange(retrying, path, content, token, scope, start))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -108,6 +117,7 @@ class AsyncHttpSession:
         retrying: Retrying,
         path: str,
         content: bytes | None,
+        token: str | None,
         scope: anyio.CancelScope,
         start: float,
     ) -> Reply:
@@ -117,7 +127,10 @@ class AsyncHttpSession:
         with mapped_errors(self.settings, what, deadline):
             with scope:
                 async with client.stream(
-                    retrying.method, path.lstrip("/"), content=content
+                    retrying.method,
+                    path.lstrip("/"),
+                    content=content,
+                    headers=auth_headers(token),
                 ) as resp:
                     answer = Answer(self.name, what, resp, deadline)
                     if answer.in_memory is None:

@@ -33,6 +33,12 @@ class EsploraClient(Client):
     an Authorization bearer token) are sent with every request and never logged;
     ``transport`` replaces httpx's network transport (tests, custom sockets).
 
+    Authentication: ``token`` (a str, or a `lwk_core.auth.TokenProvider` such as
+    ``ClientCredentials``) is sent as ``Authorization: Bearer``; after a 401 the token is
+    renewed and the request retried once, then `AuthenticationFailed`; a 402 is
+    `InsufficientCredits`. A token (or an Authorization header) for a plain http:// URL is
+    refused (`InsecureTransport`) unless ``allow_insecure_auth=True``.
+
     Proxies: ``proxy`` is a proxy URL, ``socks5h://127.0.0.1:9050`` for Tor (SOCKS5 needs
     ``lwk-esplora[socks]``; the proxy resolves the server's name, so ``.onion`` hosts
     work) or ``http://host:port``; without it, and with ``trust_env`` (httpx's default),
@@ -45,7 +51,8 @@ class EsploraClient(Client):
     request goes out; ``verify`` is httpx's own setting (an ``ssl.SSLContext``, or False).
 
     Defaults: ``timeout=30.0, concurrency=8, headers=None, proxy=None, trust_env=True,
-    max_retries=5, verify=True, ca_file=None, cert_fingerprint=None`` (`Options`).
+    max_retries=5, verify=True, ca_file=None, cert_fingerprint=None, token=None,
+    allow_insecure_auth=False`` (`Options`).
     """
 
     connection: EsploraBackend

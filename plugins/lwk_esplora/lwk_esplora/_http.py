@@ -20,7 +20,7 @@ from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
 from ._network import install_network
-from ._response import Answer, Reply, Settings, mapped_errors
+from ._response import Answer, Reply, Settings, auth_headers, mapped_errors
 from ._retry import Pause, Retrying
 
 __all__ = ["HttpSession"]
@@ -132,18 +132,26 @@ class HttpSession:
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
             time.sleep(self._pause.remaining())
-            try:
-                with self._slots:
-                    reply = self._attempt(retrying, path, content)
-            except (BackendTimeout, BackendConnectError) as exc:
-                time.sleep(retrying.after_failure(exc))
+            with self._slots:
+                # taken with the slot, right before sending: the freshest token
+                token = None if self.settings.auth is None else self.settings.auth.token()
+                try:
+                    reply = self._attempt(retrying, path, content, token)
+                except (BackendTimeout, BackendConnectError) as exc:
+                    failure: BackendTimeout | BackendConnectError | None = exc
+                else:
+                    failure = None
+            if failure is not None:
+                time.sleep(retrying.after_failure(failure))
                 continue
-            delay = retrying.after_reply(reply)
+            delay = retrying.after_reply(reply, token)
             if delay is None:
                 return reply
             self._pause.extend(delay)
 
-    def _attempt(self, retrying: Retrying, path: str, content: bytes | None) -> Reply:
+    def _attempt(
+        self, retrying: Retrying, path: str, content: bytes | None, token: str | None
+    ) -> Reply:
         what = f"{retrying.method} {retrying.route}"
         start = time.monotonic()
         deadline = start + retrying.budget
@@ -152,7 +160,12 @@ class HttpSession:
             with (
                 mapped_errors(self.settings, what, deadline),
                 _deadline.until(deadline),
-                client.stream(retrying.method, path.lstrip("/"), content=content) as resp,
+                client.stream(
+                    retrying.method,
+                    path.lstrip("/"),
+                    content=content,
+                    headers=auth_headers(token),
+                ) as resp,
             ):
                 answer = Answer(self.name, what, resp, deadline)
                 if answer.in_memory is None:

@@ -40,6 +40,8 @@ OPTIONS = frozenset(
         "verify",
         "ca_file",
         "cert_fingerprint",
+        "token",
+        "allow_insecure_auth",
         "transport",
     }
 )

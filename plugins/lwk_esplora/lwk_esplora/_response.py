@@ -29,6 +29,7 @@ import attrs
 import httpx
 
 from lwk_core import InvalidArgument
+from lwk_core.auth import TokenProvider, as_token_provider, bearer, refuse_insecure
 from lwk_core.plugin import (
     BackendConnectError,
     BackendProtocolError,
@@ -52,6 +53,7 @@ __all__ = [
     "Reply",
     "Settings",
     "TooSlow",
+    "auth_headers",
     "mapped_errors",
 ]
 
@@ -95,6 +97,8 @@ class Options(TypedDict, total=False):
     verify: ssl.SSLContext | bool
     ca_file: str | os.PathLike[str] | None
     cert_fingerprint: str | None
+    token: str | TokenProvider | None
+    allow_insecure_auth: bool
 
 
 class Settings:
@@ -114,6 +118,8 @@ class Settings:
         verify: ssl.SSLContext | bool = True,
         ca_file: str | os.PathLike[str] | None = None,
         cert_fingerprint: str | None = None,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         if not isinstance(network, Network):
             raise TypeError("network must be a lwk_core.Network, e.g. Network.LIQUID_TESTNET")
@@ -139,6 +145,13 @@ class Settings:
         self.proxy = checked_proxy(proxy, trust_env=self.trust_env)
         self.pin = _tls_pin(self.base, verify, ca_file, cert_fingerprint)
         self.verify = tls_verify(verify, ca_file, self.pin)
+        self.auth = as_token_provider(token)
+        if self.auth is not None or any(k.lower() == "authorization" for k in self.headers):
+            refuse_insecure(
+                self.name,
+                encrypted=self.base.scheme == "https",
+                allow_insecure_auth=allow_insecure_auth,
+            )
 
     def client_arguments(self) -> dict[str, object]:
         """The arguments of the httpx client (sync or async) of this server.
@@ -166,6 +179,11 @@ class Settings:
     def too_slow(self) -> str:
         limit = self.timeout * DEADLINE_FACTOR
         return f"no complete answer within {limit:g}s ({DEADLINE_FACTOR:g} x timeout)"
+
+
+def auth_headers(token: str | None) -> dict[str, str] | None:
+    """The request's own headers: the bearer token of the attempt, if any."""
+    return None if token is None else {"Authorization": bearer(token)}
 
 
 class TooSlow(Exception):

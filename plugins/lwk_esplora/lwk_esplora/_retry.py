@@ -10,7 +10,10 @@ raise (raised by the policy itself), or None: the reply is final. The rules:
   pause every request of the session (`Pause`);
 - dropped connections and 502/504 up to `max_retries` times, a refused connection (or DNS,
   TLS failure) and a timeout once, and only for idempotent requests;
-- the server gets at most `2 * timeout` per request over all its attempts (`budget`).
+- the server gets at most `2 * timeout` per request over all its attempts (`budget`);
+- a 401 renews the token (if the provider can) and retries once, then is
+  AuthenticationFailed; a 402 is InsufficientCredits (both as Blockstream's enterprise
+  Esplora answers them: Blockstream/lwk, lwk_wollet/src/clients/asyncr/esplora.rs).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import attrs
 import httpx
 
 from lwk_core.plugin import (
+    AuthenticationFailed,
     BackendConnectError,
     BackendTimeout,
     CertificatePinMismatch,
     CertificateRejected,
+    InsufficientCredits,
     ProxyRefused,
     ProxyUnreachable,
     RateLimited,
@@ -101,6 +106,7 @@ class RetryState:
     retries: int = 0
     timeouts: int = 0
     waited: float = 0.0  # rate-limit waits so far: a chain fails over after ~a minute
+    renewed: bool = False  # the token was renewed after a 401 (once per request)
 
     def retry_timeout(self, budget: float) -> bool:
         """After a timeout, with `budget` seconds of the server's time left."""
@@ -205,8 +211,17 @@ class Retrying:
         )
         return delay
 
-    def after_reply(self, reply: Reply) -> float | None:
-        """None: `reply` is the answer; else the session pauses that long, then retries."""
+    def after_reply(self, reply: Reply, token: str | None = None) -> float | None:
+        """None: `reply` is the answer; else the session pauses that long, then retries.
+
+        `token` is the one the attempt sent (None: no token provider)."""
+        if reply.status == 401:
+            return self._unauthorized(token)
+        if reply.status == 402:
+            raise InsufficientCredits(
+                f"HTTP 402 on {self.method} {self.route}: {reply.message()}",
+                backend=self.settings.name,
+            )
         if reply.status not in RATE_STATUSES:
             return None
         wait = parse_retry_after(reply.retry_after)
@@ -229,3 +244,25 @@ class Retrying:
             self.settings.max_retries,
         )
         return delay
+
+    def _unauthorized(self, token: str | None) -> float:
+        """After a 401: retry at once with a renewed token, or AuthenticationFailed."""
+        auth = self.settings.auth
+        if (
+            token is not None
+            and auth is not None
+            and not self.state.renewed
+            and auth.refused(token)
+        ):
+            self.state.renewed = True
+            log.info(
+                "%s: HTTP 401 on %s %s, renewing the token and retrying",
+                self.settings.name,
+                self.method,
+                self.route,
+            )
+            return 0.0
+        why = "no token was sent" if token is None else "the server refuses the token"
+        raise AuthenticationFailed(
+            f"HTTP 401 on {self.method} {self.route}: {why}", backend=self.settings.name
+        )

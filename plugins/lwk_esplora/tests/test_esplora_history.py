@@ -132,8 +132,9 @@ def test_scripts_are_scanned_in_parallel_in_order() -> None:
     requests = len(fake.requests)
     assert requests == 40 + sum(1 for i in range(40) if i % 3)  # 67
     assert fake.max_in_flight == 8
-    # Sequential would take requests * 50 ms = 3.35 s; 8 at once need about 1/8 of that.
-    assert elapsed < requests * 0.05 / 3, (requests, elapsed)
+    # Sequential would take requests * 50 ms = 3.35 s; 8 at once need about 1/8 of that
+    # (the bound leaves room for a loaded machine; max_in_flight above is the exact check).
+    assert elapsed < requests * 0.05 * 0.6, (requests, elapsed)
 
 
 def test_over_50_unconfirmed_without_mempool_listing_is_an_error(

@@ -19,7 +19,7 @@ import lwk
 import pytest
 from lwk_esplora import EsploraClient
 from lwk_regtest import Faults, Regtest, RegtestChain
-from shared_data import DATA, load_fixture
+from shared_data import DATA, load_fixture, regtest_wallet_descriptor
 
 from lwk_core import (
     BackendChain,
@@ -36,14 +36,7 @@ from lwk_core import (
 from lwk_core._address import script_to_address
 
 NETWORK = Network.ELEMENTS_REGTEST
-DESCRIPTOR = next(
-    v["descriptor"]
-    for v in load_fixture("descriptor-vectors.json")["vectors"]
-    if v["network"] == "elementsregtest"
-    and v["shape"].startswith("wpkh")
-    and "slip77" in v["descriptor"]
-    and "<0;1>" in v["descriptor"]
-)
+DESCRIPTOR = regtest_wallet_descriptor()
 ELSEWHERE = script_to_address(b"\x00\x14" + b"\x11" * 20, None, NETWORK)  # not the wallet's
 
 
@@ -332,7 +325,9 @@ def test_requests_run_in_parallel(env: Env) -> None:
         f"\n{len(scripts)} scripts: {requests} requests in {elapsed:.3f}s "
         f"(sequential: {requests * 0.05:.2f}s)"
     )
-    assert elapsed < requests * 0.05 / 3
+    # Sequential takes at least requests x 50 ms (the server sleeps before each reply); 8 at
+    # once take about 1/8 of it. The bound leaves room for a loaded machine.
+    assert elapsed < requests * 0.05 * 0.6
 
 
 def test_parallel_results_keep_order_under_jitter(env: Env) -> None:

@@ -8,13 +8,16 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 `electrum_ssl_url` (ssl://localhost:P, a self-signed certificate: `cert_pem`,
 `cert_fingerprint`), `esplora_url` (http://127.0.0.1:P), `waterfalls_url`
 (waterfalls+http://127.0.0.1:P, a Waterfalls server that serves the Esplora routes too),
-`electrum_server`, `esplora_server`, `waterfalls_server`, `electrum_faults`, `esplora_faults`.
+`electrum_server`, `electrum_ssl_server`, `esplora_server`, `waterfalls_server`,
+`electrum_faults`, `esplora_faults`.
 Control: `faucet`, `issue_asset`, `spend`, `build_payment`, `build_spend`, `mine`, `reorg`,
 `evict`, `fund_wallet`, `example_wallet`.
 
 `Regtest(signers=BlockSigners.generate(2, 3))` signs every block with that federation
 (legacy headers, or dynafed ones with `dynafed=True`); verify them with
 `client.block_signers = rt.signers.federation()`.
+`Regtest(auth=TokenIssuer({"client": "secret"}))` makes every server require OAuth2
+bearer tokens (issued at `rt.token_url`), as Blockstream's enterprise servers do.
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
 `Regtest(process=True)` runs chain and servers in a child process (`python -m lwk_regtest`)
 so that they do not compete with a timed client for the GIL; the control methods (faucet,
@@ -24,12 +27,13 @@ the Faults objects are not available (use `rt.set_faults`).
 
 import logging
 
+from ._auth import TokenIssuer
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 from ._regtest import Regtest
 from ._signing import BlockSigners
 
-__all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected"]
+__all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected", "TokenIssuer"]
 
 RegtestRejected.__module__ = __name__  # shown as lwk_regtest.RegtestRejected
 

@@ -62,6 +62,7 @@ class Session:
         self.tip: str | None = None  # tip hash last told to a headers subscriber
         self.scripthashes: dict[str, str | None] = {}  # subscribed hash -> last status sent
         self.hung = False
+        self.authenticated = False  # a TokenIssuer accepted the connection's first token
         self.task = asyncio.current_task()
 
 

@@ -8,14 +8,28 @@ Subscriptions (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`
 notifications as soon as the chain changes. `blockchain.scripthash.listunspent` and
 `get_balance` are not served (LWK never asks; their Liquid JSON is build-dependent).
 
+A control command that changes the chain (`Regtest.faucet`, `mine`, `reorg` ...) returns once
+the pushes it caused went out (`settle`), so a client that relies on pushes, as the protocol
+intends, sees the change at its next call, as on a server that pushed a moment earlier.
+
 Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
-consumed by the method they falsify. `latency` delays each write (one network round trip).
+consumed by the method they falsify. `latency` delays each reply and push by that long after
+the server produced it, as a network delays packets in flight: replies go out in order, and
+later requests are read and answered meanwhile (a pipelined burst pays it once, not per read).
+
+With a `TokenIssuer` (`auth`) the server behaves as Blockstream's authenticating Electrum
+proxy (Blockstream/lwk, lwk_wollet/src/clients/blocking/electrum_client.rs): the first
+request of a connection must carry a valid bearer token in its `authorization` member,
+else it is answered with JSON-RPC error -32004 (authentication required) and the
+connection is closed; each request then spends a credit, -32000 (insufficient credits)
+once they are spent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import json
 import socket
@@ -27,11 +41,19 @@ from typing import Any
 
 from lwk_core.primitives import electrum_status
 
+from ._auth import TokenIssuer
 from ._chain import RegtestChain
 from ._electrum_methods import MAX_HEADERS, ElectrumMethods, RpcError, Session
 from ._faults import Faults
 
-__all__ = ["MAX_ARRAY_BATCH", "MAX_HEADERS", "MAX_LINE", "ElectrumServer"]
+__all__ = [
+    "AUTHENTICATION_REQUIRED",
+    "INSUFFICIENT_CREDITS",
+    "MAX_ARRAY_BATCH",
+    "MAX_HEADERS",
+    "MAX_LINE",
+    "ElectrumServer",
+]
 
 MAX_ARRAY_BATCH = 20
 MAX_LINE = 4 * 1024 * 1024  # bytes; a request line longer than this closes the connection
@@ -44,6 +66,9 @@ _METHOD_FAULTS = {
 }
 _LYING_TIP_AHEAD = 1000
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
+_MAX_QUEUED = 64  # writes in flight per connection before the server stops reading it
+AUTHENTICATION_REQUIRED = -32004  # the JSON-RPC codes of Blockstream's Electrum proxy
+INSUFFICIENT_CREDITS = -32000
 
 
 def _encode(obj: object) -> bytes:
@@ -66,6 +91,89 @@ class _Close(Exception):
         self.reset = reset
 
 
+def _unacked(sock: socket.socket) -> int:
+    """Bytes sent on `sock` that the peer has not acknowledged yet (Linux's SIOCOUTQ, see
+    tcp(7)); 0 where the system cannot tell."""
+    try:
+        import fcntl
+        import termios
+
+        queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (ImportError, OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", queued)[0])
+
+
+class _Outbox:
+    """The writes of one connection, each sent `delay` seconds after it was queued, in order.
+
+    A task of its own sends them, so the connection's reader goes on reading (up to
+    `_MAX_QUEUED` writes in flight, then it waits: the backpressure a full TCP window gives).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, sock: socket.socket | None) -> None:
+        self._writer = writer
+        self._sock = sock
+        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None] | None] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._queued = self._handled = 0  # writes queued, and gone out (or dropped) so far
+        self._progress = asyncio.Event()  # set whenever `_handled` grows
+        self.task = asyncio.get_running_loop().create_task(self._send())
+
+    def put(self, data: bytes, delay: float, close: _Close | None = None) -> None:
+        due = asyncio.get_running_loop().time() + delay
+        self._queued += 1
+        self._queue.put_nowait((due, data, close))
+        if self._queue.qsize() >= _MAX_QUEUED:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+    async def sent(self) -> None:
+        """Return once the writes queued so far reached the client (written, and acknowledged
+        by its TCP stack, so they wait in its socket), or the connection ended."""
+        target = self._queued
+        while self._handled < target and not self.task.done():
+            self._progress.clear()
+            await asyncio.wait(
+                [asyncio.ensure_future(self._progress.wait()), self.task],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        while self._sock is not None and not self.task.done() and _unacked(self._sock):
+            await asyncio.sleep(0.001)
+
+    async def finish(self) -> None:
+        """Send what is queued, then return (the connection is closed by the caller)."""
+        self._queue.put_nowait(None)
+        await self.task
+
+    async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while (item := await self._queue.get()) is not None:
+                if self._queue.qsize() < _MAX_QUEUED:
+                    self._room.set()
+                due, data, close = item
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                if data:
+                    self._writer.write(data)
+                    await self._writer.drain()
+                self._handled += 1
+                self._progress.set()
+                if close is not None:
+                    if close.reset and self._sock is not None:
+                        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                        self._writer.transport.abort()
+                    return
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        finally:
+            self._room.set()  # a reader waiting for room must not wait forever
+
+
 class ElectrumServer:
     """Serve `chain` over the Electrum protocol from a background thread."""
 
@@ -79,15 +187,17 @@ class ElectrumServer:
         faults: Faults | None = None,
         max_line: int = MAX_LINE,
         txs_limit: int = TXS_LIMIT,
+        auth: TokenIssuer | None = None,
     ) -> None:
         self.chain = chain
+        self.auth = auth
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.faults = faults if faults is not None else Faults()
         self.max_line = max_line
         self.requests: collections.Counter[str] = collections.Counter()
-        self._sessions: set[Session] = set()
+        self._sessions: dict[Session, _Outbox] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -122,6 +232,25 @@ class ElectrumServer:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
         thread.join(timeout=10)
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """From another thread: return once the pushes of the chain's changes so far went
+        out to every subscriber (at most `timeout` seconds plus the latency: a client that
+        stopped reading cannot block the caller)."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
+            return
+        # `_on_chain_change` scheduled `_notify_all` before this: it runs first (FIFO).
+        future = asyncio.run_coroutine_threadsafe(self._sent(), loop)
+        try:
+            future.result(timeout + self.faults.latency)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            future.cancel()
+
+    async def _sent(self) -> None:
+        outboxes = [asyncio.ensure_future(o.sent()) for o in self._sessions.values()]
+        if outboxes:
+            await asyncio.wait(outboxes)
+
     def __enter__(self) -> ElectrumServer:
         return self.start()
 
@@ -148,12 +277,25 @@ class ElectrumServer:
         finally:
             loop.close()
 
+    def disconnect_all(self) -> None:
+        """Close every client connection (as a restarting proxy would); keep listening."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def close() -> None:
+            for session in list(self._sessions):
+                session.writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
+
     async def _shutdown(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
         assert self._server is not None
         self._server.close()
         tasks = [s.task for s in self._sessions if s.task is not None]
+        tasks += [outbox.task for outbox in self._sessions.values()]
         for session in list(self._sessions):
             session.writer.transport.abort()
         if tasks:
@@ -168,10 +310,11 @@ class ElectrumServer:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = Session(writer)
-        self._sessions.add(session)
+        outbox = self._sessions[session] = _Outbox(writer, sock)
         buffer = bytearray()
         try:
             while data := await reader.read(65536):
+                await outbox.wait_for_room()
                 if self.ssl_context is None and not buffer and data.startswith(b"\x16\x03"):
                     break  # a TLS handshake on the plain port (electrs drops it too)
                 scan_from = len(buffer)
@@ -182,20 +325,15 @@ class ElectrumServer:
                 payload, close = self._answer(session, lines, len(buffer))
                 if session.hung:
                     continue
-                if payload:
-                    if self.faults.latency:
-                        await asyncio.sleep(self.faults.latency)
-                    writer.write(payload)
-                    await writer.drain()
+                if payload or close is not None:
+                    outbox.put(payload, self.faults.latency, close)
                 if close is not None:
-                    if close.reset and sock is not None:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-                        writer.transport.abort()
                     break
         except (ConnectionError, OSError, ssl.SSLError):
             pass
         finally:
-            self._sessions.discard(session)
+            await outbox.finish()
+            self._sessions.pop(session, None)
             writer.close()
 
     def _answer(
@@ -247,6 +385,9 @@ class ElectrumServer:
         if not isinstance(method, str) or not isinstance(params, list) or "id" not in request:
             return _error(request_id, -32600, "invalid request"), None
         self.requests[method] += 1
+        denied = self._authorize(session, request)
+        if denied is not None:
+            return denied, None
         fault = self._take_fault(method)
         if fault == "refuse":
             raise _Close(reset=True)
@@ -272,6 +413,25 @@ class ElectrumServer:
             filler = "00" * (_OVERSIZED_BYTES // 2)
             return reply, _encode({"jsonrpc": "2.0", "id": request_id, "result": filler})
         return reply, None
+
+    def _authorize(self, session: Session, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The error reply of a request the proxy refuses (None: serve it); a connection
+        whose token is refused is closed after the reply."""
+        auth, request_id = self.auth, request.get("id")
+        if auth is None:
+            return None
+        if session.authenticated:
+            verdict = auth.charge()
+        else:
+            authorization = request.get("authorization")
+            verdict = auth.check(authorization if isinstance(authorization, str) else None)
+            if verdict == "unauthorized":
+                error = _error(request_id, AUTHENTICATION_REQUIRED, "authentication required")
+                raise _Close(_encode(error))
+            session.authenticated = True
+        if verdict == "no_credits":
+            return _error(request_id, INSUFFICIENT_CREDITS, "insufficient credits")
+        return None
 
     def _take_fault(self, method: str) -> str | None:
         mode = self.faults.mode
@@ -307,7 +467,7 @@ class ElectrumServer:
         with self.chain.lock:
             tip_hash = self.chain.tip_hash()
             tip = self._methods.tip()
-            for session in list(self._sessions):
+            for session, outbox in list(self._sessions.items()):
                 if session.hung:
                     continue
                 out: list[bytes] = []
@@ -326,7 +486,7 @@ class ElectrumServer:
                             _encode(self._notification("blockchain.scripthash.subscribe", params))
                         )
                 if out:
-                    session.writer.write(b"".join(out))
+                    outbox.put(b"".join(out), self.faults.latency)
 
     @staticmethod
     def _notification(method: str, params: list[Any]) -> dict[str, Any]:

@@ -15,12 +15,18 @@ body of the route's type), wrong_tx (`/tx/:txid/raw|hex` answer another transact
 lying_tip (a tip 1000 blocks above the real one, with a matching made-up header), http429
 (with `Retry-After: <faults.retry_after>`) and http500. A fault that does not concern a route
 (wrong_tx, lying_tip) still uses up one of its `remaining` requests.
+
+With a `TokenIssuer` (`auth`), the server also is the token endpoint (`POST /oauth/token`)
+and serves the other routes only to a valid `Authorization: Bearer` token: 401 with
+`WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 section 3) otherwise, 402 once
+the credits are spent, as Blockstream's enterprise gateway answers.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import select
 import socket
@@ -33,6 +39,7 @@ from typing import Any, Final
 
 import attrs
 
+from ._auth import TOKEN_PATH, TokenIssuer
 from ._esplora_handlers import LYING_TIP_OFFSET
 from ._esplora_query import ChainView
 from ._esplora_reply import OVERSIZED_BYTES, HttpError, Reply, encode, oversized
@@ -91,7 +98,7 @@ class EsploraServer:
     """Serve `chain` over Esplora REST on `host:port` (0: any free port) from a thread.
 
     `requests` counts the requests received per route name (e.g. "GET /tx/:txid/raw"),
-    faulty or not; unmatched paths count as "unknown".
+    faulty or not; unmatched paths count as "unknown". `auth` requires bearer tokens.
     """
 
     def __init__(
@@ -101,9 +108,11 @@ class EsploraServer:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Faults | None = None,
+        auth: TokenIssuer | None = None,
     ) -> None:
         self.chain = chain
         self.faults = faults if faults is not None else Faults()
+        self.auth = auth
         self.requests: collections.Counter[str] = collections.Counter()
         self._address = (host, port)
         self._router = Router(chain)
@@ -194,6 +203,10 @@ class EsploraServer:
         if target == "/api" or target.startswith("/api/"):
             target = target[4:] or "/"
         body = self._read_body(handler)
+        denied = self._authorize(handler, method, target, body)
+        if denied is not None:
+            handler.wfile.write(encode(denied, handler.close_connection)[0])
+            return
         name, respond = self._router.match(
             method, target, params, body if isinstance(body, bytes) else b""
         )
@@ -229,6 +242,26 @@ class EsploraServer:
                 conn.close()
             else:
                 conn.shutdown(socket.SHUT_RDWR)
+
+    def _authorize(
+        self, handler: _RequestHandler, method: str, target: str, body: bytes | Reply
+    ) -> Reply | None:
+        """The answer of the token endpoint, or of a refused request; None: serve it."""
+        auth = self.auth
+        if auth is None:
+            return None
+        if method == "POST" and target == TOKEN_PATH and isinstance(body, bytes):
+            with self._lock:
+                self.requests[f"POST {TOKEN_PATH}"] += 1
+            status, answer = auth.token_reply(body)
+            return Reply(status, json.dumps(answer).encode(), "application/json")
+        verdict = auth.check(handler.headers.get("Authorization"))
+        if verdict == "unauthorized":
+            challenge = (("WWW-Authenticate", 'Bearer error="invalid_token"'),)
+            return Reply(401, b"Unauthorized", headers=challenge)
+        if verdict == "no_credits":
+            return Reply(402, b"Insufficient credits")
+        return None
 
     def _reply(self, respond: Handler, fault: str | None) -> Reply:
         if fault == "http429":

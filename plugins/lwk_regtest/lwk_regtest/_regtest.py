@@ -12,6 +12,7 @@ from typing import Any
 
 from lwk_core import Chain, Network, OutPoint, TxOutSecrets, WolletDescriptor
 
+from ._auth import TOKEN_PATH, TokenIssuer
 from ._chain import RegtestChain
 from ._child import Child, spend_params
 from ._electrum_server import ElectrumServer
@@ -31,6 +32,10 @@ from ._waterfalls_server import WaterfallsServer
 
 __all__ = ["Regtest"]
 
+_CHANGES = frozenset(
+    {"faucet", "issue_asset", "spend", "mine", "reorg", "evict", "fund_wallet", "extend_fixture"}
+)  # the control commands that change the chain
+
 _EXAMPLE_PAYMENTS = (100_000, 50_000, 25_000)
 
 
@@ -40,6 +45,8 @@ class Regtest:
     `cache_dir` holds built transactions (default: $LWK_REGTEST_CACHE or
     ~/.cache/lwk-regtest); `cache=False` builds everything afresh. `genesis_hash` is the
     chain the servers say they serve (default: the network's; see RegtestChain).
+    `auth` (a TokenIssuer, in-process only) makes every server require bearer tokens, and
+    the Esplora server the token endpoint at `token_url`.
     """
 
     def __init__(
@@ -51,8 +58,12 @@ class Regtest:
         process: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        auth: TokenIssuer | None = None,
         _fixture: tuple[str, int] | None = None,
     ) -> None:
+        if auth is not None and process:
+            raise ValueError("token authentication is supported in-process only")
+        self.auth = auth
         self.network = network
         self.genesis_hash = genesis_hash or network.genesis_hash
         if signers is not None and (process or _fixture is not None):
@@ -67,6 +78,7 @@ class Regtest:
         self._child: Child | None = None
         self._example: str | None = None
         self.electrum_url = self.electrum_ssl_url = self.esplora_url = self.waterfalls_url = ""
+        self.token_url = ""
         self.cert_pem = b""
         self.cert_fingerprint = ""
 
@@ -108,6 +120,8 @@ class Regtest:
         self.waterfalls_url = info["waterfalls_url"]
         self.cert_pem = info["cert_pem"].encode()
         self.cert_fingerprint = info["cert_fingerprint"]
+        if self.auth is not None:
+            self.token_url = self.esplora_url + TOKEN_PATH
         return self
 
     def stop(self) -> None:
@@ -139,11 +153,12 @@ class Regtest:
             )
         self._faucet = Faucet(self._chain, cache=TxCache(self._cache_dir))
         cert = self_signed_cert()
+        auth = self.auth
         self._servers = [
-            ElectrumServer(self._chain).start(),
-            ElectrumServer(self._chain, ssl_context=cert.server_context()).start(),
-            EsploraServer(self._chain).start(),
-            WaterfallsServer(self._chain).start(),
+            ElectrumServer(self._chain, auth=auth).start(),
+            ElectrumServer(self._chain, ssl_context=cert.server_context(), auth=auth).start(),
+            EsploraServer(self._chain, auth=auth).start(),
+            WaterfallsServer(self._chain, auth=auth).start(),
         ]
         return {
             "network": self._chain.network.value,
@@ -173,6 +188,12 @@ class Regtest:
     @property
     def electrum_server(self) -> ElectrumServer:
         server = self._local_servers()[0]
+        assert isinstance(server, ElectrumServer)
+        return server
+
+    @property
+    def electrum_ssl_server(self) -> ElectrumServer:
+        server = self._local_servers()[1]
         assert isinstance(server, ElectrumServer)
         return server
 
@@ -294,7 +315,16 @@ class Regtest:
         return self.handle(method, list(params))
 
     def handle(self, method: str, params: list[Any]) -> Any:
-        """Run one control command here (what the child does for `process=True`)."""
+        """Run one control command here (what the child does for `process=True`); one that
+        changes the chain returns once the Electrum servers pushed the change."""
+        result = self._handle(method, params)
+        if method in _CHANGES:
+            for server in self._servers:
+                if isinstance(server, ElectrumServer):
+                    server.settle()
+        return result
+
+    def _handle(self, method: str, params: list[Any]) -> Any:
         chain, faucet = self.chain, self._faucet
         assert faucet is not None
         if method == "faucet":

@@ -33,6 +33,7 @@ import pyrage
 from lwk_core import Chain, DecodeError, DescriptorError, Network, WolletDescriptor
 from lwk_core.primitives import address_to_script, descriptor_checksum, script_to_address
 
+from ._auth import TokenIssuer
 from ._esplora_query import ChainView
 from ._esplora_reply import HttpError, Reply, json_reply, text_reply
 from ._esplora_router import Handler, Router
@@ -236,8 +237,9 @@ class WaterfallsServer(EsploraServer):
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Faults | None = None,
+        auth: TokenIssuer | None = None,
     ) -> None:
-        super().__init__(chain, host=host, port=port, faults=faults)
+        super().__init__(chain, host=host, port=port, faults=faults, auth=auth)
         self._state_lock = threading.Lock()  # identity and learned
         self.learned: collections.Counter[str] = collections.Counter()
         self.identity = pyrage.x25519.Identity.generate()

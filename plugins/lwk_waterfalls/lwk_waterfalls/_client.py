@@ -10,6 +10,7 @@ import httpx
 from lwk_esplora import EsploraClient
 
 from lwk_core import Client, Network
+from lwk_core.auth import TokenProvider
 
 from ._backend import WaterfallsBackend
 
@@ -45,8 +46,8 @@ class WaterfallsClient(Client):
     broadcasts use the Esplora routes the server also serves; ``timeout``,
     ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
     Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
-    ``ca_file``, ``cert_fingerprint`` and ``transport`` work as for
-    lwk_esplora.EsploraClient.
+    ``ca_file``, ``cert_fingerprint``, ``token``, ``allow_insecure_auth`` and
+    ``transport`` work as for lwk_esplora.EsploraClient.
     """
 
     connection: WaterfallsBackend
@@ -66,6 +67,8 @@ class WaterfallsClient(Client):
         verify: ssl.SSLContext | bool = True,
         ca_file: str | os.PathLike[str] | None = None,
         cert_fingerprint: str | None = None,
+        token: str | TokenProvider | None = None,
+        allow_insecure_auth: bool = False,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not isinstance(send_descriptor, bool):
@@ -82,6 +85,8 @@ class WaterfallsClient(Client):
             verify=verify,
             ca_file=ca_file,
             cert_fingerprint=cert_fingerprint,
+            token=token,
+            allow_insecure_auth=allow_insecure_auth,
             transport=transport,
         )
         backend = WaterfallsBackend(esplora, network, send_descriptor=send_descriptor)

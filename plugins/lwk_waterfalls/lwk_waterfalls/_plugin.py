@@ -39,6 +39,8 @@ OPTIONS = frozenset(
         "verify",
         "ca_file",
         "cert_fingerprint",
+        "token",
+        "allow_insecure_auth",
         "transport",
     }
 )

@@ -6,15 +6,20 @@ import argparse
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lwk_core import BackendChain, Wollet
 from lwk_core.cli import (
+    balance_json,
     describe_update,
     format_btc,
     log_to,
     print_balance,
+    print_json,
     print_txs,
+    tip_json,
+    tx_json,
+    update_json,
     watch_updates,
 )
 
@@ -35,9 +40,10 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
         help="a tour on an embedded regtest chain (no network needed)",
         description="Start an embedded Liquid regtest chain, fund a wallet, sync it through "
         "a failover chain whose first backend is down, show the balance and transactions, "
-        "then watch a payment arrive and confirm. Takes a few seconds.",
+        "then watch a payment arrive and confirm. Takes a few seconds. --json: the same "
+        "steps as JSON objects, one per line.",
     )
-    p.set_defaults(run=lambda args: run_demo())
+    p.set_defaults(run=lambda args: run_demo(as_json=args.json))
 
 
 def _closed_port() -> int:
@@ -52,61 +58,110 @@ def _step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def run_demo() -> int:
+def run_demo(*, as_json: bool = False) -> int:
+    """The tour, as text; with `as_json` the same steps as JSON objects, one per line."""
     from .. import Regtest
 
     started = time.monotonic()
-    print("lwk demo: a watch-only Liquid wallet kept in sync through a failover chain")
-    _step("starting an embedded Liquid regtest chain")
+    say = _Narrator(as_json)
+    say.text("lwk demo: a watch-only Liquid wallet kept in sync through a failover chain")
+    say.step("starting an embedded Liquid regtest chain")
     with Regtest() as rt:
-        print(f"   electrum  {rt.electrum_url}\n   esplora   {rt.esplora_url}")
-        _step("the faucet funds an example wallet; a block confirms the payments")
+        say.text(f"   electrum  {rt.electrum_url}\n   esplora   {rt.esplora_url}")
+        say.json(
+            event="chain",
+            network=rt.network.value,
+            electrum_url=rt.electrum_url,
+            esplora_url=rt.esplora_url,
+        )
+        say.step("the faucet funds an example wallet; a block confirms the payments")
         wollet = Wollet(rt.network, rt.example_wallet())
-        print(f"   wallet {wollet.dwid()} (watch-only: a descriptor, no private keys)")
+        say.text(
+            f"   wallet id {wollet.dwid()}\n"
+            "   (the dwid, ELIP-152: LWK's name for this descriptor's wallet, derived from it but\n"
+            "   revealing none of its keys; the wallet is watch-only: no private keys)"
+        )
+        say.json(event="wallet", dwid=wollet.dwid())
 
         down = f"tcp://127.0.0.1:{_closed_port()}"
         backends = [down, rt.electrum_url, rt.esplora_url]
-        _step("syncing through BackendChain([...]) whose first backend is down")
+        say.step("syncing through BackendChain([...]) whose first backend is down")
         notes = ("nothing listens here", "Electrum", "Esplora")
         for i, (url, note) in enumerate(zip(backends, notes, strict=True), start=1):
-            print(f"   {i}. {url}  ({note})")
+            say.text(f"   {i}. {url}  ({note})")
         with (
             BackendChain(backends, network=rt.network) as chain,
-            log_to(to_stdout=True, logger="lwk_core.failover", fmt="   ! %(message)s"),
+            # the failover is part of the story: on stdout as text, on stderr beside JSON
+            log_to(
+                to_stdout=not as_json,
+                logger="lwk_core.failover",
+                fmt="lwk: warning: %(message)s" if as_json else "   ! %(message)s",
+            ),
         ):
             update = chain.sync(wollet)
             if update is not None:
                 wollet.apply_update(update)
             tip = wollet.tip()
-            print(f"   synced to height {tip.height if tip else '?'}")
-
-            _step("balance")
-            print_balance(wollet.balance(), rt.network, indent="   ")
-            _step("transactions, newest first")
-            print_txs(wollet.transactions(), rt.network, indent="   ")
+            say.text(f"   synced to height {tip.height if tip else '?'}")
+            say.json(
+                event="synced",
+                backends=backends,
+                tip=tip_json(tip),
+                **balance_json(wollet.balance(), rt.network),
+                transactions=[tx_json(tx) for tx in wollet.transactions()],
+            )
+            if not as_json:
+                _step("balance")
+                print_balance(wollet.balance(), rt.network, indent="   ")
+                _step("transactions, newest first (FEE: only what the wallet paid)")
+                print_txs(wollet.transactions(), rt.network, indent="   ")
 
             address = wollet.address()
-            _step(
+            say.step(
                 f"watching; the faucet now pays {format_btc(_LIVE)} L-BTC to address "
                 f"#{address.index()}"
             )
+            say.json(event="watching", address=address.address(), index=address.index())
             payer = threading.Timer(0.3, rt.faucet, (address.address(), _LIVE))
             payer.start()
             try:
-                _follow_payment(rt, chain, wollet)
+                _follow_payment(rt, chain, wollet, say)
             finally:
                 payer.cancel()
-    print(f"\ndone in {time.monotonic() - started:.1f}s")
+    seconds = time.monotonic() - started
+    say.text(f"\ndone in {seconds:.1f}s")
+    say.json(event="done", seconds=round(seconds, 3))
     return 0
 
 
-def _follow_payment(rt: Regtest, chain: BackendChain, wollet: Wollet) -> None:
+class _Narrator:
+    """Prints the tour's text lines, or (as_json) its JSON objects; each call is one or
+    the other, so a step is written once for both."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def text(self, line: str) -> None:
+        if not self.as_json:
+            print(line, flush=True)
+
+    def step(self, title: str) -> None:
+        if not self.as_json:
+            _step(title)
+
+    def json(self, **fields: Any) -> None:
+        if self.as_json:
+            print_json(fields, compact=True)
+
+
+def _follow_payment(rt: Regtest, chain: BackendChain, wollet: Wollet, say: _Narrator) -> None:
     """Print updates until the live payment arrives, then mine it and show it confirmed."""
     for update in watch_updates(chain, wollet, interval=0.2):
         for line in describe_update(wollet, update):
-            print(f"   {line}", flush=True)
+            say.text(f"   {line}")
+        say.json(event="update", **update_json(wollet, update))
         if update.new_txs:
-            print("   (mining a block)", flush=True)
+            say.text("   (mining a block)")
             rt.mine(1)
         elif update.txid_height_new:
             return
