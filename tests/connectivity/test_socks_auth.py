@@ -20,6 +20,7 @@ from lwk_esplora import EsploraClient
 from lwk_regtest import Regtest, TokenIssuer
 from lwk_waterfalls import WaterfallsClient
 from shared_data import regtest_wallet_descriptor
+from token_regtest import fresh_issuer, paid_token_regtest
 
 from lwk_core import Client, Network, Wollet
 from lwk_core.auth import ClientCredentials
@@ -33,22 +34,13 @@ PAYMENTS = (60_000, 7_000)
 
 @pytest.fixture(scope="module")
 def rt() -> Iterator[Regtest]:
-    with Regtest(auth=TokenIssuer({CLIENT_ID: SECRET})) as rt:
-        wollet = Wollet(NETWORK, DESCRIPTOR)
-        for i, sats in enumerate(PAYMENTS):
-            rt.faucet(wollet.address(i).address(), sats)
-        rt.mine(1)
+    with paid_token_regtest({CLIENT_ID: SECRET}, DESCRIPTOR, PAYMENTS) as rt:
         yield rt
 
 
 @pytest.fixture
 def issuer(rt: Regtest) -> Iterator[TokenIssuer]:
-    issuer = rt.auth
-    assert issuer is not None
-    issuer.issued = issuer.refused = 0
-    yield issuer
-    issuer.uses = None
-    issuer.expire_all()
+    yield from fresh_issuer(rt, {CLIENT_ID: SECRET})
 
 
 def login(rt: Regtest) -> ClientCredentials:
