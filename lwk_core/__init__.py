@@ -41,6 +41,15 @@ from ._errors import (
     UpdateError,
     WrongNetwork,
 )
+from ._events import (
+    BalanceChanged,
+    NewTip,
+    NewTx,
+    TxConfirmed,
+    TxDropped,
+    TxHeightChanged,
+    WalletEvent,
+)
 from ._header import BlockHeader, DynafedParams
 from ._network import Chain, Network
 from ._scan import ScanLimits
@@ -68,6 +77,7 @@ __all__ = [
     "BackendTimeout",
     "BadBlockSignature",
     "Balance",
+    "BalanceChanged",
     "BlockHeader",
     "BroadcastRejected",
     "CertificatePinMismatch",
@@ -88,6 +98,8 @@ __all__ = [
     "LwkError",
     "Network",
     "NetworkMismatch",
+    "NewTip",
+    "NewTx",
     "OutPoint",
     "PluginError",
     "PluginInfo",
@@ -104,6 +116,9 @@ __all__ = [
     "StoreLocked",
     "Tip",
     "Transaction",
+    "TxConfirmed",
+    "TxDropped",
+    "TxHeightChanged",
     "TxIn",
     "TxOut",
     "TxOutSecrets",
@@ -112,6 +127,7 @@ __all__ = [
     "UnknownScheme",
     "Update",
     "UpdateError",
+    "WalletEvent",
     "WalletStore",
     "WalletTx",
     "WalletTxOut",
@@ -130,9 +146,10 @@ __all__ = [
 # nothing would get our warnings (a failover) on stderr through logging's last resort.
 logging.getLogger("lwk_core").addHandler(logging.NullHandler())
 
-# Errors show (in tracebacks, reprs, pickles) under the module users import them from.
+# Errors and events show (in tracebacks, reprs, pickles) under the module users import them
+# from.
 for _name in __all__:
     _value = globals()[_name]
-    if isinstance(_value, type) and issubclass(_value, LwkError):
+    if isinstance(_value, type) and issubclass(_value, LwkError | WalletEvent):
         _value.__module__ = __name__
 del _name, _value

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import MutableMapping, Sequence
+from collections.abc import AsyncIterator, MutableMapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urlsplit
 
 from ._async_backend import AsyncBackend
 from ._async_driver import get_txs_async, scan_async
+from ._async_watch import watch_events_async
 from ._backend import DescriptorHistories
 from ._client import BackendHandle, Client, connect_hook, proven, tx_bytes, txid_of
 from ._descriptor import WolletDescriptor
@@ -21,6 +22,7 @@ from ._types import HistoryEntry, Progress, Tip
 from ._update import Update
 
 if TYPE_CHECKING:
+    from ._events import WalletEvent
     from ._wollet import Wollet
 
 __all__ = ["AsyncClient", "AsyncScanMethods", "connect_async"]
@@ -54,6 +56,28 @@ class AsyncScanMethods:
     async def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
         """Scan at least up to derivation `index` on each chain, beyond the gap limit."""
         return await self.sync(wollet, 20, to_index=index)
+
+    def watch(
+        self,
+        wollet: Wollet,
+        *,
+        gap_limit: int = 20,
+        interval: float = 10.0,
+        timeout: float | None = None,
+    ) -> AsyncIterator[WalletEvent]:
+        """`async for event in client.watch(wollet)`: the events of `Client.watch` (see
+        there), each sync and wait awaited in the consuming task. It starts no task:
+        cancelling the consumer, or `aclose()` after leaving the loop, leaves nothing
+        behind."""
+        return watch_events_async(
+            self, wollet, gap_limit=gap_limit, interval=interval, timeout=timeout
+        )
+
+    def _push_clients(self) -> Sequence[object]:
+        return [self]
+
+    def _served_last(self) -> object | None:
+        return self
 
 
 class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):

@@ -69,6 +69,7 @@ class Walk(Generic[C]):
     def succeeded(self) -> None:
         with self.chain._lock:
             self.chain.policy.succeeded(self.order[self.position])
+            self.chain.served_last = self.chain.backends[self.order[self.position]]
 
     def exhausted(self) -> AllBackendsFailed:
         log.error("%s failed on every backend", self.what)
@@ -92,6 +93,14 @@ class ChainCore(Generic[C]):
         self.network = network
         self._lock = threading.Lock()  # held only around the policy, never across a call
         self.name = " -> ".join(b.name for b in self.backends)
+        self.served_last: C | None = None  # the backend of the last call that worked
+
+    def _push_clients(self) -> Sequence[object]:
+        """The backends a watch may wait on for pushes (see `watch`)."""
+        return self.backends
+
+    def _served_last(self) -> object | None:
+        return self.served_last
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 from urllib.parse import urlsplit
@@ -27,9 +27,11 @@ from ._sync import get_txs, scan
 from ._transaction import Transaction
 from ._types import HistoryEntry, Progress, Tip
 from ._update import Update
+from ._watch import watch_events
 from .plugin.manager import loaded, owner_hook, plugin_named, scheme_owner
 
 if TYPE_CHECKING:
+    from ._events import WalletEvent
     from ._wollet import Wollet
 
 __all__ = [
@@ -75,6 +77,33 @@ class ScanMethods:
     def full_scan_to_index(self, wollet: Wollet, index: int) -> Update | None:
         """Scan at least up to derivation `index` on each chain, beyond the gap limit."""
         return self.sync(wollet, 20, to_index=index)
+
+    def watch(
+        self,
+        wollet: Wollet,
+        *,
+        gap_limit: int = 20,
+        interval: float = 10.0,
+        timeout: float | None = None,
+    ) -> Iterator[WalletEvent]:
+        """Sync `wollet` now and after each change, applying every Update and yielding its
+        events (`Wollet.apply_update`'s), forever.
+
+        A client whose server pushes changes (Electrum: new blocks, script statuses) is
+        waited on; otherwise the backend is polled every `interval` seconds. A failing
+        server is retried with a backoff (a chain fails over to its next backend). With
+        `timeout`, the watch ends once `timeout` seconds of watching brought no event, and
+        a failure lasting longer is raised. Building the iterator does no I/O. If the
+        application applies updates of its own to `wollet` meanwhile, their events are
+        theirs (`apply_update` returns them), and the watch syncs again from that state.
+        """
+        return watch_events(self, wollet, gap_limit=gap_limit, interval=interval, timeout=timeout)
+
+    def _push_clients(self) -> Sequence[object]:
+        return [self]
+
+    def _served_last(self) -> object | None:
+        return self
 
 
 B = TypeVar("B")

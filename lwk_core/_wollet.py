@@ -17,6 +17,8 @@ import attrs
 
 from ._descriptor import WolletDescriptor
 from ._errors import DescriptorError, InvalidArgument, NetworkMismatch, UpdateError
+from ._events import WalletEvent, events_between
+from ._ledger import is_shown, readable_secrets, summary, tx_balance
 from ._network import Chain, Network
 from ._state import WolletState
 from ._state_codec import export_state, import_state
@@ -30,7 +32,6 @@ __all__ = ["AddressResult", "Balance", "WalletTx", "WalletTxOut", "Wollet"]
 
 # LWK's burn script: a bare OP_RETURN.
 _BURN_SCRIPT = b"\x6a"
-_ZERO_BLINDER = "00" * 32
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -194,8 +195,10 @@ class Wollet:
         server has pinned yet."""
         return self._state.genesis_hash
 
-    def apply_update(self, update: Update) -> None:
-        """Apply a scan's result; a refused update (UpdateError) leaves the wallet unchanged.
+    def apply_update(self, update: Update) -> list[WalletEvent]:
+        """Apply a scan's result and return what it changed (see `events_between`: tip,
+        transactions, balances, in a deterministic order); a refused update (UpdateError)
+        leaves the wallet unchanged.
 
         With a datadir the new state is on disk before the wallet reports it.
         """
@@ -208,7 +211,8 @@ class Wollet:
             state = self._state.applied(update)
             if self._store is not None:
                 self._store.save(state)
-            self._state = state
+            before, self._state = self._state, state
+        return events_between(before, state)
 
     def serialize_state(self, *, encrypted: bool = False) -> bytes:
         """The wallet's state as bytes (versioned), for `restore_state`. Plain, they hold
@@ -263,45 +267,59 @@ class Wollet:
     def txos(self) -> list[WalletTxOut]:
         """Every output the wallet received, spent or not, newest transaction first (as
         `transactions()`), then by output index; explicit outputs have zero blinders."""
-        return [txo for tx in self.transactions() for txo in self._txos_of(tx.txid, tx.height)]
+        return self._txos(self._state)
 
     def utxos(self) -> list[WalletTxOut]:
         """Confidential outputs not spent by any wallet transaction (confirmed or not),
         largest value first as LWK sorts them (ties in `txos()` order)."""
-        unspent = [t for t in self.txos() if not t.is_spent and t.outpoint in self._state.unblinded]
+        state = self._state
+        unspent = [t for t in self._txos(state) if not t.is_spent and t.outpoint in state.unblinded]
         return sorted(unspent, key=lambda txo: txo.value, reverse=True)
 
     def balance(self) -> Balance:
         """Satoshis per asset of the unspent confidential outputs (explicit ones are not
         counted, as LWK)."""
-        amounts: dict[str, int] = {}
-        for utxo in self.utxos():
-            amounts[utxo.asset] = amounts.get(utxo.asset, 0) + utxo.value
-        return Balance(amounts, self._network.policy_asset)
+        return Balance(summary(self._state).balance, self._network.policy_asset)
 
     def transactions(self) -> list[WalletTx]:
         """Wallet transactions as LWK lists them: unconfirmed first, then by height,
         descending. Transactions that touch wallet scripts without any output the wallet
         can read (blinded to another key, or listed by a lying server) are left out, as LWK
         does: see `hidden_transactions()`."""
-        shown = [item for item in self._ordered() if self._is_shown(item[0])]
-        return [self._wallet_tx(txid, height) for txid, height in shown]
+        return self._transactions(self._state)
 
     def hidden_transactions(self) -> list[WalletTx]:
         """The transactions `transactions()` leaves out, for support and diagnosis: a server
         listed them under a wallet script, but no output of theirs is readable by the
         wallet and they spend none of its outputs."""
-        hidden = [item for item in self._ordered() if not self._is_shown(item[0])]
-        return [self._wallet_tx(txid, height) for txid, height in hidden]
+        state = self._state
+        hidden = [item for item in self._ordered(state) if not is_shown(state, item[0])]
+        return [self._wallet_tx(state, txid, height) for txid, height in hidden]
 
     def transaction(self, txid: str) -> WalletTx | None:
-        if txid not in self._state.heights:
+        state = self._state
+        if txid not in state.heights:
             return None
-        return self._wallet_tx(txid, self._state.heights[txid])
+        return self._wallet_tx(state, txid, state.heights[txid])
 
-    def _ordered(self) -> list[tuple[str, int | None]]:
+    # Each query reads `self._state` once and works on that snapshot: `apply_update` in
+    # another thread swaps in a new state, never changes one.
+
+    def _transactions(self, state: WolletState) -> list[WalletTx]:
+        shown = [item for item in self._ordered(state) if is_shown(state, item[0])]
+        return [self._wallet_tx(state, txid, height) for txid, height in shown]
+
+    def _txos(self, state: WolletState) -> list[WalletTxOut]:
+        return [
+            txo
+            for tx in self._transactions(state)
+            for txo in self._txos_of(state, tx.txid, tx.height)
+        ]
+
+    @staticmethod
+    def _ordered(state: WolletState) -> list[tuple[str, int | None]]:
         return sorted(
-            self._state.heights.items(),
+            state.heights.items(),
             # LWK compares txids as stored: internal byte order, the reverse of the hex shown
             key=lambda item: (
                 item[1] if item[1] is not None else 2**32,
@@ -310,21 +328,12 @@ class Wollet:
             reverse=True,
         )
 
-    def _is_shown(self, txid: str) -> bool:
-        state = self._state
-        if not self._descriptor.can_unblind:
-            return True  # a public blinding key: nothing is readable, history is all there is
-        tx = state.txs[txid]
-        return any(_secrets(state, txin.prevout) is not None for txin in tx.inputs) or any(
-            _secrets(state, OutPoint(txid, vout)) is not None for vout in range(len(tx.outputs))
-        )
-
-    def _txos_of(self, txid: str, height: int | None) -> list[WalletTxOut]:
-        state = self._state
+    @staticmethod
+    def _txos_of(state: WolletState, txid: str, height: int | None) -> list[WalletTxOut]:
         outs = []
         for vout, out in enumerate(state.txs[txid].outputs):
             outpoint = OutPoint(txid, vout)
-            secrets = _secrets(state, outpoint)
+            secrets = readable_secrets(state, outpoint)
             if secrets is None:
                 continue
             chain, index = state.scripts[out.script_pubkey]
@@ -341,18 +350,9 @@ class Wollet:
             )
         return outs
 
-    def _wallet_tx(self, txid: str, height: int | None) -> WalletTx:
-        state = self._state
+    def _wallet_tx(self, state: WolletState, txid: str, height: int | None) -> WalletTx:
         tx = state.txs[txid]
-        balance: dict[str, int] = {}
-        for txin in tx.inputs:
-            secrets = state.unblinded.get(txin.prevout)
-            if secrets is not None and _is_wallet_output(state, txin.prevout):
-                balance[secrets.asset] = balance.get(secrets.asset, 0) - secrets.value
-        for vout, out in enumerate(tx.outputs):
-            secrets = state.unblinded.get(OutPoint(txid, vout))
-            if secrets is not None and out.script_pubkey in state.scripts:
-                balance[secrets.asset] = balance.get(secrets.asset, 0) + secrets.value
+        balance = tx_balance(state, txid)
         return WalletTx(
             txid=txid,
             height=height,
@@ -376,28 +376,6 @@ def _pinned(state: WolletState, genesis_hash: str) -> WolletState:
             f"{state.genesis_hash}, not {genesis}"
         )
     return attrs.evolve(state, genesis_hash=genesis)
-
-
-def _is_wallet_output(state: WolletState, outpoint: OutPoint) -> bool:
-    tx = state.txs.get(outpoint.txid)
-    if tx is None or outpoint.vout >= len(tx.outputs):
-        return False
-    return tx.outputs[outpoint.vout].script_pubkey in state.scripts
-
-
-def _secrets(state: WolletState, outpoint: OutPoint) -> TxOutSecrets | None:
-    """What the wallet knows of one of its outputs: the unblinded secrets, or for an explicit
-    output its asset and value with zero blinders (as LWK); None if not a readable output
-    of the wallet."""
-    if not _is_wallet_output(state, outpoint):
-        return None
-    secrets = state.unblinded.get(outpoint)
-    if secrets is not None:
-        return secrets
-    out = state.txs[outpoint.txid].outputs[outpoint.vout]
-    if out.is_blinded or out.asset is None or out.value is None:
-        return None
-    return TxOutSecrets(out.asset, out.value, _ZERO_BLINDER, _ZERO_BLINDER)
 
 
 def _tx_type(tx: Transaction, balance: Mapping[str, int]) -> str:

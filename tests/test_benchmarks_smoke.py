@@ -15,12 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.lwk
 
 
-@pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("bench") / "result.json"
-    args = ["--sizes", "20", "--runs", "1", "--latencies", "0", "--json", str(out)]
+def harness(module: str, *args: str) -> str:
+    """Run `python -m module args` from the repository root; its output, once it exits 0."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -28,7 +26,16 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "ours/LWK" in done.stdout  # the table was printed
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "result.json"
+    stdout = harness(
+        "benchmarks", "--sizes", "20", "--runs", "1", "--latencies", "0", "--json", str(out)
+    )
+    assert "ours/LWK" in stdout  # the table was printed
     data: dict[str, Any] = json.loads(out.read_text())
     return data
 
@@ -102,3 +109,13 @@ def test_round_trips_are_the_time_a_latency_adds_divided_by_it(
     (trips,) = round_trips(rows)
     assert trips["ours"] == pytest.approx(8) and trips["lwk"] == pytest.approx(10)
     assert round_trips(rows[1:]) == []  # no 0 ms row to subtract
+
+
+@pytest.mark.parametrize("backend", ["electrum", "esplora"])
+def test_the_many_wallets_run_checks_every_wallet(backend: str) -> None:
+    """`benchmarks._many` on 3 wallets: it exits 0 only if every wallet, ours and LWK's,
+    found the 5 payments it was funded with."""
+    args = ["--backend", backend, "--wallets", "3", "--latencies", "0", "--lwk-sample", "1"]
+    row = harness("benchmarks._many", *args).splitlines()[-1].split()
+    assert row[:2] == ["0", "ms"]
+    assert int(row[3].removeprefix("(")) > 3 * 5  # requests counted at the server

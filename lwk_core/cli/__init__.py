@@ -35,13 +35,14 @@ from ._output import (
     tip_json,
     tx_json,
 )
-from ._watch import describe_update, update_json, watch_updates
+from ._watch import describe_event
 
 __all__ = [
     "ExitCode",
     "Subparsers",
+    "UsageError",
     "balance_json",
-    "describe_update",
+    "describe_event",
     "format_btc",
     "log_to",
     "main",
@@ -50,8 +51,6 @@ __all__ = [
     "print_txs",
     "tip_json",
     "tx_json",
-    "update_json",
-    "watch_updates",
 ]
 
 _EPILOG = """\

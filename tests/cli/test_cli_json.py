@@ -25,7 +25,8 @@ from cli_support import (
 from lwk_memory_backend import MemoryChain
 from lwk_regtest import Regtest
 
-from lwk_core.cli import ExitCode, _watch, build_parser
+from lwk_core import _watch
+from lwk_core.cli import ExitCode, build_parser
 
 FixtureChain = tuple[MemoryChain, str]
 WALLET = ("--descriptor", DESCRIPTOR, "--network", "testnet")
@@ -66,7 +67,7 @@ CASES: list[Case] = [
     ),
     (
         "watch",
-        ["watch", *WALLET, "--backend", "{url}", "--max-updates", "1"],
+        ["watch", *WALLET, "--backend", "{url}", "--max-events", "1"],
         ["watch", *WALLET, "--backend", DEAD],
         ExitCode.BACKEND,
     ),
@@ -144,8 +145,10 @@ def test_demo_json_is_the_tour_one_object_per_line(lwk: Run) -> None:
         "wallet",
         "synced",
         "watching",
-        "update",  # the payment, in the mempool
-        "update",  # confirmed
+        "new_tx",  # the payment, in the mempool
+        "balance_changed",
+        "new_tip",  # the block that confirms it
+        "tx_confirmed",
         "done",
     ]
     with Regtest() as rt:  # the demo's example wallet, named by LWK
@@ -155,15 +158,18 @@ def test_demo_json_is_the_tour_one_object_per_line(lwk: Run) -> None:
             None,
         )
     assert events[1]["dwid"] == oracle.dwid()
-    synced, watching, arrived, confirmed = events[2], events[3], events[4], events[5]
+    synced, watching, arrived, balance, tip, confirmed = events[2:8]
     policy = synced["policy_asset"]
     assert synced["balance"][policy] == sum(t["balance"][policy] for t in synced["transactions"])
-    assert arrived["new_txids"] == [tx["txid"] for tx in arrived["changed"]]
-    (paid,) = arrived["changed"]
-    assert paid["height"] is None and paid["type"] == "incoming"
-    assert arrived["balance"][policy] == synced["balance"][policy] + paid["balance"][policy]
-    assert [tx["txid"] for tx in confirmed["changed"]] == [paid["txid"]]
-    assert confirmed["changed"][0]["height"] == synced["tip"]["height"] + 1
+    assert arrived["height"] is None and arrived["balance"] == {policy: 50_000}  # the faucet's
+    assert balance == {
+        "event": "balance_changed",
+        "asset": policy,
+        "old": synced["balance"][policy],
+        "new": synced["balance"][policy] + 50_000,
+    }
+    assert tip["height"] == synced["tip"]["height"] + 1
+    assert confirmed == {"event": "tx_confirmed", "txid": arrived["txid"], "height": tip["height"]}
     assert watching["index"] == 3 and watching["address"].startswith("el1")
     # the failover is reported on stderr, beside the JSON
     assert "lwk: warning: scan failed on tcp://127.0.0.1:" in result.err

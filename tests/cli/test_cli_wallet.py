@@ -25,8 +25,7 @@ from cli_support import (
 )
 from lwk_memory_backend import MemoryChain, _chains, register_chain
 
-from lwk_core import Chain, Network, WolletDescriptor
-from lwk_core.cli import _watch
+from lwk_core import Chain, Network, WolletDescriptor, _watch
 from lwk_core.cli._output import ProgressBar, format_btc, progress_bar
 
 POLICY = Network.LIQUID_TESTNET.policy_asset
@@ -202,14 +201,15 @@ def test_watch_prints_a_new_payment(
 
     monkeypatch.setattr(_watch, "_pause", payment_arrives)
     args = ["watch", *WALLET, "--backend", url, "--interval", "3"]
-    result = lwk(*args, "--max-updates", "1")
+    result = lwk(*args, "--max-events", "3")
     assert result.code == 0 and pauses == [3.0]
     first, *lines = result.out.strip().split("\n")
     before = format_btc(EXPECTED["balance"][POLICY])
     assert first.startswith(f"watching   height {_height(STEP1)}, balance {before} L-BTC")
     new_tx = next(t for t in STEP2["expected"]["transactions"] if t["txid"] == NEW_TXID)
     amount = format_btc(new_tx["balance"].get(POLICY, 0), signed=True)
-    assert lines[0].split() == [
+    assert len(lines) == 3 and lines[0].startswith(f"new block  height {new_tx['height']} ")
+    assert lines[1].split() == [
         "new",
         "tx",
         NEW_TXID,
@@ -228,15 +228,25 @@ def test_watch_json_is_one_object_per_line(
 ) -> None:
     chain, url = fixture_chain
     monkeypatch.setattr(_watch, "_pause", lambda s: add_fixture_tx(chain, NEW_TXID))
-    args = ["watch", *WALLET, "--backend", url, "--json", "--max-updates", "1"]
+    args = ["watch", *WALLET, "--backend", url, "--json", "--max-events", "3"]
     result = lwk(*args)
     assert result.code == 0
-    start, update = (json.loads(line) for line in result.out.strip().split("\n"))
+    start, tip, new_tx, balance = (json.loads(line) for line in result.out.strip().split("\n"))
     assert start["balance"] == EXPECTED["balance"]
-    assert update["new_txids"] == [NEW_TXID]
-    assert update["deleted"] == []
-    assert update["balance"] == STEP2["expected"]["balance"]
-    assert [tx["txid"] for tx in update["changed"]] == [NEW_TXID]
+    expected = next(t for t in STEP2["expected"]["transactions"] if t["txid"] == NEW_TXID)
+    assert tip["event"] == "new_tip" and tip["height"] == expected["height"]
+    assert new_tx == {
+        "event": "new_tx",
+        "txid": NEW_TXID,
+        "height": expected["height"],
+        "balance": expected["balance"],
+    }
+    assert balance == {
+        "event": "balance_changed",
+        "asset": POLICY,
+        "old": EXPECTED["balance"][POLICY],
+        "new": STEP2["expected"]["balance"][POLICY],
+    }
 
 
 def test_watch_keeps_polling_through_a_failed_poll(
@@ -256,10 +266,11 @@ def test_watch_keeps_polling_through_a_failed_poll(
             add_fixture_tx(chain, NEW_TXID)
 
     monkeypatch.setattr(_watch, "_pause", server_goes_then_returns)
-    args = ["watch", *WALLET, "--backend", url, "--max-updates", "1"]
+    args = ["watch", *WALLET, "--backend", url, "--max-events", "2"]
     result = lwk(*args, "--interval", "2")
     assert result.code == 0
-    assert one_line(result.err) == f"lwk: warning: {url}: no such chain; retrying in 2s"
+    # a failed poll is retried after the first backoff (0.5 s), not a whole interval
+    assert one_line(result.err) == f"lwk: warning: {url}: no such chain; retrying in 0.5s"
     assert f"new tx     {NEW_TXID}" in result.out and pauses == 2
 
 

@@ -3,11 +3,11 @@
 The twin of `_connection.ElectrumConnection` (same protocol core, same TLS policy, same
 timeouts), for one event loop. Many tasks share the connection at once: each writes its
 bursts whole, and the tasks waiting for replies take turns reading (whoever reads hands
-every reply to its burst by id), so concurrent scans overlap their round trips. No
-background task runs. A cancelled task's late replies are discarded and the stream goes
-on; any other failure but an error reply aborts the transport (its stream can no longer be
-trusted), failing the other exchanges on it, and the next call reconnects and restores the
-subscriptions.
+every reply to its burst by id, then wakes only the tasks whose bursts got replies and the
+next reader), so concurrent scans overlap their round trips. No background task runs. A
+cancelled task's late replies are discarded and the stream goes on; any other failure but
+an error reply aborts the transport (its stream can no longer be trusted), failing the
+other exchanges on it, and the next call reconnects and restores the subscriptions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from lwk_core.plugin import AuthenticationFailed, BackendConnectError, BackendError, Tip
@@ -50,7 +50,9 @@ class AsyncElectrumConnection(ConnectionBase):
     def _init_io(self) -> None:
         # asyncio locks bind to the event loop of their first use
         self._lock = asyncio.Lock()  # connecting, closing
-        self._read_lock = asyncio.Lock()  # one reader of the stream at a time
+        self._reading = False  # a task is reading the stream (one at a time)
+        # tasks waiting for a read, each with the test of whether a read brought it news
+        self._parked: dict[asyncio.Future[None], Callable[[], bool]] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._stream_no = 0  # which stream: bumped by every drop
@@ -223,6 +225,7 @@ class AsyncElectrumConnection(ConnectionBase):
         self.protocol.reset()
         if writer is not None:
             writer.transport.abort()
+        self._wake(everyone=True)  # the parked tasks see the stream gone
 
     def _check(self, stream: int) -> None:
         if stream != self._stream_no:
@@ -237,7 +240,7 @@ class AsyncElectrumConnection(ConnectionBase):
             self._check(stream)
             await self._write(event.chunk)
             return None
-        return await self._recv(event.deadline, event.idle_ok, stream)
+        return await self._recv(event, stream)
 
     async def _write(self, chunk: Chunk) -> None:
         writer = self._writer
@@ -249,29 +252,80 @@ class AsyncElectrumConnection(ConnectionBase):
         except OSError as e:
             raise send_error(e, self.timeout, backend=self.name) from e
 
-    async def _recv(self, deadline: float, idle_ok: bool, stream: int) -> bool:
-        """Feed what arrives before `deadline` to the protocol; True at once if another
-        task read meanwhile; False if idle and allowed."""
-        fed = self._fed
-        remaining = deadline - time.monotonic()
+    async def _recv(self, event: Receive, stream: int) -> bool:
+        """Feed what arrives before the event's deadline to the protocol; True at once if
+        another task's read brought news (replies to the event's burst; for a plan waiting
+        on no burst, any bytes); False if idle and allowed.
+
+        One task reads at a time; the others park until a read brings them news or it is
+        their turn to read, so a read wakes a few tasks, not every one in flight."""
+        news = self._news_test(event)
+        remaining = event.deadline - time.monotonic()
         try:
-            if remaining <= 0 and not idle_ok:
+            if remaining <= 0 and not event.idle_ok:
                 raise TimeoutError
             # 0: just take what the transport already buffered (read returns at once then)
-            async with asyncio.timeout(max(remaining, 0.0)), self._read_lock:
-                self._check(stream)
-                if self._fed != fed:
-                    return True
-                reader = self._reader
-                assert reader is not None
-                data = await reader.read(_RECV)
-                if data:
-                    self._fed += 1
-                    self.protocol.feed(data)
+            async with asyncio.timeout(max(remaining, 0.0)):
+                while True:
+                    self._check(stream)
+                    if news():
+                        return True
+                    if not self._reading:
+                        break
+                    await self._park(news)
+                data = await self._read()
         except OSError as e:
-            if idle_ok and nothing_came(e):
+            if event.idle_ok and nothing_came(e):
                 return False
             raise recv_error(e, self.timeout, backend=self.name) from e
         if not data:
             raise closed_error(backend=self.name)
         return True
+
+    def _news_test(self, event: Receive) -> Callable[[], bool]:
+        burst = event.burst
+        if burst is None:
+            fed = self._fed
+            return lambda: self._fed != fed
+        answered = burst.answered
+        return lambda: burst.answered != answered
+
+    async def _park(self, news: Callable[[], bool]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._parked[future] = news
+        try:
+            await future
+        except BaseException:
+            if not self._reading:  # it may have been woken to read next: pass the turn on
+                self._wake()
+            raise
+        finally:
+            del self._parked[future]
+
+    async def _read(self) -> bytes:
+        """One read, its complete replies handed to their bursts; then the parked tasks it
+        brought news to are woken, and one more to read next."""
+        reader = self._reader
+        assert reader is not None
+        self._reading = True
+        try:
+            data = await reader.read(_RECV)
+            if data:
+                self._fed += 1
+                self.protocol.feed(data)
+                self.protocol.dispatch()
+        finally:
+            self._reading = False
+            self._wake()
+        return data
+
+    def _wake(self, *, everyone: bool = False) -> None:
+        next_reader = True
+        for future, news in self._parked.items():
+            if future.done():
+                continue
+            if everyone or news():
+                future.set_result(None)
+            elif next_reader:
+                future.set_result(None)
+                next_reader = False

@@ -27,3 +27,15 @@ class AsyncElectrumClient(ElectrumConstructors, AsyncClient):
         rpc = AsyncElectrumConnection(options.endpoint, **options.connection_kwargs())
         session = AsyncElectrumSession(rpc, verify_merkle=options.verify_merkle)
         AsyncClient.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)
+
+    # -- pushes: what `watch()` waits on (each scan subscribes the tip and its scripts) ---
+
+    @property
+    def notifications(self) -> int:
+        """How many notifications (new block, script status change) the server sent."""
+        return self.connection.rpc.notifications
+
+    async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Wait until more than `seen` notifications came; False when `timeout` elapses.
+        Reconnects (restoring the subscriptions) if the connection dropped."""
+        return await self.connection.rpc.wait_for_notification(seen, timeout)

@@ -74,6 +74,11 @@ class Burst:
     def done(self) -> bool:
         return self._next >= len(self.calls)
 
+    @property
+    def answered(self) -> int:
+        """How many replies are in, counted in order (what the window and deadline follow)."""
+        return self._next
+
     def chunks(self, now: float) -> Iterator[Chunk]:
         """The chunks the window lets go now (each counted as sent once handed out)."""
         total, size = len(self.calls), self._size

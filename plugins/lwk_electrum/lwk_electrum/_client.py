@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING
-
-from lwk_core import Client, Update
+from lwk_core import Client
 
 from ._connection import ElectrumConnection
 from ._options import ElectrumConstructors, ElectrumOptions
 from ._session import ElectrumSession
-from ._watch import watch
-
-if TYPE_CHECKING:
-    from lwk_core import Wollet
 
 __all__ = ["ElectrumClient"]
 
@@ -39,13 +32,14 @@ class ElectrumClient(ElectrumConstructors, Client):
         session = ElectrumSession(rpc, verify_merkle=options.verify_merkle)
         Client.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)
 
-    def watch(
-        self, wollet: Wollet, *, gap_limit: int = 20, timeout: float | None = None
-    ) -> Generator[Update, None, None]:
-        """Sync now, then again on every new block or wallet script status change.
+    # -- pushes: what `watch()` waits on (each scan subscribes the tip and its scripts) ---
 
-        Yields each Update (apply it to `wollet` before asking for the next). Ends when
-        `timeout` seconds of watching bring no Update (None: never), however many
-        notifications the server sends. Reconnects after drops.
-        """
-        return watch(self, self.connection.rpc, wollet, gap_limit=gap_limit, timeout=timeout)
+    @property
+    def notifications(self) -> int:
+        """How many notifications (new block, script status change) the server sent."""
+        return self.connection.rpc.notifications
+
+    def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Block until more than `seen` notifications came; False when `timeout` elapses.
+        Reconnects (restoring the subscriptions) if the connection dropped."""
+        return self.connection.rpc.wait_for_notification(seen, timeout)

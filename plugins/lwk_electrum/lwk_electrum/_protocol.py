@@ -6,9 +6,10 @@ subscriptions, a batch, a subscription, the tip, reading notifications while idl
 plans that yield two kinds of I/O event, and nothing else is left to a driver:
 
 - `Send(chunk)`: write `chunk.payload` before `chunk.deadline`;
-- `Receive(deadline, idle_ok)`: `feed` what arrives before `deadline` and answer True (also
-  when another task fed bytes meanwhile); if nothing came, answer False when `idle_ok`,
-  else raise BackendTimeout.
+- `Receive(deadline, idle_ok, burst)`: `feed` what arrives before `deadline` and answer True
+  (also when another task fed bytes meanwhile: a driver shared by tasks may `dispatch` what
+  it read and answer the tasks whose `burst` got replies, the others reading in turn); if
+  nothing came, answer False when `idle_ok`, else raise BackendTimeout.
 
 A driver (blocking sockets, or asyncio streams) performs them, and drops the socket on any
 failure other than an error reply (ElectrumError): its stream can no longer be trusted.
@@ -60,6 +61,7 @@ class Send:
 class Receive:
     deadline: float
     idle_ok: bool
+    burst: Burst | None = attrs.field(default=None, eq=False, repr=False)  # what it waits for
 
 
 IOPlan = Plan[Send | Receive, Any]
@@ -123,6 +125,10 @@ class ElectrumProtocol:
                     f"reply to an unknown request id{detail}", backend=self.backend
                 )
 
+    def dispatch(self) -> None:
+        """Hand every complete message read so far to its burst (or the subscriptions)."""
+        self._pump(None)
+
     @property
     def busy(self) -> bool:
         """Whether requests are awaiting replies (someone is reading the stream)."""
@@ -162,7 +168,7 @@ class ElectrumProtocol:
                     self._last_send = self.clock()
                     sent = True
                 if not sent:
-                    yield Receive(burst.read_deadline(self.clock()), idle_ok=False)
+                    yield Receive(burst.read_deadline(self.clock()), idle_ok=False, burst=burst)
         except BaseException:
             for i in burst.unanswered:
                 if self._routes.pop(i, None) is not None:

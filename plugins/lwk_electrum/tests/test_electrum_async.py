@@ -165,11 +165,17 @@ def test_same_requests_as_blocking_and_the_status_cache(rt: Regtest, no_leaks: N
     assert one_more == {"blockchain.scripthash.get_history": 1, "blockchain.transaction.get": 1}
 
 
-def test_concurrent_scans_share_one_connection(rt: Regtest, no_leaks: None) -> None:
-    wallets = [Wollet(Network.ELEMENTS_REGTEST, descriptor(f"async many {i}")) for i in range(6)]
+def paid_wallets(rt: Regtest, name: str, count: int, sats: int) -> list[Wollet]:
+    """`count` wallets, the i-th paid `sats + i` at its address i, confirmed."""
+    wallets = [Wollet(Network.ELEMENTS_REGTEST, descriptor(f"{name} {i}")) for i in range(count)]
     for i, wollet in enumerate(wallets):
-        rt.faucet(address(wollet, i), 1_000 + i)
+        rt.faucet(address(wollet, i), sats + i)
     rt.mine(1)
+    return wallets
+
+
+def test_concurrent_scans_share_one_connection(rt: Regtest, no_leaks: None) -> None:
+    wallets = paid_wallets(rt, "async many", 6, 1_000)
     expected = [our_view(blocking_scan(rt, w)) for w in wallets]
 
     async def main() -> list[dict[str, Any]]:
@@ -343,3 +349,32 @@ def test_scans_cancelled_at_random_points_leave_the_client_usable(
         return cancelled
 
     assert arun(main) >= 6
+
+
+def test_cancelling_some_of_many_concurrent_scans_lets_the_others_finish(
+    rt: Regtest, no_leaks: None, no_faults: None
+) -> None:
+    """The tasks sharing the stream take turns reading it: a cancelled one, whether reading
+    or waiting for its turn, hands the turn on, so the scans left finish (within their 5 s
+    timeout, or BackendTimeout) with the blocking client's results."""
+    wallets = paid_wallets(rt, "async some", 8, 2_000)
+    expected = [our_view(blocking_scan(rt, w)) for w in wallets]
+    rt.electrum_faults.latency = 0.01  # each server write: cancellations land mid-exchange
+    rng = random.Random(29)
+
+    async def main() -> int:
+        cancelled = 0
+        async with AsyncElectrumClient.from_url(rt.electrum_url, timeout=5) as client:
+            for _ in range(4):
+                copies = [fresh(w) for w in wallets]
+                tasks = [asyncio.create_task(client.full_scan(w)) for w in copies]
+                await asyncio.sleep(rng.uniform(0.0, 0.1))
+                cancelled += sum(task.cancel() for task in tasks[::2])
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+                for i in range(1, len(wallets), 2):
+                    result = results[i]
+                    assert not isinstance(result, BaseException), result
+                    assert our_view(applied(copies[i], result)) == expected[i]
+        return cancelled
+
+    assert arun(main) >= 4

@@ -112,6 +112,39 @@ def test_concurrent_batches_are_in_flight_together_on_one_stream(fake: FakeElect
     arun(main)
 
 
+def test_a_read_wakes_the_tasks_it_answers_not_every_task_in_flight(
+    fake: FakeElectrum, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 one-request calls in flight, answered one reply at a time (10 ms apart): each
+    task waits in `_recv` until its own reply is read, taking the turn to read
+    when no one else is. Waking every waiting task at every read (as taking turns on a
+    read lock did) costs about 40 * 40 / 2 calls; one task's call per read and one per
+    reply is at most 2 * 40, however the replies are split into reads."""
+    fake.handlers["echo"] = echo
+    tasks = 40
+
+    async def main() -> int:
+        async with client(fake, timeout=5) as c:
+            await c.ping()
+            conn = rpc(c)
+            calls = 0
+            recv = conn._recv
+
+            async def counting(*args: Any) -> bool:
+                nonlocal calls
+                calls += 1
+                return await recv(*args)
+
+            monkeypatch.setattr(conn, "_recv", counting)
+            fake.delay = 0.01
+            answers = await asyncio.gather(*(conn.call("echo", t) for t in range(tasks)))
+            assert answers == list(range(tasks))
+            assert fake.accepted == 1
+            return calls
+
+    assert arun(main) <= 2 * tasks
+
+
 def test_subscriptions_of_a_cancelled_subscribe_are_not_kept(fake: FakeElectrum) -> None:
     async def main() -> None:
         async with client(fake, timeout=5) as c:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -22,14 +23,19 @@ from lwk_core import (
     BackendConnectError,
     BackendError,
     BackendProtocolError,
+    BalanceChanged,
     BroadcastRejected,
     Chain,
     DecodeError,
     Network,
+    NewTip,
+    NewTx,
+    TxConfirmed,
     Wollet,
 )
 from lwk_core._transaction import Transaction
 
+POLICY = Network.ELEMENTS_REGTEST.policy_asset
 MARGIN = 0.5
 
 
@@ -349,36 +355,42 @@ def test_verify_merkle_on_real_blocks(rt: Regtest) -> None:
 def test_watch_yields_on_payment_and_on_block(rt: Regtest) -> None:
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("watch"))
     client = tcp(rt)
-    updates = client.watch(wollet, timeout=5)
-    wollet.apply_update(next(updates))  # the first sync (tip only)
+    events = client.watch(wollet, timeout=5)
+    assert next(events) == NewTip(rt.tip_height(), rt.chain.tip_hash())  # the first sync
 
     txid = rt.faucet(address(wollet, 2), 3_000)
-    update = next(updates)
-    assert [t.txid for t in update.new_txs] == [txid]
-    wollet.apply_update(update)
+    assert [next(events), next(events)] == [
+        NewTx(txid, None, {POLICY: 3_000}),
+        BalanceChanged(POLICY, 0, 3_000),
+    ]
     assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, None)]
 
     rt.mine(1)
-    update = next(updates)
-    wollet.apply_update(update)
-    assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, rt.tip_height())]
-    tip = wollet.tip()
-    assert tip is not None and tip.height == rt.tip_height()
+    height = rt.tip_height()
+    assert [next(events), next(events)] == [
+        NewTip(height, rt.chain.tip_hash()),
+        TxConfirmed(txid, height),
+    ]
+    assert [(t.txid, t.height) for t in wollet.transactions()] == [(txid, height)]
+    events.close()
+    client.close()
 
 
 def test_watch_survives_a_dropped_connection_and_ends_on_timeout(rt: Regtest) -> None:
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("watch drop"))
-    updates = tcp(rt).watch(wollet, timeout=1)
-    wollet.apply_update(next(updates))
+    client = tcp(rt)
+    events = client.watch(wollet, timeout=1)
+    assert isinstance(next(events), NewTip)
     rt.electrum_faults.set("refuse", 1)  # the first request after the payment is dropped
     txid = rt.faucet(address(wollet, 0), 2_000)
-    update = next(updates)  # reconnected after a backoff, resubscribed, synced
-    assert [t.txid for t in update.new_txs] == [txid]
-    wollet.apply_update(update)
+    # reconnected after a backoff, resubscribed, synced
+    assert next(events) == NewTx(txid, None, {POLICY: 2_000})
+    assert next(events) == BalanceChanged(POLICY, 0, 2_000)
     start = time.monotonic()
     with pytest.raises(StopIteration):
-        next(updates)
+        next(events)
     assert 1 <= time.monotonic() - start < 1 + MARGIN
+    client.close()
 
 
 # -- the real Liquid testnet wallet of the fixture --------------------------------------------
@@ -412,19 +424,18 @@ def test_fixture_wallet_matches_lwk_figures(verify_merkle: bool) -> None:
     with Regtest.from_fixture(FIXTURE_PATH, step=0) as rt:
         wollet = Wollet(Network.LIQUID_TESTNET, FIXTURE["descriptor"])
         client = ElectrumClient.from_url(rt.electrum_url, verify_merkle=verify_merkle)
-        updates = client.watch(wollet, timeout=5)
-        update = next(updates)
-        assert len(update.new_txs) == 63
-        wollet.apply_update(update)
+        events = client.watch(wollet, timeout=5)
+        shown = len(first["expected"]["transactions"])
+        new = [e.txid for e in itertools.islice(events, shown + 1) if isinstance(e, NewTx)]
+        assert sorted(new) == sorted(t["txid"] for t in first["expected"]["transactions"])
         assert our_view(wollet) == fixture_view(first["expected"])
 
         rt.extend_fixture(1)  # the 64th transaction arrives: a notification, a sync
-        update = next(updates)
         (new_txid,) = set(second["txids"]) - set(first["txids"])
-        assert [tx.txid for tx in update.new_txs] == [new_txid]
-        wollet.apply_update(update)
+        arrived = next(e for e in events if isinstance(e, NewTx))
+        assert arrived.txid == new_txid
         assert our_view(wollet) == fixture_view(second["expected"])
-        updates.close()
+        events.close()
         requests = rt.electrum_server.requests
         # Each confirmation is proven once, though a transaction shows in several histories.
         assert requests["blockchain.transaction.get_merkle"] == (64 if verify_merkle else 0)

@@ -8,10 +8,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from lwk_core import BackendChain, Wollet
+from lwk_core import BackendChain, NewTx, TxConfirmed, Wollet
 from lwk_core.cli import (
     balance_json,
-    describe_update,
+    describe_event,
     format_btc,
     log_to,
     print_balance,
@@ -19,8 +19,6 @@ from lwk_core.cli import (
     print_txs,
     tip_json,
     tx_json,
-    update_json,
-    watch_updates,
 )
 
 if TYPE_CHECKING:
@@ -155,13 +153,12 @@ class _Narrator:
 
 
 def _follow_payment(rt: Regtest, chain: BackendChain, wollet: Wollet, say: _Narrator) -> None:
-    """Print updates until the live payment arrives, then mine it and show it confirmed."""
-    for update in watch_updates(chain, wollet, interval=0.2):
-        for line in describe_update(wollet, update):
-            say.text(f"   {line}")
-        say.json(event="update", **update_json(wollet, update))
-        if update.new_txs:
+    """Print events until the live payment arrives, then mine it and show it confirmed."""
+    for event in chain.watch(wollet, interval=0.2):
+        say.text(f"   {describe_event(wollet, event)}")
+        say.json(**event.as_dict())
+        if isinstance(event, NewTx):
             say.text("   (mining a block)")
             rt.mine(1)
-        elif update.txid_height_new:
+        elif isinstance(event, TxConfirmed):
             return

@@ -11,6 +11,9 @@ and rejection, reorgs, timeouts, failover)::
         def make_backend(self, rt, *, timeout):
             return MyClient(rt.esplora_url, rt.network, timeout=timeout)
 
+A plugin with an async flavour also implements `make_async_backend` (same arguments,
+returning its `lwk_core.AsyncClient`): every check then runs against both flavours.
+
 `lwk_regtest` is a session-scoped fixture holding the running `Regtest`. `set_fault`
 switches a fault on in both embedded servers; override it to aim at the one your backend
 talks to (`rt.electrum_faults` or `rt.esplora_faults`). tests/test_thirdparty_conformance.py
