@@ -13,9 +13,14 @@
     │   ├── StoreCorrupted        a torn, tampered or foreign state file (never loaded)
     │   └── StoreLocked           another process holds the datadir
     ├── PluginError               plugin discovery or configuration problems
-    │   └── UnknownScheme         no installed backend owns a URL scheme
+    │   ├── UnknownScheme         no installed backend owns a URL scheme
+    │   └── ExtraNotInstalled     an option needs a plugin's extra that is not installed
     ├── BackendError              a backend could not give a usable answer (a chain fails over)
     │   ├── BackendConnectError   refused, unreachable, TLS failure, dropped connection
+    │   │   ├── ProxyUnreachable  the SOCKS/HTTP proxy itself cannot be reached
+    │   │   ├── ProxyRefused      the proxy refused the connection or could not make it
+    │   │   ├── CertificateRejected   TLS validation failed (unknown CA, host name, expired)
+    │   │   └── CertificatePinMismatch the certificate is not the pinned (or first-seen) one
     │   ├── BackendTimeout        no (complete) answer within the timeout
     │   ├── BackendProtocolError  an answer that is malformed, oversized, inconsistent or a lie
     │   │   ├── ScanLimitExceeded a scan past its ScanLimits (a server claiming endless use)
@@ -43,14 +48,19 @@ __all__ = [
     "BackendTimeout",
     "BadBlockSignature",
     "BroadcastRejected",
+    "CertificatePinMismatch",
+    "CertificateRejected",
     "DecodeError",
     "DescriptorError",
+    "ExtraNotInstalled",
     "InsecureTransport",
     "InsufficientCredits",
     "InvalidArgument",
     "LwkError",
     "NetworkMismatch",
     "PluginError",
+    "ProxyRefused",
+    "ProxyUnreachable",
     "RateLimited",
     "ScanLimitExceeded",
     "StoreCorrupted",
@@ -128,6 +138,15 @@ class UnknownScheme(PluginError):
     """No installed backend plugin handles the URL's scheme."""
 
 
+class ExtraNotInstalled(PluginError):
+    """An option needs an optional dependency that is not installed (raised when the client
+    is built, with the command that installs it); `extra` is e.g. "lwk-electrum[socks]"."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what} needs the {extra} extra: pip install '{extra}'")
+        self.extra = extra
+
+
 class BackendError(LwkError):
     """A backend failed to give a usable answer; a BackendChain moves to the next one.
 
@@ -142,6 +161,33 @@ class BackendError(LwkError):
 
 class BackendConnectError(BackendError):
     """The server refused, could not be reached, failed TLS, or dropped the connection."""
+
+
+class ProxyUnreachable(BackendConnectError):
+    """The proxy (e.g. Tor's SOCKS port) could not be reached: nothing went to the server."""
+
+
+class ProxyRefused(BackendConnectError):
+    """The proxy answered but did not connect to the server: it refused (rules, credentials)
+    or could not reach it (unknown host, network or host unreachable, connection refused)."""
+
+
+class CertificateRejected(BackendConnectError):
+    """The server's TLS certificate failed validation against the trusted CAs (unknown or
+    self-signed issuer, wrong host name, expired)."""
+
+
+class CertificatePinMismatch(BackendConnectError):
+    """The server's TLS certificate is not the pinned one (`cert_fingerprint`, or the one
+    trusted on first use). `expected` and `served` are SHA-256 fingerprints (hex) of
+    public certificates."""
+
+    def __init__(
+        self, message: str, *, backend: str | None = None, expected: str, served: str
+    ) -> None:
+        super().__init__(message, backend=backend)
+        self.expected = expected
+        self.served = served
 
 
 class BackendTimeout(BackendError):

@@ -18,6 +18,7 @@ from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_regtest import Regtest, TokenIssuer
 from lwk_waterfalls import WaterfallsClient
 from shared_data import regtest_wallet_descriptor
+from token_regtest import fresh_issuer, paid_token_regtest
 
 import lwk_core.auth
 from lwk_core import (
@@ -41,26 +42,14 @@ PAYMENTS = (100_000, 20_000, 3_000)
 
 @pytest.fixture(scope="module")
 def rt() -> Iterator[Regtest]:
-    issuer = TokenIssuer({CLIENT_ID: SECRET})
-    with Regtest(auth=issuer) as rt:
-        wollet = Wollet(NETWORK, DESCRIPTOR)
-        for i, sats in enumerate(PAYMENTS):
-            rt.faucet(wollet.address(i).address(), sats)
-        rt.mine(1)
+    with paid_token_regtest({CLIENT_ID: SECRET}, DESCRIPTOR, PAYMENTS) as rt:
         yield rt
 
 
 @pytest.fixture
 def issuer(rt: Regtest) -> Iterator[TokenIssuer]:
     """The servers' issuer, reset to its defaults after each test."""
-    issuer = rt.auth
-    assert issuer is not None
-    issuer.issued = issuer.refused = 0
-    yield issuer
-    issuer.clients = {CLIENT_ID: SECRET}
-    issuer.uses = issuer.credits = None
-    issuer.expire_all()
-    rt.esplora_faults.clear()
+    yield from fresh_issuer(rt, {CLIENT_ID: SECRET})
 
 
 def login(rt: Regtest) -> ClientCredentials:

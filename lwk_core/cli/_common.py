@@ -14,7 +14,7 @@ import platformdirs
 from .._chain import BackendChain
 from .._client import Client, connect
 from .._descriptor import WolletDescriptor
-from .._errors import InsecureTransport
+from .._errors import InsecureTransport, InvalidArgument
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
@@ -26,7 +26,9 @@ __all__ = [
     "DEFAULT_DATADIR",
     "DESCRIPTOR_ENV",
     "Backend",
+    "add_connection_flags",
     "backend_options",
+    "connection_flags",
     "network_type",
     "open_backend",
     "open_wallet",
@@ -131,6 +133,7 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
         "--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout"
     )
     add_auth_arguments(group)
+    add_connection_flags(group)
     if gap_limit:
         group.add_argument(
             "--gap-limit",
@@ -140,6 +143,32 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
             help="unused addresses in a row that end a scan (default 20)",
         )
     return parent
+
+
+def add_connection_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--proxy, --ca-file and --pin (the clients' proxy, ca_file and cert_fingerprint)."""
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy, e.g. socks5h://127.0.0.1:9050 (Tor); needs the "
+        "plugins' [socks] extra",
+    )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the CAs of this PEM file for ssl:// and https:// backends",
+    )
+    parser.add_argument(
+        "--pin",
+        metavar="SHA256",
+        help="accept only the TLS certificate with this SHA-256 fingerprint (hex)",
+    )
+
+
+def connection_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The client options that --proxy, --ca-file and --pin give (only those given)."""
+    flags = {"proxy": args.proxy, "ca_file": args.ca_file, "cert_fingerprint": args.pin}
+    return {name: value for name, value in flags.items() if value is not None}
 
 
 def read_descriptor(args: argparse.Namespace) -> str:
@@ -179,15 +208,31 @@ def open_backend(
     network: Network | None,
     timeout: float | None = None,
     auth: dict[str, Any] | None = None,
+    **connection: Any,
 ) -> Backend:
     """One client for one URL; a BackendChain (failover in the given order) for several.
-    `auth`: the clients' token options (`_auth.auth_options`)."""
+
+    `auth` (the clients' token options, `_auth.auth_options`) goes to every URL, and so does
+    `connection` (`connection_flags`), except the TLS options (ca_file, cert_fingerprint),
+    which go to the TLS ones (ssl://, https://) only.
+    """
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
+    tls_only = {name for name in ("ca_file", "cert_fingerprint") if name in connection}
+    if tls_only and not any(_is_tls(url) for url in urls):
+        raise UsageError("--ca-file and --pin are for ssl:// and https:// backends")
     options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     options.update(auth or {})
-    clients = [_connect(url, network, options) for url in urls]
+    clients = []
+    for url in urls:
+        given = {k: v for k, v in connection.items() if _is_tls(url) or k not in tls_only}
+        clients.append(_connect(url, network, {**options, **given}))
     return clients[0] if len(clients) == 1 else BackendChain(clients, network=network)
+
+
+def _is_tls(url: str) -> bool:
+    scheme = url.partition("://")[0].lower()
+    return scheme == "ssl" or scheme.endswith("https")
 
 
 def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Client:
@@ -198,8 +243,10 @@ def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Clie
             needs = f"{url} needs --network (liquid, liquidtestnet, elementsregtest)"
             raise UsageError(needs) from None
         raise UsageError(f"{url}: {exc}") from None
-    except InsecureTransport as exc:
+    except InsecureTransport as exc:  # a token for a server without TLS (the text names it)
         raise UsageError(str(exc)) from None
+    except InvalidArgument as exc:  # an option the client refused (bad --pin, --ca-file ...)
+        raise UsageError(f"{url}: {exc}") from None
     except ValueError as exc:  # a malformed URL (no port, bad host ...)
         raise UsageError(f"bad backend URL {url!r}: {exc}") from None
     return client

@@ -6,7 +6,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..plugin.manager import list_plugins
-from ._common import network_type, open_backend, positive_float
+from ._common import (
+    add_connection_flags,
+    connection_flags,
+    network_type,
+    open_backend,
+    positive_float,
+)
 from ._output import format_time, print_json, print_table, tip_json
 
 if TYPE_CHECKING:
@@ -34,6 +40,7 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
     p.add_argument("urls", metavar="URL", nargs="+", help="e.g. ssl://host:50002, https://host/api")
     p.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout")
     p.add_argument("--network", type=network_type, help="needed by http(s):// (Esplora) backends")
+    add_connection_flags(p)
     p.set_defaults(run=_tip)
 
 
@@ -52,7 +59,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _tip(args: argparse.Namespace) -> int:
-    with open_backend(args.urls, args.network, args.timeout) as backend:
+    with open_backend(args.urls, args.network, args.timeout, **connection_flags(args)) as backend:
         tip = backend.tip()
     if args.json:
         print_json(tip_json(tip))

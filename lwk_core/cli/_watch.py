@@ -18,6 +18,7 @@ from .._wollet import Wollet
 from ._auth import auth_options
 from ._common import (
     backend_options,
+    connection_flags,
     open_backend,
     open_wallet,
     positive_float,
@@ -88,7 +89,9 @@ def _watch(args: argparse.Namespace) -> int:
     wollet = open_wallet(args)
     with (
         wollet,
-        open_backend(args.backend, wollet.network, args.timeout, auth_options(args)) as backend,
+        open_backend(
+            args.backend, wollet.network, args.timeout, auth_options(args), **connection_flags(args)
+        ) as backend,
     ):
         sync_wallet(backend, wollet, args.gap_limit)
         tip = wollet.tip()

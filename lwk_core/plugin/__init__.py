@@ -22,10 +22,15 @@ from .._errors import (
     BackendProtocolError,
     BackendTimeout,
     BroadcastRejected,
+    CertificatePinMismatch,
+    CertificateRejected,
     DecodeError,
+    ExtraNotInstalled,
     InsufficientCredits,
     LwkError,
     PluginError,
+    ProxyRefused,
+    ProxyUnreachable,
     RateLimited,
     WrongNetwork,
 )
@@ -36,6 +41,7 @@ from .._transaction import Transaction
 from .._types import HistoryEntry, OutPoint, Tip
 from ._markers import ENTRY_POINT_GROUP, NAME, hookimpl, hookspec
 from ._observe import when_done
+from ._tls import ca_context, check_pin, parse_fingerprint
 from .manager import register_plugin
 
 __all__ = [
@@ -51,26 +57,34 @@ __all__ = [
     "BackendTimeout",
     "BlockHeader",
     "BroadcastRejected",
+    "CertificatePinMismatch",
+    "CertificateRejected",
     "Chain",
     "DecodeError",
     "DescriptorHistories",
     "DescriptorScanner",
+    "ExtraNotInstalled",
     "HistoryEntry",
     "InsufficientCredits",
     "LwkError",
     "Network",
     "OutPoint",
     "PluginError",
+    "ProxyRefused",
+    "ProxyUnreachable",
     "RateLimited",
     "Tip",
     "Transaction",
     "WrongNetwork",
+    "ca_context",
+    "check_pin",
     "electrum_scripthash",
     "electrum_status",
     "esplora_scripthash",
     "hookimpl",
     "hookspec",
     "merkle_root_from_branch",
+    "parse_fingerprint",
     "register_plugin",
     "when_done",
 ]

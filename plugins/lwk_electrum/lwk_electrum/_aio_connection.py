@@ -28,7 +28,6 @@ from ._framing import Call
 from ._plan import run_async
 from ._protocol import IOPlan, Receive, Send
 from ._tls import (
-    check_pin,
     closed_error,
     connect_error,
     handshake_error,
@@ -193,7 +192,13 @@ class AsyncElectrumConnection(ConnectionBase):
         host, port = self.endpoint.host, self.endpoint.port
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(host, port)
+                if self.proxy is not None:
+                    sock = await self.proxy.connect_async(
+                        host, port, self.connect_timeout, backend=self.name
+                    )
+                    reader, writer = await asyncio.open_connection(sock=sock)
+                else:
+                    reader, writer = await asyncio.open_connection(host, port)
         except OSError as e:
             raise connect_error(e, self.connect_timeout, backend=self.name) from e
         if not self.endpoint.tls:
@@ -202,7 +207,7 @@ class AsyncElectrumConnection(ConnectionBase):
             async with asyncio.timeout(self.connect_timeout):
                 await writer.start_tls(self._tls_context(), server_hostname=host)
             ssl_object = writer.get_extra_info("ssl_object")
-            check_pin(ssl_object.getpeercert(binary_form=True), self._pin, backend=self.name)
+            self._check_certificate(ssl_object.getpeercert(binary_form=True))
         except BaseException as e:
             writer.transport.abort()
             error = handshake_error(e, backend=self.name)

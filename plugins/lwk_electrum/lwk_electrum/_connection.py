@@ -34,7 +34,6 @@ from ._plan import run
 from ._protocol import IOPlan, Receive, Send
 from ._subscriptions import Listener
 from ._tls import (
-    check_pin,
     closed_error,
     connect_error,
     handshake_error,
@@ -162,10 +161,14 @@ class ElectrumConnection(ConnectionBase):
 
     def _open(self) -> socket.socket:
         host, port = self.endpoint.host, self.endpoint.port
-        try:
-            raw = socket.create_connection((host, port), timeout=self.connect_timeout)
-        except OSError as e:
-            raise connect_error(e, self.connect_timeout, backend=self.name) from e
+        if self.proxy is not None:
+            raw = self.proxy.connect(host, port, self.connect_timeout, backend=self.name)
+        else:
+            try:
+                raw = socket.create_connection((host, port), timeout=self.connect_timeout)
+            except OSError as e:
+                raise connect_error(e, self.connect_timeout, backend=self.name) from e
+        raw.settimeout(self.connect_timeout)  # the TLS handshake's
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not self.endpoint.tls:
             return raw
@@ -178,8 +181,8 @@ class ElectrumConnection(ConnectionBase):
                 raise
             raise error from e
         try:
-            check_pin(sock.getpeercert(binary_form=True), self._pin, backend=self.name)
-        except BackendError:
+            self._check_certificate(sock.getpeercert(binary_form=True))
+        except BaseException:
             _close(sock)
             raise
         return sock

@@ -1,4 +1,5 @@
-"""What both connection drivers share: settings, the protocol core, the TLS context."""
+"""What both connection drivers share: settings, the protocol core, the TLS context and
+the certificate check, the proxy."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from collections import Counter
 from typing import Any, Final
 
 from lwk_core.auth import TokenProvider, bearer
+from lwk_core.plugin import check_pin
 
 from ._endpoint import Endpoint
 from ._framing import MAX_LINE
+from ._pins import PinFile
 from ._protocol import ElectrumProtocol
+from ._socks import SocksProxy
 from ._subscriptions import Listener
 from ._tls import tls_context
 
@@ -31,6 +35,9 @@ class ConnectionBase:
         connect_timeout: float = 10.0,
         validate_domain: bool = True,
         cert_fingerprint: bytes | None = None,
+        ca: ssl.SSLContext | None = None,
+        pins: PinFile | None = None,
+        proxy: SocksProxy | None = None,
         max_line: int = MAX_LINE,
         batch_size: int = BATCH_SIZE,
         auth: TokenProvider | None = None,
@@ -48,6 +55,9 @@ class ConnectionBase:
             backend=self.name, timeout=self.timeout, batch_size=batch_size, max_line=max_line
         )
         self._pin = cert_fingerprint
+        self._pins = pins
+        self._ca = ca
+        self.proxy = proxy
         self.auth = auth
         self._ssl_context: ssl.SSLContext | None = None
         self.connects = 0
@@ -91,5 +101,15 @@ class ConnectionBase:
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = tls_context(self.validate_domain, self._pin)
+            pinned = self._pin is not None or self._pins is not None
+            self._ssl_context = tls_context(self.validate_domain, pinned, self._ca)
         return self._ssl_context
+
+    def _check_certificate(self, der: bytes | None) -> None:
+        """Raise unless the server's certificate (DER) is the pinned one: given, or the one
+        first seen (pinned now if this is the first)."""
+        pin = self._pin
+        if pin is None and self._pins is not None:
+            pin = self._pins.pin_for(self.endpoint.url, der or b"")
+        if pin is not None:
+            check_pin(der, pin, backend=self.name)

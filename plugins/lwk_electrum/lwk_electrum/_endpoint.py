@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import attrs
 
-__all__ = ["Endpoint", "normalize_fingerprint"]
+__all__ = ["Endpoint"]
 
 _SCHEMES = {"tcp": False, "ssl": True}
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @attrs.frozen
@@ -58,11 +56,3 @@ class Endpoint:
         if port == 0:
             raise ValueError("port 0 is not a server port")
         return cls(host, port, tls)
-
-
-def normalize_fingerprint(fingerprint: str) -> bytes:
-    """Turn a SHA-256 certificate fingerprint ("ab12..." or "AB:12:...") into 32 bytes."""
-    text = fingerprint.replace(":", "").strip().lower()
-    if not _HEX64.fullmatch(text):
-        raise ValueError("cert_fingerprint must be the SHA-256 of the DER certificate (64 hex)")
-    return bytes.fromhex(text)

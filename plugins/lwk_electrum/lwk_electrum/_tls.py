@@ -1,21 +1,19 @@
 """What both transports share below the protocol: the TLS context and pin check, and the
 typed errors for each way a socket fails (the texts the user sees).
 
-By default the certificate chain and host name are validated; a SHA-256 pin of the DER
-certificate replaces CA validation (self-signed servers); `validate_domain=False` turns
+By default the certificate chain and host name are validated against the system's CAs, or
+those of `ca_file` (a PEM bundle); a SHA-256 pin of the DER certificate (given, or trusted
+on first use) replaces CA validation (self-signed servers); `validate_domain=False` turns
 validation off. TLS 1.2 is the minimum either way.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ssl
 
-from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout
+from lwk_core.plugin import BackendConnectError, BackendError, BackendTimeout, CertificateRejected
 
 __all__ = [
-    "check_pin",
     "closed_error",
     "connect_error",
     "handshake_error",
@@ -26,23 +24,19 @@ __all__ = [
 ]
 
 
-def tls_context(validate_domain: bool, pin: bytes | None) -> ssl.SSLContext:
-    if validate_domain and pin is None:
-        ctx = ssl.create_default_context()
+def tls_context(
+    validate_domain: bool, pinned: bool, ca: ssl.SSLContext | None = None
+) -> ssl.SSLContext:
+    """The client context; `pinned`: a pin (given or first-use) replaces CA validation;
+    `ca`: the context trusting the caller's CA bundle (`ca_file`)."""
+    if validate_domain and not pinned:
+        ctx = ca or ssl.create_default_context()
     else:  # no CA validation: either the pin replaces it or the caller opted out
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
-
-
-def check_pin(der: bytes | None, pin: bytes | None, *, backend: str) -> None:
-    """Raise unless the server's certificate (DER) hashes to the pinned fingerprint."""
-    if pin is not None and not hmac.compare_digest(hashlib.sha256(der or b"").digest(), pin):
-        raise BackendConnectError(
-            "server certificate does not match the pinned fingerprint", backend=backend
-        )
 
 
 def connect_error(e: OSError, timeout: float, *, backend: str) -> BackendError:
@@ -55,7 +49,7 @@ def connect_error(e: OSError, timeout: float, *, backend: str) -> BackendError:
 def handshake_error(e: BaseException, *, backend: str) -> BackendError | None:
     """The error for a TLS handshake that failed, None if `e` is no TLS or socket error."""
     if isinstance(e, ssl.SSLCertVerificationError):
-        return BackendConnectError(f"TLS certificate rejected: {e.verify_message}", backend=backend)
+        return CertificateRejected(f"TLS certificate rejected: {e.verify_message}", backend=backend)
     if isinstance(e, TimeoutError):
         return BackendTimeout("TLS handshake timed out", backend=backend)
     if isinstance(e, OSError):

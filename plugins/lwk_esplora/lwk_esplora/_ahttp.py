@@ -18,6 +18,7 @@ import httpx
 
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
+from ._network import install_network
 from ._response import Answer, Reply, Settings, TooSlow, auth_headers, mapped_errors
 from ._retry import Pause, Retrying
 
@@ -46,6 +47,7 @@ class AsyncHttpSession:
                 **self.settings.client_arguments(),  # type: ignore[arg-type]
                 transport=self._transport,
             )
+            install_network(self._client, self.settings.pin, self.name)
         return self._client
 
     async def close(self) -> None:

@@ -31,16 +31,28 @@ class EsploraClient(Client):
     times with backoff, honouring ``Retry-After`` (at most 60 s of waits per request);
     dropped connections too; a refused connection and a timeout once. ``headers`` (e.g.
     an Authorization bearer token) are sent with every request and never logged;
-    ``token`` (a str, or a `lwk_core.auth.TokenProvider` such as ``ClientCredentials``) is
-    sent as ``Authorization: Bearer``; after a 401 the token is renewed and the request
-    retried once, then `AuthenticationFailed`; a 402 is `InsufficientCredits`. A token (or
-    an Authorization header) for a plain http:// URL is refused (`InsecureTransport`)
-    unless ``allow_insecure_auth=True``. ``proxy`` is an httpx proxy URL
-    (``HTTP(S)_PROXY`` from the environment also apply);
-    ``verify`` is httpx's TLS setting; ``transport`` replaces httpx's network transport
-    (tests, custom sockets). Defaults: ``timeout=30.0, concurrency=8, headers=None,
-    proxy=None, max_retries=5, verify=True, token=None, allow_insecure_auth=False``
-    (`Options`).
+    ``transport`` replaces httpx's network transport (tests, custom sockets).
+
+    Authentication: ``token`` (a str, or a `lwk_core.auth.TokenProvider` such as
+    ``ClientCredentials``) is sent as ``Authorization: Bearer``; after a 401 the token is
+    renewed and the request retried once, then `AuthenticationFailed`; a 402 is
+    `InsufficientCredits`. A token (or an Authorization header) for a plain http:// URL is
+    refused (`InsecureTransport`) unless ``allow_insecure_auth=True``.
+
+    Proxies: ``proxy`` is a proxy URL, ``socks5h://127.0.0.1:9050`` for Tor (SOCKS5 needs
+    ``lwk-esplora[socks]``; the proxy resolves the server's name, so ``.onion`` hosts
+    work) or ``http://host:port``; without it, and with ``trust_env`` (httpx's default),
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` apply.
+
+    TLS: certificates are verified against certifi's CA bundle (httpx's default, not the
+    operating system's store; with ``trust_env``, ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
+    replace it), or against the PEM bundle ``ca_file``; ``cert_fingerprint`` (SHA-256 of
+    the DER certificate, hex) pins the server's certificate instead, checked before any
+    request goes out; ``verify`` is httpx's own setting (an ``ssl.SSLContext``, or False).
+
+    Defaults: ``timeout=30.0, concurrency=8, headers=None, proxy=None, trust_env=True,
+    max_retries=5, verify=True, ca_file=None, cert_fingerprint=None, token=None,
+    allow_insecure_auth=False`` (`Options`).
     """
 
     connection: EsploraBackend

@@ -2,8 +2,8 @@
 
 Thin: the retry policy is `_retry`'s, the checks of answers and the body caps
 `_response`'s. Here: the slots bounding concurrent requests, the sleeps the policy asks
-for, and a deadline that every socket operation of a request obeys (`_deadline`), so no
-drip, `1xx` run or empty gzip blocks can stretch it.
+for, and a deadline that every socket operation of a request obeys (`_deadline`, applied
+by `_network`), so no drip, `1xx` run or empty gzip blocks can stretch it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import httpx
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
+from ._network import install_network
 from ._response import Answer, Reply, Settings, auth_headers, mapped_errors
 from ._retry import Pause, Retrying
 
@@ -59,7 +60,7 @@ class HttpSession:
                     **self.settings.client_arguments(),  # type: ignore[arg-type]
                     transport=self._transport,
                 )
-                _deadline.install_deadlines(self._client)
+                install_network(self._client, self.settings.pin, self.name)
             return self._client
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
+import os
 import re
 import ssl
 import time
@@ -27,10 +28,21 @@ from typing import TypedDict
 import attrs
 import httpx
 
+from lwk_core import InvalidArgument
 from lwk_core.auth import TokenProvider, as_token_provider, bearer, refuse_insecure
-from lwk_core.plugin import BackendConnectError, BackendProtocolError, BackendTimeout, Network
+from lwk_core.plugin import (
+    BackendConnectError,
+    BackendProtocolError,
+    BackendTimeout,
+    CertificateRejected,
+    Network,
+    ProxyRefused,
+    parse_fingerprint,
+)
 
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
+from ._network import tls_verify
+from ._proxy import checked_proxy
 
 __all__ = [
     "DEADLINE_FACTOR",
@@ -80,8 +92,11 @@ class Options(TypedDict, total=False):
     concurrency: int
     headers: Mapping[str, str] | None
     proxy: str | None
+    trust_env: bool
     max_retries: int
     verify: ssl.SSLContext | bool
+    ca_file: str | os.PathLike[str] | None
+    cert_fingerprint: str | None
     token: str | TokenProvider | None
     allow_insecure_auth: bool
 
@@ -98,8 +113,11 @@ class Settings:
         concurrency: int = 8,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
+        trust_env: bool = True,
         max_retries: int = 5,
         verify: ssl.SSLContext | bool = True,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_fingerprint: str | None = None,
         token: str | TokenProvider | None = None,
         allow_insecure_auth: bool = False,
     ) -> None:
@@ -123,8 +141,10 @@ class Settings:
             **dict(headers or {}),
             "Accept-Encoding": ACCEPT_ENCODING,  # the only encoding `_decode` inflates
         }
-        self.proxy = proxy
-        self.verify = verify
+        self.trust_env = bool(trust_env)
+        self.proxy = checked_proxy(proxy, trust_env=self.trust_env)
+        self.pin = _tls_pin(self.base, verify, ca_file, cert_fingerprint)
+        self.verify = tls_verify(verify, ca_file, self.pin)
         self.auth = as_token_provider(token)
         if self.auth is not None or any(k.lower() == "authorization" for k in self.headers):
             refuse_insecure(
@@ -151,6 +171,7 @@ class Settings:
             ),
             "http2": HTTP2,
             "proxy": self.proxy,
+            "trust_env": self.trust_env,
             "verify": self.verify,
             "follow_redirects": False,
         }
@@ -253,11 +274,48 @@ def mapped_errors(settings: Settings, what: str, deadline: float) -> Iterator[No
         raise BackendTimeout(f"{what}: {settings.too_slow()}", backend=settings.name) from None
     except EncodingRefused as exc:
         raise BackendProtocolError(f"{what}: {exc}", backend=settings.name) from None
+    except httpx.ProxyError as exc:
+        reason = f"{what}: the proxy did not connect: {exc}"
+        raise ProxyRefused(reason, backend=settings.name) from exc
     except httpx.TimeoutException as exc:
         reason = settings.too_slow() if time.monotonic() >= deadline else _describe(exc)
         raise BackendTimeout(f"{what}: {reason}", backend=settings.name) from exc
     except httpx.RequestError as exc:
+        rejected = _certificate_error(exc)
+        if rejected is not None:
+            raise CertificateRejected(
+                f"{what}: TLS certificate rejected: {rejected.verify_message}",
+                backend=settings.name,
+            ) from exc
         raise BackendConnectError(f"{what}: {_describe(exc)}", backend=settings.name) from exc
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verdict under an httpx error (httpx <- httpcore <- ssl), if any."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None or isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_pin(
+    base: httpx.URL,
+    verify: ssl.SSLContext | bool,
+    ca_file: str | os.PathLike[str] | None,
+    cert_fingerprint: str | None,
+) -> bytes | None:
+    """The SHA-256 pin of the server certificate, checking the TLS options go together."""
+    if (ca_file is not None or cert_fingerprint is not None) and base.scheme != "https":
+        raise InvalidArgument("ca_file and cert_fingerprint need an https:// URL")
+    if ca_file is not None and (cert_fingerprint is not None or verify is not True):
+        raise InvalidArgument("give one of verify, ca_file and cert_fingerprint")
+    if cert_fingerprint is None:
+        return None
+    if verify is not True:
+        raise InvalidArgument("give one of verify, ca_file and cert_fingerprint")
+    return parse_fingerprint(cert_fingerprint)
 
 
 def _describe(exc: Exception) -> str:

@@ -32,7 +32,11 @@ from lwk_core.plugin import (
     AuthenticationFailed,
     BackendConnectError,
     BackendTimeout,
+    CertificatePinMismatch,
+    CertificateRejected,
     InsufficientCredits,
+    ProxyRefused,
+    ProxyUnreachable,
     RateLimited,
 )
 
@@ -188,7 +192,11 @@ class Retrying:
                 raise exc
             log.info("%s: %s %s timed out, retrying", self.settings.name, self.method, self.route)
             return 0.0
-        unreachable = isinstance(exc.__cause__, httpx.ConnectError)
+        if isinstance(exc, CertificateRejected | CertificatePinMismatch | ProxyRefused):
+            raise exc  # a verdict: the same server or proxy answers the same again
+        unreachable = isinstance(exc.__cause__, httpx.ConnectError) or isinstance(
+            exc, ProxyUnreachable
+        )
         delay = self.state.connect_retry_delay(unreachable, self.budget)
         if delay is None:
             raise exc

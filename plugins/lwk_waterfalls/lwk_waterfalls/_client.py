@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 
@@ -43,8 +44,10 @@ class WaterfallsClient(Client):
     The URL's scheme is ``waterfalls+https://`` or ``waterfalls+http://`` (plain
     ``https://`` works too when the client is built by hand). Transactions, headers and
     broadcasts use the Esplora routes the server also serves; ``timeout``,
-    ``concurrency``, ``headers``, ``proxy``, ``max_retries``, ``verify``, ``token``,
-    ``allow_insecure_auth`` and ``transport`` work as for lwk_esplora.EsploraClient.
+    ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
+    Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
+    ``ca_file``, ``cert_fingerprint``, ``token``, ``allow_insecure_auth`` and
+    ``transport`` work as for lwk_esplora.EsploraClient.
     """
 
     connection: WaterfallsBackend
@@ -59,8 +62,11 @@ class WaterfallsClient(Client):
         concurrency: int = 8,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
+        trust_env: bool = True,
         max_retries: int = 5,
         verify: ssl.SSLContext | bool = True,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_fingerprint: str | None = None,
         token: str | TokenProvider | None = None,
         allow_insecure_auth: bool = False,
         transport: httpx.BaseTransport | None = None,
@@ -74,8 +80,11 @@ class WaterfallsClient(Client):
             concurrency=concurrency,
             headers=headers,
             proxy=proxy,
+            trust_env=trust_env,
             max_retries=max_retries,
             verify=verify,
+            ca_file=ca_file,
+            cert_fingerprint=cert_fingerprint,
             token=token,
             allow_insecure_auth=allow_insecure_auth,
             transport=transport,
