@@ -6,7 +6,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import BackendHandle, Client, ScanMethods, connect, tx_bytes, txid_of
@@ -174,7 +174,23 @@ class BackendChain(ChainCore[Client], ScanMethods):
         progress: Progress | None = None,
         limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
-        tx_cache: dict[str, Transaction] = {}
+        return self.scan_wallet(
+            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
+        )
+
+    def scan_wallet(
+        self,
+        wollet: Wollet,
+        *,
+        gap_limit: int,
+        to_index: int,
+        progress: Progress | None = None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
+    ) -> Update | None:
+        """`sync`, sharing `tx_cache` (verified transactions) with other scans, as
+        `Client.scan_wallet` does (the backends of the chain share it too)."""
+        cache: MutableMapping[str, Transaction] = {} if tx_cache is None else tx_cache
         return self._call(
             "scan",
             lambda c: c.scan_wallet(
@@ -182,7 +198,7 @@ class BackendChain(ChainCore[Client], ScanMethods):
                 gap_limit=gap_limit,
                 to_index=to_index,
                 progress=progress,
-                tx_cache=tx_cache,
+                tx_cache=cache,
                 limits=limits,
             ),
         )
