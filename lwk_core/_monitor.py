@@ -11,7 +11,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Generator, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BackendError, LwkError
@@ -102,7 +102,7 @@ class Monitor(MonitorBase):
     def _woken(self) -> None:
         self._wake.set()
 
-    def events(self) -> Iterator[tuple[Wollet, WalletEvent]]:
+    def events(self) -> Generator[tuple[Wollet, WalletEvent], None, None]:
         """Follow the wallets forever (see the class); building the iterator does no I/O."""
         return self._run(once=False)
 
@@ -110,7 +110,7 @@ class Monitor(MonitorBase):
         """Sync every wallet once, apply the updates and return their events."""
         return list(self._run(once=True))
 
-    def _run(self, *, once: bool) -> Iterator[tuple[Wollet, WalletEvent]]:
+    def _run(self, *, once: bool) -> Generator[tuple[Wollet, WalletEvent], None, None]:
         steps = monitor_steps(self.backend, self._wallets, clock=time.monotonic, once=once)
         with contextlib.closing(steps):
             reply: Any = None
