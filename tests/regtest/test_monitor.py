@@ -207,3 +207,54 @@ async def _take(pairs: AsyncIterator[Pair], n: int) -> list[Pair]:
 
 async def _call(function: Callable[[Wollet], object], wollet: Wollet) -> None:
     function(wollet)
+
+
+def shared_payment(rt: Regtest) -> tuple[Wollet, Wollet]:
+    """Two fresh wallets and three transactions: a faucet payment to the first, and a
+    spend of it paying the second with change back to the first (in both histories)."""
+    payer, payee = new_wallet("monitor payer"), new_wallet("monitor payee")
+    wollet = Wollet(rt.network, payer.descriptor)
+    rt.faucet(payer.address(0), 100_000)
+    rt.mine(1)
+    Monitor(ElectrumClient.from_url(rt.electrum_url), [wollet]).round()
+    (utxo,) = wollet.utxos()
+    change = payer.address(0, Chain.INTERNAL)
+    rt.spend([(utxo.outpoint, utxo.unblinded)], payee.address(0), 30_000, change_address=change)
+    return Wollet(rt.network, payer.descriptor), Wollet(rt.network, payee.descriptor)
+
+
+def tx_gets(rt: Regtest) -> int:
+    return int(rt.request_counts()["electrum"]["methods"].get("blockchain.transaction.get", 0))
+
+
+def test_a_round_fetches_a_transaction_shared_by_two_wallets_once(rt: Regtest) -> None:
+    """The spend is in both wallets' histories: a round of both asks the server for the
+    two distinct transactions, where the two wallets synced apart ask for three."""
+    payer, payee = shared_payment(rt)
+    with ElectrumClient.from_url(rt.electrum_url) as client:
+        before = tx_gets(rt)
+        Monitor(client, [payer, payee]).round()
+        assert tx_gets(rt) - before == 2
+        assert len(payer.transactions()) == 2 and len(payee.transactions()) == 1
+
+        apart = [Wollet(rt.network, w.descriptor) for w in (payer, payee)]
+        before = tx_gets(rt)
+        for wollet in apart:
+            Monitor(client, [wollet]).round()
+        assert tx_gets(rt) - before == 3
+
+
+def test_an_async_round_shares_its_transactions_too(rt: Regtest) -> None:
+    """One wallet at a time (concurrency 1), an async round fetches the shared spend once
+    too. (With both wallets scanned at once, each may ask for it before the other's copy
+    is in the round's cache: concurrent fetches are not merged.)"""
+    payer, payee = shared_payment(rt)
+
+    async def main() -> int:
+        async with AsyncElectrumClient.from_url(rt.electrum_url) as client:
+            before = tx_gets(rt)
+            await AsyncMonitor(client, [payer, payee], concurrency=1).round()
+            return tx_gets(rt) - before
+
+    assert asyncio.run(main()) == 2
+    assert len(payer.transactions()) == 2 and len(payee.transactions()) == 1
