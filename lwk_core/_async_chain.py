@@ -83,19 +83,6 @@ class AsyncBackendChain(ChainCore[AsyncClient], AsyncScanMethods):
     async def get_tx(self, txid: str) -> Transaction:
         return (await self.get_txs([txid]))[0]
 
-    async def sync(
-        self,
-        wollet: Wollet,
-        gap_limit: int = 20,
-        *,
-        to_index: int = 0,
-        progress: Progress | None = None,
-        limits: ScanLimits = DEFAULT_LIMITS,
-    ) -> Update | None:
-        return await self.scan_wallet(
-            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
-        )
-
     async def scan_wallet(
         self,
         wollet: Wollet,

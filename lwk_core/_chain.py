@@ -165,19 +165,6 @@ class BackendChain(ChainCore[Client], ScanMethods):
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]
 
-    def sync(
-        self,
-        wollet: Wollet,
-        gap_limit: int = 20,
-        *,
-        to_index: int = 0,
-        progress: Progress | None = None,
-        limits: ScanLimits = DEFAULT_LIMITS,
-    ) -> Update | None:
-        return self.scan_wallet(
-            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
-        )
-
     def scan_wallet(
         self,
         wollet: Wollet,
