@@ -64,18 +64,26 @@ class Wallets:
         self._rng = rng
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._dwids: dict[int, str] = {}  # id(wollet) -> its dwid (costly: an EC derivation)
 
     def add(self, wollet: Wollet) -> None:
         """Follow `wollet` (synced in the next round); a wallet with the same dwid is
         replaced."""
+        dwid = wollet.dwid()
         with self._lock:
-            self._entries[wollet.dwid()] = _Entry(wollet, float("-inf"))
+            if (old := self._entries.get(dwid)) is not None:
+                del self._dwids[id(old.wollet)]
+            self._entries[dwid] = _Entry(wollet, float("-inf"))
+            self._dwids[id(wollet)] = dwid
 
     def remove(self, dwid: str) -> bool:
         """Stop following the wallet `dwid`; whether it was followed. An update of it still
         in flight is dropped."""
         with self._lock:
-            return self._entries.pop(dwid, None) is not None
+            if (entry := self._entries.pop(dwid, None)) is None:
+                return False
+            del self._dwids[id(entry.wollet)]
+            return True
 
     def wollets(self) -> list[Wollet]:
         with self._lock:
@@ -95,7 +103,7 @@ class Wallets:
 
     def _entry(self, wollet: Wollet) -> _Entry | None:
         """The entry of `wollet` itself (not of a wallet that replaced it)."""
-        entry = self._entries.get(wollet.dwid())
+        entry = self._entries.get(self._dwids.get(id(wollet), ""))
         return entry if entry is not None and entry.wollet is wollet else None
 
     def synced(self, wollet: Wollet, now: float) -> None:
@@ -110,7 +118,8 @@ class Wallets:
         with self._lock:
             if (entry := self._entry(wollet)) is None:
                 return
-            log.warning("wallet %s: %s; retrying in %gs", wollet.dwid(), error, entry.backoff)
+            dwid = self._dwids[id(wollet)]
+            log.warning("wallet %s: %s; retrying in %gs", dwid, error, entry.backoff)
             entry.due = now + entry.backoff
             entry.backoff = min(entry.backoff * 2, max(self.interval, BACKOFF_MAX))
 
