@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from following import WAIT, Following
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_oracle import LwkWallet, new_wallet
@@ -39,7 +38,6 @@ from lwk_core import (
 )
 
 POLICY = Network.ELEMENTS_REGTEST.policy_asset
-WAIT = 60.0  # seconds a step may take before the test gives up (not a measurement)
 WALLETS = 20
 Pair = tuple[Wollet, WalletEvent]
 
@@ -127,40 +125,12 @@ def test_blocking_monitor(rt: Regtest) -> None:
     check_first_round(rt, oracles, wollets)
     assert {w for w, _ in events} == set(wollets[:-1])
 
-    got: queue.Queue[Pair | BaseException] = queue.Queue()
-    stop = threading.Event()
-
-    def follow() -> None:
-        pairs = monitor.events()
-        try:
-            for pair in pairs:
-                got.put(pair)
-                if stop.is_set():
-                    break
-        except BaseException as exc:  # handed to the test
-            got.put(exc)
-        finally:
-            pairs.close()
-
-    def take(n: int) -> list[Pair]:
-        taken = []
-        for _ in range(n):
-            item = got.get(timeout=WAIT)
-            if isinstance(item, BaseException):
-                raise item
-            taken.append(item)
-        return taken
-
-    watcher = threading.Thread(target=follow, name="test-monitor")
-    watcher.start()
+    following = Following(monitor.events, "test-monitor")
     try:
-        scenario(rt, wollets, take, monitor.add, monitor.remove)
+        scenario(rt, wollets, following.take, monitor.add, monitor.remove)
     finally:
-        stop.set()
-        rt.mine(1)  # an event, so that the watcher sees `stop`
-        watcher.join(WAIT)
+        following.stop(lambda: rt.mine(1))  # an event, so that the monitor stops
         chain.close()
-    assert not watcher.is_alive()
     assert wollets[0] not in monitor.wollets() and wollets[-1] in monitor.wollets()
     assert wollets[-1].tip() is None
 
