@@ -133,6 +133,7 @@ def _watch_many(args: argparse.Namespace) -> int:
     wollets = [open_wallet(args, text) for text in _read_descriptors(args.descriptors)]
     if not wollets:
         raise UsageError("the --descriptors file lists no descriptor")
+    dwids = {id(w): w.dwid() for w in wollets}  # computed once: an EC derivation each
     networks = {w.network for w in wollets}
     network = wollets[0].network if len(networks) == 1 else None
     with open_backend(args.backend, network, args.timeout, auth_options(args)) as backend:
@@ -142,9 +143,9 @@ def _watch_many(args: argparse.Namespace) -> int:
         with contextlib.closing(monitor.events()) as events:
             for count, (wollet, event) in enumerate(events, start=1):
                 if args.json:
-                    print_json({"wallet": wollet.dwid(), **event.as_dict()}, compact=True)
+                    print_json({"wallet": dwids[id(wollet)], **event.as_dict()}, compact=True)
                 else:
-                    print(f"{wollet.dwid()[:9]}  {describe_event(wollet, event)}", flush=True)
+                    print(f"{dwids[id(wollet)][:9]}  {describe_event(wollet, event)}", flush=True)
                 if count == args.max_events:
                     break
     return 0
