@@ -42,13 +42,13 @@ _ADDRESSES = 2
 _SATS = 10_000
 
 
-def _descriptor(index: int) -> str:
+def descriptor(index: int) -> str:
     network = lwk.Network.regtest_default()
     seed = hashlib.sha256(f"lwk-core many-wallets benchmark {index}".encode()).digest()[:16]
     return str(lwk.Signer(lwk.Mnemonic.from_entropy(seed), network).wpkh_slip77_descriptor())
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     """CPU seconds used so far by this process's children (the server process): utime and
     stime of each, from /proc (Linux)."""
     total = 0
@@ -57,6 +57,15 @@ def _children_cpu() -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def fund(server: ServerProcess, descriptors: list[str], txs: int) -> None:
+    """Pay each wallet `txs` confirmed blinded payments over its first two addresses."""
+    started = time.monotonic()
+    for descriptor in descriptors:
+        server.rt.fund_wallet(descriptor, txs, n_addresses=_ADDRESSES, txs_per_block=50, sats=_SATS)
+    server.rt.mine(1)
+    print(f"{len(descriptors)} wallets x {txs} txs funded in {time.monotonic() - started:.0f}s")
 
 
 def _client(backend: Backend, url: str, concurrency: int) -> AsyncClient:
@@ -77,7 +86,7 @@ async def _ours(client: AsyncClient, descriptors: list[str]) -> list[int]:
     return [len(w.transactions()) for w in wollets]
 
 
-def _lwk(url: str, descriptors: list[str]) -> list[int]:
+def lwk_scans(url: str, descriptors: list[str]) -> list[int]:
     network = lwk.Network.regtest_default()
     client = lwk.ElectrumClient.from_url(url)
     counts = []
@@ -117,17 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     backend = cast(Backend, args.backend)
 
-    descriptors = [_descriptor(i) for i in range(args.wallets)]
+    descriptors = [descriptor(i) for i in range(args.wallets)]
     with ServerProcess(args.cache_dir) as server:
-        started = time.monotonic()
-        for descriptor in descriptors:
-            server.rt.fund_wallet(
-                descriptor, args.txs, n_addresses=_ADDRESSES, txs_per_block=50, sats=_SATS
-            )
-        server.rt.mine(1)
-        print(
-            f"{args.wallets} wallets x {args.txs} txs funded in {time.monotonic() - started:.0f}s"
-        )
+        fund(server, descriptors, args.txs)
         print(
             f"latency  ours ({backend}, all, concurrent; CPU)  LWK electrum (est. all, sequential)"
             "  ratio  peak RSS"
@@ -136,17 +137,17 @@ def main() -> None:
             server.set_latency(latency / 1000)
             before = server.requests(backend)
             started, busy = time.monotonic(), busy_cpu_seconds()
-            cpu, server_cpu = time.process_time(), _children_cpu()
+            cpu, server_cpu = time.process_time(), children_cpu()
             ours = _run_ours(
                 backend, server.urls[backend], descriptors, args.concurrency, args.profile
             )
             ours_s, ours_cpu = time.monotonic() - started, time.process_time() - cpu
-            server_cpu = _children_cpu() - server_cpu
+            server_cpu = children_cpu() - server_cpu
             cores = (busy_cpu_seconds() - busy) / ours_s
             requests = server.requests(backend) - before
             sample = descriptors[: args.lwk_sample]
             started = time.monotonic()
-            theirs = _lwk(server.urls["electrum"], sample)
+            theirs = lwk_scans(server.urls["electrum"], sample)
             lwk_s = (time.monotonic() - started) / len(sample) * len(descriptors)
             if ours != [args.txs] * len(descriptors) or theirs != [args.txs] * len(sample):
                 raise SystemExit("a wallet is missing payments: the results are not comparable")

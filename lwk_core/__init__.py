@@ -4,6 +4,7 @@ import logging
 
 from ._async_chain import AsyncBackendChain
 from ._async_client import AsyncClient, connect_async
+from ._async_monitor import AsyncMonitor
 from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
@@ -51,6 +52,7 @@ from ._events import (
     WalletEvent,
 )
 from ._header import BlockHeader, DynafedParams
+from ._monitor import Monitor
 from ._network import Chain, Network
 from ._scan import ScanLimits
 from ._sqlite_store import SqliteStore
@@ -69,6 +71,7 @@ __all__ = [
     "AllBackendsFailed",
     "AsyncBackendChain",
     "AsyncClient",
+    "AsyncMonitor",
     "AuthenticationFailed",
     "BackendChain",
     "BackendConnectError",
@@ -96,6 +99,7 @@ __all__ = [
     "InvalidArgument",
     "Issuance",
     "LwkError",
+    "Monitor",
     "Network",
     "NetworkMismatch",
     "NewTip",

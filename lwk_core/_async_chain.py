@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._async_client import AsyncClient, AsyncScanMethods, connect_async
@@ -83,16 +83,19 @@ class AsyncBackendChain(ChainCore[AsyncClient], AsyncScanMethods):
     async def get_tx(self, txid: str) -> Transaction:
         return (await self.get_txs([txid]))[0]
 
-    async def sync(
+    async def scan_wallet(
         self,
         wollet: Wollet,
-        gap_limit: int = 20,
         *,
-        to_index: int = 0,
+        gap_limit: int,
+        to_index: int,
         progress: Progress | None = None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
         limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
-        tx_cache: dict[str, Transaction] = {}
+        """`sync`, sharing `tx_cache` (verified transactions) with other scans, as
+        `Client.scan_wallet` does (the backends of the chain share it too)."""
+        cache: MutableMapping[str, Transaction] = {} if tx_cache is None else tx_cache
         return await self._call(
             "scan",
             lambda c: c.scan_wallet(
@@ -100,7 +103,7 @@ class AsyncBackendChain(ChainCore[AsyncClient], AsyncScanMethods):
                 gap_limit=gap_limit,
                 to_index=to_index,
                 progress=progress,
-                tx_cache=tx_cache,
+                tx_cache=cache,
                 limits=limits,
             ),
         )

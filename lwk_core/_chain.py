@@ -6,7 +6,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import BackendHandle, Client, ScanMethods, connect, tx_bytes, txid_of
@@ -165,16 +165,19 @@ class BackendChain(ChainCore[Client], ScanMethods):
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]
 
-    def sync(
+    def scan_wallet(
         self,
         wollet: Wollet,
-        gap_limit: int = 20,
         *,
-        to_index: int = 0,
+        gap_limit: int,
+        to_index: int,
         progress: Progress | None = None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
         limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
-        tx_cache: dict[str, Transaction] = {}
+        """`sync`, sharing `tx_cache` (verified transactions) with other scans, as
+        `Client.scan_wallet` does (the backends of the chain share it too)."""
+        cache: MutableMapping[str, Transaction] = {} if tx_cache is None else tx_cache
         return self._call(
             "scan",
             lambda c: c.scan_wallet(
@@ -182,7 +185,7 @@ class BackendChain(ChainCore[Client], ScanMethods):
                 gap_limit=gap_limit,
                 to_index=to_index,
                 progress=progress,
-                tx_cache=tx_cache,
+                tx_cache=cache,
                 limits=limits,
             ),
         )

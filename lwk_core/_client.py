@@ -61,6 +61,24 @@ class ScanMethods:
         progress: Progress | None = None,
         limits: ScanLimits = DEFAULT_LIMITS,
     ) -> Update | None:
+        """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`),
+        once the server proved it serves the wallet's chain (WrongNetwork otherwise);
+        `limits` bound what a server can make the scan do (ScanLimitExceeded)."""
+        return self.scan_wallet(
+            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
+        )
+
+    def scan_wallet(
+        self,
+        wollet: Wollet,
+        *,
+        gap_limit: int,
+        to_index: int,
+        progress: Progress | None = None,
+        tx_cache: MutableMapping[str, Transaction] | None = None,
+        limits: ScanLimits = DEFAULT_LIMITS,
+    ) -> Update | None:
+        """`sync`, sharing `tx_cache` (verified transactions) with other scans."""
         raise NotImplementedError
 
     def full_scan(
@@ -345,22 +363,6 @@ class Client(BackendHandle[Backend], ScanMethods):
         self.close()
 
     # -- wallet scans ------------------------------------------------------------------
-
-    def sync(
-        self,
-        wollet: Wollet,
-        gap_limit: int = 20,
-        *,
-        to_index: int = 0,
-        progress: Progress | None = None,
-        limits: ScanLimits = DEFAULT_LIMITS,
-    ) -> Update | None:
-        """Scan until `gap_limit` unused scripts per chain (and at least to `to_index`),
-        once the server proved it serves the wallet's chain (WrongNetwork otherwise);
-        `limits` bound what a server can make the scan do (ScanLimitExceeded)."""
-        return self.scan_wallet(
-            wollet, gap_limit=gap_limit, to_index=to_index, progress=progress, limits=limits
-        )
 
     def scan_wallet(
         self,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._errors import BackendError
 from ._events import WalletEvent
-from ._watch_policy import Sleep, SyncNow, Watched, WatchRequest, WatchStep, watch_steps
+from ._watch_policy import Sleep, SyncNow, Watched, WatchRequest, watch_steps
 
 if TYPE_CHECKING:
     from ._update import Update
     from ._wollet import Wollet
 
 __all__ = ["SyncWatched", "next_step", "watch_events"]
+
+T = TypeVar("T")
 
 
 class SyncWatched(Watched, Protocol):
@@ -56,8 +58,8 @@ def _perform(watched: SyncWatched, wollet: Wollet, gap_limit: int, step: WatchRe
         return exc
 
 
-def next_step(steps: Generator[WatchStep, Any, None], reply: Any) -> WatchStep | None:
-    """The next step, None once the watch ended."""
+def next_step(steps: Generator[T, Any, None], reply: Any) -> T | None:
+    """The next step, None once the steps ended."""
     try:
         return steps.send(reply)
     except StopIteration:

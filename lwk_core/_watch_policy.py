@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ._wollet import Wollet
 
 __all__ = [
+    "BACKOFF_MAX",
+    "BACKOFF_MIN",
+    "Pushes",
     "Sleep",
     "SyncNow",
     "Wait",
@@ -40,7 +43,7 @@ __all__ = [
 log = logging.getLogger("lwk_core.watch")
 
 BACKOFF_MIN: Final = 0.5
-_BACKOFF_MAX: Final = 30.0
+BACKOFF_MAX: Final = 30.0
 
 
 @attrs.frozen
@@ -102,7 +105,7 @@ class WatchPolicy:
         backoff = self._backoff
         if self.timeout is not None and now + backoff - self._failing_since > self.timeout:
             raise error
-        self._backoff = min(backoff * 2, max(self.interval, _BACKOFF_MAX))
+        self._backoff = min(backoff * 2, max(self.interval, BACKOFF_MAX))
         return Wait(backoff, push=False)
 
 
@@ -144,7 +147,7 @@ WatchRequest = SyncNow | Sleep | WaitForPush
 WatchStep = WatchRequest | WalletEvent
 
 
-class _Pushes:
+class Pushes:
     """The notification counts of `watched`'s pushing clients, read before each sync, so
     that a push arriving during the sync ends the next wait at once."""
 
@@ -180,7 +183,7 @@ def watch_steps(
     events yielded, forever (or until `timeout` seconds bring none: see WatchPolicy).
     Raises the BackendError of a failure that lasted longer than `timeout`."""
     policy = WatchPolicy(interval=interval, timeout=timeout, now=clock())
-    pushes = _Pushes(watched)
+    pushes = Pushes(watched)
     while True:
         pushes.mark()
         update = yield SyncNow()

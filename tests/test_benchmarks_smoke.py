@@ -119,3 +119,14 @@ def test_the_many_wallets_run_checks_every_wallet(backend: str) -> None:
     row = harness("benchmarks._many", *args).splitlines()[-1].split()
     assert row[:2] == ["0", "ms"]
     assert int(row[3].removeprefix("(")) > 3 * 5  # requests counted at the server
+
+
+@pytest.mark.parametrize("form", ["async", "blocking"])
+def test_the_monitor_run_checks_every_wallet_and_counts_requests(form: str) -> None:
+    """`benchmarks._monitor` on 3 wallets: it exits 0 only if every wallet, ours and LWK's,
+    found its 5 payments; the no-change round on the live Electrum connection sends none."""
+    args = ["--form", form, "--wallets", "3", "--latencies", "0", "--lwk-sample", "1"]
+    row = harness("benchmarks._monitor", *args).splitlines()[-1]
+    first, again = row.split(";")[:2]
+    assert int(first.split(", ")[1].split()[0]) > 3 * 5  # requests counted at the server
+    assert again.endswith(", 0 requests")

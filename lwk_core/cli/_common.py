@@ -192,9 +192,10 @@ def read_descriptor(args: argparse.Namespace) -> str:
     )
 
 
-def open_wallet(args: argparse.Namespace) -> Wollet:
-    """The wallet of the descriptor on --network (xpub keys: liquid), from --datadir."""
-    descriptor = WolletDescriptor(read_descriptor(args))
+def open_wallet(args: argparse.Namespace, text: str | None = None) -> Wollet:
+    """The wallet of the descriptor (`text`, else read_descriptor's) on --network (xpub
+    keys: liquid), from --datadir."""
+    descriptor = WolletDescriptor(read_descriptor(args) if text is None else text)
     network = args.network
     if network is None:
         if not descriptor.is_mainnet:  # liquidtestnet or elementsregtest: no way to tell

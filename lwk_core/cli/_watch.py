@@ -1,8 +1,11 @@
-"""`lwk watch`: sync, then print every wallet-change event (lwk_core's) as it comes."""
+"""`lwk watch`: sync, then print every wallet-change event (lwk_core's) as it comes; with
+`--descriptors FILE`, of every wallet of the file, followed through one Monitor."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._events import (
@@ -14,6 +17,7 @@ from .._events import (
     TxHeightChanged,
     WalletEvent,
 )
+from .._monitor import Monitor
 from .._wollet import Wollet
 from ._auth import auth_options
 from ._common import (
@@ -44,7 +48,16 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
         "new transaction, confirmation, a reorg moving a transaction, a dropped one, the "
         "balance per asset. An Electrum backend pushes changes (subscriptions); otherwise "
         "the backends are polled every --interval seconds, and a failing backend is retried "
-        "or failed over. --json prints one JSON object per event per line. Ctrl-C stops.",
+        "or failed over. --json prints one JSON object per event per line. Ctrl-C stops. "
+        "--descriptors FILE follows every wallet of the file at once (each line prefixed "
+        'with the wallet\'s dwid; --json: a "wallet" field holds it).',
+    )
+    p.add_argument(
+        "--descriptors",
+        metavar="FILE",
+        type=Path,
+        help="follow many wallets: one CT descriptor per line (blank lines and lines "
+        "starting with # are skipped)",
     )
     p.add_argument(
         "--interval",
@@ -86,6 +99,8 @@ def describe_event(wollet: Wollet, event: WalletEvent) -> str:
 def _watch(args: argparse.Namespace) -> int:
     if not args.backend:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
+    if args.descriptors is not None:
+        return _watch_many(args)
     wollet = open_wallet(args)
     with (
         wollet,
@@ -113,3 +128,37 @@ def _watch(args: argparse.Namespace) -> int:
             if count == args.max_events:
                 break
     return 0
+
+
+def _watch_many(args: argparse.Namespace) -> int:
+    if args.descriptor or args.descriptor_file or args.datadir:
+        raise UsageError("--descriptors replaces --descriptor, --descriptor-file and --datadir")
+    wollets = [open_wallet(args, text) for text in _read_descriptors(args.descriptors)]
+    if not wollets:
+        raise UsageError("the --descriptors file lists no descriptor")
+    dwids = {id(w): w.dwid() for w in wollets}  # computed once: an EC derivation each
+    networks = {w.network for w in wollets}
+    network = wollets[0].network if len(networks) == 1 else None
+    with open_backend(args.backend, network, args.timeout, auth_options(args)) as backend:
+        if not args.json:
+            print(f"watching   {len(wollets)} wallets (Ctrl-C to stop)", flush=True)
+        monitor = Monitor(backend, wollets, gap_limit=args.gap_limit, interval=args.interval)
+        with contextlib.closing(monitor.events()) as events:
+            for count, (wollet, event) in enumerate(events, start=1):
+                if args.json:
+                    print_json({"wallet": dwids[id(wollet)], **event.as_dict()}, compact=True)
+                else:
+                    print(f"{dwids[id(wollet)][:9]}  {describe_event(wollet, event)}", flush=True)
+                if count == args.max_events:
+                    break
+    return 0
+
+
+def _read_descriptors(path: Path) -> list[str]:
+    """The descriptors of the file, one per line (a `#` starting a line starts a comment;
+    a descriptor's checksum follows a `#` inside the line)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read the descriptors file: {exc.strerror}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

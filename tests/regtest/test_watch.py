@@ -14,12 +14,11 @@ import asyncio
 import contextlib
 import gc
 import logging
-import queue
-import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from following import Following
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_oracle import new_wallet
@@ -95,41 +94,13 @@ def test_blocking_watch_through_a_chain_whose_first_backend_dies(rt: Regtest) ->
     chain = BackendChain(
         [ElectrumClient.from_url(rt.electrum_url), EsploraClient(rt.esplora_url, rt.network)]
     )
-    got: queue.Queue[WalletEvent | BaseException] = queue.Queue()
-    stop = threading.Event()
-
-    def follow() -> None:
-        events = chain.watch(wollet, interval=0.2)
-        try:
-            for event in events:
-                got.put(event)
-                if stop.is_set():
-                    break
-        except BaseException as exc:  # handed to the test
-            got.put(exc)
-        finally:
-            events.close()
-
-    def take(n: int) -> list[WalletEvent]:
-        events = []
-        for _ in range(n):
-            item = got.get(timeout=WAIT)
-            if isinstance(item, BaseException):
-                raise item
-            events.append(item)
-        return events
-
-    watcher = threading.Thread(target=follow, name="test-watch")
-    watcher.start()
+    following = Following(lambda: chain.watch(wollet, interval=0.2), "test-watch")
     try:
-        scenario(rt, wollet, take)
+        scenario(rt, wollet, following.take)
     finally:
-        stop.set()
-        rt.mine(1)  # an event, so that the watcher sees `stop`
-        watcher.join(WAIT)
+        last = following.stop(lambda: rt.mine(1))  # an event, so that the watcher stops
         chain.close()
-    assert not watcher.is_alive()
-    assert got.get_nowait() == tip(rt)
+    assert last == tip(rt)
 
 
 def async_chain(rt: Regtest) -> AsyncBackendChain:
