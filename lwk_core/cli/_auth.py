@@ -21,7 +21,7 @@ TOKEN_ENV = "LWK_TOKEN"
 SECRET_ENV = "LWK_AUTH_CLIENT_SECRET"
 
 
-def add_auth_arguments(group: argparse._ArgumentGroup) -> None:
+def add_auth_arguments(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--token", metavar="TOKEN", help=f"a bearer token for the backends (or ${TOKEN_ENV})"
     )
@@ -46,7 +46,9 @@ def auth_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.auth_token_url is None:
         if args.auth_client_id is not None or args.auth_client_secret is not None:
             raise UsageError("--auth-client-id and --auth-client-secret need --auth-token-url")
-        return {} if token is None else {"token": token, "allow_insecure_auth": insecure}
+        if token is None:  # a hand-written Authorization --header may still need the opt-in
+            return {"allow_insecure_auth": True} if insecure else {}
+        return {"token": token, "allow_insecure_auth": insecure}
     if token is not None:
         raise UsageError("give either a token or --auth-token-url, not both")
     secret = args.auth_client_secret or os.environ.get(SECRET_ENV)

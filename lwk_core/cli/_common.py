@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 DESCRIPTOR_ENV = "LWK_DESCRIPTOR"
+PROXY_ENV = "LWK_PROXY"
+CA_FILE_ENV = "LWK_CA_FILE"
+PIN_ENV = "LWK_PIN"
 DEFAULT_DATADIR = platformdirs.user_data_path("lwk", appauthor=False)
 """`--datadir` without a directory: the platform's place for user data (on Linux
 $XDG_DATA_HOME/lwk, ~/.local/share/lwk by default)."""
@@ -146,28 +149,60 @@ def backend_options(*, gap_limit: bool = True) -> argparse.ArgumentParser:
 
 
 def add_connection_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--proxy, --ca-file and --pin (the clients' proxy, ca_file and cert_fingerprint)."""
+    """--proxy, --ca-file, --pin (or their environment variables), --no-validate-domain and
+    --header: the clients' proxy, ca_file, cert_fingerprint, validate_domain and headers."""
     parser.add_argument(
         "--proxy",
         metavar="URL",
+        default=os.environ.get(PROXY_ENV) or None,
         help="connect through this proxy, e.g. socks5h://127.0.0.1:9050 (Tor); needs the "
-        "plugins' [socks] extra",
+        f"plugins' [socks] extra (or ${PROXY_ENV})",
     )
     parser.add_argument(
         "--ca-file",
         metavar="PATH",
-        help="trust the CAs of this PEM file for ssl:// and https:// backends",
+        default=os.environ.get(CA_FILE_ENV) or None,
+        help=f"trust the CAs of this PEM file for ssl:// and https:// backends (or ${CA_FILE_ENV})",
     )
     parser.add_argument(
         "--pin",
         metavar="SHA256",
-        help="accept only the TLS certificate with this SHA-256 fingerprint (hex)",
+        default=os.environ.get(PIN_ENV) or None,
+        help=f"accept only the TLS certificate with this SHA-256 fingerprint (hex; or ${PIN_ENV})",
+    )
+    parser.add_argument(
+        "--no-validate-domain",
+        dest="validate_domain",
+        action="store_false",
+        default=None,
+        help="ssl:// Electrum backends: check the certificate's chain, not that it names the "
+        "host (a server reached by IP address)",
+    )
+    parser.add_argument(
+        "--header",
+        metavar="NAME:VALUE",
+        action="append",
+        type=_header,
+        help="an HTTP header for http:// and https:// backends (repeat it)",
     )
 
 
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or any(c in text for c in "\r\n"):
+        raise argparse.ArgumentTypeError(f"not a NAME:VALUE header: {name.strip() or text!r}")
+    return name.strip(), value.strip()
+
+
 def connection_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The client options that --proxy, --ca-file and --pin give (only those given)."""
-    flags = {"proxy": args.proxy, "ca_file": args.ca_file, "cert_fingerprint": args.pin}
+    """The client options the connection flags give (only those given)."""
+    flags = {
+        "proxy": args.proxy,
+        "ca_file": args.ca_file,
+        "cert_fingerprint": args.pin,
+        "validate_domain": args.validate_domain,
+        "headers": dict(args.header) if args.header else None,
+    }
     return {name: value for name, value in flags.items() if value is not None}
 
 
@@ -214,26 +249,48 @@ def open_backend(
     """One client for one URL; a BackendChain (failover in the given order) for several.
 
     `auth` (the clients' token options, `_auth.auth_options`) goes to every URL, and so does
-    `connection` (`connection_flags`), except the TLS options (ca_file, cert_fingerprint),
-    which go to the TLS ones (ssl://, https://) only.
+    `connection` (`connection_flags`), except the options of one kind of backend: the TLS
+    ones (ca_file, cert_fingerprint) go to ssl:// and https:// URLs only, validate_domain to
+    ssl:// ones, headers to http:// and https:// ones.
     """
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
-    tls_only = {name for name in ("ca_file", "cert_fingerprint") if name in connection}
-    if tls_only and not any(_is_tls(url) for url in urls):
-        raise UsageError("--ca-file and --pin are for ssl:// and https:// backends")
+    for name, (wants, refusal) in _FOR_SOME.items():
+        if name in connection and not any(map(wants, urls)):
+            raise UsageError(refusal)
     options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     options.update(auth or {})
     clients = []
     for url in urls:
-        given = {k: v for k, v in connection.items() if _is_tls(url) or k not in tls_only}
+        given = {k: v for k, v in connection.items() if k not in _FOR_SOME or _FOR_SOME[k][0](url)}
         clients.append(_connect(url, network, {**options, **given}))
     return clients[0] if len(clients) == 1 else BackendChain(clients, network=network)
 
 
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower()
+
+
 def _is_tls(url: str) -> bool:
-    scheme = url.partition("://")[0].lower()
-    return scheme == "ssl" or scheme.endswith("https")
+    return _scheme(url) == "ssl" or _scheme(url).endswith("https")
+
+
+def _is_electrum_tls(url: str) -> bool:
+    return _scheme(url) == "ssl"
+
+
+def _is_http(url: str) -> bool:
+    return _scheme(url).endswith(("http", "https"))
+
+
+_TLS = "is for ssl:// and https:// backends"
+# client option -> (the URLs that take it, the usage error when none does)
+_FOR_SOME = {
+    "ca_file": (_is_tls, f"--ca-file {_TLS}"),
+    "cert_fingerprint": (_is_tls, f"--pin {_TLS}"),
+    "validate_domain": (_is_electrum_tls, "--no-validate-domain is for ssl:// backends"),
+    "headers": (_is_http, "--header is for http:// and https:// backends"),
+}
 
 
 def _connect(url: str, network: Network | None, options: dict[str, Any]) -> Client:

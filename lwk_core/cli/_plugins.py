@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..plugin.manager import list_plugins
+from ._auth import add_auth_arguments, auth_options
 from ._common import (
     add_connection_flags,
     connection_flags,
@@ -40,6 +41,7 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
     p.add_argument("urls", metavar="URL", nargs="+", help="e.g. ssl://host:50002, https://host/api")
     p.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="per-request timeout")
     p.add_argument("--network", type=network_type, help="needed by http(s):// (Esplora) backends")
+    add_auth_arguments(p.add_argument_group("authentication"))
     add_connection_flags(p)
     p.set_defaults(run=_tip)
 
@@ -59,7 +61,9 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _tip(args: argparse.Namespace) -> int:
-    with open_backend(args.urls, args.network, args.timeout, **connection_flags(args)) as backend:
+    with open_backend(
+        args.urls, args.network, args.timeout, auth_options(args), **connection_flags(args)
+    ) as backend:
         tip = backend.tip()
     if args.json:
         print_json(tip_json(tip))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from connectivity_support import FUNDED_SATS, Funded, Resolver, Socks, TlsFront
-from lwk_regtest import Regtest
+from lwk_regtest import Regtest, TokenIssuer
 from lwk_regtest._tls import SelfSignedCert
 
+from lwk_core.auth import ClientCredentials
 from lwk_core.cli import main
 
 WRONG_PIN = "cd" * 32
@@ -93,7 +94,7 @@ def test_tls_flags_without_a_tls_backend_are_usage_errors(
 ) -> None:
     code, _, err = lwk(capsys, "tip", rt.electrum_url, *flags)
     assert code == 2
-    assert "--ca-file and --pin" in err
+    assert f"{flags[0]} is for ssl:// and https:// backends" in err
 
 
 def test_a_bad_pin_or_proxy_is_a_usage_error(
@@ -102,3 +103,46 @@ def test_a_bad_pin_or_proxy_is_a_usage_error(
     for flags in (["--pin", "abc"], ["--proxy", "ftp://127.0.0.1:21"]):
         code, _, err = lwk(capsys, "tip", rt.electrum_ssl_url, *flags)
         assert code == 2, err
+
+
+def test_the_tls_flags_come_from_the_environment_too(
+    rt: Regtest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LWK_PIN", WRONG_PIN)
+    code, _, err = lwk(capsys, "tip", rt.electrum_ssl_url)
+    assert code != 0 and "does not match the pinned fingerprint" in err
+    monkeypatch.setenv("LWK_PIN", rt.cert_fingerprint)
+    code, out, _ = lwk(capsys, "tip", rt.electrum_ssl_url, "--no-validate-domain", "--json")
+    assert code == 0
+    assert json.loads(out)["height"] == rt.tip_height()
+    code, _, err = lwk(capsys, "tip", rt.electrum_ssl_url, "--pin", WRONG_PIN)  # flag wins
+    assert code != 0 and "does not match the pinned fingerprint" in err
+
+
+def test_a_header_reaches_an_http_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that requires a bearer token answers only when --header carries one."""
+    with Regtest(auth=TokenIssuer({"app": "s3cret-of-the-app"})) as rt:
+        token = ClientCredentials(rt.token_url, "app", "s3cret-of-the-app", allow_insecure=True)
+        tip = ["tip", rt.esplora_url, "--network", "regtest", "--allow-insecure-auth", "--json"]
+        code, _, err = lwk(capsys, *tip)
+        assert code == 3, err  # refused: no token
+        header = f"Authorization: Bearer {token.token()}"
+        code, out, _ = lwk(capsys, *tip, "--header", header)
+        assert code == 0
+        assert json.loads(out)["height"] == rt.tip_height()
+
+
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        (["--no-validate-domain"], "--no-validate-domain is for ssl:// backends"),
+        (["--header", "X-Api-Key: 1"], "--header is for http:// and https:// backends"),
+        (["--header", "no colon"], "not a NAME:VALUE header"),
+    ],
+)
+def test_flags_for_another_kind_of_backend_are_usage_errors(
+    rt: Regtest, flags: list[str], refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = lwk(capsys, "tip", rt.electrum_url, *flags)
+    assert code == 2
+    assert refusal in err
