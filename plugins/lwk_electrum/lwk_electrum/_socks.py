@@ -69,7 +69,8 @@ class SocksProxy:
     def connect(self, host: str, port: int, timeout: float, *, backend: str) -> socket.socket:
         """A blocking socket to `host:port` through the proxy (connect and handshake within
         `timeout`)."""
-        from python_socks.sync import Proxy
+        # python-socks 2.5.0 (the oldest supported, tested by tox -e mindeps) has no py.typed
+        from python_socks.sync import Proxy  # type: ignore[import-untyped,unused-ignore]
 
         with self._mapped(timeout, backend):
             sock: socket.socket = Proxy(**self._arguments()).connect(host, port, timeout=timeout)
@@ -79,7 +80,7 @@ class SocksProxy:
         self, host: str, port: int, timeout: float, *, backend: str
     ) -> socket.socket:
         """The same for asyncio: a non-blocking socket for `asyncio.open_connection(sock=)`."""
-        from python_socks.async_.asyncio import Proxy
+        from python_socks.async_.asyncio import Proxy  # type: ignore[import-untyped,unused-ignore]
 
         with self._mapped(timeout, backend):
             proxy = Proxy(**self._arguments())  # binds to the running loop
@@ -87,7 +88,7 @@ class SocksProxy:
         return sock
 
     def _arguments(self) -> dict[str, Any]:
-        from python_socks import ProxyType
+        from python_socks import ProxyType  # type: ignore[import-untyped,unused-ignore]
 
         return {
             "proxy_type": ProxyType.SOCKS5,
