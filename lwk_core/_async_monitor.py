@@ -3,9 +3,9 @@ an AsyncBackendChain).
 
 It performs `monitor_steps` (`_monitor_policy.py`), one await each: a round syncs its
 wallets concurrently (at most `concurrency` at once) through the one backend, sharing the
-transactions fetched. It starts no task that outlives a step: cancelling the consumer's
-task ends the monitor with nothing left behind, and nothing half-applied (only
-`apply_update` changes a wallet, after the round).
+transactions fetched, even those still in flight (`SharedTxs`). It starts no task that
+outlives a step: cancelling the consumer's task ends the monitor with nothing left
+behind, and nothing half-applied (only `apply_update` changes a wallet, after the round).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._async_driver import SharedTxs
 from ._errors import BackendError, InvalidArgument, LwkError
 from ._events import WalletEvent
 from ._monitor import MonitorBase
@@ -98,7 +99,7 @@ class AsyncMonitor(MonitorBase):
                         reply = exc
 
     async def _sync_round(self, wollets: tuple[Wollet, ...]) -> list[Update | LwkError | None]:
-        tx_cache: dict[str, Transaction] = {}
+        tx_cache = SharedTxs()
         slots = asyncio.Semaphore(self.concurrency)
 
         async def sync(wollet: Wollet) -> Update | LwkError | None:

@@ -214,16 +214,17 @@ def test_a_round_fetches_a_transaction_shared_by_two_wallets_once(rt: Regtest) -
         assert tx_gets(rt) - before == 3
 
 
-def test_an_async_round_shares_its_transactions_too(rt: Regtest) -> None:
-    """One wallet at a time (concurrency 1), an async round fetches the shared spend once
-    too. (With both wallets scanned at once, each may ask for it before the other's copy
-    is in the round's cache: concurrent fetches are not merged.)"""
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_an_async_round_shares_its_transactions_too(rt: Regtest, concurrency: int) -> None:
+    """An async round fetches the shared spend once too: one wallet at a time (from the
+    round's cache), and both scanned at once (the second scan awaits the first one's fetch
+    in flight, or finds it in the cache: either way the server is asked once)."""
     payer, payee = shared_payment(rt)
 
     async def main() -> int:
         async with AsyncElectrumClient.from_url(rt.electrum_url) as client:
             before = tx_gets(rt)
-            await AsyncMonitor(client, [payer, payee], concurrency=1).round()
+            await AsyncMonitor(client, [payer, payee], concurrency=concurrency).round()
             return tx_gets(rt) - before
 
     assert asyncio.run(main()) == 2
