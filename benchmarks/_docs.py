@@ -47,13 +47,13 @@ def render_section(result: dict[str, Any], plot_name: str) -> str:
         f"![Median scan time against wallet size, lwk-core and LWK 0.19, per backend and"
         f" latency]({plot_name})",
         "### Targets (issue 20)",
-        "Ours/LWK ratios (lower is better) or our request count, from this run; \"not run\":"
+        'Ours/LWK ratios (lower is better) or our request count, from this run; "not run":'
         " the run did not measure that wallet size.",
         targets_table(result),
         "### Every case",
-        "Times are medians in seconds; requests are counted by the servers. \"first scan\": new"
-        " wallet and client; \"rescan nothing\": the same client again, nothing new; \"rescan"
-        " payment\": after one new payment to an unused address.",
+        'Times are medians in seconds; requests are counted by the servers. "first scan": new'
+        ' wallet and client; "rescan nothing": the same client again, nothing new; "rescan'
+        ' payment": after one new payment to an unused address.',
         runs_table(result),
     ]
     trips = round_trips_table(result)

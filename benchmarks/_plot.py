@@ -22,7 +22,9 @@ class PlotUnavailable(RuntimeError):
 
 def require_matplotlib() -> None:
     if importlib.util.find_spec("matplotlib") is None:
-        raise PlotUnavailable("the plot needs matplotlib: pip install -e .[bench] (or tox -e bench)")
+        raise PlotUnavailable(
+            "the plot needs matplotlib: pip install -e .[bench] (or tox -e bench)"
+        )
 
 
 def write_plot(result: dict[str, Any], path: Path) -> None:
@@ -49,8 +51,12 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
             ax = axes[i][j]
             for scenario, (what, style, marker) in _SCENARIOS.items():
                 case = sorted(
-                    (r for r in rows if (r["backend"], r["latency_ms"], r["scenario"])
-                     == (backend, latency, scenario)),
+                    (
+                        r
+                        for r in rows
+                        if (r["backend"], r["latency_ms"], r["scenario"])
+                        == (backend, latency, scenario)
+                    ),
                     key=lambda r: r["size"],
                 )
                 for impl, (name, color) in _IMPLS.items():

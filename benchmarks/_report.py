@@ -62,9 +62,7 @@ def _issue_20_targets() -> tuple[Target, ...]:
         for size in (200, 2000)
         for (backend, latency), limit in first_scan.items()
     ]
-    out += [
-        Target(size, "electrum", 0, "first_scan", 1.0, "requests") for size in (200, 2000)
-    ]
+    out += [Target(size, "electrum", 0, "first_scan", 1.0, "requests") for size in (200, 2000)]
     for size in (200, 2000, 10000):
         out += [
             Target(size, backend, 0, scenario, 0.5)

@@ -84,7 +84,8 @@ def result(bench: types.SimpleNamespace) -> dict[str, Any]:
 
 def _target(result: dict[str, Any], *key: Any) -> dict[str, Any]:
     fields = ("size", "backend", "latency_ms", "scenario", "measure")
-    (found,) = [t for t in result["targets"] if tuple(t[f] for f in fields) == key]
+    targets: list[dict[str, Any]] = result["targets"]
+    (found,) = [t for t in targets if tuple(t[f] for f in fields) == key]
     return found
 
 
