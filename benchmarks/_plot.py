@@ -13,7 +13,10 @@ from typing import Any
 __all__ = ["PlotUnavailable", "require_matplotlib", "write_plot"]
 
 _IMPLS = {"ours": ("lwk-core", "tab:blue"), "lwk": ("LWK 0.19", "tab:orange")}
-_SCENARIOS = {"first_scan": ("first scan", "-", "o"), "rescan_nothing": ("rescan", "--", "s")}
+_SCENARIOS = {
+    "first_scan": ("first scan", "-", "o"),
+    "rescan_nothing": ("rescan, nothing new", "--", "s"),
+}
 
 
 class PlotUnavailable(RuntimeError):
@@ -39,10 +42,11 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
     rows = result["rows"]
     backends = sorted({r["backend"] for r in rows})
     latencies = sorted({r["latency_ms"] for r in rows})
+    sizes = sorted({r["size"] for r in rows})
     figure, axes = pyplot.subplots(
         len(backends),
         len(latencies),
-        figsize=(4.5 * len(latencies), 3.6 * len(backends)),
+        figsize=(5 * len(latencies), 3.6 * len(backends) + 0.5),
         squeeze=False,
         sharex=True,
     )
@@ -71,15 +75,19 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{backend}, {latency} ms added per reply")
-            ax.set_xlabel("wallet size (transactions)")
+            ax.set_xticks(sizes, [str(size) for size in sizes])
+            ax.minorticks_off()
+            if i == len(backends) - 1:
+                ax.set_xlabel("wallet size (transactions)")
             ax.set_ylabel("median time (s)")
             ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize="small")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")
     figure.suptitle(
         f"lwk-core vs LWK 0.19, lower is better ({result.get('revision', 'unknown')},"
         f" {result.get('date', '')[:10]})"
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.05, 1, 1))  # the legend below the subplots
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
