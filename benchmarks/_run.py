@@ -57,7 +57,7 @@ def run(options: Options) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     sizes = sorted(set(options.sizes))  # one order, so the faucet's tx cache keeps hitting
-    load_before = os.getloadavg()
+    measured, load_before = revision(), os.getloadavg()  # before the tree can change
     wall, busy = time.perf_counter(), busy_cpu_seconds()
     with ServerProcess(options.cache_dir) as server:
         wallets = {}
@@ -101,7 +101,7 @@ def run(options: Options) -> dict[str, Any]:
     busy = busy_cpu_seconds() - busy
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "revision": revision(),
+        "revision": measured,
         "machine": machine(),
         "seconds": round(wall, 1),
         "other_load": round(_other_load(busy, wall), 2),
