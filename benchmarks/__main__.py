@@ -1,17 +1,24 @@
-"""`python -m benchmarks`: lwk-core vs LWK 0.19, same servers, same run; prints the table."""
+"""`python -m benchmarks`: lwk-core vs LWK 0.19, same servers, same run; prints the table.
+
+With --write-docs it also regenerates the measured part of docs/benchmarks.md and its plot.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from ._report import format_report, write_json
+from ._docs import MarkersNotFound, check_docs, write_docs
+from ._plot import PlotUnavailable
+from ._report import format_report, targets, write_json
 from ._run import LARGE, Options, run
 from ._server import Backend
 
 _DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+_DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def _ints(text: str) -> list[int]:
@@ -55,7 +62,25 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="build LWK's Esplora client with this concurrency (default: its plain constructor)",
     )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="also rewrite the measured part of --docs and its plot (needs matplotlib)",
+    )
+    parser.add_argument("--docs", type=Path, default=_DEFAULT_DOCS, help="the page to rewrite")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: report (and --write-docs) these results"
+    )
     args = parser.parse_args(argv)
+    if args.write_docs:
+        try:
+            check_docs(args.docs)
+        except (OSError, MarkersNotFound, PlotUnavailable) as exc:
+            parser.error(f"--write-docs: {exc}")
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        # measured against today's targets, also when the file predates them
+        return _report({**saved, "targets": targets(saved)}, args.write_docs, args.docs)
     sizes = args.sizes or ([20, 200] if args.quick else [20, 200, 2000])
     runs = args.runs or (2 if args.quick else 3)
     if runs < 1 or args.runs_large < 1:
@@ -72,8 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = run(options)
     write_json(result, args.json)
+    print(f"written to {args.json}", file=sys.stderr)
+    return _report(result, args.write_docs, args.docs)
+
+
+def _report(result: dict[str, Any], docs: bool, page: Path) -> int:
     print(format_report(result))
-    print(f"\nwritten to {args.json}", file=sys.stderr)
+    if docs:
+        plot = write_docs(result, page)
+        print(f"\nrewrote {page} and {plot}", file=sys.stderr)
     return 0
 
 

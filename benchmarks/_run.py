@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import resource
 import sys
 import time
@@ -56,6 +57,7 @@ def run(options: Options) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
     sizes = sorted(set(options.sizes))  # one order, so the faucet's tx cache keeps hitting
+    measured, load_before = revision(), os.getloadavg()  # before the tree can change
     wall, busy = time.perf_counter(), busy_cpu_seconds()
     with ServerProcess(options.cache_dir) as server:
         wallets = {}
@@ -96,12 +98,18 @@ def run(options: Options) -> dict[str, Any]:
                             f" (x{row['ratio']:.2f})"
                         )
     wall = time.perf_counter() - wall
+    busy = busy_cpu_seconds() - busy
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "revision": revision(),
+        "revision": measured,
         "machine": machine(),
         "seconds": round(wall, 1),
-        "other_load": round(_other_load(busy_cpu_seconds() - busy, wall), 2),
+        "other_load": round(_other_load(busy, wall), 2),
+        "load": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+            "busy_cores": round(busy / wall, 2) if wall > 0 else 0.0,
+        },
         "options": attrs.asdict(options),
         "rows": rows,
         "memory": memory,
