@@ -1,20 +1,19 @@
-"""WaterfallsClient: the Client of lwk-core driven by a Waterfalls server."""
+"""WaterfallsClient and AsyncWaterfallsClient: lwk-core's Client and AsyncClient driven by a
+Waterfalls server, through the same steps (`_steps`)."""
 
 from __future__ import annotations
 
-import os
-import ssl
-from collections.abc import Mapping
+from typing import Unpack
 
 import httpx
-from lwk_esplora import EsploraClient
+from lwk_esplora import AsyncEsploraClient, EsploraClient
+from lwk_esplora._response import Options
 
-from lwk_core import Client, Network
-from lwk_core.auth import TokenProvider
+from lwk_core import AsyncClient, Client, Network
 
-from ._backend import WaterfallsBackend
+from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
 
-__all__ = ["SCHEMES", "WaterfallsClient"]
+__all__ = ["SCHEMES", "AsyncWaterfallsClient", "WaterfallsClient"]
 
 PLUGIN = "lwk_waterfalls._plugin"  # the module of the hooks, as the entry point names it
 SCHEMES = ("waterfalls+http", "waterfalls+https")
@@ -58,36 +57,40 @@ class WaterfallsClient(Client):
         network: Network,
         send_descriptor: bool = False,
         *,
-        timeout: float = 30.0,
-        concurrency: int = 8,
-        headers: Mapping[str, str] | None = None,
-        proxy: str | None = None,
-        trust_env: bool = True,
-        max_retries: int = 5,
-        verify: ssl.SSLContext | bool = True,
-        ca_file: str | os.PathLike[str] | None = None,
-        cert_fingerprint: str | None = None,
-        token: str | TokenProvider | None = None,
-        allow_insecure_auth: bool = False,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        if not isinstance(send_descriptor, bool):
-            raise TypeError("send_descriptor must be True or False")
-        esplora = EsploraClient(
-            _http_url(url),
-            network,
-            timeout=timeout,
-            concurrency=concurrency,
-            headers=headers,
-            proxy=proxy,
-            trust_env=trust_env,
-            max_retries=max_retries,
-            verify=verify,
-            ca_file=ca_file,
-            cert_fingerprint=cert_fingerprint,
-            token=token,
-            allow_insecure_auth=allow_insecure_auth,
-            transport=transport,
-        )
-        backend = WaterfallsBackend(esplora, network, send_descriptor=send_descriptor)
+        _check(send_descriptor)
+        esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
+        backend = WaterfallsBackend(esplora.connection, network, send_descriptor=send_descriptor)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+
+class AsyncWaterfallsClient(AsyncClient):
+    """The asyncio twin of `WaterfallsClient`: the same arguments (``transport`` an
+    httpx.AsyncBaseTransport), requests, pages and answers, over lwk_esplora's
+    AsyncEsploraClient transport. Use it from one event loop; ``async with`` closes it.
+    """
+
+    connection: AsyncWaterfallsBackend
+
+    def __init__(
+        self,
+        url: str,
+        network: Network,
+        send_descriptor: bool = False,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        _check(send_descriptor)
+        esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
+        backend = AsyncWaterfallsBackend(
+            esplora.connection, network, send_descriptor=send_descriptor
+        )
+        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+
+def _check(send_descriptor: object) -> None:
+    if not isinstance(send_descriptor, bool):
+        raise TypeError("send_descriptor must be True or False")
