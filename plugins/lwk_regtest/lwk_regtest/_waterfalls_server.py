@@ -13,6 +13,12 @@ Follows RCasatta/waterfalls (`docs/API.md`; `src/server/route.rs`, `src/server/e
 - Each script's confirmed history is cut at 100 entries (oldest first); `has_more` lists the
   addresses cut, whose next entries `addresses=<one>&page=n` gives. Mempool entries (height
   0) come on page 0 only.
+- `utxo_only=true` (either request): the entries left are the script's outputs, one per
+  output with `v` = vout + 1, that no confirmed transaction spends, and every output of a
+  mempool transaction (route.rs `filter_utxo_only`: the confirmed UTXO set, plus mempool
+  outputs kept even when a mempool tx spends them; `v` as `src/lib.rs` TxSeen); inputs are
+  left out, so a transaction that only spends is not listed. Truncation counts the history
+  before this filter.
 
 Every other route is the Esplora server's (txs, headers, tip, broadcast), and its faults
 apply to all routes alike.
@@ -30,7 +36,7 @@ from typing import Any, Final
 
 import pyrage
 
-from lwk_core import Chain, DecodeError, DescriptorError, Network, WolletDescriptor
+from lwk_core import Chain, DecodeError, DescriptorError, Network, Transaction, WolletDescriptor
 from lwk_core.primitives import address_to_script, descriptor_checksum, script_to_address
 
 from ._auth import TokenIssuer
@@ -96,13 +102,15 @@ class _WaterfallsRouter(Router):
     def _waterfalls(self, params: str, version: int) -> Reply:
         query = dict(urllib.parse.parse_qsl(params, keep_blank_values=True))
         page = _number(query.get("page"))
+        utxo_only = query.get("utxo_only") == "true"  # route.rs: anything else is false
         descriptor, addresses = query.get("descriptor"), query.get("addresses")
         if descriptor is not None and addresses is not None:
             raise HttpError(400, "CannotSpecifyBothDescriptorAndAddresses")
         if descriptor is not None:
-            seen, cut = self._descriptor(descriptor, page, _number(query.get("to_index")))
+            to_index = _number(query.get("to_index"))
+            seen, cut = self._descriptor(descriptor, page, to_index, utxo_only)
         elif addresses is not None:
-            seen, cut = self._addresses(addresses, page)
+            seen, cut = self._addresses(addresses, page, utxo_only)
         else:
             raise HttpError(400, "AtLeastOneFieldMandatory")
         answer: dict[str, Any] = {"txs_seen": seen, "page": page}
@@ -148,7 +156,7 @@ class _WaterfallsRouter(Router):
         return derived
 
     def _descriptor(
-        self, value: str, page: int, to_index: int
+        self, value: str, page: int, to_index: int, utxo_only: bool
     ) -> tuple[dict[str, list[list[Any]]], list[str]]:
         plain = self._plain_descriptor(value)
         derived = self._derived_for(plain)
@@ -158,17 +166,23 @@ class _WaterfallsRouter(Router):
         cut: list[str] = []
         for chain, key in derived.keys.items():
             found: list[list[Any]] = []
+            scanned: list[bytes] = []
             for batch in range(MAX_BATCHES):
                 start = batch * GAP_LIMIT + page * MAX_ADDRESSES
                 scripts = derived.scripts(chain, 0 if single else start, 1 if single else GAP_LIMIT)
                 histories = [self._history(s, 0, cut) for s in scripts]
                 found += histories
+                scanned += scripts
                 if single or (not any(histories) and start + GAP_LIMIT >= to_index):
                     break
+            if utxo_only:  # after the batches, as route.rs: spent scripts still count as used
+                found = [self._unspent(s, h) for s, h in zip(scanned, found, strict=True)]
             seen[key] = found
         return seen, cut
 
-    def _addresses(self, value: str, page: int) -> tuple[dict[str, list[list[Any]]], list[str]]:
+    def _addresses(
+        self, value: str, page: int, utxo_only: bool
+    ) -> tuple[dict[str, list[list[Any]]], list[str]]:
         listed = value.split(",")
         if len(listed) > MAX_ADDRESSES:
             raise HttpError(400, "TooManyAddresses")
@@ -186,7 +200,10 @@ class _WaterfallsRouter(Router):
                 raise HttpError(400, "AddressCannotBeBlinded")
             scripts.append(decoded.script_pubkey)
         cut: list[str] = []
-        return {"addresses": [self._history(s, page, cut) for s in scripts]}, cut
+        histories = [self._history(s, page, cut) for s in scripts]
+        if utxo_only:
+            histories = [self._unspent(s, h) for s, h in zip(scripts, histories, strict=True)]
+        return {"addresses": histories}, cut
 
     # -- histories -------------------------------------------------------------------------
 
@@ -211,6 +228,33 @@ class _WaterfallsRouter(Router):
         if len(confirmed) > first + MAX_TXS_SEEN:
             cut.append(script_to_address(script, None, chain.network))
         return entries
+
+    def _unspent(self, script: bytes, entries: list[Any]) -> list[Any]:
+        """`entries` of `script` as utxo_only answers them: one per output paying `script`,
+        unless a confirmed tx spends it (mempool outputs stay, spent or not)."""
+        chain = self._chain
+        spent = {
+            (i.prevout.txid, i.prevout.vout)
+            for txid, height in chain.history(script)
+            if height > 0
+            for i in self._tx(txid).inputs
+        }
+        kept = []
+        for entry in entries:
+            tx = self._tx(entry["txid"])
+            for vout, out in enumerate(tx.outputs):
+                if out.script_pubkey != script:
+                    continue
+                if entry["height"] > 0 and (entry["txid"], vout) in spent:
+                    continue
+                kept.append({**entry, "v": vout + 1})
+        return kept
+
+    def _tx(self, txid: str) -> Transaction:
+        raw = self._chain.tx_raw(txid)
+        if raw is None:  # left the chain between two reads: the answer is stale anyway
+            raise HttpError(500, "CannotFindTx")
+        return Transaction.from_bytes(raw)
 
 
 def _number(value: str | None) -> int:

@@ -8,29 +8,21 @@ from collections.abc import Sequence
 from lwk_esplora._backend import AsyncEsploraBackend, EsploraBackend
 
 from lwk_core import WolletDescriptor
-from lwk_core.plugin import DescriptorHistories, HistoryEntry, Network, Tip
+from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
 
 from ._steps import WaterfallsSteps
 
 __all__ = ["AsyncWaterfallsBackend", "WaterfallsBackend"]
 
 
-def _steps(
-    esplora: EsploraBackend | AsyncEsploraBackend, network: Network, *, send_descriptor: bool
-) -> WaterfallsSteps:
-    return WaterfallsSteps(
-        esplora.steps, f"waterfalls+{esplora.name}", network, send_descriptor=send_descriptor
-    )
-
-
 class WaterfallsBackend:
     """One Waterfalls server as lwk_core's `Backend` and `DescriptorScanner`; thread-safe."""
 
-    def __init__(self, esplora: EsploraBackend, network: Network, *, send_descriptor: bool) -> None:
+    def __init__(self, esplora: EsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
-        self.network = network
-        self.steps = _steps(esplora, network, send_descriptor=send_descriptor)
-        self.name = self.steps.name
+        self.steps = steps
+        self.network = steps.network
+        self.name = steps.name
 
     def __repr__(self) -> str:
         return f"<WaterfallsBackend {self.name}>"
@@ -71,13 +63,11 @@ class AsyncWaterfallsBackend:
     """One Waterfalls server as lwk_core's `AsyncBackend` and `AsyncDescriptorScanner`, on
     one event loop; any number of tasks may call it at once."""
 
-    def __init__(
-        self, esplora: AsyncEsploraBackend, network: Network, *, send_descriptor: bool
-    ) -> None:
+    def __init__(self, esplora: AsyncEsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
-        self.network = network
-        self.steps = _steps(esplora, network, send_descriptor=send_descriptor)
-        self.name = self.steps.name
+        self.steps = steps
+        self.network = steps.network
+        self.name = steps.name
 
     def __repr__(self) -> str:
         return f"<AsyncWaterfallsBackend {self.name}>"

@@ -9,9 +9,10 @@ import httpx
 from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_esplora._response import Options
 
-from lwk_core import AsyncClient, Client, Network
+from lwk_core import AsyncClient, Client, InvalidArgument, Network
 
 from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
+from ._steps import WaterfallsSteps
 
 __all__ = ["SCHEMES", "AsyncWaterfallsClient", "WaterfallsClient"]
 
@@ -40,6 +41,12 @@ class WaterfallsClient(Client):
     and the client then asks for the scripts' histories in batches of addresses, like any
     other backend. ELIP-151 descriptors are always scanned script by script, as in LWK.
 
+    ``utxo_only=True`` (with ``send_descriptor=True``) asks only for unspent outputs: the
+    wallet's balance and utxos are a full scan's (unless a mempool tx spends its coins),
+    but ``transactions()`` lists only the txs that made an unspent output (a spend with
+    change shows as an incoming tx of its change) and ``address()`` may reuse an address
+    whose outputs are all spent; see the README.
+
     The URL's scheme is ``waterfalls+https://`` or ``waterfalls+http://`` (plain
     ``https://`` works too when the client is built by hand). Transactions, headers and
     broadcasts use the Esplora routes the server also serves; ``timeout``,
@@ -57,12 +64,13 @@ class WaterfallsClient(Client):
         network: Network,
         send_descriptor: bool = False,
         *,
+        utxo_only: bool = False,
         transport: httpx.BaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
-        _check(send_descriptor)
         esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
-        backend = WaterfallsBackend(esplora.connection, network, send_descriptor=send_descriptor)
+        steps = _steps(esplora, network, send_descriptor, utxo_only)
+        backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
 
 
@@ -80,17 +88,34 @@ class AsyncWaterfallsClient(AsyncClient):
         network: Network,
         send_descriptor: bool = False,
         *,
+        utxo_only: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
-        _check(send_descriptor)
         esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
-        backend = AsyncWaterfallsBackend(
-            esplora.connection, network, send_descriptor=send_descriptor
-        )
+        steps = _steps(esplora, network, send_descriptor, utxo_only)
+        backend = AsyncWaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
 
 
-def _check(send_descriptor: object) -> None:
-    if not isinstance(send_descriptor, bool):
-        raise TypeError("send_descriptor must be True or False")
+def _steps(
+    esplora: EsploraClient | AsyncEsploraClient,
+    network: Network,
+    send_descriptor: object,
+    utxo_only: object,
+) -> WaterfallsSteps:
+    """The protocol of either flavour, over the Esplora client's steps (no I/O)."""
+    if not isinstance(send_descriptor, bool) or not isinstance(utxo_only, bool):
+        raise TypeError("send_descriptor and utxo_only must be True or False")
+    if utxo_only and not send_descriptor:
+        raise InvalidArgument(
+            "utxo_only=True needs send_descriptor=True: a script scan without spent history "
+            "would stop at the gap limit before the wallet's later addresses"
+        )
+    return WaterfallsSteps(
+        esplora.connection.steps,
+        f"waterfalls+{esplora.name}",
+        network,
+        send_descriptor=send_descriptor,
+        utxo_only=utxo_only,
+    )

@@ -32,6 +32,7 @@ __all__ = [
 OPTIONS = frozenset(
     {
         "send_descriptor",
+        "utxo_only",
         "timeout",
         "concurrency",
         "headers",

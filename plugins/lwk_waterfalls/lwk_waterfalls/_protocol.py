@@ -100,12 +100,12 @@ def parse_recipient(body: bytes) -> pyrage.x25519.Recipient:
         raise Malformed("the server recipient is not an age X25519 public key") from exc
 
 
-def descriptor_query(encrypted: str, page: int, to_index: int) -> dict[str, str]:
+def descriptor_query(encrypted: str, page: int, to_index: int, utxo_only: bool) -> dict[str, str]:
     return {
         "descriptor": encrypted,
         "page": str(page),
         "to_index": str(to_index),
-        "utxo_only": "false",
+        "utxo_only": str(utxo_only).lower(),
     }
 
 
@@ -145,7 +145,16 @@ def _entry(item: object) -> HistoryEntry:
 def _histories(value: object) -> list[list[HistoryEntry]]:
     if not isinstance(value, list) or not all(isinstance(h, list) for h in value):
         raise Malformed("txs_seen holds no list of histories")
-    return [[_entry(item) for item in history] for history in value]
+    return [_distinct([_entry(item) for item in history]) for history in value]
+
+
+def _distinct(entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """One entry per tx: a `utxo_only` answer lists each output apart (`v` = vout + 1, in
+    RCasatta/waterfalls `src/lib.rs` TxSeen), so a tx paying a script twice comes twice."""
+    first: dict[str, HistoryEntry] = {}
+    for entry in entries:
+        first.setdefault(entry.txid, entry)
+    return list(first.values())
 
 
 def _tip(data: dict[str, Any]) -> tuple[str | None, int | None]:

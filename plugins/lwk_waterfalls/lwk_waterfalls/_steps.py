@@ -75,12 +75,19 @@ class WaterfallsSteps:
     """One Waterfalls server's protocol: the steps of each Backend method; thread-safe."""
 
     def __init__(
-        self, esplora: EsploraSteps, name: str, network: Network, *, send_descriptor: bool
+        self,
+        esplora: EsploraSteps,
+        name: str,
+        network: Network,
+        *,
+        send_descriptor: bool,
+        utxo_only: bool,
     ) -> None:
         self._esplora = esplora
         self.name = name
         self.network = network
         self.send_descriptor = send_descriptor
+        self.utxo_only = utxo_only
         self._lock = threading.Lock()
         self._recipient: pyrage.x25519.Recipient | None = None
         self._encrypted: dict[str, str] = {}  # plain descriptor -> its ciphertext
@@ -166,7 +173,7 @@ class WaterfallsSteps:
         """One page, retried once with a fresh recipient after a 422, on /v2 after a 404."""
         for attempt in range(2):
             encrypted = yield from self._encrypted_descriptor(plain)
-            query = descriptor_query(encrypted, page, to_index)
+            query = descriptor_query(encrypted, page, to_index, self.utxo_only)
             try:
                 if self._version == 4:
                     try:
@@ -186,10 +193,12 @@ class WaterfallsSteps:
         raise self._error("the server cannot decrypt the descriptor (HTTP 422), twice")
 
     def _addresses_page(
-        self, addresses: Sequence[str], page: int
+        self, addresses: Sequence[str], page: int, *, utxo_only: bool = False
     ) -> Steps[tuple[list[list[HistoryEntry]], set[str]]]:
         """The histories of `addresses` on `page`, and the addresses truncated there."""
         query = {"addresses": ",".join(addresses), "page": str(page)}
+        if utxo_only:
+            query["utxo_only"] = "true"
         answer = yield from self._get("v2/waterfalls", query, page=page)
         histories = answer.txs_seen.get(ADDRESSES_KEY)
         if histories is None or len(histories) != len(addresses):
@@ -205,14 +214,18 @@ class WaterfallsSteps:
             completed.append(history)
         return completed
 
-    def _continued(self, address: str, first: list[HistoryEntry]) -> Steps[list[HistoryEntry]]:
+    def _continued(
+        self, address: str, first: list[HistoryEntry], *, utxo_only: bool = False
+    ) -> Steps[list[HistoryEntry]]:
         """The rest of a truncated history: `addresses=<address>&page=1, 2, ...`."""
         entries = list(first)
         seen = {e.txid for e in entries}
         for page in range(1, _MAX_SCRIPT_PAGES):
-            (found,), truncated = yield from self._addresses_page([address], page)
+            (found,), truncated = yield from self._addresses_page(
+                [address], page, utxo_only=utxo_only
+            )
             new = [e for e in found if e.txid not in seen]
-            if not new:
+            if not new and not utxo_only:  # utxo_only: a page's txs may all be spent
                 raise self._error("a truncated history's next page brings nothing new")
             entries += new
             seen.update(e.txid for e in new)
@@ -284,7 +297,7 @@ class WaterfallsSteps:
             descriptor.script_pubkey(chain, index): (chain, index)
             for chain, found in histories.items()
             for index, history in enumerate(found)
-            if history
+            if history or self.utxo_only  # utxo_only: a cut history may have no utxo left
         }
         for address in sorted(truncated):
             try:
@@ -294,4 +307,7 @@ class WaterfallsSteps:
             if script not in where:
                 raise self._error("has_more names an address the scan did not show")
             chain, index = where[script]
-            histories[chain][index] = yield from self._continued(address, histories[chain][index])
+            history = histories[chain][index]
+            histories[chain][index] = yield from self._continued(
+                address, history, utxo_only=self.utxo_only
+            )
