@@ -19,6 +19,12 @@ Follows RCasatta/waterfalls (`docs/API.md`; `src/server/route.rs`, `src/server/e
   outputs kept even when a mempool tx spends them; `v` as `src/lib.rs` TxSeen); inputs are
   left out, so a transaction that only spends is not listed. Truncation counts the history
   before this filter.
+- `/v1|v2|v4/waterfalls.cbor`: the same answers in CBOR, laid out as upstream's minicbor
+  derive lays out `WaterfallResponse` (`src/lib.rs`, `src/cbor.rs`): an array [txs_seen,
+  page, tip, tip_meta], trailing absent fields left out, tip as 32 bytes (zeros: none),
+  tip_meta [b, t, h]; each entry [txid, height, block hash (zeros: none), block time or
+  null, v]; hashes in internal byte order (reversed display hex). `has_more` has no CBOR
+  field upstream: here it follows as a fifth element, a list of addresses, when not empty.
 
 Every other route is the Esplora server's (txs, headers, tip, broadcast), and its faults
 apply to all routes alike.
@@ -34,6 +40,7 @@ import urllib.parse
 from collections import OrderedDict
 from typing import Any, Final
 
+import cbor2
 import pyrage
 
 from lwk_core import Chain, DecodeError, DescriptorError, Network, Transaction, WolletDescriptor
@@ -41,7 +48,7 @@ from lwk_core.primitives import address_to_script, descriptor_checksum, script_t
 
 from ._auth import TokenIssuer
 from ._esplora_query import ChainView
-from ._esplora_reply import HttpError, Reply, json_reply, text_reply
+from ._esplora_reply import HttpError, Reply, cache_control, json_reply, text_reply
 from ._esplora_router import Handler, Router
 from ._esplora_server import EsploraServer
 from ._faults import Faults
@@ -57,6 +64,7 @@ _AGE_MAGIC: Final = b"age-encryption.org/v1"
 _ANY_BLINDING_KEY: Final = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 _CACHED_DESCRIPTORS: Final = 64
 _ROUTES: Final = {"/v1/waterfalls": 1, "/v2/waterfalls": 2, "/v4/waterfalls": 4}
+_NO_HASH: Final = bytes(32)  # src/cbor.rs: an absent block hash is 32 zero bytes
 
 
 class _Derived:
@@ -92,14 +100,15 @@ class _WaterfallsRouter(Router):
     def match(self, method: str, path: str, params: str, body: bytes) -> tuple[str, Handler]:
         if method == "GET" and path == "/v1/server_recipient":
             return "GET /v1/server_recipient", lambda fault: text_reply(self._server.recipient, 5)
-        version = _ROUTES.get(path)
+        cbor = path.endswith(".cbor")
+        version = _ROUTES.get(path.removesuffix(".cbor"))
         if method == "GET" and version is not None:
-            return f"GET {path}", lambda fault: self._waterfalls(params, version)
+            return f"GET {path}", lambda fault: self._waterfalls(params, version, cbor)
         return super().match(method, path, params, body)
 
     # -- request parsing -------------------------------------------------------------------
 
-    def _waterfalls(self, params: str, version: int) -> Reply:
+    def _waterfalls(self, params: str, version: int, cbor: bool) -> Reply:
         query = dict(urllib.parse.parse_qsl(params, keep_blank_values=True))
         page = _number(query.get("page"))
         utxo_only = query.get("utxo_only") == "true"  # route.rs: anything else is false
@@ -122,6 +131,8 @@ class _WaterfallsRouter(Router):
         elif version == 4:
             height = chain.tip_height()
             answer["tip_meta"] = {"b": chain.tip_hash(), "t": chain.block_time(height), "h": height}
+        if cbor:
+            return Reply(200, _cbor(answer), "application/cbor", cache_control(5))
         return json_reply(answer, 5)
 
     def _plain_descriptor(self, value: str) -> str:
@@ -255,6 +266,41 @@ class _WaterfallsRouter(Router):
         if raw is None:  # left the chain between two reads: the answer is stale anyway
             raise HttpError(500, "CannotFindTx")
         return Transaction.from_bytes(raw)
+
+
+def _hash(display: str | None) -> bytes:
+    return _NO_HASH if display is None else bytes.fromhex(display)[::-1]
+
+
+def _cbor(answer: dict[str, Any]) -> bytes:
+    """A JSON-shaped answer as upstream's CBOR layout (see the module's docstring)."""
+    seen = {
+        key: [
+            [
+                [
+                    _hash(e["txid"]),
+                    e["height"],
+                    _hash(e.get("block_hash")),
+                    e.get("block_timestamp"),
+                    e.get("v", 0),
+                ]
+                for e in history
+            ]
+            for history in histories
+        ]
+        for key, histories in answer["txs_seen"].items()
+    }
+    meta = answer.get("tip_meta")
+    fields: list[Any] = [
+        seen,
+        answer["page"],
+        _hash(answer.get("tip")),
+        None if meta is None else [_hash(meta["b"]), meta["t"], meta["h"]],
+        answer.get("has_more"),
+    ]
+    while fields[-1] is None or fields[-1] == _NO_HASH:  # minicbor leaves trailing nones out
+        fields.pop()
+    return cbor2.dumps(fields)
 
 
 def _number(value: str | None) -> int:

@@ -33,6 +33,7 @@ OPTIONS = frozenset(
     {
         "send_descriptor",
         "utxo_only",
+        "cbor",
         "timeout",
         "concurrency",
         "headers",

@@ -82,12 +82,14 @@ class WaterfallsSteps:
         *,
         send_descriptor: bool,
         utxo_only: bool,
+        cbor: bool,
     ) -> None:
         self._esplora = esplora
         self.name = name
         self.network = network
         self.send_descriptor = send_descriptor
         self.utxo_only = utxo_only
+        self.cbor = cbor  # ask the `.cbor` twin of each waterfalls route
         self._lock = threading.Lock()
         self._recipient: pyrage.x25519.Recipient | None = None
         self._encrypted: dict[str, str] = {}  # plain descriptor -> its ciphertext
@@ -132,6 +134,8 @@ class WaterfallsSteps:
     def _get(
         self, route: str, query: dict[str, str], *, page: int, expect: tuple[int, ...] = ()
     ) -> Steps[Page]:
+        if self.cbor:
+            route += ".cbor"
         path = f"/{route}?{urllib.parse.urlencode(query)}"
         reply = yield Send("GET", path, route)  # the route hides the query
         if reply.status in expect:
@@ -139,7 +143,7 @@ class WaterfallsSteps:
         if reply.status != 200:
             raise self._error(f"HTTP {reply.status} on GET {route}: {reply.message()}")
         try:
-            return parse_page(reply.body, page=page)
+            return parse_page(reply.body, page=page, cbor=self.cbor)
         except Malformed as exc:
             raise self._error(f"GET {route}: {exc}") from exc
 
