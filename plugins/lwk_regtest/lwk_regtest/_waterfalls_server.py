@@ -13,6 +13,18 @@ Follows RCasatta/waterfalls (`docs/API.md`; `src/server/route.rs`, `src/server/e
 - Each script's confirmed history is cut at 100 entries (oldest first); `has_more` lists the
   addresses cut, whose next entries `addresses=<one>&page=n` gives. Mempool entries (height
   0) come on page 0 only.
+- `utxo_only=true` (either request): the entries left are the script's outputs, one per
+  output with `v` = vout + 1, that no confirmed transaction spends, and every output of a
+  mempool transaction (route.rs `filter_utxo_only`: the confirmed UTXO set, plus mempool
+  outputs kept even when a mempool tx spends them; `v` as `src/lib.rs` TxSeen); inputs are
+  left out, so a transaction that only spends is not listed. Truncation counts the history
+  before this filter.
+- `/v1|v2|v4/waterfalls.cbor`: the same answers in CBOR, laid out as upstream's minicbor
+  derive lays out `WaterfallResponse` (`src/lib.rs`, `src/cbor.rs`): an array [txs_seen,
+  page, tip, tip_meta], trailing absent fields left out, tip as 32 bytes (zeros: none),
+  tip_meta [b, t, h]; each entry [txid, height, block hash (zeros: none), block time or
+  null, v]; hashes in internal byte order (reversed display hex). `has_more` has no CBOR
+  field upstream: here it follows as a fifth element, a list of addresses, when not empty.
 
 Every other route is the Esplora server's (txs, headers, tip, broadcast), and its faults
 apply to all routes alike.
@@ -28,14 +40,15 @@ import urllib.parse
 from collections import OrderedDict
 from typing import Any, Final
 
+import cbor2
 import pyrage
 
-from lwk_core import Chain, DecodeError, DescriptorError, Network, WolletDescriptor
+from lwk_core import Chain, DecodeError, DescriptorError, Network, Transaction, WolletDescriptor
 from lwk_core.primitives import address_to_script, descriptor_checksum, script_to_address
 
 from ._auth import TokenIssuer
 from ._esplora_query import ChainView
-from ._esplora_reply import HttpError, Reply, json_reply, text_reply
+from ._esplora_reply import HttpError, Reply, cache_control, json_reply, text_reply
 from ._esplora_router import Handler, Router
 from ._esplora_server import EsploraServer
 from ._faults import Faults
@@ -51,6 +64,7 @@ _AGE_MAGIC: Final = b"age-encryption.org/v1"
 _ANY_BLINDING_KEY: Final = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 _CACHED_DESCRIPTORS: Final = 64
 _ROUTES: Final = {"/v1/waterfalls": 1, "/v2/waterfalls": 2, "/v4/waterfalls": 4}
+_NO_HASH: Final = bytes(32)  # src/cbor.rs: an absent block hash is 32 zero bytes
 
 
 class _Derived:
@@ -86,23 +100,26 @@ class _WaterfallsRouter(Router):
     def match(self, method: str, path: str, params: str, body: bytes) -> tuple[str, Handler]:
         if method == "GET" and path == "/v1/server_recipient":
             return "GET /v1/server_recipient", lambda fault: text_reply(self._server.recipient, 5)
-        version = _ROUTES.get(path)
+        cbor = path.endswith(".cbor")
+        version = _ROUTES.get(path.removesuffix(".cbor"))
         if method == "GET" and version is not None:
-            return f"GET {path}", lambda fault: self._waterfalls(params, version)
+            return f"GET {path}", lambda fault: self._waterfalls(params, version, cbor)
         return super().match(method, path, params, body)
 
     # -- request parsing -------------------------------------------------------------------
 
-    def _waterfalls(self, params: str, version: int) -> Reply:
+    def _waterfalls(self, params: str, version: int, cbor: bool) -> Reply:
         query = dict(urllib.parse.parse_qsl(params, keep_blank_values=True))
         page = _number(query.get("page"))
+        utxo_only = query.get("utxo_only") == "true"  # route.rs: anything else is false
         descriptor, addresses = query.get("descriptor"), query.get("addresses")
         if descriptor is not None and addresses is not None:
             raise HttpError(400, "CannotSpecifyBothDescriptorAndAddresses")
         if descriptor is not None:
-            seen, cut = self._descriptor(descriptor, page, _number(query.get("to_index")))
+            to_index = _number(query.get("to_index"))
+            seen, cut = self._descriptor(descriptor, page, to_index, utxo_only)
         elif addresses is not None:
-            seen, cut = self._addresses(addresses, page)
+            seen, cut = self._addresses(addresses, page, utxo_only)
         else:
             raise HttpError(400, "AtLeastOneFieldMandatory")
         answer: dict[str, Any] = {"txs_seen": seen, "page": page}
@@ -114,6 +131,8 @@ class _WaterfallsRouter(Router):
         elif version == 4:
             height = chain.tip_height()
             answer["tip_meta"] = {"b": chain.tip_hash(), "t": chain.block_time(height), "h": height}
+        if cbor:
+            return Reply(200, _cbor(answer), "application/cbor", cache_control(5))
         return json_reply(answer, 5)
 
     def _plain_descriptor(self, value: str) -> str:
@@ -148,7 +167,7 @@ class _WaterfallsRouter(Router):
         return derived
 
     def _descriptor(
-        self, value: str, page: int, to_index: int
+        self, value: str, page: int, to_index: int, utxo_only: bool
     ) -> tuple[dict[str, list[list[Any]]], list[str]]:
         plain = self._plain_descriptor(value)
         derived = self._derived_for(plain)
@@ -158,17 +177,23 @@ class _WaterfallsRouter(Router):
         cut: list[str] = []
         for chain, key in derived.keys.items():
             found: list[list[Any]] = []
+            scanned: list[bytes] = []
             for batch in range(MAX_BATCHES):
                 start = batch * GAP_LIMIT + page * MAX_ADDRESSES
                 scripts = derived.scripts(chain, 0 if single else start, 1 if single else GAP_LIMIT)
                 histories = [self._history(s, 0, cut) for s in scripts]
                 found += histories
+                scanned += scripts
                 if single or (not any(histories) and start + GAP_LIMIT >= to_index):
                     break
+            if utxo_only:  # after the batches, as route.rs: spent scripts still count as used
+                found = [self._unspent(s, h) for s, h in zip(scanned, found, strict=True)]
             seen[key] = found
         return seen, cut
 
-    def _addresses(self, value: str, page: int) -> tuple[dict[str, list[list[Any]]], list[str]]:
+    def _addresses(
+        self, value: str, page: int, utxo_only: bool
+    ) -> tuple[dict[str, list[list[Any]]], list[str]]:
         listed = value.split(",")
         if len(listed) > MAX_ADDRESSES:
             raise HttpError(400, "TooManyAddresses")
@@ -186,7 +211,10 @@ class _WaterfallsRouter(Router):
                 raise HttpError(400, "AddressCannotBeBlinded")
             scripts.append(decoded.script_pubkey)
         cut: list[str] = []
-        return {"addresses": [self._history(s, page, cut) for s in scripts]}, cut
+        histories = [self._history(s, page, cut) for s in scripts]
+        if utxo_only:
+            histories = [self._unspent(s, h) for s, h in zip(scripts, histories, strict=True)]
+        return {"addresses": histories}, cut
 
     # -- histories -------------------------------------------------------------------------
 
@@ -211,6 +239,68 @@ class _WaterfallsRouter(Router):
         if len(confirmed) > first + MAX_TXS_SEEN:
             cut.append(script_to_address(script, None, chain.network))
         return entries
+
+    def _unspent(self, script: bytes, entries: list[Any]) -> list[Any]:
+        """`entries` of `script` as utxo_only answers them: one per output paying `script`,
+        unless a confirmed tx spends it (mempool outputs stay, spent or not)."""
+        chain = self._chain
+        spent = {
+            (i.prevout.txid, i.prevout.vout)
+            for txid, height in chain.history(script)
+            if height > 0
+            for i in self._tx(txid).inputs
+        }
+        kept = []
+        for entry in entries:
+            tx = self._tx(entry["txid"])
+            for vout, out in enumerate(tx.outputs):
+                if out.script_pubkey != script:
+                    continue
+                if entry["height"] > 0 and (entry["txid"], vout) in spent:
+                    continue
+                kept.append({**entry, "v": vout + 1})
+        return kept
+
+    def _tx(self, txid: str) -> Transaction:
+        raw = self._chain.tx_raw(txid)
+        if raw is None:  # left the chain between two reads: the answer is stale anyway
+            raise HttpError(500, "CannotFindTx")
+        return Transaction.from_bytes(raw)
+
+
+def _hash(display: str | None) -> bytes:
+    return _NO_HASH if display is None else bytes.fromhex(display)[::-1]
+
+
+def _cbor(answer: dict[str, Any]) -> bytes:
+    """A JSON-shaped answer as upstream's CBOR layout (see the module's docstring)."""
+    seen = {
+        key: [
+            [
+                [
+                    _hash(e["txid"]),
+                    e["height"],
+                    _hash(e.get("block_hash")),
+                    e.get("block_timestamp"),
+                    e.get("v", 0),
+                ]
+                for e in history
+            ]
+            for history in histories
+        ]
+        for key, histories in answer["txs_seen"].items()
+    }
+    meta = answer.get("tip_meta")
+    fields: list[Any] = [
+        seen,
+        answer["page"],
+        _hash(answer.get("tip")),
+        None if meta is None else [_hash(meta["b"]), meta["t"], meta["h"]],
+        answer.get("has_more"),
+    ]
+    while fields[-1] is None or fields[-1] == _NO_HASH:  # minicbor leaves trailing nones out
+        fields.pop()
+    return cbor2.dumps(fields)
 
 
 def _number(value: str | None) -> int:

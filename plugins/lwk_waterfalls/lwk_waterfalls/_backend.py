@@ -1,93 +1,31 @@
-"""What the hooks ask of a Waterfalls server, in requests (RCasatta/waterfalls `docs/API.md`).
-
-- A whole wallet: `GET /v4/waterfalls?descriptor=...&page=n&to_index=i` (`/v2` on servers
-  without v4), the descriptor age-encrypted to `GET /v1/server_recipient` and encrypted
-  once per descriptor, so that the URL stays the same and HTTP caches work. 422 means the
-  server could not decrypt it (its key rotated): the recipient is fetched again, once.
-- Scripts: `GET /v2/waterfalls?addresses=a,b,...` (unconfidential addresses, 50 a request
-  as LWK sends them).
-- A script whose confirmed history the server truncated (listed in `has_more`) continues
-  with `addresses=<it>&page=1, 2, ...`.
-- Transactions, headers, tip and broadcast: the Esplora routes the server also serves,
-  through lwk-esplora's backend.
-"""
+"""The two Waterfalls backends: `WaterfallsSteps` run over lwk-esplora's blocking or async
+backend, which also serves the Esplora routes (transactions, timestamps, broadcast)."""
 
 from __future__ import annotations
 
-import threading
-import urllib.parse
 from collections.abc import Sequence
-from typing import Final
 
-import pyrage
-from lwk_esplora import EsploraClient
+from lwk_esplora._backend import AsyncEsploraBackend, EsploraBackend
 
-from lwk_core import DecodeError, WolletDescriptor
-from lwk_core.plugin import (
-    BackendError,
-    BackendProtocolError,
-    BlockHeader,
-    Chain,
-    DescriptorHistories,
-    HistoryEntry,
-    Network,
-    Tip,
-)
-from lwk_core.primitives import address_to_script, script_to_address
+from lwk_core import WolletDescriptor
+from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
 
-from ._protocol import (
-    ADDRESSES_KEY,
-    INDEXES_PER_PAGE,
-    Malformed,
-    Page,
-    bitcoin_descriptor,
-    chain_of_key,
-    descriptor_query,
-    encrypt,
-    is_elip151,
-    parse_page,
-    parse_recipient,
-)
+from ._steps import WaterfallsSteps
 
-__all__ = ["WaterfallsBackend"]
-
-ADDRESSES_PER_REQUEST: Final = 50  # what LWK sends; servers allow up to their max_addresses
-_EXTRA_PAGES: Final = 10  # descriptor pages beyond to_index: core's max_new_indexes (10,000)
-_MAX_SCRIPT_PAGES: Final = 501  # one script's pages: 50,000 entries (core's cap) at 100 each
-
-
-class _Refused(Exception):
-    """An answer status the caller acts on: 422 (the server cannot decrypt the descriptor:
-    its key rotated), 404 (no such route: a server without v4)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+__all__ = ["AsyncWaterfallsBackend", "WaterfallsBackend"]
 
 
 class WaterfallsBackend:
     """One Waterfalls server as lwk_core's `Backend` and `DescriptorScanner`; thread-safe."""
 
-    def __init__(self, esplora: EsploraClient, network: Network, *, send_descriptor: bool) -> None:
-        self._esplora = esplora.connection
-        self._http = self._esplora.http
-        self.network = network
-        self.send_descriptor = send_descriptor
-        self.name = f"waterfalls+{self._http.name}"
-        self._lock = threading.Lock()
-        self._recipient: pyrage.x25519.Recipient | None = None
-        self._encrypted: dict[str, str] = {}  # plain descriptor -> its ciphertext
-        self._version = 4  # 2 once the server answered 404 to v4
-        # the tip a descriptor scan answered with: hash, and height when v4 gave it
-        self._scanned_tip: tuple[str, int | None] | None = None
+    def __init__(self, esplora: EsploraBackend, steps: WaterfallsSteps) -> None:
+        self._esplora = esplora
+        self.steps = steps
+        self.network = steps.network
+        self.name = steps.name
 
     def __repr__(self) -> str:
         return f"<WaterfallsBackend {self.name}>"
-
-    def _error(self, message: str) -> BackendProtocolError:
-        return BackendProtocolError(message, backend=self.name)
-
-    # -- Esplora routes --------------------------------------------------------------------
 
     def ping(self) -> None:
         self._esplora.ping()
@@ -97,31 +35,7 @@ class WaterfallsBackend:
         return self._esplora.genesis_hash()
 
     def tip(self, *, min_height: int = 0) -> Tip:
-        """The tip the last descriptor scan answered with (one header request), else the
-        server's current tip."""
-        with self._lock:
-            scanned, self._scanned_tip = self._scanned_tip, None
-        if scanned is not None:
-            tip_hash, height = scanned
-            header = self._header(tip_hash)
-            if height is not None and height != header.height:
-                raise self._error(f"the tip said height {height}, its header {header.height}")
-            if header.height >= min_height:
-                return Tip(header.height, tip_hash, header.time, header.to_bytes())
-        return self._esplora.tip(min_height=min_height)
-
-    def _header(self, block_hash: str) -> BlockHeader:
-        route = "block/:hash/header"
-        reply = self._http.request("GET", f"/block/{block_hash}/header", route=route)
-        if reply.status != 200:
-            raise self._error(f"HTTP {reply.status} on GET {route}: {reply.message()}")
-        try:
-            header = BlockHeader.parse(bytes.fromhex(reply.body.decode("ascii").strip()))
-        except (UnicodeDecodeError, ValueError, DecodeError) as exc:
-            raise self._error(f"GET {route}: not a block header") from exc
-        if header.block_hash != block_hash:
-            raise self._error(f"GET {route}: the header is another block's")
-        return header
+        return self._esplora._run(self.steps.tip(min_height=min_height))
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self._esplora.get_raw_txs(txids)
@@ -132,174 +46,58 @@ class WaterfallsBackend:
     def broadcast(self, tx: bytes) -> str:
         return self._esplora.broadcast(tx)
 
-    def close(self) -> None:
-        self._esplora.close()
-
-    # -- requests --------------------------------------------------------------------------
-
-    def _get(
-        self, route: str, query: dict[str, str], *, page: int, expect: tuple[int, ...] = ()
-    ) -> Page:
-        path = f"/{route}?{urllib.parse.urlencode(query)}"
-        reply = self._http.request("GET", path, route=route)  # the route hides the query
-        if reply.status in expect:
-            raise _Refused(reply.status)
-        if reply.status != 200:
-            raise self._error(f"HTTP {reply.status} on GET {route}: {reply.message()}")
-        try:
-            return parse_page(reply.body, page=page)
-        except Malformed as exc:
-            raise self._error(f"GET {route}: {exc}") from exc
-
-    def _recipient_key(self) -> pyrage.x25519.Recipient:
-        with self._lock:
-            if self._recipient is not None:
-                return self._recipient
-        route = "v1/server_recipient"
-        reply = self._http.request("GET", f"/{route}", route=route)
-        if reply.status != 200:
-            raise self._error(f"HTTP {reply.status} on GET {route}: {reply.message()}")
-        try:
-            recipient = parse_recipient(reply.body)
-        except Malformed as exc:
-            raise self._error(f"GET {route}: {exc}") from exc
-        with self._lock:
-            self._recipient = recipient
-        return recipient
-
-    def _encrypted_descriptor(self, plain: str) -> str:
-        with self._lock:
-            known = self._encrypted.get(plain)
-        if known is not None:
-            return known
-        sealed = encrypt(plain, self._recipient_key())
-        with self._lock:
-            self._encrypted[plain] = sealed
-        return sealed
-
-    def _descriptor_page(self, plain: str, page: int, to_index: int) -> Page:
-        """One page, retried once with a fresh recipient after a 422, on /v2 after a 404."""
-        for attempt in range(2):
-            query = descriptor_query(self._encrypted_descriptor(plain), page, to_index)
-            try:
-                if self._version == 4:
-                    try:
-                        return self._get("v4/waterfalls", query, page=page, expect=(404, 422))
-                    except _Refused as refused:
-                        if refused.status != 404:
-                            raise
-                        self._version = 2
-                return self._get("v2/waterfalls", query, page=page, expect=(422,))
-            except _Refused:
-                if attempt:
-                    break
-                with self._lock:
-                    self._recipient = None
-                    self._encrypted.clear()
-        raise self._error("the server cannot decrypt the descriptor (HTTP 422), twice")
-
-    def _addresses_page(
-        self, addresses: Sequence[str], page: int
-    ) -> tuple[list[list[HistoryEntry]], set[str]]:
-        """The histories of `addresses` on `page`, and the addresses truncated there."""
-        query = {"addresses": ",".join(addresses), "page": str(page)}
-        answer = self._get("v2/waterfalls", query, page=page)
-        histories = answer.txs_seen.get(ADDRESSES_KEY)
-        if histories is None or len(histories) != len(addresses):
-            raise self._error("GET v2/waterfalls: not one history per address asked")
-        return histories, set(answer.has_more)
-
-    def _scripts_page(self, addresses: Sequence[str]) -> list[list[HistoryEntry]]:
-        histories, truncated = self._addresses_page(addresses, 0)
-        return [
-            self._continued(a, h) if a in truncated else h
-            for a, h in zip(addresses, histories, strict=True)
-        ]
-
-    def _continued(self, address: str, first: list[HistoryEntry]) -> list[HistoryEntry]:
-        """The rest of a truncated history: `addresses=<address>&page=1, 2, ...`."""
-        entries = list(first)
-        seen = {e.txid for e in entries}
-        for page in range(1, _MAX_SCRIPT_PAGES):
-            (found,), truncated = self._addresses_page([address], page)
-            new = [e for e in found if e.txid not in seen]
-            if not new:
-                raise self._error("a truncated history's next page brings nothing new")
-            entries += new
-            seen.update(e.txid for e in new)
-            if address not in truncated:
-                return entries
-        raise self._error("a truncated history never ends")
-
-    # -- histories -------------------------------------------------------------------------
-
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        try:
-            addresses = [script_to_address(bytes(s), None, self.network) for s in scripts]
-        except (DecodeError, ValueError) as exc:
-            raise BackendError(
-                "a script has no address form, which Waterfalls needs", backend=self.name
-            ) from exc
-        batches = [
-            addresses[i : i + ADDRESSES_PER_REQUEST]
-            for i in range(0, len(addresses), ADDRESSES_PER_REQUEST)
-        ]
-        return [h for histories in self._http.map(self._scripts_page, batches) for h in histories]
+        return self._esplora._run(self.steps.scan_scripts(scripts))
 
     def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories | None:
-        """The wallet's histories from the server's own derivation; None (a script scan)
-        unless the caller allowed sending the descriptor, or for ELIP-151 descriptors."""
-        if not self.send_descriptor or is_elip151(descriptor):
-            return None
-        plain = bitcoin_descriptor(descriptor)
-        histories: DescriptorHistories = {c: [] for c in descriptor.chains}
-        open_chains = set(descriptor.chains)
-        truncated: set[str] = set()
-        for page in range(to_index // INDEXES_PER_PAGE + _EXTRA_PAGES + 1):
-            answer = self._descriptor_page(plain, page, to_index)
-            by_chain: dict[Chain, list[list[HistoryEntry]]] = {}
-            for key, found in answer.txs_seen.items():
-                try:
-                    chain = chain_of_key(key, descriptor.chains)
-                except Malformed as exc:
-                    raise self._error(f"GET waterfalls: {exc}") from exc
-                if chain in by_chain or len(found) > INDEXES_PER_PAGE:
-                    raise self._error("GET waterfalls: a chain answered twice or overfull")
-                by_chain[chain] = found
-            for chain in open_chains:
-                histories[chain] += by_chain.get(chain, [])
-            truncated.update(answer.has_more)
-            with self._lock:
-                self._scanned_tip = None
-                if answer.tip_hash is not None:
-                    self._scanned_tip = (answer.tip_hash, answer.tip_height)
-            open_chains = {c for c in open_chains if len(by_chain.get(c, [])) == INDEXES_PER_PAGE}
-            if not open_chains:
-                break
-        else:
-            raise self._error("the descriptor's pages never end")
-        if truncated:
-            self._continue_truncated(descriptor, histories, truncated)
-        return histories
+        steps = self.steps.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
+        return self._esplora._run(steps)
 
-    def _continue_truncated(
-        self, descriptor: WolletDescriptor, histories: DescriptorHistories, truncated: set[str]
-    ) -> None:
-        """Complete (in place) the histories `has_more` named."""
-        where = {
-            descriptor.script_pubkey(chain, index): (chain, index)
-            for chain, found in histories.items()
-            for index, history in enumerate(found)
-            if history
-        }
-        for address in sorted(truncated):
-            try:
-                script = address_to_script(address).script_pubkey
-            except (DecodeError, ValueError):
-                raise self._error("has_more names something that is no address") from None
-            if script not in where:
-                raise self._error("has_more names an address the scan did not show")
-            chain, index = where[script]
-            histories[chain][index] = self._continued(address, histories[chain][index])
+    def close(self) -> None:
+        self._esplora.close()
+
+
+class AsyncWaterfallsBackend:
+    """One Waterfalls server as lwk_core's `AsyncBackend` and `AsyncDescriptorScanner`, on
+    one event loop; any number of tasks may call it at once."""
+
+    def __init__(self, esplora: AsyncEsploraBackend, steps: WaterfallsSteps) -> None:
+        self._esplora = esplora
+        self.steps = steps
+        self.network = steps.network
+        self.name = steps.name
+
+    def __repr__(self) -> str:
+        return f"<AsyncWaterfallsBackend {self.name}>"
+
+    async def ping(self) -> None:
+        await self._esplora.ping()
+
+    async def genesis_hash(self) -> str:
+        return await self._esplora.genesis_hash()
+
+    async def tip(self, *, min_height: int = 0) -> Tip:
+        return await self._esplora._run(self.steps.tip(min_height=min_height))
+
+    async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
+        return await self._esplora.get_raw_txs(txids)
+
+    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+        return await self._esplora.block_timestamps(heights)
+
+    async def broadcast(self, tx: bytes) -> str:
+        return await self._esplora.broadcast(tx)
+
+    async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
+        return await self._esplora._run(self.steps.scan_scripts(scripts))
+
+    async def scan_descriptor(
+        self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
+    ) -> DescriptorHistories | None:
+        steps = self.steps.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
+        return await self._esplora._run(steps)
+
+    async def close(self) -> None:
+        await self._esplora.close()

@@ -1,20 +1,20 @@
-"""WaterfallsClient: the Client of lwk-core driven by a Waterfalls server."""
+"""WaterfallsClient and AsyncWaterfallsClient: lwk-core's Client and AsyncClient driven by a
+Waterfalls server, through the same steps (`_steps`)."""
 
 from __future__ import annotations
 
-import os
-import ssl
-from collections.abc import Mapping
+from typing import Unpack
 
 import httpx
-from lwk_esplora import EsploraClient
+from lwk_esplora import AsyncEsploraClient, EsploraClient
+from lwk_esplora._response import Options
 
-from lwk_core import Client, Network
-from lwk_core.auth import TokenProvider
+from lwk_core import AsyncClient, Client, InvalidArgument, Network
 
-from ._backend import WaterfallsBackend
+from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
+from ._steps import WaterfallsSteps
 
-__all__ = ["SCHEMES", "WaterfallsClient"]
+__all__ = ["SCHEMES", "AsyncWaterfallsClient", "WaterfallsClient"]
 
 PLUGIN = "lwk_waterfalls._plugin"  # the module of the hooks, as the entry point names it
 SCHEMES = ("waterfalls+http", "waterfalls+https")
@@ -41,6 +41,15 @@ class WaterfallsClient(Client):
     and the client then asks for the scripts' histories in batches of addresses, like any
     other backend. ELIP-151 descriptors are always scanned script by script, as in LWK.
 
+    ``utxo_only=True`` (with ``send_descriptor=True``) asks only for unspent outputs: the
+    wallet's balance and utxos are a full scan's (unless a mempool tx spends its coins),
+    but ``transactions()`` lists only the txs that made an unspent output (a spend with
+    change shows as an incoming tx of its change) and ``address()`` may reuse an address
+    whose outputs are all spent; see the README.
+
+    ``cbor=True`` asks for the waterfalls answers in CBOR (``/v4/waterfalls.cbor``), about
+    0.4 of the JSON's bytes; the other routes are unchanged.
+
     The URL's scheme is ``waterfalls+https://`` or ``waterfalls+http://`` (plain
     ``https://`` works too when the client is built by hand). Transactions, headers and
     broadcasts use the Esplora routes the server also serves; ``timeout``,
@@ -58,36 +67,64 @@ class WaterfallsClient(Client):
         network: Network,
         send_descriptor: bool = False,
         *,
-        timeout: float = 30.0,
-        concurrency: int = 8,
-        headers: Mapping[str, str] | None = None,
-        proxy: str | None = None,
-        trust_env: bool = True,
-        max_retries: int = 5,
-        verify: ssl.SSLContext | bool = True,
-        ca_file: str | os.PathLike[str] | None = None,
-        cert_fingerprint: str | None = None,
-        token: str | TokenProvider | None = None,
-        allow_insecure_auth: bool = False,
+        utxo_only: bool = False,
+        cbor: bool = False,
         transport: httpx.BaseTransport | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        if not isinstance(send_descriptor, bool):
-            raise TypeError("send_descriptor must be True or False")
-        esplora = EsploraClient(
-            _http_url(url),
-            network,
-            timeout=timeout,
-            concurrency=concurrency,
-            headers=headers,
-            proxy=proxy,
-            trust_env=trust_env,
-            max_retries=max_retries,
-            verify=verify,
-            ca_file=ca_file,
-            cert_fingerprint=cert_fingerprint,
-            token=token,
-            allow_insecure_auth=allow_insecure_auth,
-            transport=transport,
-        )
-        backend = WaterfallsBackend(esplora, network, send_descriptor=send_descriptor)
+        esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
+        steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
+        backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+
+class AsyncWaterfallsClient(AsyncClient):
+    """The asyncio twin of `WaterfallsClient`: the same arguments (``transport`` an
+    httpx.AsyncBaseTransport), requests, pages and answers, over lwk_esplora's
+    AsyncEsploraClient transport. Use it from one event loop; ``async with`` closes it.
+    """
+
+    connection: AsyncWaterfallsBackend
+
+    def __init__(
+        self,
+        url: str,
+        network: Network,
+        send_descriptor: bool = False,
+        *,
+        utxo_only: bool = False,
+        cbor: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[Options],
+    ) -> None:
+        esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
+        steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
+        backend = AsyncWaterfallsBackend(esplora.connection, steps)
+        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+
+def _steps(
+    esplora: EsploraClient | AsyncEsploraClient,
+    network: Network,
+    send_descriptor: bool,
+    utxo_only: bool,
+    cbor: bool,
+) -> WaterfallsSteps:
+    """The protocol of either flavour, over the Esplora client's steps (no I/O)."""
+    if not all(
+        isinstance(flag, bool) for flag in (send_descriptor, utxo_only, cbor)
+    ):  # untyped callers
+        raise TypeError("send_descriptor, utxo_only and cbor must be True or False")
+    if utxo_only and not send_descriptor:
+        raise InvalidArgument(
+            "utxo_only=True needs send_descriptor=True: a script scan without spent history "
+            "would stop at the gap limit before the wallet's later addresses"
+        )
+    return WaterfallsSteps(
+        esplora.connection.steps,
+        f"waterfalls+{esplora.name}",
+        network,
+        send_descriptor=send_descriptor,
+        utxo_only=utxo_only,
+        cbor=cbor,
+    )

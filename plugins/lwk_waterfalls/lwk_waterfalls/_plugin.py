@@ -1,6 +1,8 @@
 """The lwk.backends entry point "waterfalls": hooks for waterfalls+http(s):// URLs.
 
-Core calls each hook only with a backend this plugin created (a WaterfallsBackend).
+Core calls each hook only with a backend this plugin created: a WaterfallsBackend, or for
+`connect_async` an AsyncWaterfallsBackend. Each hook returns what the backend's method
+returns: the answer, or for the async backend the awaitable of it, which core awaits.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 from lwk_core import WolletDescriptor
 from lwk_core.plugin import DescriptorHistories, HistoryEntry, Network, Tip, hookimpl
 
-from ._backend import WaterfallsBackend
-from ._client import SCHEMES, WaterfallsClient
+from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
+from ._client import SCHEMES, AsyncWaterfallsClient, WaterfallsClient
 
 __all__ = [
     "lwk_block_timestamps",
@@ -30,6 +32,8 @@ __all__ = [
 OPTIONS = frozenset(
     {
         "send_descriptor",
+        "utxo_only",
+        "cbor",
         "timeout",
         "concurrency",
         "headers",
@@ -52,19 +56,22 @@ def lwk_schemes() -> list[str]:
 
 
 @hookimpl
-def lwk_connect(url: str, network: Network | None, options: Mapping[str, Any]) -> WaterfallsClient:
+def lwk_connect(
+    url: str, network: Network | None, options: Mapping[str, Any], asynchronous: bool
+) -> WaterfallsClient | AsyncWaterfallsClient:
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
         raise TypeError(f"unknown Waterfalls option(s): {', '.join(unknown)}")
     if network is None:
         raise TypeError("a Waterfalls URL needs its network: connect(url, Network.LIQUID, ...)")
-    return WaterfallsClient(url, network, **options)
+    flavour = AsyncWaterfallsClient if asynchronous else WaterfallsClient
+    return flavour(url, network, **options)
 
 
 @hookimpl
-def lwk_ping(connection: WaterfallsBackend) -> bool:
-    connection.ping()
-    return True
+def lwk_ping(connection: WaterfallsBackend | AsyncWaterfallsBackend) -> Any:
+    answer = connection.ping()  # None from the blocking backend, else an awaitable
+    return True if answer is None else answer
 
 
 @hookimpl
@@ -107,5 +114,5 @@ def lwk_broadcast(connection: WaterfallsBackend, tx: bytes) -> str:
 
 
 @hookimpl
-def lwk_close(connection: WaterfallsBackend) -> None:
-    connection.close()
+def lwk_close(connection: WaterfallsBackend) -> Any:
+    return connection.close()

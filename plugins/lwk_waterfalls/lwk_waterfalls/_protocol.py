@@ -3,7 +3,10 @@
 Sources: the server's API (RCasatta/waterfalls `docs/API.md`; routes and limits in
 `src/server/route.rs`: 20-script batches, 50 batches = 1,000 derivation indexes per page,
 mempool entries at height 0) and its age encryption (`src/server/encryption.rs`: the
-ciphertext in standard base64 without padding). LWK's client
+ciphertext in standard base64 without padding); the CBOR answers (`/v2|v4/waterfalls.cbor`)
+as upstream's minicbor derive lays out `WaterfallResponse` and `TxSeen` (`src/lib.rs`,
+`src/cbor.rs`): arrays by field index, hashes as 32 bytes in internal byte order, an
+absent block hash as 32 zero bytes. LWK's client
 (Blockstream/lwk `lwk_wollet/src/clients/asyncr/esplora.rs`) sends the descriptor without
 its CT wrapper and key origins, keeps asking the next page while a chain filled the page,
 and falls back to a script scan for ELIP-151 descriptors.
@@ -17,6 +20,7 @@ import re
 from typing import Any, Final
 
 import attrs
+import cbor2
 import pyrage
 
 from lwk_core import DescriptorError, WolletDescriptor
@@ -100,12 +104,12 @@ def parse_recipient(body: bytes) -> pyrage.x25519.Recipient:
         raise Malformed("the server recipient is not an age X25519 public key") from exc
 
 
-def descriptor_query(encrypted: str, page: int, to_index: int) -> dict[str, str]:
+def descriptor_query(encrypted: str, page: int, to_index: int, utxo_only: bool) -> dict[str, str]:
     return {
         "descriptor": encrypted,
         "page": str(page),
         "to_index": str(to_index),
-        "utxo_only": "false",
+        "utxo_only": str(utxo_only).lower(),
     }
 
 
@@ -145,7 +149,16 @@ def _entry(item: object) -> HistoryEntry:
 def _histories(value: object) -> list[list[HistoryEntry]]:
     if not isinstance(value, list) or not all(isinstance(h, list) for h in value):
         raise Malformed("txs_seen holds no list of histories")
-    return [[_entry(item) for item in history] for history in value]
+    return [_distinct([_entry(item) for item in history]) for history in value]
+
+
+def _distinct(entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """One entry per tx: a `utxo_only` answer lists each output apart (`v` = vout + 1, in
+    RCasatta/waterfalls `src/lib.rs` TxSeen), so a tx paying a script twice comes twice."""
+    first: dict[str, HistoryEntry] = {}
+    for entry in entries:
+        first.setdefault(entry.txid, entry)
+    return list(first.values())
 
 
 def _tip(data: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -161,12 +174,63 @@ def _tip(data: dict[str, Any]) -> tuple[str | None, int | None]:
     return tip_hash, height
 
 
-def parse_page(body: bytes, *, page: int) -> Page:
-    """Parse a JSON answer and check it is the page asked for."""
+_NO_HASH: Final = bytes(32)
+
+
+def _cbor_hash(value: object, what: str) -> str | None:
+    """A 32-byte hash in internal order as display hex; zeros are none (src/cbor.rs)."""
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise Malformed(f"{what} is not 32 bytes")
+    return None if value == _NO_HASH else value[::-1].hex()
+
+
+def _cbor_entry(item: object) -> dict[str, object]:
+    """[txid, height, block hash, block time, v] (TxSeen) as its JSON object."""
+    if not isinstance(item, list) or not 2 <= len(item) <= 5:
+        raise Malformed("a CBOR history entry is not a TxSeen array")
+    txid, height, *rest = item
+    time = rest[1] if len(rest) > 1 else None
+    return {"txid": _cbor_hash(txid, "a txid"), "height": height, "block_timestamp": time}
+
+
+def _from_cbor(body: bytes) -> dict[str, Any]:
+    """A CBOR answer as the JSON answer it stands for. The fifth element, `has_more`,
+    is lwk_regtest's (upstream's CBOR has no such field)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Malformed("the answer is not JSON") from exc
+        fields = cbor2.loads(body)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+        raise Malformed("the answer is not CBOR") from exc
+    if not isinstance(fields, list) or not 2 <= len(fields) <= 5:
+        raise Malformed("the CBOR answer is not a WaterfallResponse array")
+    seen, page, tip, meta, has_more = fields + [None] * (5 - len(fields))
+    if not isinstance(seen, dict) or not all(isinstance(v, list) for v in seen.values()):
+        raise Malformed("the answer has no txs_seen map")
+    data: dict[str, Any] = {
+        "txs_seen": {
+            key: [[_cbor_entry(e) for e in h] if isinstance(h, list) else h for h in histories]
+            for key, histories in seen.items()
+        },
+        "page": page,
+        "has_more": has_more,
+    }
+    if tip is not None:
+        data["tip"] = _cbor_hash(tip, "the tip")
+    if meta is not None:
+        if not isinstance(meta, list) or len(meta) != 3:
+            raise Malformed("tip_meta is not [b, t, h]")
+        data["tip_meta"] = {"b": _cbor_hash(meta[0], "tip_meta.b"), "t": meta[1], "h": meta[2]}
+    return data
+
+
+def parse_page(body: bytes, *, page: int, cbor: bool = False) -> Page:
+    """Parse a JSON (or CBOR) answer and check it is the page asked for."""
+    if cbor:
+        data = _from_cbor(body)
+    else:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Malformed("the answer is not JSON") from exc
     if not isinstance(data, dict) or not isinstance(data.get("txs_seen"), dict):
         raise Malformed("the answer has no txs_seen object")
     if data.get("page", 0) != page:

@@ -77,6 +77,26 @@ def test_garbage_is_a_protocol_error(body: bytes) -> None:
         _scan(client)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{}",  # JSON, not CBOR
+        bytes.fromhex("a0"),  # a map, not the response array
+        bytes.fromhex("82a1616b81815820" + "11" * 32 + "00"),  # an entry that is no array
+        bytes.fromhex("83a0005810" + "00" * 16),  # a 16-byte tip
+        bytes.fromhex("9f"),  # cut short
+    ],
+)
+def test_cbor_garbage_is_a_protocol_error(body: bytes) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/waterfalls.cbor"):
+            return httpx.Response(200, content=body)
+        return _server(lambda r: httpx.Response(404))(request)
+
+    with pytest.raises(BackendProtocolError):
+        _scan(_client(handle, cbor=True))
+
+
 def test_a_recipient_that_is_no_age_key() -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/block-height/0":

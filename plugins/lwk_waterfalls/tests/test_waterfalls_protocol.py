@@ -9,7 +9,7 @@ import lwk
 import pyrage
 from lwk_regtest import Regtest
 from lwk_waterfalls import WaterfallsClient
-from lwk_waterfalls._protocol import bitcoin_descriptor, encrypt, is_elip151
+from lwk_waterfalls._protocol import bitcoin_descriptor, encrypt, is_elip151, parse_page
 from shared_data import load_fixture
 from waterfalls_views import lwk_waterfalls_view, scanned
 
@@ -62,3 +62,24 @@ def test_the_server_learns_what_lwk_would_tell_it(lwk_regtest: Regtest) -> None:
     (text,) = by_lwk
     assert learned[text] == 2  # once by LWK, once by us
     assert "slip77" not in text and "[" not in text
+
+
+# RCasatta/waterfalls test vectors: `src/lib.rs` test_cbor_txseen (a TxSeen of txid 11..11 at
+# height 3,000,001 without block hash or time) and `src/cbor.rs` test_encode_cbor (a
+# BlockMeta); here inside a WaterfallResponse [txs_seen, page, tip, tip_meta].
+TXSEEN_CBOR = "855820" + "11" * 32 + "1a002dc6c15820" + "00" * 32 + "f600"
+BLOCKMETA_CBOR = (
+    "8358200bd333e762b714f0fa8efd9fbc4cbf73586372d5f6c440abbf1f910d443393751a499602d21a0009fbf1"
+)
+
+
+def test_cbor_answers_read_as_upstream_writes_them() -> None:
+    body = bytes.fromhex(
+        "84" + "a1" + "616b" + "8181" + TXSEEN_CBOR + "01" + "5820" + "00" * 32 + BLOCKMETA_CBOR
+    )
+    page = parse_page(body, page=1, cbor=True)
+    ((entry,),) = page.txs_seen["k"]
+    assert (entry.txid, entry.height) == ("11" * 32, 3_000_001)
+    assert page.tip_hash == "759333440d911fbfab40c4f6d572635873bf4cbc9ffd8efaf014b762e733d30b"
+    assert page.tip_height == 654_321
+    assert page.has_more == ()

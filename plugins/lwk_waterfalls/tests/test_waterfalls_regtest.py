@@ -25,10 +25,13 @@ def _wf(rt: Regtest, **options: object) -> WaterfallsClient:
 
 
 def _views(rt: Regtest, descriptor: str, *, to_index: int = 0) -> dict[str, View]:
-    """The wallet scanned four ways: descriptor, addresses, Esplora, and LWK's client."""
+    """The wallet scanned six ways: descriptor and addresses (JSON and CBOR), Esplora, and
+    LWK's client."""
     clients = {
         "descriptor": _wf(rt, send_descriptor=True),
         "scripts": _wf(rt),
+        "descriptor cbor": _wf(rt, send_descriptor=True, cbor=True),
+        "scripts cbor": _wf(rt, cbor=True),
         "esplora": EsploraClient(rt.esplora_url, rt.network),
     }
     views = {
@@ -219,3 +222,24 @@ def test_other_gap_limits_than_the_servers(lwk_regtest: Regtest, gap_limit: int)
         assert found["descriptor"] == found["esplora"]
     else:  # a 5-gap script scan stops after index 7
         assert found["esplora"][0] == {rt.network.policy_asset: 1_003 + 1_007 + 500}
+
+
+def test_cbor_clients_ask_the_cbor_routes(lwk_regtest: Regtest) -> None:
+    rt = lwk_regtest
+    descriptor = _new_descriptor()
+    rt.faucet(WolletDescriptor(descriptor).address(Chain.EXTERNAL, 0, rt.network), 3_000)
+    requests = rt.waterfalls_server.requests
+    routes = (
+        "GET /v4/waterfalls",
+        "GET /v2/waterfalls",
+        "GET /v4/waterfalls.cbor",
+        "GET /v2/waterfalls.cbor",
+    )
+    before = [requests[r] for r in routes]
+    for client in (_wf(rt, send_descriptor=True, cbor=True), _wf(rt, cbor=True)):
+        assert scanned(client, Wollet(rt.network, descriptor)).balance().btc_balance() == 3_000
+    json_v4, json_v2, cbor_v4, cbor_v2 = (
+        requests[r] - n for r, n in zip(routes, before, strict=True)
+    )
+    assert (json_v4, json_v2, cbor_v4) == (0, 0, 1)  # one descriptor page, in CBOR
+    assert cbor_v2 > 0  # the address batches, in CBOR
