@@ -36,7 +36,8 @@ class EsploraBackend:
     def __repr__(self) -> str:
         return f"<EsploraBackend {self.name}>"
 
-    def _run(self, steps: Steps[T]) -> T:
+    def run(self, steps: Steps[T]) -> T:
+        """Perform `steps` (answering each Send with a request of this session) to its end."""
         reply: Any = None
         error: Exception | None = None
         try:
@@ -56,28 +57,28 @@ class EsploraBackend:
     def _perform(self, step: Send | Each) -> Any:
         if isinstance(step, Send):
             return self.http.request(**attrs.asdict(step, recurse=False))
-        return self.http.map(self._run, step.steps)
+        return self.http.map(self.run, step.steps)
 
     def ping(self) -> None:
-        self._run(self.steps.ping())
+        self.run(self.steps.ping())
 
     def genesis_hash(self) -> str:
-        return self._run(self.steps.genesis_hash())
+        return self.run(self.steps.genesis_hash())
 
     def tip(self, *, min_height: int = 0) -> Tip:
-        return self._run(self.steps.tip())
+        return self.run(self.steps.tip())
 
     def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return self._run(self.steps.block_timestamps(heights))
+        return self.run(self.steps.block_timestamps(heights))
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
-        return self._run(self.steps.get_raw_txs(txids))
+        return self.run(self.steps.get_raw_txs(txids))
 
     def broadcast(self, raw: bytes) -> str:
-        return self._run(self.steps.broadcast(raw))
+        return self.run(self.steps.broadcast(raw))
 
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        return self._run(self.steps.scan_scripts(scripts))
+        return self.run(self.steps.scan_scripts(scripts))
 
     def close(self) -> None:
         self.http.close()
@@ -96,7 +97,8 @@ class AsyncEsploraBackend:
     def __repr__(self) -> str:
         return f"<AsyncEsploraBackend {self.name}>"
 
-    async def _run(self, steps: Steps[T]) -> T:
+    async def run(self, steps: Steps[T]) -> T:
+        """Perform `steps` (answering each Send with a request of this session) to its end."""
         reply: Any = None
         error: Exception | None = None
         try:
@@ -122,11 +124,11 @@ class AsyncEsploraBackend:
         """Run `steps` as tasks; the first failure cancels the others, waits for them and
         is raised (a cancellation from outside cancels them all)."""
         if len(steps) <= 1:
-            return [await self._run(s) for s in steps]
+            return [await self.run(s) for s in steps]
         error: BaseException | None = None
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._run(s)) for s in steps]
+                tasks = [group.create_task(self.run(s)) for s in steps]
         except BaseExceptionGroup as failed:
             error = _first_error(failed)
         if error is not None:
@@ -134,25 +136,25 @@ class AsyncEsploraBackend:
         return [task.result() for task in tasks]
 
     async def ping(self) -> None:
-        await self._run(self.steps.ping())
+        await self.run(self.steps.ping())
 
     async def genesis_hash(self) -> str:
-        return await self._run(self.steps.genesis_hash())
+        return await self.run(self.steps.genesis_hash())
 
     async def tip(self, *, min_height: int = 0) -> Tip:
-        return await self._run(self.steps.tip())
+        return await self.run(self.steps.tip())
 
     async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return await self._run(self.steps.block_timestamps(heights))
+        return await self.run(self.steps.block_timestamps(heights))
 
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
-        return await self._run(self.steps.get_raw_txs(txids))
+        return await self.run(self.steps.get_raw_txs(txids))
 
     async def broadcast(self, raw: bytes) -> str:
-        return await self._run(self.steps.broadcast(raw))
+        return await self.run(self.steps.broadcast(raw))
 
     async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        return await self._run(self.steps.scan_scripts(scripts))
+        return await self.run(self.steps.scan_scripts(scripts))
 
     async def close(self) -> None:
         await self.http.close()

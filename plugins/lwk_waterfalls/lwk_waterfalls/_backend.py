@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lwk_esplora._backend import AsyncEsploraBackend, EsploraBackend
+from lwk_esplora.steps import AsyncEsploraBackend, EsploraBackend
 
 from lwk_core import WolletDescriptor
 from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
@@ -35,7 +35,7 @@ class WaterfallsBackend:
         return self._esplora.genesis_hash()
 
     def tip(self, *, min_height: int = 0) -> Tip:
-        return self._esplora._run(self.steps.tip(min_height=min_height))
+        return self._esplora.run(self.steps.tip(min_height=min_height))
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self._esplora.get_raw_txs(txids)
@@ -47,13 +47,13 @@ class WaterfallsBackend:
         return self._esplora.broadcast(tx)
 
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        return self._esplora._run(self.steps.scan_scripts(scripts))
+        return self._esplora.run(self.steps.scan_scripts(scripts))
 
     def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories | None:
         steps = self.steps.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
-        return self._esplora._run(steps)
+        return self._esplora.run(steps)
 
     def close(self) -> None:
         self._esplora.close()
@@ -79,7 +79,7 @@ class AsyncWaterfallsBackend:
         return await self._esplora.genesis_hash()
 
     async def tip(self, *, min_height: int = 0) -> Tip:
-        return await self._esplora._run(self.steps.tip(min_height=min_height))
+        return await self._esplora.run(self.steps.tip(min_height=min_height))
 
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return await self._esplora.get_raw_txs(txids)
@@ -91,13 +91,13 @@ class AsyncWaterfallsBackend:
         return await self._esplora.broadcast(tx)
 
     async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
-        return await self._esplora._run(self.steps.scan_scripts(scripts))
+        return await self._esplora.run(self.steps.scan_scripts(scripts))
 
     async def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories | None:
         steps = self.steps.scan_descriptor(descriptor, gap_limit=gap_limit, to_index=to_index)
-        return await self._esplora._run(steps)
+        return await self._esplora.run(steps)
 
     async def close(self) -> None:
         await self._esplora.close()

@@ -7,7 +7,7 @@ from typing import Unpack
 
 import httpx
 from lwk_esplora import AsyncEsploraClient, EsploraClient
-from lwk_esplora._response import Options
+from lwk_esplora.steps import Options
 
 from lwk_core import AsyncClient, Client, InvalidArgument, Network
 

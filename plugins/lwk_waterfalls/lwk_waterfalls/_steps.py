@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import pyrage
-from lwk_esplora._steps import Each, EsploraSteps, Send, Steps
+from lwk_esplora.steps import Each, EsploraSteps, Send, Steps
 
 from lwk_core import DecodeError, WolletDescriptor
 from lwk_core.plugin import (
