@@ -191,10 +191,9 @@ def _unblind_or_error(job: tuple[BlindedOutput, bytes]) -> TxOutSecrets | Unblin
 def unblind_many(jobs: Sequence[tuple[BlindedOutput, bytes]]) -> list[TxOutSecrets | UnblindError]:
     """Unblind many (output, key) pairs, in order; a failed one gives its UnblindError.
 
-    Sequential on purpose: about 70% of an output's time is Python under the GIL (the range
-    proof's random stream alone about 60%); only the EC calls (ECDH, the commitment checks)
-    release it, so two threads could at best save some 15% on two idle cores, and measured
-    nothing (`python -m benchmarks._unblind`: 2,000 outputs, 0.77 s alone, 0.81 s in a pool
-    of 2, on a busy machine).
+    Sequential on purpose: about 70% of an output's CPU time is Python under the GIL (the
+    range proof's random stream alone about 60%); only the EC calls (ECDH, the commitment
+    checks) release it, so a pool of two threads could save at most some 15% on two idle
+    cores (`python -m benchmarks._unblind` measures both ways).
     """
     return [_unblind_or_error(job) for job in jobs]
