@@ -115,19 +115,21 @@ def test_unchanged_rescan_sends_no_request(
     assert sync(client, wollet) is not None
     first = requests(rt) - before
     # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
-    # client: its subscribe and get_history in one burst. The 3 transactions, no header
-    # (the tip block's time comes with the tip); before the scan, the server's genesis.
+    # client: its subscription, and the history of the 3 used ones (0, 3, 25). The 3
+    # transactions, no header (the tip block's time comes with the tip); before the scan,
+    # the server's genesis.
     assert first == {
         "server.version": 1,
         "server.features": 1,
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": 80,
-        "blockchain.scripthash.get_history": 80,
+        "blockchain.scripthash.get_history": 3,
         "blockchain.transaction.get": 3,
     }
     # version, features, tip, three scan rounds (both chains' first 20 scripts, then
-    # external 20-39, then 40-59) of one round trip each, the transactions
-    assert trips.count == 7
+    # external 20-39, then 40-59): the subscriptions, and the histories of the used ones
+    # once their statuses came (the first two rounds); the transactions
+    assert trips.count == 3 + 2 + 2 + 1 + 1
 
     # Nothing new: the tip is the one the subscription keeps, every status is current (the
     # server pushes changes to subscribed scripts): no request at all.
@@ -174,11 +176,12 @@ def test_requests_are_pipelined(
     sync(client, wollet)
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
-    # version, features (the genesis), tip, subscribes with histories, txs, the header of
-    # the first block (the second is the tip); in round trips: version, features, tip, 2
-    # scan rounds (both chains' first 20 scripts, then external 20-39), txs, header = 7.
-    assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1
-    assert trips.count == 7
+    # version, features (the genesis), tip, subscribes, the histories of the 12 used
+    # scripts, txs, the header of the first block (the second is the tip); in round trips:
+    # version, features, tip, 2 scan rounds (both chains' first 20 scripts, then the 12
+    # used ones' histories; external 20-39), txs, header = 8.
+    assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1
+    assert trips.count == 8
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
