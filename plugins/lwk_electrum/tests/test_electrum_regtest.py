@@ -186,6 +186,44 @@ def test_requests_are_pipelined(
     assert len(wollet.transactions()) == 12
 
 
+def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_histories(
+    rt: Regtest, round_trips: Callable[[ElectrumConnection], RoundTrips]
+) -> None:
+    """External 0-44 paid once each, 15 payments a block. LWK's rule scans external 0-79
+    (0-19 and 20-39 used at every index, 40-59 in part, 60-79 not at all) and internal
+    0-19: 100 scripts, as LWK's client on the same server asks them."""
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("dense first scan"))
+    rt.fund_wallet(str(wollet.descriptor), 45, n_addresses=45, txs_per_block=15)
+    client = tcp(rt)
+    trips = round_trips(client.connection.rpc)
+    before = requests(rt)
+    sync(client, wollet)
+    # each script subscribed once, a history per used script, each transaction, the
+    # headers of the two blocks below the tip (the tip's time comes with it)
+    assert requests(rt) - before == {
+        "server.version": 1,
+        "server.features": 1,
+        "blockchain.headers.subscribe": 1,
+        "blockchain.scripthash.subscribe": 100,
+        "blockchain.scripthash.get_history": 45,
+        "blockchain.transaction.get": 45,
+        "blockchain.block.header": 2,
+    }
+    # version, features; three scan rounds where LWK takes four: both chains' first batch
+    # (then the 20 used ones' histories), external 20-59 (two batches after one used at
+    # every index; then 25 histories), external 60-79; the tip, transactions, headers
+    assert trips.count == 2 + (2 + 2 + 1) + 3
+    assert len(wollet.transactions()) == 45
+
+    theirs = lwk.Wollet(
+        lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
+    )
+    before = requests(rt)
+    theirs.apply_update(lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs))
+    assert (requests(rt) - before)["blockchain.scripthash.get_history"] == 100
+    assert our_view(wollet) == lwk_view(theirs)
+
+
 # -- the tip ---------------------------------------------------------------------------------
 
 
