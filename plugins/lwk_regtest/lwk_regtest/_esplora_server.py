@@ -57,7 +57,7 @@ _log = logging.getLogger(__name__)
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128  # a parallel client opens ~10 connections at once
+    request_queue_size = 1024  # a parallel client opens up to hundreds of connections at once
 
     def __init__(self, address: tuple[str, int], owner: EsploraServer) -> None:
         self.owner = owner
@@ -218,8 +218,13 @@ class EsploraServer:
             handler.wfile.write(encode(body, handler.close_connection)[0])
             return
         fault = self.faults.take()
+        trip = self.faults.arrived()
         if self.faults.latency > 0:
-            self._stopping.wait(self.faults.latency)
+            self._stopping.wait(self.faults.latency)  # in this connection's thread: all
+            # requests in flight wait at once
+        while (quiet := self.faults.until_quiet()) > 0 and not self._stopping.wait(quiet):
+            pass
+        self.faults.replying(trip)
         conn = handler.connection
         if fault in ("refuse", "hang"):
             handler.close_connection = True
