@@ -32,7 +32,7 @@ class WaterfallsBackend:
 
     def genesis_hash(self) -> str:
         """Which chain the server serves: its Esplora routes' block 0."""
-        return self._esplora.genesis_hash()
+        return self._esplora.run(self.steps.genesis_hash())
 
     def tip(self, *, min_height: int = 0) -> Tip:
         return self._esplora.run(self.steps.tip(min_height=min_height))
@@ -76,7 +76,7 @@ class AsyncWaterfallsBackend:
         await self._esplora.ping()
 
     async def genesis_hash(self) -> str:
-        return await self._esplora.genesis_hash()
+        return await self._esplora.run(self.steps.genesis_hash())
 
     async def tip(self, *, min_height: int = 0) -> Tip:
         return await self._esplora.run(self.steps.tip(min_height=min_height))

@@ -96,24 +96,50 @@ class WaterfallsSteps:
         self._version = 4  # 2 once the server answered 404 to v4
         # the tip a descriptor scan answered with: hash, and height when v4 gave it
         self._scanned_tip: tuple[str, int | None] | None = None
+        self._last_tip: Tip | None = None  # the last tip built from a scan's, with its header
 
     def _error(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(message, backend=self.name)
 
-    # -- tip -------------------------------------------------------------------------------
+    # -- chain, tip -------------------------------------------------------------------------
+
+    def genesis_hash(self) -> Steps[str]:
+        """Block 0's hash, asked together with the server's recipient when a descriptor
+        scan will need it: the chain check before a first scan then costs no round trip
+        of its own."""
+        with self._lock:
+            known = self._recipient is not None
+        if not self.send_descriptor or known:
+            return (yield from self._esplora.genesis_hash())
+        genesis, _ = yield Each((self._esplora.genesis_hash(), self._prefetched_recipient()))
+        return str(genesis)
+
+    def _prefetched_recipient(self) -> Steps[None]:
+        """The recipient fetched ahead; a failure is left to the scan that needs it (an
+        ELIP-151 wallet never does), so it does not fail the chain check."""
+        try:
+            yield from self._recipient_key()
+        except BackendError:
+            pass
 
     def tip(self, *, min_height: int = 0) -> Steps[Tip]:
-        """The tip the last descriptor scan answered with (one header request), else the
-        server's current tip."""
+        """The tip the last descriptor scan answered with (one header request, none when
+        it is the previous scan's tip), else the server's current tip."""
         with self._lock:
             scanned, self._scanned_tip = self._scanned_tip, None
+            last = self._last_tip
         if scanned is not None:
             tip_hash, height = scanned
+            if last is not None and last.hash == tip_hash and last.height >= min_height:
+                return last  # a block hash never changes its header
             header = yield from self._header(tip_hash)
             if height is not None and height != header.height:
                 raise self._error(f"the tip said height {height}, its header {header.height}")
             if header.height >= min_height:
-                return Tip(header.height, tip_hash, header.time, header.to_bytes())
+                tip = Tip(header.height, tip_hash, header.time, header.to_bytes())
+                with self._lock:
+                    self._last_tip = tip
+                return tip
         return (yield from self._esplora.tip())
 
     def _header(self, block_hash: str) -> Steps[BlockHeader]:
