@@ -20,6 +20,7 @@ lwk-esplora's two transports.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import urllib.parse
 from collections.abc import Sequence
@@ -117,10 +118,8 @@ class WaterfallsSteps:
     def _prefetched_recipient(self) -> Steps[None]:
         """The recipient fetched ahead; a failure is left to the scan that needs it (an
         ELIP-151 wallet never does), so it does not fail the chain check."""
-        try:
+        with contextlib.suppress(BackendError):
             yield from self._recipient_key()
-        except BackendError:
-            pass
 
     def tip(self, *, min_height: int = 0) -> Steps[Tip]:
         """The tip the last descriptor scan answered with (one header request, none when
