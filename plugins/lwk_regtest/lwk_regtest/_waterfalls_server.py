@@ -212,6 +212,8 @@ class _WaterfallsRouter(Router):
 
     def _subscribe(self, params: str) -> Reply:
         """An event stream for a descriptor scanned before (`_waterfalls_subscribe`)."""
+        if not self._server.subscriptions:
+            raise HttpError(404, "endpoint not found")  # route.rs' answer to unknown routes
         value = dict(urllib.parse.parse_qsl(params, keep_blank_values=True)).get("descriptor")
         if value is None:
             raise HttpError(400, "AtLeastOneFieldMandatory")
@@ -379,6 +381,7 @@ class WaterfallsServer(EsploraServer):
         self.learned: collections.Counter[str] = collections.Counter()
         self.identity = pyrage.x25519.Identity.generate()
         self.recipient_override: str | None = None  # tests: serve this text as the recipient
+        self.subscriptions = True  # False: no /v1/subscribe (404), as servers before it
         self._router = _WaterfallsRouter(chain, self)
 
     @property

@@ -10,6 +10,7 @@ from lwk_esplora.steps import AsyncEsploraBackend, EsploraBackend
 from lwk_core import WolletDescriptor
 from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
 
+from ._pushes import TaskStreams, ThreadStreams
 from ._steps import WaterfallsSteps
 
 __all__ = ["AsyncWaterfallsBackend", "WaterfallsBackend"]
@@ -21,6 +22,7 @@ class WaterfallsBackend:
     def __init__(self, esplora: EsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
         self.steps = steps
+        self.streams = ThreadStreams(esplora, steps)  # pushes for a watch
         self.network = steps.network
         self.name = steps.name
 
@@ -56,6 +58,7 @@ class WaterfallsBackend:
         return self._esplora.run(steps)
 
     def close(self) -> None:
+        self.streams.close()
         self._esplora.close()
 
 
@@ -66,6 +69,7 @@ class AsyncWaterfallsBackend:
     def __init__(self, esplora: AsyncEsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
         self.steps = steps
+        self.streams = TaskStreams(esplora, steps)  # pushes for a watch
         self.network = steps.network
         self.name = steps.name
 
@@ -100,4 +104,5 @@ class AsyncWaterfallsBackend:
         return await self._esplora.run(steps)
 
     async def close(self) -> None:
+        await self.streams.close()
         await self._esplora.close()

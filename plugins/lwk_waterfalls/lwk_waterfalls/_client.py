@@ -51,6 +51,11 @@ class WaterfallsClient(Client):
     change shows as an incoming tx of its change) and ``address()`` may reuse an address
     whose outputs are all spent; see the README.
 
+    ``watch()`` waits on the server's event stream of each descriptor scanned
+    (``GET /v1/subscribe``, with ``send_descriptor=True``) and scans again on each hint;
+    it polls every ``interval`` seconds on a server without the route (404) or without
+    ``send_descriptor``.
+
     ``cbor=True`` asks for the waterfalls answers in CBOR (``/v4/waterfalls.cbor``), about
     0.4 of the JSON's bytes; the other routes are unchanged.
 
@@ -83,6 +88,23 @@ class WaterfallsClient(Client):
         backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
 
+    # pushes for lwk_core's watch (see _pushes): the server's event streams
+
+    @property
+    def notifications(self) -> int:
+        """Hints the server's event streams sent so far (and their openings)."""
+        return self.connection.streams.state.count
+
+    @property
+    def pushes(self) -> bool:
+        """Whether a watch waits on event streams (False: it polls)."""
+        return self.connection.streams.state.pushes
+
+    def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Block until more than `seen` notifications came (False when `timeout` elapses,
+        or when there is no stream to wait on); a stream's failure is raised."""
+        return self.connection.streams.wait(seen, timeout)
+
 
 class AsyncWaterfallsClient(AsyncClient):
     """The asyncio twin of `WaterfallsClient`: the same arguments (``transport`` an
@@ -108,6 +130,20 @@ class AsyncWaterfallsClient(AsyncClient):
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+    @property
+    def notifications(self) -> int:
+        """See `WaterfallsClient.notifications`."""
+        return self.connection.streams.state.count
+
+    @property
+    def pushes(self) -> bool:
+        """See `WaterfallsClient.pushes`."""
+        return self.connection.streams.state.pushes
+
+    async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """See `WaterfallsClient.wait_for_notification`."""
+        return await self.connection.streams.wait(seen, timeout)
 
 
 def _steps(

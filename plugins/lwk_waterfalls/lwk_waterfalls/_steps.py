@@ -61,6 +61,7 @@ __all__ = ["WaterfallsSteps"]
 ADDRESSES_PER_REQUEST: Final = 50  # what LWK sends; servers allow up to their max_addresses
 _EXTRA_PAGES: Final = 10  # descriptor pages beyond to_index: core's max_new_indexes (10,000)
 _MAX_SCRIPT_PAGES: Final = 501  # one script's pages: 50,000 entries (core's cap) at 100 each
+_MAX_SUBSCRIBED: Final = 100  # descriptors a watch subscribes to (the latest scanned)
 
 
 class _Refused(Exception):
@@ -98,6 +99,9 @@ class WaterfallsSteps:
         # the tip a descriptor scan answered with: hash, and height when v4 gave it
         self._scanned_tip: tuple[str, int | None] | None = None
         self._last_tip: Tip | None = None  # the last tip built from a scan's, with its header
+        # descriptors scanned (plain -> as sent), which a watch may subscribe to (_pushes)
+        self._scanned: dict[str, str] = {}
+        self._asked_descriptor = False  # scan_descriptor was called (ELIP-151 or not)
 
     def _error(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(message, backend=self.name)
@@ -285,6 +289,7 @@ class WaterfallsSteps:
     ) -> Steps[DescriptorHistories | None]:
         """The wallet's histories from the server's own derivation; None (a script scan)
         unless the caller allowed sending the descriptor, or for ELIP-151 descriptors."""
+        self._asked_descriptor = True
         if not self.send_descriptor or is_elip151(descriptor):
             return None
         plain = bitcoin_descriptor(descriptor)
@@ -316,7 +321,31 @@ class WaterfallsSteps:
             raise self._error("the descriptor's pages never end")
         if truncated:
             yield from self._continue_truncated(descriptor, histories, truncated)
+        if descriptor.has_wildcard:  # upstream subscribes only those
+            self._scannable(plain)
         return histories
+
+    # -- subscriptions (_pushes) -----------------------------------------------------------
+
+    def _scannable(self, plain: str) -> None:
+        with self._lock:
+            sent = self._encrypted.get(plain)
+            if sent is None:
+                return
+            self._scanned.pop(plain, None)
+            self._scanned[plain] = sent
+            if len(self._scanned) > _MAX_SUBSCRIBED:
+                del self._scanned[next(iter(self._scanned))]  # the oldest
+
+    def subscribable(self) -> list[str]:
+        """The descriptors scanned, as sent (encrypted), newest last."""
+        with self._lock:
+            return list(self._scanned.values())
+
+    def may_subscribe(self) -> bool:
+        """False once scans were asked and none sent a descriptor (ELIP-151 wallets)."""
+        with self._lock:
+            return not self._asked_descriptor or bool(self._scanned)
 
     def _continue_truncated(
         self, descriptor: WolletDescriptor, histories: DescriptorHistories, truncated: set[str]

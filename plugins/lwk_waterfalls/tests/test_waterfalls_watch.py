@@ -1,0 +1,133 @@
+"""watch() over a Waterfalls server: pushed through its event stream (`GET /v1/subscribe`)
+where the server has one, polled where it answers 404 or no descriptor is sent.
+
+The push tests poll once an hour: a payment reaching the watch within their timeout can
+only have come through the stream (the timeout only bounds a failing test)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import lwk
+import pytest
+from lwk_regtest import Regtest
+from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
+
+from lwk_core import BalanceChanged, Chain, NewTx, WalletEvent, Wollet, WolletDescriptor
+
+NETWORK = lwk.Network.regtest_default()
+HOUR = 3600.0
+TIMEOUT = 60.0  # bounds a failing test only
+SATS = 7_000
+
+
+def _descriptor(seed: int) -> str:
+    mnemonic = lwk.Mnemonic.from_entropy(bytes([seed] * 16))
+    return str(lwk.Signer(mnemonic, NETWORK).wpkh_slip77_descriptor())
+
+
+@pytest.fixture
+def rt() -> Iterator[Regtest]:
+    with Regtest() as chain:
+        yield chain
+
+
+def _pay_later(rt: Regtest, descriptor: str, *, after: float = 0.3) -> threading.Thread:
+    """Pay the wallet's address 3 `after` seconds from now (once the watch waits)."""
+    address = WolletDescriptor(descriptor).address(Chain.EXTERNAL, 3, rt.network)
+
+    def pay() -> None:
+        time.sleep(after)
+        rt.faucet(address, SATS)
+
+    payer = threading.Thread(target=pay)
+    payer.start()
+    return payer
+
+
+def _until_paid(events: Iterator[WalletEvent]) -> list[WalletEvent]:
+    """The events up to the payment's NewTx (the first ones are the funding's)."""
+    seen = []
+    for event in events:
+        seen.append(event)
+        if isinstance(event, NewTx) and event.height is None:
+            return seen
+    raise AssertionError(f"the watch ended without the payment: {seen}")
+
+
+def test_a_payment_is_pushed_through_the_event_stream(rt: Regtest) -> None:
+    descriptor = _descriptor(21)
+    rt.fund_wallet(descriptor, 2)
+    rt.mine(1)
+    wollet = Wollet(rt.network, descriptor)
+    with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
+        events = client.watch(wollet, interval=HOUR, timeout=TIMEOUT)
+        first = [next(events) for _ in range(4)]  # the tip, 2 txs, the balance
+        payer = _pay_later(rt, descriptor)
+        paid = _until_paid(events)
+        payer.join()
+        assert client.pushes
+        assert client.notifications >= 2  # the stream's opening and the mempool hint
+    assert sum(isinstance(e, NewTx) for e in first) == 2
+    assert paid[-1].balance == {rt.network.policy_asset: SATS}  # type: ignore[union-attr]
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 1
+
+
+def test_the_async_client_is_pushed_too(rt: Regtest) -> None:
+    descriptor = _descriptor(22)
+    rt.fund_wallet(descriptor, 1)
+    rt.mine(1)
+    wollet = Wollet(rt.network, descriptor)
+
+    async def watch() -> list[WalletEvent]:
+        async with AsyncWaterfallsClient(
+            rt.waterfalls_url, rt.network, send_descriptor=True
+        ) as client:
+            seen: list[WalletEvent] = []
+            async for event in client.watch(wollet, interval=HOUR, timeout=TIMEOUT):
+                seen.append(event)
+                if isinstance(event, BalanceChanged) and event.old == 0:
+                    _pay_later(rt, descriptor)
+                if isinstance(event, NewTx) and event.height is None:
+                    return seen
+            raise AssertionError(f"the watch ended without the payment: {seen}")
+
+    seen = asyncio.run(watch())
+    assert seen[-1].balance == {rt.network.policy_asset: SATS}  # type: ignore[attr-defined]
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 1
+
+
+def test_a_server_without_subscriptions_is_polled(rt: Regtest) -> None:
+    descriptor = _descriptor(23)
+    rt.fund_wallet(descriptor, 1)
+    rt.mine(1)
+    rt.waterfalls_server.subscriptions = False  # 404, as servers before the route
+    wollet = Wollet(rt.network, descriptor)
+    with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
+        events = client.watch(wollet, interval=0.2, timeout=TIMEOUT)
+        [next(events) for _ in range(3)]  # the tip, the tx, the balance
+        payer = _pay_later(rt, descriptor)
+        _until_paid(events)
+        payer.join()
+        assert not client.pushes
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 1  # asked once, then polled
+    assert rt.waterfalls_server.requests["GET /v4/waterfalls"] >= 3
+
+
+def test_without_send_descriptor_nothing_is_subscribed(rt: Regtest) -> None:
+    descriptor = _descriptor(24)
+    rt.fund_wallet(descriptor, 1)
+    rt.mine(1)
+    wollet = Wollet(rt.network, descriptor)
+    with WaterfallsClient(rt.waterfalls_url, rt.network) as client:
+        assert not client.pushes
+        events = client.watch(wollet, interval=0.2, timeout=TIMEOUT)
+        [next(events) for _ in range(3)]
+        payer = _pay_later(rt, descriptor)
+        _until_paid(events)
+        payer.join()
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 0
+    assert rt.waterfalls_server.learned == {}  # the descriptor never left the wallet
