@@ -34,7 +34,24 @@ def _http_url(url: str) -> str:
     return url
 
 
-class WaterfallsClient(Client):
+class _Pushing:
+    """What lwk_core's watch reads of either flavour (see _pushes): the server's event
+    streams' count and whether there are streams to wait on."""
+
+    connection: WaterfallsBackend | AsyncWaterfallsBackend
+
+    @property
+    def notifications(self) -> int:
+        """Hints the server's event streams sent so far (and their openings)."""
+        return self.connection.streams.state.count
+
+    @property
+    def pushes(self) -> bool:
+        """Whether a watch waits on event streams (False: it polls)."""
+        return self.connection.streams.state.pushes
+
+
+class WaterfallsClient(_Pushing, Client):
     """A client for a Waterfalls server (RCasatta/waterfalls), e.g.
     ``https://waterfalls.liquidwebwallet.org/liquid/api``.
 
@@ -88,25 +105,13 @@ class WaterfallsClient(Client):
         backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
 
-    # pushes for lwk_core's watch (see _pushes): the server's event streams
-
-    @property
-    def notifications(self) -> int:
-        """Hints the server's event streams sent so far (and their openings)."""
-        return self.connection.streams.state.count
-
-    @property
-    def pushes(self) -> bool:
-        """Whether a watch waits on event streams (False: it polls)."""
-        return self.connection.streams.state.pushes
-
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until more than `seen` notifications came (False when `timeout` elapses,
         or when there is no stream to wait on); a stream's failure is raised."""
         return self.connection.streams.wait(seen, timeout)
 
 
-class AsyncWaterfallsClient(AsyncClient):
+class AsyncWaterfallsClient(_Pushing, AsyncClient):
     """The asyncio twin of `WaterfallsClient`: the same arguments (``transport`` an
     httpx.AsyncBaseTransport), requests, pages and answers, over lwk_esplora's
     AsyncEsploraClient transport. Use it from one event loop; ``async with`` closes it.
@@ -130,16 +135,6 @@ class AsyncWaterfallsClient(AsyncClient):
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
-
-    @property
-    def notifications(self) -> int:
-        """See `WaterfallsClient.notifications`."""
-        return self.connection.streams.state.count
-
-    @property
-    def pushes(self) -> bool:
-        """See `WaterfallsClient.pushes`."""
-        return self.connection.streams.state.pushes
 
     async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """See `WaterfallsClient.wait_for_notification`."""

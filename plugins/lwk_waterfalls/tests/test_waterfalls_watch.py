@@ -35,6 +35,14 @@ def rt() -> Iterator[Regtest]:
         yield chain
 
 
+def _funded(rt: Regtest, seed: int, n_txs: int) -> tuple[str, Wollet]:
+    """A new wallet (descriptor, Wollet) with `n_txs` confirmed payments."""
+    descriptor = _descriptor(seed)
+    rt.fund_wallet(descriptor, n_txs)
+    rt.mine(1)
+    return descriptor, Wollet(rt.network, descriptor)
+
+
 def _pay_later(rt: Regtest, descriptor: str, *, after: float = 0.3) -> threading.Thread:
     """Pay the wallet's address 3 `after` seconds from now (once the watch waits)."""
     address = WolletDescriptor(descriptor).address(Chain.EXTERNAL, 3, rt.network)
@@ -59,10 +67,7 @@ def _until_paid(events: Iterator[WalletEvent]) -> list[WalletEvent]:
 
 
 def test_a_payment_is_pushed_through_the_event_stream(rt: Regtest) -> None:
-    descriptor = _descriptor(21)
-    rt.fund_wallet(descriptor, 2)
-    rt.mine(1)
-    wollet = Wollet(rt.network, descriptor)
+    descriptor, wollet = _funded(rt, 21, 2)
     with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
         events = client.watch(wollet, interval=HOUR, timeout=TIMEOUT)
         first = [next(events) for _ in range(4)]  # the tip, 2 txs, the balance
@@ -77,10 +82,7 @@ def test_a_payment_is_pushed_through_the_event_stream(rt: Regtest) -> None:
 
 
 def test_the_async_client_is_pushed_too(rt: Regtest) -> None:
-    descriptor = _descriptor(22)
-    rt.fund_wallet(descriptor, 1)
-    rt.mine(1)
-    wollet = Wollet(rt.network, descriptor)
+    descriptor, wollet = _funded(rt, 22, 1)
 
     async def watch() -> list[WalletEvent]:
         async with AsyncWaterfallsClient(
@@ -101,11 +103,8 @@ def test_the_async_client_is_pushed_too(rt: Regtest) -> None:
 
 
 def test_a_server_without_subscriptions_is_polled(rt: Regtest) -> None:
-    descriptor = _descriptor(23)
-    rt.fund_wallet(descriptor, 1)
-    rt.mine(1)
+    descriptor, wollet = _funded(rt, 23, 1)
     rt.waterfalls_server.subscriptions = False  # 404, as servers before the route
-    wollet = Wollet(rt.network, descriptor)
     with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
         events = client.watch(wollet, interval=0.2, timeout=TIMEOUT)
         [next(events) for _ in range(3)]  # the tip, the tx, the balance
@@ -118,10 +117,7 @@ def test_a_server_without_subscriptions_is_polled(rt: Regtest) -> None:
 
 
 def test_without_send_descriptor_nothing_is_subscribed(rt: Regtest) -> None:
-    descriptor = _descriptor(24)
-    rt.fund_wallet(descriptor, 1)
-    rt.mine(1)
-    wollet = Wollet(rt.network, descriptor)
+    descriptor, wollet = _funded(rt, 24, 1)
     with WaterfallsClient(rt.waterfalls_url, rt.network) as client:
         assert not client.pushes
         events = client.watch(wollet, interval=0.2, timeout=TIMEOUT)
