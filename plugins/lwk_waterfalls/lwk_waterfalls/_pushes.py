@@ -81,9 +81,11 @@ class Streams:
         self.count += hints
         return hints > 0
 
-    def ended(self, descriptor: str, error: BackendError | None) -> None:
+    def ended(self, descriptor: str, error: BackendError | None, *, closed: bool) -> None:
+        """A stream is over: its failure (or its end) is the next wait's, unless the
+        client closed it."""
         self.running.discard(descriptor)
-        if not self.no_route:
+        if not (self.no_route or closed):
             self._error = error or BackendConnectError(
                 f"GET {ROUTE}: the event stream ended", backend=self.name
             )
@@ -115,14 +117,17 @@ class ThreadStreams:
         self.state = Streams(steps)
         self._esplora = esplora
         self._changed = threading.Condition()
-        self._closed = False
+        self._generation = 0  # one more at each close: older readers only end
 
     def wait(self, seen: int, timeout: float | None) -> bool:
         end = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             for descriptor in self.state.to_open():
                 threading.Thread(
-                    target=self._read, args=(descriptor,), name=f"{ROUTE} reader", daemon=True
+                    target=self._read,
+                    args=(descriptor, self._generation),
+                    name=f"{ROUTE} reader",
+                    daemon=True,
                 ).start()
             while (outcome := self.state.outcome(seen)) is None:
                 left = None if end is None else end - time.monotonic()
@@ -130,33 +135,42 @@ class ThreadStreams:
                     return False
             return outcome
 
-    def _read(self, descriptor: str) -> None:
+    def _read(self, descriptor: str, generation: int) -> None:
         error: BackendError | None = None
         try:
             with self._esplora.stream(_path(descriptor), route=ROUTE) as streamed:
                 body = b"" if streamed.status == 200 else next(streamed.chunks, b"")
-                if self._locked(functools.partial(self.state.opened, streamed.status, body)):
+                opened = functools.partial(self.state.opened, streamed.status, body)
+                if self._locked(generation, opened):
                     events = EventStream()
                     for chunk in streamed.chunks:
-                        if self._closed:
-                            return
-                        self._locked(functools.partial(self.state.read, events, chunk))
+                        if generation != self._generation:
+                            return  # the client closed this stream
+                        self._locked(generation, functools.partial(self.state.read, events, chunk))
         except BackendError as exc:
             error = exc
         finally:
             with self._changed:
-                self.state.ended(descriptor, None if self._closed else error)
-                self._changed.notify_all()
+                if generation == self._generation:
+                    self.state.ended(descriptor, error, closed=False)
+                    self._changed.notify_all()
 
-    def _locked(self, step: Callable[[], bool]) -> bool:
+    def _locked(self, generation: int, step: Callable[[], bool]) -> bool:
+        """`step()` under the lock, waking the waits; False, not run, for a reader of a
+        stream the client closed since."""
         with self._changed:
+            if generation != self._generation:
+                return False
             done = step()
             self._changed.notify_all()
             return done
 
     def close(self) -> None:
-        """The readers end with the connections (closed by the backend next)."""
-        self._closed = True
+        """Forget the streams; their readers end as the backend closes the connections
+        (next), and whatever they still read counts for nothing."""
+        with self._changed:
+            self._generation += 1
+            self.state.running.clear()
 
 
 class TaskStreams:
@@ -168,6 +182,7 @@ class TaskStreams:
         self._esplora = esplora
         self._changed: asyncio.Condition | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def wait(self, seen: int, timeout: float | None) -> bool:
         if self._changed is None:
@@ -200,16 +215,20 @@ class TaskStreams:
             error = exc
         finally:
             async with changed:
-                self.state.ended(descriptor, error)
+                self.state.ended(descriptor, error, closed=self._closing)
                 changed.notify_all()
 
     async def close(self) -> None:
         tasks, self._tasks = list(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        self._closing = True
+        try:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        finally:
+            self._closing = False
         self._changed = None
 
 

@@ -127,3 +127,24 @@ def test_without_send_descriptor_nothing_is_subscribed(rt: Regtest) -> None:
         payer.join()
     assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 0
     assert rt.waterfalls_server.learned == {}  # the descriptor never left the wallet
+
+
+def test_a_closed_client_subscribes_again_on_its_next_watch(rt: Regtest) -> None:
+    descriptor, wollet = _funded(rt, 25, 1)
+    client = WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True)
+    try:
+        events = client.watch(wollet, interval=HOUR, timeout=TIMEOUT)
+        [next(events) for _ in range(3)]  # the tip, the tx, the balance
+        payer = _pay_later(rt, descriptor)
+        _until_paid(events)
+        payer.join()
+        events.close()
+        client.close()  # the stream's connection goes with the others
+        events = client.watch(wollet, interval=HOUR, timeout=TIMEOUT)
+        payer = _pay_later(rt, descriptor, after=1.0)
+        paid = _until_paid(events)  # pushed: the poll is an hour away
+        payer.join()
+    finally:
+        client.close()
+    assert paid[-1].balance == {rt.network.policy_asset: SATS}  # type: ignore[union-attr]
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 2
