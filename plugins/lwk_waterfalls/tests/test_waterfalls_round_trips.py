@@ -4,10 +4,10 @@ sent after a reply was read counts one more round trip, requests sent together c
 Issue 19's target: the first scan of a 200-tx wallet in at most 4 round trips (the chain
 check with the server's recipient, the descriptor, the tip's header, every transaction at
 once); a rescan that finds nothing new in one. The server holds every reply until no
-request has arrived for half a second (`Faults.quiet`): the requests of one round trip
-then count once however slowly the client opens its 200 connections, as long as no two
-of them arrive over half a second apart (they arrive milliseconds apart, tens of
-milliseconds on a loaded machine), so the count does not depend on speed.
+request has arrived for a second (`Faults.quiet`): the requests of one round trip then
+count once however slowly the client opens its 200 connections, as long as no two of them
+arrive over a second apart (they arrive milliseconds apart, tens of milliseconds on a
+loaded machine), so the count does not depend on speed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
 from lwk_core import Update, Wollet
 
 N_TXS = 200
-QUIET = 0.5  # seconds without a request before the server replies: see the docstring
+QUIET = 1.0  # seconds without a request before the server replies: see the docstring
 SEED = bytes(range(16))
 
 
@@ -88,11 +88,12 @@ def test_async_first_scan_of_200_txs_in_4_round_trips(funded: tuple[Regtest, str
 
 
 def test_a_smaller_concurrency_takes_more_round_trips(funded: tuple[Regtest, str]) -> None:
-    """The count is the client's doing: 50 at a time, the 200 transactions take 4."""
+    """The count is the client's doing: 50 at a time, the 200 transactions take at least
+    4 (more when a worker of the pool starts its next request late)."""
     rt, descriptor = funded
     wollet = Wollet(rt.network, descriptor)
     with WaterfallsClient(
         rt.waterfalls_url, rt.network, send_descriptor=True, concurrency=50
     ) as client:
         trips, _ = _counted(rt, lambda: _applied(wollet, client.full_scan(wollet)))
-    assert trips == 3 + N_TXS // 50
+    assert trips >= 3 + N_TXS // 50
