@@ -91,12 +91,13 @@ class Streams:
             )
 
     def outcome(self, seen: int) -> bool | None:
-        """What a wait returns now (None: keep waiting); raises a stream's failure once."""
+        """What a wait returns now (None: keep waiting): True once a notification came,
+        else a stream's failure, raised once."""
+        if self.count > seen:
+            return True  # a failure after it is the next wait's: this one's sync comes first
         if self._error is not None:
             error, self._error = self._error, None
             raise error
-        if self.count > seen:
-            return True
         if not self.running:
             return False  # nothing to wait on: the watch syncs and sees `pushes` False
         return None

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 
 import lwk
 import pytest
-from lwk_regtest import Regtest
+from lwk_regtest import Regtest, _waterfalls_server
 from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
+from lwk_waterfalls._sse import MAX_LINE
 
 from lwk_core import BalanceChanged, Chain, NewTx, WalletEvent, Wollet, WolletDescriptor
+from lwk_core.plugin import BackendProtocolError
 
 NETWORK = lwk.Network.regtest_default()
 HOUR = 3600.0
@@ -147,4 +149,24 @@ def test_a_closed_client_subscribes_again_on_its_next_watch(rt: Regtest) -> None
     finally:
         client.close()
     assert paid[-1].balance == {rt.network.policy_asset: SATS}  # type: ignore[union-attr]
+    assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 2
+
+
+def test_a_stream_that_breaks_the_format_is_a_protocol_error_of_the_wait(
+    rt: Regtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line that never ends (over 64 KiB): the wait raises it, typed, so that the watch
+    backs off and scans again; the next wait subscribes again."""
+
+    def endless(*args: object) -> Iterator[bytes]:
+        yield b": ready\n\ndata: " + b"x" * (MAX_LINE + 1)
+
+    monkeypatch.setattr(_waterfalls_server, "events", endless)
+    _, wollet = _funded(rt, 26, 1)
+    with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
+        client.full_scan(wollet)
+        for _ in range(2):  # the wait after the failure subscribes again
+            assert client.wait_for_notification(client.notifications, TIMEOUT)  # opened
+            with pytest.raises(BackendProtocolError, match="line longer"):
+                client.wait_for_notification(client.notifications, TIMEOUT)
     assert rt.waterfalls_server.requests["GET /v1/subscribe"] == 2
