@@ -15,7 +15,7 @@ from ._docs import MarkersNotFound, check_docs, write_docs
 from ._plot import PlotUnavailable
 from ._report import format_report, targets, write_json
 from ._run import LARGE, Options, run
-from ._server import Backend
+from ._server import BACKENDS, Backend
 
 _DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 _DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -35,8 +35,8 @@ def _ints(text: str) -> list[int]:
 
 def _backends(text: str) -> list[Backend]:
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names or not set(names) <= {"electrum", "esplora"}:
-        raise argparse.ArgumentTypeError("backends are electrum and/or esplora")
+    if not names or not set(names) <= set(BACKENDS):
+        raise argparse.ArgumentTypeError(f"backends are some of {', '.join(BACKENDS)}")
     return [cast(Backend, name) for name in names]
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "--latencies", type=_ints, default=[0, 50], help="ms added per reply (default 0,50)"
     )
     parser.add_argument(
-        "--backends", type=_backends, default=["electrum", "esplora"], help="default: both"
+        "--backends", type=_backends, default=list(BACKENDS), help="default: all three"
     )
     parser.add_argument("--json", type=Path, default=_DEFAULT_JSON, help="where to write results")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")

@@ -7,8 +7,9 @@ from typing import Any, Protocol
 import lwk
 from lwk_electrum import ElectrumClient
 from lwk_esplora import EsploraClient
+from lwk_waterfalls import WaterfallsClient
 
-from lwk_core import Network, Wollet
+from lwk_core import Client, Network, Wollet
 
 from ._server import Backend
 
@@ -28,19 +29,22 @@ class Impl(Protocol):
 
 
 class Ours:
-    """lwk-core with the lwk-electrum and lwk-esplora plugins."""
+    """lwk-core with the lwk-electrum, lwk-esplora and lwk-waterfalls plugins (the latter
+    sending the descriptor, as LWK's Waterfalls client does)."""
 
     name = "ours"
 
     def new_wollet(self, descriptor: str) -> Wollet:
         return Wollet(Network.ELEMENTS_REGTEST, descriptor)
 
-    def new_client(self, backend: Backend, url: str) -> ElectrumClient | EsploraClient:
+    def new_client(self, backend: Backend, url: str) -> Client:
         if backend == "electrum":
             return ElectrumClient.from_url(url)
+        if backend == "waterfalls":
+            return WaterfallsClient(url, Network.ELEMENTS_REGTEST, send_descriptor=True)
         return EsploraClient(url, Network.ELEMENTS_REGTEST)
 
-    def scan(self, client: ElectrumClient | EsploraClient, wollet: Wollet) -> None:
+    def scan(self, client: Client, wollet: Wollet) -> None:
         update = client.full_scan(wollet)
         if update is not None:
             wollet.apply_update(update)
@@ -48,7 +52,7 @@ class Ours:
     def tx_count(self, wollet: Wollet) -> int:
         return len(wollet.transactions())
 
-    def close(self, client: ElectrumClient | EsploraClient) -> None:
+    def close(self, client: Client) -> None:
         client.close()
 
 
@@ -67,6 +71,8 @@ class Lwk:
     def new_client(self, backend: Backend, url: str) -> Any:
         if backend == "electrum":
             return lwk.ElectrumClient.from_url(url)
+        if backend == "waterfalls":
+            return lwk.WaterfallsClient(url.removeprefix("waterfalls+"), self.network)
         if self.esplora_concurrency is None:
             return lwk.EsploraClient(url, self.network)
         builder = lwk.EsploraClientBuilder(

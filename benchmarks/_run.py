@@ -16,7 +16,7 @@ from ._clients import Impl, Lwk, Ours
 from ._measure import SCENARIOS, measure_case
 from ._memory import measure_memory
 from ._report import busy_cpu_seconds, machine, revision, summarize, targets
-from ._server import Backend, ServerProcess
+from ._server import BACKENDS, Backend, ServerProcess
 from ._wallets import build_wallet
 
 __all__ = ["LARGE", "Options", "run"]
@@ -30,7 +30,7 @@ class Options:
     runs: int = 3
     runs_large: int = 1  # for sizes >= LARGE: LWK's Esplora client needs minutes per scan
     latencies_ms: Sequence[int] = (0, 50)
-    backends: Sequence[Backend] = ("electrum", "esplora")
+    backends: Sequence[Backend] = BACKENDS
     memory: bool = True
     cache_dir: str | None = None
     lwk_esplora_concurrency: int | None = None

@@ -8,20 +8,22 @@ from typing import Literal
 
 from lwk_regtest import Regtest
 
-__all__ = ["Backend", "ServerProcess"]
+__all__ = ["BACKENDS", "Backend", "ServerProcess"]
 
-Backend = Literal["electrum", "esplora"]
+Backend = Literal["electrum", "esplora", "waterfalls"]
+BACKENDS: tuple[Backend, ...] = ("electrum", "esplora", "waterfalls")
 
 
 class ServerProcess:
-    """The regtest chain with Electrum (tcp) and Esplora servers, in a child process;
-    `rt` drives it (faucet, mine, fund_wallet ...)."""
+    """The regtest chain with Electrum (tcp), Esplora and Waterfalls servers, in a child
+    process; `rt` drives it (faucet, mine, fund_wallet ...)."""
 
     def __init__(self, cache_dir: str | None = None) -> None:
         self.rt = Regtest(process=True, cache_dir=cache_dir).start()
         self.urls: dict[Backend, str] = {
             "electrum": self.rt.electrum_url,
             "esplora": self.rt.esplora_url,
+            "waterfalls": self.rt.waterfalls_url,
         }
 
     def __enter__(self) -> ServerProcess:
@@ -36,8 +38,8 @@ class ServerProcess:
         self.close()
 
     def set_latency(self, seconds: float) -> None:
-        """Latency added by both servers before every reply (a network round trip)."""
-        for backend in ("electrum", "esplora"):
+        """Latency added by every server before every reply (a network round trip)."""
+        for backend in BACKENDS:
             self.rt.set_faults(backend, None, None, seconds)
 
     def requests(self, backend: Backend) -> int:

@@ -5,10 +5,12 @@ over; the blocking and the async `watch()` drivers (`_watch.py`, `_async_watch.p
 perform each step, called or awaited, and send back its result (a BackendError as a
 value). A backend pushes when it has `notifications` (a count of the server's
 notifications so far) and `wait_for_notification(seen, timeout) -> bool` (lwk_electrum's
-clients: header and script subscriptions); the watch waits on the client that served the
-last sync (one client, or a chain's backend) and polls every `interval` seconds when that
-one cannot push. A server that dies fails the sync or the wait: the policy backs off, and
-the next sync goes through the chain's next backend (or reconnects a single client).
+clients: header and script subscriptions; lwk_waterfalls': event streams), unless its
+`pushes` is False (read before each sync: a server found to have no push route); the
+watch waits on the client that served the last sync (one client, or a chain's backend)
+and polls every `interval` seconds when that one cannot push. A server that dies fails
+the sync or the wait: the policy backs off, and the next sync goes through the chain's
+next backend (or reconnects a single client).
 """
 
 from __future__ import annotations
@@ -153,15 +155,15 @@ class Pushes:
 
     def __init__(self, watched: Watched) -> None:
         self._watched = watched
-        self._clients = [
-            c
-            for c in watched._push_clients()
-            if callable(getattr(c, "wait_for_notification", None))
-        ]
         self._seen: dict[int, int] = {}
 
     def mark(self) -> None:
-        self._seen = {id(c): c.notifications for c in self._clients}  # type: ignore[attr-defined]
+        self._seen = {
+            id(c): c.notifications  # type: ignore[attr-defined]
+            for c in self._watched._push_clients()
+            if callable(getattr(c, "wait_for_notification", None))
+            and getattr(c, "pushes", True) is not False
+        }
 
     def waiter(self) -> tuple[Any, int] | None:
         """The client to wait on (the last sync's, if it pushes) and its count before it."""

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.lwk
 
+BACKENDS = ("electrum", "esplora", "waterfalls")
+
 
 def harness(module: str, *args: str) -> str:
     """Run `python -m module args` from the repository root; its output, once it exits 0."""
@@ -44,7 +46,7 @@ def test_every_case_has_both_implementations(result: dict[str, Any]) -> None:
     cases = {(r["backend"], r["scenario"]) for r in result["rows"]}
     assert cases == {
         (backend, scenario)
-        for backend in ("electrum", "esplora")
+        for backend in BACKENDS
         for scenario in ("first_scan", "rescan_nothing", "rescan_payment")
     }
     for row in result["rows"]:
@@ -68,7 +70,7 @@ def test_every_case_has_both_implementations(result: dict[str, Any]) -> None:
 
 def test_request_counts_tell_scans_apart(result: dict[str, Any]) -> None:
     rows = {(r["backend"], r["scenario"]): r for r in result["rows"]}
-    for backend in ("electrum", "esplora"):
+    for backend in BACKENDS:
         first = rows[backend, "first_scan"]
         # a first scan fetches at least every wallet transaction, one request each
         assert first["ours"]["requests"] >= 20
@@ -76,11 +78,13 @@ def test_request_counts_tell_scans_apart(result: dict[str, Any]) -> None:
     # Electrum: a rescan with nothing new needs no transaction or history fetch
     electrum = rows["electrum", "first_scan"]["ours"]["requests"]
     assert rows["electrum", "rescan_nothing"]["ours"]["requests"] <= electrum - 20
+    # Waterfalls: the same in one request, the descriptor's (the tip's header is known)
+    assert rows["waterfalls", "rescan_nothing"]["ours"]["requests"] == 1
 
 
 def test_memory_measured_in_children(result: dict[str, Any]) -> None:
     seen = {(m["backend"], m["impl"]) for m in result["memory"]}
-    assert seen == {(b, i) for b in ("electrum", "esplora") for i in ("ours", "lwk")}
+    assert seen == {(b, i) for b in BACKENDS for i in ("ours", "lwk")}
     for mem in result["memory"]:
         assert 10 < mem["peak_mb"] < 1000
         assert mem["txs"] == 20

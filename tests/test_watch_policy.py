@@ -118,6 +118,27 @@ def test_steps_poll_a_client_that_cannot_push_and_end_on_the_quiet_timeout() -> 
         steps.send(None)
 
 
+def test_a_client_whose_pushes_turn_false_is_polled_from_the_next_sync_on() -> None:
+    """`pushes` is read before each sync: a server found to have no push route (lwk_waterfalls
+    after a 404) is polled every `interval` from then on."""
+    client = Pusher()
+    steps = watch_steps(
+        client,
+        Wollet(Network.LIQUID_TESTNET, DESCRIPTOR),
+        interval=3.0,
+        timeout=None,
+        clock=lambda: 0.0,
+    )
+    assert next(steps) == SyncNow()
+    assert steps.send(None) == WaitForPush(client, 0, None)
+    client.pushes = False  # type: ignore[attr-defined]
+    assert steps.send(False) == SyncNow()  # the wait found nothing to wait on
+    assert steps.send(None) == Sleep(3.0)
+    client.pushes = True  # type: ignore[attr-defined]
+    assert steps.send(None) == SyncNow()  # read before this sync: the wait is on pushes
+    assert steps.send(None) == WaitForPush(client, 0, None)
+
+
 def test_an_update_overtaken_by_another_sync_is_dropped_and_the_wallet_synced_again() -> None:
     """The wallet changed while the watch's sync ran (the application synced it too): the
     watch's update, computed from the older state, is not applied; it syncs again."""

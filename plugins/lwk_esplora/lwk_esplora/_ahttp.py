@@ -11,7 +11,10 @@ returning it to the pool half-read, through that same scope (`_attempt`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
+from collections.abc import AsyncIterator
 
 import anyio
 import httpx
@@ -19,7 +22,16 @@ import httpx
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from ._network import install_network
-from ._response import Answer, Reply, Settings, TooSlow, auth_headers, mapped_errors
+from ._response import (
+    STREAM_HEADERS,
+    Answer,
+    AsyncStreamed,
+    Reply,
+    Settings,
+    TooSlow,
+    auth_headers,
+    mapped_errors,
+)
 from ._retry import Pause, Retrying
 
 __all__ = ["AsyncHttpSession"]
@@ -91,6 +103,16 @@ class AsyncHttpSession:
             if delay is None:
                 return reply
             self._pause.extend(delay)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, *, route: str) -> AsyncIterator[AsyncStreamed]:
+        """See `HttpSession.stream`: a GET whose body is read as it arrives."""
+        auth = self.settings.auth
+        token = None if auth is None else await auth.atoken()
+        headers = {**STREAM_HEADERS, **(auth_headers(token) or {})}
+        with mapped_errors(self.settings, f"GET {route}", math.inf):
+            async with self._httpx().stream("GET", path.lstrip("/"), headers=headers) as resp:
+                yield AsyncStreamed(resp.status_code, resp.aiter_raw())
 
     async def _attempt(
         self, retrying: Retrying, path: str, content: bytes | None, token: str | None

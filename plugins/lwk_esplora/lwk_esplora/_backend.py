@@ -8,7 +8,8 @@ that asked (broadcast catches transport failures to ask whether the tx arrived).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -17,6 +18,7 @@ from lwk_core.plugin import HistoryEntry, Network, Tip
 
 from ._ahttp import AsyncHttpSession
 from ._http import HttpSession
+from ._response import AsyncStreamed, Streamed
 from ._steps import Each, EsploraSteps, Send, Steps
 
 __all__ = ["AsyncEsploraBackend", "EsploraBackend"]
@@ -58,6 +60,12 @@ class EsploraBackend:
         if isinstance(step, Send):
             return self.http.request(**attrs.asdict(step, recurse=False))
         return self.http.map(self.run, step.steps)
+
+    @contextlib.contextmanager
+    def stream(self, path: str, *, route: str) -> Iterator[Streamed]:
+        """A GET read as it arrives, e.g. Server-Sent Events (`HttpSession.stream`)."""
+        with self.http.stream(path, route=route) as streamed:
+            yield streamed
 
     def ping(self) -> None:
         self.run(self.steps.ping())
@@ -134,6 +142,12 @@ class AsyncEsploraBackend:
         if error is not None:
             raise error  # outside the except: its own cause and context stay
         return [task.result() for task in tasks]
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, *, route: str) -> AsyncIterator[AsyncStreamed]:
+        """A GET read as it arrives, e.g. Server-Sent Events (`AsyncHttpSession.stream`)."""
+        async with self.http.stream(path, route=route) as streamed:
+            yield streamed
 
     async def ping(self) -> None:
         await self.run(self.steps.ping())

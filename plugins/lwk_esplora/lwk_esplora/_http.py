@@ -9,9 +9,11 @@ by `_network`), so no drip, `1xx` run or empty gzip blocks can stretch it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import httpx
@@ -20,7 +22,15 @@ from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
 from ._network import install_network
-from ._response import Answer, Reply, Settings, auth_headers, mapped_errors
+from ._response import (
+    STREAM_HEADERS,
+    Answer,
+    Reply,
+    Settings,
+    Streamed,
+    auth_headers,
+    mapped_errors,
+)
 from ._retry import Pause, Retrying
 
 __all__ = ["HttpSession"]
@@ -175,3 +185,16 @@ class HttpSession:
                 return answer.reply()
         finally:
             retrying.spent(time.monotonic() - start)
+
+    @contextlib.contextmanager
+    def stream(self, path: str, *, route: str) -> Iterator[Streamed]:
+        """A GET whose body is read as it arrives (an event stream), for as long as the
+        caller reads: no retry and no deadline but `timeout` between two reads. Transport
+        failures, opening or reading, are the BackendErrors `request` raises."""
+        token = None if self.settings.auth is None else self.settings.auth.token()
+        headers = {**STREAM_HEADERS, **(auth_headers(token) or {})}
+        with (
+            mapped_errors(self.settings, f"GET {route}", math.inf),
+            self._httpx().stream("GET", path.lstrip("/"), headers=headers) as resp,
+        ):
+            yield Streamed(resp.status_code, resp.iter_raw())

@@ -22,7 +22,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TypedDict
 
 import attrs
@@ -48,10 +48,13 @@ __all__ = [
     "DEADLINE_FACTOR",
     "HTTP2",
     "MAX_BODY",
+    "STREAM_HEADERS",
     "Answer",
+    "AsyncStreamed",
     "Options",
     "Reply",
     "Settings",
+    "Streamed",
     "TooSlow",
     "auth_headers",
     "mapped_errors",
@@ -179,6 +182,26 @@ class Settings:
     def too_slow(self) -> str:
         limit = self.timeout * DEADLINE_FACTOR
         return f"no complete answer within {limit:g}s ({DEADLINE_FACTOR:g} x timeout)"
+
+
+STREAM_HEADERS = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+"""An event stream's request: read as it comes, so not compressed."""
+
+
+@attrs.frozen
+class Streamed:
+    """An answer whose body is read as it arrives: its status and its raw chunks."""
+
+    status: int
+    chunks: Iterator[bytes]
+
+
+@attrs.frozen
+class AsyncStreamed:
+    """`Streamed` of the async transport."""
+
+    status: int
+    chunks: AsyncIterator[bytes]
 
 
 def auth_headers(token: str | None) -> dict[str, str] | None:

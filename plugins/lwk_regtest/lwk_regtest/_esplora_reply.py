@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http
 import json
+import threading
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import attrs
@@ -25,11 +27,15 @@ OVERSIZED_BYTES: Final = 32 * 1024 * 1024
 
 @attrs.frozen
 class Reply:
+    """An answer; with `stream`, its body is `stream(stopping)`'s chunks, sent as they come
+    (Server-Sent Events) until they end, the client leaves or the server stops."""
+
     status: int
     body: bytes
     content_type: str = "text/plain"
     cache_control: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    stream: Callable[[threading.Event], Iterator[bytes]] | None = None
 
 
 class HttpError(Exception):
@@ -55,12 +61,13 @@ def json_reply(value: object, ttl: int) -> Reply:
 
 
 def encode(reply: Reply, close: bool) -> tuple[bytes, int]:
-    """The whole HTTP/1.1 response, and the length of its head."""
+    """The whole HTTP/1.1 response (a stream's head only), and the length of its head."""
     lines = [
         f"HTTP/1.1 {reply.status} {http.HTTPStatus(reply.status).phrase}",
         f"Content-Type: {reply.content_type}",
-        f"Content-Length: {len(reply.body)}",
     ]
+    if reply.stream is None:
+        lines.append(f"Content-Length: {len(reply.body)}")
     if reply.cache_control is not None:
         lines.append(f"Cache-Control: {reply.cache_control}")
     lines += [f"{name}: {value}" for name, value in reply.headers]

@@ -33,6 +33,7 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
@@ -57,7 +58,7 @@ _log = logging.getLogger(__name__)
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128  # a parallel client opens ~10 connections at once
+    request_queue_size = 1024  # a parallel client opens up to hundreds of connections at once
 
     def __init__(self, address: tuple[str, int], owner: EsploraServer) -> None:
         self.owner = owner
@@ -218,8 +219,13 @@ class EsploraServer:
             handler.wfile.write(encode(body, handler.close_connection)[0])
             return
         fault = self.faults.take()
+        trip = self.faults.arrived()
         if self.faults.latency > 0:
-            self._stopping.wait(self.faults.latency)
+            self._stopping.wait(self.faults.latency)  # in this connection's thread: all
+            # requests in flight wait at once
+        while (quiet := self.faults.until_quiet()) > 0 and not self._stopping.wait(quiet):
+            pass
+        self.faults.replying(trip)
         conn = handler.connection
         if fault in ("refuse", "hang"):
             handler.close_connection = True
@@ -229,6 +235,9 @@ class EsploraServer:
                 conn.shutdown(socket.SHUT_RDWR)
             return
         reply = self._reply(respond, fault)
+        if reply.stream is not None and fault is None:
+            self._stream(handler, reply.stream, encode(reply, True)[0])
+            return
         data, head_len = encode(reply, handler.close_connection)
         if fault not in ("reset", "truncate"):
             handler.wfile.write(data)
@@ -242,6 +251,24 @@ class EsploraServer:
                 conn.close()
             else:
                 conn.shutdown(socket.SHUT_RDWR)
+
+    def _stream(
+        self,
+        handler: _RequestHandler,
+        chunks: Callable[[threading.Event], Iterator[bytes]],
+        head: bytes,
+    ) -> None:
+        """Send `head`, then each chunk as it comes, until the chunks end, the client
+        leaves (a write fails, or an empty chunk finds the connection closed) or the
+        server stops; then close the connection."""
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.wfile.write(head)
+            for chunk in chunks(self._stopping):
+                if chunk:
+                    handler.wfile.write(chunk)
+                elif _closed(handler.connection):
+                    return
 
     def _authorize(
         self, handler: _RequestHandler, method: str, target: str, body: bytes | Reply
@@ -286,10 +313,16 @@ class EsploraServer:
     def _hang(self, conn: socket.socket) -> None:
         """Answer nothing until the server stops or the client goes away."""
         while not self._stopping.wait(0.05):
-            readable, _, _ = select.select([conn], [], [], 0)
-            if readable:
-                try:
-                    if not conn.recv(1, socket.MSG_PEEK):
-                        return
-                except OSError:
-                    return
+            if _closed(conn):
+                return
+
+
+def _closed(conn: socket.socket) -> bool:
+    """Whether the client closed `conn` (or it failed): it reads as EOF now."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return not conn.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import attrs
 
@@ -30,7 +31,11 @@ class Faults:
 
     `latency` seconds are added before every reply. `mode` (one of FAULT_MODES) applies
     to the next `remaining` requests (None: all of them, until cleared). `requests`
-    counts every request the server received, faulty or not.
+    counts every request the server received, faulty or not; `round_trips` the round
+    trips they took (the HTTP servers count them: `arrived`, `replying`). With `quiet`
+    seconds, the HTTP servers also hold every reply until no request has arrived for
+    that long: the requests a client sends together then all arrive before the first
+    reply however slowly the client sends them, so they count as one round trip.
     """
 
     latency: float = 0.0
@@ -38,6 +43,10 @@ class Faults:
     remaining: int | None = None
     retry_after: float = 1.0
     requests: int = 0
+    round_trips: int = 0
+    quiet: float = 0.0
+    _replied: int = attrs.field(default=0, init=False, repr=False)
+    _last_arrival: float = attrs.field(default=0.0, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
     def set(self, mode: str | None, remaining: int | None = None) -> None:
@@ -61,3 +70,25 @@ class Faults:
                 if self.remaining <= 0:
                     self.mode, self.remaining = None, None
             return mode
+
+    def arrived(self) -> int:
+        """The round trip of a request arriving now: one after the latest round trip
+        whose reply had begun by then. A request sent after a reply was read counts one
+        more; requests sent together count once, as long as the last of them arrives
+        before the first one is answered (`latency` later, or after `quiet`)."""
+        with self._lock:
+            self._last_arrival = time.monotonic()
+            trip = self._replied + 1
+            self.round_trips = max(self.round_trips, trip)
+            return trip
+
+    def until_quiet(self) -> float:
+        """Seconds left until no request has arrived for `quiet` seconds (0: reply now)."""
+        with self._lock:
+            return max(0.0, self._last_arrival + self.quiet - time.monotonic())
+
+    def replying(self, trip: int) -> None:
+        """A reply of round trip `trip` is about to be sent (marked before sending, so that
+        a request the client sends after reading it always counts one more)."""
+        with self._lock:
+            self._replied = max(self._replied, trip)

@@ -314,8 +314,9 @@ class Regtest:
 
     def request_counts(self) -> dict[str, Any]:
         """Requests each server received so far (works in process mode): per server a
-        "total", and for Electrum the count per JSON-RPC method and the most script
-        subscriptions one connection held ("peak_subscriptions")."""
+        "total", for Electrum the count per JSON-RPC method and the most script
+        subscriptions one connection held ("peak_subscriptions"), for Waterfalls the
+        round trips (`Faults.round_trips`)."""
         counts: dict[str, Any] = self._call("request_counts")
         return counts
 
@@ -377,7 +378,7 @@ class Regtest:
                 faults.latency = latency
             return None
         if method == "request_counts":
-            electrum, _, esplora, *_ = self._local_servers()
+            electrum, _, esplora, waterfalls = self._local_servers()
             return {
                 "electrum": {
                     "total": electrum.faults.requests,
@@ -385,6 +386,10 @@ class Regtest:
                     "peak_subscriptions": self.electrum_server.peak_subscriptions,
                 },
                 "esplora": {"total": esplora.faults.requests},
+                "waterfalls": {
+                    "total": waterfalls.faults.requests,
+                    "round_trips": waterfalls.faults.round_trips,
+                },
             }
         raise ValueError(f"unknown control method {method!r}")
 

@@ -26,6 +26,9 @@ Follows RCasatta/waterfalls (`docs/API.md`; `src/server/route.rs`, `src/server/e
   null, v]; hashes in internal byte order (reversed display hex). `has_more` has no CBOR
   field upstream: here it follows as a fifth element, a list of addresses, when not empty.
 
+- `GET /v1/subscribe?descriptor=D`: Server-Sent Events for a descriptor scanned before
+  (`_waterfalls_subscribe`).
+
 Every other route is the Esplora server's (txs, headers, tip, broadcast), and its faults
 apply to all routes alike.
 """
@@ -52,6 +55,7 @@ from ._esplora_reply import HttpError, Reply, cache_control, json_reply, text_re
 from ._esplora_router import Handler, Router
 from ._esplora_server import EsploraServer
 from ._faults import Faults
+from ._waterfalls_subscribe import events
 
 __all__ = ["GAP_LIMIT", "MAX_ADDRESSES", "MAX_BATCHES", "MAX_TXS_SEEN", "WaterfallsServer"]
 
@@ -96,10 +100,14 @@ class _WaterfallsRouter(Router):
         self._chain = chain
         self._server = server
         self._derived: OrderedDict[str, _Derived] = OrderedDict()
+        # the highest used index per chain the scans of each descriptor found (subscribe)
+        self._used: OrderedDict[str, dict[Chain, int | None]] = OrderedDict()
 
     def match(self, method: str, path: str, params: str, body: bytes) -> tuple[str, Handler]:
         if method == "GET" and path == "/v1/server_recipient":
             return "GET /v1/server_recipient", lambda fault: text_reply(self._server.recipient, 5)
+        if method == "GET" and path == "/v1/subscribe":
+            return "GET /v1/subscribe", lambda fault: self._subscribe(params)
         cbor = path.endswith(".cbor")
         version = _ROUTES.get(path.removesuffix(".cbor"))
         if method == "GET" and version is not None:
@@ -186,10 +194,49 @@ class _WaterfallsRouter(Router):
                 scanned += scripts
                 if single or (not any(histories) and start + GAP_LIMIT >= to_index):
                     break
+            first = 0 if single else page * MAX_ADDRESSES
+            self._note_used(plain, chain, [first + i for i, h in enumerate(found) if h])
             if utxo_only:  # after the batches, as route.rs: spent scripts still count as used
                 found = [self._unspent(s, h) for s, h in zip(scanned, found, strict=True)]
             seen[key] = found
         return seen, cut
+
+    def _note_used(self, plain: str, chain: Chain, used: list[int]) -> None:
+        """Remember the highest `used` index of a scanned chain (none used: None)."""
+        known = self._used.setdefault(plain, {})
+        self._used.move_to_end(plain)
+        indexes = [i for i in (known.get(chain), *used) if i is not None]
+        known[chain] = max(indexes, default=None)
+        if len(self._used) > _CACHED_DESCRIPTORS:
+            self._used.popitem(last=False)
+
+    def _subscribe(self, params: str) -> Reply:
+        """An event stream for a descriptor scanned before (`_waterfalls_subscribe`)."""
+        if not self._server.subscriptions:
+            raise HttpError(404, "endpoint not found")  # route.rs' answer to unknown routes
+        value = dict(urllib.parse.parse_qsl(params, keep_blank_values=True)).get("descriptor")
+        if value is None:
+            raise HttpError(400, "AtLeastOneFieldMandatory")
+        plain = self._plain_descriptor(value)
+        derived = self._derived_for(plain)
+        if not derived.descriptor.has_wildcard:
+            raise HttpError(400, "DescriptorWithoutWildcard")
+        used = self._used.get(plain)
+        if used is None:
+            raise HttpError(400, "DescriptorNotScanned")
+        scripts = [
+            script
+            for chain, last in used.items()
+            for script in derived.scripts(chain, 0, GAP_LIMIT + (0 if last is None else last + 1))
+        ]
+        chain = self._chain
+        return Reply(
+            200,
+            b"",
+            "text/event-stream",
+            "no-cache",
+            stream=lambda stopping: events(chain, scripts, stopping),
+        )
 
     def _addresses(
         self, value: str, page: int, utxo_only: bool
@@ -334,6 +381,7 @@ class WaterfallsServer(EsploraServer):
         self.learned: collections.Counter[str] = collections.Counter()
         self.identity = pyrage.x25519.Identity.generate()
         self.recipient_override: str | None = None  # tests: serve this text as the recipient
+        self.subscriptions = True  # False: no /v1/subscribe (404), as servers before it
         self._router = _WaterfallsRouter(chain, self)
 
     @property

@@ -10,6 +10,7 @@ from lwk_esplora.steps import AsyncEsploraBackend, EsploraBackend
 from lwk_core import WolletDescriptor
 from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
 
+from ._pushes import TaskStreams, ThreadStreams
 from ._steps import WaterfallsSteps
 
 __all__ = ["AsyncWaterfallsBackend", "WaterfallsBackend"]
@@ -21,6 +22,7 @@ class WaterfallsBackend:
     def __init__(self, esplora: EsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
         self.steps = steps
+        self.streams = ThreadStreams(esplora, steps)  # pushes for a watch
         self.network = steps.network
         self.name = steps.name
 
@@ -32,7 +34,7 @@ class WaterfallsBackend:
 
     def genesis_hash(self) -> str:
         """Which chain the server serves: its Esplora routes' block 0."""
-        return self._esplora.genesis_hash()
+        return self._esplora.run(self.steps.genesis_hash())
 
     def tip(self, *, min_height: int = 0) -> Tip:
         return self._esplora.run(self.steps.tip(min_height=min_height))
@@ -56,6 +58,7 @@ class WaterfallsBackend:
         return self._esplora.run(steps)
 
     def close(self) -> None:
+        self.streams.close()
         self._esplora.close()
 
 
@@ -66,6 +69,7 @@ class AsyncWaterfallsBackend:
     def __init__(self, esplora: AsyncEsploraBackend, steps: WaterfallsSteps) -> None:
         self._esplora = esplora
         self.steps = steps
+        self.streams = TaskStreams(esplora, steps)  # pushes for a watch
         self.network = steps.network
         self.name = steps.name
 
@@ -76,7 +80,7 @@ class AsyncWaterfallsBackend:
         await self._esplora.ping()
 
     async def genesis_hash(self) -> str:
-        return await self._esplora.genesis_hash()
+        return await self._esplora.run(self.steps.genesis_hash())
 
     async def tip(self, *, min_height: int = 0) -> Tip:
         return await self._esplora.run(self.steps.tip(min_height=min_height))
@@ -100,4 +104,5 @@ class AsyncWaterfallsBackend:
         return await self._esplora.run(steps)
 
     async def close(self) -> None:
+        await self.streams.close()
         await self._esplora.close()

@@ -14,10 +14,14 @@ from lwk_core import AsyncClient, Client, InvalidArgument, Network
 from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
 from ._steps import WaterfallsSteps
 
-__all__ = ["SCHEMES", "AsyncWaterfallsClient", "WaterfallsClient"]
+__all__ = ["CONCURRENCY", "SCHEMES", "AsyncWaterfallsClient", "WaterfallsClient"]
 
 PLUGIN = "lwk_waterfalls._plugin"  # the module of the hooks, as the entry point names it
 SCHEMES = ("waterfalls+http", "waterfalls+https")
+CONCURRENCY = 256
+"""Requests in flight (and connections kept alive) by default: one descriptor request
+finds every transaction a wallet lacks, so they are fetched in one wave (a 200-tx first
+scan: 4 round trips in all) instead of lwk_esplora's 8 at a time."""
 
 
 def _http_url(url: str) -> str:
@@ -30,7 +34,24 @@ def _http_url(url: str) -> str:
     return url
 
 
-class WaterfallsClient(Client):
+class _Pushing:
+    """What lwk_core's watch reads of either flavour (see _pushes): the server's event
+    streams' count and whether there are streams to wait on."""
+
+    connection: WaterfallsBackend | AsyncWaterfallsBackend
+
+    @property
+    def notifications(self) -> int:
+        """Hints the server's event streams sent so far (and their openings)."""
+        return self.connection.streams.state.count
+
+    @property
+    def pushes(self) -> bool:
+        """Whether a watch waits on event streams (False: it polls)."""
+        return self.connection.streams.state.pushes
+
+
+class WaterfallsClient(_Pushing, Client):
     """A client for a Waterfalls server (RCasatta/waterfalls), e.g.
     ``https://waterfalls.liquidwebwallet.org/liquid/api``.
 
@@ -47,6 +68,11 @@ class WaterfallsClient(Client):
     change shows as an incoming tx of its change) and ``address()`` may reuse an address
     whose outputs are all spent; see the README.
 
+    ``watch()`` waits on the server's event stream of each descriptor scanned
+    (``GET /v1/subscribe``, with ``send_descriptor=True``) and scans again on each hint;
+    it polls every ``interval`` seconds on a server without the route (404) or without
+    ``send_descriptor``.
+
     ``cbor=True`` asks for the waterfalls answers in CBOR (``/v4/waterfalls.cbor``), about
     0.4 of the JSON's bytes; the other routes are unchanged.
 
@@ -56,7 +82,8 @@ class WaterfallsClient(Client):
     ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
     Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
     ``ca_file``, ``cert_fingerprint``, ``token``, ``allow_insecure_auth`` and
-    ``transport`` work as for lwk_esplora.EsploraClient.
+    ``transport`` work as for lwk_esplora.EsploraClient; ``concurrency`` defaults to
+    `CONCURRENCY` (256) requests in flight.
     """
 
     connection: WaterfallsBackend
@@ -72,13 +99,19 @@ class WaterfallsClient(Client):
         transport: httpx.BaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
+        options.setdefault("concurrency", CONCURRENCY)
         esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
 
+    def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """Block until more than `seen` notifications came (False when `timeout` elapses,
+        or when there is no stream to wait on); a stream's failure is raised."""
+        return self.connection.streams.wait(seen, timeout)
 
-class AsyncWaterfallsClient(AsyncClient):
+
+class AsyncWaterfallsClient(_Pushing, AsyncClient):
     """The asyncio twin of `WaterfallsClient`: the same arguments (``transport`` an
     httpx.AsyncBaseTransport), requests, pages and answers, over lwk_esplora's
     AsyncEsploraClient transport. Use it from one event loop; ``async with`` closes it.
@@ -97,10 +130,15 @@ class AsyncWaterfallsClient(AsyncClient):
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Unpack[Options],
     ) -> None:
+        options.setdefault("concurrency", CONCURRENCY)
         esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
         super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+
+    async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
+        """See `WaterfallsClient.wait_for_notification`."""
+        return await self.connection.streams.wait(seen, timeout)
 
 
 def _steps(

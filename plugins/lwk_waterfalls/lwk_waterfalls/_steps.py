@@ -20,6 +20,7 @@ lwk-esplora's two transports.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import urllib.parse
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ __all__ = ["WaterfallsSteps"]
 ADDRESSES_PER_REQUEST: Final = 50  # what LWK sends; servers allow up to their max_addresses
 _EXTRA_PAGES: Final = 10  # descriptor pages beyond to_index: core's max_new_indexes (10,000)
 _MAX_SCRIPT_PAGES: Final = 501  # one script's pages: 50,000 entries (core's cap) at 100 each
+_MAX_SUBSCRIBED: Final = 100  # descriptors a watch subscribes to (the latest scanned)
 
 
 class _Refused(Exception):
@@ -96,24 +98,51 @@ class WaterfallsSteps:
         self._version = 4  # 2 once the server answered 404 to v4
         # the tip a descriptor scan answered with: hash, and height when v4 gave it
         self._scanned_tip: tuple[str, int | None] | None = None
+        self._last_tip: Tip | None = None  # the last tip built from a scan's, with its header
+        # descriptors scanned (plain -> as sent), which a watch may subscribe to (_pushes)
+        self._scanned: dict[str, str] = {}
+        self._asked_descriptor = False  # scan_descriptor was called (ELIP-151 or not)
 
     def _error(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(message, backend=self.name)
 
-    # -- tip -------------------------------------------------------------------------------
+    # -- chain, tip -------------------------------------------------------------------------
+
+    def genesis_hash(self) -> Steps[str]:
+        """Block 0's hash, asked together with the server's recipient when a descriptor
+        scan will need it: the chain check before a first scan then costs no round trip
+        of its own."""
+        with self._lock:
+            known = self._recipient is not None
+        if not self.send_descriptor or known:
+            return (yield from self._esplora.genesis_hash())
+        genesis, _ = yield Each((self._esplora.genesis_hash(), self._prefetched_recipient()))
+        return str(genesis)
+
+    def _prefetched_recipient(self) -> Steps[None]:
+        """The recipient fetched ahead; a failure is left to the scan that needs it (an
+        ELIP-151 wallet never does), so it does not fail the chain check."""
+        with contextlib.suppress(BackendError):
+            yield from self._recipient_key()
 
     def tip(self, *, min_height: int = 0) -> Steps[Tip]:
-        """The tip the last descriptor scan answered with (one header request), else the
-        server's current tip."""
+        """The tip the last descriptor scan answered with (one header request, none when
+        it is the previous scan's tip), else the server's current tip."""
         with self._lock:
             scanned, self._scanned_tip = self._scanned_tip, None
+            last = self._last_tip
         if scanned is not None:
             tip_hash, height = scanned
+            if last is not None and last.hash == tip_hash and last.height >= min_height:
+                return last  # a block hash never changes its header
             header = yield from self._header(tip_hash)
             if height is not None and height != header.height:
                 raise self._error(f"the tip said height {height}, its header {header.height}")
             if header.height >= min_height:
-                return Tip(header.height, tip_hash, header.time, header.to_bytes())
+                tip = Tip(header.height, tip_hash, header.time, header.to_bytes())
+                with self._lock:
+                    self._last_tip = tip
+                return tip
         return (yield from self._esplora.tip())
 
     def _header(self, block_hash: str) -> Steps[BlockHeader]:
@@ -260,6 +289,7 @@ class WaterfallsSteps:
     ) -> Steps[DescriptorHistories | None]:
         """The wallet's histories from the server's own derivation; None (a script scan)
         unless the caller allowed sending the descriptor, or for ELIP-151 descriptors."""
+        self._asked_descriptor = True
         if not self.send_descriptor or is_elip151(descriptor):
             return None
         plain = bitcoin_descriptor(descriptor)
@@ -291,7 +321,31 @@ class WaterfallsSteps:
             raise self._error("the descriptor's pages never end")
         if truncated:
             yield from self._continue_truncated(descriptor, histories, truncated)
+        if descriptor.has_wildcard:  # upstream subscribes only those
+            self._scannable(plain)
         return histories
+
+    # -- subscriptions (_pushes) -----------------------------------------------------------
+
+    def _scannable(self, plain: str) -> None:
+        with self._lock:
+            sent = self._encrypted.get(plain)
+            if sent is None:
+                return
+            self._scanned.pop(plain, None)
+            self._scanned[plain] = sent
+            if len(self._scanned) > _MAX_SUBSCRIBED:
+                del self._scanned[next(iter(self._scanned))]  # the oldest
+
+    def subscribable(self) -> list[str]:
+        """The descriptors scanned, as sent (encrypted), newest last."""
+        with self._lock:
+            return list(self._scanned.values())
+
+    def may_subscribe(self) -> bool:
+        """False once scans were asked and none sent a descriptor (ELIP-151 wallets)."""
+        with self._lock:
+            return not self._asked_descriptor or bool(self._scanned)
 
     def _continue_truncated(
         self, descriptor: WolletDescriptor, histories: DescriptorHistories, truncated: set[str]

@@ -1,0 +1,99 @@
+"""Round trips of a scan, counted by the regtest server (`Faults.round_trips`): a request
+sent after a reply was read counts one more round trip, requests sent together count one.
+
+Issue 19's target: the first scan of a 200-tx wallet in at most 4 round trips (the chain
+check with the server's recipient, the descriptor, the tip's header, every transaction at
+once); a rescan that finds nothing new in one. The server holds every reply until no
+request has arrived for a second (`Faults.quiet`): the requests of one round trip then
+count once however slowly the client opens its 200 connections, as long as no two of them
+arrive over a second apart (they arrive milliseconds apart, tens of milliseconds on a
+loaded machine), so the count does not depend on speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import lwk
+import pytest
+from lwk_regtest import Regtest
+from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
+
+from lwk_core import Update, Wollet
+
+N_TXS = 200
+QUIET = 1.0  # seconds without a request before the server replies: see the docstring
+SEED = bytes(range(16))
+
+
+@pytest.fixture(scope="module")
+def funded() -> Iterator[tuple[Regtest, str]]:
+    network = lwk.Network.regtest_default()
+    descriptor = str(lwk.Signer(lwk.Mnemonic.from_entropy(SEED), network).wpkh_slip77_descriptor())
+    with Regtest() as rt:
+        rt.fund_wallet(descriptor, N_TXS, n_addresses=N_TXS // 4, txs_per_block=10)
+        rt.mine(1)
+        yield rt, descriptor
+
+
+def _trips(rt: Regtest) -> tuple[int, int]:
+    faults = rt.waterfalls_server.faults
+    return faults.round_trips, faults.requests
+
+
+def _counted(rt: Regtest, scan: Callable[[], object]) -> tuple[int, int]:
+    """(round trips, requests) that `scan()` took, the server holding every reply."""
+    faults = rt.waterfalls_server.faults
+    before = _trips(rt)
+    faults.quiet = QUIET
+    try:
+        scan()
+    finally:
+        faults.quiet = 0.0
+    after = _trips(rt)
+    return after[0] - before[0], after[1] - before[1]
+
+
+def _applied(wollet: Wollet, update: Update | None) -> None:
+    assert update is not None
+    wollet.apply_update(update)
+
+
+def test_first_scan_of_200_txs_in_4_round_trips(funded: tuple[Regtest, str]) -> None:
+    rt, descriptor = funded
+    wollet = Wollet(rt.network, descriptor)
+    with WaterfallsClient(rt.waterfalls_url, rt.network, send_descriptor=True) as client:
+        trips, requests = _counted(rt, lambda: _applied(wollet, client.full_scan(wollet)))
+        assert len(wollet.transactions()) == N_TXS
+        # genesis + recipient, the descriptor's page, the tip's header, 200 transactions
+        assert (trips, requests) == (4, 2 + 1 + 1 + N_TXS)
+        trips, requests = _counted(rt, lambda: client.full_scan(wollet))
+        assert (trips, requests) == (1, 1)  # the descriptor: the tip's header is known
+
+
+def test_async_first_scan_of_200_txs_in_4_round_trips(funded: tuple[Regtest, str]) -> None:
+    rt, descriptor = funded
+    wollet = Wollet(rt.network, descriptor)
+
+    async def scan() -> None:
+        async with AsyncWaterfallsClient(
+            rt.waterfalls_url, rt.network, send_descriptor=True
+        ) as client:
+            _applied(wollet, await client.full_scan(wollet))
+
+    trips, requests = _counted(rt, lambda: asyncio.run(scan()))
+    assert len(wollet.transactions()) == N_TXS
+    assert (trips, requests) == (4, 2 + 1 + 1 + N_TXS)
+
+
+def test_a_smaller_concurrency_takes_more_round_trips(funded: tuple[Regtest, str]) -> None:
+    """The count is the client's doing: 50 at a time, the 200 transactions take at least
+    4 (more when a worker of the pool starts its next request late)."""
+    rt, descriptor = funded
+    wollet = Wollet(rt.network, descriptor)
+    with WaterfallsClient(
+        rt.waterfalls_url, rt.network, send_descriptor=True, concurrency=50
+    ) as client:
+        trips, _ = _counted(rt, lambda: _applied(wollet, client.full_scan(wollet)))
+    assert trips >= 3 + N_TXS // 50
