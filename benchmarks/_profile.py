@@ -12,7 +12,7 @@ import cProfile
 import pstats
 import sys
 import time
-from typing import cast
+from typing import cast, get_args
 
 from ._clients import Ours
 from ._measure import PAYMENT_SATS, SCENARIOS
@@ -23,7 +23,7 @@ from ._wallets import build_wallet
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._profile", description=__doc__)
     parser.add_argument("--size", type=int, default=200)
-    parser.add_argument("--backend", choices=["electrum", "esplora"], default="electrum")
+    parser.add_argument("--backend", choices=get_args(Backend), default="electrum")
     parser.add_argument("--latency", type=int, default=0, help="ms added per reply")
     parser.add_argument("--scenario", choices=SCENARIOS, default="first_scan")
     parser.add_argument("--top", type=int, default=30)
