@@ -117,6 +117,24 @@ def test_tip_parses_and_checks_the_header(client: EsploraClient, fake: FakeEsplo
     assert fake.paths() == ["/api/blocks/tip/hash", f"/api/block/{last.block_hash}/header"]
 
 
+def test_tip_header_is_read_again_only_for_a_new_hash(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    first = client.tip()
+    assert client.tip() == first  # the same hash: the same header, not asked again
+    fake.mine()
+    new = fake.headers[-1]
+    assert (client.tip().height, client.tip().hash) == (new.height, new.block_hash)
+    assert fake.paths() == [
+        "/api/blocks/tip/hash",
+        f"/api/block/{first.hash}/header",
+        "/api/blocks/tip/hash",
+        "/api/blocks/tip/hash",
+        f"/api/block/{new.block_hash}/header",
+        "/api/blocks/tip/hash",
+    ]
+
+
 def test_tip_with_a_header_of_another_block_is_refused(
     client: EsploraClient, fake: FakeEsplora
 ) -> None:
