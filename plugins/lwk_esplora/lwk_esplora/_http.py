@@ -20,7 +20,7 @@ from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
 from ._network import install_network
-from ._response import Answer, Reply, Settings, auth_headers, mapped_errors
+from ._response import Answer, Reply, Settings, Template, mapped_errors
 from ._retry import Pause, Retrying
 
 __all__ = ["HttpSession"]
@@ -47,21 +47,28 @@ class HttpSession:
         self._transport = transport
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
+        self._sender: tuple[httpx.BaseTransport, Template] | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pause = Pause()
         self._slots = threading.BoundedSemaphore(settings.concurrency)
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _httpx(self) -> httpx.Client:
+    def _httpx(self) -> tuple[httpx.BaseTransport, Template]:
+        """The transport requests go through (direct or a proxy's) and their template."""
         with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
+            if self._client is None or self._sender is None:
+                client = httpx.Client(
                     **self.settings.client_arguments(),  # type: ignore[arg-type]
                     transport=self._transport,
                 )
-                install_network(self._client, self.settings.pin, self.name)
-            return self._client
+                install_network(client, self.settings.pin, self.name)
+                self._client = client
+                self._sender = (
+                    client._transport_for_url(client.base_url),
+                    Template(client, self.settings),
+                )
+            return self._sender
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -74,6 +81,7 @@ class HttpSession:
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            self._sender = None
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -131,7 +139,9 @@ class HttpSession:
         """
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
-            time.sleep(self._pause.remaining())
+            pause = self._pause.remaining()
+            if pause > 0:
+                time.sleep(pause)
             with self._slots:
                 # taken with the slot, right before sending: the freshest token
                 token = None if self.settings.auth is None else self.settings.auth.token()
@@ -155,23 +165,19 @@ class HttpSession:
         what = f"{retrying.method} {retrying.route}"
         start = time.monotonic()
         deadline = start + retrying.budget
-        client = self._httpx()
+        transport, template = self._httpx()
+        request = template.request(retrying.method, path, content, token)
         try:
-            with (
-                mapped_errors(self.settings, what, deadline),
-                _deadline.until(deadline),
-                client.stream(
-                    retrying.method,
-                    path.lstrip("/"),
-                    content=content,
-                    headers=auth_headers(token),
-                ) as resp,
-            ):
-                answer = Answer(self.name, what, resp, deadline)
-                if answer.in_memory is None:
-                    for chunk in resp.iter_raw():
-                        if not answer.feed(chunk):
-                            break
-                return answer.reply()
+            with mapped_errors(self.settings, what, deadline), _deadline.until(deadline):
+                resp = transport.handle_request(request)
+                try:
+                    answer = Answer(self.name, what, resp, deadline)
+                    if answer.in_memory is None:
+                        for chunk in resp.iter_raw():
+                            if not answer.feed(chunk):
+                                break
+                    return answer.reply()
+                finally:
+                    resp.close()
         finally:
             retrying.spent(time.monotonic() - start)

@@ -52,8 +52,8 @@ __all__ = [
     "Options",
     "Reply",
     "Settings",
+    "Template",
     "TooSlow",
-    "auth_headers",
     "mapped_errors",
 ]
 
@@ -181,9 +181,33 @@ class Settings:
         return f"no complete answer within {limit:g}s ({DEADLINE_FACTOR:g} x timeout)"
 
 
-def auth_headers(token: str | None) -> dict[str, str] | None:
-    """The request's own headers: the bearer token of the attempt, if any."""
-    return None if token is None else {"Authorization": bearer(token)}
+class Template:
+    """What every request to one server shares, merged once: httpx.Client's `build_request`
+    merges the base URL, headers, cookies and timeout again for each request, and its
+    `send` looks up the proxy, wraps the stream and logs the URL (which holds script
+    hashes) at INFO. The transports send `request(...)` through the client's transport
+    for the base URL (the proxy's when one applies) themselves."""
+
+    def __init__(self, client: httpx.Client | httpx.AsyncClient, settings: Settings) -> None:
+        self.prefix = str(client.base_url)  # ends in "/"
+        self.headers = client.headers
+        self.extensions = {"timeout": httpx.Timeout(settings.timeout).as_dict()}
+
+    def request(
+        self, method: str, path: str, content: bytes | None, token: str | None
+    ) -> httpx.Request:
+        """`method` on `path` (under the base URL), with the attempt's bearer token."""
+        headers = self.headers
+        if token is not None:
+            headers = headers.copy()
+            headers["Authorization"] = bearer(token)
+        return httpx.Request(
+            method,
+            self.prefix + path.lstrip("/"),
+            content=content,
+            headers=headers,
+            extensions=self.extensions,
+        )
 
 
 class TooSlow(Exception):
