@@ -41,7 +41,7 @@ from lwk_core.plugin import (
 )
 
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
-from ._network import tls_verify
+from ._network import shared_verify, tls_verify
 from ._proxy import checked_proxy
 
 __all__ = [
@@ -172,7 +172,7 @@ class Settings:
             "http2": HTTP2,
             "proxy": self.proxy,
             "trust_env": self.trust_env,
-            "verify": self.verify,
+            "verify": shared_verify(self.verify, self.trust_env),
             "follow_redirects": False,
         }
 

@@ -59,6 +59,29 @@ def test_construction_does_no_io() -> None:
     assert calls == []
 
 
+def test_clients_share_the_default_tls_context_per_ca_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx would load certifi's bundle for each client; the default context is made once
+    per CA source, and SSL_CERT_FILE still picks another one (as httpx's default does)."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    def verify(**options: Any) -> _response.Settings:
+        return _response.Settings("https://e.test/api", Network.LIQUID, **options)
+
+    first = verify().client_arguments()["verify"]
+    assert isinstance(first, ssl.SSLContext)
+    assert verify().client_arguments()["verify"] is first
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    other = verify().client_arguments()["verify"]
+    assert isinstance(other, ssl.SSLContext) and other is not first
+    untrusted = verify(trust_env=False).client_arguments()["verify"]  # SSL_CERT_FILE ignored
+    assert untrusted is not other
+    assert verify(trust_env=False).client_arguments()["verify"] is untrusted
+    assert verify(verify=False).client_arguments()["verify"] is False
+
+
 @pytest.mark.parametrize("url", ["http://esplora.test/api", "http://esplora.test/api/"])
 def test_base_path_is_a_prefix(fake: FakeEsplora, url: str) -> None:
     with make(fake, url) as client:
