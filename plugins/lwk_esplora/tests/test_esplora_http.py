@@ -5,9 +5,12 @@ from __future__ import annotations
 import email.utils
 import itertools
 import json
+import ssl
 import threading
 import time
+from typing import Any
 
+import certifi
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
@@ -270,18 +273,28 @@ def test_503_without_retry_after_backs_off_exponentially(fake: FakeEsplora) -> N
 
 def test_rate_limit_pauses_every_worker(fake: FakeEsplora) -> None:
     """One 429 stops all parallel requests for the Retry-After time, not just one."""
-    limited = iter([httpx.Response(429, headers={"Retry-After": "0.5"})])
-    fake.intercept = lambda r: next(limited, None) if "txs" in r.url.path else None
+    lock = threading.Lock()
+    limited: list[str] = []  # the path answered 429 (not always the first to arrive)
+
+    def once(request: httpx.Request) -> httpx.Response | None:
+        with lock:
+            if limited or "txs" not in request.url.path:
+                return None
+            limited.append(request.url.path)
+        return httpx.Response(429, headers={"Retry-After": "0.5"})
+
+    fake.intercept = once
     fake.latency = 0.02
     with make(fake, concurrency=4) as client:
         client.scan_scripts([bytes([i]) for i in range(12)])
-    limited_at, _, limited_path = fake.requests[0]
+    limited_path = limited[0]
+    limited_at = next(t for t, _, path in fake.requests if path == limited_path)
     arrivals = [t for t, *_ in fake.requests]
     # Requests already past the pause check when the 429 came back may still arrive (the
     # other workers, plus scheduling slack); after that, nothing until Retry-After.
     quiet = [t for t in arrivals if limited_at + 0.2 < t < limited_at + 0.5]
     assert quiet == []
-    retried = [t for t, _, path in fake.requests[1:] if path == limited_path]
+    retried = [t for t, _, path in fake.requests if path == limited_path][1:]
     assert len(retried) == 1 and retried[0] >= limited_at + 0.5
     assert len({path for _, _, path in fake.requests}) == 12  # every script still asked
 
