@@ -19,8 +19,8 @@ from ._parse import PageEntry
 
 __all__ = ["KnownHistories"]
 
-_MAX_SCRIPTS = 100_000  # histories kept; the oldest is dropped first
-_MAX_ENTRIES = 1_000_000  # confirmed entries kept in all (a few hundred bytes each)
+_MAX_SCRIPTS = 50_000  # histories kept; the oldest is dropped first
+_MAX_ENTRIES = 100_000  # confirmed entries kept in all: ~300 bytes each, ~30 MB at most
 
 
 class KnownHistories:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from lwk_esplora import _known
 from lwk_esplora._known import KnownHistories
 from lwk_esplora._parse import PageEntry
 
@@ -52,3 +54,15 @@ def test_an_empty_history_forgets_the_script() -> None:
     histories = known()
     histories.remember("s", [])
     assert histories.older("s", KNOWN[:2]) is None
+
+
+def test_the_oldest_histories_go_first_past_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_known, "_MAX_ENTRIES", 7)
+    histories = KnownHistories()
+    histories.remember("old", KNOWN[3:])  # 2 entries
+    histories.remember("s", KNOWN)  # 5: 7 in all
+    assert histories.older("old", KNOWN[3:4]) == KNOWN[4:]
+    histories.remember("new", KNOWN[4:])  # 8 would be over: "old" is dropped
+    assert histories.older("old", KNOWN[3:4]) is None
+    assert histories.older("s", KNOWN[:3]) == KNOWN[3:]
+    assert histories.older("new", KNOWN[4:]) == []
