@@ -110,7 +110,7 @@ class Settings:
         network: Network,
         *,
         timeout: float = 30.0,
-        concurrency: int = 8,
+        concurrency: int = 16,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
