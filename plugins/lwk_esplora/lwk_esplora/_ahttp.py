@@ -28,6 +28,7 @@ from ._response import (
     AsyncStreamed,
     Reply,
     Settings,
+    Template,
     TooSlow,
     auth_headers,
     mapped_errors,
@@ -50,22 +51,31 @@ class AsyncHttpSession:
         self.max_retries = settings.max_retries
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._sender: tuple[httpx.AsyncBaseTransport, Template] | None = None
         self._pause = Pause()
         self._slots = asyncio.Semaphore(settings.concurrency)
 
-    def _httpx(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+    def _httpx(self) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport, Template]:
+        """The client (for event streams), the transport requests go through (direct or a
+        proxy's) and their template; opened on first use."""
+        if self._client is None or self._sender is None:
+            client = httpx.AsyncClient(
                 **self.settings.client_arguments(),  # type: ignore[arg-type]
                 transport=self._transport,
             )
-            install_network(self._client, self.settings.pin, self.name)
-        return self._client
+            install_network(client, self.settings.pin, self.name)
+            self._client = client
+            self._sender = (
+                client._transport_for_url(client.base_url),
+                Template(client, self.settings),
+            )
+        return (self._client, *self._sender)
 
     async def close(self) -> None:
         """Close the connections; the next request opens new ones (in any event loop:
         the slots are made anew too, an asyncio.Semaphore belongs to the loop it ran in)."""
         client, self._client = self._client, None
+        self._sender = None
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         if client is not None:
             await client.aclose()
@@ -111,7 +121,7 @@ class AsyncHttpSession:
         token = None if auth is None else await auth.atoken()
         headers = {**STREAM_HEADERS, **(auth_headers(token) or {})}
         with mapped_errors(self.settings, f"GET {route}", math.inf):
-            async with self._httpx().stream("GET", path.lstrip("/"), headers=headers) as resp:
+            async with self._httpx()[0].stream("GET", path.lstrip("/"), headers=headers) as resp:
                 yield AsyncStreamed(resp.status_code, resp.aiter_raw())
 
     async def _attempt(
@@ -145,21 +155,20 @@ class AsyncHttpSession:
     ) -> Reply:
         what = f"{retrying.method} {retrying.route}"
         deadline = start + retrying.budget
-        client = self._httpx()
+        _, transport, template = self._httpx()
+        request = template.request(retrying.method, path, content, token)
         with mapped_errors(self.settings, what, deadline):
             with scope:
-                async with client.stream(
-                    retrying.method,
-                    path.lstrip("/"),
-                    content=content,
-                    headers=auth_headers(token),
-                ) as resp:
+                resp = await transport.handle_async_request(request)
+                try:
                     answer = Answer(self.name, what, resp, deadline)
                     if answer.in_memory is None:
                         async for chunk in resp.aiter_raw():
                             if not answer.feed(chunk):
                                 break
                     return answer.reply()
+                finally:
+                    await resp.aclose()
             raise TooSlow  # the scope ended the attempt: its deadline (or the caller) did
 
 

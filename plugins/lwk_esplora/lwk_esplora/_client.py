@@ -50,7 +50,7 @@ class EsploraClient(Client):
     the DER certificate, hex) pins the server's certificate instead, checked before any
     request goes out; ``verify`` is httpx's own setting (an ``ssl.SSLContext``, or False).
 
-    Defaults: ``timeout=30.0, concurrency=8, headers=None, proxy=None, trust_env=True,
+    Defaults: ``timeout=30.0, concurrency=16, headers=None, proxy=None, trust_env=True,
     max_retries=5, verify=True, ca_file=None, cert_fingerprint=None, token=None,
     allow_insecure_auth=False`` (`Options`).
     """

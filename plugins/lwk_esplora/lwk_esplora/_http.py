@@ -28,6 +28,7 @@ from ._response import (
     Reply,
     Settings,
     Streamed,
+    Template,
     auth_headers,
     mapped_errors,
 )
@@ -57,21 +58,29 @@ class HttpSession:
         self._transport = transport
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
+        self._sender: tuple[httpx.BaseTransport, Template] | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pause = Pause()
         self._slots = threading.BoundedSemaphore(settings.concurrency)
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _httpx(self) -> httpx.Client:
+    def _httpx(self) -> tuple[httpx.Client, httpx.BaseTransport, Template]:
+        """The client (for event streams), the transport requests go through (direct or a
+        proxy's) and their template; opened on first use."""
         with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
+            if self._client is None or self._sender is None:
+                client = httpx.Client(
                     **self.settings.client_arguments(),  # type: ignore[arg-type]
                     transport=self._transport,
                 )
-                install_network(self._client, self.settings.pin, self.name)
-            return self._client
+                install_network(client, self.settings.pin, self.name)
+                self._client = client
+                self._sender = (
+                    client._transport_for_url(client.base_url),
+                    Template(client, self.settings),
+                )
+            return (self._client, *self._sender)
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
@@ -84,6 +93,7 @@ class HttpSession:
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            self._sender = None
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -141,7 +151,9 @@ class HttpSession:
         """
         retrying = Retrying(self.settings, method, route, idempotent=idempotent)
         while True:
-            time.sleep(self._pause.remaining())
+            pause = self._pause.remaining()
+            if pause > 0:
+                time.sleep(pause)
             with self._slots:
                 # taken with the slot, right before sending: the freshest token
                 token = None if self.settings.auth is None else self.settings.auth.token()
@@ -165,24 +177,20 @@ class HttpSession:
         what = f"{retrying.method} {retrying.route}"
         start = time.monotonic()
         deadline = start + retrying.budget
-        client = self._httpx()
+        _, transport, template = self._httpx()
+        request = template.request(retrying.method, path, content, token)
         try:
-            with (
-                mapped_errors(self.settings, what, deadline),
-                _deadline.until(deadline),
-                client.stream(
-                    retrying.method,
-                    path.lstrip("/"),
-                    content=content,
-                    headers=auth_headers(token),
-                ) as resp,
-            ):
-                answer = Answer(self.name, what, resp, deadline)
-                if answer.in_memory is None:
-                    for chunk in resp.iter_raw():
-                        if not answer.feed(chunk):
-                            break
-                return answer.reply()
+            with mapped_errors(self.settings, what, deadline), _deadline.until(deadline):
+                resp = transport.handle_request(request)
+                try:
+                    answer = Answer(self.name, what, resp, deadline)
+                    if answer.in_memory is None:
+                        for chunk in resp.iter_raw():
+                            if not answer.feed(chunk):
+                                break
+                    return answer.reply()
+                finally:
+                    resp.close()
         finally:
             retrying.spent(time.monotonic() - start)
 
@@ -195,6 +203,6 @@ class HttpSession:
         headers = {**STREAM_HEADERS, **(auth_headers(token) or {})}
         with (
             mapped_errors(self.settings, f"GET {route}", math.inf),
-            self._httpx().stream("GET", path.lstrip("/"), headers=headers) as resp,
+            self._httpx()[0].stream("GET", path.lstrip("/"), headers=headers) as resp,
         ):
             yield Streamed(resp.status_code, resp.iter_raw())

@@ -18,6 +18,7 @@ tests/connectivity fail if a new httpx or httpcore moves these attributes.
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from collections.abc import Iterable
@@ -30,7 +31,7 @@ from lwk_core.plugin import CertificatePinMismatch, ProxyUnreachable, ca_context
 
 from ._deadline import left
 
-__all__ = ["install_network", "tls_verify"]
+__all__ = ["install_network", "shared_verify", "tls_verify"]
 
 
 def tls_verify(
@@ -50,6 +51,25 @@ def tls_verify(
     if ca_file is not None:
         return ca_context(ca_file)
     return verify
+
+
+def shared_verify(verify: ssl.SSLContext | bool, trust_env: bool) -> ssl.SSLContext | bool:
+    """`verify` as httpx takes it, with httpx's default (True) made once per process:
+    httpx loads certifi's CA bundle for every client otherwise (about 20 ms, far more on a
+    loaded machine), even for a plain http:// server. The same CAs as httpx's own default:
+    certifi's, or SSL_CERT_FILE / SSL_CERT_DIR with `trust_env`, read at each call."""
+    if verify is not True:
+        return verify
+    env = os.environ if trust_env else {}
+    return _default_context(trust_env, env.get("SSL_CERT_FILE"), env.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_context(
+    trust_env: bool, cert_file: str | None, cert_dir: str | None
+) -> ssl.SSLContext:
+    """httpx's default context for these settings (the files are part of the cache key)."""
+    return httpx.create_ssl_context(verify=True, trust_env=trust_env)
 
 
 def install_network(client: httpx.Client | httpx.AsyncClient, pin: bytes | None, name: str) -> None:

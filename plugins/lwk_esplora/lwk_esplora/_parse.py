@@ -42,6 +42,7 @@ class PageEntry:
     txid: str
     height: int | None  # None: unconfirmed
     block_time: int | None
+    block_hash: str | None = None  # lowercase hex, when the server names the block
 
     def entry(self) -> HistoryEntry:
         return HistoryEntry(self.txid, self.height, self.block_time)
@@ -111,8 +112,12 @@ def _entry(item: object) -> PageEntry:
     if height == 0:  # the genesis block holds no wallet's transactions; core refuses it
         raise Malformed("history item confirmed at height 0")
     time = status.get("block_time")
+    block_hash = status.get("block_hash")
     return PageEntry(
-        txid.lower(), height, None if time is None else _u32(time, "status.block_time")
+        txid.lower(),
+        height,
+        None if time is None else _u32(time, "status.block_time"),
+        block_hash.lower() if isinstance(block_hash, str) and is_txid(block_hash) else None,
     )
 
 

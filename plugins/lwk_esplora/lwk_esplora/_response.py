@@ -41,7 +41,7 @@ from lwk_core.plugin import (
 )
 
 from ._decode import ACCEPT_ENCODING, BodyDecoder, EncodingRefused
-from ._network import tls_verify
+from ._network import shared_verify, tls_verify
 from ._proxy import checked_proxy
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "Reply",
     "Settings",
     "Streamed",
+    "Template",
     "TooSlow",
     "auth_headers",
     "mapped_errors",
@@ -113,7 +114,7 @@ class Settings:
         network: Network,
         *,
         timeout: float = 30.0,
-        concurrency: int = 8,
+        concurrency: int = 16,
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
@@ -175,7 +176,7 @@ class Settings:
             "http2": HTTP2,
             "proxy": self.proxy,
             "trust_env": self.trust_env,
-            "verify": self.verify,
+            "verify": shared_verify(self.verify, self.trust_env),
             "follow_redirects": False,
         }
 
@@ -207,6 +208,35 @@ class AsyncStreamed:
 def auth_headers(token: str | None) -> dict[str, str] | None:
     """The request's own headers: the bearer token of the attempt, if any."""
     return None if token is None else {"Authorization": bearer(token)}
+
+
+class Template:
+    """What every request to one server shares, merged once: httpx.Client's `build_request`
+    merges the base URL, headers, cookies and timeout again for each request, and its
+    `send` looks up the proxy, wraps the stream and logs the URL (which holds script
+    hashes) at INFO. The transports send `request(...)` through the client's transport
+    for the base URL (the proxy's when one applies) themselves."""
+
+    def __init__(self, client: httpx.Client | httpx.AsyncClient, settings: Settings) -> None:
+        self.prefix = str(client.base_url)  # ends in "/"
+        self.headers = client.headers
+        self.extensions = {"timeout": httpx.Timeout(settings.timeout).as_dict()}
+
+    def request(
+        self, method: str, path: str, content: bytes | None, token: str | None
+    ) -> httpx.Request:
+        """`method` on `path` (under the base URL), with the attempt's bearer token."""
+        headers = self.headers
+        if token is not None:
+            headers = headers.copy()
+            headers["Authorization"] = bearer(token)
+        return httpx.Request(
+            method,
+            self.prefix + path.lstrip("/"),
+            content=content,
+            headers=headers,
+            extensions=self.extensions,
+        )
 
 
 class TooSlow(Exception):

@@ -15,7 +15,9 @@ History per script (`/scripthash/:h`, sha256 of the script NOT reversed):
 2. Confirmed history continues with `/txs/chain/:last_confirmed_txid` (or `/txs/chain`
    when the first page held no confirmed tx) until an EMPTY page: page sizes differ
    between implementations, so a short page proves nothing. A cursor that repeats or a
-   page with nothing new is a server ignoring the cursor: BackendProtocolError.
+   page with nothing new is a server ignoring the cursor: BackendProtocolError. On a
+   rescan, a first page ending in a tx already read in the same block needs no more
+   pages: the older txs are the ones read before (`_known`).
 3. Mempool: Esplora lists at most 50 unconfirmed txs per script and cannot page them
    (LWK silently keeps those 50). When 50 are listed we ask `/scripthash/:h` for the
    true count; if more exist, `/mempool/txids` and each other mempool tx's JSON tell which
@@ -46,6 +48,7 @@ from lwk_core.plugin import (
     esplora_scripthash,
 )
 
+from ._known import KnownHistories
 from ._parse import (
     Malformed,
     PageEntry,
@@ -106,6 +109,8 @@ class EsploraSteps:
         self._lock = threading.Lock()
         # (height, time) of verified headers by block hash: a block hash never changes
         self._headers: dict[str, tuple[int, int]] = {}
+        self._tip: Tip | None = None  # the last tip read, header included
+        self._known = KnownHistories()  # confirmed histories read before: one page a rescan
 
     # -- request helpers ---------------------------------------------------------------
 
@@ -162,10 +167,18 @@ class EsploraSteps:
         return header
 
     def tip(self) -> Steps[Tip]:
-        """Asked afresh every time (a `min_height` is for backends that keep a tip)."""
+        """Asked afresh every time (a `min_height` is for backends that keep a tip); the
+        header only when the tip's hash changed (a block hash commits to its header)."""
         block_hash = yield from self._parsed("/blocks/tip/hash", "blocks/tip/hash", parse_hash)
+        with self._lock:
+            last = self._tip
+        if last is not None and last.hash == block_hash:
+            return last
         header = yield from self._header(block_hash)
-        return Tip(header.height, block_hash, header.time, header.to_bytes())
+        tip = Tip(header.height, block_hash, header.time, header.to_bytes())
+        with self._lock:
+            self._tip = tip
+        return tip
 
     def _block_time(self, height: int) -> Steps[int]:
         route = "block-height/:height"
@@ -256,9 +269,22 @@ class EsploraSteps:
         base = f"/scripthash/{scripthash}/txs"
         first = yield from self._page(base, "scripthash/:h/txs")
         if not first:
+            self._known.remember(scripthash, ())
             return []
         mempool = [e for e in first if e.height is None]
         chain = [e for e in first if e.height is not None]
+        older = self._known.older(scripthash, chain)
+        if older is None:
+            chain = yield from self._chain_pages(base, chain)
+        else:
+            chain += older
+        self._known.remember(scripthash, chain)
+        seen = {e.txid for e in chain}
+        # A tx confirmed between two requests may appear twice: keep its confirmed entry.
+        return chain + [e for e in mempool if e.txid not in seen]
+
+    def _chain_pages(self, base: str, chain: list[PageEntry]) -> Steps[list[PageEntry]]:
+        """`chain` (the first page's confirmed txs) and every later confirmed page."""
         seen = {e.txid for e in chain}
         cursor = chain[-1].txid if chain else None
         for _ in range(_MAX_PAGES):
@@ -277,8 +303,7 @@ class EsploraSteps:
             cursor = page[-1].txid
         else:
             raise BackendProtocolError("confirmed history never ends", backend=self.name)
-        # A tx confirmed between two requests may appear twice: keep its confirmed entry.
-        return chain + [e for e in mempool if e.txid not in seen]
+        return chain
 
     def _complete_mempools(
         self, scripts: list[bytes], hashes: list[str], histories: list[list[PageEntry]]

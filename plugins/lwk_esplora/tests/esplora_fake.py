@@ -63,6 +63,22 @@ class FakeEsplora:
         if height is None and txid not in self.mempool_order:
             self.mempool_order.append(txid)
 
+    def mine(self) -> None:
+        """One more block on the tip."""
+        last = self.headers[-1]
+        time_ = last.time + 60
+        self.headers.append(BlockHeader.legacy(last.block_hash, "11" * 32, time_, last.height + 1))
+
+    def reorg(self, height: int) -> None:
+        """Replace the blocks from `height` up (same heights, other hashes)."""
+        for h in range(height, len(self.headers)):
+            prev = self.headers[h - 1].block_hash
+            time_ = self.headers[h].time + 1
+            self.headers[h] = BlockHeader.legacy(prev, "22" * 32, time_, h)
+
+    def remove(self, spk: bytes, txid: str) -> None:
+        self.histories[spk] = [t for t in self.histories[spk] if t[0] != txid]
+
     def fake_txid(self, n: int) -> str:
         return hashlib.sha256(b"fake%d" % n).hexdigest()
 

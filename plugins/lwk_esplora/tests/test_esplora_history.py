@@ -151,3 +151,86 @@ def test_over_50_unconfirmed_without_mempool_listing_is_an_error(
     with pytest.raises(BackendError, match="over 50 unconfirmed") as info:
         client.scan_scripts([spk(5)])
     assert not isinstance(info.value, BackendProtocolError)
+
+
+# -- rescans: a known confirmed history is not paged again --------------------------------
+
+
+def test_a_rescan_reads_one_page_per_known_script(client: EsploraClient, fake: FakeEsplora) -> None:
+    expected = fill(fake, spk(7), 60, 2)
+    assert client.scan_scripts([spk(7)]) == [expected]
+    assert len(fake.paths()) == 4  # 25 + 25 + 10, then the empty page
+    fake.requests.clear()
+    assert client.scan_scripts([spk(7)]) == [expected]
+    assert fake.paths() == [f"/api/scripthash/{scripthash(spk(7))}/txs"]
+
+
+def test_a_rescan_sees_new_blocks_confirmations_and_evictions_in_one_page(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    expected = fill(fake, spk(7), 60, 2)
+    client.scan_scripts([spk(7)])
+    fake.requests.clear()
+    fake.mine()  # height 10: a new tx, and the first unconfirmed one confirms in it
+    confirming, evicted = expected[-2], expected[-1]
+    fake.remove(spk(7), confirming.txid)
+    fake.add(spk(7), confirming.txid, 10)
+    fake.add(spk(7), fake.fake_txid(100), 10)
+    fake.remove(spk(7), evicted.txid)
+    tx_time = fake.headers[10].time
+    assert client.scan_scripts([spk(7)]) == [
+        [
+            *expected[:-2],
+            HistoryEntry(confirming.txid, 10, tx_time),
+            HistoryEntry(fake.fake_txid(100), 10, tx_time),
+        ]
+    ]
+    assert len(fake.paths()) == 1
+
+
+def test_a_reorg_above_the_page_costs_one_page(client: EsploraClient, fake: FakeEsplora) -> None:
+    """Block 8 replaced (the page reaches below it): a tx of it is back in the mempool."""
+    expected = fill(fake, spk(7), 60, 0)
+    client.scan_scripts([spk(7)])
+    fake.requests.clear()
+    fake.reorg(8)
+    moved = next(e for e in expected if e.height == 8)
+    fake.remove(spk(7), moved.txid)
+    fake.add(spk(7), moved.txid, None)
+    new_time = fake.headers[8].time
+    again = [
+        HistoryEntry(e.txid, 8, new_time) if e.height == 8 else e for e in expected if e != moved
+    ]
+    assert client.scan_scripts([spk(7)]) == [[*again, HistoryEntry(moved.txid, None, None)]]
+    assert len(fake.paths()) == 1
+
+
+def test_a_reorg_below_the_page_pages_everything_again(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    """Block 1 replaced: its tx vanished; the page's oldest block changed hash with it."""
+    expected = fill(fake, spk(7), 60, 0)
+    client.scan_scripts([spk(7)])
+    fake.requests.clear()
+    fake.reorg(1)
+    gone = expected[0]
+    assert gone.height == 1
+    fake.remove(spk(7), gone.txid)
+    times = {h.height: h.time for h in fake.headers}
+    assert client.scan_scripts([spk(7)]) == [
+        [HistoryEntry(e.txid, e.height, times[e.height or 0]) for e in expected[1:]]
+    ]
+    assert len(fake.paths()) == 4  # 25 + 25 + 9, then the empty page
+
+
+def test_a_script_that_lost_its_history_is_forgotten(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    fill(fake, spk(7), 30, 0)
+    client.scan_scripts([spk(7)])
+    fake.histories[spk(7)] = []
+    assert client.scan_scripts([spk(7)]) == [[]]
+    expected = fill(fake, spk(7), 30, 0, start=200)  # other txs, the same blocks
+    fake.requests.clear()
+    assert client.scan_scripts([spk(7)]) == [expected]
+    assert len(fake.paths()) == 3  # paged again: nothing of it is known

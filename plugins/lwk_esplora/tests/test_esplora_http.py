@@ -5,9 +5,12 @@ from __future__ import annotations
 import email.utils
 import itertools
 import json
+import ssl
 import threading
 import time
+from typing import Any
 
+import certifi
 import httpx
 import pytest
 from esplora_fake import FakeEsplora
@@ -57,6 +60,29 @@ def test_construction_does_no_io() -> None:
     EsploraClient("https://10.255.255.1/api", Network.LIQUID, transport=httpx.MockTransport(record))
     EsploraClient(url="https://no-such-host.invalid/api", network=Network.LIQUID_TESTNET)
     assert calls == []
+
+
+def test_clients_share_the_default_tls_context_per_ca_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx would load certifi's bundle for each client; the default context is made once
+    per CA source, and SSL_CERT_FILE still picks another one (as httpx's default does)."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    def verify(**options: Any) -> _response.Settings:
+        return _response.Settings("https://e.test/api", Network.LIQUID, **options)
+
+    first = verify().client_arguments()["verify"]
+    assert isinstance(first, ssl.SSLContext)
+    assert verify().client_arguments()["verify"] is first
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    other = verify().client_arguments()["verify"]
+    assert isinstance(other, ssl.SSLContext) and other is not first
+    untrusted = verify(trust_env=False).client_arguments()["verify"]  # SSL_CERT_FILE ignored
+    assert untrusted is not other
+    assert verify(trust_env=False).client_arguments()["verify"] is untrusted
+    assert verify(verify=False).client_arguments()["verify"] is False
 
 
 @pytest.mark.parametrize("url", ["http://esplora.test/api", "http://esplora.test/api/"])
@@ -115,6 +141,24 @@ def test_tip_parses_and_checks_the_header(client: EsploraClient, fake: FakeEsplo
         last.to_bytes(),
     )
     assert fake.paths() == ["/api/blocks/tip/hash", f"/api/block/{last.block_hash}/header"]
+
+
+def test_tip_header_is_read_again_only_for_a_new_hash(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    first = client.tip()
+    assert client.tip() == first  # the same hash: the same header, not asked again
+    fake.mine()
+    new = fake.headers[-1]
+    assert (client.tip().height, client.tip().hash) == (new.height, new.block_hash)
+    assert fake.paths() == [
+        "/api/blocks/tip/hash",
+        f"/api/block/{first.hash}/header",
+        "/api/blocks/tip/hash",
+        "/api/blocks/tip/hash",
+        f"/api/block/{new.block_hash}/header",
+        "/api/blocks/tip/hash",
+    ]
 
 
 def test_tip_with_a_header_of_another_block_is_refused(
@@ -229,18 +273,28 @@ def test_503_without_retry_after_backs_off_exponentially(fake: FakeEsplora) -> N
 
 def test_rate_limit_pauses_every_worker(fake: FakeEsplora) -> None:
     """One 429 stops all parallel requests for the Retry-After time, not just one."""
-    limited = iter([httpx.Response(429, headers={"Retry-After": "0.5"})])
-    fake.intercept = lambda r: next(limited, None) if "txs" in r.url.path else None
+    lock = threading.Lock()
+    limited: list[str] = []  # the path answered 429 (not always the first to arrive)
+
+    def once(request: httpx.Request) -> httpx.Response | None:
+        with lock:
+            if limited or "txs" not in request.url.path:
+                return None
+            limited.append(request.url.path)
+        return httpx.Response(429, headers={"Retry-After": "0.5"})
+
+    fake.intercept = once
     fake.latency = 0.02
     with make(fake, concurrency=4) as client:
         client.scan_scripts([bytes([i]) for i in range(12)])
-    limited_at, _, limited_path = fake.requests[0]
+    limited_path = limited[0]
+    limited_at = next(t for t, _, path in fake.requests if path == limited_path)
     arrivals = [t for t, *_ in fake.requests]
     # Requests already past the pause check when the 429 came back may still arrive (the
     # other workers, plus scheduling slack); after that, nothing until Retry-After.
     quiet = [t for t in arrivals if limited_at + 0.2 < t < limited_at + 0.5]
     assert quiet == []
-    retried = [t for t, _, path in fake.requests[1:] if path == limited_path]
+    retried = [t for t, _, path in fake.requests if path == limited_path][1:]
     assert len(retried) == 1 and retried[0] >= limited_at + 0.5
     assert len({path for _, _, path in fake.requests}) == 12  # every script still asked
 

@@ -183,6 +183,42 @@ def test_same_wallet_as_lwk_with_fewer_requests(env: Env) -> None:
     assert ours_time < lwk_time
 
 
+def test_rescans_ask_one_page_per_script_and_the_tip_hash(env: Env) -> None:
+    """Counted at the server. Nothing new: one `/txs` page per script scanned, the tip's
+    hash, and `/txs/chain` for the two scripts whose first page lists no confirmed tx (the
+    page may omit confirmed ones); no later page, no header. After a block confirming those
+    two payments: their confirmed history is new (one more page each to prove its end) and
+    the new tip's header is read, once."""
+    wollet = Wollet(NETWORK, DESCRIPTOR)
+    fund(env, wollet)  # 4 confirmed payments, 2 unconfirmed to other scripts
+    client = env.client()
+    update = client.full_scan(wollet)
+    assert update is not None
+    wollet.apply_update(update)
+    pages = env.routes()["GET /scripthash/:scripthash/txs"]
+    env.routes().clear()
+
+    assert client.full_scan(wollet) is None
+    assert dict(env.routes()) == {
+        "GET /scripthash/:scripthash/txs": pages,
+        "GET /scripthash/:scripthash/txs/chain": 2,
+        "GET /blocks/tip/hash": 1,
+    }
+
+    env.routes().clear()
+    env.chain.mine()
+    update = client.full_scan(wollet)
+    assert update is not None and len(update.txid_height_new) == 2
+    wollet.apply_update(update)
+    assert dict(env.routes()) == {
+        "GET /scripthash/:scripthash/txs": pages,
+        "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,
+        "GET /blocks/tip/hash": 1,
+        "GET /block/:hash/header": 1,
+    }
+    assert all(t.height == env.chain.tip_height() for t in wollet.transactions()[:2])
+
+
 # -- paging -------------------------------------------------------------------------------
 
 
@@ -379,7 +415,12 @@ def test_concurrent_callers_share_one_client(env: Env) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert env.total() == 8 * 8 * 2  # not one retry (a hang would also end in a retry)
+    # Not one retry (a hang would also end in a retry): one tip hash per call, and the
+    # header only until some call of each thread has read it (then the hash is known).
+    routes = env.routes()
+    assert routes["GET /blocks/tip/hash"] == 8 * 8
+    assert 1 <= routes["GET /block/:hash/header"] <= 8
+    assert env.total() == 8 * 8 + routes["GET /block/:hash/header"]
 
 
 # -- the real Liquid testnet wallet of the fixture ----------------------------------------

@@ -314,9 +314,9 @@ class Regtest:
 
     def request_counts(self) -> dict[str, Any]:
         """Requests each server received so far (works in process mode): per server a
-        "total", for Electrum the count per JSON-RPC method and the most script
-        subscriptions one connection held ("peak_subscriptions"), for Waterfalls the
-        round trips (`Faults.round_trips`)."""
+        "total", for Esplora the count per route ("routes"), for Electrum the count per
+        JSON-RPC method and the most script subscriptions one connection held
+        ("peak_subscriptions"), for Waterfalls the round trips (`Faults.round_trips`)."""
         counts: dict[str, Any] = self._call("request_counts")
         return counts
 
@@ -385,7 +385,7 @@ class Regtest:
                     "methods": dict(electrum.requests),
                     "peak_subscriptions": self.electrum_server.peak_subscriptions,
                 },
-                "esplora": {"total": esplora.faults.requests},
+                "esplora": {"total": esplora.faults.requests, "routes": dict(esplora.requests)},
                 "waterfalls": {
                     "total": waterfalls.faults.requests,
                     "round_trips": waterfalls.faults.round_trips,
