@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
 __all__ = ["AsyncBackend", "AsyncDescriptorScanner"]
 
@@ -66,8 +66,12 @@ class AsyncBackend(Protocol):
         """The raw transactions `txids` (display hex), in order."""
         ...
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height of the best chain."""
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of the best chain's block at each height."""
+        ...
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), in order (see `Backend.merkle_proofs`)."""
         ...
 
     async def broadcast(self, tx: bytes) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
 __all__ = ["Backend", "DescriptorHistories", "DescriptorScanner"]
 
@@ -49,8 +49,15 @@ class Backend(Protocol):
         """The raw transactions `txids` (display hex), in order."""
         ...
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height of the best chain."""
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of the best chain's block at each height (core parses each,
+        checks its height and the block signers' signatures, and takes times from it)."""
+        ...
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height the server's history gave), in order. Asked
+        only when the client's `verify_merkle` is on; core checks each against the header
+        at that height."""
         ...
 
     def broadcast(self, tx: bytes) -> str:

@@ -56,7 +56,9 @@ class WaterfallsClient(Client):
     ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
     Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
     ``ca_file``, ``cert_fingerprint``, ``token``, ``allow_insecure_auth`` and
-    ``transport`` work as for lwk_esplora.EsploraClient.
+    ``transport`` work as for lwk_esplora.EsploraClient, and so does SPV (opt-in:
+    ``verify_merkle=True`` proves each confirmation with the server's Esplora
+    ``/tx/:txid/merkle-proof`` against the header at its height).
     """
 
     connection: WaterfallsBackend
@@ -70,12 +72,19 @@ class WaterfallsClient(Client):
         utxo_only: bool = False,
         cbor: bool = False,
         transport: httpx.BaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = WaterfallsBackend(esplora.connection, steps)
-        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend,
+            name=backend.name,
+            network=network,
+            plugin=PLUGIN,
+            verify_merkle=verify_merkle,
+        )
 
 
 class AsyncWaterfallsClient(AsyncClient):
@@ -95,12 +104,19 @@ class AsyncWaterfallsClient(AsyncClient):
         utxo_only: bool = False,
         cbor: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
-        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend,
+            name=backend.name,
+            network=network,
+            plugin=PLUGIN,
+            verify_merkle=verify_merkle,
+        )
 
 
 def _steps(

@@ -81,8 +81,8 @@ def lwk_get_tx(connection: TinyEsploraBackend, txids: Sequence[str]) -> list[byt
 
 
 @hookimpl
-def lwk_block_timestamps(connection: TinyEsploraBackend, heights: Sequence[int]) -> dict[int, int]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: TinyEsploraBackend, heights: Sequence[int]) -> dict[int, bytes]:
+    return connection.block_headers(heights)
 
 
 @hookimpl
