@@ -115,8 +115,8 @@ def test_unchanged_rescan_sends_no_request(
     assert sync(client, wollet) is not None
     first = requests(rt) - before
     # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
-    # client: its subscribe and get_history in one burst. The 3 transactions, no header
-    # (the tip block's time comes with the tip); before the scan, the server's genesis.
+    # client: its subscribe and get_history in one burst. The 3 transactions, their proofs
+    # (SPV), no header (the tip block's comes with the tip); before the scan, the genesis.
     assert first == {
         "server.version": 1,
         "server.features": 1,
@@ -124,10 +124,11 @@ def test_unchanged_rescan_sends_no_request(
         "blockchain.scripthash.subscribe": 80,
         "blockchain.scripthash.get_history": 80,
         "blockchain.transaction.get": 3,
+        "blockchain.transaction.get_merkle": 3,
     }
     # version, features, tip, three scan rounds (both chains' first 20 scripts, then
-    # external 20-39, then 40-59) of one round trip each, the transactions
-    assert trips.count == 7
+    # external 20-39, then 40-59) of one round trip each, the transactions, the proofs
+    assert trips.count == 8
 
     # Nothing new: the tip is the one the subscription keeps, every status is current (the
     # server pushes changes to subscribed scripts): no request at all.
@@ -175,10 +176,12 @@ def test_requests_are_pipelined(
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
     # version, features (the genesis), tip, subscribes with histories, txs, the header of
-    # the first block (the second is the tip); in round trips: version, features, tip, 2
-    # scan rounds (both chains' first 20 scripts, then external 20-39), txs, header = 7.
-    assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1
-    assert trips.count == 7
+    # the first block (the second is the tip), the proofs of the 10 confirmed (two blocks
+    # of 5; SPV); in round trips:
+    # version, features, tip, 2 scan rounds (both chains' first 20 scripts, then external
+    # 20-39), txs, header, proofs = 8.
+    assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1 + 10
+    assert trips.count == 8
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
@@ -340,14 +343,18 @@ def test_broadcast_and_rejection(rt: Regtest) -> None:
 def test_verify_merkle_on_real_blocks(rt: Regtest) -> None:
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("spv"))
     rt.fund_wallet(str(wollet.descriptor), 7, n_addresses=4, txs_per_block=3)
-    client = tcp(rt, verify_merkle=True)
+    client = tcp(rt)  # SPV is on by default
     before = requests(rt)
     sync(client, wollet)
     delta = requests(rt) - before
     assert delta["blockchain.transaction.get_merkle"] == 6  # the confirmed ones
-    assert delta["blockchain.block.header"] == 2  # both blocks, once, in the proof burst
+    assert delta["blockchain.block.headers"] == 1  # the first block (the second is the tip)
+    assert "blockchain.block.header" not in delta
+    before = requests(rt)
+    assert sync(client, wollet) is None
+    assert requests(rt) - before == {}  # proven once per client
     plain = Wollet(Network.ELEMENTS_REGTEST, str(wollet.descriptor))
-    sync(tcp(rt), plain)
+    sync(tcp(rt, verify_merkle=False), plain)
     assert our_view(plain) == our_view(wollet)
 
 
