@@ -150,11 +150,6 @@ class EsploraSteps:
         return (yield from self._parsed("/block-height/0", "block-height/:height", parse_hash))
 
     def _header(self, block_hash: str) -> Steps[BlockHeader]:
-        """The header of `block_hash` (`/block/:hash/header`), from the cache if known."""
-        with self._lock:
-            known = self._headers.get(block_hash)
-        if known is not None:
-            return known
         route = "block/:hash/header"
         header = yield from self._parsed(f"/block/{block_hash}/header", route, _parse_header)
         if header.block_hash != block_hash:
@@ -179,7 +174,10 @@ class EsploraSteps:
         unless cached); core checks its height and signatures."""
         route = "block-height/:height"
         block_hash = yield from self._parsed(f"/block-height/{height}", route, parse_hash)
-        header = yield from self._header(block_hash)
+        with self._lock:
+            header = self._headers.get(block_hash)
+        if header is None:
+            header = yield from self._header(block_hash)
         return header.to_bytes()
 
     def block_headers(self, heights: Sequence[int]) -> Steps[dict[int, bytes]]:
