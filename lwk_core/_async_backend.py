@@ -32,7 +32,7 @@ from typing import Protocol
 from ._descriptor import WolletDescriptor
 from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
-__all__ = ["AsyncBackend", "AsyncDescriptorScanner"]
+__all__ = ["AsyncBackend", "AsyncDescriptorScanner", "AsyncMerkleProver"]
 
 
 class AsyncBackend(Protocol):
@@ -70,10 +70,6 @@ class AsyncBackend(Protocol):
         """The raw header of the best chain's block at each height."""
         ...
 
-    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
-        """A Merkle proof of each (txid, height), in order (see `Backend.merkle_proofs`)."""
-        ...
-
     async def broadcast(self, tx: bytes) -> str:
         """Send a raw transaction, return the txid the server answered (a refusal:
         `lwk_core.BroadcastRejected(reason)`)."""
@@ -91,4 +87,12 @@ class AsyncDescriptorScanner(Protocol):
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request (see DescriptorScanner)."""
+        ...
+
+
+class AsyncMerkleProver(Protocol):
+    """Optional: an async backend offering SPV (see MerkleProver)."""
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), in order (see MerkleProver)."""
         ...

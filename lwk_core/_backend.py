@@ -16,7 +16,7 @@ from typing import Protocol
 from ._descriptor import WolletDescriptor
 from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
-__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner"]
+__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner", "MerkleProver"]
 
 
 class Backend(Protocol):
@@ -54,12 +54,6 @@ class Backend(Protocol):
         checks its height and the block signers' signatures, and takes times from it)."""
         ...
 
-    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
-        """A Merkle proof of each (txid, height the server's history gave), in order. Asked
-        only when the client's `verify_merkle` is on; core checks each against the header
-        at that height."""
-        ...
-
     def broadcast(self, tx: bytes) -> str:
         """Send a raw transaction, return the txid the server answered. A refusal of the
         transaction itself is `lwk_core.BroadcastRejected(reason)`."""
@@ -78,4 +72,14 @@ class DescriptorScanner(Protocol):
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request; the server applies the gap
         limit (and scans at least to `to_index`)."""
+        ...
+
+
+class MerkleProver(Protocol):
+    """Optional: a backend offering SPV (`lwk_merkle_proofs`), asked only by clients whose
+    `verify_merkle` is on."""
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height the server's history gave), in order; core
+        checks each against the header at that height."""
         ...

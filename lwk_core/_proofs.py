@@ -50,7 +50,9 @@ class Verification:
     proven: set[tuple[str, int]] = attrs.field(factory=set)
 
 
-def check_headers(reply: Any, heights: Sequence[int], signers: Federation | None, *, backend: str) -> dict[int, BlockHeader]:
+def check_headers(
+    reply: Any, heights: Sequence[int], signers: Federation | None, *, backend: str
+) -> dict[int, BlockHeader]:
     """The headers `reply` gives for `heights` (raw bytes per height), each at its height
     and, with `signers`, signed by them."""
     if not isinstance(reply, Mapping) or set(reply) != set(heights):
@@ -60,7 +62,9 @@ def check_headers(reply: Any, heights: Sequence[int], signers: Federation | None
     for height in heights:
         raw = reply[height]
         if not isinstance(raw, bytes | bytearray):
-            raise BackendProtocolError(f"the header at height {height} is not bytes", backend=backend)
+            raise BackendProtocolError(
+                f"the header at height {height} is not bytes", backend=backend
+            )
         try:
             header = BlockHeader.parse(bytes(raw))
         except DecodeError as exc:

@@ -11,8 +11,8 @@ from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import BackendProtocolError
-from ._replies import decode_fetched
 from ._proofs import Verification
+from ._replies import decode_fetched
 from ._requests import (
     GetHeaders,
     GetHistories,

@@ -100,8 +100,7 @@ class Liar:
     @hookimpl
     def lwk_scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         return [
-            [self._lie(entry) for entry in history]
-            for history in self.honest.scan_scripts(scripts)
+            [self._lie(entry) for entry in history] for history in self.honest.scan_scripts(scripts)
         ]
 
     def _lie(self, entry: HistoryEntry) -> HistoryEntry:

@@ -13,8 +13,8 @@ of its backend's method; wrappers observe the awaited work with `when_done`.
 
 from __future__ import annotations
 
-from .._async_backend import AsyncBackend, AsyncDescriptorScanner
-from .._backend import Backend, DescriptorHistories, DescriptorScanner
+from .._async_backend import AsyncBackend, AsyncDescriptorScanner, AsyncMerkleProver
+from .._backend import Backend, DescriptorHistories, DescriptorScanner, MerkleProver
 from .._errors import (
     AuthenticationFailed,
     BackendConnectError,
@@ -49,6 +49,7 @@ __all__ = [
     "NAME",
     "AsyncBackend",
     "AsyncDescriptorScanner",
+    "AsyncMerkleProver",
     "AuthenticationFailed",
     "Backend",
     "BackendConnectError",
@@ -68,6 +69,7 @@ __all__ = [
     "InsufficientCredits",
     "LwkError",
     "MerkleProof",
+    "MerkleProver",
     "Network",
     "OutPoint",
     "PluginError",

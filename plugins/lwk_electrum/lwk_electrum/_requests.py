@@ -1,5 +1,6 @@
-"""The plans of the Backend methods other than scans: genesis hash, raw transactions,
-block headers, Merkle proofs, broadcast (one burst each; the replies checked here, for both transports)."""
+"""The plans of the Backend methods other than scans: genesis hash, raw transactions, block
+headers, Merkle proofs, broadcast (a burst each, headers asked on where a server cuts a range
+short; the replies checked here, for both transports)."""
 
 from __future__ import annotations
 

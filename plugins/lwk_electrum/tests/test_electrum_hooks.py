@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, fail, notification
-from lwk_electrum import ElectrumClient, ElectrumError, _subscriptions
+from lwk_electrum import ElectrumClient, ElectrumError, _requests, _subscriptions
 from lwk_electrum import _plugin as plugin
-from lwk_electrum import _requests
 from shared_data import load_fixture
 
 from lwk_core import BackendProtocolError, HistoryEntry, MerkleProof, connect
-from lwk_core._header import BlockHeader, merkle_branch, merkle_root, parse_block
+from lwk_core._header import BlockHeader, merkle_branch, parse_block
 
 VECTORS = load_fixture("elements-vectors.json")
 WALLET = load_fixture("liquid-testnet-wallet.json")

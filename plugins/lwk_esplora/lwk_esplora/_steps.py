@@ -198,7 +198,9 @@ class EsploraSteps:
     def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> Steps[list[MerkleProof]]:
         """`/tx/:txid/merkle-proof` of each (txid, height), at once; core checks each
         against the header at its height."""
-        proofs: list[MerkleProof] = yield Each(tuple(self._merkle_proof(t, h) for t, h in confirmed))
+        proofs: list[MerkleProof] = yield Each(
+            tuple(self._merkle_proof(t, h) for t, h in confirmed)
+        )
         return proofs
 
     # -- transactions ------------------------------------------------------------------

@@ -186,8 +186,9 @@ class MemoryBackend:
         """Unsigned headers carrying the chain's block times (no signers on this chain)."""
         chain = self.enter("block_headers")
         return {
-            h: BlockHeader.legacy("00" * 32, "00" * 32, chain.times.get(h, 1_700_000_000 + h), h)
-            .to_bytes()
+            h: BlockHeader.legacy(
+                "00" * 32, "00" * 32, chain.times.get(h, 1_700_000_000 + h), h
+            ).to_bytes()
             for h in heights
         }
 
