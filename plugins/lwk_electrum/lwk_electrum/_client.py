@@ -30,13 +30,9 @@ class ElectrumClient(ElectrumConstructors, Client):
 
     def _setup(self, options: ElectrumOptions) -> None:
         rpc = ElectrumConnection(options.endpoint, **options.connection_kwargs())
+        session, spv = ElectrumSession(rpc), options.verify_merkle
         Client.__init__(
-            self,
-            ElectrumSession(rpc),
-            name=rpc.name,
-            network=options.network,
-            plugin=PLUGIN,
-            verify_merkle=options.verify_merkle,
+            self, session, name=rpc.name, network=options.network, plugin=PLUGIN, verify_merkle=spv
         )
 
     # -- pushes: what `watch()` waits on (each scan subscribes the tip and its scripts) ---

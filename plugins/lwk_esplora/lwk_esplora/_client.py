@@ -73,11 +73,7 @@ class EsploraClient(Client):
         settings = Settings(url, network, **options)
         backend = EsploraBackend(HttpSession(settings, transport=transport), network)
         super().__init__(
-            backend,
-            name=settings.name,
-            network=network,
-            plugin=PLUGIN,
-            verify_merkle=verify_merkle,
+            backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )
 
 
@@ -105,9 +101,5 @@ class AsyncEsploraClient(AsyncClient):
         settings = Settings(url, network, **options)
         backend = AsyncEsploraBackend(AsyncHttpSession(settings, transport=transport), network)
         super().__init__(
-            backend,
-            name=settings.name,
-            network=network,
-            plugin=PLUGIN,
-            verify_merkle=verify_merkle,
+            backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )

@@ -79,11 +79,7 @@ class WaterfallsClient(Client):
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = WaterfallsBackend(esplora.connection, steps)
         super().__init__(
-            backend,
-            name=backend.name,
-            network=network,
-            plugin=PLUGIN,
-            verify_merkle=verify_merkle,
+            backend, name=backend.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )
 
 
@@ -111,11 +107,7 @@ class AsyncWaterfallsClient(AsyncClient):
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
         super().__init__(
-            backend,
-            name=backend.name,
-            network=network,
-            plugin=PLUGIN,
-            verify_merkle=verify_merkle,
+            backend, name=backend.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )
 
 
