@@ -17,9 +17,11 @@ from lwk_core.plugin import (
     BroadcastRejected,
     DecodeError,
     HistoryEntry,
+    MerkleProof,
     RateLimited,
     Tip,
     esplora_scripthash,
+    parse_merkle_proof,
 )
 
 from ._http import HttpLink, Reply
@@ -102,6 +104,18 @@ class TinyEsploraBackend:
                 raise self._malformed(f"the header given for height {height} is another block's")
             headers[height] = header.to_bytes()
         return headers
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """SPV: `/tx/:txid/merkle-proof` of each (txid, height); core checks each."""
+        proofs = []
+        for txid, _ in confirmed:
+            if not _HASH.fullmatch(txid):
+                raise DecodeError("a txid is 64 lowercase hexadecimal characters")
+            try:
+                proofs.append(parse_merkle_proof(self._json(f"/tx/{txid}/merkle-proof")))
+            except DecodeError as exc:
+                raise self._malformed(f"GET tx/:txid/merkle-proof: {exc}") from None
+        return proofs
 
     # -- transactions ------------------------------------------------------------------
 
