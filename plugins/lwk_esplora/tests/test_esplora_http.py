@@ -7,6 +7,7 @@ import itertools
 import json
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from lwk_core import (
     BackendProtocolError,
     BackendTimeout,
     InsecureTransport,
+    MerkleProof,
     Network,
     RateLimited,
 )
@@ -297,6 +299,37 @@ def test_redirects_are_not_followed(fake: FakeEsplora) -> None:
     with make(fake) as client, pytest.raises(BackendProtocolError, match="redirect"):
         client.ping()
     assert len(fake.requests) == 1
+
+
+def merkle_proof_answer(body: Any) -> Any:
+    return lambda r: (
+        httpx.Response(200, json=body) if r.url.path.endswith("/merkle-proof") else None
+    )
+
+
+def test_merkle_proofs_are_asked_per_txid_and_typed(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    fake.intercept = merkle_proof_answer({"block_height": 7, "merkle": ["ab" * 32], "pos": 1})
+    assert client.merkle_proofs([("11" * 32, 7), ("22" * 32, 7)]) == [
+        MerkleProof(7, ("ab" * 32,), 1)
+    ] * 2
+    assert sorted(p for p in fake.paths() if p.endswith("merkle-proof")) == [
+        f"/api/tx/{'11' * 32}/merkle-proof",
+        f"/api/tx/{'22' * 32}/merkle-proof",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"block_height": 7, "merkle": "ab", "pos": 1}, {"merkle": [], "pos": 0}, "x"],
+)
+def test_malformed_merkle_proofs_are_protocol_errors(
+    client: EsploraClient, fake: FakeEsplora, body: Any
+) -> None:
+    fake.intercept = merkle_proof_answer(body)
+    with pytest.raises(BackendProtocolError, match="merkle-proof"):
+        client.merkle_proofs([("11" * 32, 7)])
 
 
 def test_block_at_the_wrong_height_is_refused(client: EsploraClient, fake: FakeEsplora) -> None:
