@@ -311,9 +311,10 @@ def test_merkle_proofs_are_asked_per_txid_and_typed(
     client: EsploraClient, fake: FakeEsplora
 ) -> None:
     fake.intercept = merkle_proof_answer({"block_height": 7, "merkle": ["ab" * 32], "pos": 1})
-    assert client.merkle_proofs([("11" * 32, 7), ("22" * 32, 7)]) == [
-        MerkleProof(7, ("ab" * 32,), 1)
-    ] * 2
+    assert (
+        client.merkle_proofs([("11" * 32, 7), ("22" * 32, 7)])
+        == [MerkleProof(7, ("ab" * 32,), 1)] * 2
+    )
     assert sorted(p for p in fake.paths() if p.endswith("merkle-proof")) == [
         f"/api/tx/{'11' * 32}/merkle-proof",
         f"/api/tx/{'22' * 32}/merkle-proof",
