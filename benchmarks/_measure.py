@@ -13,10 +13,10 @@ from ._clients import Impl
 from ._server import Backend, ServerProcess
 from ._wallets import BenchWallet
 
-__all__ = ["SCENARIOS", "Sample", "measure_case"]
+__all__ = ["PAYMENT_SATS", "SCENARIOS", "Sample", "measure_case"]
 
 SCENARIOS = ("first_scan", "rescan_nothing", "rescan_payment")
-_PAYMENT_SATS = 30_000
+PAYMENT_SATS = 30_000
 
 
 @attrs.frozen
@@ -105,7 +105,7 @@ def measure_case(
             for name in case.order(run):
                 case.timed("rescan_nothing", name, case.rescan)
         for run in range(runs):
-            server.rt.faucet(wallet.fresh_address(), _PAYMENT_SATS)
+            server.rt.faucet(wallet.fresh_address(), PAYMENT_SATS)
             for name in case.order(run):
                 case.timed("rescan_payment", name, case.rescan)
         return case.samples, case.check_same_wallet()

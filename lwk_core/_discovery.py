@@ -2,9 +2,11 @@
 
 Per chain, scripts are derived in batches of `gap_limit` and their histories asked; a
 chain's scan stops after a batch with no history once it has covered `to_index` and the
-wallet's last used index. All chains share each round's request, and the first round covers
-every batch the rule is sure to reach. A whole-descriptor scan (where the backend offers
-one) answers batches without a request. Everything stays within the scan's limits.
+wallet's last used index. All chains share each round's request, the first round covers
+every batch the rule is sure to reach, and a chain used at every index of its last batch
+is asked further ahead (fewer round trips; what lies past LWK's stop is not taken). A
+whole-descriptor scan (where the backend offers one) answers batches without a request.
+Everything stays within the scan's limits.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from ._requests import GetHistories, Request, ScanDescriptor
 from ._state import WolletState
 from ._types import HistoryEntry, Progress
 
-__all__ = ["Discovery", "Progress", "ScanLimits"]
+__all__ = ["MAX_AHEAD", "Discovery", "Progress", "ScanLimits"]
+
+MAX_AHEAD = 4
+"""Batches of one chain a round may ask at most (see `_ahead`)."""
 
 
 @attrs.frozen
@@ -101,8 +106,10 @@ class Discovery:
     ) -> Generator[Request, Any, None]:
         """Each chain batch by batch with LWK's stop rule, all chains in one request per
         round, the first round covering every batch the rule is sure to reach (for a rescan:
-        every used script and the gap after them, in one round trip). Batches a descriptor
-        scan already answered cost no request."""
+        every used script and the gap after them, in one round trip). While a chain's last
+        batch is used at every index, the next round looks further ahead (see `_ahead`; not
+        where a descriptor scan answered); batches past the one where LWK's scan stops are
+        asked but not taken. Batches a descriptor scan already answered cost no request."""
         start = dict.fromkeys(self.last_unused, 0)
         ahead = {c: self._certain_batches(c) for c in self.last_unused}
         while ahead:
@@ -110,19 +117,30 @@ class Discovery:
             batches = [self._scripts(c, s) for c, s in plan]
             answered = [
                 self._known_batch(known, c, s, len(b))
-                for (c, s), b in zip(plan, batches, strict=True)
+                for (c, s), (b, _) in zip(plan, batches, strict=True)
             ]
-            asked = [s for b, a in zip(batches, answered, strict=True) if a is None for s in b]
+            asked = [s for (b, _), a in zip(batches, answered, strict=True) if a is None for s in b]
             replies: Iterator[list[HistoryEntry]] = iter(())
             if asked:
                 replies = iter(self._checked((yield GetHistories(tuple(asked))), len(asked)))
             done: set[Chain] = set()
-            for (chain, batch_start), batch, answer in zip(plan, batches, answered, strict=True):
+            full: dict[Chain, bool] = {}
+            for (chain, batch_start), (batch, new), answer in zip(
+                plan, batches, answered, strict=True
+            ):
                 found = answer if answer is not None else [next(replies) for _ in batch]
+                if chain in done:
+                    continue  # beyond where LWK's scan of this chain stops
                 start[chain] = batch_start + self.gap_limit
+                self.new_scripts.update(new)
+                full[chain] = all(found)
                 if self._record_batch(chain, batch_start, found, known.get(chain, [])):
-                    done.add(chain)  # only the last planned batch of a chain can end it
-            ahead = {c: 1 for c in ahead if c not in done}
+                    done.add(chain)
+            ahead = {
+                c: 1 if c in known else _ahead(n, full[c])
+                for c, n in ahead.items()
+                if c not in done
+            }
 
     def _record_batch(
         self,
@@ -177,13 +195,24 @@ class Discovery:
             )
         return histories
 
-    def _scripts(self, chain: Chain, start: int) -> list[bytes]:
+    def _scripts(
+        self, chain: Chain, start: int
+    ) -> tuple[list[bytes], dict[bytes, tuple[Chain, int]]]:
+        """A batch's scripts, and those of them newly derived (recorded once it is taken)."""
         size = self.gap_limit if self.state.descriptor.has_wildcard else 1  # one address
         known = self.state.script_batch(chain, start, size)
         if len(known) == size:
-            return known
+            return known, {}
         first = start + len(known)
         derived = self.state.descriptor.script_pubkeys(chain, first, size - len(known))
-        for offset, script in enumerate(derived):
-            self.new_scripts[script] = (chain, first + offset)
-        return known + derived
+        new = {script: (chain, first + offset) for offset, script in enumerate(derived)}
+        return known + derived, new
+
+
+def _ahead(asked: int, full: bool) -> int:
+    """Batches of a chain to ask in the next round: one more than this round's (up to
+    `MAX_AHEAD`) while its last batch was used at every index (a wallet handing out
+    addresses in order goes on), else one (LWK's step). A dense wallet of n batches takes
+    about sqrt(2n) rounds instead of n; past its end, at most `MAX_AHEAD - 1` batches are
+    asked that LWK would not ask."""
+    return min(asked + 1, MAX_AHEAD) if full else 1

@@ -95,6 +95,47 @@ def balance_amounts(state: WolletState) -> dict[str, int]:
     return amounts
 
 
+def _counted(state: WolletState, outpoint: OutPoint) -> TxOutSecrets | None:
+    """The secrets of `outpoint` if balance_amounts counts it in `state`, else None."""
+    secrets = state.unblinded.get(outpoint)
+    if (
+        secrets is None
+        or outpoint.txid not in state.heights
+        or outpoint in state.spent
+        or not is_wallet_output(state, outpoint)
+    ):
+        return None
+    return secrets
+
+
+def _grown_balance(
+    balance: Mapping[str, int], before: WolletState, after: WolletState
+) -> dict[str, int]:
+    """balance_amounts(after) from `balance`, before's, where `after` grew from `before`
+    with no history deleted: only outputs that became spent, unblinded or part of the
+    history can count differently (secrets are only added, and they only unblind wallet
+    outputs), so only those are looked at, not every output of a large wallet. An asset
+    left at zero is computed afresh: whether balance_amounts lists it depends on outputs
+    not looked at here."""
+    added = after.heights.keys() - before.heights.keys()
+    affected = set(after.spent - before.spent)
+    affected.update(after.unblinded.keys() - before.unblinded.keys())
+    affected.update(
+        OutPoint(txid, vout) for txid in added for vout in range(len(after.txs[txid].outputs))
+    )
+    amounts = dict(balance)
+    touched: set[str] = set()
+    for outpoint in affected:
+        for sign, secrets in ((-1, _counted(before, outpoint)), (1, _counted(after, outpoint))):
+            if secrets is not None:
+                amounts[secrets.asset] = amounts.get(secrets.asset, 0) + sign * secrets.value
+                touched.add(secrets.asset)
+    policy = after.network.policy_asset
+    if any(amounts[asset] == 0 and asset != policy for asset in touched):
+        return balance_amounts(after)
+    return amounts
+
+
 @attrs.frozen
 class Summary:
     """What a state shows: the txids `transactions()` lists, and the balance."""
@@ -119,7 +160,15 @@ def summary(state: WolletState, *, grown_from: WolletState | None = None) -> Sum
     base = _cached(grown_from) if grown_from is not None else None
     known = base.shown if base is not None else frozenset()
     shown = frozenset(t for t in state.heights if t in known or is_shown(state, t))
-    result = Summary(shown, MappingProxyType(balance_amounts(state)))
+    if (
+        base is not None
+        and grown_from is not None
+        and state.heights.keys() >= grown_from.heights.keys()
+    ):
+        balance = _grown_balance(base.balance, grown_from, state)
+    else:
+        balance = balance_amounts(state)
+    result = Summary(shown, MappingProxyType(balance))
     key = id(state)
     with _summaries_lock:
         _summaries[key] = (weakref.ref(state, lambda _: _forget(key)), result)

@@ -49,21 +49,22 @@ class NotCovered(Exception):
 class _Stream:
     """libsecp256k1's secp256k1_rfc6979_hmac_sha256: initialize, then 32-byte draws.
 
-    HMAC-SHA256 is spelled out over hashlib with the key's padded blocks hashed once per key:
-    twice as fast as hmac.digest on 32-byte messages, and a proof needs some 460 of them.
+    HMAC-SHA256 is spelled out over hashlib with the key's padded blocks hashed once per key
+    and each HMAC inlined: a proof needs some 460 of them, one new key per draw, and Python's
+    cost per call is the whole cost (hmac.digest, a one-shot C call through OpenSSL, is twice
+    as slow: it pads the key every time).
     """
 
-    def __init__(self, seed: bytes) -> None:
-        self._v = b"\x01" * 32
-        self._set_key(b"\x00" * 32)
-        self._rekey(b"\x00" + seed)
-        self._rekey(b"\x01" + seed)
-        self._retry = False
+    __slots__ = ("_inner", "_outer", "_retry", "_v")
 
-    def _rekey(self, suffix: bytes) -> None:
-        """k = HMAC(k, v || suffix); v = HMAC(k, v)."""
-        self._set_key(self._mac(self._v + suffix))
-        self._v = self._mac(self._v)
+    def __init__(self, seed: bytes) -> None:
+        v = b"\x01" * 32
+        self._set_key(b"\x00" * 32)
+        for separator in (b"\x00", b"\x01"):  # k = HMAC(k, v || sep || seed); v = HMAC(k, v)
+            self._set_key(self._mac(v + separator + seed))
+            v = self._mac(v)
+        self._v = v
+        self._retry = False
 
     def _set_key(self, key: bytes) -> None:
         self._inner = hashlib.sha256(key.translate(_IPAD) + _IPAD_TAIL)
@@ -76,11 +77,26 @@ class _Stream:
         return outer.digest()
 
     def draw(self) -> bytes:
+        """v = HMAC(k, v), after k = HMAC(k, v || 0); v = HMAC(k, v) from the second draw on
+        (the three HMACs inlined: this loop is most of an output's unblinding)."""
+        v = self._v
         if self._retry:
-            self._rekey(b"\x00")
-        self._v = self._mac(self._v)
+            inner, outer = self._inner.copy(), self._outer.copy()
+            inner.update(v + b"\x00")
+            outer.update(inner.digest())
+            key = outer.digest()
+            self._inner = hashlib.sha256(key.translate(_IPAD) + _IPAD_TAIL)
+            self._outer = hashlib.sha256(key.translate(_OPAD) + _OPAD_TAIL)
+            inner, outer = self._inner.copy(), self._outer.copy()
+            inner.update(v)
+            outer.update(inner.digest())
+            v = outer.digest()
+        inner, outer = self._inner.copy(), self._outer.copy()
+        inner.update(v)
+        outer.update(inner.digest())
+        self._v = v = outer.digest()
         self._retry = True
-        return self._v
+        return v
 
 
 def _xor(a: bytes, b: bytes) -> bytes:

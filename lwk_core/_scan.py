@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import (
-    Collection,
     Generator,
     Mapping,
     MutableMapping,
@@ -221,21 +220,22 @@ class _Scan:
         """Wallet outputs to unblind: of the new txs, and of known txs at newly derived
         scripts (a known tx may pay a script beyond the range scanned before, e.g. found
         later with `to_index`: LWK never unblinds those)."""
-        every_script = self.state.scripts.keys() | self.found.new_scripts.keys()
-        candidates: list[tuple[Transaction, Collection[bytes]]] = [(tx, every_script) for tx in txs]
-        if self.found.new_scripts:
-            candidates += [(tx, self.found.new_scripts.keys()) for tx in self.state.txs.values()]
-        jobs = []
-        for tx, wallet_scripts in candidates:
-            for vout, out in enumerate(tx.outputs):
-                outpoint = OutPoint(tx.txid, vout)
-                if (
-                    out.is_blinded
-                    and out.script_pubkey in wallet_scripts
-                    and outpoint not in self.state.unblinded
-                ):
-                    jobs.append((outpoint, out))
-        return jobs
+        state, new_scripts = self.state, self.found.new_scripts
+        outputs = [
+            (OutPoint(tx.txid, vout), out) for tx in txs for vout, out in enumerate(tx.outputs)
+        ]
+        for script in new_scripts:
+            for outpoint in state.outputs_elsewhere.get(script, ()):
+                outputs.append((outpoint, state.txs[outpoint.txid].outputs[outpoint.vout]))
+        jobs: dict[OutPoint, TxOut] = {}  # a new tx may pay a new script: one job per output
+        for outpoint, out in outputs:
+            if (
+                out.is_blinded
+                and (out.script_pubkey in state.scripts or out.script_pubkey in new_scripts)
+                and outpoint not in state.unblinded
+            ):
+                jobs.setdefault(outpoint, out)  # a refetched tx first: its proofs
+        return list(jobs.items())
 
     def _unblind(
         self, txs: Sequence[Transaction]

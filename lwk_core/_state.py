@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 
 import attrs
@@ -16,6 +16,22 @@ from ._types import OutPoint, Tip, TxOutSecrets
 from ._update import Update
 
 __all__ = ["WolletState"]
+
+
+def _index_elsewhere(
+    index: dict[bytes, tuple[OutPoint, ...]],
+    txs: Iterable[Transaction],
+    scripts: Mapping[bytes, object],
+) -> None:
+    """Add the outputs of `txs` to scripts not in `scripts` to `index` (script -> outpoints);
+    fee outputs (an empty script) pay no one."""
+    found: dict[bytes, list[OutPoint]] = {}
+    for tx in txs:
+        for vout, out in enumerate(tx.outputs):
+            if out.script_pubkey and out.script_pubkey not in scripts:
+                found.setdefault(out.script_pubkey, []).append(OutPoint(tx.txid, vout))
+    for script, outpoints in found.items():
+        index[script] = (*index.get(script, ()), *outpoints)
 
 
 def _network_genesis(state: WolletState) -> str | None:
@@ -68,20 +84,27 @@ class WolletState:
     def unread(self) -> frozenset[str]:
         """Txs with a blinded output to a wallet script that never unblinded (blinded to
         another key, or served with an altered range proof)."""
-        return frozenset(
-            txid
-            for txid, tx in self.txs.items()
-            if any(
-                out.is_blinded
-                and out.script_pubkey in self.scripts
-                and OutPoint(txid, vout) not in self.unblinded
-                for vout, out in enumerate(tx.outputs)
-            )
+        return frozenset(txid for txid in self.txs if self._has_unread_output(txid))
+
+    def _has_unread_output(self, txid: str) -> bool:
+        return any(
+            out.is_blinded
+            and out.script_pubkey in self.scripts
+            and OutPoint(txid, vout) not in self.unblinded
+            for vout, out in enumerate(self.txs[txid].outputs)
         )
 
     @cached_property
     def spent(self) -> frozenset[OutPoint]:
         return frozenset(txin.prevout for txid in self.heights for txin in self.txs[txid].inputs)
+
+    @cached_property
+    def outputs_elsewhere(self) -> Mapping[bytes, tuple[OutPoint, ...]]:
+        """The outputs of the wallet's txs to scripts it has not derived, by script: a script
+        derived later (a longer gap, `to_index`) may have been paid by a known tx."""
+        index: dict[bytes, tuple[OutPoint, ...]] = {}
+        _index_elsewhere(index, self.txs.values(), self.scripts)
+        return index
 
     def script_batch(self, chain: Chain, start: int, count: int) -> list[bytes]:
         """The already derived scripts of `chain` from `start`, up to `count`, contiguous."""
@@ -111,18 +134,22 @@ class WolletState:
                 raise UpdateError(f"the update gives a height for unknown transaction {txid}")
             if height is not None and not 0 < height <= update.tip.height:
                 raise UpdateError(f"transaction {txid} at height {height} is above the tip")
+        scripts = {**self.scripts, **update.scripts}
         for outpoint in update.unblinded:
             if outpoint.txid not in txs:
                 raise UpdateError(f"the update unblinds an output of unknown tx {outpoint.txid}")
+            outputs = txs[outpoint.txid].outputs
+            if outpoint.vout >= len(outputs) or outputs[outpoint.vout].script_pubkey not in scripts:
+                raise UpdateError(f"the update unblinds {outpoint}, not an output of the wallet")
         heights = {t: h for t, h in self.heights.items() if t not in update.txid_height_delete}
         heights.update(update.txid_height_new)
-        return WolletState(
+        state = WolletState(
             descriptor=self.descriptor,
             network=self.network,
             txs=txs,
             heights=heights,
             timestamps={**self.timestamps, **update.timestamps},
-            scripts={**self.scripts, **update.scripts},
+            scripts=scripts,
             unblinded={**self.unblinded, **update.unblinded},
             last_unused={
                 chain: max(self.last_unused.get(chain, 0), update.last_unused.get(chain, 0))
@@ -131,6 +158,33 @@ class WolletState:
             tip=update.tip,
             genesis_hash=self.genesis_hash or update.genesis_hash,
         )
+        self._carry_derived(state, update)
+        return state
+
+    def _carry_derived(self, new: WolletState, update: Update) -> None:
+        """Give `new` (this state with `update` applied) the sets derived here, changed by
+        what the update adds: computed afresh, each is a pass over every transaction, on
+        every scan of a large wallet. Transactions, scripts and secrets are only ever added;
+        only deleted history can shrink `spent`, which is then computed afresh."""
+        derived = self.__dict__
+        fresh = [tx for tx in update.new_txs if tx.txid not in self.txs]
+        new_scripts = [script for script in update.scripts if script not in self.scripts]
+        if "outputs_elsewhere" in derived:
+            index = dict(self.outputs_elsewhere)
+            for script in new_scripts:
+                index.pop(script, None)
+            _index_elsewhere(index, fresh, new.scripts)
+            new.__dict__["outputs_elsewhere"] = index
+            if "unread" in derived:
+                paid_later = (
+                    op.txid for s in new_scripts for op in self.outputs_elsewhere.get(s, ())
+                )
+                candidates = {*self.unread, *(tx.txid for tx in fresh), *paid_later}
+                new.__dict__["unread"] = frozenset(filter(new._has_unread_output, candidates))
+        if "spent" in derived and not update.txid_height_delete:
+            added = (txid for txid in new.heights if txid not in self.heights)
+            prevouts = (txin.prevout for txid in added for txin in new.txs[txid].inputs)
+            new.__dict__["spent"] = self.spent.union(prevouts)
 
     def follows(self, genesis_hash: str) -> bool:
         """Whether a server of the chain starting at `genesis_hash` serves this wallet's:

@@ -82,9 +82,6 @@ def unblind_output(txout: BlindedOutput, blinding_private_key: bytes) -> TxOutSe
         raise UnblindError("blinding private key must be 32 bytes")
     s = get_secp()
     nonce = _rewind_nonce(s, txout.nonce_commitment, bytes(blinding_private_key))
-    commit = ctypes.create_string_buffer(64)
-    if s.lib.secp256k1_pedersen_commitment_parse(s.ctx, commit, txout.value_commitment) != 1:
-        raise UnblindError("output has an invalid value commitment")
     gen = ctypes.create_string_buffer(64)
     if s.lib.secp256k1_generator_parse(s.ctx, gen, txout.asset_commitment) != 1:
         raise UnblindError("output has an invalid asset commitment")
@@ -98,12 +95,20 @@ def unblind_output(txout: BlindedOutput, blinding_private_key: bytes) -> TxOutSe
             txout.script_pubkey,
         )
     except NotCovered:
+        commit = _parse_value_commitment(s, txout.value_commitment)
         value, vbf, message = _rewind_verified(s, txout, nonce, commit, gen)
     _check_opens(s, txout, value, vbf, gen, message)
     asset, abf = message[:32], message[32:]
     return TxOutSecrets(
         asset=asset[::-1].hex(), value=value, asset_bf=abf[::-1].hex(), value_bf=vbf[::-1].hex()
     )
+
+
+def _parse_value_commitment(s: Secp, serialized: bytes) -> ctypes.Array[ctypes.c_char]:
+    commit = ctypes.create_string_buffer(64)
+    if s.lib.secp256k1_pedersen_commitment_parse(s.ctx, commit, serialized) != 1:
+        raise UnblindError("output has an invalid value commitment")
+    return commit
 
 
 def _rewind_verified(
@@ -161,6 +166,9 @@ def _check_opens(
         or s.lib.secp256k1_pedersen_commitment_serialize(s.ctx, serialized, commit) != 1
         or serialized.raw != txout.value_commitment
     ):
+        # A serialization is always a valid encoding: the output's was parsed only now, on
+        # this failure path, to say which error it is (parsing costs a square root).
+        _parse_value_commitment(s, txout.value_commitment)
         raise UnblindError("range proof does not rewind with this key")
     recomputed = ctypes.create_string_buffer(64)
     if (
@@ -183,7 +191,9 @@ def _unblind_or_error(job: tuple[BlindedOutput, bytes]) -> TxOutSecrets | Unblin
 def unblind_many(jobs: Sequence[tuple[BlindedOutput, bytes]]) -> list[TxOutSecrets | UnblindError]:
     """Unblind many (output, key) pairs, in order; a failed one gives its UnblindError.
 
-    Sequential on purpose: opening a proof is mostly hashing in Python, under the GIL (a
-    thread pool measured slower than one thread).
+    Sequential on purpose: about 70% of an output's CPU time is Python under the GIL (the
+    range proof's random stream alone about 60%); only the EC calls (ECDH, the commitment
+    checks) release it, so a pool of two threads could save at most some 15% on two idle
+    cores (`python -m benchmarks._unblind` measures both ways).
     """
     return [_unblind_or_error(job) for job in jobs]

@@ -58,8 +58,9 @@ def test_every_case_has_both_implementations(result: dict[str, Any]) -> None:
                 "rescan_nothing",
             )
             assert (row[impl]["requests"] == 0) if quiet else (row[impl]["requests"] > 0)
+        # the report rounds ratios to 3 places: a relative bound fails small ratios
         assert row["ratio"] == pytest.approx(
-            row["ours"]["median_s"] / row["lwk"]["median_s"], rel=1e-2
+            row["ours"]["median_s"] / row["lwk"]["median_s"], abs=5e-4
         )
         # both saw the whole wallet (the harness refuses to compare different wallets)
         assert row["wallet_txs"] >= 20

@@ -146,7 +146,11 @@ _BASE = Update(
     txid_height_new={TXS[0].txid: 90, TXS[1].txid: None},
     txid_height_delete={TXS[2].txid},
     timestamps={90: 1_699_999_000},
-    scripts={SCRIPTS[0][0]: (Chain.EXTERNAL, 0)},
+    # the unblinded output must pay one of the wallet's scripts (apply_update checks it)
+    scripts={
+        SCRIPTS[0][0]: (Chain.EXTERNAL, 0),
+        TXS[0].outputs[0].script_pubkey: (Chain.EXTERNAL, 1),
+    },
     unblinded={OutPoint(TXS[0].txid, 0): TxOutSecrets("22" * 32, 5, "33" * 32, "44" * 32)},
     last_unused={Chain.EXTERNAL: 1},
     genesis_hash=NETWORK.genesis_hash,

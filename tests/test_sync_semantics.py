@@ -136,3 +136,32 @@ def test_a_rescan_asks_for_all_known_scripts_in_one_request(setup: tuple) -> Non
     rescan = client.conn.calls[before:]
     # the used batches and the gap after them are certain: one round, then nothing to do
     assert rescan == ["scan_scripts", "tip"]
+
+
+def test_a_chain_used_at_every_index_is_asked_further_ahead_but_not_past_lwks_stop(
+    setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """External 0-59 used (three full batches of 20) and 90: LWK scans batch by batch and
+    stops after 60-79, the first batch with no history, so 90 is not found. Each full batch
+    makes the next round ask one batch more: 2 then 3 rounds' worth; what lies past the
+    stop (80-119, asked in the last round) is not taken."""
+    chain, client, wollet = setup
+    found = {_pay(wollet, chain, i) for i in range(60)}
+    _pay(wollet, chain, 90)
+    asked: list[int] = []
+    scan_scripts = client.conn.scan_scripts
+
+    def counted(scripts: list[bytes]) -> object:
+        asked.append(len(scripts))
+        return scan_scripts(scripts)
+
+    monkeypatch.setattr(client.conn, "scan_scripts", counted)
+    assert _scan(client, wollet) == found
+    # both chains' first batch; external 20-59; external 60-119 (LWK: 60-79 alone)
+    assert asked == [20 + 20, 40, 60]
+    assert wollet.state.last_unused[Chain.EXTERNAL] == 60
+    assert len(wollet.state.scripts) == 80 + 20  # the scripts LWK derives, no more
+    assert wollet.address().index() == 60
+    asked.clear()
+    assert client.full_scan(wollet) is None  # the rescan: every batch certain, one round
+    assert asked == [80 + 20]

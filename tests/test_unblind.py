@@ -201,10 +201,12 @@ def make_output(
     value: int,
     explicit_asset: bool,
     receiver: bytes,
+    claimed_value: int | None = None,
     **proof_shape: int,
 ) -> tuple[TxOut, bytes, bytes]:
-    """An output to `receiver`'s blinding key whose range-proof message claims `claimed_asset`;
-    with its asset and value blinding factors. `proof_shape`: rangeproof_sign's min_value, exp,
+    """An output to `receiver`'s blinding key whose range-proof message claims `claimed_asset`
+    (and whose proof hides `claimed_value`, if given, instead of the committed value); with
+    its asset and value blinding factors. `proof_shape`: rangeproof_sign's min_value, exp,
     min_bits (Elements' defaults otherwise)."""
     from embit.util import secp256k1 as secp
 
@@ -225,7 +227,14 @@ def make_output(
     commit = secp.pedersen_commit(vbf, value, gen)
     spk = b"\x00\x14" + os.urandom(20)
     proof = secp.rangeproof_sign(
-        nonce, value, commit, vbf, claimed_asset + abf, spk, gen, **proof_shape
+        nonce,
+        value if claimed_value is None else claimed_value,
+        commit,
+        vbf,
+        claimed_asset + abf,
+        spk,
+        gen,
+        **proof_shape,
     )
     out = TxOut(
         script_pubkey=spk,
@@ -269,6 +278,117 @@ def test_explicit_asset_with_blinded_value_is_not_unblinded_as_in_lwk() -> None:
     assert out.asset is not None and out.is_blinded
     with pytest.raises(UnblindError, match="not confidential"):
         unblind_output(out, receiver)
+
+
+def test_a_proof_hiding_another_value_than_the_commitment_is_refused() -> None:
+    """The library signs a proof for a value its commitment does not hold; the proof opens
+    (to the claimed value), and only the check that the secrets open the commitment refuses
+    it. (The asset side: test_synthetic_roundtrip_and_lying_message.)"""
+    receiver, asset = os.urandom(32), os.urandom(32)
+    out, _, _ = make_output(
+        asset=asset,
+        claimed_asset=asset,
+        value=1_000,
+        claimed_value=5_000,
+        explicit_asset=False,
+        receiver=receiver,
+    )
+    assert opened(out, receiver)[0] == 5_000
+    with pytest.raises(UnblindError, match="does not rewind"):
+        unblind_output(out, receiver)
+
+
+def negated(point: bytes) -> bytes:
+    """The same x, the other y: still a valid encoding of a point (-P)."""
+    return bytes([point[0] ^ 1]) + point[1:]
+
+
+def test_swapped_or_negated_commitments_and_nonces_are_refused() -> None:
+    """Valid points that are not the output's: each changes the random stream's seed or the
+    commitments the secrets must open."""
+    out, key = some_blinded_output()
+    other = next(o[2] for o in wallet_outputs() if o[2].is_blinded and o[2] != out)
+    tampered = [
+        attrs.evolve(out, nonce_commitment=other.nonce_commitment),
+        attrs.evolve(out, nonce_commitment=negated(out.nonce_commitment)),
+        attrs.evolve(out, value_commitment=other.value_commitment),
+        attrs.evolve(out, value_commitment=negated(out.value_commitment)),
+        attrs.evolve(out, asset_commitment=negated(out.asset_commitment)),
+    ]
+    for bad in tampered:
+        with pytest.raises(UnblindError):
+            unblind_output(bad, key)
+    assert isinstance(unblind_output(out, key), TxOutSecrets)
+
+
+def as_transaction(outs: list[TxOut]) -> bytes:
+    """A transaction (one made-up input) carrying these outputs, serialized by embit."""
+    from embit.liquid.transaction import (
+        LTransaction,
+        LTransactionInput,
+        LTransactionOutput,
+        Proof,
+        RangeProof,
+        TxOutWitness,
+    )
+    from embit.script import Script
+
+    tx = LTransaction(
+        vin=[LTransactionInput(os.urandom(32), 0)],
+        vout=[
+            LTransactionOutput(
+                out.asset_commitment,
+                out.value_commitment,
+                Script(out.script_pubkey),
+                out.nonce_commitment,
+                TxOutWitness(Proof(b""), RangeProof(out.range_proof)),
+            )
+            for out in outs
+        ],
+    )
+    raw: bytes = tx.serialize()
+    return raw
+
+
+@pytest.mark.lwk
+def test_secrets_equal_lwk_on_many_synthetic_outputs() -> None:
+    """Values of every magnitude (those of 2^50 units and more go to the library's rewind) and
+    every proof shape, read back from a serialized transaction: ours, LWK's and the signed
+    secrets agree."""
+    lwk = pytest.importorskip("lwk")
+    rng = random.Random(20)
+    cases = [(value, shape) for value, shape, _ in PROOF_SHAPES]
+    cases += [(rng.randrange(2**bits), {}) for bits in range(1, 53)]
+    receiver = os.urandom(32)
+    made = [
+        (
+            value,
+            asset,
+            *make_output(
+                asset=asset,
+                claimed_asset=asset,
+                value=value,
+                explicit_asset=False,
+                receiver=receiver,
+                **shape,
+            ),
+        )
+        for value, shape in cases
+        for asset in [os.urandom(32)]
+    ]
+    raw = as_transaction([out for _, _, out, _, _ in made])
+    ours, theirs = Transaction.from_bytes(raw), lwk.Transaction.from_bytes(raw).outputs()
+    key = lwk.SecretKey.from_bytes(receiver)
+    for vout, (value, asset, _, abf, vbf) in enumerate(made):
+        expected = TxOutSecrets(asset[::-1].hex(), value, abf[::-1].hex(), vbf[::-1].hex())
+        s = theirs[vout].unblind(key)
+        assert ours.unblind(vout, receiver) == expected
+        assert (str(s.asset()), s.value(), str(s.asset_bf()), str(s.value_bf())) == (
+            expected.asset,
+            expected.value,
+            expected.asset_bf,
+            expected.value_bf,
+        )
 
 
 # --- opening proofs without verifying them (lwk_core/_rangeproof.py) ------------------------

@@ -6,8 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ._auth import auth_options
-from ._common import backend_options, connection_flags, network_type, open_backend
+from ._common import backend_options, network_type, open_backend
 from ._output import print_json
 
 if TYPE_CHECKING:
@@ -32,9 +31,7 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
 
 def _broadcast(args: argparse.Namespace) -> int:
     raw = sys.stdin.read() if args.hex == "-" else args.hex
-    with open_backend(
-        args.backend, args.network, args.timeout, auth_options(args), **connection_flags(args)
-    ) as backend:
+    with open_backend(args.backend, args.network, args) as backend:
         txid = backend.broadcast(raw.strip())
     if args.json:
         print_json({"txid": txid})

@@ -18,7 +18,7 @@ from .._errors import InsecureTransport, InvalidArgument
 from .._network import Network
 from .._update import Update
 from .._wollet import Wollet
-from ._auth import add_auth_arguments
+from ._auth import add_auth_arguments, auth_options
 from ._errors import UsageError
 from ._output import progress_bar
 
@@ -28,7 +28,6 @@ __all__ = [
     "Backend",
     "add_connection_flags",
     "backend_options",
-    "connection_flags",
     "network_type",
     "open_backend",
     "open_wallet",
@@ -194,7 +193,7 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def connection_flags(args: argparse.Namespace) -> dict[str, Any]:
+def _connection_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The client options the connection flags give (only those given)."""
     flags = {
         "proxy": args.proxy,
@@ -239,27 +238,23 @@ def open_wallet(args: argparse.Namespace, text: str | None = None) -> Wollet:
     return Wollet(network, descriptor, datadir=args.datadir)
 
 
-def open_backend(
-    urls: Sequence[str],
-    network: Network | None,
-    timeout: float | None = None,
-    auth: dict[str, Any] | None = None,
-    **connection: Any,
-) -> Backend:
+def open_backend(urls: Sequence[str], network: Network | None, args: argparse.Namespace) -> Backend:
     """One client for one URL; a BackendChain (failover in the given order) for several.
 
-    `auth` (the clients' token options, `_auth.auth_options`) goes to every URL, and so does
-    `connection` (`connection_flags`), except the options of one kind of backend: the TLS
-    ones (ca_file, cert_fingerprint) go to ssl:// and https:// URLs only, validate_domain to
-    ssl:// ones, headers to http:// and https:// ones.
+    Every command opens its backends here, so each one honours every flag: the timeout, the
+    clients' token options (`_auth.auth_options`) and the connection flags (`_connection_flags`)
+    go to every URL, except the options of one kind of backend: the TLS ones (ca_file,
+    cert_fingerprint) go to ssl:// and https:// URLs only, validate_domain to ssl:// ones,
+    headers to http:// and https:// ones.
     """
     if not urls:
         raise UsageError("no backend: give --backend URL (repeat it for failover)")
+    connection = _connection_flags(args)
     for name, (wants, refusal) in _FOR_SOME.items():
         if name in connection and not any(map(wants, urls)):
             raise UsageError(refusal)
-    options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-    options.update(auth or {})
+    options: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
+    options.update(auth_options(args))
     clients = []
     for url in urls:
         given = {k: v for k, v in connection.items() if k not in _FOR_SOME or _FOR_SOME[k][0](url)}

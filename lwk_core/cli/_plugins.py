@@ -6,10 +6,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..plugin.manager import list_plugins
-from ._auth import add_auth_arguments, auth_options
+from ._auth import add_auth_arguments
 from ._common import (
     add_connection_flags,
-    connection_flags,
     network_type,
     open_backend,
     positive_float,
@@ -61,9 +60,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _tip(args: argparse.Namespace) -> int:
-    with open_backend(
-        args.urls, args.network, args.timeout, auth_options(args), **connection_flags(args)
-    ) as backend:
+    with open_backend(args.urls, args.network, args) as backend:
         tip = backend.tip()
     if args.json:
         print_json(tip_json(tip))

@@ -8,10 +8,8 @@ from typing import TYPE_CHECKING
 
 from .._errors import LwkError
 from .._wollet import Wollet
-from ._auth import auth_options
 from ._common import (
     backend_options,
-    connection_flags,
     open_backend,
     open_wallet,
     sync_wallet,
@@ -82,13 +80,7 @@ def _synced(args: argparse.Namespace, *, offline_ok: bool = False) -> Wollet:
     wollet = open_wallet(args)
     try:
         if args.backend:
-            with open_backend(
-                args.backend,
-                wollet.network,
-                args.timeout,
-                auth_options(args),
-                **connection_flags(args),
-            ) as backend:
+            with open_backend(args.backend, wollet.network, args) as backend:
                 sync_wallet(backend, wollet, args.gap_limit)
         elif wollet.tip() is None and not offline_ok:
             raise LwkError(
@@ -115,9 +107,7 @@ def _sync(args: argparse.Namespace) -> int:
     wollet = open_wallet(args)
     with (
         wollet,
-        open_backend(
-            args.backend, wollet.network, args.timeout, auth_options(args), **connection_flags(args)
-        ) as backend,
+        open_backend(args.backend, wollet.network, args) as backend,
     ):
         update = sync_wallet(backend, wollet, args.gap_limit)
         new = 0 if update is None else len(update.new_txs)

@@ -19,10 +19,8 @@ from .._events import (
 )
 from .._monitor import Monitor
 from .._wollet import Wollet
-from ._auth import auth_options
 from ._common import (
     backend_options,
-    connection_flags,
     open_backend,
     open_wallet,
     positive_float,
@@ -104,9 +102,7 @@ def _watch(args: argparse.Namespace) -> int:
     wollet = open_wallet(args)
     with (
         wollet,
-        open_backend(
-            args.backend, wollet.network, args.timeout, auth_options(args), **connection_flags(args)
-        ) as backend,
+        open_backend(args.backend, wollet.network, args) as backend,
     ):
         sync_wallet(backend, wollet, args.gap_limit)
         tip = wollet.tip()
@@ -139,7 +135,7 @@ def _watch_many(args: argparse.Namespace) -> int:
     dwids = {id(w): w.dwid() for w in wollets}  # computed once: an EC derivation each
     networks = {w.network for w in wollets}
     network = wollets[0].network if len(networks) == 1 else None
-    with open_backend(args.backend, network, args.timeout, auth_options(args)) as backend:
+    with open_backend(args.backend, network, args) as backend:
         if not args.json:
             print(f"watching   {len(wollets)} wallets (Ctrl-C to stop)", flush=True)
         monitor = Monitor(backend, wollets, gap_limit=args.gap_limit, interval=args.interval)

@@ -144,3 +144,29 @@ def test_watch_descriptors_refuses_an_empty_file(lwk: Run, rt: Regtest, tmp_path
     path.write_text("# nothing\n\n")
     result = lwk("watch", "--descriptors", str(path), "--backend", rt.electrum_url)
     assert result.code != 0 and "lists no descriptor" in result.err
+
+
+@pytest.mark.timeout(60)
+def test_watch_descriptors_honours_the_connection_flags(
+    lwk: Run, rt: Regtest, wallets: list[tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    """--pin (like --proxy and --ca-file) reaches the monitor's backend: the server's
+    self-signed certificate is accepted only through the pin. The flags were once dropped on
+    this path, and the monitor then retried a refused TLS handshake forever (the timeout)."""
+    result = lwk(
+        "watch",
+        "--descriptors",
+        str(descriptors_file(tmp_path, wallets)),
+        "--network",
+        "regtest",
+        "--backend",
+        rt.electrum_ssl_url,
+        "--no-validate-domain",
+        "--pin",
+        rt.cert_fingerprint,
+        "--max-events",
+        "1",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["event"] == "new_tip"

@@ -76,13 +76,13 @@ class AsyncElectrumConnection(ConnectionBase):
         return result
 
     async def subscribe_scripthashes(
-        self, scripthashes: Sequence[str], then: Sequence[Call] = ()
-    ) -> tuple[list[str | None], list[Any]]:
+        self, scripthashes: Sequence[str], then: Sequence[Call] = (), used: Sequence[str] = ()
+    ) -> tuple[list[str | None], list[Any], dict[str, Any]]:
         """See `ElectrumProtocol.subscribe`."""
         if not scripthashes and not then:
-            return [], []
-        result: tuple[list[str | None], list[Any]] = await self._run(
-            self.protocol.subscribe(scripthashes, then)
+            return [], [], {}
+        result: tuple[list[str | None], list[Any], dict[str, Any]] = await self._run(
+            self.protocol.subscribe(scripthashes, then, used)
         )
         return result
 

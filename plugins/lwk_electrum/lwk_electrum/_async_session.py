@@ -57,7 +57,7 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
 
     async def _perform(self, op: BackendOp) -> Any:
         if isinstance(op, Subscribe):
-            return await self.rpc.subscribe_scripthashes(op.scripthashes, op.then)
+            return await self.rpc.subscribe_scripthashes(op.scripthashes, op.then, op.used)
         if isinstance(op, Refresh):
             return await self.rpc.refresh()
         return await self.rpc.batch(op.calls)

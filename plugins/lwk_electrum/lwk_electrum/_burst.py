@@ -2,9 +2,11 @@
 
 Chunks of `batch_size` request lines are sent while at most `WINDOW` chunks are unanswered:
 one round trip for most batches, and a bounded amount of unread data either way. Replies are
-matched by id in any order. Each chunk must be answered within `timeout`, counted from when
-it was sent and the chunk before it answered (a server answering in order works on it from
-then on): the deadlines are data the driver reads, given the times it passes in.
+matched by id in any order. A reply may bring follow-up requests (`OnReply`), appended to
+the burst and sent at once: requests that depend on a reply cost no exchange of their own.
+Each chunk must be answered within `timeout`, counted from when it was sent and the chunk
+before it answered (a server answering in order works on it from then on): the deadlines
+are data the driver reads, given the times it passes in.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class Chunk:
     in_flight: int
 
 
-OnReply = Callable[[int, Any], None]
-"""Called with (position, reply) as each reply is read, before later messages are handled."""
+OnReply = Callable[[int, Any], "Sequence[Call] | None"]
+"""Called with (position, reply) as each reply is read, before later messages are handled;
+the calls it returns are appended to the burst (their replies follow the others')."""
 
 
 class Burst:
@@ -56,7 +59,7 @@ class Burst:
         authorization: str | None = None,
         on_reply: OnReply | None = None,
     ) -> None:
-        self.calls = calls
+        self.calls = list(calls)
         self._authorization = authorization
         self._on_reply = on_reply
         self._ids = ids
@@ -113,10 +116,17 @@ class Burst:
             self.replies[index] = msg["result"]
         else:
             raise BackendProtocolError("reply has neither result nor error", backend=self._backend)
-        if self._on_reply is not None:
-            self._on_reply(index, self.replies[index])
+        if self._on_reply is not None and (more := self._on_reply(index, self.replies[index])):
+            self._append(more)
         while not self.done and self.replies[self._next] is not _MISSING:
             self._next += 1
+
+    def _append(self, calls: Sequence[Call]) -> None:
+        """Follow-up requests: sent with the next chunks; their reply clock starts anew (they
+        go out only now, after a reply showed the server answering)."""
+        self.calls.extend(calls)
+        self.replies.extend([_MISSING] * len(calls))
+        self._armed = -1
 
 
 def raise_first_error(replies: Sequence[Any]) -> None:

@@ -80,13 +80,13 @@ class ElectrumConnection(ConnectionBase):
         return result
 
     def subscribe_scripthashes(
-        self, scripthashes: Sequence[str], then: Sequence[Call] = ()
-    ) -> tuple[list[str | None], list[Any]]:
+        self, scripthashes: Sequence[str], then: Sequence[Call] = (), used: Sequence[str] = ()
+    ) -> tuple[list[str | None], list[Any], dict[str, Any]]:
         """See `ElectrumProtocol.subscribe`."""
         if not scripthashes and not then:
-            return [], []
-        result: tuple[list[str | None], list[Any]] = self._run(
-            self.protocol.subscribe(scripthashes, then)
+            return [], [], {}
+        result: tuple[list[str | None], list[Any], dict[str, Any]] = self._run(
+            self.protocol.subscribe(scripthashes, then, used)
         )
         return result
 

@@ -32,11 +32,13 @@ class Batch:
 
 @attrs.frozen
 class Subscribe:
-    """Subscribe scripts, then the `then` calls in the same burst; the result is
-    (statuses, results of `then`), as `subscribe_scripthashes` answers."""
+    """Subscribe scripts, then the `then` calls in the same burst, and the history of each
+    of `used` that has one as its status comes; the result is (statuses, results of `then`,
+    raw histories by script hash), as `subscribe_scripthashes` answers."""
 
     scripthashes: Sequence[str]
     then: Sequence[Call] = ()
+    used: Sequence[str] = ()
 
 
 @attrs.frozen

@@ -33,7 +33,13 @@ from ._errors import ElectrumError
 from ._framing import Call, LineReader
 from ._headers import parse_tip
 from ._plan import Plan
-from ._subscriptions import HEADERS_SUBSCRIBE, SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
+from ._subscriptions import (
+    GET_HISTORY,
+    HEADERS_SUBSCRIBE,
+    SCRIPTHASH_SUBSCRIBE,
+    UNKNOWN,
+    Subscriptions,
+)
 
 __all__ = [
     "CLIENT_NAME",
@@ -213,16 +219,30 @@ class ElectrumProtocol:
         raise_first_error(replies)
         return replies
 
-    def subscribe(self, scripthashes: Sequence[str], then: Sequence[Call] = ()) -> IOPlan:
+    def subscribe(
+        self, scripthashes: Sequence[str], then: Sequence[Call] = (), used: Sequence[str] = ()
+    ) -> IOPlan:
         """Subscribe (again): each script's current status hash (None: no history; UNKNOWN:
-        the server refused to subscribe it, see `Subscriptions`), and the results of the
-        `then` calls, sent in the same burst; the first error reply to those is raised."""
+        the server refused to subscribe it, see `Subscriptions`), the results of the `then`
+        calls, sent in the same burst (the first error reply to those is raised), and the
+        raw histories of those of `used` whose status is not None (or refused), each asked
+        as soon as its status is read: in the same exchange, and only for scripts with a
+        history (an unused script costs its subscription alone)."""
         subs = self.subscriptions
         calls = [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripthashes] + list(then)
+        wanted = set(used)
+        followed: list[str] = []  # scripts whose history was appended, in that order
 
-        def answered(i: int, reply: Any) -> None:
-            if i < len(scripthashes):
-                subs.answered(scripthashes[i], reply)
+        def answered(i: int, reply: Any) -> list[Call] | None:
+            if i >= len(scripthashes):
+                return None
+            sh = scripthashes[i]
+            subs.answered(sh, reply)
+            if reply is None or sh not in wanted:
+                return None
+            wanted.discard(sh)
+            followed.append(sh)
+            return [(GET_HISTORY, [sh])]
 
         new = subs.begin(scripthashes)
         try:
@@ -233,9 +253,10 @@ class ElectrumProtocol:
         statuses = [
             UNKNOWN if isinstance(r, ElectrumError) else r for r in replies[: len(scripthashes)]
         ]
-        then_replies = replies[len(scripthashes) :]
-        raise_first_error(then_replies)
-        return statuses, then_replies
+        then_replies = replies[len(scripthashes) : len(calls)]
+        histories = dict(zip(followed, replies[len(calls) :], strict=True))
+        raise_first_error(then_replies + list(histories.values()))
+        return statuses, then_replies, histories
 
     def tip(self, min_height: int) -> IOPlan:
         """The current tip: asked (subscribing to new blocks) when `Subscriptions.tip_wanted`,

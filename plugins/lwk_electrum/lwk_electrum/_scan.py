@@ -6,8 +6,10 @@ the others' statuses are current (answered or pushed since it connected, see
 `Subscriptions`). A script whose status equals the one cached with its history is answered
 from the cache, so a rescan where nothing changed sends no request at all, and after a
 change only the changed scripts' histories are asked. A script never scanned by this client
-has its history asked in the same burst as its subscription (one round trip on a first
-scan, not two). Status notifications pushed by the server evict entries early.
+has its history asked in the same exchange as its subscription, as soon as its status is
+read, and only if the status shows a history: a first scan sends a subscription per script
+and a get_history per used script, and the unused ones (the gap) cost nothing more. Status
+notifications pushed by the server evict entries early.
 
 A script the server does not let the connection subscribe (its cap, see `Subscriptions`)
 has no status and no push: its history is asked on every scan, in the same burst as the
@@ -20,7 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from lwk_core.plugin import (
     BackendProtocolError,
@@ -30,13 +32,12 @@ from lwk_core.plugin import (
 )
 
 from ._plan import BackendOp, Batch, Plan, Refresh, Subscribe
-from ._subscriptions import SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
+from ._subscriptions import GET_HISTORY, SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 
 __all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts"]
 
 log = logging.getLogger("lwk_electrum")
 
-GET_HISTORY: Final = "blockchain.scripthash.get_history"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 History = tuple[HistoryEntry, ...]
 
@@ -123,18 +124,17 @@ def scan_scripts(
 
 
 def _subscribe(cache: ScriptCache, scripthashes: list[str], ungranted: list[str]) -> ScanPlan:
-    """Each script's status (UNKNOWN if refused), and the raw histories of the scripts this
-    client never scanned and of the `ungranted` (no subscription): asked in the same burst
-    as the subscriptions (one round trip, not two); an unused one costs a request
-    answering []."""
-    fetch = [sh for sh in scripthashes if not cache.scanned(sh)] + ungranted
-    fetch = list(dict.fromkeys(fetch))
-    calls = [(GET_HISTORY, [sh]) for sh in fetch]
-    if scripthashes:
-        statuses, prefetched = yield Subscribe(scripthashes, calls)
-    else:
-        statuses, prefetched = [], ((yield Batch(calls)) if calls else [])
-    return statuses, dict(zip(fetch, prefetched, strict=True))
+    """Each script's status (UNKNOWN if refused), and the raw histories of the `ungranted`
+    (no subscription: asked in the same burst) and of the scripts this client never scanned
+    whose status shows a history (asked as each status is read, in the same exchange: an
+    unused script costs its subscription alone)."""
+    fresh = [sh for sh in scripthashes if not cache.scanned(sh)]
+    calls = [(GET_HISTORY, [sh]) for sh in ungranted]
+    if not scripthashes:
+        replies = (yield Batch(calls)) if calls else []
+        return [], dict(zip(ungranted, replies, strict=True))
+    statuses, replies, histories = yield Subscribe(scripthashes, calls, fresh)
+    return statuses, {**dict(zip(ungranted, replies, strict=True)), **histories}
 
 
 def _cached(cache: ScriptCache, scripthash: str, status: Any) -> History | None:

@@ -89,7 +89,7 @@ class ElectrumSession(SessionState[ElectrumConnection]):
 
     def _perform(self, op: BackendOp) -> Any:
         if isinstance(op, Subscribe):
-            return self.rpc.subscribe_scripthashes(op.scripthashes, op.then)
+            return self.rpc.subscribe_scripthashes(op.scripthashes, op.then, op.used)
         if isinstance(op, Refresh):
             return self.rpc.refresh()
         return self.rpc.batch(op.calls)

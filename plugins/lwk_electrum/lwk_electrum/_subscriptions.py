@@ -35,6 +35,7 @@ from ._framing import Call
 from ._headers import parse_tip
 
 __all__ = [
+    "GET_HISTORY",
     "HEADERS_SUBSCRIBE",
     "SCRIPTHASH_SUBSCRIBE",
     "TIP_MAX_AGE",
@@ -50,6 +51,7 @@ Listener = Callable[[str, list[Any]], None]
 """Called with (method, params) for each notification, by the call that read it."""
 
 SCRIPTHASH_SUBSCRIBE: Final = "blockchain.scripthash.subscribe"
+GET_HISTORY: Final = "blockchain.scripthash.get_history"
 HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
 TIP_MAX_AGE: Final = 30.0  # seconds a tip answered or pushed is used without asking again
 _PENDING: Final = ""  # the status of a script whose subscription is not answered yet

@@ -208,7 +208,7 @@ def _line(*messages: dict[str, Any]) -> bytes:
 def test_a_subscription_that_fails_or_is_cancelled_is_undone() -> None:
     proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
     server = ScriptedServer(proto, lambda method, params: {"result": None})
-    assert server.run(proto.subscribe([SH])) == ([None], [])
+    assert server.run(proto.subscribe([SH])) == ([None], [], {})
     for silence in (BackendTimeout("silence", backend=NAME), asyncio.CancelledError()):
         silent = ScriptedServer(proto, lambda method, params: None, silence)
         with pytest.raises(type(silence)):
@@ -281,11 +281,11 @@ def test_scan_plan_asks_histories_once_and_answers_current_statuses_without_aski
 
     first = scan_scripts(cache, subs, [script], backend=NAME)
     assert next(first) == Refresh()  # the pushes so far are handled first
-    assert first.send(None) == Subscribe([sh], [("blockchain.scripthash.get_history", [sh])])
+    assert first.send(None) == Subscribe([sh], [], [sh])  # its history if it has one
     subs.begin([sh])
     subs.answered(sh, known)  # what the connection does with the reply
     with pytest.raises(StopIteration) as done:
-        first.send(([known], [raw]))  # one round trip: statuses and histories together
+        first.send(([known], [], {sh: raw}))  # one exchange: statuses, then the histories
     assert done.value.value == expected
 
     # Subscribed on the live connection: its status is current, nothing is asked.
@@ -313,9 +313,9 @@ def test_scan_plan_asks_histories_once_and_answers_current_statuses_without_aski
     assert subs.status(sh) is UNKNOWN
     resumed = scan_scripts(cache, subs, [script], backend=NAME)
     next(resumed)
-    assert resumed.send(None) == Subscribe([sh], [])
+    assert resumed.send(None) == Subscribe([sh], [], [])
     with pytest.raises(StopIteration) as done:
-        resumed.send(([status((TXID_A, 5), (TXID_B, 7))], []))
+        resumed.send(([status((TXID_A, 5), (TXID_B, 7))], [], {}))
     assert done.value.value == [[HistoryEntry(TXID_A, 5), HistoryEntry(TXID_B, 7)]]
 
 
@@ -343,11 +343,38 @@ def test_a_push_read_after_a_subscription_reply_wins_over_it(plan: str) -> None:
 
     server = ScriptedServer(proto, answer)
     if plan == "subscribe":
-        assert server.run(proto.subscribe([SH, other])) == ([old, None], [])
+        assert server.run(proto.subscribe([SH, other])) == ([old, None], [], {})
     else:
         server.run(proto.handshake())
     assert proto.subscriptions.status(SH) == new
     assert proto.subscriptions.status(other) is None
+
+
+def test_histories_follow_the_statuses_that_show_one_in_the_same_exchange() -> None:
+    """Scripts subscribed with their histories wanted: a history is asked only for a status
+    other than null (or a refused subscription: no status to tell), once each, after all the
+    subscriptions were written and before the exchange returns."""
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=2, max_line=1 << 20)
+    used, unused, refused, unwanted = "a1" * 32, "b2" * 32, "c3" * 32, "d4" * 32
+    known = status((TXID_A, 5))
+    raw = [{"tx_hash": TXID_A, "height": 5}]
+    statuses = {used: {"result": known}, unused: {"result": None}, unwanted: {"result": known}}
+
+    def answer(method: str, params: list[Any]) -> Any:
+        if method == SCRIPTHASH_SUBSCRIBE:
+            return statuses.get(params[0], {"error": {"code": 1, "message": "limit"}})
+        return {"result": raw if params == [used] else []}
+
+    server = ScriptedServer(proto, answer)
+    scripts = [used, unused, refused, unwanted]
+    got = server.run(proto.subscribe(scripts, [], [used, unused, refused, used]))
+    assert got == ([known, None, UNKNOWN, known], [], {used: raw, refused: []})
+    get = "blockchain.scripthash.get_history"
+    assert server.asked == [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripts] + [
+        (get, [used]),
+        (get, [refused]),
+    ]
+    assert proto.requests == {SCRIPTHASH_SUBSCRIBE: 4, get: 2}
 
 
 # -- a server's subscription cap -----------------------------------------------------------
@@ -388,10 +415,10 @@ def test_the_scan_asks_ungranted_scripts_histories_in_the_subscriptions_burst() 
         next(plan)
         first = plan.send(None)
         if shs[0] not in subs.scripthashes:
-            assert first == Subscribe([shs[0]], [(get, [sh]) for sh in shs])
+            assert first == Subscribe([shs[0]], [(get, [sh]) for sh in shs[1:]], [shs[0]])
             subs.begin([shs[0]])
             subs.answered(shs[0], status((TXID_A, 5)))
-            reply: Any = ([status((TXID_A, 5))], [raw, raw, []])
+            reply: Any = ([status((TXID_A, 5))], [raw, []], {shs[0]: raw})
         else:
             assert first == Batch([(get, [shs[1]]), (get, [shs[2]])])
             reply = [raw, []]
@@ -407,10 +434,10 @@ def test_a_refused_subscription_is_answered_by_its_history() -> None:
     cache.mark_scanned([sh])  # scanned before: its history is not prefetched
     plan = scan_scripts(cache, subs, [script], backend=NAME)
     next(plan)
-    assert plan.send(None) == Subscribe([sh], [])
+    assert plan.send(None) == Subscribe([sh], [], [])
     subs.begin([sh])
     subs.answered(sh, REFUSED)
-    assert plan.send(([UNKNOWN], [])) == Batch([("blockchain.scripthash.get_history", [sh])])
+    assert plan.send(([UNKNOWN], [], {})) == Batch([("blockchain.scripthash.get_history", [sh])])
     with pytest.raises(StopIteration) as done:
         plan.send([[{"tx_hash": TXID_B, "height": 0}]])
     assert done.value.value == [[HistoryEntry(TXID_B, None)]]

@@ -115,20 +115,22 @@ def test_unchanged_rescan_sends_no_request(
     assert sync(client, wollet) is not None
     first = requests(rt) - before
     # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
-    # client: its subscribe and get_history in one burst. The 3 transactions, their proofs
-    # (SPV), no header (the tip block's comes with the tip); before the scan, the genesis.
+    # client: its subscription, and the history of the 3 used ones (0, 3, 25). The 3
+    # transactions, their proofs (SPV), no header (the tip block's comes with the tip);
+    # before the scan, the server's genesis.
     assert first == {
         "server.version": 1,
         "server.features": 1,
         "blockchain.headers.subscribe": 1,
         "blockchain.scripthash.subscribe": 80,
-        "blockchain.scripthash.get_history": 80,
+        "blockchain.scripthash.get_history": 3,
         "blockchain.transaction.get": 3,
         "blockchain.transaction.get_merkle": 3,
     }
     # version, features, tip, three scan rounds (both chains' first 20 scripts, then
-    # external 20-39, then 40-59) of one round trip each, the transactions, the proofs
-    assert trips.count == 8
+    # external 20-39, then 40-59): the subscriptions, and the histories of the used ones
+    # once their statuses came (the first two rounds); the transactions; the proofs
+    assert trips.count == 3 + 2 + 2 + 1 + 1 + 1
 
     # Nothing new: the tip is the one the subscription keeps, every status is current (the
     # server pushes changes to subscribed scripts): no request at all.
@@ -175,15 +177,55 @@ def test_requests_are_pipelined(
     sync(client, wollet)
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
-    # version, features (the genesis), tip, subscribes with histories, txs, the header of
-    # the first block (the second is the tip), the proofs of the 10 confirmed (two blocks
-    # of 5; SPV); in round trips:
-    # version, features, tip, 2 scan rounds (both chains' first 20 scripts, then external
-    # 20-39), txs, header, proofs = 8.
-    assert sent == 1 + 1 + 1 + 60 + 60 + 12 + 1 + 10
-    assert trips.count == 8
+    # version, features (the genesis), tip, subscribes, the histories of the 12 used
+    # scripts, txs, the header of the first block (the second is the tip), the proofs of
+    # the 10 confirmed (two blocks of 5; SPV); in round trips: version, features, tip, 2
+    # scan rounds (both chains' first 20 scripts, then the 12 used ones' histories;
+    # external 20-39), txs, header, proofs = 9.
+    assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1 + 10
+    assert trips.count == 9
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
+
+
+def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_histories(
+    rt: Regtest, round_trips: Callable[[ElectrumConnection], RoundTrips]
+) -> None:
+    """External 0-44 paid once each, 15 payments a block. LWK's rule scans external 0-79
+    (0-19 and 20-39 used at every index, 40-59 in part, 60-79 not at all) and internal
+    0-19: 100 scripts, as LWK's client on the same server asks them."""
+    wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("dense first scan"))
+    rt.fund_wallet(str(wollet.descriptor), 45, n_addresses=45, txs_per_block=15)
+    client = tcp(rt)
+    trips = round_trips(client.connection.rpc)
+    before = requests(rt)
+    sync(client, wollet)
+    # each script subscribed once, a history per used script, each transaction, the
+    # headers of the two blocks below the tip in one range (the tip's comes with it), a
+    # proof of each confirmation (SPV)
+    assert requests(rt) - before == {
+        "server.version": 1,
+        "server.features": 1,
+        "blockchain.headers.subscribe": 1,
+        "blockchain.scripthash.subscribe": 100,
+        "blockchain.scripthash.get_history": 45,
+        "blockchain.transaction.get": 45,
+        "blockchain.block.headers": 1,
+        "blockchain.transaction.get_merkle": 45,
+    }
+    # version, features; three scan rounds where LWK takes four: both chains' first batch
+    # (then the 20 used ones' histories), external 20-59 (two batches after one used at
+    # every index; then 25 histories), external 60-79; the tip, transactions, headers, proofs
+    assert trips.count == 2 + (2 + 2 + 1) + 4
+    assert len(wollet.transactions()) == 45
+
+    theirs = lwk.Wollet(
+        lwk.Network.regtest_default(), lwk.WolletDescriptor(str(wollet.descriptor)), None
+    )
+    before = requests(rt)
+    theirs.apply_update(lwk.ElectrumClient.from_url(rt.electrum_url).full_scan(theirs))
+    assert (requests(rt) - before)["blockchain.scripthash.get_history"] == 100
+    assert our_view(wollet) == lwk_view(theirs)
 
 
 # -- the tip ---------------------------------------------------------------------------------

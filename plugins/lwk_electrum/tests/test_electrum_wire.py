@@ -244,7 +244,7 @@ def test_notifications_between_replies_reach_listeners(fake: FakeElectrum) -> No
     fake.handlers["blockchain.scripthash.subscribe"] = subscribe
     c = client(fake)
     rpc(c).add_listener(lambda method, params: seen.append((method, params)))
-    assert rpc(c).subscribe_scripthashes([SH]) == ([None], [])
+    assert rpc(c).subscribe_scripthashes([SH]) == ([None], [], {})
     assert seen == [
         ("blockchain.scripthash.subscribe", [SH, STATUS]),
         ("blockchain.headers.subscribe", [tip_at(7)]),
@@ -400,7 +400,7 @@ def test_reconnect_restores_subscriptions(fake: FakeElectrum) -> None:
     c = client(fake)
     seen: list[list[Any]] = []
     rpc(c).add_listener(lambda method, params: seen.append(params))
-    assert rpc(c).subscribe_scripthashes(list(statuses)) == ([STATUS, None], [])
+    assert rpc(c).subscribe_scripthashes(list(statuses)) == ([STATUS, None], [], {})
     assert rpc(c).tip().height == 1
     fake.drop_all()
     statuses[SH] = "11" * 32  # changed while we were away

@@ -1,0 +1,37 @@
+"""The unblinding benchmark (python -m benchmarks._unblind) end to end on a few fixture
+outputs: it runs, ours, LWK's and the pool's secrets agree (it fails otherwise), and every
+case is reported (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.lwk
+def test_the_unblinding_benchmark_runs_on_a_few_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "unblind.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks._unblind", "--limit", "4", "--outputs", "10",
+         "--runs", "1", "--chunk", "3", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ours/LWK (CPU)" in done.stdout
+    result = json.loads(out.read_text())
+    assert result["outputs"] == 4
+    assert list(result["per_output"]) == [
+        "ours",
+        "LWK (lwk wheel)",
+        "library rewind",
+        "part: ECDH nonce",
+        "part: random stream",
+        "part: commitment checks",
+    ]
+    assert result["pool"] == {"jobs": 10, "threads": 2, "chunk": 3}
