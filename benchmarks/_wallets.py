@@ -6,12 +6,13 @@ import hashlib
 
 import attrs
 import lwk
+from lwk_regtest import Regtest
 
 from lwk_core import Chain, Network, WolletDescriptor
 
 from ._server import ServerProcess
 
-__all__ = ["BenchWallet", "build_wallet"]
+__all__ = ["BenchWallet", "build_wallet", "fund_wallet"]
 
 TXS_PER_BLOCK = 10
 MEMPOOL_TXS = 3  # left unconfirmed, as a live wallet has
@@ -45,15 +46,20 @@ class BenchWallet:
 
 def build_wallet(server: ServerProcess, size: int) -> BenchWallet:
     """`size` blinded payments over size/4 addresses: all but 3 confirmed, 10 per block."""
+    return fund_wallet(server.rt, size)
+
+
+def fund_wallet(rt: Regtest, size: int) -> BenchWallet:
+    """`build_wallet` on any chain (e.g. an in-process one with block signers)."""
     if size < 1:
         raise ValueError("a benchmark wallet needs at least one transaction")
     descriptor = _descriptor(size)
     n_addresses = max(1, size // ADDRESS_SPREAD)
     mempool = MEMPOOL_TXS if size > 2 * MEMPOOL_TXS else 0
     options = {"n_addresses": n_addresses, "txs_per_block": TXS_PER_BLOCK, "sats": _SATS}
-    server.rt.fund_wallet(descriptor, size - mempool, **options)
-    server.rt.mine(1)
+    rt.fund_wallet(descriptor, size - mempool, **options)
+    rt.mine(1)
     if mempool:
         options = {"n_addresses": n_addresses, "txs_per_block": mempool + 1, "sats": _MEMPOOL_SATS}
-        server.rt.fund_wallet(descriptor, mempool, **options)
+        rt.fund_wallet(descriptor, mempool, **options)
     return BenchWallet(size, descriptor, n_addresses, n_addresses)

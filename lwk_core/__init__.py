@@ -59,7 +59,7 @@ from ._sqlite_store import SqliteStore
 from ._store import FileStore
 from ._store_protocol import Store, WalletStore, migrate_wallet
 from ._transaction import Issuance, Transaction, TxIn, TxOut
-from ._types import HistoryEntry, OutPoint, Progress, Tip, TxOutSecrets
+from ._types import HistoryEntry, MerkleProof, OutPoint, Progress, Tip, TxOutSecrets
 from ._update import Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
 from .plugin.manager import PluginInfo, list_plugins
@@ -99,6 +99,7 @@ __all__ = [
     "InvalidArgument",
     "Issuance",
     "LwkError",
+    "MerkleProof",
     "Monitor",
     "Network",
     "NetworkMismatch",

@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
-__all__ = ["AsyncBackend", "AsyncDescriptorScanner"]
+__all__ = ["AsyncBackend", "AsyncDescriptorScanner", "AsyncMerkleProver"]
 
 
 class AsyncBackend(Protocol):
@@ -66,8 +66,8 @@ class AsyncBackend(Protocol):
         """The raw transactions `txids` (display hex), in order."""
         ...
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height of the best chain."""
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of the best chain's block at each height."""
         ...
 
     async def broadcast(self, tx: bytes) -> str:
@@ -87,4 +87,12 @@ class AsyncDescriptorScanner(Protocol):
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request (see DescriptorScanner)."""
+        ...
+
+
+class AsyncMerkleProver(Protocol):
+    """Optional: an async backend offering SPV (see MerkleProver)."""
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), in order (see MerkleProver)."""
         ...

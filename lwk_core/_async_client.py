@@ -18,7 +18,7 @@ from ._errors import PluginError
 from ._network import Network
 from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._transaction import Transaction
-from ._types import HistoryEntry, Progress, Tip
+from ._types import HistoryEntry, MerkleProof, Progress, Tip
 from ._update import Update
 
 if TYPE_CHECKING:
@@ -161,10 +161,19 @@ class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):
     async def get_tx(self, txid: str) -> Transaction:
         return (await self.get_txs([txid]))[0]
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw headers at `heights`, as the server answered them (a scan checks them)."""
         if not heights:
             return {}
-        return cast(dict[int, int], await self._call("lwk_block_timestamps", heights=list(heights)))
+        answer = await self._call("lwk_block_headers", heights=list(heights))
+        return cast(dict[int, bytes], answer)
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height) (see `Client.merkle_proofs`)."""
+        if not confirmed:
+            return []
+        asked = [(txid, height) for txid, height in confirmed]
+        return cast(list[MerkleProof], await self._call("lwk_merkle_proofs", confirmed=asked))
 
     async def broadcast(self, tx: Transaction | bytes | str) -> str:
         """Broadcast a transaction (object, raw bytes or hex) and return its txid (see
@@ -175,7 +184,7 @@ class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):
 
     async def close(self) -> None:
         """Release the backend's sockets and tasks; a later call may connect again."""
-        self._genesis = None  # a later call may reach another server under the same name
+        self._forget()
         for answer in self._hook_optional("lwk_close"):
             if inspect.isawaitable(answer):
                 await answer
@@ -214,6 +223,7 @@ class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):
             progress=progress,
             tx_cache=tx_cache,
             limits=limits,
+            verification=self._verification(),
         )
         return proven(update, genesis)
 

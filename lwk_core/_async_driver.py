@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._proofs import Verification
 from ._requests import GetTransactions, Request, Unblind
 from ._scan import DEFAULT_LIMITS, Progress, ScanLimits, Steps
 from ._sync import call_for, checked_txs, wallet_steps
@@ -124,6 +125,7 @@ async def scan_async(
     progress: Progress | None = None,
     tx_cache: MutableMapping[str, Transaction] | None = None,
     limits: ScanLimits = DEFAULT_LIMITS,
+    verification: Verification | None = None,
 ) -> Update | None:
     """Scan `wollet` through `client`; None when nothing at all changed.
 
@@ -139,6 +141,7 @@ async def scan_async(
         progress=progress,
         tx_cache=tx_cache,
         limits=limits,
+        verification=verification,
     )
     fetching = tx_cache.fetching if isinstance(tx_cache, SharedTxs) else None
     return await drive_async(client, steps, fetching)

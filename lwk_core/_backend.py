@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
-__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner"]
+__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner", "MerkleProver"]
 
 
 class Backend(Protocol):
@@ -49,8 +49,9 @@ class Backend(Protocol):
         """The raw transactions `txids` (display hex), in order."""
         ...
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height of the best chain."""
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of the best chain's block at each height (core parses each,
+        checks its height and the block signers' signatures, and takes times from it)."""
         ...
 
     def broadcast(self, tx: bytes) -> str:
@@ -71,4 +72,14 @@ class DescriptorScanner(Protocol):
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request; the server applies the gap
         limit (and scans at least to `to_index`)."""
+        ...
+
+
+class MerkleProver(Protocol):
+    """Optional: a backend offering SPV (`lwk_merkle_proofs`), asked only by clients whose
+    `verify_merkle` is on."""
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height the server's history gave), in order; core
+        checks each against the header at that height."""
         ...

@@ -22,10 +22,11 @@ from ._errors import (
 )
 from ._header import BlockHeader
 from ._network import Network
+from ._proofs import Verification
 from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._sync import get_txs, scan
 from ._transaction import Transaction
-from ._types import HistoryEntry, Progress, Tip
+from ._types import HistoryEntry, MerkleProof, Progress, Tip
 from ._update import Update
 from ._watch import watch_events
 from .plugin.manager import loaded, owner_hook, plugin_named, scheme_owner
@@ -138,6 +139,7 @@ class BackendHandle(Generic[B]):
         name: str,
         plugin: object,
         network: Network | None = None,
+        verify_merkle: bool = False,
     ) -> None:
         self._plugin = plugin_named(plugin) if isinstance(plugin, str) else loaded(plugin)
         self.connection = connection
@@ -147,6 +149,10 @@ class BackendHandle(Generic[B]):
         self._genesis: str | None = None  # the server's block 0, asked once (until close)
         self._signers: Federation | None = _PINNED
         self._verified_header: bytes | None = None  # the last tip header found well signed
+        self.verify_merkle = verify_merkle
+        """SPV: prove each confirmation a scan reports with a Merkle proof against the
+        (signed) header at its height, once per (txid, height) until `close()`."""
+        self._proven: set[tuple[str, int]] = set()  # (txid, height) proven by this client
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -172,6 +178,17 @@ class BackendHandle(Generic[B]):
             raise TypeError("block_signers must be a lwk_core.Federation or None")
         self._signers = signers
         self._verified_header = None
+
+    def _forget(self) -> None:
+        """On close: a later call may reach another server under the same name."""
+        self._genesis = None
+        self._proven.clear()
+
+    def _verification(self) -> Verification:
+        """What this client's scans check: see `block_signers` and `verify_merkle`."""
+        return Verification(
+            signers=lambda: self.block_signers, spv=self.verify_merkle, proven=self._proven
+        )
 
     def _hook(self, hook: str, **kwargs: Any) -> Any:
         """The answer of the owning plugin (and wrappers); for an async backend, the
@@ -332,10 +349,19 @@ class Client(BackendHandle[Backend], ScanMethods):
     def get_tx(self, txid: str) -> Transaction:
         return self.get_txs([txid])[0]
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw headers at `heights`, as the server answered them (a scan checks them)."""
         if not heights:
             return {}
-        return cast(dict[int, int], self._hook("lwk_block_timestamps", heights=list(heights)))
+        return cast(dict[int, bytes], self._hook("lwk_block_headers", heights=list(heights)))
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), as the server answered them (a scan
+        checks them against the headers)."""
+        if not confirmed:
+            return []
+        asked = [(txid, height) for txid, height in confirmed]
+        return cast(list[MerkleProof], self._hook("lwk_merkle_proofs", confirmed=asked))
 
     def broadcast(self, tx: Transaction | bytes | str) -> str:
         """Broadcast a transaction (object, raw bytes or hex) and return its txid.
@@ -348,7 +374,7 @@ class Client(BackendHandle[Backend], ScanMethods):
         return self._checked_txid(self._hook("lwk_broadcast", tx=raw), txid)
 
     def close(self) -> None:
-        self._genesis = None  # a later call may reach another server under the same name
+        self._forget()
         self._hook_optional("lwk_close")
 
     def __enter__(self) -> Self:
@@ -386,6 +412,7 @@ class Client(BackendHandle[Backend], ScanMethods):
             progress=progress,
             tx_cache=tx_cache,
             limits=limits,
+            verification=self._verification(),
         )
         return proven(update, genesis)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -18,6 +18,7 @@ from ._errors import DecodeError
 from ._hashes import sha256d
 from ._reader import Reader
 from ._transaction import Transaction, read_transaction
+from ._types import MerkleProof
 
 __all__ = [
     "BlockHeader",
@@ -27,6 +28,7 @@ __all__ = [
     "merkle_root_from_branch",
     "parse_block",
     "parse_headers",
+    "parse_merkle_proof",
 ]
 
 _DYNAFED_BIT: Final = 0x80000000
@@ -251,3 +253,20 @@ def merkle_root_from_branch(txid: str, branch: Sequence[str], pos: int) -> str:
         h = sha256d(s + h) if pos & 1 else sha256d(h + s)
         pos >>= 1
     return _display(h)
+
+
+def parse_merkle_proof(data: Any) -> MerkleProof:
+    """A proof as JSON gives it, Electrum's `blockchain.transaction.get_merkle` and
+    Esplora's `/tx/:txid/merkle-proof` alike: {"block_height": int, "merkle": [hex, ...],
+    "pos": int} (DecodeError otherwise; the hashes are checked when the proof is)."""
+    if not isinstance(data, dict):
+        raise DecodeError("a merkle proof is not an object")
+    height, branch, pos = data.get("block_height"), data.get("merkle"), data.get("pos")
+    if (
+        type(height) is not int
+        or type(pos) is not int
+        or not isinstance(branch, list)
+        or not all(isinstance(h, str) for h in branch)
+    ):
+        raise DecodeError("a merkle proof without block_height, merkle and pos")
+    return MerkleProof(height, tuple(branch), pos)

@@ -11,7 +11,7 @@ from ._errors import BackendProtocolError, DecodeError, TxidMismatch
 from ._transaction import Transaction
 from ._types import HistoryEntry, Tip
 
-__all__ = ["check_block_times", "check_histories", "check_tip", "decode_fetched"]
+__all__ = ["check_histories", "check_tip", "decode_fetched"]
 
 ErrorFactory = Callable[[str], BackendProtocolError]
 
@@ -35,15 +35,6 @@ def check_tip(reply: Any, error: ErrorFactory) -> Tip:
     if not isinstance(reply, Tip) or reply.height < 0:
         raise error(f"a tip that is not a Tip: {type(reply).__name__}")
     return reply
-
-
-def check_block_times(reply: Any, heights: Sequence[int], error: ErrorFactory) -> dict[int, int]:
-    if not isinstance(reply, dict) or set(reply) != set(heights):
-        got = len(reply) if isinstance(reply, dict) else type(reply).__name__
-        raise error(f"asked for {len(heights)} block times, got {got}")
-    if not all(isinstance(t, int) and t >= 0 for t in reply.values()):
-        raise error("a block time that is not a non-negative integer")
-    return dict(reply)
 
 
 def decode_fetched(txids: Sequence[str], raws: Any, error: ErrorFactory) -> list[Transaction]:

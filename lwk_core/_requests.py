@@ -13,8 +13,9 @@ from ._descriptor import WolletDescriptor
 from ._transaction import TxOut
 
 __all__ = [
-    "GetBlockTimes",
+    "GetHeaders",
     "GetHistories",
+    "GetMerkleProofs",
     "GetTip",
     "GetTransactions",
     "Request",
@@ -43,10 +44,19 @@ class GetTransactions:
 
 
 @attrs.frozen
-class GetBlockTimes:
-    """The time of the best chain's block at each height. Reply: dict[int, int]."""
+class GetHeaders:
+    """The raw header of the best chain's block at each height. Reply: dict[int, bytes]
+    (the engine parses each, checks its height and, with block signers, its signatures)."""
 
     heights: tuple[int, ...]
+
+
+@attrs.frozen
+class GetMerkleProofs:
+    """A Merkle proof of each (txid, claimed height), in order. Reply: list[MerkleProof]
+    (the engine checks each against the verified header at that height)."""
+
+    confirmed: tuple[tuple[str, int], ...]
 
 
 @attrs.frozen
@@ -68,4 +78,12 @@ class Unblind:
     jobs: tuple[tuple[TxOut, bytes], ...] = attrs.field(repr=False)
 
 
-Request = GetHistories | GetTip | GetTransactions | GetBlockTimes | ScanDescriptor | Unblind
+Request = (
+    GetHistories
+    | GetTip
+    | GetTransactions
+    | GetHeaders
+    | GetMerkleProofs
+    | ScanDescriptor
+    | Unblind
+)

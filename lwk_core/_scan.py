@@ -16,6 +16,7 @@ against the tip, and block times follow reorgs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import (
     Generator,
@@ -25,12 +26,15 @@ from collections.abc import (
 )
 from typing import Any
 
+from ._blocksign import Federation
 from ._discovery import Discovery, Progress, ScanLimits
-from ._errors import BackendProtocolError, InvalidArgument, UnblindError
+from ._errors import BackendProtocolError, DecodeError, InvalidArgument, UnblindError
 from ._header import BlockHeader
-from ._replies import check_block_times, check_tip, decode_fetched
+from ._proofs import Verification, check_headers, check_proofs
+from ._replies import check_tip, decode_fetched
 from ._requests import (
-    GetBlockTimes,
+    GetHeaders,
+    GetMerkleProofs,
     GetTip,
     GetTransactions,
     Request,
@@ -70,12 +74,15 @@ def scan_steps(
     tx_cache: MutableMapping[str, Transaction] | None = None,
     unreadable: set[tuple[str, str]] | None = None,
     limits: ScanLimits = DEFAULT_LIMITS,
+    verification: Verification | None = None,
 ) -> Steps:
     """The steps of one scan of `state`; `backend` names the replies' source in errors.
 
     `tx_cache` (txid -> verified Transaction) lets a failover chain reuse what a failed
     backend already fetched; `unreadable` remembers (txid, backend) pairs whose wallet
     outputs did not unblind, so that the same backend is not asked for them every scan.
+    `verification`: the block signers whose signatures each header asked must carry, and
+    whether confirmations are proven with Merkle proofs (SPV); see `_proofs`.
     """
     if not 1 <= gap_limit <= limits.max_new_indexes:
         raise InvalidArgument(f"gap_limit must be between 1 and {limits.max_new_indexes}")
@@ -93,6 +100,7 @@ def scan_steps(
         found,
         tx_cache if tx_cache is not None else {},
         unreadable if unreadable is not None else set(),
+        verification or Verification(),
     )
     return scan.steps()
 
@@ -107,8 +115,10 @@ class _Scan:
         found: Discovery,
         tx_cache: MutableMapping[str, Transaction],
         unreadable: set[tuple[str, str]],
+        verification: Verification,
     ) -> None:
         self.found = found
+        self.verification = verification
         self.state = found.state
         self.backend = found.backend
         self.progress = found.progress
@@ -253,18 +263,52 @@ class _Scan:
 
     def _timestamps(self) -> Generator[Request, Any, dict[int, int]]:
         """Block times that are new or changed: of the tip, and of each confirmation height
-        not known yet or whose block a reorg may have replaced since its time was cached."""
+        not known yet or whose block a reorg may have replaced since its time was cached.
+
+        Times come from headers (checked, see `_proofs`), the tip's included; times given
+        with histories are taken only when no block signers are set (they are the server's
+        word). With SPV, confirmations not proven yet are proven against the same headers.
+        """
         known = self.state.timestamps
+        signers = self.verification.signers()
         heights = {h for h in self.found.txid_height.values() if h is not None}
-        found = {h: t for h, t in self.found.block_times.items() if h in heights}  # current blocks
+        found = {}
+        if signers is None:
+            found = {h: t for h, t in self.found.block_times.items() if h in heights}
         found[self.tip.height] = self.tip.timestamp
         stale = self._maybe_replaced(heights)
-        to_fetch = sorted(h for h in heights if (h not in known or h in stale) and h not in found)
-        if to_fetch:
-            found.update(
-                check_block_times((yield GetBlockTimes(tuple(to_fetch))), to_fetch, self.error)
-            )
+        to_prove = self._unproven()
+        to_fetch = {h for h in heights if (h not in known or h in stale) and h not in found}
+        to_fetch.update(h for _, h in to_prove)
+        headers = yield from self._headers(sorted(to_fetch), signers)
+        if to_prove:
+            proofs = yield GetMerkleProofs(tuple(to_prove))
+            check_proofs(proofs, to_prove, headers, backend=self.backend)
+            self.verification.proven.update(to_prove)
+        found.update((h, header.time) for h, header in headers.items())
         return {h: t for h, t in found.items() if known.get(h) != t}
+
+    def _unproven(self) -> list[tuple[str, int]]:
+        """The confirmations to prove with SPV: those not proven by this client yet."""
+        if not self.verification.spv:
+            return []
+        confirmed = {(txid, h) for txid, h in self.found.txid_height.items() if h is not None}
+        return sorted(confirmed - self.verification.proven)
+
+    def _headers(
+        self, heights: list[int], signers: Federation | None
+    ) -> Generator[Request, Any, dict[int, BlockHeader]]:
+        """The checked headers at `heights`; the tip's is taken from the tip (checked by
+        the client) rather than asked again."""
+        headers = {}
+        if self.tip.height in heights and self.tip.header:
+            with contextlib.suppress(DecodeError):  # unreadable: asked like any other
+                headers[self.tip.height] = BlockHeader.parse(self.tip.header)
+        asked = [h for h in heights if h not in headers]
+        if asked:
+            reply = yield GetHeaders(tuple(asked))
+            headers.update(check_headers(reply, asked, signers, backend=self.backend))
+        return headers
 
     def _maybe_replaced(self, heights: set[int]) -> set[int]:
         """Heights whose block may differ from the one the wallet saw: none when the tip is

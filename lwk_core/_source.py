@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
 __all__ = ["AsyncScanSource", "ScanSource"]
 
@@ -36,8 +36,12 @@ class ScanSource(Protocol):
         """The raw transactions, in order."""
         ...
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height."""
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of each height's block."""
+        ...
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), in order."""
         ...
 
     def scan_descriptor(
@@ -67,8 +71,12 @@ class AsyncScanSource(Protocol):
         """The raw transactions, in order."""
         ...
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        """Block time of each height."""
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header of each height's block."""
+        ...
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """A Merkle proof of each (txid, height), in order."""
         ...
 
     async def scan_descriptor(

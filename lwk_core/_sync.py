@@ -11,10 +11,12 @@ from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import BackendProtocolError
+from ._proofs import Verification
 from ._replies import decode_fetched
 from ._requests import (
-    GetBlockTimes,
+    GetHeaders,
     GetHistories,
+    GetMerkleProofs,
     GetTip,
     GetTransactions,
     Request,
@@ -49,8 +51,10 @@ def call_for(client: ScanSource | AsyncScanSource, request: Request) -> Any:
         return client.tip()
     if isinstance(request, GetTransactions):
         return client.get_raw_txs(request.txids)
-    if isinstance(request, GetBlockTimes):
-        return client.block_timestamps(request.heights)
+    if isinstance(request, GetHeaders):
+        return client.block_headers(request.heights)
+    if isinstance(request, GetMerkleProofs):
+        return client.merkle_proofs(request.confirmed)
     if isinstance(request, ScanDescriptor):
         return client.scan_descriptor(
             request.descriptor, gap_limit=request.gap_limit, to_index=request.to_index
@@ -80,6 +84,7 @@ def scan(
     progress: Progress | None = None,
     tx_cache: MutableMapping[str, Transaction] | None = None,
     limits: ScanLimits = DEFAULT_LIMITS,
+    verification: Verification | None = None,
 ) -> Update | None:
     """Scan `wollet` through `client`; None when nothing at all changed."""
     steps = wallet_steps(
@@ -90,6 +95,7 @@ def scan(
         progress=progress,
         tx_cache=tx_cache,
         limits=limits,
+        verification=verification,
     )
     return drive(client, steps)
 
@@ -103,6 +109,7 @@ def wallet_steps(
     progress: Progress | None,
     tx_cache: MutableMapping[str, Transaction] | None,
     limits: ScanLimits,
+    verification: Verification | None,
 ) -> Steps:
     """The steps of one scan of `wollet` from its current state (both drivers start here)."""
     return scan_steps(
@@ -114,6 +121,7 @@ def wallet_steps(
         tx_cache=tx_cache,
         unreadable=wollet._unreadable,
         limits=limits,
+        verification=verification,
     )
 
 

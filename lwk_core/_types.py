@@ -8,7 +8,15 @@ import attrs
 
 from ._network import Chain
 
-__all__ = ["DescriptorHistories", "HistoryEntry", "OutPoint", "Progress", "Tip", "TxOutSecrets"]
+__all__ = [
+    "DescriptorHistories",
+    "HistoryEntry",
+    "MerkleProof",
+    "OutPoint",
+    "Progress",
+    "Tip",
+    "TxOutSecrets",
+]
 
 Progress = Callable[[str, int, int], None]
 """A progress callback: (stage, done, total)."""
@@ -49,6 +57,18 @@ class HistoryEntry:
     txid: str
     height: int | None
     block_time: int | None = None
+
+
+@attrs.frozen
+class MerkleProof:
+    """Where a server says a transaction sits in its block: the block's height, the Merkle
+    branch (sibling hashes from the leaf up, display hex) and the leaf position, as
+    Electrum's `blockchain.transaction.get_merkle` and Esplora's `/tx/:txid/merkle-proof`
+    answer. Core checks it against the verified header at that height."""
+
+    block_height: int
+    merkle: tuple[str, ...] = attrs.field(converter=tuple)
+    pos: int
 
 
 @attrs.frozen

@@ -139,8 +139,8 @@ class Recorder:
         return (yield from self._record("get_tx"))
 
     @hookimpl(wrapper=True)
-    def lwk_block_timestamps(self, connection: object, heights: Sequence[int]) -> Any:
-        return (yield from self._record("block_timestamps"))
+    def lwk_block_headers(self, connection: object, heights: Sequence[int]) -> Any:
+        return (yield from self._record("block_headers"))
 
     @hookimpl(wrapper=True)
     def lwk_connect(self, url: str, network: Any, options: Mapping[str, Any]) -> Any:
@@ -202,8 +202,8 @@ class Timer:
         return (yield from self._timed("get_tx"))
 
     @hookimpl(wrapper=True)
-    def lwk_block_timestamps(self) -> Any:
-        return (yield from self._timed("block_timestamps"))
+    def lwk_block_headers(self) -> Any:
+        return (yield from self._timed("block_headers"))
 
 
 def test_wrapper_plugin_sees_every_call_of_a_scan_with_its_duration() -> None:

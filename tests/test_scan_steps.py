@@ -19,7 +19,7 @@ from shared_data import DATA, load_fixture
 from lwk_core import BackendProtocolError, HistoryEntry, Update, Wollet
 from lwk_core._errors import ScanLimitExceeded
 from lwk_core._requests import (
-    GetBlockTimes,
+    GetHeaders,
     GetHistories,
     GetTip,
     GetTransactions,
@@ -154,8 +154,14 @@ MALFORMED = {
     "tx of another txid": (GetTransactions, lambda r: [r[1], r[0], *r[2:]], "hashing to"),
     "tx garbage": (GetTransactions, lambda r: [b"\x00" * 10, *r[1:]], "undecodable"),
     "txs short": (GetTransactions, lambda r: r[:-1], "transactions"),
-    "block times missing": (GetBlockTimes, lambda r: {}, "block times"),
-    "block time negative": (GetBlockTimes, lambda r: dict.fromkeys(r, -1), "non-negative"),
+    "headers missing": (GetHeaders, lambda r: {}, "headers"),
+    "header not bytes": (GetHeaders, lambda r: dict.fromkeys(r, "00"), "not bytes"),
+    "header garbage": (GetHeaders, lambda r: dict.fromkeys(r, b"\x01" * 90), "malformed header"),
+    "header of another height": (
+        GetHeaders,
+        lambda r: {h: r[min(r)] for h in r} | {min(r): r[max(r)]},
+        "asked for the header at height",
+    ),
 }
 
 

@@ -35,6 +35,8 @@ def tiny_url(rt: Regtest) -> str:
 
 
 class TestTinyEsploraConformance(BackendConformance):
+    offers_spv = True
+
     def make_backend(self, rt: Regtest, *, timeout: float) -> Client:
         return connect(tiny_url(rt), rt.network, timeout=timeout)
 

@@ -13,8 +13,8 @@ of its backend's method; wrappers observe the awaited work with `when_done`.
 
 from __future__ import annotations
 
-from .._async_backend import AsyncBackend, AsyncDescriptorScanner
-from .._backend import Backend, DescriptorHistories, DescriptorScanner
+from .._async_backend import AsyncBackend, AsyncDescriptorScanner, AsyncMerkleProver
+from .._backend import Backend, DescriptorHistories, DescriptorScanner, MerkleProver
 from .._errors import (
     AuthenticationFailed,
     BackendConnectError,
@@ -35,10 +35,10 @@ from .._errors import (
     WrongNetwork,
 )
 from .._hashes import electrum_scripthash, electrum_status, esplora_scripthash
-from .._header import BlockHeader, merkle_root_from_branch
+from .._header import BlockHeader, merkle_root_from_branch, parse_headers, parse_merkle_proof
 from .._network import Chain, Network
 from .._transaction import Transaction
-from .._types import HistoryEntry, OutPoint, Tip
+from .._types import HistoryEntry, MerkleProof, OutPoint, Tip
 from ._markers import ENTRY_POINT_GROUP, NAME, hookimpl, hookspec
 from ._observe import when_done
 from ._tls import ca_context, check_pin, parse_fingerprint
@@ -49,6 +49,7 @@ __all__ = [
     "NAME",
     "AsyncBackend",
     "AsyncDescriptorScanner",
+    "AsyncMerkleProver",
     "AuthenticationFailed",
     "Backend",
     "BackendConnectError",
@@ -67,6 +68,8 @@ __all__ = [
     "HistoryEntry",
     "InsufficientCredits",
     "LwkError",
+    "MerkleProof",
+    "MerkleProver",
     "Network",
     "OutPoint",
     "PluginError",
@@ -85,6 +88,8 @@ __all__ = [
     "hookspec",
     "merkle_root_from_branch",
     "parse_fingerprint",
+    "parse_headers",
+    "parse_merkle_proof",
     "register_plugin",
     "when_done",
 ]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .._backend import Backend, DescriptorHistories
     from .._descriptor import WolletDescriptor
     from .._network import Network
-    from .._types import HistoryEntry, Tip
+    from .._types import HistoryEntry, MerkleProof, Tip
 
 
 @hookspec
@@ -116,13 +116,29 @@ def lwk_get_tx(connection: Backend, txids: Sequence[str]) -> list[bytes]:  # typ
 
 
 @hookspec(firstresult=True)
-def lwk_block_timestamps(  # type: ignore[empty-body]
+def lwk_block_headers(  # type: ignore[empty-body]
     connection: Backend, heights: Sequence[int]
-) -> dict[int, int]:
-    """Return block time for each height of the best chain (from its header).
+) -> dict[int, bytes]:
+    """Return the raw header of the best chain's block at each height: {height: bytes}.
 
-    Called after the tip, for confirmation heights whose time neither the wallet, the
-    histories nor the tip already gave.
+    Called after the tip, for confirmation heights whose time the wallet and the tip do not
+    give (and, without block signers, the histories), and for the blocks of confirmations
+    to prove (`lwk_merkle_proofs`). Core parses each header, checks it is at its height and
+    carries the block signers' signatures (`Client.block_signers`), and takes its time.
+    """
+
+
+@hookspec(firstresult=True)
+def lwk_merkle_proofs(  # type: ignore[empty-body]
+    connection: Backend, confirmed: Sequence[tuple[str, int]]
+) -> list[MerkleProof]:
+    """Return a `MerkleProof` of each (txid, height) a history of this backend gave, in
+    order (Electrum's `blockchain.transaction.get_merkle`, Esplora's
+    `/tx/:txid/merkle-proof`).
+
+    Called only when the client's `verify_merkle` is on (SPV), once per (txid, height) per
+    client until it closes. Core checks each proof against the header at that height
+    (asked with `lwk_block_headers` and verified); a mismatch is a BackendProtocolError.
     """
 
 

@@ -806,8 +806,14 @@ def fuzz_electrum_scans(
         chunk = data.draw(st.sampled_from([65536, 4096, 97, 13]), label="recv chunk")
         injected: list[str] = []
         rpc = MitmConnection(rt.electrum_url, electrum_falsifier(data, injected), chunk)
-        session = ElectrumSession(rpc, verify_merkle=verify)
-        client = Client(session, name=rpc.name, network=rt.network, plugin=electrum_plugin)
+        session = ElectrumSession(rpc)
+        client = Client(
+            session,
+            name=rpc.name,
+            network=rt.network,
+            plugin=electrum_plugin,
+            verify_merkle=verify,
+        )
         try:
             outcome = check_scan(rt, wallet, client, gap_limit, injected, heights_verified=verify)
         finally:
@@ -826,6 +832,7 @@ def fuzz_esplora_scans(
     upstream = httpx.Client(base_url=rt.esplora_url)
 
     def check(data: st.DataObject) -> None:
+        verify = data.draw(st.booleans(), label="verify_merkle")
         gap_limit = data.draw(st.integers(1, 3), label="gap_limit")
         injected: list[str] = []
         client = EsploraClient(
@@ -835,9 +842,10 @@ def fuzz_esplora_scans(
             max_retries=1,
             concurrency=1,  # every draw from this thread, in a reproducible order
             transport=esplora_transport(upstream, data, injected),
+            verify_merkle=verify,
         )
         try:
-            outcome = check_scan(rt, wallet, client, gap_limit, injected, heights_verified=False)
+            outcome = check_scan(rt, wallet, client, gap_limit, injected, heights_verified=verify)
         finally:
             client.close()
         outcomes[outcome if injected or outcome != "ok" else "ok (no fault)"] += 1

@@ -55,8 +55,15 @@ def lwk_get_tx(connection: object, txids: Sequence[str]) -> Generator[None, Any,
 
 
 @hookimpl(wrapper=True)
-def lwk_block_timestamps(connection: object, heights: Sequence[int]) -> Generator[None, Any, Any]:
-    return (yield from _timed("block_timestamps", connection))
+def lwk_block_headers(connection: object, heights: Sequence[int]) -> Generator[None, Any, Any]:
+    return (yield from _timed("block_headers", connection))
+
+
+@hookimpl(wrapper=True)
+def lwk_merkle_proofs(
+    connection: object, confirmed: Sequence[tuple[str, int]]
+) -> Generator[None, Any, Any]:
+    return (yield from _timed("merkle_proofs", connection))
 
 
 @hookimpl(wrapper=True)

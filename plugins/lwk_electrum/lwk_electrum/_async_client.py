@@ -25,8 +25,10 @@ class AsyncElectrumClient(ElectrumConstructors, AsyncClient):
 
     def _setup(self, options: ElectrumOptions) -> None:
         rpc = AsyncElectrumConnection(options.endpoint, **options.connection_kwargs())
-        session = AsyncElectrumSession(rpc, verify_merkle=options.verify_merkle)
-        AsyncClient.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)
+        session, spv = AsyncElectrumSession(rpc), options.verify_merkle
+        AsyncClient.__init__(
+            self, session, name=rpc.name, network=options.network, plugin=PLUGIN, verify_merkle=spv
+        )
 
     # -- pushes: what `watch()` waits on (each scan subscribes the tip and its scripts) ---
 

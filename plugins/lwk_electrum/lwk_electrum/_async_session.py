@@ -1,6 +1,6 @@
 """AsyncElectrumSession: the AsyncBackend an AsyncElectrumClient hands to core.
 
-The same plans as `ElectrumSession` (scan, transactions, block times, broadcast), awaited
+The same plans as `ElectrumSession` (scan, transactions, headers, proofs, broadcast), awaited
 over an `AsyncElectrumConnection`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from lwk_core.plugin import HistoryEntry, Tip
+from lwk_core.plugin import HistoryEntry, MerkleProof, Tip
 
 from . import _requests
 from ._aio_connection import AsyncElectrumConnection
@@ -40,8 +40,11 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return await self._run(_requests.raw_txs(txids, self.name))
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return await self._run(_requests.block_timestamps(heights, self.name))
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return await self._run(self.headers_plan(heights))
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return await self._run(_requests.merkle_proofs(confirmed, self.name))
 
     async def broadcast(self, tx: bytes) -> str:
         return await self._run(self.broadcast_plan(tx))

@@ -21,16 +21,19 @@ class ElectrumClient(ElectrumConstructors, Client):
     name by default; `cert_fingerprint` (SHA-256 of the DER certificate, hex) pins a
     self-signed certificate instead; `validate_domain=False` turns validation off and logs
     a warning. Construction does no network I/O: the first call connects, and a dropped
-    connection is reopened by the next call. `verify_merkle=True` checks a Merkle proof
-    for every confirmed transaction a scan reports.
+    connection is reopened by the next call. SPV is on by default: each confirmation a scan
+    reports is proven with a Merkle proof against the header at its height (once per
+    (txid, height) until `close()`); `verify_merkle=False` turns it off.
     """
 
     connection: ElectrumSession
 
     def _setup(self, options: ElectrumOptions) -> None:
         rpc = ElectrumConnection(options.endpoint, **options.connection_kwargs())
-        session = ElectrumSession(rpc, verify_merkle=options.verify_merkle)
-        Client.__init__(self, session, name=rpc.name, network=options.network, plugin=PLUGIN)
+        session, spv = ElectrumSession(rpc), options.verify_merkle
+        Client.__init__(
+            self, session, name=rpc.name, network=options.network, plugin=PLUGIN, verify_merkle=spv
+        )
 
     # -- pushes: what `watch()` waits on (each scan subscribes the tip and its scripts) ---
 

@@ -3,7 +3,7 @@
 A plan yields operations and is sent each one's result; it does no I/O itself. A failed
 operation is thrown into the plan, so it can undo what it began (a cancelled task included)
 before the error goes on. The connection's plans (`_protocol`) yield I/O events (Send,
-Receive); the backend's (`_scan`, `_requests`, `_spv`) yield `Batch`, `Subscribe` and
+Receive); the backend's (`_scan`, `_requests`) yield `Batch`, `Subscribe` and
 `Refresh`, which a session performs with its connection's methods of those names.
 """
 

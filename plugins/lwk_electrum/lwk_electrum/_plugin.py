@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
-from lwk_core.plugin import HistoryEntry, Network, Tip, hookimpl
+from lwk_core.plugin import HistoryEntry, MerkleProof, Network, Tip, hookimpl
 
 from ._async_client import AsyncElectrumClient
 from ._async_session import AsyncElectrumSession
@@ -18,12 +18,13 @@ from ._client import ElectrumClient
 from ._session import ElectrumSession
 
 __all__ = [
-    "lwk_block_timestamps",
+    "lwk_block_headers",
     "lwk_broadcast",
     "lwk_close",
     "lwk_connect",
     "lwk_genesis_hash",
     "lwk_get_tx",
+    "lwk_merkle_proofs",
     "lwk_ping",
     "lwk_scan_scripts",
     "lwk_schemes",
@@ -79,8 +80,15 @@ def lwk_get_tx(connection: Session, txids: Sequence[str]) -> Answer[list[bytes]]
 
 
 @hookimpl
-def lwk_block_timestamps(connection: Session, heights: Sequence[int]) -> Answer[dict[int, int]]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: Session, heights: Sequence[int]) -> Answer[dict[int, bytes]]:
+    return connection.block_headers(heights)
+
+
+@hookimpl
+def lwk_merkle_proofs(
+    connection: Session, confirmed: Sequence[tuple[str, int]]
+) -> Answer[list[MerkleProof]]:
+    return connection.merkle_proofs(confirmed)
 
 
 @hookimpl

@@ -1,5 +1,6 @@
-"""The plans of the Backend methods other than scans: genesis hash, raw transactions,
-block times, broadcast (one burst each; the replies checked here, for both transports)."""
+"""The plans of the Backend methods other than scans: genesis hash, raw transactions, block
+headers, Merkle proofs, broadcast (a burst each, headers asked on where a server cuts a range
+short; the replies checked here, for both transports)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,24 @@ from lwk_core.plugin import (
     AuthenticationFailed,
     BackendProtocolError,
     BroadcastRejected,
+    DecodeError,
     InsufficientCredits,
+    MerkleProof,
+    parse_headers,
+    parse_merkle_proof,
 )
 
 from ._errors import ElectrumError, broadcast_reason
-from ._headers import parse_header
 from ._plan import Batch, Plan
 
-__all__ = ["block_timestamps", "broadcast", "genesis_hash", "raw_txs"]
+__all__ = [
+    "block_headers",
+    "broadcast",
+    "genesis_hash",
+    "header_ranges",
+    "merkle_proofs",
+    "raw_txs",
+]
 
 # JSON-RPC codes that say the server failed, not that the node judged the transaction.
 _NOT_A_VERDICT: Final = frozenset({-32700, -32600, -32601, -32603})
@@ -43,13 +54,85 @@ def raw_txs(txids: Sequence[str], backend: str) -> Plan[Batch, list[bytes]]:
     return raws
 
 
-def block_timestamps(heights: Sequence[int], backend: str) -> Plan[Batch, dict[int, int]]:
-    unique = sorted(set(heights))
-    replies = yield Batch([("blockchain.block.header", [h]) for h in unique])
-    return {
-        h: parse_header(raw, h, backend=backend).time
-        for h, raw in zip(unique, replies, strict=True)
-    }
+HEADERS_MAX: Final = 2016  # headers one blockchain.block.headers call may ask (the protocol's cap)
+HEADER_LINE_BUDGET: Final = 4096  # reply bytes allowed per header: a Liquid header is ~1.6 KB
+_BRIDGED_GAP: Final = 16  # heights this close share one range (a few spare headers)
+
+
+def header_ranges(heights: Sequence[int], per_call: int) -> list[tuple[int, int]]:
+    """(start, count) ranges covering `heights`: runs of close heights share a range, no
+    range longer than `per_call`."""
+    ranges: list[tuple[int, int]] = []
+    for height in sorted(set(heights)):
+        if ranges:
+            start, count = ranges[-1]
+            if height - (start + count) < _BRIDGED_GAP and height - start < per_call:
+                ranges[-1] = (start, height - start + 1)
+                continue
+        ranges.append((height, 1))
+    return ranges
+
+
+def block_headers(
+    heights: Sequence[int], backend: str, *, max_line: int
+) -> Plan[Batch, dict[int, bytes]]:
+    """The raw headers at `heights`, by ranges (`blockchain.block.headers`, pipelined) so
+    that close heights cost one request; a range the server cuts short (its own cap) is
+    asked on from where it stopped. Core checks each header's height and signatures."""
+    per_call = max(1, min(HEADERS_MAX, max_line // HEADER_LINE_BUDGET))
+    wanted = set(heights)
+    found: dict[int, bytes] = {}
+    pending = header_ranges(heights, per_call)
+    while pending:
+        replies = yield Batch([("blockchain.block.headers", [s, c]) for s, c in pending])
+        cut = []
+        for (start, count), reply in zip(pending, replies, strict=True):
+            headers = _range_headers(reply, count, backend)
+            found.update((start + i, raw) for i, raw in enumerate(headers))
+            if len(headers) < count:
+                cut.append((start + len(headers), count - len(headers)))
+        pending = cut
+    return {h: found[h] for h in sorted(wanted)}
+
+
+def _range_headers(reply: Any, asked: int, backend: str) -> list[bytes]:
+    """The headers of one `blockchain.block.headers` reply: {"count": n, "hex": the n
+    headers concatenated, ...}, at least one of those asked."""
+    count = reply.get("count") if isinstance(reply, dict) else None
+    hex_headers = reply.get("hex") if isinstance(reply, dict) else None
+    if type(count) is not int or not 0 < count <= asked or not isinstance(hex_headers, str):
+        raise BackendProtocolError("blockchain.block.headers gave no headers", backend=backend)
+    try:
+        headers = parse_headers(bytes.fromhex(hex_headers))
+    except (ValueError, DecodeError) as e:
+        raise BackendProtocolError(f"malformed block headers: {e}", backend=backend) from e
+    if len(headers) != count:
+        raise BackendProtocolError(
+            f"blockchain.block.headers said {count} headers and gave {len(headers)}",
+            backend=backend,
+        )
+    return [header.to_bytes() for header in headers]
+
+
+def merkle_proofs(
+    confirmed: Sequence[tuple[str, int]], backend: str
+) -> Plan[Batch, list[MerkleProof]]:
+    """`blockchain.transaction.get_merkle` of each (txid, height), pipelined; core checks
+    each proof against the (signed) header at that height."""
+    replies = yield Batch(
+        [("blockchain.transaction.get_merkle", [txid, height]) for txid, height in confirmed]
+    )
+    return [
+        _merkle_proof(reply, txid, backend)
+        for (txid, _), reply in zip(confirmed, replies, strict=True)
+    ]
+
+
+def _merkle_proof(reply: Any, txid: str, backend: str) -> MerkleProof:
+    try:
+        return parse_merkle_proof(reply)
+    except DecodeError as e:
+        raise BackendProtocolError(f"merkle proof of {txid}: {e}", backend=backend) from e
 
 
 def broadcast(tx: bytes, backend: str) -> Plan[Batch, str]:

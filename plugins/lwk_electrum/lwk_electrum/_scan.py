@@ -24,8 +24,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from lwk_core.plugin import (
     BackendProtocolError,
     HistoryEntry,
@@ -34,7 +32,6 @@ from lwk_core.plugin import (
 )
 
 from ._plan import BackendOp, Batch, Plan, Refresh, Subscribe
-from ._spv import verify_inclusion
 from ._subscriptions import GET_HISTORY, SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 
 __all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts"]
@@ -101,13 +98,8 @@ def scan_scripts(
     scripts: Sequence[bytes],
     *,
     backend: str,
-    verified: dict[tuple[str, int], int] | None = None,
 ) -> ScanPlan:
-    """The history of each script, in order (heights 0 and -1 become None: mempool).
-
-    With `verified` (SPV on), every confirmed entry of a fetched history is proven with a
-    Merkle proof unless already in it, and carries its block time.
-    """
+    """The history of each script, in order (heights 0 and -1 become None: mempool)."""
     scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
     yield Refresh()
     statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
@@ -124,8 +116,6 @@ def scan_scripts(
     missing = [i for i, history in enumerate(histories) if history is None]
     yield from _fetch_histories([scripthashes[i] for i in missing], raws)
     fetched = [parse_history(raws[scripthashes[i]], backend=backend) for i in missing]
-    if verified is not None:
-        fetched = yield from _with_block_times(fetched, verified, backend)
     for i, history in zip(missing, fetched, strict=True):
         _file(cache, scripthashes[i], raws[scripthashes[i]], history, statuses[i], backend)
         histories[i] = history
@@ -161,20 +151,6 @@ def _fetch_histories(scripthashes: list[str], raws: dict[str, Any]) -> ScanPlan:
     if late:
         replies = yield Batch([(GET_HISTORY, [sh]) for sh in late])
         raws.update(zip(late, replies, strict=True))
-
-
-def _with_block_times(
-    fetched: list[History], verified: dict[tuple[str, int], int], backend: str
-) -> ScanPlan:
-    """Prove the confirmed entries (SPV) and give them their block times."""
-    yield from verify_inclusion([e for history in fetched for e in history], verified, backend)
-    return [
-        tuple(
-            attrs.evolve(e, block_time=verified[e.txid, e.height]) if e.height is not None else e
-            for e in history
-        )
-        for history in fetched
-    ]
 
 
 def _file(

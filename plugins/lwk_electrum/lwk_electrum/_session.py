@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from lwk_core.plugin import HistoryEntry, Tip
+from lwk_core.plugin import HistoryEntry, MerkleProof, Tip
 
 from . import _requests
 from ._connection import ElectrumConnection
@@ -26,14 +26,11 @@ Rpc = TypeVar("Rpc", bound=ConnectionBase)
 class SessionState(Generic[Rpc]):
     """What a session keeps between calls, whatever drives it: its connection (whose
     subscriptions hold the scripts' current statuses), the status-hash cache (fed by the
-    connection's notifications) and, with `verify_merkle`, the confirmations already
-    proven."""
+    connection's notifications)."""
 
-    def __init__(self, rpc: Rpc, verify_merkle: bool = False) -> None:
+    def __init__(self, rpc: Rpc) -> None:
         self.rpc = rpc
-        self.verify_merkle = verify_merkle
         self.cache = ScriptCache()
-        self.verified: dict[tuple[str, int], int] = {}  # SPV: (txid, height) -> block time
         rpc.add_listener(self.cache.on_notification)
 
     @property
@@ -41,9 +38,12 @@ class SessionState(Generic[Rpc]):
         return self.rpc.name
 
     def scan(self, scripts: Sequence[bytes], backend: str) -> Plan[BackendOp, Any]:
-        verified = self.verified if self.verify_merkle else None
         subscriptions = self.rpc.protocol.subscriptions
-        return scan_scripts(self.cache, subscriptions, scripts, backend=backend, verified=verified)
+        return scan_scripts(self.cache, subscriptions, scripts, backend=backend)
+
+    def headers_plan(self, heights: Sequence[int]) -> Plan[BackendOp, dict[int, bytes]]:
+        max_line = self.rpc.protocol.reader.max_line
+        return _requests.block_headers(heights, self.name, max_line=max_line)
 
     def broadcast_plan(self, tx: bytes) -> Plan[BackendOp, str]:
         """Broadcast, then void the statuses: the server's pushes about the transaction may
@@ -72,8 +72,11 @@ class ElectrumSession(SessionState[ElectrumConnection]):
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self._run(_requests.raw_txs(txids, self.name))
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return self._run(_requests.block_timestamps(heights, self.name))
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return self._run(self.headers_plan(heights))
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return self._run(_requests.merkle_proofs(confirmed, self.name))
 
     def broadcast(self, tx: bytes) -> str:
         return self._run(self.broadcast_plan(tx))

@@ -8,6 +8,8 @@ from lwk_regtest.testing import BackendConformance
 
 
 class TestElectrumConformance(BackendConformance):
+    offers_spv = True
+
     def make_backend(self, rt: Regtest, *, timeout: float) -> ElectrumClient:
         return ElectrumClient.from_url(rt.electrum_url, timeout=timeout)
 

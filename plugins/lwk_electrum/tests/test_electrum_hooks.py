@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from electrum_fake import FakeElectrum, fail, notification
-from lwk_electrum import ElectrumClient, ElectrumError, _subscriptions
+from lwk_electrum import ElectrumClient, ElectrumError, _requests, _subscriptions
 from lwk_electrum import _plugin as plugin
 from shared_data import load_fixture
 
-from lwk_core import BackendProtocolError, HistoryEntry, connect
-from lwk_core._header import BlockHeader, merkle_branch, merkle_root, parse_block
+from lwk_core import BackendProtocolError, HistoryEntry, MerkleProof, connect
+from lwk_core._header import BlockHeader, merkle_branch, parse_block
 
 VECTORS = load_fixture("elements-vectors.json")
 WALLET = load_fixture("liquid-testnet-wallet.json")
@@ -139,20 +139,55 @@ def test_a_kept_tip_is_asked_again_after_tip_max_age(
     assert fake.methods().count("blockchain.headers.subscribe") == 2
 
 
-def test_block_timestamps_pipelined_and_height_checked(fake: FakeElectrum) -> None:
-    fake.handlers["blockchain.block.header"] = lambda params: header(params[0]).to_hex()
+def headers_handler(served_max: int = 2016) -> Any:
+    """blockchain.block.headers as electrs answers it, at most `served_max` per call."""
+
+    def answer(params: list[int]) -> dict[str, Any]:
+        start, count = params[0], min(params[1], served_max)
+        hex_headers = "".join(header(h).to_hex() for h in range(start, start + count))
+        return {"count": count, "hex": hex_headers, "max": served_max}
+
+    return answer
+
+
+def test_header_ranges_bridge_close_heights_and_respect_the_cap() -> None:
+    assert _requests.header_ranges([9, 3, 7, 3, 40, 41], 2016) == [(3, 7), (40, 2)]
+    assert _requests.header_ranges([3, 7, 9], 4) == [(3, 1), (7, 3)]  # no range longer than 4
+    assert _requests.header_ranges([5, 100], 2016) == [(5, 1), (100, 1)]
+
+
+def test_block_headers_by_ranges_in_one_burst(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.block.headers"] = headers_handler()
     c = client(fake)
-    fake.gate = 3  # the three distinct heights must come in one burst
-    assert c.block_timestamps([7, 3, 7, 9]) == {
-        3: 1_700_000_003,
-        7: 1_700_000_007,
-        9: 1_700_000_009,
-    }
-    assert fake.methods().count("blockchain.block.header") == 3
-    fake.gate = 0
-    fake.handlers["blockchain.block.header"] = lambda params: header(params[0] + 1).to_hex()
-    with pytest.raises(BackendProtocolError, match="height 3"):
-        c.block_timestamps([3])
+    fake.gate = 2  # the two ranges must come in one burst
+    assert c.block_headers([7, 3, 7, 9, 60]) == {h: header(h).to_bytes() for h in (3, 7, 9, 60)}
+    assert [m for m in fake.methods() if m.startswith("blockchain.")] == [
+        "blockchain.block.headers"
+    ] * 2
+
+
+def test_block_headers_asks_on_where_the_server_cut_a_range(fake: FakeElectrum) -> None:
+    fake.handlers["blockchain.block.headers"] = headers_handler(served_max=2)
+    c = client(fake)
+    assert c.block_headers([3, 7]) == {h: header(h).to_bytes() for h in (3, 7)}
+    assert fake.methods().count("blockchain.block.headers") == 3  # 3-4, 5-6, 7
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"count": 1, "hex": header(3).to_hex() + header(4).to_hex()},  # more than said
+        {"count": 2, "hex": header(3).to_hex()},  # fewer than said
+        {"count": 0, "hex": ""},  # nothing: would never end
+        {"count": 1, "hex": header(3).to_hex()[:-2]},
+        {"count": 1, "hex": "zz"},
+        [header(3).to_hex()],
+    ],
+)
+def test_block_headers_rejects_malformed_ranges(fake: FakeElectrum, answer: Any) -> None:
+    fake.handlers["blockchain.block.headers"] = constant(answer)
+    with pytest.raises(BackendProtocolError, match="header"):
+        client(fake).block_headers([3])
 
 
 # -- histories -----------------------------------------------------------------------------
@@ -379,33 +414,38 @@ def test_statuses_are_checked_before_error_replies_and_subscriptions_kept(
 # -- SPV ------------------------------------------------------------------------------------
 
 
-def test_verify_merkle_checks_every_confirmed_entry(fake: FakeElectrum) -> None:
+def test_merkle_proofs_pipelined_and_typed(fake: FakeElectrum) -> None:
     block = [f"{i:02x}" * 32 for i in range(1, 6)]
-    blk = header(50, merkle_root(block))
-    index = Histories(fake)
-    spk = b"\x51\x01"
-    index.by_sh[scripthash(spk)] = [(block[3], 50), ("ee" * 32, 0)]
-    proof = {"block_height": 50, "merkle": merkle_branch(block, 3), "pos": 3}
-    fake.handlers["blockchain.block.header"] = lambda params: blk.to_hex()
-    fake.handlers["blockchain.transaction.get_merkle"] = lambda params: proof
-    c = client(fake, verify_merkle=True)
-    assert c.scan_scripts([spk]) == [
-        [HistoryEntry(block[3], 50, blk.time), HistoryEntry("ee" * 32, None)]
+    proofs = {
+        txid: {"block_height": 50, "merkle": merkle_branch(block, i), "pos": i}
+        for i, txid in enumerate(block)
+    }
+    fake.handlers["blockchain.transaction.get_merkle"] = lambda params: proofs[params[0]]
+    c = client(fake)
+    fake.gate = 2  # both in one burst
+    assert c.merkle_proofs([(block[3], 50), (block[1], 50)]) == [
+        MerkleProof(50, tuple(merkle_branch(block, 3)), 3),
+        MerkleProof(50, tuple(merkle_branch(block, 1)), 1),
     ]
-    assert fake.methods().count("blockchain.transaction.get_merkle") == 1  # not for mempool
+    with fake._lock:
+        asked = [params for _, method, params in fake.requests if "get_merkle" in method]
+    assert asked == [[block[3], 50], [block[1], 50]]
 
-    bad_proofs: list[dict[str, Any]] = [
-        {**proof, "pos": 2},
-        {**proof, "merkle": merkle_branch(block, 3)[:-1]},
-        {**proof, "block_height": 51},
-        {**proof, "merkle": "nope"},
-        {**proof, "pos": 1 << 40},
-    ]
-    for bad in bad_proofs:
-        c = client(fake, verify_merkle=True)
-        fake.handlers["blockchain.transaction.get_merkle"] = constant(bad)
-        with pytest.raises(BackendProtocolError, match="merkle proof"):
-            c.scan_scripts([spk])
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"block_height": 50, "merkle": "nope", "pos": 3},
+        {"block_height": "50", "merkle": [], "pos": 3},
+        {"block_height": 50, "merkle": [1], "pos": 3},
+        {"block_height": 50, "merkle": []},
+        ["11" * 32],
+    ],
+)
+def test_malformed_merkle_proofs_are_protocol_errors(fake: FakeElectrum, answer: Any) -> None:
+    fake.handlers["blockchain.transaction.get_merkle"] = constant(answer)
+    with pytest.raises(BackendProtocolError, match="merkle proof"):
+        client(fake).merkle_proofs([("11" * 32, 50)])
 
 
 # -- transactions and broadcast ---------------------------------------------------------------

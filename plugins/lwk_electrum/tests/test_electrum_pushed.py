@@ -120,11 +120,15 @@ def test_rescans_ask_nothing_unchanged_then_only_what_a_payment_and_a_block_chan
 
     # A block confirms it: the header and the script's status are pushed; its history again
     # (the transaction is known; its block time is the pushed tip's, which extends the
-    # wallet's tip, so no other block time is in doubt).
+    # wallet's tip, so no other block time is in doubt), and the proof of the new
+    # confirmation (SPV), checked against the pushed tip's header.
     rt.mine(1)
     before = requests(rt)
     assert flavour.scan(wollet) is not None
-    assert requests(rt) - before == {"blockchain.scripthash.get_history": 1}
+    assert requests(rt) - before == {
+        "blockchain.scripthash.get_history": 1,
+        "blockchain.transaction.get_merkle": 1,
+    }
     assert next(t.height for t in wollet.transactions()) == rt.tip_height()
     assert_as_fresh_and_lwk(rt, wollet)
 
@@ -138,11 +142,13 @@ def test_a_reorg_is_rescanned_from_its_pushes(rt: Regtest, flavour: Flavour) -> 
     rt.reorg(1)
     before = requests(rt)
     assert flavour.scan(wollet) is not None
-    # That script's history; the block time of the other payment's block, one below the old
-    # tip, so within the reorg window (the moved payment's block is the pushed tip).
+    # That script's history; the header of the other payment's block, one below the old
+    # tip, so within the reorg window (the moved payment's block is the pushed tip); the
+    # proof of the moved payment's new confirmation (SPV).
     assert requests(rt) - before == {
         "blockchain.scripthash.get_history": 1,
-        "blockchain.block.header": 1,
+        "blockchain.block.headers": 1,
+        "blockchain.transaction.get_merkle": 1,
     }
     assert sorted(t.height for t in wollet.transactions()) == [tip - 1, tip + 1]
     assert_as_fresh_and_lwk(rt, wollet)

@@ -116,8 +116,8 @@ def test_unchanged_rescan_sends_no_request(
     first = requests(rt) - before
     # External: scripts 0-19, 20-39 (25 used), 40-59; internal: 0-19. Each script new to the
     # client: its subscription, and the history of the 3 used ones (0, 3, 25). The 3
-    # transactions, no header (the tip block's time comes with the tip); before the scan,
-    # the server's genesis.
+    # transactions, their proofs (SPV), no header (the tip block's comes with the tip);
+    # before the scan, the server's genesis.
     assert first == {
         "server.version": 1,
         "server.features": 1,
@@ -125,11 +125,12 @@ def test_unchanged_rescan_sends_no_request(
         "blockchain.scripthash.subscribe": 80,
         "blockchain.scripthash.get_history": 3,
         "blockchain.transaction.get": 3,
+        "blockchain.transaction.get_merkle": 3,
     }
     # version, features, tip, three scan rounds (both chains' first 20 scripts, then
     # external 20-39, then 40-59): the subscriptions, and the histories of the used ones
-    # once their statuses came (the first two rounds); the transactions
-    assert trips.count == 3 + 2 + 2 + 1 + 1
+    # once their statuses came (the first two rounds); the transactions; the proofs
+    assert trips.count == 3 + 2 + 2 + 1 + 1 + 1
 
     # Nothing new: the tip is the one the subscription keeps, every status is current (the
     # server pushes changes to subscribed scripts): no request at all.
@@ -177,11 +178,12 @@ def test_requests_are_pipelined(
     elapsed = time.monotonic() - start
     sent = sum((requests(rt) - before).values())
     # version, features (the genesis), tip, subscribes, the histories of the 12 used
-    # scripts, txs, the header of the first block (the second is the tip); in round trips:
-    # version, features, tip, 2 scan rounds (both chains' first 20 scripts, then the 12
-    # used ones' histories; external 20-39), txs, header = 8.
-    assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1
-    assert trips.count == 8
+    # scripts, txs, the header of the first block (the second is the tip), the proofs of
+    # the 10 confirmed (two blocks of 5; SPV); in round trips: version, features, tip, 2
+    # scan rounds (both chains' first 20 scripts, then the 12 used ones' histories;
+    # external 20-39), txs, header, proofs = 9.
+    assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1 + 10
+    assert trips.count == 9
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
@@ -199,7 +201,8 @@ def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_hi
     before = requests(rt)
     sync(client, wollet)
     # each script subscribed once, a history per used script, each transaction, the
-    # headers of the two blocks below the tip (the tip's time comes with it)
+    # headers of the two blocks below the tip in one range (the tip's comes with it), a
+    # proof of each confirmation (SPV)
     assert requests(rt) - before == {
         "server.version": 1,
         "server.features": 1,
@@ -207,12 +210,13 @@ def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_hi
         "blockchain.scripthash.subscribe": 100,
         "blockchain.scripthash.get_history": 45,
         "blockchain.transaction.get": 45,
-        "blockchain.block.header": 2,
+        "blockchain.block.headers": 1,
+        "blockchain.transaction.get_merkle": 45,
     }
     # version, features; three scan rounds where LWK takes four: both chains' first batch
     # (then the 20 used ones' histories), external 20-59 (two batches after one used at
-    # every index; then 25 histories), external 60-79; the tip, transactions, headers
-    assert trips.count == 2 + (2 + 2 + 1) + 3
+    # every index; then 25 histories), external 60-79; the tip, transactions, headers, proofs
+    assert trips.count == 2 + (2 + 2 + 1) + 4
     assert len(wollet.transactions()) == 45
 
     theirs = lwk.Wollet(
@@ -381,14 +385,18 @@ def test_broadcast_and_rejection(rt: Regtest) -> None:
 def test_verify_merkle_on_real_blocks(rt: Regtest) -> None:
     wollet = Wollet(Network.ELEMENTS_REGTEST, descriptor("spv"))
     rt.fund_wallet(str(wollet.descriptor), 7, n_addresses=4, txs_per_block=3)
-    client = tcp(rt, verify_merkle=True)
+    client = tcp(rt)  # SPV is on by default
     before = requests(rt)
     sync(client, wollet)
     delta = requests(rt) - before
     assert delta["blockchain.transaction.get_merkle"] == 6  # the confirmed ones
-    assert delta["blockchain.block.header"] == 2  # both blocks, once, in the proof burst
+    assert delta["blockchain.block.headers"] == 1  # the first block (the second is the tip)
+    assert "blockchain.block.header" not in delta
+    before = requests(rt)
+    assert sync(client, wollet) is None
+    assert requests(rt) - before == {}  # proven once per client
     plain = Wollet(Network.ELEMENTS_REGTEST, str(wollet.descriptor))
-    sync(tcp(rt), plain)
+    sync(tcp(rt, verify_merkle=False), plain)
     assert our_view(plain) == our_view(wollet)
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from lwk_core.plugin import HistoryEntry, Network, Tip
+from lwk_core.plugin import HistoryEntry, MerkleProof, Network, Tip
 
 from ._ahttp import AsyncHttpSession
 from ._http import HttpSession
@@ -76,8 +76,11 @@ class EsploraBackend:
     def tip(self, *, min_height: int = 0) -> Tip:
         return self.run(self.steps.tip())
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return self.run(self.steps.block_timestamps(heights))
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return self.run(self.steps.block_headers(heights))
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return self.run(self.steps.merkle_proofs(confirmed))
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self.run(self.steps.get_raw_txs(txids))
@@ -158,8 +161,11 @@ class AsyncEsploraBackend:
     async def tip(self, *, min_height: int = 0) -> Tip:
         return await self.run(self.steps.tip())
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return await self.run(self.steps.block_timestamps(heights))
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return await self.run(self.steps.block_headers(heights))
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return await self.run(self.steps.merkle_proofs(confirmed))
 
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return await self.run(self.steps.get_raw_txs(txids))

@@ -33,6 +33,10 @@ class EsploraClient(Client):
     an Authorization bearer token) are sent with every request and never logged;
     ``transport`` replaces httpx's network transport (tests, custom sockets).
 
+    SPV (opt-in): ``verify_merkle=True`` proves each confirmation a scan reports with
+    ``/tx/:txid/merkle-proof`` against the header at its height (checked, and signed by the
+    block signers where they are set), once per (txid, height) until ``close()``.
+
     Authentication: ``token`` (a str, or a `lwk_core.auth.TokenProvider` such as
     ``ClientCredentials``) is sent as ``Authorization: Bearer``; after a 401 the token is
     renewed and the request retried once, then `AuthenticationFailed`; a 402 is
@@ -52,7 +56,7 @@ class EsploraClient(Client):
 
     Defaults: ``timeout=30.0, concurrency=16, headers=None, proxy=None, trust_env=True,
     max_retries=5, verify=True, ca_file=None, cert_fingerprint=None, token=None,
-    allow_insecure_auth=False`` (`Options`).
+    allow_insecure_auth=False, verify_merkle=False`` (`Options`, then SPV).
     """
 
     connection: EsploraBackend
@@ -63,11 +67,14 @@ class EsploraClient(Client):
         network: Network,
         *,
         transport: httpx.BaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         settings = Settings(url, network, **options)
         backend = EsploraBackend(HttpSession(settings, transport=transport), network)
-        super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
+        )
 
 
 class AsyncEsploraClient(AsyncClient):
@@ -88,8 +95,11 @@ class AsyncEsploraClient(AsyncClient):
         network: Network,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         settings = Settings(url, network, **options)
         backend = AsyncEsploraBackend(AsyncHttpSession(settings, transport=transport), network)
-        super().__init__(backend, name=settings.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
+        )

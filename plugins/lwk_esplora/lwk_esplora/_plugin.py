@@ -10,18 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lwk_core.plugin import HistoryEntry, Network, Tip, hookimpl
+from lwk_core.plugin import HistoryEntry, MerkleProof, Network, Tip, hookimpl
 
 from ._backend import AsyncEsploraBackend, EsploraBackend
 from ._client import AsyncEsploraClient, EsploraClient
 
 __all__ = [
-    "lwk_block_timestamps",
+    "lwk_block_headers",
     "lwk_broadcast",
     "lwk_close",
     "lwk_connect",
     "lwk_genesis_hash",
     "lwk_get_tx",
+    "lwk_merkle_proofs",
     "lwk_ping",
     "lwk_scan_scripts",
     "lwk_schemes",
@@ -43,6 +44,7 @@ OPTIONS = frozenset(
         "token",
         "allow_insecure_auth",
         "transport",
+        "verify_merkle",
     }
 )
 
@@ -94,8 +96,15 @@ def lwk_get_tx(connection: EsploraBackend, txids: Sequence[str]) -> list[bytes]:
 
 
 @hookimpl
-def lwk_block_timestamps(connection: EsploraBackend, heights: Sequence[int]) -> dict[int, int]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: EsploraBackend, heights: Sequence[int]) -> dict[int, bytes]:
+    return connection.block_headers(heights)
+
+
+@hookimpl
+def lwk_merkle_proofs(
+    connection: EsploraBackend, confirmed: Sequence[tuple[str, int]]
+) -> list[MerkleProof]:
+    return connection.merkle_proofs(confirmed)
 
 
 @hookimpl

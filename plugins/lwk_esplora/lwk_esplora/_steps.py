@@ -42,10 +42,12 @@ from lwk_core.plugin import (
     BroadcastRejected,
     DecodeError,
     HistoryEntry,
+    MerkleProof,
     Network,
     Tip,
     Transaction,
     esplora_scripthash,
+    parse_merkle_proof,
 )
 
 from ._known import KnownHistories
@@ -70,7 +72,7 @@ log = logging.getLogger("lwk_esplora")
 MEMPOOL_CAP = 50  # electrs' MAX_MEMPOOL_TXS: unconfirmed txs listed per script
 _MAX_PAGES = 20_000  # confirmed pages per script (500,000 txs at 25/page): a liar's bound
 _MAX_MEMPOOL_SWEEP = 2_000  # mempool txs we are willing to inspect one by one
-_MAX_CACHED_HEADERS = 10_000  # (height, time) by block hash
+_MAX_CACHED_HEADERS = 10_000  # headers by block hash
 _ELECTRS_NOT_FOUND = frozenset({"Block not found", "Transaction not found"})
 
 T = TypeVar("T")
@@ -107,8 +109,8 @@ class EsploraSteps:
         self.network = network
         self.max_retries = max_retries
         self._lock = threading.Lock()
-        # (height, time) of verified headers by block hash: a block hash never changes
-        self._headers: dict[str, tuple[int, int]] = {}
+        # headers by their block hash (checked to hash to it): a block hash never changes
+        self._headers: dict[str, BlockHeader] = {}
         self._tip: Tip | None = None  # the last tip read, header included
         self._known = KnownHistories()  # confirmed histories read before: one page a rescan
 
@@ -163,7 +165,7 @@ class EsploraSteps:
         with self._lock:
             if len(self._headers) >= _MAX_CACHED_HEADERS:
                 del self._headers[next(iter(self._headers))]  # the oldest
-            self._headers[block_hash] = (header.height, header.time)
+            self._headers[block_hash] = header
         return header
 
     def tip(self) -> Steps[Tip]:
@@ -180,24 +182,39 @@ class EsploraSteps:
             self._tip = tip
         return tip
 
-    def _block_time(self, height: int) -> Steps[int]:
+    def _header_at(self, height: int) -> Steps[bytes]:
+        """The raw header of the block at `height` (`/block-height/:height`, then its header
+        unless cached); core checks its height and signatures."""
         route = "block-height/:height"
         block_hash = yield from self._parsed(f"/block-height/{height}", route, parse_hash)
         with self._lock:
-            known = self._headers.get(block_hash)
-        if known is None:
+            header = self._headers.get(block_hash)
+        if header is None:
             header = yield from self._header(block_hash)
-            known = (header.height, header.time)
-        if known[0] != height:
-            raise BackendProtocolError(
-                f"the block at height {height} says height {known[0]}", backend=self.name
-            )
-        return known[1]
+        return header.to_bytes()
 
-    def block_timestamps(self, heights: Sequence[int]) -> Steps[dict[int, int]]:
+    def block_headers(self, heights: Sequence[int]) -> Steps[dict[int, bytes]]:
         unique = sorted(set(heights))
-        times = yield Each(tuple(self._block_time(h) for h in unique))
-        return dict(zip(unique, times, strict=True))
+        headers = yield Each(tuple(self._header_at(h) for h in unique))
+        return dict(zip(unique, headers, strict=True))
+
+    def _merkle_proof(self, txid: str, height: int) -> Steps[MerkleProof]:
+        route = "tx/:txid/merkle-proof"
+        if not is_txid(txid):
+            raise DecodeError("a txid is 64 hexadecimal characters")
+        data = yield from self._parsed(f"/tx/{txid.lower()}/merkle-proof", route, parse_json)
+        try:
+            return parse_merkle_proof(data)
+        except DecodeError as exc:
+            raise BackendProtocolError(f"GET {route}: {exc}", backend=self.name) from exc
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> Steps[list[MerkleProof]]:
+        """`/tx/:txid/merkle-proof` of each (txid, height), at once; core checks each
+        against the header at its height."""
+        proofs: list[MerkleProof] = yield Each(
+            tuple(self._merkle_proof(t, h) for t, h in confirmed)
+        )
+        return proofs
 
     # -- transactions ------------------------------------------------------------------
 

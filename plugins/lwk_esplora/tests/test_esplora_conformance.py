@@ -8,6 +8,8 @@ from lwk_regtest.testing import BackendConformance
 
 
 class TestEsploraConformance(BackendConformance):
+    offers_spv = True
+
     def make_backend(self, rt: Regtest, *, timeout: float) -> EsploraClient:
         return EsploraClient(rt.esplora_url, rt.network, timeout=timeout, max_retries=1)
 

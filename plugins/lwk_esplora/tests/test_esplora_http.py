@@ -23,9 +23,11 @@ from lwk_core import (
     BackendProtocolError,
     BackendTimeout,
     InsecureTransport,
+    MerkleProof,
     Network,
     RateLimited,
 )
+from lwk_core._proofs import check_headers
 
 
 def make(fake: FakeEsplora, url: str = "http://esplora.test/api", **kw: object) -> EsploraClient:
@@ -172,13 +174,13 @@ def test_tip_with_a_header_of_another_block_is_refused(
         client.tip()
 
 
-def test_block_timestamps_and_hash_cache(client: EsploraClient, fake: FakeEsplora) -> None:
-    assert client.block_timestamps([2, 5, 2]) == {
-        2: fake.headers[2].time,
-        5: fake.headers[5].time,
+def test_block_headers_and_hash_cache(client: EsploraClient, fake: FakeEsplora) -> None:
+    assert client.block_headers([2, 5, 2]) == {
+        2: fake.headers[2].to_bytes(),
+        5: fake.headers[5].to_bytes(),
     }
     assert len(fake.paths()) == 4
-    client.block_timestamps([2])
+    client.block_headers([2])
     assert len(fake.paths()) == 5  # the header of a known block hash is not fetched again
 
 
@@ -352,15 +354,49 @@ def test_redirects_are_not_followed(fake: FakeEsplora) -> None:
     assert len(fake.requests) == 1
 
 
+def merkle_proof_answer(body: Any) -> Any:
+    return lambda r: (
+        httpx.Response(200, json=body) if r.url.path.endswith("/merkle-proof") else None
+    )
+
+
+def test_merkle_proofs_are_asked_per_txid_and_typed(
+    client: EsploraClient, fake: FakeEsplora
+) -> None:
+    fake.intercept = merkle_proof_answer({"block_height": 7, "merkle": ["ab" * 32], "pos": 1})
+    assert (
+        client.merkle_proofs([("11" * 32, 7), ("22" * 32, 7)])
+        == [MerkleProof(7, ("ab" * 32,), 1)] * 2
+    )
+    assert sorted(p for p in fake.paths() if p.endswith("merkle-proof")) == [
+        f"/api/tx/{'11' * 32}/merkle-proof",
+        f"/api/tx/{'22' * 32}/merkle-proof",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"block_height": 7, "merkle": "ab", "pos": 1}, {"merkle": [], "pos": 0}, "x"],
+)
+def test_malformed_merkle_proofs_are_protocol_errors(
+    client: EsploraClient, fake: FakeEsplora, body: Any
+) -> None:
+    fake.intercept = merkle_proof_answer(body)
+    with pytest.raises(BackendProtocolError, match="merkle-proof"):
+        client.merkle_proofs([("11" * 32, 7)])
+
+
 def test_block_at_the_wrong_height_is_refused(client: EsploraClient, fake: FakeEsplora) -> None:
-    """/block-height/5 answering the hash of block 2 (cached or not) is a lie."""
-    client.block_timestamps([2])
+    """/block-height/5 answering the hash of block 2 (cached or not) is a lie the scan's
+    check of the headers refuses."""
+    client.block_headers([2])
     lie = fake.headers[2].block_hash
     fake.intercept = lambda r: (
         httpx.Response(200, text=lie) if r.url.path.endswith("/block-height/5") else None
     )
-    with pytest.raises(BackendProtocolError, match="says height 2"):
-        client.block_timestamps([5])
+    reply = client.block_headers([5])
+    with pytest.raises(BackendProtocolError, match="at height 5, got one at height 2"):
+        check_headers(reply, [5], None, backend=client.name)
 
 
 def test_rate_limit_waits_are_bounded_per_request(

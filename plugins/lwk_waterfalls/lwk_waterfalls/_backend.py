@@ -1,5 +1,6 @@
 """The two Waterfalls backends: `WaterfallsSteps` run over lwk-esplora's blocking or async
-backend, which also serves the Esplora routes (transactions, timestamps, broadcast)."""
+backend, which also serves the Esplora routes (transactions, headers, Merkle proofs,
+broadcast)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from lwk_esplora.steps import AsyncEsploraBackend, EsploraBackend
 
 from lwk_core import WolletDescriptor
-from lwk_core.plugin import DescriptorHistories, HistoryEntry, Tip
+from lwk_core.plugin import DescriptorHistories, HistoryEntry, MerkleProof, Tip
 
 from ._pushes import TaskStreams, ThreadStreams
 from ._steps import WaterfallsSteps
@@ -42,8 +43,11 @@ class WaterfallsBackend:
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self._esplora.get_raw_txs(txids)
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return self._esplora.block_timestamps(heights)
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return self._esplora.block_headers(heights)
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return self._esplora.merkle_proofs(confirmed)
 
     def broadcast(self, tx: bytes) -> str:
         return self._esplora.broadcast(tx)
@@ -88,8 +92,11 @@ class AsyncWaterfallsBackend:
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return await self._esplora.get_raw_txs(txids)
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        return await self._esplora.block_timestamps(heights)
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        return await self._esplora.block_headers(heights)
+
+    async def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        return await self._esplora.merkle_proofs(confirmed)
 
     async def broadcast(self, tx: bytes) -> str:
         return await self._esplora.broadcast(tx)

@@ -82,8 +82,10 @@ class WaterfallsClient(_Pushing, Client):
     ``concurrency``, ``headers`` (e.g. an Authorization bearer token), ``proxy`` (e.g.
     Tor's ``socks5h://127.0.0.1:9050``), ``trust_env``, ``max_retries``, ``verify``,
     ``ca_file``, ``cert_fingerprint``, ``token``, ``allow_insecure_auth`` and
-    ``transport`` work as for lwk_esplora.EsploraClient; ``concurrency`` defaults to
-    `CONCURRENCY` (256) requests in flight.
+    ``transport`` work as for lwk_esplora.EsploraClient, and so does SPV (opt-in:
+    ``verify_merkle=True`` proves each confirmation with the server's Esplora
+    ``/tx/:txid/merkle-proof`` against the header at its height); ``concurrency``
+    defaults to `CONCURRENCY` (256) requests in flight.
     """
 
     connection: WaterfallsBackend
@@ -97,13 +99,16 @@ class WaterfallsClient(_Pushing, Client):
         utxo_only: bool = False,
         cbor: bool = False,
         transport: httpx.BaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         options.setdefault("concurrency", CONCURRENCY)
         esplora = EsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = WaterfallsBackend(esplora.connection, steps)
-        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend, name=backend.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
+        )
 
     def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """Block until more than `seen` notifications came (False when `timeout` elapses,
@@ -128,13 +133,16 @@ class AsyncWaterfallsClient(_Pushing, AsyncClient):
         utxo_only: bool = False,
         cbor: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify_merkle: bool = False,
         **options: Unpack[Options],
     ) -> None:
         options.setdefault("concurrency", CONCURRENCY)
         esplora = AsyncEsploraClient(_http_url(url), network, transport=transport, **options)
         steps = _steps(esplora, network, send_descriptor, utxo_only, cbor)
         backend = AsyncWaterfallsBackend(esplora.connection, steps)
-        super().__init__(backend, name=backend.name, network=network, plugin=PLUGIN)
+        super().__init__(
+            backend, name=backend.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
+        )
 
     async def wait_for_notification(self, seen: int, timeout: float | None) -> bool:
         """See `WaterfallsClient.wait_for_notification`."""

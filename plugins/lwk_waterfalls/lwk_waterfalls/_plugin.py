@@ -11,17 +11,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lwk_core import WolletDescriptor
-from lwk_core.plugin import DescriptorHistories, HistoryEntry, Network, Tip, hookimpl
+from lwk_core.plugin import (
+    DescriptorHistories,
+    HistoryEntry,
+    MerkleProof,
+    Network,
+    Tip,
+    hookimpl,
+)
 
 from ._backend import AsyncWaterfallsBackend, WaterfallsBackend
 from ._client import SCHEMES, AsyncWaterfallsClient, WaterfallsClient
 
 __all__ = [
-    "lwk_block_timestamps",
+    "lwk_block_headers",
     "lwk_broadcast",
     "lwk_close",
     "lwk_connect",
     "lwk_get_tx",
+    "lwk_merkle_proofs",
     "lwk_ping",
     "lwk_scan_descriptor",
     "lwk_scan_scripts",
@@ -46,6 +54,7 @@ OPTIONS = frozenset(
         "token",
         "allow_insecure_auth",
         "transport",
+        "verify_merkle",
     }
 )
 
@@ -104,8 +113,15 @@ def lwk_get_tx(connection: WaterfallsBackend, txids: Sequence[str]) -> list[byte
 
 
 @hookimpl
-def lwk_block_timestamps(connection: WaterfallsBackend, heights: Sequence[int]) -> dict[int, int]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: WaterfallsBackend, heights: Sequence[int]) -> dict[int, bytes]:
+    return connection.block_headers(heights)
+
+
+@hookimpl
+def lwk_merkle_proofs(
+    connection: WaterfallsBackend, confirmed: Sequence[tuple[str, int]]
+) -> list[MerkleProof]:
+    return connection.merkle_proofs(confirmed)
 
 
 @hookimpl

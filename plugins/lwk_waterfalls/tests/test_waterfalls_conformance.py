@@ -8,6 +8,8 @@ from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
 
 
 class TestWaterfallsConformance(BackendConformance):
+    offers_spv = True
+
     def make_backend(self, rt: Regtest, *, timeout: float) -> WaterfallsClient:
         return WaterfallsClient(
             rt.waterfalls_url, rt.network, send_descriptor=True, timeout=timeout, max_retries=1

@@ -26,6 +26,7 @@ from lwk_core.plugin import (
     BackendConnectError,
     BackendProtocolError,
     BackendTimeout,
+    BlockHeader,
     BroadcastRejected,
     DescriptorHistories,
     HistoryEntry,
@@ -181,9 +182,15 @@ class MemoryBackend:
             raws[0] = other.to_bytes()
         return raws
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        chain = self.enter("block_timestamps")
-        return {h: chain.times.get(h, 1_700_000_000 + h) for h in heights}
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """Unsigned headers carrying the chain's block times (no signers on this chain)."""
+        chain = self.enter("block_headers")
+        return {
+            h: BlockHeader.legacy(
+                "00" * 32, "00" * 32, chain.times.get(h, 1_700_000_000 + h), h
+            ).to_bytes()
+            for h in heights
+        }
 
     def broadcast(self, tx: bytes) -> str:
         chain = self.enter("broadcast")
@@ -251,9 +258,9 @@ class AsyncMemoryBackend:
         await self._wait()
         return self.inner.get_raw_txs(txids)
 
-    async def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
+    async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
         await self._wait()
-        return self.inner.block_timestamps(heights)
+        return self.inner.block_headers(heights)
 
     async def broadcast(self, tx: bytes) -> str:
         await self._wait()
@@ -334,8 +341,8 @@ def lwk_get_tx(connection: MemoryBackend, txids: Sequence[str]) -> list[bytes]:
 
 
 @hookimpl
-def lwk_block_timestamps(connection: MemoryBackend, heights: Sequence[int]) -> dict[int, int]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: MemoryBackend, heights: Sequence[int]) -> dict[int, bytes]:
+    return connection.block_headers(heights)
 
 
 @hookimpl

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lwk_core.plugin import HistoryEntry, Network, PluginError, Tip, hookimpl
+from lwk_core.plugin import HistoryEntry, MerkleProof, Network, PluginError, Tip, hookimpl
 
 from ._backend import TinyEsploraBackend
 from ._http import HttpLink
@@ -81,8 +81,15 @@ def lwk_get_tx(connection: TinyEsploraBackend, txids: Sequence[str]) -> list[byt
 
 
 @hookimpl
-def lwk_block_timestamps(connection: TinyEsploraBackend, heights: Sequence[int]) -> dict[int, int]:
-    return connection.block_timestamps(heights)
+def lwk_block_headers(connection: TinyEsploraBackend, heights: Sequence[int]) -> dict[int, bytes]:
+    return connection.block_headers(heights)
+
+
+@hookimpl
+def lwk_merkle_proofs(
+    connection: TinyEsploraBackend, confirmed: Sequence[tuple[str, int]]
+) -> list[MerkleProof]:
+    return connection.merkle_proofs(confirmed)
 
 
 @hookimpl

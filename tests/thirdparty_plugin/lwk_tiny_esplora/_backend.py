@@ -17,9 +17,11 @@ from lwk_core.plugin import (
     BroadcastRejected,
     DecodeError,
     HistoryEntry,
+    MerkleProof,
     RateLimited,
     Tip,
     esplora_scripthash,
+    parse_merkle_proof,
 )
 
 from ._http import HttpLink, Reply
@@ -92,15 +94,28 @@ class TinyEsploraBackend:
         header = self._header(block_hash)
         return Tip(header.height, block_hash, header.time, header.to_bytes())
 
-    def block_timestamps(self, heights: Sequence[int]) -> dict[int, int]:
-        times: dict[int, int] = {}
+    def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
+        """The raw header at each height; core checks its height (and signatures)."""
+        headers: dict[int, bytes] = {}
         for height in sorted(set(heights)):
             block_hash = self._hash(f"/block-height/{height}")
             header = self._header(block_hash)
-            if header.block_hash != block_hash or header.height != height:
+            if header.block_hash != block_hash:
                 raise self._malformed(f"the header given for height {height} is another block's")
-            times[height] = header.time
-        return times
+            headers[height] = header.to_bytes()
+        return headers
+
+    def merkle_proofs(self, confirmed: Sequence[tuple[str, int]]) -> list[MerkleProof]:
+        """SPV: `/tx/:txid/merkle-proof` of each (txid, height); core checks each."""
+        proofs = []
+        for txid, _ in confirmed:
+            if not _HASH.fullmatch(txid):
+                raise DecodeError("a txid is 64 lowercase hexadecimal characters")
+            try:
+                proofs.append(parse_merkle_proof(self._json(f"/tx/{txid}/merkle-proof")))
+            except DecodeError as exc:
+                raise self._malformed(f"GET tx/:txid/merkle-proof: {exc}") from None
+        return proofs
 
     # -- transactions ------------------------------------------------------------------
 

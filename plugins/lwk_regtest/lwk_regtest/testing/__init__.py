@@ -12,7 +12,9 @@ and rejection, reorgs, timeouts, failover)::
             return MyClient(rt.esplora_url, rt.network, timeout=timeout)
 
 A plugin with an async flavour also implements `make_async_backend` (same arguments,
-returning its `lwk_core.AsyncClient`): every check then runs against both flavours.
+returning its `lwk_core.AsyncClient`): every check then runs against both flavours. A
+plugin answering `lwk_merkle_proofs` sets `offers_spv = True`: a scan with
+`verify_merkle` on is then checked too.
 
 `lwk_regtest` is a session-scoped fixture holding the running `Regtest`. `set_fault`
 switches a fault on in both embedded servers; override it to aim at the one your backend

@@ -88,6 +88,20 @@ class _Awaited:
     def full_scan(self, wollet: Wollet) -> Update | None:
         return self._run(self.client.full_scan(wollet))
 
+    def block_headers(self, heights: list[int]) -> dict[int, bytes]:
+        assert isinstance(self.client, AsyncClient)
+        return self._run(self.client.block_headers(heights))
+
+    @property
+    def verify_merkle(self) -> bool:
+        assert isinstance(self.client, AsyncClient)
+        return self.client.verify_merkle
+
+    @verify_merkle.setter
+    def verify_merkle(self, on: bool) -> None:
+        assert isinstance(self.client, AsyncClient)
+        self.client.verify_merkle = on
+
     def close(self) -> None:
         self._run(self.client.close())
 
@@ -104,6 +118,8 @@ class BackendConformance:
     """
 
     timeout: float = 2.0
+    offers_spv: bool = False
+    """Whether the plugin answers `lwk_merkle_proofs` (SPV): the SPV check then runs too."""
 
     def make_backend(self, rt: Regtest, *, timeout: float) -> Client:
         """Return your client, connected to the servers of `rt` (no I/O needed yet)."""
@@ -123,6 +139,8 @@ class BackendConformance:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "flavour" in metafunc.fixturenames:
             metafunc.parametrize("flavour", self.flavours())
+        if "spv" in metafunc.fixturenames:  # only for plugins offering it
+            metafunc.parametrize("spv", [True] if self.offers_spv else [], ids=["spv"])
 
     def set_fault(self, rt: Regtest, mode: str | None, remaining: int | None = None) -> None:
         """Make the server your backend talks to misbehave (see regtest Faults modes)."""
@@ -201,6 +219,24 @@ class BackendConformance:
         tx = wollet.transaction(txid)
         assert tx is not None and tx.height == rt.chain.tip_height()
         assert tx.timestamp == rt.chain.block_time(rt.chain.tip_height())
+
+    def test_block_headers_are_the_chains(self, rt: Regtest, backend: Backend) -> None:
+        """Block times (and SPV proofs) are checked against these headers."""
+        rt.mine(2)
+        heights = [1, rt.chain.tip_height() - 1]
+        assert backend.block_headers(heights) == {h: rt.chain.header(h) for h in heights}
+
+    def test_spv_proves_each_confirmation(
+        self, rt: Regtest, backend: Backend, wollet: Wollet, spv: bool
+    ) -> None:
+        backend.verify_merkle = spv
+        txids = {rt.faucet(wollet.address(i).address(), 1_000 + i) for i in range(3)}
+        rt.mine(1)
+        rt.mine(1)  # the payments' block below the tip: its header is asked too
+        self._sync(backend, wollet)
+        height = rt.chain.tip_height() - 1
+        assert {t.txid: t.height for t in wollet.transactions()} == dict.fromkeys(txids, height)
+        assert {t.timestamp for t in wollet.transactions()} == {rt.chain.block_time(height)}
 
     def test_large_history_of_one_script(
         self, rt: Regtest, backend: Backend, wollet: Wollet
