@@ -6,7 +6,7 @@ height, a script), `body` holds the key and the value, so that an item decodes w
 key. The tip, the genesis and the last used indexes are the head (`encode_head`), a state
 snapshot without any item, in `_state_codec`'s format. Integers little-endian:
 
-    TX         raw transaction                          key: txid (32 bytes)
+    TX         txid | raw transaction                   key: txid (32 bytes)
     HEIGHT     txid | u8 confirmed | [u32 height]       key: txid
     TIMESTAMP  u32 height | u64 time                    key: u32 height
     SCRIPT     u8 chain | u32 index | script_pubkey     key: script_pubkey
@@ -14,6 +14,8 @@ snapshot without any item, in `_state_codec`'s format. Integers little-endian:
                                                         key: txid | u32 vout
 
 Hashes, asset ids and blinders are stored as the 32 bytes their display hex spells.
+Transactions come back unparsed (`Transaction.stored`): a store authenticates its items, so
+they are the ones this lwk-core saved, and loading a large wallet parses none of them.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class _Part:
 
 
 _PARTS: Final = (
-    _Part(TX, lambda s: s.txs, hex32, lambda txid, tx: tx.to_bytes()),
+    _Part(TX, lambda s: s.txs, hex32, lambda txid, tx: hex32(txid) + tx.to_bytes()),
     _Part(HEIGHT, lambda s: s.heights, hex32, _height),
     _Part(TIMESTAMP, lambda s: s.timestamps, _U32.pack, _TIMESTAMP.pack),
     _Part(SCRIPT, lambda s: s.scripts, bytes, _script),
@@ -179,8 +181,10 @@ class StateRows:
 
     def _add(self, kind: int, body: bytes) -> None:
         if kind == TX:
-            tx = Transaction.from_bytes(body)
-            self._txs[tx.txid] = tx
+            if len(body) <= 32:
+                raise DecodeError("malformed transaction in the wallet state")
+            txid = body[:32].hex()
+            self._txs[txid] = Transaction.stored(body[32:], txid)
         elif kind == HEIGHT:
             txid, flag, rest = body[:32].hex(), body[32:33], body[33:]
             if len(txid) != 64 or flag not in (b"\x00", b"\x01") or len(rest) != 4 * flag[0]:
@@ -204,10 +208,8 @@ class StateRows:
         txs = self._txs
         if any(txid not in txs for txid in self._heights):
             raise DecodeError("a transaction height refers to a missing transaction")
-        for outpoint in self._unblinded:
-            tx = txs.get(outpoint.txid)
-            if tx is None or outpoint.vout >= len(tx.outputs):
-                raise DecodeError(f"unblinded output {outpoint} does not exist")
+        if any(outpoint.txid not in txs for outpoint in self._unblinded):
+            raise DecodeError("an unblinded output refers to a missing transaction")
         return attrs.evolve(
             self._skeleton,
             txs=txs,

@@ -323,6 +323,25 @@ def test_the_head_replayed_from_an_older_save_is_refused(tmp_path: Path) -> None
     _assert_refused_then_removable(path, state)
 
 
+def test_a_row_of_another_save_of_the_same_item_is_refused(
+    saved: tuple[Path, WolletState], tmp_path: Path
+) -> None:
+    """The same wallet saved again elsewhere has the same rows, each sealed afresh: one of
+    those authentic rows, of the very same item, in place of this database's is refused
+    (each row's nonce and tag are in the keyed sum, not only its content)."""
+    path, state = saved
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    with SqliteStore(other / DATABASE) as db:
+        assert _synced(db) == state
+    row_id, sealed = _pick(path, 5000)  # a transaction
+    ((name,),) = [(n,) for i, _, n, _ in _rows(path) if i == row_id]
+    (resealed,) = [s for _, _, n, s in _rows(other / DATABASE) if n == name]
+    assert resealed != sealed
+    _execute(path, "UPDATE wallet_items SET sealed = ? WHERE id = ?", resealed, row_id)
+    _assert_refused_then_removable(path, state)
+
+
 def _synced_from(db: SqliteStore) -> WolletState:
     with Wollet(NETWORK, DESCRIPTOR, store=db) as wollet:
         wollet.apply_update(_scan(wollet, 1))
@@ -391,8 +410,8 @@ def test_a_garbage_database_is_refused_then_deleting_it_works(tmp_path: Path, bl
 
 def test_a_newer_schema_is_refused(saved: tuple[Path, WolletState]) -> None:
     path, _ = saved
-    _execute(path, "UPDATE lwk_schema SET version = 2")
-    with pytest.raises(StoreCorrupted, match="schema 2"):
+    _execute(path, "UPDATE lwk_schema SET version = 3")
+    with pytest.raises(StoreCorrupted, match="schema 3"):
         SqliteStore(path)
 
 
