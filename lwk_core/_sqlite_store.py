@@ -21,7 +21,12 @@ not the row's content (most of it range proofs).
 
 A save diffs the new state against the one last saved or loaded (`changed_items`) and
 writes the items added or changed, deletes those gone and rewrites the head, in one
-transaction (synchronous=FULL: durable once `save` returns). Loading reads one row per
+transaction. `synchronous="full"` (the default) makes it durable once `save` returns: the
+commit waits for the write-ahead log's fsync. `synchronous="normal"` does not wait (SQLite
+syncs the log at checkpoints): a process crash still loses nothing, a power loss or OS
+crash may lose the last saves, never corrupting the database or a wallet (SQLite's WAL
+guarantees, https://www.sqlite.org/pragma.html#pragma_synchronous); the wallet then
+resyncs what it lost. Loading reads one row per
 item, in the order they were written (an index on (wallet, id)), and parses no
 transaction (`_state_rows`): there is no log of updates to replay.
 
@@ -43,7 +48,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
@@ -54,7 +59,11 @@ from ._state import WolletState
 from ._state_rows import Item, StateRows, changed_items, encode_head, state_items
 from ._store_protocol import check_owner
 
-__all__ = ["SqliteStore", "SqliteWalletStore"]
+__all__ = ["SqliteStore", "SqliteWalletStore", "Synchronous"]
+
+Synchronous = Literal["full", "normal"]
+"""When a save is on disk: "full", when it returns; "normal", at the next checkpoint."""
+_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL"}
 
 SCHEMA_VERSION: Final = 2  # 2: rows hashed by nonce and tag, transactions with their txid
 MAX_WALLET_BYTES: Final = 256 * 1024 * 1024
@@ -110,14 +119,21 @@ class SqliteStore:
 
     Opening it locks the database for this store until `close()` (StoreLocked for another
     process, or another SqliteStore of the same file). Its wallets may be used from several
-    threads: the connection is shared, one statement at a time.
+    threads: the connection is shared, one statement at a time. `synchronous`: "full"
+    (default), each save is on disk when it returns; "normal", saves do not wait for the
+    disk and the last ones may be lost to a power loss (never to a crash of the process).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, synchronous: Synchronous = "full"
+    ) -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self._path = Path(path)
+        self._synchronous: Final = synchronous
         with _OPEN_LOCK:
             self._file_id = _prepare_file(self._path)
-            self._conn: sqlite3.Connection | None = _connect(self._path)
+            self._conn: sqlite3.Connection | None = _connect(self._path, synchronous)
             _OPEN_FILES.add(self._file_id)
         self._lock = threading.Lock()  # the connection: one statement at a time
         self._opened: set[str] = set()  # wallets open in this store
@@ -129,6 +145,10 @@ class SqliteStore:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def synchronous(self) -> Synchronous:
+        return self._synchronous
 
     def open(self, descriptor: WolletDescriptor, network: Network) -> SqliteWalletStore:
         """The wallet's state in this database (StoreLocked if it is open already)."""
@@ -213,7 +233,7 @@ class SqliteStore:
         self.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
             _uri(path), uri=True, timeout=0, isolation_level=None, check_same_thread=False
@@ -221,7 +241,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as e:
         raise _store_error(e, "open") from e
     try:
-        _initialize(conn)
+        _initialize(conn, synchronous)
     except sqlite3.Error as e:
         conn.close()
         raise _store_error(e, "open") from e
@@ -278,7 +298,7 @@ def _create(path: Path, dir_fd: int) -> None:
         try:
             conn = sqlite3.connect(_uri(path.parent / temp), uri=True, isolation_level=None)
             try:
-                _initialize(conn)
+                _initialize(conn, "full")
             finally:
                 conn.close()
             fd = os.open(temp, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
@@ -303,12 +323,12 @@ def _uri(path: Path) -> str:
     return "file:" + urllib.parse.quote(str(path.absolute())) + "?nofollow=1"
 
 
-def _initialize(conn: sqlite3.Connection) -> None:
+def _initialize(conn: sqlite3.Connection, synchronous: Synchronous) -> None:
     """Lock the database for this connection and create or check its schema."""
     conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # held from the first write until close
     if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
         raise StoreError("the wallet database cannot use a write-ahead log")
-    conn.execute("PRAGMA synchronous = FULL")  # each commit is on disk when it returns
+    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in _SCHEMA:

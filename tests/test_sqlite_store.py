@@ -38,6 +38,7 @@ from lwk_core import (
     migrate_wallet,
 )
 from lwk_core._state import WolletState
+from lwk_core._sqlite_store import Synchronous
 from lwk_core._state_rows import changed_items, state_items
 from lwk_core._transaction import Transaction
 
@@ -406,6 +407,18 @@ def test_a_garbage_database_is_refused_then_deleting_it_works(tmp_path: Path, bl
     path.unlink()
     with SqliteStore(path) as db, Wollet(NETWORK, DESCRIPTOR, store=db) as wollet:
         assert wollet.state.heights == {}
+
+
+@pytest.mark.parametrize(("synchronous", "pragma"), [("full", 2), ("normal", 1)])
+def test_the_synchronous_mode_is_the_callers(
+    tmp_path: Path, synchronous: Synchronous, pragma: int
+) -> None:
+    """SQLite's PRAGMA synchronous values: 2 FULL, 1 NORMAL (https://www.sqlite.org/pragma.html)."""
+    with SqliteStore(tmp_path / DATABASE, synchronous=synchronous) as db:
+        assert db.synchronous == synchronous
+        assert db._connection().execute("PRAGMA synchronous").fetchone() == (pragma,)
+    with pytest.raises(StoreError, match="synchronous must be 'full' or 'normal'"):
+        SqliteStore(tmp_path / DATABASE, synchronous="off")  # type: ignore[arg-type]
 
 
 def test_a_newer_schema_is_refused(saved: tuple[Path, WolletState]) -> None:
