@@ -124,9 +124,7 @@ class SqliteStore:
     disk and the last ones may be lost to a power loss (never to a crash of the process).
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str], *, synchronous: Synchronous = "full"
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: Synchronous = "full") -> None:
         if synchronous not in _SYNCHRONOUS:
             raise StoreError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self._path = Path(path)

@@ -122,9 +122,7 @@ def test_the_many_wallets_run_checks_every_wallet(backend: str) -> None:
 
 
 @pytest.mark.parametrize("form", ["async", "blocking"])
-def test_the_monitor_run_checks_every_wallet_and_counts_requests(
-    form: str, tmp_path: Path
-) -> None:
+def test_the_monitor_run_checks_every_wallet_and_counts_requests(form: str, tmp_path: Path) -> None:
     """`benchmarks._monitor` on 3 wallets: it exits 0 only if every wallet, ours and LWK's,
     found its 5 payments; the no-change round on the live Electrum connection sends none;
     the JSON record says LWK's time was extrapolated from 1 wallet's."""

@@ -37,8 +37,8 @@ from lwk_core import (
     connect,
     migrate_wallet,
 )
-from lwk_core._state import WolletState
 from lwk_core._sqlite_store import Synchronous
+from lwk_core._state import WolletState
 from lwk_core._state_rows import changed_items, state_items
 from lwk_core._transaction import Transaction
 
