@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -116,7 +117,7 @@ class WolletState:
                 raise UpdateError(f"the update unblinds an output of unknown tx {outpoint.txid}")
         heights = {t: h for t, h in self.heights.items() if t not in update.txid_height_delete}
         heights.update(update.txid_height_new)
-        return WolletState(
+        state = WolletState(
             descriptor=self.descriptor,
             network=self.network,
             txs=txs,
@@ -131,6 +132,17 @@ class WolletState:
             tip=update.tip,
             genesis_hash=self.genesis_hash or update.genesis_hash,
         )
+        state.__dict__["_made_from"] = (weakref.ref(self), update)  # not a field: evolve drops it
+        return state
+
+    def made_from(self, state: WolletState) -> Update | None:
+        """The update that `state.applied` made this state with, if it was made so: a store
+        then saves what the update changed without comparing the whole states."""
+        origin = self.__dict__.get("_made_from")
+        if origin is None or origin[0]() is not state:
+            return None
+        update: Update = origin[1]
+        return update
 
     def follows(self, genesis_hash: str) -> bool:
         """Whether a server of the chain starting at `genesis_hash` serves this wallet's:

@@ -37,6 +37,7 @@ from ._state import WolletState
 from ._state_codec import decode_state, encode_state
 from ._transaction import Transaction
 from ._types import OutPoint, TxOutSecrets
+from ._update import Update
 
 __all__ = ["Item", "StateRows", "changed_items", "encode_head", "state_items"]
 
@@ -97,17 +98,23 @@ def state_items(state: WolletState) -> Iterator[Item]:
 
 
 def changed_items(old: WolletState, new: WolletState) -> tuple[list[Item], list[Item]]:
-    """What turns the items of `old` into those of `new`: the items added (new or changed,
-    in `new`'s order) and the items removed (gone or changed, as `old` had them).
+    """What turns the items of `old` into those of `new`: the items added (new or changed)
+    and the items removed (gone or changed, as `old` had them).
 
-    `WolletState.applied` keeps each map's keys, as the same objects and in the same order,
-    and appends the new ones: then only the values not identical to the old ones and the
-    appended keys are looked at (in C loops, no hashing), so a save of a small update to a
-    large wallet costs little. Otherwise (history deleted, or unrelated states) every key
-    is compared.
+    When `new` is `old.applied(update)` (`made_from`), only the keys the update names are
+    compared: a save of a small update to a large wallet costs in proportion to the update.
+    Otherwise, as `applied` keeps each map's keys, as the same objects and in the same
+    order, and appends the new ones, only the values not identical to the old ones and the
+    appended keys are looked at (in C loops, no hashing); failing that (history deleted,
+    or unrelated states) every key is compared.
     """
     added: list[Item] = []
     removed: list[Item] = []
+    update = new.made_from(old)
+    if update is not None:
+        for part, keys in zip(_PARTS, _touched(update), strict=True):
+            _compare_keys(part, part.of(old), part.of(new), keys, added, removed)
+        return added, removed
     for part in _PARTS:
         old_map, new_map = part.of(old), part.of(new)
         n = len(old_map)
@@ -122,6 +129,33 @@ def changed_items(old: WolletState, new: WolletState) -> tuple[list[Item], list[
                 gone = old_map.keys() - new_map.keys()
                 removed += [_item(part, key, old_map[key]) for key in gone]
     return added, removed
+
+
+def _touched(update: Update) -> tuple[Iterable[Any], ...]:
+    """The keys of each part (in `_PARTS`' order) that `update` may change: `applied` leaves
+    every other key as it was."""
+    heights = [*update.txid_height_delete, *update.txid_height_new]
+    txs = [tx.txid for tx in update.new_txs]
+    return txs, heights, update.timestamps, update.scripts, update.unblinded
+
+
+def _compare_keys(
+    part: _Part,
+    old_map: Mapping[Any, Any],
+    new_map: Mapping[Any, Any],
+    keys: Iterable[Any],
+    added: list[Item],
+    removed: list[Item],
+) -> None:
+    """Add to `added` and `removed` the items of `keys` that differ between the maps."""
+    for key in dict.fromkeys(keys):
+        before, after = old_map.get(key, _MISSING), new_map.get(key, _MISSING)
+        if before is after or before == after:
+            continue
+        if before is not _MISSING:
+            removed.append(_item(part, key, before))
+        if after is not _MISSING:
+            added.append(_item(part, key, after))
 
 
 def _item(part: _Part, key: Any, value: Any) -> Item:

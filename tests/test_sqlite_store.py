@@ -134,7 +134,9 @@ def _rows_of(db: SqliteStore) -> list[tuple[bytes, bytes]]:
 def test_diffs_match_whole_states_through_growth_and_shrinking() -> None:
     """What a save writes and deletes (changed_items) is exactly the difference between the
     two states' whole item sets, through the crash test's history: growing by 3 txs a step,
-    then falling back to 3 (deletions, a block time changing)."""
+    then falling back to 3 (deletions, a block time changing). Both ways: from the update
+    that made the new state, and by comparing the states (a copy of the old one, which the
+    new one was not made from)."""
     client = connect("memory://diff-history", NETWORK)
     wollet = Wollet(NETWORK, DESCRIPTOR)
     cycle = -(-len(TXIDS) // 3) + 3
@@ -145,11 +147,14 @@ def test_diffs_match_whole_states_through_growth_and_shrinking() -> None:
             continue
         old = wollet.state
         wollet.apply_update(update)
-        added, removed = changed_items(old, wollet.state)
+        assert wollet.state.made_from(old) == update
+        assert wollet.state.made_from(attrs.evolve(old)) is None
         old_items, new_items = set(state_items(old)), set(state_items(wollet.state))
-        assert set(added) == new_items - old_items
-        assert set(removed) == old_items - new_items
-        assert len(added) == len(set(added)) and len(removed) == len(set(removed))
+        for base in (old, attrs.evolve(old)):
+            added, removed = changed_items(base, wollet.state)
+            assert set(added) == new_items - old_items
+            assert set(removed) == old_items - new_items
+            assert len(added) == len(set(added)) and len(removed) == len(set(removed))
     assert len(wollet.state.heights) == 6  # it did fall back
 
 
