@@ -240,6 +240,8 @@ def test_the_many_wallets_and_store_targets_come_from_their_files(
     ]
     assert found["SQLite save of 1 update, 10,000 txs"] == (6.0, True)
     assert found["SQLite load, 10,000 txs"] == (1.2, False)
+    assert found["SQLite load, 10,000 txs, CPU"] == (0.8, True)
+    assert found["SQLite save, synchronous normal"] == (None, None)  # no such record
     assert found["10,000 wallets peak memory"] == (None, None)
     lines = bench.docs.render_section(attached, "x.png").splitlines()
     assert "| SQLite load, 10,000 txs | median s | < 1 | 1.2 | not met |" in lines
