@@ -1,6 +1,9 @@
 """`python -m benchmarks`: lwk-core vs LWK 0.19, same servers, same run; prints the table.
 
 With --write-docs it also regenerates the measured part of docs/benchmarks.md and its plot.
+The many-wallets monitor and the stores are measured apart (`python -m benchmarks._monitor`,
+`python -m benchmarks._stores`, each minutes long): their JSON files, when present, are
+reported with this run against issue 18's targets (`--monitor-json`, `--stores-json`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from ._docs import MarkersNotFound, check_docs, write_docs
+from ._monitor import DEFAULT_JSON as _MONITOR_JSON
 from ._plot import PlotUnavailable
-from ._report import format_report, targets, write_json
+from ._report import attach_many, format_report, targets, write_json
 from ._run import LARGE, Options, run
 from ._server import BACKENDS, Backend
+from ._stores import DEFAULT_JSON as _STORES_JSON
 
 _DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 _DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -69,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--docs", type=Path, default=_DEFAULT_DOCS, help="the page to rewrite")
     parser.add_argument(
+        "--monitor-json", type=Path, default=_MONITOR_JSON, help="benchmarks._monitor's results"
+    )
+    parser.add_argument(
+        "--stores-json", type=Path, default=_STORES_JSON, help="benchmarks._stores' results"
+    )
+    parser.add_argument(
         "--from-json", type=Path, help="measure nothing: report (and --write-docs) these results"
     )
     args = parser.parse_args(argv)
@@ -77,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
             check_docs(args.docs)
         except (OSError, MarkersNotFound, PlotUnavailable) as exc:
             parser.error(f"--write-docs: {exc}")
+    many = (args.stores_json, args.monitor_json)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         # measured against today's targets, also when the file predates them
-        return _report({**saved, "targets": targets(saved)}, args.write_docs, args.docs)
+        saved = attach_many({**saved, "targets": targets(saved)}, *many)
+        return _report(saved, args.write_docs, args.docs)
     sizes = args.sizes or ([20, 200] if args.quick else [20, 200, 2000])
     runs = args.runs or (2 if args.quick else 3)
     if runs < 1 or args.runs_large < 1:
@@ -95,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir=args.cache_dir,
         lwk_esplora_concurrency=args.lwk_esplora_concurrency,
     )
-    result = run(options)
+    result = attach_many(run(options), *many)
     write_json(result, args.json)
     print(f"written to {args.json}", file=sys.stderr)
     return _report(result, args.write_docs, args.docs)

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from ._plot import require_matplotlib, write_plot
-from ._report import load_summary, memory_table, round_trips_table, runs_table, targets_table
+from ._report import (
+    load_summary,
+    many_targets_table,
+    memory_table,
+    monitor_table,
+    round_trips_table,
+    runs_table,
+    stores_table,
+    targets_table,
+)
 
 __all__ = [
     "BEGIN",
@@ -69,7 +78,40 @@ def render_section(result: dict[str, Any], plot_name: str) -> str:
     memory = memory_table(result)
     if memory:
         parts += ["Peak memory: one child process per first scan (VmHWM).", memory]
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + _many_section(result))
+
+
+def _many_section(result: dict[str, Any]) -> list[str]:
+    """Issue 18's targets and the monitor and store runs behind them, when there are any."""
+    goals = many_targets_table(result)
+    if goals is None:
+        return []
+    parts = [
+        "### Many wallets and stores (issue 18; issue 20's many-wallets target)",
+        "Measured apart, each with its date and commit in its JSON file:"
+        " `python -m benchmarks._monitor` (benchmarks/results/monitor.json) and"
+        ' `python -m benchmarks._stores` (benchmarks/results/stores.json). "not run": no'
+        " record of that case.",
+        goals,
+    ]
+    monitor = monitor_table(result)
+    if monitor:
+        parts += [
+            "One AsyncMonitor over one Electrum client; LWK's Electrum client doing the"
+            " wallets in turn, a first and a no-change full scan each, timed on a sample and"
+            " scaled to all of them (its size is shown). Requests counted at the server;"
+            " setup: funding the wallets on the regtest chain.",
+            monitor,
+        ]
+    stores = stores_table(result)
+    if stores:
+        parts += [
+            "A save of one update (one new tx, a new tip) to the wallet, and a load of it by"
+            " a new store; open + balance: `Wollet(..., store=...)` then `balance()`, which"
+            " parses the transactions the SQLite load left unparsed. Wall time (CPU time).",
+            stores,
+        ]
+    return parts
 
 
 def replace_section(page: str, section: str) -> str:

@@ -16,17 +16,24 @@ import attrs
 from ._measure import Sample
 
 __all__ = [
+    "MANY_TARGETS",
+    "ManyTarget",
     "Row",
     "Target",
+    "attach_many",
     "busy_cpu_seconds",
     "format_report",
     "load_summary",
     "machine",
+    "many_targets",
+    "many_targets_table",
     "memory_table",
+    "monitor_table",
     "revision",
     "round_trips",
     "round_trips_table",
     "runs_table",
+    "stores_table",
     "summarize",
     "targets",
     "targets_table",
@@ -337,10 +344,166 @@ def load_summary(result: dict[str, Any]) -> str:
 
 def format_report(result: dict[str, Any]) -> str:
     parts = [runs_table(result), round_trips_table(result), memory_table(result)]
-    parts += [targets_table(result), load_summary(result)]
+    parts += [targets_table(result), many_targets_table(result), monitor_table(result)]
+    parts += [stores_table(result), load_summary(result)]
     return "\n\n".join(part for part in parts if part)
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+# -- many wallets and stores (issue 18; issue 20's many-wallets target) ------------------------
+
+
+@attrs.frozen
+class ManyTarget:
+    """A goal measured by benchmarks._stores or benchmarks._monitor (their JSON files,
+    `attach_many`), not by this harness's own run.
+
+    `source` "stores": the record of store `key[0]` with at least `key[1]` txs; "monitor":
+    the record of `key[0]` wallets at `key[1]` ms. `measure`: "save_ms" and "load_s" (median
+    wall times; "load_cpu_s" the load's median CPU time, steadier on a shared machine),
+    "first_ratio" and "again_ratio" (ours/LWK in turn, first and no-change
+    rounds), "again_s" (our no-change round) or "peak_mb" (peak RSS).
+    """
+
+    case: str
+    source: str
+    key: tuple[str | int, int]
+    measure: str
+    limit: float
+    strict: bool = False
+
+
+MANY_TARGETS = (
+    ManyTarget("SQLite save of 1 update, 10,000 txs", "stores", ("sqlite", 10_000), "save_ms", 10,
+               strict=True),
+    ManyTarget("SQLite save, synchronous normal", "stores", ("sqlite-normal", 10_000), "save_ms",
+               10, strict=True),
+    ManyTarget("SQLite load, 10,000 txs", "stores", ("sqlite", 10_000), "load_s", 1, strict=True),
+    ManyTarget("SQLite load, 10,000 txs, CPU", "stores", ("sqlite", 10_000), "load_cpu_s", 1,
+               strict=True),
+    ManyTarget("1,000 wallets no-change round 50 ms, time", "monitor", (1000, 50), "again_s", 1,
+               strict=True),
+    *(
+        ManyTarget(f"1,000 wallets {name} round {ms} ms", "monitor", (1000, ms), measure, 0.1)
+        for ms in (0, 50)
+        for name, measure in (("first", "first_ratio"), ("no-change", "again_ratio"))
+    ),
+    *(
+        ManyTarget(f"10,000 wallets first round {ms} ms", "monitor", (10_000, ms), "first_ratio",
+                   0.1)
+        for ms in (0, 50)
+    ),
+    ManyTarget("10,000 wallets peak memory", "monitor", (10_000, 50), "peak_mb", 1024,
+               strict=True),
+)  # fmt: skip
+_MANY_MEASURES = {
+    "save_ms": "median ms",
+    "load_s": "median s",
+    "load_cpu_s": "median CPU s",
+    "first_ratio": "ours/LWK in turn",
+    "again_ratio": "ours/LWK in turn",
+    "again_s": "seconds",
+    "peak_mb": "peak RSS MB",
+}
+
+
+def attach_many(result: dict[str, Any], stores: Path, monitor: Path) -> dict[str, Any]:
+    """`result` with the store and monitor benchmarks' records from their JSON files (those
+    that exist; else the ones `result` holds) and the targets measured from them."""
+    out = dict(result)
+    for key, path in (("stores", stores), ("monitor", monitor)):
+        if path.exists():
+            out[key] = json.loads(path.read_text())
+    out["many_targets"] = many_targets(out)
+    return out
+
+
+def _many_value(result: dict[str, Any], target: ManyTarget) -> float | None:
+    for r in result.get(target.source, []):
+        if target.source == "stores":
+            if r["store"] != target.key[0] or r["txs"] < target.key[1]:
+                continue
+            if target.measure == "load_cpu_s":
+                return float(r["load_s"]["cpu_median"])
+            return float(r[target.measure]["median"])
+        if (r["wallets"], r["latency_ms"]) != target.key:
+            continue
+        if target.measure == "first_ratio":
+            return round(r["first_s"] / r["lwk_first_s"], 3)
+        if target.measure == "again_ratio":
+            return round(r["again_s"] / r["lwk_again_s"], 3) if r["lwk_again_s"] else None
+        return float(r[target.measure])
+    return None
+
+
+def many_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for target in MANY_TARGETS:
+        value = _many_value(result, target)
+        met = None if value is None else (value < target.limit if target.strict else
+                                          value <= target.limit)  # fmt: skip
+        out.append({**attrs.asdict(target), "value": value, "met": met})
+    return out
+
+
+def many_targets_table(result: dict[str, Any]) -> str | None:
+    rows = [
+        [
+            t["case"],
+            _MANY_MEASURES[t["measure"]],
+            f"{'<' if t['strict'] else '<='} {t['limit']:g}",
+            "-" if t["value"] is None else f"{t['value']:.3g}",
+            _STATUS[t["met"]],
+        ]
+        for t in result.get("many_targets", [])
+    ]
+    return _table(["target", "measure", "limit", "measured", "status"], rows) if rows else None
+
+
+def monitor_table(result: dict[str, Any]) -> str | None:
+    """Each monitor run: our rounds and requests, LWK in turn (sampled), peak memory."""
+    rows = [
+        [
+            str(r["wallets"]),
+            str(r["txs"]),
+            f"{r['latency_ms']} ms",
+            f"{r['first_s']:.2f} ({r['first_requests']})",
+            f"{r['again_s']:.3f} ({r['again_requests']})",
+            f"{r['lwk_first_s']:.1f} / {r['lwk_again_s']:.2f}",
+            f"{r['lwk_sample']} of {r['wallets']}",
+            f"{r['first_s'] / r['lwk_first_s']:.3f}",
+            f"{r['again_s'] / r['lwk_again_s']:.3f}" if r["lwk_again_s"] else "-",
+            str(r["peak_mb"]),
+            f"{r['setup_s']:.0f}",
+        ]
+        for r in result.get("monitor", [])
+    ]
+    headers = [
+        "wallets", "txs each", "latency", "first round s (requests)",
+        "no-change s (requests)", "LWK in turn s: first / no-change", "LWK sampled",
+        "first ours/LWK", "no-change ours/LWK", "peak RSS MB", "setup s",
+    ]  # fmt: skip
+    return _table(headers, rows) if rows else None
+
+
+def stores_table(result: dict[str, Any]) -> str | None:
+    """Each store: a save of one update and a load of the whole wallet (wall; CPU)."""
+    rows = [
+        [
+            r["store"],
+            str(r["txs"]),
+            f"{r['save_ms']['median']:.1f} ({r['save_ms']['cpu_median']:.1f})",
+            f"{r['load_s']['median']:.2f} ({r['load_s']['cpu_median']:.2f})",
+            f"{r['open_and_balance_s']['median']:.2f} ({r['open_and_balance_s']['cpu_median']:.2f})"
+            if "open_and_balance_s" in r
+            else "-",
+            f"{r['bytes_on_disk'] / 1e6:.0f}",
+        ]
+        for r in result.get("stores", [])
+    ]
+    headers = ["store", "txs", "save ms (CPU)", "load s (CPU)", "open + balance s (CPU)", "MB"]
+    return _table(headers, rows) if rows else None

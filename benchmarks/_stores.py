@@ -8,14 +8,20 @@ sizes, real range proofs, the same unblinded secrets) until it has `--txs` trans
 Each measured save stores the state after one Update: one new transaction (another clone,
 unconfirmed) and its secrets, and a new tip, applied with `WolletState.applied`, as
 `Wollet.apply_update` would; each store saved the state before it first (not timed).
-A load is a new store object opening the wallet and reading the whole state. Times are the
-median and worst of `--runs`; every load is checked equal to the state saved.
+A load is a new store object opening the wallet and reading the whole state; "open +
+balance" is a restart as a user sees it: `Wollet(..., store=...)` then `balance()` (which
+reads every transaction: the SQLite store's load leaves them to be parsed on first use).
+Times are the median and worst of `--runs`; every load is checked equal to the state saved.
+The SQLite store is measured with synchronous="full" (its default) and "normal".
+`--json PATH` writes the results (benchmarks/results/stores.json by default), which
+`python -m benchmarks --write-docs` reports against issue 18's targets.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import struct
 import tempfile
@@ -38,13 +44,17 @@ from lwk_core import (
     TxOutSecrets,
     UnblindError,
     Update,
+    Wollet,
     WolletDescriptor,
 )
 from lwk_core._state import WolletState
 
+from ._report import revision
+
 _FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "liquid-testnet-wallet.json"
 _NETWORK = Network.LIQUID_TESTNET
 _SCRIPTS_PER_CHAIN = 200
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "stores.json"
 
 
 def _clones(txs: list[Transaction]) -> Iterator[Transaction]:
@@ -157,6 +167,9 @@ def measure(
         if loaded != [state]:
             raise SystemExit(f"{name}: the loaded state is not the one saved")
         _close(store)
+    store = make(workdir)
+    opened = _timed(partial(_open_and_balance, store, d, network))
+    _close(store)
     size = sum(p.stat().st_size for p in workdir.rglob("*") if p.is_file())
     return {
         "store": name,
@@ -164,6 +177,7 @@ def measure(
         "first_save_s": first,
         "save_ms": _summary(saves, 1e3),
         "load_s": _summary(loads, 1),
+        "open_and_balance_s": _summary([opened], 1),
         "bytes_on_disk": size,
     }
 
@@ -175,6 +189,11 @@ def _load_into(
     wallet = store.open(d, network)
     loaded.append(wallet.load())
     wallet.close()
+
+
+def _open_and_balance(store: Store, d: WolletDescriptor, network: Network) -> None:
+    with Wollet(network, d, store=store) as wollet:
+        wollet.balance()
 
 
 def _summary(times: list[tuple[float, float]], scale: float) -> dict[str, float]:
@@ -195,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._stores", description=__doc__)
     parser.add_argument("--txs", type=int, default=10_000, help="wallet size (default 10000)")
     parser.add_argument("--runs", type=int, default=5, help="timed saves and loads (default 5)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="write the results here")
     args = parser.parse_args(argv)
     if args.txs < 1 or args.runs < 1:
         parser.error("--txs and --runs must be at least 1")
@@ -210,23 +229,26 @@ def main(argv: list[str] | None = None) -> int:
         for name, make in (
             ("file", lambda p: FileStore(p / "datadir")),
             ("sqlite", lambda p: SqliteStore(p / "wallets.db")),
+            ("sqlite-normal", lambda p: SqliteStore(p / "wallets.db", synchronous="normal")),
         ):
             workdir = Path(tmp) / name
             workdir.mkdir()
             results.append(measure(name, make, state, clones, args.runs, workdir))
-    print("store    first save | save of 1 update: median / max (CPU) | "
-          "load: median / max (CPU) | on disk")  # fmt: skip
+    print("store          first save | save of 1 update: median / max (CPU) | "
+          "load: median / max (CPU) | open + balance (CPU) | on disk")  # fmt: skip
     for r in results:
-        save, load = r["save_ms"], r["load_s"]
-        assert isinstance(save, dict) and isinstance(load, dict)
+        save, load, opened = r["save_ms"], r["load_s"], r["open_and_balance_s"]
+        assert isinstance(save, dict) and isinstance(load, dict) and isinstance(opened, dict)
         print(
-            f"{r['store']:8} {r['first_save_s']:>9.2f} s | "
+            f"{r['store']:14} {r['first_save_s']:>9.2f} s | "
             f"{save['median']:>9.1f} / {save['max']:.1f} ms ({save['cpu_median']:.1f} ms) | "
             f"{load['median']:.2f} / {load['max']:.2f} s ({load['cpu_median']:.2f} s) | "
+            f"{opened['median']:.2f} s ({opened['cpu_median']:.2f} s) | "
             f"{int(str(r['bytes_on_disk'])) / 1e6:.1f} MB"
         )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    machine = {"revision": revision(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps([{**r, **machine} for r in results], indent=2) + "\n")
     return 0
 
 

@@ -12,14 +12,23 @@ Nothing is in clear: `name` is a keyed hash of the item's kind and key (a txid, 
 `sealed` is `u8 cipher | 12-byte nonce | AEAD(u8 kind | body)` under the wallet's key, with
 associated data binding the wallet, its network and the row's name, so a row moved to
 another name or wallet fails authentication. The head also holds the number of items and
-a keyed sum of their hashes (a multiset hash, updated by each save in proportion to what
-changed): a row deleted, replayed from an older save or left over from another fails the
-check on load, which is StoreCorrupted, never a partial wallet.
+a keyed sum of their rows' hashes (a multiset hash, updated by each save in proportion to
+what changed): a row deleted, replayed from an older save or left over from another fails
+the check on load, which is StoreCorrupted, never a partial wallet. A row's hash covers its
+name, cipher, nonce and tag: the tag authenticates the row's content, and a fresh random
+nonce makes every sealing of it another row, so the check hashes 40-odd bytes per row,
+not the row's content (most of it range proofs).
 
 A save diffs the new state against the one last saved or loaded (`changed_items`) and
 writes the items added or changed, deletes those gone and rewrites the head, in one
-transaction (synchronous=FULL: durable once `save` returns). Loading reads one row per
-item: there is no log of updates to replay.
+transaction. `synchronous="full"` (the default) makes it durable once `save` returns: the
+commit waits for the write-ahead log's fsync. `synchronous="normal"` does not wait (SQLite
+syncs the log at checkpoints): a process crash still loses nothing, a power loss or OS
+crash may lose the last saves, never corrupting the database or a wallet (SQLite's WAL
+guarantees, https://www.sqlite.org/pragma.html#pragma_synchronous); the wallet then
+resyncs what it lost. Loading reads one row per
+item, in the order they were written (an index on (wallet, id)), and parses no
+transaction (`_state_rows`): there is no log of updates to replay.
 
 Locking: the connection holds the database in SQLite's EXCLUSIVE locking mode, so the
 database belongs to one SqliteStore (of one process) at a time; another gets StoreLocked,
@@ -39,7 +48,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
@@ -50,9 +59,13 @@ from ._state import WolletState
 from ._state_rows import Item, StateRows, changed_items, encode_head, state_items
 from ._store_protocol import check_owner
 
-__all__ = ["SqliteStore", "SqliteWalletStore"]
+__all__ = ["SqliteStore", "SqliteWalletStore", "Synchronous"]
 
-SCHEMA_VERSION: Final = 1
+Synchronous = Literal["full", "normal"]
+"""When a save is on disk: "full", when it returns; "normal", at the next checkpoint."""
+_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL"}
+
+SCHEMA_VERSION: Final = 2  # 2: rows hashed by nonce and tag, transactions with their txid
 MAX_WALLET_BYTES: Final = 256 * 1024 * 1024
 """Largest wallet state (its items' sealed values) read or written, as the file store's
 MAX_STATE_FILE: counted before reading; a save that would pass it is refused."""
@@ -67,6 +80,8 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS wallet_items ("
     " id INTEGER PRIMARY KEY, wallet TEXT NOT NULL, name BLOB NOT NULL,"
     " sealed BLOB NOT NULL, UNIQUE (wallet, name))",
+    # A wallet's rows in the order they were written, read without sorting them.
+    "CREATE INDEX IF NOT EXISTS wallet_items_order ON wallet_items (wallet, id)",
 )
 _UPSERT: Final = (
     "INSERT INTO wallet_items (wallet, name, sealed) VALUES (?, ?, ?) "
@@ -104,14 +119,19 @@ class SqliteStore:
 
     Opening it locks the database for this store until `close()` (StoreLocked for another
     process, or another SqliteStore of the same file). Its wallets may be used from several
-    threads: the connection is shared, one statement at a time.
+    threads: the connection is shared, one statement at a time. `synchronous`: "full"
+    (default), each save is on disk when it returns; "normal", saves do not wait for the
+    disk and the last ones may be lost to a power loss (never to a crash of the process).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: Synchronous = "full") -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self._path = Path(path)
+        self._synchronous: Final = synchronous
         with _OPEN_LOCK:
             self._file_id = _prepare_file(self._path)
-            self._conn: sqlite3.Connection | None = _connect(self._path)
+            self._conn: sqlite3.Connection | None = _connect(self._path, synchronous)
             _OPEN_FILES.add(self._file_id)
         self._lock = threading.Lock()  # the connection: one statement at a time
         self._opened: set[str] = set()  # wallets open in this store
@@ -123,6 +143,10 @@ class SqliteStore:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def synchronous(self) -> Synchronous:
+        return self._synchronous
 
     def open(self, descriptor: WolletDescriptor, network: Network) -> SqliteWalletStore:
         """The wallet's state in this database (StoreLocked if it is open already)."""
@@ -207,7 +231,7 @@ class SqliteStore:
         self.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
             _uri(path), uri=True, timeout=0, isolation_level=None, check_same_thread=False
@@ -215,7 +239,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as e:
         raise _store_error(e, "open") from e
     try:
-        _initialize(conn)
+        _initialize(conn, synchronous)
     except sqlite3.Error as e:
         conn.close()
         raise _store_error(e, "open") from e
@@ -272,7 +296,7 @@ def _create(path: Path, dir_fd: int) -> None:
         try:
             conn = sqlite3.connect(_uri(path.parent / temp), uri=True, isolation_level=None)
             try:
-                _initialize(conn)
+                _initialize(conn, "full")
             finally:
                 conn.close()
             fd = os.open(temp, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
@@ -297,12 +321,12 @@ def _uri(path: Path) -> str:
     return "file:" + urllib.parse.quote(str(path.absolute())) + "?nofollow=1"
 
 
-def _initialize(conn: sqlite3.Connection) -> None:
+def _initialize(conn: sqlite3.Connection, synchronous: Synchronous) -> None:
     """Lock the database for this connection and create or check its schema."""
     conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # held from the first write until close
     if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
         raise StoreError("the wallet database cannot use a write-ahead log")
-    conn.execute("PRAGMA synchronous = FULL")  # each commit is on disk when it returns
+    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in _SCHEMA:
@@ -339,12 +363,13 @@ class SqliteWalletStore:
         self._name_key = derive_key(descriptor, _NAME_INFO)
         self._sum_key = derive_key(descriptor, _SUM_INFO)
         self._head_name = self._name(_HEAD, b"")
+        self._wallet_ad = f"|{self._wallet}|{descriptor.wallet_id}|".encode()
         self._save_lock = threading.Lock()
         # What the rows hold, when known (loaded or saved by this store): a save writes the
         # difference. `_known` False: unknown (not loaded yet, or a save failed midway).
         self._known = False
         self._saved: WolletState | None = None
-        self._count = 0
+        self._hashes: dict[bytes, int] = {}  # each item row's hash, by its name
         self._sum = 0
         self._bytes = 0  # of the items' sealed values
 
@@ -355,13 +380,14 @@ class SqliteWalletStore:
     def _name(self, kind: int, key: bytes) -> bytes:
         return hashlib.blake2b(bytes([kind]) + key, key=self._name_key, digest_size=16).digest()
 
-    def _element(self, name: bytes, plain: bytes) -> int:
-        digest = hashlib.blake2b(name + plain, key=self._sum_key, digest_size=32).digest()
+    def _element(self, name: bytes, sealed: bytes) -> int:
+        """The multiset hash's element of a row: its name, cipher id, nonce and tag."""
+        seal = sealed[: 1 + NONCE_SIZE] + sealed[-TAG_SIZE:]
+        digest = hashlib.blake2b(name + seal, key=self._sum_key, digest_size=32).digest()
         return int.from_bytes(digest, "little")
 
     def _associated_data(self, cipher_id: int, name: bytes) -> bytes:
-        wallet = f"|{self._wallet}|{self._descriptor.wallet_id}|".encode()
-        return _SEAL_INFO + bytes([cipher_id]) + wallet + name
+        return _SEAL_INFO + bytes([cipher_id]) + self._wallet_ad + name
 
     def _seal(self, name: bytes, plain: bytes) -> bytes:
         cipher_id = self._sealer.cipher_id
@@ -400,24 +426,26 @@ class SqliteWalletStore:
         rows = db._rows(self._wallet)
         if not rows:
             self._known, self._saved = True, None
-            self._count = self._sum = self._bytes = 0
+            self._hashes, self._sum, self._bytes = {}, 0, 0
             return None
         head = b""
         items: list[bytes] = []
-        total = size = 0
+        hashes: dict[bytes, int] = {}
+        size = 0
         for name, sealed in rows:
             plain = self._open(name, sealed)
             if name == self._head_name:
                 head = plain
             else:
                 items.append(plain)
-                total += self._element(name, plain)
+                hashes[name] = self._element(name, sealed)
                 size += len(sealed)
         if head[:1] != bytes([_HEAD]) or not all(items):
             raise StoreCorrupted(_WALLET_CORRUPTED)
+        total = sum(hashes.values()) % _SUM_MODULUS
         try:
             state_rows = StateRows(head[1:], self._descriptor, self._network)
-            if state_rows.trailer != _trailer(len(items), total % _SUM_MODULUS):
+            if state_rows.trailer != _trailer(len(items), total):
                 raise StoreCorrupted(_WALLET_CORRUPTED)
             for plain in items:
                 state_rows.add(plain[0], plain[1:])
@@ -426,7 +454,7 @@ class SqliteWalletStore:
             # Authentic but undecodable: written by a broken or incompatible lwk-core.
             raise StoreCorrupted(_WALLET_CORRUPTED) from e
         self._known, self._saved = True, state
-        self._count, self._sum, self._bytes = len(items), total % _SUM_MODULUS, size
+        self._hashes, self._sum, self._bytes = hashes, total, size
         return state
 
     def save(self, state: WolletState) -> None:
@@ -439,33 +467,40 @@ class SqliteWalletStore:
             rewrite = saved is None
             if saved is None:
                 added, removed = list(state_items(state)), list[Item]()
-                count = total = size = 0
+                hashes, total, size = dict[bytes, int](), 0, 0
             else:
                 added, removed = changed_items(saved, state)
-                count, total, size = self._count, self._sum, self._bytes
+                hashes, total, size = self._hashes, self._sum, self._bytes
             writes = [(self._name(k, key), bytes([k]) + body) for k, key, body in added]
             gone = [(self._name(k, key), bytes([k]) + body) for k, key, body in removed]
-            total += sum(self._element(n, plain) for n, plain in writes)
-            total -= sum(self._element(n, plain) for n, plain in gone)
-            total %= _SUM_MODULUS
-            count += len(writes) - len(gone)
             size += sum(len(p) for _, p in writes) - sum(len(p) for _, p in gone)
             size += _SEAL_OVERHEAD * (len(writes) - len(gone))
-            written = {n for n, _ in writes}
-            deletes = [(self._wallet, n) for n, _ in gone if n not in written]
+            sealed = [(n, self._seal(n, plain)) for n, plain in writes]
+            new_hashes = {n: self._element(n, blob) for n, blob in sealed}
+            deleted = {n for n, _ in gone if n not in new_hashes}
+            # The rows replaced (changed items) or deleted leave the sum; the new rows enter.
+            replaced = [hashes[n] for n in deleted | new_hashes.keys() if n in hashes]
+            total = (total - sum(replaced) + sum(new_hashes.values())) % _SUM_MODULUS
+            count = len(hashes) - len(replaced) + len(new_hashes)
             head = bytes([_HEAD]) + encode_head(state, _trailer(count, total))
             if size + len(head) + _SEAL_OVERHEAD > MAX_WALLET_BYTES:  # as a load counts it
                 raise StoreError(f"the wallet state is over the {MAX_WALLET_BYTES} byte limit")
-            sealed = [(self._wallet, n, self._seal(n, plain)) for n, plain in writes]
-            sealed.append((self._wallet, self._head_name, self._seal(self._head_name, head)))
+            rows = [(self._wallet, n, blob) for n, blob in sealed]
+            rows.append((self._wallet, self._head_name, self._seal(self._head_name, head)))
             self._known = False  # until the transaction is committed
             with db._transaction("write to") as conn:
                 if rewrite:
                     conn.execute("DELETE FROM wallet_items WHERE wallet = ?", (self._wallet,))
-                conn.executemany("DELETE FROM wallet_items WHERE wallet = ? AND name = ?", deletes)
-                conn.executemany(_UPSERT, sealed)
+                conn.executemany(
+                    "DELETE FROM wallet_items WHERE wallet = ? AND name = ?",
+                    [(self._wallet, n) for n in deleted],
+                )
+                conn.executemany(_UPSERT, rows)
+            for n in deleted:
+                hashes.pop(n, None)
+            hashes.update(new_hashes)
             self._known, self._saved = True, state
-            self._count, self._sum, self._bytes = count, total, size
+            self._hashes, self._sum, self._bytes = hashes, total, size
 
     def close(self) -> None:
         """Release the wallet (idempotent); the database stays open."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 
@@ -159,6 +160,7 @@ class WolletState:
             genesis_hash=self.genesis_hash or update.genesis_hash,
         )
         self._carry_derived(state, update)
+        state.__dict__["_made_from"] = (weakref.ref(self), update)  # not a field: evolve drops it
         return state
 
     def _carry_derived(self, new: WolletState, update: Update) -> None:
@@ -185,6 +187,15 @@ class WolletState:
             added = (txid for txid in new.heights if txid not in self.heights)
             prevouts = (txin.prevout for txid in added for txin in new.txs[txid].inputs)
             new.__dict__["spent"] = self.spent.union(prevouts)
+
+    def made_from(self, state: WolletState) -> Update | None:
+        """The update that `state.applied` made this state with, if it was made so: a store
+        then saves what the update changed without comparing the whole states."""
+        origin = self.__dict__.get("_made_from")
+        if origin is None or origin[0]() is not state:
+            return None
+        update: Update = origin[1]
+        return update
 
     def follows(self, genesis_hash: str) -> bool:
         """Whether a server of the chain starting at `genesis_hash` serves this wallet's:

@@ -6,7 +6,7 @@ height, a script), `body` holds the key and the value, so that an item decodes w
 key. The tip, the genesis and the last used indexes are the head (`encode_head`), a state
 snapshot without any item, in `_state_codec`'s format. Integers little-endian:
 
-    TX         raw transaction                          key: txid (32 bytes)
+    TX         txid | raw transaction                   key: txid (32 bytes)
     HEIGHT     txid | u8 confirmed | [u32 height]       key: txid
     TIMESTAMP  u32 height | u64 time                    key: u32 height
     SCRIPT     u8 chain | u32 index | script_pubkey     key: script_pubkey
@@ -14,6 +14,8 @@ snapshot without any item, in `_state_codec`'s format. Integers little-endian:
                                                         key: txid | u32 vout
 
 Hashes, asset ids and blinders are stored as the 32 bytes their display hex spells.
+Transactions come back unparsed (`Transaction.stored`): a store authenticates its items, so
+they are the ones this lwk-core saved, and loading a large wallet parses none of them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ._state import WolletState
 from ._state_codec import decode_state, encode_state
 from ._transaction import Transaction
 from ._types import OutPoint, TxOutSecrets
+from ._update import Update
 
 __all__ = ["Item", "StateRows", "changed_items", "encode_head", "state_items"]
 
@@ -78,7 +81,7 @@ class _Part:
 
 
 _PARTS: Final = (
-    _Part(TX, lambda s: s.txs, hex32, lambda txid, tx: tx.to_bytes()),
+    _Part(TX, lambda s: s.txs, hex32, lambda txid, tx: hex32(txid) + tx.to_bytes()),
     _Part(HEIGHT, lambda s: s.heights, hex32, _height),
     _Part(TIMESTAMP, lambda s: s.timestamps, _U32.pack, _TIMESTAMP.pack),
     _Part(SCRIPT, lambda s: s.scripts, bytes, _script),
@@ -95,17 +98,23 @@ def state_items(state: WolletState) -> Iterator[Item]:
 
 
 def changed_items(old: WolletState, new: WolletState) -> tuple[list[Item], list[Item]]:
-    """What turns the items of `old` into those of `new`: the items added (new or changed,
-    in `new`'s order) and the items removed (gone or changed, as `old` had them).
+    """What turns the items of `old` into those of `new`: the items added (new or changed)
+    and the items removed (gone or changed, as `old` had them).
 
-    `WolletState.applied` keeps each map's keys, as the same objects and in the same order,
-    and appends the new ones: then only the values not identical to the old ones and the
-    appended keys are looked at (in C loops, no hashing), so a save of a small update to a
-    large wallet costs little. Otherwise (history deleted, or unrelated states) every key
-    is compared.
+    When `new` is `old.applied(update)` (`made_from`), only the keys the update names are
+    compared: a save of a small update to a large wallet costs in proportion to the update.
+    Otherwise, as `applied` keeps each map's keys, as the same objects and in the same
+    order, and appends the new ones, only the values not identical to the old ones and the
+    appended keys are looked at (in C loops, no hashing); failing that (history deleted,
+    or unrelated states) every key is compared.
     """
     added: list[Item] = []
     removed: list[Item] = []
+    update = new.made_from(old)
+    if update is not None:
+        for part, keys in zip(_PARTS, _touched(update), strict=True):
+            _compare_keys(part, part.of(old), part.of(new), keys, added, removed)
+        return added, removed
     for part in _PARTS:
         old_map, new_map = part.of(old), part.of(new)
         n = len(old_map)
@@ -120,6 +129,33 @@ def changed_items(old: WolletState, new: WolletState) -> tuple[list[Item], list[
                 gone = old_map.keys() - new_map.keys()
                 removed += [_item(part, key, old_map[key]) for key in gone]
     return added, removed
+
+
+def _touched(update: Update) -> tuple[Iterable[Any], ...]:
+    """The keys of each part (in `_PARTS`' order) that `update` may change: `applied` leaves
+    every other key as it was."""
+    heights = [*update.txid_height_delete, *update.txid_height_new]
+    txs = [tx.txid for tx in update.new_txs]
+    return txs, heights, update.timestamps, update.scripts, update.unblinded
+
+
+def _compare_keys(
+    part: _Part,
+    old_map: Mapping[Any, Any],
+    new_map: Mapping[Any, Any],
+    keys: Iterable[Any],
+    added: list[Item],
+    removed: list[Item],
+) -> None:
+    """Add to `added` and `removed` the items of `keys` that differ between the maps."""
+    for key in dict.fromkeys(keys):
+        before, after = old_map.get(key, _MISSING), new_map.get(key, _MISSING)
+        if before is after or before == after:
+            continue
+        if before is not _MISSING:
+            removed.append(_item(part, key, before))
+        if after is not _MISSING:
+            added.append(_item(part, key, after))
 
 
 def _item(part: _Part, key: Any, value: Any) -> Item:
@@ -179,8 +215,10 @@ class StateRows:
 
     def _add(self, kind: int, body: bytes) -> None:
         if kind == TX:
-            tx = Transaction.from_bytes(body)
-            self._txs[tx.txid] = tx
+            if len(body) <= 32:
+                raise DecodeError("malformed transaction in the wallet state")
+            txid = body[:32].hex()
+            self._txs[txid] = Transaction.stored(body[32:], txid)
         elif kind == HEIGHT:
             txid, flag, rest = body[:32].hex(), body[32:33], body[33:]
             if len(txid) != 64 or flag not in (b"\x00", b"\x01") or len(rest) != 4 * flag[0]:
@@ -204,10 +242,8 @@ class StateRows:
         txs = self._txs
         if any(txid not in txs for txid in self._heights):
             raise DecodeError("a transaction height refers to a missing transaction")
-        for outpoint in self._unblinded:
-            tx = txs.get(outpoint.txid)
-            if tx is None or outpoint.vout >= len(tx.outputs):
-                raise DecodeError(f"unblinded output {outpoint} does not exist")
+        if any(outpoint.txid not in txs for outpoint in self._unblinded):
+            raise DecodeError("an unblinded output refers to a missing transaction")
         return attrs.evolve(
             self._skeleton,
             txs=txs,

@@ -9,6 +9,7 @@ allocated). The parser checks serialization only, not consensus rules.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from ._errors import DecodeError, TxidMismatch, UnblindError
 from ._hashes import sha256d
@@ -62,6 +63,27 @@ class Transaction:
             raise DecodeError("transaction hex is not valid hex") from e
         return cls.from_bytes(raw, expected_txid=expected_txid)
 
+    @classmethod
+    def stored(cls, raw: bytes, txid: str) -> Transaction:
+        """A transaction read back from a wallet store, which authenticated it as one this
+        lwk-core parsed (`txid` is its id): parsed when a field other than its id or bytes
+        is first read, so loading a large wallet parses none of its transactions."""
+        tx = object.__new__(Transaction)
+        object.__setattr__(tx, "_raw", bytes(raw))
+        object.__setattr__(tx, "_txid", txid)
+        return tx
+
+    if not TYPE_CHECKING:  # mypy would take every attribute for one __getattr__ answers
+
+        def __getattr__(self, name: str) -> object:
+            """Reached only for a field not set yet: that of a `stored` transaction."""
+            if name not in _PARSED_FIELDS:
+                raise AttributeError(name)
+            parsed = Transaction.from_bytes(self._raw, expected_txid=self._txid)
+            for field in _PARSED_FIELDS:
+                object.__setattr__(self, field, object.__getattribute__(parsed, field))
+            return object.__getattribute__(self, name)
+
     @property
     def txid(self) -> str:
         """Display hex of sha256d over the serialization without witness (flags byte 0)."""
@@ -110,6 +132,9 @@ class Transaction:
 
     def __reduce__(self) -> tuple[object, tuple[bytes]]:
         return (Transaction.from_bytes, (self._raw,))
+
+
+_PARSED_FIELDS = frozenset({"version", "locktime", "inputs", "outputs", "_base_size"})
 
 
 def read_transaction(r: Reader) -> Transaction:

@@ -1,5 +1,6 @@
 """The two wallet stores, for tests run against both: `--store file` is a datadir of encrypted
-files (`FileStore`), `sqlite` one SQLite database (`SqliteStore`) in the same directory."""
+files (`FileStore`), `sqlite` one SQLite database (`SqliteStore`) in the same directory;
+`sqlite-normal` the same database with synchronous="normal" (the crash tests run it too)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Literal
 
 from lwk_core import FileStore, SqliteStore, Store
 
-Kind = Literal["file", "sqlite"]
+Kind = Literal["file", "sqlite", "sqlite-normal"]
 KINDS: tuple[Kind, ...] = ("file", "sqlite")
+CRASH_KINDS: tuple[Kind, ...] = (*KINDS, "sqlite-normal")
 DATABASE = "wallets.db"
 
 
@@ -21,7 +23,8 @@ def opened(kind: Kind, base: Path) -> Iterator[Store]:
     if kind == "file":
         yield FileStore(base)
         return
-    with SqliteStore(base / DATABASE) as database:
+    synchronous = "normal" if kind == "sqlite-normal" else "full"
+    with SqliteStore(base / DATABASE, synchronous=synchronous) as database:
         yield database
 
 

@@ -227,3 +227,44 @@ def test_one_command_writes_the_page_and_a_png_plot(
     assert "| 200 txs electrum first scan 0 ms | ours/LWK time | <= 0.15 | 0.140 | met |" in text
     assert text.startswith("# Benchmarks\n\nHand-written analysis before, with a | table | cell.")
     assert text.endswith("## Many small wallets, one async client\n\nHand-written results after.\n")
+
+
+def test_the_many_wallets_and_store_targets_come_from_their_files(
+    bench: types.SimpleNamespace, result: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 18's targets (SQLite save < 10 ms and load < 1 s at 10,000 txs; a no-change
+    round of 1,000 wallets at 50 ms under 1 s; peak memory under 1 GB at 10,000 wallets)
+    and issue 20's (1,000 wallets: both rounds <= 0.1 of LWK in turn), from the monitor and
+    store benchmarks' JSON files."""
+    monitor = {
+        "wallets": 1000, "txs": 5, "latency_ms": 50, "first_s": 30.0, "first_requests": 125_000,
+        "again_s": 0.5, "again_requests": 0, "lwk_first_s": 500.0, "lwk_again_s": 4.0,
+        "lwk_sample": 20, "peak_mb": 170, "setup_s": 27.0,
+    }  # fmt: skip
+    sqlite = {
+        "store": "sqlite", "txs": 10_005, "bytes_on_disk": 141e6,
+        "save_ms": {"median": 6.0, "max": 8.0, "cpu_median": 5.8},
+        "load_s": {"median": 1.2, "max": 1.5, "cpu_median": 0.8},
+    }  # fmt: skip
+    (tmp_path / "monitor.json").write_text(json.dumps([monitor]))
+    (tmp_path / "stores.json").write_text(json.dumps([{**sqlite, "store": "file"}, sqlite]))
+    attached = bench.report.attach_many(result, tmp_path / "stores.json", tmp_path / "monitor.json")
+    found = {t["case"]: (t["value"], t["met"]) for t in attached["many_targets"]}
+    assert found["1,000 wallets first round 50 ms"] == (0.06, True)
+    assert found["1,000 wallets no-change round 50 ms, time"] == (0.5, True)  # seconds, < 1
+    assert [t["value"] for t in attached["many_targets"] if t["measure"] == "again_ratio"] == [
+        None,  # 0 ms: not run
+        0.125,  # 0.5 s against LWK's 4 s: over 0.1
+    ]
+    assert found["SQLite save of 1 update, 10,000 txs"] == (6.0, True)
+    assert found["SQLite load, 10,000 txs"] == (1.2, False)
+    assert found["SQLite load, 10,000 txs, CPU"] == (0.8, True)
+    assert found["SQLite save, synchronous normal"] == (None, None)  # no such record
+    assert found["10,000 wallets peak memory"] == (None, None)
+    lines = bench.docs.render_section(attached, "x.png").splitlines()
+    assert "| SQLite load, 10,000 txs | median s | < 1 | 1.2 | not met |" in lines
+    assert "| 1000 | 5 | 50 ms | 30.00 (125000) | 0.500 (0) | 500.0 / 4.00 | 20 of 1000 |" in (
+        "\n".join(lines)
+    )
+    missing = bench.report.attach_many(result, tmp_path / "none", tmp_path / "none")
+    assert all(t["met"] is None for t in missing["many_targets"])

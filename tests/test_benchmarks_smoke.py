@@ -127,11 +127,17 @@ def test_the_many_wallets_run_checks_every_wallet(backend: str) -> None:
 
 
 @pytest.mark.parametrize("form", ["async", "blocking"])
-def test_the_monitor_run_checks_every_wallet_and_counts_requests(form: str) -> None:
+def test_the_monitor_run_checks_every_wallet_and_counts_requests(form: str, tmp_path: Path) -> None:
     """`benchmarks._monitor` on 3 wallets: it exits 0 only if every wallet, ours and LWK's,
-    found its 5 payments; the no-change round on the live Electrum connection sends none."""
+    found its 5 payments; the no-change round on the live Electrum connection sends none;
+    the JSON record says LWK's time was extrapolated from 1 wallet's."""
+    results = tmp_path / "monitor.json"
     args = ["--form", form, "--wallets", "3", "--latencies", "0", "--lwk-sample", "1"]
-    row = harness("benchmarks._monitor", *args).splitlines()[-1]
-    first, again = row.split(";")[:2]
+    output = harness("benchmarks._monitor", *args, "--json", str(results))
+    assert "est. from 1 of 3 wallets" in output
+    first, again = output.splitlines()[-1].split(";")[:2]
     assert int(first.split(", ")[1].split()[0]) > 3 * 5  # requests counted at the server
     assert again.endswith(", 0 requests")
+    (record,) = json.loads(results.read_text())
+    assert (record["wallets"], record["latency_ms"], record["lwk_sample"]) == (3, 0, 1)
+    assert record["again_requests"] == 0 and record["first_requests"] > 3 * 5

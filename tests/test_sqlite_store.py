@@ -37,6 +37,7 @@ from lwk_core import (
     connect,
     migrate_wallet,
 )
+from lwk_core._sqlite_store import Synchronous
 from lwk_core._state import WolletState
 from lwk_core._state_rows import changed_items, state_items
 from lwk_core._transaction import Transaction
@@ -133,7 +134,9 @@ def _rows_of(db: SqliteStore) -> list[tuple[bytes, bytes]]:
 def test_diffs_match_whole_states_through_growth_and_shrinking() -> None:
     """What a save writes and deletes (changed_items) is exactly the difference between the
     two states' whole item sets, through the crash test's history: growing by 3 txs a step,
-    then falling back to 3 (deletions, a block time changing)."""
+    then falling back to 3 (deletions, a block time changing). Both ways: from the update
+    that made the new state, and by comparing the states (a copy of the old one, which the
+    new one was not made from)."""
     client = connect("memory://diff-history", NETWORK)
     wollet = Wollet(NETWORK, DESCRIPTOR)
     cycle = -(-len(TXIDS) // 3) + 3
@@ -144,11 +147,14 @@ def test_diffs_match_whole_states_through_growth_and_shrinking() -> None:
             continue
         old = wollet.state
         wollet.apply_update(update)
-        added, removed = changed_items(old, wollet.state)
+        assert wollet.state.made_from(old) == update
+        assert wollet.state.made_from(attrs.evolve(old)) is None
         old_items, new_items = set(state_items(old)), set(state_items(wollet.state))
-        assert set(added) == new_items - old_items
-        assert set(removed) == old_items - new_items
-        assert len(added) == len(set(added)) and len(removed) == len(set(removed))
+        for base in (old, attrs.evolve(old)):
+            added, removed = changed_items(base, wollet.state)
+            assert set(added) == new_items - old_items
+            assert set(removed) == old_items - new_items
+            assert len(added) == len(set(added)) and len(removed) == len(set(removed))
     assert len(wollet.state.heights) == 6  # it did fall back
 
 
@@ -323,6 +329,25 @@ def test_the_head_replayed_from_an_older_save_is_refused(tmp_path: Path) -> None
     _assert_refused_then_removable(path, state)
 
 
+def test_a_row_of_another_save_of_the_same_item_is_refused(
+    saved: tuple[Path, WolletState], tmp_path: Path
+) -> None:
+    """The same wallet saved again elsewhere has the same rows, each sealed afresh: one of
+    those authentic rows, of the very same item, in place of this database's is refused
+    (each row's nonce and tag are in the keyed sum, not only its content)."""
+    path, state = saved
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    with SqliteStore(other / DATABASE) as db:
+        assert _synced(db) == state
+    row_id, sealed = _pick(path, 5000)  # a transaction
+    ((name,),) = [(n,) for i, _, n, _ in _rows(path) if i == row_id]
+    (resealed,) = [s for _, _, n, s in _rows(other / DATABASE) if n == name]
+    assert resealed != sealed
+    _execute(path, "UPDATE wallet_items SET sealed = ? WHERE id = ?", resealed, row_id)
+    _assert_refused_then_removable(path, state)
+
+
 def _synced_from(db: SqliteStore) -> WolletState:
     with Wollet(NETWORK, DESCRIPTOR, store=db) as wollet:
         wollet.apply_update(_scan(wollet, 1))
@@ -389,10 +414,22 @@ def test_a_garbage_database_is_refused_then_deleting_it_works(tmp_path: Path, bl
         assert wollet.state.heights == {}
 
 
+@pytest.mark.parametrize(("synchronous", "pragma"), [("full", 2), ("normal", 1)])
+def test_the_synchronous_mode_is_the_callers(
+    tmp_path: Path, synchronous: Synchronous, pragma: int
+) -> None:
+    """SQLite's PRAGMA synchronous values: 2 FULL, 1 NORMAL (https://www.sqlite.org/pragma.html)."""
+    with SqliteStore(tmp_path / DATABASE, synchronous=synchronous) as db:
+        assert db.synchronous == synchronous
+        assert db._connection().execute("PRAGMA synchronous").fetchone() == (pragma,)
+    with pytest.raises(StoreError, match="synchronous must be 'full' or 'normal'"):
+        SqliteStore(tmp_path / DATABASE, synchronous="off")  # type: ignore[arg-type]
+
+
 def test_a_newer_schema_is_refused(saved: tuple[Path, WolletState]) -> None:
     path, _ = saved
-    _execute(path, "UPDATE lwk_schema SET version = 2")
-    with pytest.raises(StoreCorrupted, match="schema 2"):
+    _execute(path, "UPDATE lwk_schema SET version = 3")
+    with pytest.raises(StoreCorrupted, match="schema 3"):
         SqliteStore(path)
 
 

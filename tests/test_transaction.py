@@ -177,6 +177,23 @@ def test_expected_txid_mismatch() -> None:
     assert isinstance(info.value, DecodeError)
 
 
+def test_a_stored_transaction_is_parsed_when_first_read() -> None:
+    """`Transaction.stored` (a store's authenticated bytes and txid) reads as the parsed
+    transaction; a txid that is not the bytes' is caught when it is parsed."""
+    for txid, raw in fixture_txs().items():
+        parsed, stored = Transaction.from_bytes(raw), Transaction.stored(raw, txid)
+        assert stored == parsed and hash(stored) == hash(parsed) and stored.txid == txid
+        assert (stored.version, stored.locktime) == (parsed.version, parsed.locktime)
+        assert stored.inputs == parsed.inputs and stored.outputs == parsed.outputs
+        assert stored.weight() == parsed.weight()
+        assert pickle.loads(pickle.dumps(Transaction.stored(raw, txid))) == parsed
+    txid, raw = next(iter(fixture_txs().items()))
+    with pytest.raises(TxidMismatch):
+        _ = Transaction.stored(raw, "00" * 32).outputs
+    with pytest.raises(AttributeError):
+        _ = Transaction.stored(raw, txid).no_such_field  # type: ignore[attr-defined]
+
+
 def test_value_semantics_and_pickle() -> None:
     raws = list(fixture_txs().values())
     a, b = Transaction.from_bytes(raws[0]), Transaction.from_bytes(raws[0])
