@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
+from typing import Any
 
 import attrs
 from embit import ec
@@ -20,7 +21,7 @@ from embit import ec
 from lwk_core import Federation
 from lwk_core.primitives import compact_size, p2wsh, varbytes
 
-__all__ = ["BlockSigners"]
+__all__ = ["DEFAULT_SIGNERS", "BlockSigners"]
 
 _DYNAFED_BIT = 0x80000000
 _SIGHASH_ALL = b"\x01"
@@ -71,6 +72,15 @@ class BlockSigners:
         """The lwk_core Federation a verifier of this chain trusts."""
         return Federation.of(self.script)
 
+    def to_json(self) -> dict[str, Any]:
+        """The federation as plain JSON values (`from_json` reads it back): how a parent
+        hands it to `python -m lwk_regtest --signers`."""
+        return {**attrs.asdict(self), "seeds": [seed.hex() for seed in self.seeds]}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> BlockSigners:
+        return cls(**{**value, "seeds": tuple(bytes.fromhex(s) for s in value["seeds"])})
+
     def _signatures(self, block_hash: bytes) -> list[bytes]:
         count = self.threshold if self.signing is None else self.signing
         return [k.sign(block_hash).serialize() for k in self._keys[:count]]
@@ -97,3 +107,8 @@ class BlockSigners:
             return varbytes(solution)
         stack = [b"", *(s + _SIGHASH_ALL for s in self._signatures(block_hash)), self.script]
         return compact_size(len(stack)) + b"".join(varbytes(item) for item in stack)
+
+
+DEFAULT_SIGNERS = BlockSigners.generate(2, 3, dynafed=True)
+"""Who signs the embedded chain's blocks unless told otherwise: 2 of 3 fixed keys, dynafed
+headers (a verifier trusts `DEFAULT_SIGNERS.federation()`)."""
