@@ -39,7 +39,12 @@ from ._signing import DEFAULT_SIGNERS, BlockSigners
 __all__ = [
     "DEFAULT_SIGNERS",
     "BlockSigners",
-    "Faults", "Regtest", "RegtestChain", "RegtestRejected", "TokenIssuer"]
+    "Faults",
+    "Regtest",
+    "RegtestChain",
+    "RegtestRejected",
+    "TokenIssuer",
+]
 
 RegtestRejected.__module__ = __name__  # shown as lwk_regtest.RegtestRejected
 

@@ -161,6 +161,11 @@ class RegtestChain:
             return self._index.unspent(script_pubkey)
 
     # ---------------------------------------------------------------- changing
+    def set_signers(self, signers: BlockSigners | None) -> None:
+        """Sign the blocks made from now on with `signers` (a federation handing over)."""
+        with self.lock:
+            self.signers = self._blocks.signers = signers
+
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every change; returns a function that unsubscribes.
 

@@ -25,8 +25,8 @@ from lwk_core import Chain, Network, WolletDescriptor
 from lwk_core.primitives import descriptor_checksum, sha256
 
 from ._chain import RegtestChain
-from ._signing import DEFAULT_SIGNERS, BlockSigners
 from ._faucet import Faucet
+from ._signing import DEFAULT_SIGNERS, BlockSigners
 
 __all__ = [
     "EXAMPLE_MNEMONIC",

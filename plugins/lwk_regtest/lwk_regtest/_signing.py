@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 from embit import ec
 
-from lwk_core import Federation
+from lwk_core import BlockHeader, Federation
 from lwk_core.primitives import compact_size, p2wsh, varbytes
 
-__all__ = ["DEFAULT_SIGNERS", "BlockSigners"]
+__all__ = ["DEFAULT_SIGNERS", "BlockSigners", "without_proof"]
 
 _DYNAFED_BIT = 0x80000000
 _SIGHASH_ALL = b"\x01"
@@ -43,13 +43,16 @@ def _small(n: int) -> int:
 @attrs.frozen(slots=False)  # slots off for the cached properties
 class BlockSigners:
     """`threshold` of the keys derived from `seeds` sign each block; `signing` picks how many
-    actually sign (fewer than the threshold makes blocks a verifier must refuse)."""
+    actually sign (fewer than the threshold makes blocks a verifier must refuse). Dynafed
+    headers may propose the next federation's multisig script (`proposes`) as full
+    parameters, as a federation does before it hands over (the limit stays the same)."""
 
     seeds: tuple[bytes, ...] = attrs.field(converter=tuple)
     threshold: int
     dynafed: bool = False
     witness_limit: int = 1416
     signing: int | None = None
+    proposes: bytes | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def generate(cls, threshold: int = 2, total: int = 3, **kwargs: object) -> BlockSigners:
@@ -75,11 +78,15 @@ class BlockSigners:
     def to_json(self) -> dict[str, Any]:
         """The federation as plain JSON values (`from_json` reads it back): how a parent
         hands it to `python -m lwk_regtest --signers`."""
-        return {**attrs.asdict(self), "seeds": [seed.hex() for seed in self.seeds]}
+        proposes = None if self.proposes is None else self.proposes.hex()
+        seeds = [seed.hex() for seed in self.seeds]
+        return {**attrs.asdict(self), "seeds": seeds, "proposes": proposes}
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> BlockSigners:
-        return cls(**{**value, "seeds": tuple(bytes.fromhex(s) for s in value["seeds"])})
+        seeds = tuple(bytes.fromhex(s) for s in value["seeds"])
+        proposes = value.get("proposes")
+        return cls(**{**value, "seeds": seeds, "proposes": proposes and bytes.fromhex(proposes)})
 
     def _signatures(self, block_hash: bytes) -> list[bytes]:
         count = self.threshold if self.signing is None else self.signing
@@ -91,9 +98,12 @@ class BlockSigners:
         parameters (compact current ones with a zero elided root, a null proposal)."""
         if not self.dynafed:
             return varbytes(self.script)
-        program = p2wsh(self.script)
         limit = struct.pack("<I", self.witness_limit)
-        return b"\x01" + varbytes(program) + limit + bytes(32) + b"\x00"
+        current = b"\x01" + varbytes(p2wsh(self.script)) + limit + bytes(32)
+        if self.proposes is None:
+            return current + b"\x00"
+        # full parameters: no fedpeg program or script, an empty extension space
+        return current + b"\x02" + varbytes(p2wsh(self.proposes)) + limit + b"\x00\x00\x00"
 
     def unsigned(self, version: int, prev: bytes, merkle: bytes, time: int, height: int) -> bytes:
         """The hashed part of a header (prev and merkle in internal byte order)."""
@@ -112,3 +122,15 @@ class BlockSigners:
 DEFAULT_SIGNERS = BlockSigners.generate(2, 3, dynafed=True)
 """Who signs the embedded chain's blocks unless told otherwise: 2 of 3 fixed keys, dynafed
 headers (a verifier trusts `DEFAULT_SIGNERS.federation()`)."""
+
+
+def without_proof(header: bytes) -> bytes:
+    """`header` with its signatures taken out (an empty legacy solution or signblock
+    witness): the same block hash, as the proof is not hashed, but nobody's signatures."""
+    parsed = BlockHeader.parse(header)
+    if parsed.is_dynafed:
+        items = parsed.signblock_witness
+        proof = compact_size(len(items)) + b"".join(varbytes(item) for item in items)
+    else:
+        proof = varbytes(parsed.solution)
+    return header[: len(header) - len(proof)] + b"\x00"

@@ -16,10 +16,13 @@ through the same hooks): the same answers, awaited, its latency and hangs asynci
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from lwk_regtest import DEFAULT_SIGNERS
 
 from lwk_core import Client
 from lwk_core.plugin import (
@@ -34,6 +37,7 @@ from lwk_core.plugin import (
     Transaction,
     hookimpl,
 )
+from lwk_core.primitives import sha256d
 
 if TYPE_CHECKING:
     from lwk_core import WolletDescriptor
@@ -75,7 +79,7 @@ class MemoryChain:
 
     def tip(self) -> Tip:
         h = self.tip_height
-        return Tip(height=h, hash=f"{h:064x}", timestamp=self.times.get(h, 1_700_000_000 + h))
+        return _signed_tip(h, self.times.get(h, 1_700_000_000 + h))
 
     def history(self, script: bytes) -> list[HistoryEntry]:
         with self.lock:
@@ -95,6 +99,16 @@ class MemoryChain:
                 HistoryEntry(txid, self.heights[txid])
                 for txid in sorted(touching, key=lambda t: (self.heights[t] or 2**32, t))
             ]
+
+
+@functools.lru_cache(maxsize=1024)
+def _signed_tip(height: int, timestamp: int) -> Tip:
+    """The tip at `height`: a header signed by the embedded regtest chain's signers (the
+    ones the test environment trusts), so clients check memory tips as any other."""
+    unsigned = DEFAULT_SIGNERS.unsigned(0x20000000, bytes(32), bytes(32), timestamp, height)
+    block_hash = sha256d(unsigned)
+    header = unsigned + DEFAULT_SIGNERS.proof(block_hash)
+    return Tip(height, block_hash[::-1].hex(), timestamp, header)
 
 
 def register_chain(name: str, chain: MemoryChain) -> None:
