@@ -33,7 +33,7 @@ SIGNED: list[dict[str, Any]] = load_fixture("signed-headers.json")["headers"]
 
 @pytest.fixture(autouse=True)
 def real_signers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tox turns the check off for testnet (its fixture chain is unsigned): not here."""
+    """tox trusts the embedded chain's signers for regtest and testnet: not here."""
     monkeypatch.delenv("LWK_BLOCK_SIGNERS", raising=False)
 
 
