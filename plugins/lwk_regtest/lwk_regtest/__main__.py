@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     signing.add_argument("--unsigned", action="store_true", help="unsigned OP_TRUE blocks")
     args = parser.parse_args(argv)
-    signers = DEFAULT_SIGNERS
+    signers: BlockSigners | None = DEFAULT_SIGNERS
     if args.unsigned or args.signers:
         signers = BlockSigners.from_json(json.loads(args.signers)) if args.signers else None
     options: dict[str, Any] = {
