@@ -1,7 +1,8 @@
 """An in-process Esplora (httpx.MockTransport) with electrs' paging rules, for unit tests.
 
 It serves real Liquid testnet transactions (the shared fixture) under histories the test
-chooses, real Elements headers, and lets a test intercept any request (`intercept`) to
+chooses, real Elements headers (signed by the embedded chain's signers, which the test
+environment trusts), and lets a test intercept any request (`intercept`) to
 answer faults. Every request is recorded with its arrival time.
 """
 
@@ -14,12 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from lwk_regtest import DEFAULT_SIGNERS
 from shared_data import load_fixture
 
 from lwk_core._header import BlockHeader
 from lwk_core._transaction import Transaction
 
 PAGE = 25  # electrs CHAIN_TXS_PER_PAGE
+MERKLE = bytes.fromhex("11" * 32)
 MEMPOOL = 50  # electrs MAX_MEMPOOL_TXS
 
 
@@ -45,7 +48,9 @@ class FakeEsplora:
         self.headers: list[BlockHeader] = []
         prev = "00" * 32
         for height in range(blocks):
-            header = BlockHeader.legacy(prev, "11" * 32, 1_700_000_000 + 60 * height, height)
+            time_ = 1_700_000_000 + 60 * height
+            signed = DEFAULT_SIGNERS.header(bytes.fromhex(prev)[::-1], MERKLE, time_, height)
+            header = BlockHeader.parse(signed)
             self.headers.append(header)
             prev = header.block_hash
         self.requests: list[tuple[float, str, str]] = []  # (monotonic, method, path)

@@ -19,7 +19,7 @@ import attrs
 from embit import ec
 
 from lwk_core import BlockHeader, Federation
-from lwk_core.primitives import compact_size, p2wsh, varbytes
+from lwk_core.primitives import compact_size, p2wsh, sha256d, varbytes
 
 __all__ = ["DEFAULT_SIGNERS", "BlockSigners", "without_proof"]
 
@@ -109,6 +109,13 @@ class BlockSigners:
         """The hashed part of a header (prev and merkle in internal byte order)."""
         version = version | _DYNAFED_BIT if self.dynafed else version
         return struct.pack("<I32s32sII", version, prev, merkle, time, height) + self._hashed_tail
+
+    def header(
+        self, prev: bytes, merkle: bytes, time: int, height: int, version: int = 0x20000000
+    ) -> bytes:
+        """A whole header these signers signed (prev and merkle in internal byte order)."""
+        unsigned = self.unsigned(version, prev, merkle, time, height)
+        return unsigned + self.proof(sha256d(unsigned))
 
     def proof(self, block_hash: bytes) -> bytes:
         """The solution (legacy) or signblock witness (dynafed) signing `block_hash`."""

@@ -29,6 +29,7 @@ from lwk_core.plugin import (
     BackendConnectError,
     BackendProtocolError,
     BackendTimeout,
+    BlockHeader,
     BroadcastRejected,
     DescriptorHistories,
     HistoryEntry,
@@ -37,7 +38,6 @@ from lwk_core.plugin import (
     Transaction,
     hookimpl,
 )
-from lwk_core.primitives import sha256d
 
 if TYPE_CHECKING:
     from lwk_core import WolletDescriptor
@@ -105,10 +105,8 @@ class MemoryChain:
 def _signed_tip(height: int, timestamp: int) -> Tip:
     """The tip at `height`: a header signed by the embedded regtest chain's signers (the
     ones the test environment trusts), so clients check memory tips as any other."""
-    unsigned = DEFAULT_SIGNERS.unsigned(0x20000000, bytes(32), bytes(32), timestamp, height)
-    block_hash = sha256d(unsigned)
-    header = unsigned + DEFAULT_SIGNERS.proof(block_hash)
-    return Tip(height, block_hash[::-1].hex(), timestamp, header)
+    header = BlockHeader.parse(DEFAULT_SIGNERS.header(bytes(32), bytes(32), timestamp, height))
+    return Tip(height, header.block_hash, timestamp, header.to_bytes())
 
 
 def register_chain(name: str, chain: MemoryChain) -> None:
