@@ -22,7 +22,6 @@ from lwk_core._header import BlockHeader
 from lwk_core._transaction import Transaction
 
 PAGE = 25  # electrs CHAIN_TXS_PER_PAGE
-MERKLE = bytes.fromhex("11" * 32)
 MEMPOOL = 50  # electrs MAX_MEMPOOL_TXS
 
 
@@ -30,6 +29,12 @@ def fixture_txs() -> dict[str, bytes]:
     """txid -> raw bytes of the 64 real testnet transactions."""
     data = load_fixture("liquid-testnet-wallet.json")
     return {txid: bytes.fromhex(t["hex"]) for txid, t in data["transactions"].items()}
+
+
+def signed_header(prev: str, merkle: str, time: int, height: int) -> BlockHeader:
+    """A header (prev and merkle in display hex) signed by the embedded chain's signers."""
+    internal = [bytes.fromhex(h)[::-1] for h in (prev, merkle)]
+    return BlockHeader.parse(DEFAULT_SIGNERS.header(*internal, time, height))
 
 
 def scripthash(spk: bytes) -> str:
@@ -48,9 +53,7 @@ class FakeEsplora:
         self.headers: list[BlockHeader] = []
         prev = "00" * 32
         for height in range(blocks):
-            time_ = 1_700_000_000 + 60 * height
-            signed = DEFAULT_SIGNERS.header(bytes.fromhex(prev)[::-1], MERKLE, time_, height)
-            header = BlockHeader.parse(signed)
+            header = signed_header(prev, "11" * 32, 1_700_000_000 + 60 * height, height)
             self.headers.append(header)
             prev = header.block_hash
         self.requests: list[tuple[float, str, str]] = []  # (monotonic, method, path)
