@@ -26,13 +26,14 @@ from lwk_core import (
     verify_header,
 )
 from lwk_core._header import parse_block
+from lwk_core.primitives import p2wsh
 
 SIGNED: list[dict[str, Any]] = load_fixture("signed-headers.json")["headers"]
 
 
 @pytest.fixture(autouse=True)
 def real_signers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tox turns the check off for testnet (its fixture chain is unsigned): not here."""
+    """tox trusts the embedded chain's signers for regtest and testnet: not here."""
     monkeypatch.delenv("LWK_BLOCK_SIGNERS", raising=False)
 
 
@@ -229,6 +230,30 @@ def test_follow_trusts_the_parameters_a_verified_header_proposes() -> None:
     stranger = Federation({b"\x00\x20" + bytes(32)})
     with pytest.raises(BadBlockSignature):
         stranger.follow(header)  # an unverified proposal teaches nothing
+
+
+def test_a_handover_is_followed_only_from_a_proposal_the_old_federation_signed() -> None:
+    """Old signers propose the new ones' script as full parameters in a header they sign:
+    a verifier trusting the old federation then takes the new one's headers; one that never
+    saw the proposal, or saw it signed by too few, refuses them (first principles: the only
+    proof of a handover is the trusted signers' own word)."""
+    old = BlockSigners.generate(2, 3, dynafed=True)
+    new = BlockSigners(BlockSigners.generate(3, 6).seeds[3:], 3, dynafed=True)
+    proposal = _regtest_header(attrs.evolve(old, proposes=new.script), height=10)
+    assert proposal.proposed_params is not None and proposal.proposed_params.is_full
+    assert proposal.proposed_params.signblockscript == p2wsh(new.script)
+    handed_over = _regtest_header(new, height=11)
+    with pytest.raises(BadBlockSignature, match="not the trusted federation's"):
+        old.federation().follow(handed_over)
+    followed = old.federation().follow(proposal)
+    assert followed.trusts(p2wsh(new.script)) and followed.trusts(p2wsh(old.script))
+    assert followed.follow(handed_over) == followed  # nothing new proposed: the same trust
+    too_few = attrs.evolve(old, proposes=new.script, signing=1)
+    with pytest.raises(BadBlockSignature):
+        old.federation().follow(_regtest_header(too_few, height=10))
+    forged = attrs.evolve(new, proposes=new.script)  # the new signers vouching for themselves
+    with pytest.raises(BadBlockSignature, match="not the trusted federation's"):
+        old.federation().follow(_regtest_header(forged, height=10))
 
 
 def test_signature_failures_are_backend_protocol_errors() -> None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 from lwk_electrum import ElectrumClient
 from lwk_regtest import BlockSigners, Regtest
@@ -34,7 +35,7 @@ SIGNED: list[dict[str, Any]] = load_fixture("signed-headers.json")["headers"]
 
 @pytest.fixture(autouse=True)
 def real_signers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tox turns the check off for testnet (its fixture chain is unsigned): not here."""
+    """tox trusts the embedded chain's signers for regtest and testnet: not here."""
     monkeypatch.delenv("LWK_BLOCK_SIGNERS", raising=False)
 
 
@@ -143,3 +144,27 @@ def _signed(signers: BlockSigners, parent: BlockHeader, *, height: int) -> bytes
     unsigned = signers.unsigned(0x20000000, prev, bytes(32), parent.time + 60, height)
     block_hash = BlockHeader.parse(unsigned + signers.proof(bytes(32))).block_hash
     return unsigned + signers.proof(bytes.fromhex(block_hash)[::-1])
+
+
+def test_a_client_follows_a_federation_handover_it_saw_proposed() -> None:
+    """The chain's signers propose new ones in the headers they sign, then the new ones
+    sign: a client that checked a proposing tip takes the new signers' tips; a client
+    trusting the old signers that did not see the proposal refuses them."""
+    new = BlockSigners(BlockSigners.generate(3, 6).seeds[3:], 3, dynafed=True)
+    with Regtest(cache=False) as rt:
+        assert rt.signers is not None
+        watching = ElectrumClient.from_url(rt.electrum_url)
+        watching.block_signers = rt.federation()
+        watching.tip()
+        rt.chain.set_signers(attrs.evolve(rt.signers, proposes=new.script))
+        rt.mine(1)
+        assert watching.tip().hash == rt.chain.tip_hash()  # checked: the proposal is taken
+        rt.chain.set_signers(new)
+        rt.mine(1)
+        assert watching.tip().hash == rt.chain.tip_hash()
+        late = ElectrumClient.from_url(rt.electrum_url)
+        late.block_signers = rt.federation()
+        with pytest.raises(BadBlockSignature, match="not the trusted federation's"):
+            late.tip()
+        watching.close()
+        late.close()

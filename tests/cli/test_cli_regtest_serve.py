@@ -19,12 +19,16 @@ from typing import Any
 import lwk as lwk_wheel  # LWK, the oracle
 import pytest
 from cli_support import Result, Run
+from lwk_regtest import DEFAULT_SIGNERS, BlockSigners
 from shared_data import interruptible
 
 from lwk_core.cli import ExitCode
 
 LWK = [sys.executable, "-m", "lwk_core"]
 PAID = 50_000
+
+
+OTHERS = BlockSigners(BlockSigners.generate(2, 5).seeds[2:], 2, dynafed=True)
 
 
 def _env() -> dict[str, str]:
@@ -123,6 +127,12 @@ def test_a_payment_made_from_the_command_line_is_seen_confirmed(
     assert len(mined.json()["block_hashes"]) == 1
 
     monkeypatch.setenv("LWK_DESCRIPTOR", descriptor)
+    # the blocks are signed by the embedded chain's federation; the facts say how to trust it
+    assert facts["block_signers"] == f"elementsregtest={DEFAULT_SIGNERS.script.hex()}"
+    monkeypatch.setenv("LWK_BLOCK_SIGNERS", f"elementsregtest={OTHERS.script.hex()}")
+    refused = lwk("balance", "--network", "regtest", "--backend", facts["electrum_url"])
+    assert refused.code == ExitCode.BACKEND and "block signature invalid" in refused.err
+    monkeypatch.setenv("LWK_BLOCK_SIGNERS", facts["block_signers"])
     for url in (facts["electrum_url"], facts["esplora_url"], facts["waterfalls_url"]):
         balance = lwk("balance", "--network", "regtest", "--backend", url, "--json")
         assert balance.code == 0, balance.err

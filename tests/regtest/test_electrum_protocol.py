@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from lwk_oracle import FIXTURE, new_wallet
-from lwk_regtest import Regtest
+from lwk_regtest import DEFAULT_SIGNERS, Regtest
 from lwk_regtest._electrum_server import ElectrumServer
 from lwk_regtest._faucet import DEFAULT_FEE
 
-from lwk_core import OutPoint
+from lwk_core import OutPoint, verify_header
 from lwk_core._descriptor import WolletDescriptor
 from lwk_core._hashes import electrum_scripthash, electrum_status, sha256d
+from lwk_core._header import parse_headers
 from lwk_core._network import Chain
 from lwk_core._transaction import Transaction
 
@@ -121,14 +122,16 @@ def test_headers_are_linked_signed_block_headers(rt: Regtest, conn: Conn) -> Non
     result = conn.call("blockchain.block.headers", 0, tip + 5)["result"]
     assert result["count"] == tip + 1 and result["max"] == 2016
     raw = bytes.fromhex(result["hex"])
-    # our headers: 76 fixed bytes, challenge 0x51 (varbytes), empty solution (PROTOCOL 3.1)
-    headers = [raw[i : i + 79] for i in range(0, len(raw), 79)]
+    # dynafed headers signed 2 of 3: 76 fixed bytes, the params (hashed), the witness
+    hashed = len(DEFAULT_SIGNERS.unsigned(0x20000000, bytes(32), bytes(32), 0, 0))
+    headers = parse_headers(raw)
+    assert b"".join(h.to_bytes() for h in headers) == raw
     prev = bytes(32)
     for height, header in enumerate(headers):
-        assert header[76:] == b"\x01\x51\x00"
-        assert header[4:36] == prev
-        assert int.from_bytes(header[72:76], "little") == height
-        prev = sha256d(header[:-1])
+        verify_header(header, DEFAULT_SIGNERS.federation())
+        assert header.to_bytes()[4:36] == prev
+        assert int.from_bytes(header.to_bytes()[72:76], "little") == height
+        prev = sha256d(header.to_bytes()[:hashed])
         assert prev[::-1].hex() == rt.chain.block_hash(height)
 
 

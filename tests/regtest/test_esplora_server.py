@@ -14,13 +14,14 @@ import httpx
 import lwk
 import pytest
 from embit.liquid.transaction import LTransaction, TxInWitness, TxOutWitness
+from lwk_regtest import DEFAULT_SIGNERS
 from lwk_regtest._chain import FAUCET_SCRIPT, RegtestChain
 from lwk_regtest._esplora_json import DISCOUNT_CT_START
 from lwk_regtest._esplora_server import MAX_BODY_SIZE, EsploraServer
 from lwk_regtest._faucet import Faucet
 from shared_data import load_fixture
 
-from lwk_core import Network
+from lwk_core import BlockHeader, Network, verify_header
 from lwk_core._hashes import sha256, sha256d
 
 MNEMONIC = "abandon " * 11 + "about"
@@ -208,8 +209,10 @@ def test_every_block_by_height_and_its_header(world: World) -> None:
         assert block_hash == chain.block_hash(height)
         header = bytes.fromhex(get(world, f"/block/{block_hash}/header").text)
         assert header == chain.header(height)
-        # legacy signed header, challenge OP_TRUE, empty solution: the hash skips the last byte
-        assert sha256d(header[:-1])[::-1].hex() == block_hash
+        # dynafed header signed 2 of 3: the hash skips the signblock witness
+        verify_header(BlockHeader.parse(header), DEFAULT_SIGNERS.federation())
+        hashed = len(DEFAULT_SIGNERS.unsigned(0x20000000, bytes(32), bytes(32), 0, 0))
+        assert sha256d(header[:hashed])[::-1].hex() == block_hash
         assert get(world, f"/block/{block_hash.upper()}/header").text == header.hex()
 
 
@@ -241,8 +244,12 @@ def test_block_json_status_and_txids(world: World) -> None:
             "merkle_root": merkle_root(txids),
             "previousblockhash": chain.block_hash(height - 1) if height else None,
             "mediantime": times[len(times) // 2],
-            "ext": {"challenge": "51", "solution": ""},
+            "ext": block["ext"],
         }
+        # the signblock witness: the empty dummy, two signatures, the 2-of-3 script
+        witness = block["ext"]["signblock_witness"]
+        assert block["ext"] == {"signblock_witness": witness}
+        assert [witness[0], len(witness), witness[-1]] == ["", 4, DEFAULT_SIGNERS.script.hex()]
         assert get_json(world, f"/block/{block_hash}/txids") == txids
         status = get_json(world, f"/block/{block_hash}/status")
         expected: dict[str, object] = {"in_best_chain": True, "height": height}

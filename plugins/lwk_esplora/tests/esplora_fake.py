@@ -1,7 +1,8 @@
 """An in-process Esplora (httpx.MockTransport) with electrs' paging rules, for unit tests.
 
 It serves real Liquid testnet transactions (the shared fixture) under histories the test
-chooses, real Elements headers, and lets a test intercept any request (`intercept`) to
+chooses, real Elements headers (signed by the embedded chain's signers, which the test
+environment trusts), and lets a test intercept any request (`intercept`) to
 answer faults. Every request is recorded with its arrival time.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from lwk_regtest import DEFAULT_SIGNERS
 from shared_data import load_fixture
 
 from lwk_core._header import BlockHeader
@@ -27,6 +29,12 @@ def fixture_txs() -> dict[str, bytes]:
     """txid -> raw bytes of the 64 real testnet transactions."""
     data = load_fixture("liquid-testnet-wallet.json")
     return {txid: bytes.fromhex(t["hex"]) for txid, t in data["transactions"].items()}
+
+
+def signed_header(prev: str, merkle: str, time: int, height: int) -> BlockHeader:
+    """A header (prev and merkle in display hex) signed by the embedded chain's signers."""
+    internal = [bytes.fromhex(h)[::-1] for h in (prev, merkle)]
+    return BlockHeader.parse(DEFAULT_SIGNERS.header(*internal, time, height))
 
 
 def scripthash(spk: bytes) -> str:
@@ -45,7 +53,7 @@ class FakeEsplora:
         self.headers: list[BlockHeader] = []
         prev = "00" * 32
         for height in range(blocks):
-            header = BlockHeader.legacy(prev, "11" * 32, 1_700_000_000 + 60 * height, height)
+            header = signed_header(prev, "11" * 32, 1_700_000_000 + 60 * height, height)
             self.headers.append(header)
             prev = header.block_hash
         self.requests: list[tuple[float, str, str]] = []  # (monotonic, method, path)
@@ -67,14 +75,14 @@ class FakeEsplora:
         """One more block on the tip."""
         last = self.headers[-1]
         time_ = last.time + 60
-        self.headers.append(BlockHeader.legacy(last.block_hash, "11" * 32, time_, last.height + 1))
+        self.headers.append(signed_header(last.block_hash, "11" * 32, time_, last.height + 1))
 
     def reorg(self, height: int) -> None:
         """Replace the blocks from `height` up (same heights, other hashes)."""
         for h in range(height, len(self.headers)):
             prev = self.headers[h - 1].block_hash
             time_ = self.headers[h].time + 1
-            self.headers[h] = BlockHeader.legacy(prev, "22" * 32, time_, h)
+            self.headers[h] = signed_header(prev, "22" * 32, time_, h)
 
     def remove(self, spk: bytes, txid: str) -> None:
         self.histories[spk] = [t for t in self.histories[spk] if t[0] != txid]

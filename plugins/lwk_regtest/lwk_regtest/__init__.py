@@ -13,9 +13,12 @@ Attributes: `chain` (RegtestChain), `network`, `electrum_url` (tcp://127.0.0.1:P
 Control: `faucet`, `issue_asset`, `spend`, `build_payment`, `build_spend`, `mine`, `reorg`,
 `evict`, `fund_wallet`, `example_wallet`.
 
-`Regtest(signers=BlockSigners.generate(2, 3))` signs every block with that federation
-(legacy headers, or dynafed ones with `dynafed=True`); verify them with
-`client.block_signers = rt.signers.federation()`.
+Every block is signed by a federation: `DEFAULT_SIGNERS` (2 of 3 fixed keys, dynafed
+headers) unless `Regtest(signers=BlockSigners.generate(m, n, dynafed=False))` picks another
+(legacy headers without `dynafed=True`), or `signers=None` makes unsigned OP_TRUE blocks as
+a default elementsd regtest chain's. A client verifies them once told who signs:
+`client.block_signers = rt.federation()`, or for every client of the process
+`LWK_BLOCK_SIGNERS=elementsregtest=<rt.signers.script hex>`.
 `Regtest(auth=TokenIssuer({"client": "secret"}))` makes every server require OAuth2
 bearer tokens (issued at `rt.token_url`), as Blockstream's enterprise servers do.
 `Regtest.from_fixture(path)` serves the real Liquid testnet wallet fixture instead.
@@ -31,9 +34,17 @@ from ._auth import TokenIssuer
 from ._chain import RegtestChain, RegtestRejected
 from ._faults import Faults
 from ._regtest import Regtest
-from ._signing import BlockSigners
+from ._signing import DEFAULT_SIGNERS, BlockSigners
 
-__all__ = ["BlockSigners", "Faults", "Regtest", "RegtestChain", "RegtestRejected", "TokenIssuer"]
+__all__ = [
+    "DEFAULT_SIGNERS",
+    "BlockSigners",
+    "Faults",
+    "Regtest",
+    "RegtestChain",
+    "RegtestRejected",
+    "TokenIssuer",
+]
 
 RegtestRejected.__module__ = __name__  # shown as lwk_regtest.RegtestRejected
 

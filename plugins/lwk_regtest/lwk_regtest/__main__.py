@@ -15,7 +15,7 @@ from typing import Any
 
 from lwk_core import Network
 
-from . import Regtest, RegtestRejected
+from . import DEFAULT_SIGNERS, BlockSigners, Regtest, RegtestRejected
 
 
 def _reply(rt: Regtest, request: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="script subscriptions each Electrum connection may hold (default: no cap)",
     )
+    signing = parser.add_mutually_exclusive_group()
+    signing.add_argument(
+        "--signers", help="the block signers as JSON (BlockSigners.to_json; default: 2 of 3)"
+    )
+    signing.add_argument("--unsigned", action="store_true", help="unsigned OP_TRUE blocks")
     args = parser.parse_args(argv)
-    options: dict[str, Any] = {"cache": not args.no_cache, "cache_dir": args.cache_dir}
+    signers: BlockSigners | None = DEFAULT_SIGNERS
+    if args.unsigned or args.signers:
+        signers = BlockSigners.from_json(json.loads(args.signers)) if args.signers else None
+    options: dict[str, Any] = {
+        "cache": not args.no_cache,
+        "cache_dir": args.cache_dir,
+        "signers": signers,
+    }
     if args.fixture:
         rt = Regtest.from_fixture(args.fixture, step=args.step, **options)
     else:

@@ -37,7 +37,7 @@ from lwk_core.primitives import hash160, merkle_branch, sha256
 
 from ._block_store import BlockStore
 from ._blocks import explicit_coinbase_tx
-from ._signing import BlockSigners
+from ._signing import DEFAULT_SIGNERS, BlockSigners
 from ._tx_index import ParsedTx, RegtestRejected, StoredTx, TxIndex, parse_tx
 
 __all__ = [
@@ -65,7 +65,7 @@ class RegtestChain:
         *,
         genesis_time: int = GENESIS_TIME,
         genesis_hash: str | None = None,
-        signers: BlockSigners | None = None,
+        signers: BlockSigners | None = DEFAULT_SIGNERS,
     ) -> None:
         self.network = network
         self.genesis_hash = genesis_hash or network.genesis_hash  # which chain it declares
@@ -161,6 +161,11 @@ class RegtestChain:
             return self._index.unspent(script_pubkey)
 
     # ---------------------------------------------------------------- changing
+    def set_signers(self, signers: BlockSigners | None) -> None:
+        """Sign the blocks made from now on with `signers` (a federation handing over)."""
+        with self.lock:
+            self.signers = self._blocks.signers = signers
+
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback()` after every change; returns a function that unsubscribes.
 

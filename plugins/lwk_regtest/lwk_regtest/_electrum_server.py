@@ -14,8 +14,9 @@ A control command that changes the chain (`Regtest.faucet`, `mine`, `reorg` ...)
 the pushes it caused went out (`settle`), so a client that relies on pushes, as the protocol
 intends, sees the change at its next call, as on a server that pushed a moment earlier.
 
-Faults (lwk_regtest._faults) apply per request; `wrong_tx` and `lying_tip` are only
-consumed by the method they falsify. `latency` delays each reply and push by that long after
+Faults (lwk_regtest._faults) apply per request; `wrong_tx`, `lying_tip` and `unsigned_tip`
+are only consumed by the method they falsify (`unsigned_tip` also strips the signatures of
+the tip headers pushed while it is set). `latency` delays each reply and push by that long after
 the server produced it, as a network delays packets in flight: replies go out in order, and
 later requests are read and answered meanwhile (a pipelined burst pays it once, not per read).
 
@@ -47,6 +48,7 @@ from ._auth import TokenIssuer
 from ._chain import RegtestChain
 from ._electrum_methods import MAX_HEADERS, ElectrumMethods, RpcError, Session
 from ._faults import Faults
+from ._signing import without_proof
 
 __all__ = [
     "AUTHENTICATION_REQUIRED",
@@ -65,12 +67,18 @@ _GARBAGE = b"\x00\xffHTTP/1.1 502 Bad Gateway\xfe\n"
 _METHOD_FAULTS = {
     "wrong_tx": "blockchain.transaction.get",
     "lying_tip": "blockchain.headers.subscribe",
+    "unsigned_tip": "blockchain.headers.subscribe",
 }
 _LYING_TIP_AHEAD = 1000
 _LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: closing sends a TCP RST
 _MAX_QUEUED = 64  # writes in flight per connection before the server stops reading it
 AUTHENTICATION_REQUIRED = -32004  # the JSON-RPC codes of Blockstream's Electrum proxy
 INSUFFICIENT_CREDITS = -32000
+
+
+def _unsigned_tip(tip: dict[str, Any]) -> dict[str, Any]:
+    """A headers.subscribe result whose header lost its block signatures."""
+    return {**tip, "hex": without_proof(bytes.fromhex(tip["hex"])).hex()}
 
 
 def _encode(obj: object) -> bytes:
@@ -466,6 +474,8 @@ class ElectrumServer:
     def _falsify(self, fault: str | None, method: str, result: object) -> object:
         if fault == "lying_tip" and isinstance(result, dict):
             return {**result, "height": result["height"] + _LYING_TIP_AHEAD}
+        if fault == "unsigned_tip" and isinstance(result, dict):
+            return _unsigned_tip(result)
         if fault == "wrong_tx" and isinstance(result, str):
             for txid in (self.chain.genesis_txid, *self.chain.mempool_txids()):
                 raw = self.chain.tx_raw(txid)
@@ -488,6 +498,8 @@ class ElectrumServer:
         with self.chain.lock:
             tip_hash = self.chain.tip_hash()
             tip = self._methods.tip()
+            if self.faults.mode == "unsigned_tip":
+                tip = _unsigned_tip(tip)
             for session, outbox in list(self._sessions.items()):
                 if session.hung:
                     continue

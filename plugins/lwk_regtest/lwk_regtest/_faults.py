@@ -19,6 +19,7 @@ FAULT_MODES = frozenset(
         "oversized",  # answer a syntactically valid but huge reply (tens of MB)
         "wrong_tx",  # answer another transaction than the one asked for
         "lying_tip",  # report a tip far above the real one
+        "unsigned_tip",  # Electrum: the tip header, answered and pushed, without signatures
         "http429",  # Esplora: 429 Too Many Requests with Retry-After
         "http500",  # Esplora: 500 Internal Server Error
     }

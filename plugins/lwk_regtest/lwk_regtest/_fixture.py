@@ -26,6 +26,7 @@ from lwk_core.primitives import descriptor_checksum, sha256
 
 from ._chain import RegtestChain
 from ._faucet import Faucet
+from ._signing import DEFAULT_SIGNERS, BlockSigners
 
 __all__ = [
     "EXAMPLE_MNEMONIC",
@@ -87,9 +88,12 @@ def extend_to_step(chain: RegtestChain, fixture: Fixture, step: int) -> None:
         chain.append_block(raws, height=height, time=block_time, validate=False)
 
 
-def fixture_chain(fixture: Fixture, step: int = 1) -> RegtestChain:
-    """A chain serving the fixture's transactions of `step` (0: the first 63, 1: all 64)."""
-    chain = RegtestChain(fixture.network)
+def fixture_chain(
+    fixture: Fixture, step: int = 1, *, signers: BlockSigners | None = DEFAULT_SIGNERS
+) -> RegtestChain:
+    """A chain serving the fixture's transactions of `step` (0: the first 63, 1: all 64),
+    its blocks signed by `signers` (None: unsigned)."""
+    chain = RegtestChain(fixture.network, signers=signers)
     extend_to_step(chain, fixture, step)
     return chain
 

@@ -3,6 +3,7 @@ the package's docstring)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lwk_core import Chain, Network, OutPoint, TxOutSecrets, WolletDescriptor
+from lwk_core import Chain, Federation, Network, OutPoint, TxOutSecrets, WolletDescriptor
 
 from ._auth import TOKEN_PATH, TokenIssuer
 from ._chain import RegtestChain
@@ -26,7 +27,7 @@ from ._fixture import (
     fund_wallet,
     load_fixture,
 )
-from ._signing import BlockSigners
+from ._signing import DEFAULT_SIGNERS, BlockSigners
 from ._tls import self_signed_cert
 from ._waterfalls_server import WaterfallsServer
 
@@ -45,6 +46,9 @@ class Regtest:
     `cache_dir` holds built transactions (default: $LWK_REGTEST_CACHE or
     ~/.cache/lwk-regtest); `cache=False` builds everything afresh. `genesis_hash` is the
     chain the servers say they serve (default: the network's; see RegtestChain).
+    `signers` sign every block (default: `DEFAULT_SIGNERS`, 2 of 3, dynafed headers);
+    None makes unsigned blocks whose challenge is OP_TRUE, as a default elementsd regtest
+    chain's. `federation()` is what a client verifying the blocks trusts.
     `auth` (a TokenIssuer, in-process only) makes every server require bearer tokens, and
     the Esplora server the token endpoint at `token_url`. `electrum_max_subscriptions`
     caps the scripts each Electrum connection may subscribe (see ElectrumServer).
@@ -55,7 +59,7 @@ class Regtest:
         network: Network = Network.ELEMENTS_REGTEST,
         *,
         genesis_hash: str | None = None,
-        signers: BlockSigners | None = None,
+        signers: BlockSigners | None = DEFAULT_SIGNERS,
         process: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -68,8 +72,6 @@ class Regtest:
         self.auth = auth
         self.network = network
         self.genesis_hash = genesis_hash or network.genesis_hash
-        if signers is not None and (process or _fixture is not None):
-            raise ValueError("block signers are supported for an in-process, new chain only")
         self.signers = signers
         self.process = process
         if electrum_max_subscriptions is not None and electrum_max_subscriptions < 0:
@@ -96,6 +98,7 @@ class Regtest:
         process: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        signers: BlockSigners | None = DEFAULT_SIGNERS,
     ) -> Regtest:
         """Serve a wallet fixture's real transactions at their heights and block times.
 
@@ -108,6 +111,7 @@ class Regtest:
             process=process,
             cache=cache,
             cache_dir=cache_dir,
+            signers=signers,
             _fixture=(os.fspath(path), step),
         )
 
@@ -151,7 +155,7 @@ class Regtest:
     def _start_here(self) -> dict[str, str]:
         if self._fixture is not None:
             path, step = self._fixture
-            self._chain = fixture_chain(load_fixture(path), step)
+            self._chain = fixture_chain(load_fixture(path), step, signers=self.signers)
         else:
             self._chain = RegtestChain(
                 self.network, genesis_hash=self.genesis_hash, signers=self.signers
@@ -182,12 +186,21 @@ class Regtest:
         args += ["--genesis-hash", self.genesis_hash]
         if self._fixture is not None:
             args += ["--fixture", self._fixture[0], "--step", str(self._fixture[1])]
+        if self.signers is None:
+            args += ["--unsigned"]
+        elif self.signers != DEFAULT_SIGNERS:
+            args += ["--signers", json.dumps(self.signers.to_json())]
         args += ["--cache-dir", str(self._cache_dir)] if self._cache_dir else ["--no-cache"]
         if self.electrum_max_subscriptions is not None:
             args += ["--electrum-max-subscriptions", str(self.electrum_max_subscriptions)]
         return args
 
     # ------------------------------------------------------------------ objects
+    def federation(self) -> Federation | None:
+        """Who signs this chain's blocks, as a client's `block_signers` takes it (None: the
+        blocks are unsigned)."""
+        return None if self.signers is None else self.signers.federation()
+
     @property
     def chain(self) -> RegtestChain:
         if self._chain is None:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
+from typing import Any
 
 import attrs
 from embit import ec
 
-from lwk_core import Federation
-from lwk_core.primitives import compact_size, p2wsh, varbytes
+from lwk_core import BlockHeader, Federation
+from lwk_core.primitives import compact_size, p2wsh, sha256d, varbytes
 
-__all__ = ["BlockSigners"]
+__all__ = ["DEFAULT_SIGNERS", "BlockSigners", "without_proof"]
 
 _DYNAFED_BIT = 0x80000000
 _SIGHASH_ALL = b"\x01"
@@ -42,13 +43,16 @@ def _small(n: int) -> int:
 @attrs.frozen(slots=False)  # slots off for the cached properties
 class BlockSigners:
     """`threshold` of the keys derived from `seeds` sign each block; `signing` picks how many
-    actually sign (fewer than the threshold makes blocks a verifier must refuse)."""
+    actually sign (fewer than the threshold makes blocks a verifier must refuse). Dynafed
+    headers may propose the next federation's multisig script (`proposes`) as full
+    parameters, as a federation does before it hands over (the limit stays the same)."""
 
     seeds: tuple[bytes, ...] = attrs.field(converter=tuple)
     threshold: int
     dynafed: bool = False
     witness_limit: int = 1416
     signing: int | None = None
+    proposes: bytes | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def generate(cls, threshold: int = 2, total: int = 3, **kwargs: object) -> BlockSigners:
@@ -71,6 +75,19 @@ class BlockSigners:
         """The lwk_core Federation a verifier of this chain trusts."""
         return Federation.of(self.script)
 
+    def to_json(self) -> dict[str, Any]:
+        """The federation as plain JSON values (`from_json` reads it back): how a parent
+        hands it to `python -m lwk_regtest --signers`."""
+        proposes = None if self.proposes is None else self.proposes.hex()
+        seeds = [seed.hex() for seed in self.seeds]
+        return {**attrs.asdict(self), "seeds": seeds, "proposes": proposes}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> BlockSigners:
+        seeds = tuple(bytes.fromhex(s) for s in value["seeds"])
+        proposes = value.get("proposes")
+        return cls(**{**value, "seeds": seeds, "proposes": proposes and bytes.fromhex(proposes)})
+
     def _signatures(self, block_hash: bytes) -> list[bytes]:
         count = self.threshold if self.signing is None else self.signing
         return [k.sign(block_hash).serialize() for k in self._keys[:count]]
@@ -81,14 +98,24 @@ class BlockSigners:
         parameters (compact current ones with a zero elided root, a null proposal)."""
         if not self.dynafed:
             return varbytes(self.script)
-        program = p2wsh(self.script)
         limit = struct.pack("<I", self.witness_limit)
-        return b"\x01" + varbytes(program) + limit + bytes(32) + b"\x00"
+        current = b"\x01" + varbytes(p2wsh(self.script)) + limit + bytes(32)
+        if self.proposes is None:
+            return current + b"\x00"
+        # full parameters: no fedpeg program or script, an empty extension space
+        return current + b"\x02" + varbytes(p2wsh(self.proposes)) + limit + b"\x00\x00\x00"
 
     def unsigned(self, version: int, prev: bytes, merkle: bytes, time: int, height: int) -> bytes:
         """The hashed part of a header (prev and merkle in internal byte order)."""
         version = version | _DYNAFED_BIT if self.dynafed else version
         return struct.pack("<I32s32sII", version, prev, merkle, time, height) + self._hashed_tail
+
+    def header(
+        self, prev: bytes, merkle: bytes, time: int, height: int, version: int = 0x20000000
+    ) -> bytes:
+        """A whole header these signers signed (prev and merkle in internal byte order)."""
+        unsigned = self.unsigned(version, prev, merkle, time, height)
+        return unsigned + self.proof(sha256d(unsigned))
 
     def proof(self, block_hash: bytes) -> bytes:
         """The solution (legacy) or signblock witness (dynafed) signing `block_hash`."""
@@ -97,3 +124,20 @@ class BlockSigners:
             return varbytes(solution)
         stack = [b"", *(s + _SIGHASH_ALL for s in self._signatures(block_hash)), self.script]
         return compact_size(len(stack)) + b"".join(varbytes(item) for item in stack)
+
+
+DEFAULT_SIGNERS = BlockSigners.generate(2, 3, dynafed=True)
+"""Who signs the embedded chain's blocks unless told otherwise: 2 of 3 fixed keys, dynafed
+headers (a verifier trusts `DEFAULT_SIGNERS.federation()`)."""
+
+
+def without_proof(header: bytes) -> bytes:
+    """`header` with its signatures taken out (an empty legacy solution or signblock
+    witness): the same block hash, as the proof is not hashed, but nobody's signatures."""
+    parsed = BlockHeader.parse(header)
+    if parsed.is_dynafed:
+        items = parsed.signblock_witness
+        proof = compact_size(len(items)) + b"".join(varbytes(item) for item in items)
+    else:
+        proof = varbytes(parsed.solution)
+    return header[: len(header) - len(proof)] + b"\x00"

@@ -87,6 +87,12 @@ def run_demo(*, as_json: bool = False) -> int:
         notes = ("nothing listens here", "Electrum", "Esplora")
         for i, (url, note) in enumerate(zip(backends, notes, strict=True), start=1):
             say.text(f"   {i}. {url}  ({note})")
+        signers = rt.signers
+        assert signers is not None  # the demo's chain signs its blocks (DEFAULT_SIGNERS)
+        say.text(
+            f"   every tip header must carry {signers.threshold} of the {len(signers.seeds)} "
+            "block signers' signatures (client.block_signers)"
+        )
         with (
             BackendChain(backends, network=rt.network) as chain,
             # the failover is part of the story: on stdout as text, on stderr beside JSON
@@ -96,6 +102,8 @@ def run_demo(*, as_json: bool = False) -> int:
                 fmt="lwk: warning: %(message)s" if as_json else "   ! %(message)s",
             ),
         ):
+            for backend in chain.backends:
+                backend.block_signers = rt.federation()
             update = chain.sync(wollet)
             if update is not None:
                 wollet.apply_update(update)

@@ -59,7 +59,8 @@ def register(sub: Subparsers, common: list[argparse.ArgumentParser]) -> None:
         help="run the chain and its servers until Ctrl-C",
         description="Start the chain and its servers, fund an example wallet, print the "
         "servers' URLs, the TLS certificate's SHA-256 fingerprint, the network, its genesis "
-        "hash and the example wallet's descriptor (a throwaway), and run until Ctrl-C or "
+        "hash, the example wallet's descriptor (a throwaway) and the LWK_BLOCK_SIGNERS "
+        "value that makes lwk check the blocks' signatures, and run until Ctrl-C or "
         "SIGTERM. With --json the same facts are one JSON line.",
     )
     serve.set_defaults(run=_serve)
@@ -178,6 +179,8 @@ def _facts(rt: Regtest, descriptor: str) -> dict[str, Any]:
         "esplora_url": rt.esplora_url,
         "waterfalls_url": rt.waterfalls_url,
         "descriptor": descriptor,
+        # the LWK_BLOCK_SIGNERS entry that makes clients check the chain's block signatures
+        "block_signers": f"{rt.network.value}={rt.signers.script.hex()}" if rt.signers else None,
     }
 
 
@@ -195,8 +198,10 @@ def _print_facts(facts: dict[str, Any]) -> None:
         f"descriptor   {facts['descriptor']}\n"
         "             (a funded throwaway example wallet)\n"
         f"state        {facts['state_file']}\n"
+        f"signers      {facts['block_signers']}\n"
         "try, in another terminal:\n"
         f'  export LWK_DESCRIPTOR="{facts["descriptor"]}"\n'
+        f'  export LWK_BLOCK_SIGNERS="{facts["block_signers"]}"   # check block signatures\n'
         f"  lwk balance --network {network} --backend {electrum}\n"
         f"  lwk address --network {network} --backend {electrum}\n"
         "  lwk regtest faucet ADDRESS 50000    # pay 50000 sats; prints the txid\n"
