@@ -194,14 +194,9 @@ class MemoryBackend:
         return raws
 
     def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
-        """Unsigned headers carrying the chain's block times (no signers on this chain)."""
+        """Headers carrying the chain's block times, signed as its tips are."""
         chain = self.enter("block_headers")
-        return {
-            h: BlockHeader.legacy(
-                "00" * 32, "00" * 32, chain.times.get(h, 1_700_000_000 + h), h
-            ).to_bytes()
-            for h in heights
-        }
+        return {h: _signed_tip(h, chain.times.get(h, 1_700_000_000 + h)).header for h in heights}
 
     def broadcast(self, tx: bytes) -> str:
         chain = self.enter("broadcast")
