@@ -60,10 +60,9 @@ def test_every_case_has_both_implementations(result: dict[str, Any]) -> None:
                 "rescan_nothing",
             )
             assert (row[impl]["requests"] == 0) if quiet else (row[impl]["requests"] > 0)
-        # the report rounds ratios to 3 places: a relative bound fails small ratios
-        assert row["ratio"] == pytest.approx(
-            row["ours"]["median_s"] / row["lwk"]["median_s"], abs=5e-4
-        )
+        # the report gives the ratio of the medians rounded to 3 places (a relative bound
+        # failed small ratios, an absolute one of half a unit failed on float error)
+        assert row["ratio"] == round(row["ours"]["median_s"] / row["lwk"]["median_s"], 3)
         # both saw the whole wallet (the harness refuses to compare different wallets)
         assert row["wallet_txs"] >= 20
 
