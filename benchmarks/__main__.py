@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         "--latencies", type=_ints, default=[0, 50], help="ms added per reply (default 0,50)"
     )
     parser.add_argument(
+        "--max-size-with-latency",
+        type=int,
+        help="measure larger sizes at 0 ms only (e.g. 2000 with --sizes 200,2000,10000)",
+    )
+    parser.add_argument(
         "--backends", type=_backends, default=list(BACKENDS), help="default: all three"
     )
     parser.add_argument("--json", type=Path, default=_DEFAULT_JSON, help="where to write results")
@@ -103,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=runs,
         runs_large=args.runs_large,
         latencies_ms=args.latencies,
+        max_size_with_latency=args.max_size_with_latency,
         backends=args.backends,
         memory=not args.no_memory,
         cache_dir=args.cache_dir,
