@@ -5,7 +5,8 @@ driven by `round()`, no threads): after a payment to one of them, the next round
 that wallet alone (the others' scripts got no new status from the server) and yields its
 events alone; a round with nothing new scans no wallet and sends the server no request;
 a new block, a reorg and a reconnect make every wallet sync again, and each then holds
-the chain's tip.
+the chain's tip; a chain whose first backend dies syncs every wallet through the next one,
+whose pushes then decide alone.
 
 Ground truth: the txid the faucet paid, the regtest chain's tip, the server's request
 counter, and the count of `scan_wallet` calls (the engine runs once per call).
@@ -25,6 +26,7 @@ from lwk_regtest import Regtest
 
 from lwk_core import (
     AsyncMonitor,
+    BackendChain,
     BalanceChanged,
     Chain,
     Monitor,
@@ -156,3 +158,40 @@ def test_a_round_scans_only_the_wallets_something_changed(rt: Regtest, form: str
         assert driver.client.scans == 4 * WALLETS + 1
     finally:
         driver.close()
+
+
+def test_a_chain_that_fails_over_syncs_every_wallet_then_skips_by_its_new_backend() -> None:
+    """The statuses of a backend that died tell nothing: every wallet syncs through the
+    chain's next backend, whose pushes then decide alone."""
+    with Regtest() as rt:
+        wollets = [Wollet(rt.network, new_wallet(f"failover {i}").descriptor) for i in range(30)]
+        first = CountingClient.from_url(rt.electrum_url, network=rt.network)
+        second = CountingClient.from_url(
+            rt.electrum_ssl_url,
+            network=rt.network,
+            validate_domain=False,
+            cert_fingerprint=rt.cert_fingerprint,
+        )
+        chain = BackendChain([first, second])
+        monitor = Monitor(chain, wollets)
+        try:
+            monitor.round()
+            assert monitor.round() == []
+            assert (first.scans, second.scans) == (30, 0)
+
+            rt.electrum_server.stop()  # the first backend dies: every wallet fails over
+            pairs = monitor.round()
+            assert second.scans == 30 and first.scans >= 30
+            assert pairs == [] and tips(wollets) == {(rt.tip_height(), rt.chain.tip_hash())}
+            assert monitor.round() == [] and second.scans == 30
+
+            paid, seen = wollets[3], second.notifications
+            txid = rt.faucet(paid.descriptor.address(Chain.EXTERNAL, 0, rt.network), 5_000)
+            assert second.wait_for_notification(seen, WAIT)
+            assert monitor.round() == [
+                (paid, NewTx(txid, None, {POLICY: 5_000})),
+                (paid, BalanceChanged(POLICY, 0, 5_000)),
+            ]
+            assert second.scans == 31
+        finally:
+            chain.close()
