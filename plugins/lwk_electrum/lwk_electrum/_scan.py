@@ -67,9 +67,9 @@ class ScriptCache:
         """The script hash of each script, computed once per script."""
         hashes, found = self._hashes, []
         for script in scripts:
+            script = script if type(script) is bytes else bytes(script)  # a key: hashable
             sh = hashes.get(script)
             if sh is None:
-                script = bytes(script)
                 sh = electrum_scripthash(script)
                 with self._lock:
                     hashes[script], self._scripts[sh] = sh, script

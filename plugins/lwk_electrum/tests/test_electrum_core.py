@@ -206,6 +206,7 @@ def test_the_cache_hashes_each_script_once_and_maps_hashes_back() -> None:
     scripts = [bytes.fromhex("0014" + f"{i:02x}" * 20) for i in range(3)]
     shs = [hashlib.sha256(s).digest()[::-1].hex() for s in scripts]  # Electrum's definition
     assert cache.scripthashes(scripts) == shs == cache.scripthashes(scripts)
+    assert cache.scripthashes([bytearray(scripts[1])]) == [shs[1]]  # any bytes-like script
     assert cache.scripts([shs[2], "77" * 32]) == {scripts[2]}  # an unknown hash: none
 
 
