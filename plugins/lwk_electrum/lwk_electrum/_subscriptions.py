@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -93,6 +94,7 @@ class Subscriptions:
         self._epoch = 0  # bumped when statuses are voided: a mark from before tells nothing
         self._log: list[str | None] = []  # script hashes that changed, or _NEW_TIP, in order
         self._logged = 0  # entries ever logged in this epoch (`_log` holds the last ones)
+        self._log_lock = threading.Lock()  # a monitor may read while another thread scans
 
     def clear(self) -> None:
         self.scripthashes.clear()
@@ -107,27 +109,30 @@ class Subscriptions:
     def void(self) -> None:
         """Forget which statuses are current (the stream is gone, or a broadcast was made):
         scans ask them again until answered or pushed anew."""
-        if self._current or self._logged:  # else no scan since the last void told anything
-            self._epoch += 1
-            self._log.clear()
-            self._logged = 0
+        with self._log_lock:
+            if self._current or self._logged:  # else no scan since the last void told a thing
+                self._epoch += 1
+                self._log.clear()
+                self._logged = 0
         self._current.clear()
 
     # -- what changed --------------------------------------------------------------------
 
     def mark(self) -> tuple[int, int]:
         """Now, for `changed_since`."""
-        return self._epoch, self._logged
+        with self._log_lock:
+            return self._epoch, self._logged
 
     def changed_since(self, mark: tuple[int, int]) -> list[str] | None:
         """The script hashes that changed since `mark` (pushed, or asked without a
         subscription), or None when anything may have: a new tip came, statuses were voided
         (a new connection, a broadcast), or the mark is older than the log kept."""
         epoch, logged = mark
-        first = len(self._log) - (self._logged - logged)
-        if epoch != self._epoch or first < 0:
-            return None
-        changed = self._log[first:]
+        with self._log_lock:
+            first = len(self._log) - (self._logged - logged)
+            if epoch != self._epoch or first < 0:
+                return None
+            changed = self._log[first:]
         if _NEW_TIP in changed:
             return None
         return changed  # type: ignore[return-value]  # no _NEW_TIP in it
@@ -138,10 +143,11 @@ class Subscriptions:
         self._changed(*scripthashes)
 
     def _changed(self, *entries: str | None) -> None:
-        self._log.extend(entries)
-        self._logged += len(entries)
-        if len(self._log) > _LOG_MAX:
-            del self._log[: len(self._log) - _LOG_MAX // 2]
+        with self._log_lock:
+            self._log.extend(entries)
+            self._logged += len(entries)
+            if len(self._log) > _LOG_MAX:
+                del self._log[: len(self._log) - _LOG_MAX // 2]
 
     def status(self, scripthash: str) -> str | _Unknown | None:
         """The script's current status (None: no history), or UNKNOWN."""
