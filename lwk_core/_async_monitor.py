@@ -21,7 +21,7 @@ from ._async_driver import SharedTxs
 from ._errors import BackendError, InvalidArgument, LwkError
 from ._events import WalletEvent
 from ._monitor import MonitorBase
-from ._monitor_policy import SyncRound, monitor_steps
+from ._monitor_policy import Receive, Synced, SyncRound, monitor_steps
 from ._watch import next_step
 from ._watch_policy import Sleep, Watched
 
@@ -74,7 +74,8 @@ class AsyncMonitor(MonitorBase):
         return self._run(once=False)
 
     async def round(self) -> list[tuple[Wollet, WalletEvent]]:
-        """Sync every wallet once, apply the updates and return their events."""
+        """Sync every wallet once (but those nothing changed), apply the updates and
+        return their events."""
         return [pair async for pair in self._run(once=True)]
 
     async def _run(self, *, once: bool) -> AsyncIterator[tuple[Wollet, WalletEvent]]:
@@ -87,6 +88,10 @@ class AsyncMonitor(MonitorBase):
                     reply = None
                 elif isinstance(step, SyncRound):
                     reply = await self._sync_round(step.wollets)
+                elif isinstance(step, Receive):
+                    with contextlib.suppress(BackendError):  # its statuses are void then
+                        await step.client.receive()
+                    reply = None
                 elif isinstance(step, Sleep):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), step.seconds)
@@ -98,17 +103,19 @@ class AsyncMonitor(MonitorBase):
                     except BackendError as exc:
                         reply = exc
 
-    async def _sync_round(self, wollets: tuple[Wollet, ...]) -> list[Update | LwkError | None]:
+    async def _sync_round(self, wollets: tuple[Wollet, ...]) -> list[Synced]:
         tx_cache = SharedTxs()
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def sync(wollet: Wollet) -> Update | LwkError | None:
+        async def sync(wollet: Wollet) -> Synced:
             async with slots:
                 try:
-                    return await self.backend.scan_wallet(
+                    update = await self.backend.scan_wallet(
                         wollet, gap_limit=self.gap_limit, to_index=0, tx_cache=tx_cache
                     )
                 except LwkError as exc:
-                    return exc
+                    return exc, None
+                # Read before any other task runs: a chain sets it as its call returns.
+                return update, self.backend._served_last()
 
         return list(await asyncio.gather(*(sync(wollet) for wollet in wollets)))

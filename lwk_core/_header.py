@@ -23,6 +23,7 @@ from ._types import MerkleProof
 __all__ = [
     "BlockHeader",
     "DynafedParams",
+    "MerkleTree",
     "merkle_branch",
     "merkle_root",
     "merkle_root_from_branch",
@@ -211,33 +212,47 @@ def parse_block(raw: bytes) -> tuple[BlockHeader, list[Transaction]]:
     return header, txs
 
 
+class MerkleTree:
+    """A block's Merkle tree of txids, Bitcoin's rule (an odd last node pairs with itself;
+    Elements uses the same tree for the header's merkle root), hashed once: the root and
+    the branch of any position without hashing again (a server proving many txs of one
+    block)."""
+
+    def __init__(self, txids: Sequence[str]) -> None:
+        if not txids:
+            raise ValueError("a block has at least one transaction")
+        level = [_internal(t, "txid") for t in txids]
+        self.levels = [level]  # leaves first; each odd level padded with its last node
+        while len(level) > 1:
+            if len(level) % 2:
+                level.append(level[-1])
+            level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+            self.levels.append(level)
+        self.size = len(txids)
+
+    def root(self) -> str:
+        return _display(self.levels[-1][0])
+
+    def branch(self, pos: int) -> list[str]:
+        """The branch of txids[pos] as Electrum's blockchain.transaction.get_merkle lists
+        it: sibling hashes from the leaf up, display hex."""
+        if not 0 <= pos < self.size:
+            raise ValueError(f"position {pos} outside a block of {self.size} transactions")
+        branch = []
+        for level in self.levels[:-1]:
+            branch.append(_display(level[pos ^ 1]))
+            pos //= 2
+        return branch
+
+
 def merkle_root(txids: Sequence[str]) -> str:
-    """The block Merkle root of txids (display hex), Bitcoin's rule: an odd last node pairs
-    with itself. Elements uses the same tree for the header's merkle root."""
-    if not txids:
-        raise ValueError("a block has at least one transaction")
-    level = [_internal(t, "txid") for t in txids]
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-    return _display(level[0])
+    """The block Merkle root of txids (display hex): see `MerkleTree`."""
+    return MerkleTree(txids).root()
 
 
 def merkle_branch(txids: Sequence[str], pos: int) -> list[str]:
-    """The Merkle branch of txids[pos] as Electrum's blockchain.transaction.get_merkle lists it:
-    sibling hashes from the leaf up, display hex."""
-    if not 0 <= pos < len(txids):
-        raise ValueError(f"position {pos} outside a block of {len(txids)} transactions")
-    level = [_internal(t, "txid") for t in txids]
-    branch = []
-    while len(level) > 1:
-        if len(level) % 2:
-            level.append(level[-1])
-        branch.append(_display(level[pos ^ 1]))
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        pos //= 2
-    return branch
+    """The Merkle branch of txids[pos] (see `MerkleTree.branch`)."""
+    return MerkleTree(txids).branch(pos)
 
 
 def merkle_root_from_branch(txid: str, branch: Sequence[str], pos: int) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BackendError, LwkError
 from ._events import WalletEvent
-from ._monitor_policy import SyncRound, Wallets, monitor_steps
+from ._monitor_policy import Receive, Synced, SyncRound, Wallets, monitor_steps
 from ._watch import next_step
 from ._watch_policy import Sleep, Watched
 
@@ -81,9 +81,12 @@ class Monitor(MonitorBase):
     elapsed, applies each Update and yields `(wollet, event)` for every event, in the
     order of the rounds and, within a round, of the wallets. A wallet whose sync or update
     fails is retried after its own backoff (0.5 s doubling, up to 30 s) and the others go
-    on; a chain fails over to its next backend, a single client reconnects. `add` and
-    `remove` may be called from another thread while `events()` runs; `round()` syncs
-    every wallet once and returns the events. Drive it from one thread at a time.
+    on; a chain fails over to its next backend, a single client reconnects. A wallet
+    nothing changed since its last sync is not synced again: its Electrum client tells
+    (no new status for any of its scripts, no new tip, the same connection; see
+    `_monitor_policy`). `add` and `remove` may be called from another thread while
+    `events()` runs; `round()` syncs every wallet once (but those) and returns the
+    events. Drive it from one thread at a time.
     """
 
     def __init__(
@@ -107,7 +110,8 @@ class Monitor(MonitorBase):
         return self._run(once=False)
 
     def round(self) -> list[tuple[Wollet, WalletEvent]]:
-        """Sync every wallet once, apply the updates and return their events."""
+        """Sync every wallet once (but those nothing changed), apply the updates and
+        return their events."""
         return list(self._run(once=True))
 
     def _run(self, *, once: bool) -> Generator[tuple[Wollet, WalletEvent], None, None]:
@@ -120,6 +124,10 @@ class Monitor(MonitorBase):
                     reply = None
                 elif isinstance(step, SyncRound):
                     reply = self._sync_round(step.wollets)
+                elif isinstance(step, Receive):
+                    with contextlib.suppress(BackendError):  # its statuses are void then
+                        step.client.receive()
+                    reply = None
                 elif isinstance(step, Sleep):
                     self._wake.wait(step.seconds)
                     self._wake.clear()
@@ -130,16 +138,16 @@ class Monitor(MonitorBase):
                     except BackendError as exc:
                         reply = exc
 
-    def _sync_round(self, wollets: tuple[Wollet, ...]) -> list[Update | LwkError | None]:
+    def _sync_round(self, wollets: tuple[Wollet, ...]) -> list[Synced]:
         tx_cache: dict[str, Transaction] = {}
-        results: list[Update | LwkError | None] = []
+        results: list[Synced] = []
         for wollet in wollets:
             try:
-                results.append(
-                    self.backend.scan_wallet(
-                        wollet, gap_limit=self.gap_limit, to_index=0, tx_cache=tx_cache
-                    )
+                update = self.backend.scan_wallet(
+                    wollet, gap_limit=self.gap_limit, to_index=0, tx_cache=tx_cache
                 )
             except LwkError as exc:
-                results.append(exc)
+                results.append((exc, None))
+            else:
+                results.append((update, self.backend._served_last()))
         return results

@@ -6,8 +6,15 @@ and the `(wollet, event)` pairs to hand over; the blocking and the async monitor
 The first round syncs every wallet; later rounds sync the wallets due: those whose
 jittered poll period elapsed, or all of them after a push of the backend that served the
 last round (an Electrum client: a rescan of an unchanged wallet sends no request, its
-scripts' statuses being pushed to the client, so waking all of them is cheap). A wallet
-whose sync or update fails is retried after its own exponential backoff; the others go on.
+scripts' statuses being pushed to the client). A wallet whose sync or update fails is
+retried after its own exponential backoff; the others go on.
+
+A due wallet is not synced at all when nothing could have changed it since its last sync
+(`Changes`): the backend that served that sync tells which scripts changed since
+(lwk_electrum's `changed_since`: statuses its server pushed), it still serves the monitor
+(a chain did not fail over), the wallet's state is the one that sync left, and none of its
+scripts changed, nor the tip. Where the backend cannot tell (Esplora polling, a new
+connection, a new block), the wallet is synced as always.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -25,10 +32,20 @@ from ._events import WalletEvent
 from ._watch_policy import BACKOFF_MAX, BACKOFF_MIN, Pushes, Sleep, WaitForPush, Watched
 
 if TYPE_CHECKING:
+    from ._state import WolletState
     from ._update import Update
     from ._wollet import Wollet
 
-__all__ = ["MonitorStep", "SyncRound", "Wallets", "monitor_steps"]
+__all__ = [
+    "ChangeFeed",
+    "Changes",
+    "MonitorStep",
+    "Receive",
+    "SyncRound",
+    "Synced",
+    "Wallets",
+    "monitor_steps",
+]
 
 log = logging.getLogger("lwk_core.monitor")
 
@@ -37,13 +54,92 @@ _JITTER = 0.25  # a poll period is drawn from interval * [0.75, 1.25): wallets s
 
 @attrs.frozen
 class SyncRound:
-    """Sync each of `wollets` (sharing fetched transactions); send back one result per
-    wallet, in order: its Update (or None), or the LwkError its sync raised."""
+    """Sync each of `wollets` (sharing fetched transactions); send back one `Synced` per
+    wallet, in order."""
 
     wollets: tuple[Wollet, ...]
 
 
-MonitorStep = SyncRound | Sleep | WaitForPush | tuple["Wollet", WalletEvent]
+Synced = tuple["Update | LwkError | None", object | None]
+"""A wallet's sync: its Update (or None), or the LwkError it raised; and the client that
+served it (the backend's `_served_last()` right after it), None if it failed."""
+
+
+@attrs.frozen
+class Receive:
+    """`client.receive()`: read what its server sent (pushes, or the connection's end);
+    send back None (a BackendError raised is ignored: the client's statuses are void)."""
+
+    client: Any
+
+
+MonitorStep = SyncRound | Receive | Sleep | WaitForPush | tuple["Wollet", WalletEvent]
+
+
+class ChangeFeed(Protocol):
+    """A client that tells which scripts changed since a moment: lwk_electrum's. Only
+    `receive` does I/O (called or awaited)."""
+
+    def receive(self) -> object:
+        """Read what the server sent meanwhile."""
+        ...
+
+    def change_mark(self) -> object:
+        """Now (a hashable mark)."""
+        ...
+
+    def changed_since(self, mark: Any) -> Collection[bytes] | None:
+        """The scripts that may have changed since `mark`; None: any may have, or the tip."""
+        ...
+
+
+@attrs.frozen(eq=False)
+class _Clean:
+    """A wallet's last sync: the client that served it, that client's mark before it, and
+    the state the sync left."""
+
+    client: ChangeFeed
+    mark: object
+    state: WolletState
+
+
+class Changes:
+    """The marks of `watched`'s clients that tell what changed, taken at a round's start,
+    and which wallets nothing changed since their last sync."""
+
+    def __init__(self, watched: Watched) -> None:
+        self.served = watched._served_last()
+        self._marks = {
+            id(c): c.change_mark()  # type: ignore[attr-defined]
+            for c in watched._push_clients()
+            if callable(getattr(c, "changed_since", None))
+        }
+        self._changed: dict[tuple[int, object], Collection[bytes] | None] = {}
+
+    @staticmethod
+    def feed(watched: Watched) -> ChangeFeed | None:
+        """The client whose changes decide which wallets to skip: the one serving."""
+        served = watched._served_last()
+        return served if callable(getattr(served, "changed_since", None)) else None  # type: ignore[return-value]
+
+    def clean(self, served: object | None, state: WolletState) -> _Clean | None:
+        """The record of a sync `served` made this round, leaving `state`; None when that
+        client cannot tell changes."""
+        if served is None or (mark := self._marks.get(id(served))) is None:
+            return None
+        return _Clean(served, mark, state)  # type: ignore[arg-type]
+
+    def unchanged(self, clean: _Clean, state: WolletState) -> bool:
+        """Whether a wallet now in `state`, last synced as `clean` says, would sync to
+        nothing: the same client serves, the state is that sync's, and no script of it
+        (nor the tip) changed since."""
+        if clean.client is not self.served or state is not clean.state:
+            return False
+        key = (id(clean.client), clean.mark)
+        if key not in self._changed:
+            self._changed[key] = clean.client.changed_since(clean.mark)
+        changed = self._changed[key]
+        return changed is not None and state.scripts.keys().isdisjoint(changed)
 
 
 @attrs.define
@@ -51,6 +147,7 @@ class _Entry:
     wollet: Wollet
     due: float  # when it syncs next, unless a push comes first
     backoff: float = BACKOFF_MIN
+    clean: _Clean | None = None  # its last sync, while it worked
 
 
 class Wallets:
@@ -89,9 +186,20 @@ class Wallets:
         with self._lock:
             return [e.wollet for e in self._entries.values()]
 
-    def due(self, now: float, *, everyone: bool) -> tuple[Wollet, ...]:
+    def due(self, now: float, *, everyone: bool, changes: Changes) -> tuple[Wollet, ...]:
+        """The wallets to sync now: those due (all with `everyone`) but the ones `changes`
+        shows unchanged since their last sync, which are rescheduled as if synced."""
+        due = []
         with self._lock:
-            return tuple(e.wollet for e in self._entries.values() if everyone or e.due <= now)
+            for entry in self._entries.values():
+                if not (everyone or entry.due <= now):
+                    continue
+                clean = entry.clean
+                if clean is not None and changes.unchanged(clean, entry.wollet.state):
+                    entry.due = self._next_poll(now)
+                else:
+                    due.append(entry.wollet)
+        return tuple(due)
 
     def next_due(self) -> float | None:
         with self._lock:
@@ -106,12 +214,17 @@ class Wallets:
         entry = self._entries.get(self._dwids.get(id(wollet), ""))
         return entry if entry is not None and entry.wollet is wollet else None
 
-    def synced(self, wollet: Wollet, now: float) -> None:
-        """Schedule the next poll of `wollet` (a jittered period from now)."""
+    def synced(self, wollet: Wollet, now: float, clean: _Clean | None) -> None:
+        """Schedule the next poll of `wollet` (a jittered period from now); `clean`: the
+        sync, if its client can tell what changed since."""
         with self._lock:
             if (entry := self._entry(wollet)) is not None:
                 entry.backoff = BACKOFF_MIN
-                entry.due = now + self.interval * self._rng.uniform(1 - _JITTER, 1 + _JITTER)
+                entry.due = self._next_poll(now)
+                entry.clean = clean
+
+    def _next_poll(self, now: float) -> float:
+        return now + self.interval * self._rng.uniform(1 - _JITTER, 1 + _JITTER)
 
     def failed(self, wollet: Wollet, now: float, error: LwkError) -> None:
         """Retry `wollet` after its backoff (0.5 s doubling up to 30 s or `interval`)."""
@@ -119,6 +232,7 @@ class Wallets:
             if (entry := self._entry(wollet)) is None:
                 return
             dwid = self._dwids[id(wollet)]
+            entry.clean = None
             log.warning("wallet %s: %s; retrying in %gs", dwid, error, entry.backoff)
             entry.due = now + entry.backoff
             entry.backoff = min(entry.backoff * 2, max(self.interval, BACKOFF_MAX))
@@ -143,12 +257,15 @@ def monitor_steps(
     everyone = True  # the first round, and after a push
     wait_backoff = BACKOFF_MIN
     while True:
+        if (feed := Changes.feed(watched)) is not None:
+            yield Receive(feed)  # what its server told up to now, before the marks
         pushes.mark()
-        due = wallets.due(clock(), everyone=everyone)
+        changes = Changes(watched)
+        due = wallets.due(clock(), everyone=everyone, changes=changes)
         if due:
-            results = yield SyncRound(due)
-            for wollet, result in zip(due, results, strict=True):
-                yield from _apply(wallets, wollet, result, clock())
+            results: list[Synced] = yield SyncRound(due)
+            for wollet, (result, served) in zip(due, results, strict=True):
+                yield from _apply(wallets, wollet, result, clock(), changes, served)
         if once:
             return
         next_due = wallets.next_due()
@@ -168,7 +285,12 @@ def monitor_steps(
 
 
 def _apply(
-    wallets: Wallets, wollet: Wollet, result: Update | LwkError | None, now: float
+    wallets: Wallets,
+    wollet: Wollet,
+    result: Update | LwkError | None,
+    now: float,
+    changes: Changes,
+    served: object | None,
 ) -> Generator[tuple[Wollet, WalletEvent], Any, None]:
     if not wallets.holds(wollet):
         return  # removed during the round: its update is dropped
@@ -183,6 +305,6 @@ def _apply(
         else:
             wallets.failed(wollet, now, exc)
         return
-    wallets.synced(wollet, now)
+    wallets.synced(wollet, now, changes.clean(served, wollet.state))
     for event in events:
         yield wollet, event

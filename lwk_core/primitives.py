@@ -10,9 +10,10 @@ from ._blocksign import p2wsh
 from ._descriptor import descriptor_checksum
 from ._encoding import compact_size, varbytes
 from ._hashes import electrum_status, fast_merkle_root, hash160, sha256, sha256d, tagged_hash
-from ._header import merkle_branch, merkle_root, merkle_root_from_branch
+from ._header import MerkleTree, merkle_branch, merkle_root, merkle_root_from_branch
 
 __all__ = [
+    "MerkleTree",
     "address_to_script",
     "compact_size",
     "descriptor_checksum",

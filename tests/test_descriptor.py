@@ -6,11 +6,13 @@ import pickle
 from typing import Any
 
 import pytest
+from embit.util import secp256k1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import load_fixture
 
 from lwk_core._address import address_to_script
+from lwk_core._bip32 import add_tweak
 from lwk_core._descriptor import WolletDescriptor, descriptor_checksum
 from lwk_core._errors import DescriptorError
 from lwk_core._hashes import sha256
@@ -635,3 +637,12 @@ def test_xprv_view_key_with_path_differs_from_lwk() -> None:
     assert address_to_script(address).blinding_pubkey == pub
     lwk_key = theirs.derive_blinding_key(lwk.Script(spk.hex())).bytes()
     assert lwk_key == root.blinding_private_key(spk) != key
+
+
+def test_a_key_tweak_is_the_libraries_tweak_add_and_zero_keeps_the_key() -> None:
+    point = bytes(secp256k1.ec_pubkey_create(bytes(31) + b"\x07"))
+    for tweak in (bytes(32), bytes(31) + b"\x01", sha256(b"tweak")):
+        assert add_tweak(point, tweak) == bytes(secp256k1.ec_pubkey_add(point, tweak))
+    assert add_tweak(point, bytes(32)) == point  # BIP-32 allows IL = 0: the parent key
+    with pytest.raises(DescriptorError, match="out of range"):
+        add_tweak(point, b"\xff" * 32)  # >= the curve order

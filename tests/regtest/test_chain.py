@@ -87,6 +87,20 @@ def test_history_order_fee_and_unconfirmed_parents() -> None:
         chain.merkle_proof(child)
 
 
+@pytest.mark.parametrize("same_heights", [False, True])
+def test_merkle_proofs_follow_a_reorg(same_heights: bool) -> None:
+    chain = RegtestChain()
+    faucet = Faucet(chain)
+    paid = [faucet.pay(new_wallet("reorg proofs").address(0), sats) for sats in (1_000, 2_000)]
+    chain.mine()
+    before = {txid: chain.merkle_proof(txid) for txid in paid}  # the trees of these blocks
+    chain.reorg(1, same_heights=same_heights)  # the txs confirm again, in other blocks
+    for txid in paid:
+        height, branch, pos = chain.merkle_proof(txid)
+        assert _verify_branch(txid, branch, pos) == chain.header(height)[36:68]
+        assert (height == before[txid][0]) is same_heights
+
+
 def test_broadcast_rejections() -> None:
     chain = RegtestChain()
     genesis = chain.genesis_txid

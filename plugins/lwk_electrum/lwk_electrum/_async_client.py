@@ -6,13 +6,13 @@ from lwk_core import AsyncClient
 
 from ._aio_connection import AsyncElectrumConnection
 from ._async_session import AsyncElectrumSession
-from ._client import PLUGIN
+from ._client import PLUGIN, ScriptChanges
 from ._options import ElectrumConstructors, ElectrumOptions
 
 __all__ = ["AsyncElectrumClient"]
 
 
-class AsyncElectrumClient(ElectrumConstructors, AsyncClient):
+class AsyncElectrumClient(ScriptChanges, ElectrumConstructors, AsyncClient):
     """The asyncio twin of `ElectrumClient`: the same constructor arguments, the same TLS
     validation, pinning and timeouts, on asyncio streams (`async with ... as client`,
     `await client.full_scan(wollet)`).
@@ -41,3 +41,8 @@ class AsyncElectrumClient(ElectrumConstructors, AsyncClient):
         """Wait until more than `seen` notifications came; False when `timeout` elapses.
         Reconnects (restoring the subscriptions) if the connection dropped."""
         return await self.connection.rpc.wait_for_notification(seen, timeout)
+
+    async def receive(self) -> None:
+        """See `ElectrumClient.receive`."""
+        if self.connection.rpc.connected:
+            await self.connection.rpc.refresh()

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lwk_core import Client
 
 from ._connection import ElectrumConnection
 from ._options import ElectrumConstructors, ElectrumOptions
-from ._session import ElectrumSession
+from ._session import ElectrumSession, SessionState
 
-__all__ = ["ElectrumClient"]
+__all__ = ["ElectrumClient", "ScriptChanges"]
 
 PLUGIN = "lwk_electrum._plugin"  # the module of the hooks, as the entry point names it
 
 
-class ElectrumClient(ElectrumConstructors, Client):
+class ScriptChanges:
+    """What lwk_core's monitors ask to skip a wallet nothing changed since its last scan
+    (no I/O): the scripts the server pushed a new status for since a mark."""
+
+    connection: SessionState[Any]
+
+    def change_mark(self) -> object:
+        """Now, for `changed_since`."""
+        return self.connection.change_mark()
+
+    def changed_since(self, mark: Any) -> set[bytes] | None:
+        """The scripts whose history may have changed since `mark`: pushed as changed, or
+        asked without a subscription (the server's cap). None when any may have: a new tip
+        came, or statuses were voided (a new connection, a broadcast) since."""
+        return self.connection.changed_since(mark)
+
+
+class ElectrumClient(ScriptChanges, ElectrumConstructors, Client):
     """A client for an Electrum server (Blockstream electrs or compatible).
 
     `ElectrumClient("host:port", tls, validate_domain)` as in LWK, or
@@ -46,3 +65,10 @@ class ElectrumClient(ElectrumConstructors, Client):
         """Block until more than `seen` notifications came; False when `timeout` elapses.
         Reconnects (restoring the subscriptions) if the connection dropped."""
         return self.connection.rpc.wait_for_notification(seen, timeout)
+
+    def receive(self) -> None:
+        """Read what the server sent meanwhile, if connected (no request): its pushes, or
+        the end of the connection (reconnecting, the subscriptions restored), so that
+        `changed_since` tells what changed up to now."""
+        if self.connection.rpc.connected:
+            self.connection.rpc.refresh()

@@ -13,7 +13,8 @@ notifications pushed by the server evict entries early.
 
 A script the server does not let the connection subscribe (its cap, see `Subscriptions`)
 has no status and no push: its history is asked on every scan, in the same burst as the
-subscriptions, and never answered from the cache.
+subscriptions, and never answered from the cache (and counts as changed, see
+`Subscriptions.changed_since`).
 """
 
 from __future__ import annotations
@@ -56,9 +57,29 @@ class ScriptCache:
         self._entries: dict[str, tuple[str, History]] = {}
         self._scanned: set[str] = set()
         self._lock = threading.Lock()
+        self._hashes: dict[bytes, str] = {}  # script -> its script hash (a SHA-256 each)
+        self._scripts: dict[str, bytes] = {}  # and back
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def scripthashes(self, scripts: Sequence[bytes]) -> list[str]:
+        """The script hash of each script, computed once per script."""
+        hashes, found = self._hashes, []
+        for script in scripts:
+            script = script if type(script) is bytes else bytes(script)  # a key: hashable
+            sh = hashes.get(script)
+            if sh is None:
+                sh = electrum_scripthash(script)
+                with self._lock:
+                    hashes[script], self._scripts[sh] = sh, script
+            found.append(sh)
+        return found
+
+    def scripts(self, scripthashes: Sequence[str]) -> set[bytes]:
+        """The scripts of `scripthashes` this cache hashed (the others were never scanned)."""
+        known = self._scripts
+        return {known[sh] for sh in scripthashes if sh in known}
 
     def get(self, scripthash: str, status: str) -> History | None:
         with self._lock:
@@ -100,7 +121,7 @@ def scan_scripts(
     backend: str,
 ) -> ScanPlan:
     """The history of each script, in order (heights 0 and -1 become None: mempool)."""
-    scripthashes = [electrum_scripthash(bytes(s)) for s in scripts]
+    scripthashes = cache.scripthashes(scripts)
     yield Refresh()
     statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
     unknown = [scripthashes[i] for i, status in enumerate(statuses) if status is UNKNOWN]
@@ -110,6 +131,9 @@ def scan_scripts(
     asked, raws = yield from _subscribe(cache, grantable, ungranted)
     answered = dict(zip(grantable, asked, strict=True))
     statuses = [answered.get(sh, status) for sh, status in zip(scripthashes, statuses, strict=True)]
+    subscriptions.unsubscribed(
+        [sh for sh, st in zip(scripthashes, statuses, strict=True) if st is UNKNOWN]
+    )
     histories = [
         _cached(cache, sh, status) for sh, status in zip(scripthashes, statuses, strict=True)
     ]

@@ -41,6 +41,13 @@ class SessionState(Generic[Rpc]):
         subscriptions = self.rpc.protocol.subscriptions
         return scan_scripts(self.cache, subscriptions, scripts, backend=backend)
 
+    def change_mark(self) -> tuple[int, int]:
+        return self.rpc.protocol.subscriptions.mark()
+
+    def changed_since(self, mark: tuple[int, int]) -> set[bytes] | None:
+        changed = self.rpc.protocol.subscriptions.changed_since(mark)
+        return None if changed is None else self.cache.scripts(changed)
+
     def headers_plan(self, heights: Sequence[int]) -> Plan[BackendOp, dict[int, bytes]]:
         max_line = self.rpc.protocol.reader.max_line
         return _requests.block_headers(heights, self.name, max_line=max_line)

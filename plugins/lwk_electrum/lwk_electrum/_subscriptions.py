@@ -18,6 +18,11 @@ Servers cap the scripts a connection may subscribe (Blockstream/electrs PR #251,
 script's subscribe gets an error reply. The first refusal fixes `limit`, the number the
 connection was granted, and no new script is subscribed beyond it until a new connection
 (`lost`); scans fetch the other scripts' histories without a subscription.
+
+What changed since a moment (`mark`, `changed_since`): the scripts whose status the server
+pushed as changed, or that a scan asked without a subscription (their changes are never
+pushed); nothing can be told (None) across a new tip, or across a moment when statuses were
+voided. A monitor skips the wallets none of whose scripts changed since their last scan.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -55,6 +61,8 @@ GET_HISTORY: Final = "blockchain.scripthash.get_history"
 HEADERS_SUBSCRIBE: Final = "blockchain.headers.subscribe"
 TIP_MAX_AGE: Final = 30.0  # seconds a tip answered or pushed is used without asking again
 _PENDING: Final = ""  # the status of a script whose subscription is not answered yet
+_NEW_TIP: Final = None  # in the change log: a new tip
+_LOG_MAX: Final = 100_000  # change log entries kept; older marks tell nothing
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -83,10 +91,14 @@ class Subscriptions:
         self.listeners: list[Listener] = []
         self.notifications = 0
         self.limit: int | None = None  # scripts granted when the server first refused one
+        self._epoch = 0  # bumped when statuses are voided: a mark from before tells nothing
+        self._log: list[str | None] = []  # script hashes that changed, or _NEW_TIP, in order
+        self._logged = 0  # entries ever logged in this epoch (`_log` holds the last ones)
+        self._log_lock = threading.Lock()  # a monitor may read while another thread scans
 
     def clear(self) -> None:
         self.scripthashes.clear()
-        self._current.clear()
+        self.void()
         self.headers = False
 
     def lost(self) -> None:
@@ -97,7 +109,45 @@ class Subscriptions:
     def void(self) -> None:
         """Forget which statuses are current (the stream is gone, or a broadcast was made):
         scans ask them again until answered or pushed anew."""
+        with self._log_lock:
+            if self._current or self._logged:  # else no scan since the last void told a thing
+                self._epoch += 1
+                self._log.clear()
+                self._logged = 0
         self._current.clear()
+
+    # -- what changed --------------------------------------------------------------------
+
+    def mark(self) -> tuple[int, int]:
+        """Now, for `changed_since`."""
+        with self._log_lock:
+            return self._epoch, self._logged
+
+    def changed_since(self, mark: tuple[int, int]) -> list[str] | None:
+        """The script hashes that changed since `mark` (pushed, or asked without a
+        subscription), or None when anything may have: a new tip came, statuses were voided
+        (a new connection, a broadcast), or the mark is older than the log kept."""
+        epoch, logged = mark
+        with self._log_lock:
+            first = len(self._log) - (self._logged - logged)
+            if epoch != self._epoch or first < 0:
+                return None
+            changed = self._log[first:]
+        if _NEW_TIP in changed:
+            return None
+        return changed  # type: ignore[return-value]  # no _NEW_TIP in it
+
+    def unsubscribed(self, scripthashes: Sequence[str]) -> None:
+        """A scan asked these scripts' histories without a subscription: their changes
+        are not pushed, so they count as changed."""
+        self._changed(*scripthashes)
+
+    def _changed(self, *entries: str | None) -> None:
+        with self._log_lock:
+            self._log.extend(entries)
+            self._logged += len(entries)
+            if len(self._log) > _LOG_MAX:
+                del self._log[: len(self._log) - _LOG_MAX // 2]
 
     def status(self, scripthash: str) -> str | _Unknown | None:
         """The script's current status (None: no history), or UNKNOWN."""
@@ -168,6 +218,8 @@ class Subscriptions:
         )
 
     def keep_tip(self, tip: Tip, now: float) -> None:
+        if self.tip is not None and self.tip.hash != tip.hash:
+            self._changed(_NEW_TIP)  # the first is no change: every scan asks the tip
         self.tip, self._tip_time = tip, now
 
     # -- reconnects --------------------------------------------------------------------
@@ -228,6 +280,7 @@ class Subscriptions:
         if self.scripthashes[scripthash] == status:
             return None  # nothing new
         self.scripthashes[scripthash] = status
+        self._changed(scripthash)
         return [scripthash, status]
 
     def _header(self, params: list[Any], now: float) -> list[Any]:

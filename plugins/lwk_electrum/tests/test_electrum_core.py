@@ -25,7 +25,7 @@ from lwk_electrum._scan import ScriptCache, scan_scripts
 from lwk_electrum._subscriptions import SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 from shared_data import load_fixture
 
-from lwk_core import BackendProtocolError, BackendTimeout, HistoryEntry
+from lwk_core import BackendProtocolError, BackendTimeout, HistoryEntry, Tip
 
 NAME = "tcp://core.test:50001"
 TXID_A, TXID_B = "aa" * 32, "bb" * 32
@@ -159,6 +159,55 @@ def test_notifications_count_only_news_of_subscribed_scripts() -> None:
             subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": bad}, 0.0)
     with pytest.raises(BackendProtocolError, match="not a notification"):
         subs.notify({"result": 1}, 0.0)
+
+
+def test_what_changed_since_a_mark_pushes_unsubscribed_scripts_and_what_voids_it() -> None:
+    subs, tip = Subscriptions(backend=NAME), Tip(5, "11" * 32, 0)
+    other, gone = "77" * 32, "99" * 32
+    subs.keep_tip(tip, 0.0)  # the first tip any scan asks: no change
+    subs.begin([SH, other])
+    subs.answered(SH, status((TXID_A, 5)))
+    subs.answered(other, None)
+    mark = subs.mark()
+    assert subs.changed_since(mark) == []
+    subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, status((TXID_A, 5))]}, 0.0)
+    assert subs.changed_since(mark) == []  # the status it had: no change
+    subs.notify({"method": SCRIPTHASH_SUBSCRIBE, "params": [SH, status((TXID_B, 6))]}, 0.0)
+    subs.unsubscribed([gone])  # asked without a subscription: never pushed
+    assert subs.changed_since(mark) == [SH, gone]
+    later = subs.mark()
+    assert subs.changed_since(later) == []
+    subs.keep_tip(tip, 1.0)  # the same tip again
+    assert subs.changed_since(later) == []
+    subs.keep_tip(Tip(6, "22" * 32, 0), 2.0)  # a new tip: anything may have changed
+    assert subs.changed_since(later) is None and subs.changed_since(mark) is None
+    fresh = subs.mark()
+    subs.void()  # a broadcast (or the stream lost): statuses no longer current
+    assert subs.changed_since(fresh) is None
+
+
+def test_a_mark_older_than_the_change_log_kept_tells_nothing() -> None:
+    subs = Subscriptions(backend=NAME)
+    subs.begin([SH])
+    subs.answered(SH, None)
+    mark = subs.mark()
+    first, second, third = ["77" * 32] * 60_000, ["88" * 32] * 30_000, ["99" * 32] * 20_000
+    subs.unsubscribed(first)
+    recent = subs.mark()
+    subs.unsubscribed(second)
+    assert subs.changed_since(mark) == first + second
+    subs.unsubscribed(third)  # past the 100,000 entries kept: the oldest are trimmed
+    assert subs.changed_since(mark) is None
+    assert subs.changed_since(recent) == second + third
+
+
+def test_the_cache_hashes_each_script_once_and_maps_hashes_back() -> None:
+    cache = ScriptCache()
+    scripts = [bytes.fromhex("0014" + f"{i:02x}" * 20) for i in range(3)]
+    shs = [hashlib.sha256(s).digest()[::-1].hex() for s in scripts]  # Electrum's definition
+    assert cache.scripthashes(scripts) == shs == cache.scripthashes(scripts)
+    assert cache.scripthashes([bytearray(scripts[1])]) == [shs[1]]  # any bytes-like script
+    assert cache.scripts([shs[2], "77" * 32]) == {scripts[2]}  # an unknown hash: none
 
 
 class ScriptedServer:

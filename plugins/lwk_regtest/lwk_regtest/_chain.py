@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from embit import ec
 
 from lwk_core import DecodeError, Network
-from lwk_core.primitives import hash160, merkle_branch, sha256
+from lwk_core.primitives import MerkleTree, hash160, sha256
 
 from ._block_store import BlockStore
 from ._blocks import explicit_coinbase_tx
@@ -56,6 +56,9 @@ PREMINE_VALUE = 2_000_000_000_000  # sats per premine output (20 000 L-BTC)
 FAUCET_SCRIPT = b"\x00\x14" + hash160(ec.PrivateKey(sha256(b"lwk-core regtest faucet")).sec())
 
 
+_MERKLE_TREES = 16  # blocks whose Merkle tree is kept for proofs
+
+
 class RegtestChain:
     """A Liquid regtest chain held in memory, safe to share between threads."""
 
@@ -74,6 +77,7 @@ class RegtestChain:
         self.version = 0
         self._blocks = BlockStore(genesis_time, signers)
         self._index = TxIndex()
+        self._merkle_trees: dict[bytes, MerkleTree] = {}
         self._callbacks: list[Callable[[], None]] = []
         policy = bytes.fromhex(network.policy_asset)[::-1]
         premine = [(policy, PREMINE_VALUE, FAUCET_SCRIPT)] * PREMINE_OUTPUTS
@@ -153,7 +157,14 @@ class RegtestChain:
             tx = self._index.txs.get(txid)
             if tx is None or tx.height is None:
                 raise KeyError(txid)
-            return tx.height, merkle_branch(self._blocks.txids_at(tx.height), tx.pos), tx.pos
+            block = self._blocks.hash_at(tx.height)
+            tree = self._merkle_trees.get(block)
+            if tree is None:  # built once per block: proving each of its txs stays cheap
+                if len(self._merkle_trees) >= _MERKLE_TREES:
+                    self._merkle_trees.clear()
+                tree = MerkleTree(self._blocks.txids_at(tx.height))
+                self._merkle_trees[block] = tree  # by block hash: a reorg's blocks are others
+            return tx.height, tree.branch(tx.pos), tx.pos
 
     def unspent(self, script_pubkey: bytes) -> list[tuple[str, int]]:
         """Unspent outputs (txid, vout) paying `script_pubkey`: confirmed first, by height."""
