@@ -144,7 +144,10 @@ class _Proof(NamedTuple):
     sign_bits: list[int]  # per ring commitment: y is not a quadratic residue
     xs: list[bytes]  # x of every ring commitment but the last
     e0: bytes
-    s: list[bytes]  # every member's response
+    responses: bytes  # every member's response s, 32 bytes each (read where needed)
+
+    def s(self, member: int) -> bytes:
+        return self.responses[32 * member : 32 * member + 32]
 
 
 def open_proof(
@@ -211,9 +214,8 @@ def _read_proof(proof: bytes) -> _Proof:
     offset += 32 * (rings - 1)
     e0 = proof[offset : offset + 32]
     offset += 32
-    s = [proof[offset + 32 * i : offset + 32 * i + 32] for i in range(members)]
     sign_bits = [(signs[i >> 3] >> (i & 7)) & 1 for i in range(rings - 1)]
-    return _Proof(header, scale, min_value, sizes, sign_bits, xs, e0, s)
+    return _Proof(header, scale, min_value, sizes, sign_bits, xs, e0, proof[offset:])
 
 
 def _challenge_message(p: _Proof, commit: bytes, gen: bytes, extra: bytes) -> bytes:
@@ -285,7 +287,7 @@ def _hidden_digits(p: _Proof, draws: _Draws) -> int:
     rings, size = len(p.sizes), p.sizes[-1]
     last = (rings - 1) * 4
     for j in range(2):
-        plain = _xor(p.s[last + size - 1 - j], draws.member(last + size - 1 - j))
+        plain = _xor(p.s(last + size - 1 - j), draws.member(last + size - 1 - j))
         if plain[0] & 0x80 and plain[8:16] == plain[16:24] == plain[24:32]:
             break
     else:
@@ -304,7 +306,7 @@ def _value_blinder(p: _Proof, m: bytes, draws: _Draws) -> int:
     rings = len(p.sizes)
     last = (rings - 1) * 4
     e_last = _challenge(p.e0, m, rings - 1, 0)
-    x_last = (int.from_bytes(draws.member(last), "big") - _scalar(p.s[last])) * pow(e_last, -1, _N)
+    x_last = (int.from_bytes(draws.member(last), "big") - _scalar(p.s(last))) * pow(e_last, -1, _N)
     return (x_last - draws.last_share) % _N
 
 
@@ -312,12 +314,12 @@ def _hidden_message(secp: Secp, p: _Proof, m: bytes, draws: _Draws, digits: int)
     """The message in ring 0, members 0 and 1; the true member gives k = s + e * x."""
     message = b""
     for j in range(2):
-        raw = p.s[j]
+        raw = p.s(j)
         if j == digits & 3:
             e = _challenge(p.e0, m, 0, 0)
             if j == 1:  # e(0, 1) hashes s(0,0) * G + e(0,0) * C_0
                 c0 = secp.point(_point_from_x(p.sign_bits[0], p.xs[0]))
-                r = secp.add(secp.times_g(_scalar(p.s[0])), secp.times(c0, e))
+                r = secp.add(secp.times_g(_scalar(p.s(0))), secp.times(c0, e))
                 e = _challenge(secp.serialize(r), m, 0, 1)
             raw = ((_scalar(raw) + draws.first_share * e) % _N).to_bytes(32, "big")
         message += _xor(raw, draws.member(j))
