@@ -6,14 +6,15 @@ blinded outputs of 64 real Liquid testnet transactions), each with its SLIP-77 b
 Per output, the best of `--runs` passes over all of them, in this thread's CPU time (on a
 shared machine wall time also measures the neighbours; it is printed beside it):
 
-- ours: `Transaction.unblind` (lwk_core);
+- ours: `Transaction.unblind` (lwk_core), with the range proof's random stream in C where
+  the extension lwk_core._prover_stream was built, and with the Python stream;
 - LWK: the lwk wheel's `TxOut.unblind` (rust-elements: the library's verifying rewind);
 - the library's `secp256k1_rangeproof_rewind` through our binding (it verifies the proof);
-- ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256, in
-  Python over hashlib: no library exports it), the checks that the secrets open both
-  commitments.
+- ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256: C over
+  OpenSSL's SHA-256, Python over hashlib), the checks that the secrets open both commitments.
 
-Pool: `--outputs` jobs (the outputs over and over) through `unblind_many`, and through a
+Many: `--outputs` jobs (the outputs over and over) in the calling thread, through
+`unblind_many` (its own pool of two threads from POOL_MIN_JOBS outputs on), and through a
 thread pool of `--threads` over chunks of `--chunk`, wall and process CPU time, the best of
 `--runs`. Every implementation must find the same secrets, or the run fails.
 """
@@ -32,15 +33,17 @@ from typing import Any
 
 import lwk
 
-from lwk_core import Chain, Transaction, TxOutSecrets, UnblindError, WolletDescriptor
-from lwk_core._rangeproof import _prover_draws, _read_proof, _Stream
+from lwk_core import Chain, Transaction, TxOutSecrets, UnblindError, WolletDescriptor, _rangeproof
+from lwk_core._rangeproof import _python_draws, _read_proof, native_stream
 from lwk_core._secp import get_secp
 from lwk_core._transaction import TxOut
 from lwk_core._unblind import (
+    POOL_MIN_JOBS,
     _check_opens,
     _parse_value_commitment,
     _rewind_nonce,
     _rewind_verified,
+    _unblind_all,
     unblind_many,
 )
 
@@ -80,6 +83,10 @@ def fixture_outputs() -> list[_Output]:
     return found
 
 
+def ours_secrets(o: _Output) -> TxOutSecrets:
+    return o.tx.unblind(o.vout, o.key)
+
+
 def lwk_secrets(o: _Output) -> TxOutSecrets:
     s = o.lwk_out.unblind(o.lwk_key)
     return TxOutSecrets(str(s.asset()), s.value(), str(s.asset_bf()), str(s.value_bf()))
@@ -115,12 +122,15 @@ def _parts(outputs: Sequence[_Output]) -> dict[str, Callable[[_Output], object]]
     nonces = {id(o): _rewind_nonce(s, o.out.nonce_commitment, o.key) for o in outputs}
     secrets = {id(o): o.tx.unblind(o.vout, o.key) for o in outputs}
 
-    def stream(o: _Output) -> object:
-        proof = _read_proof(o.out.range_proof)
-        commit, gen = o.out.value_commitment, o.out.asset_commitment
-        seed = nonces[id(o)] + bytes([commit[0] & 1]) + commit[1:]
-        seed += bytes([gen[0] & 1]) + gen[1:] + proof.header
-        return _prover_draws(proof, _Stream(seed))
+    def stream(draws: Callable[[bytes, bytes], bytes]) -> Callable[[_Output], object]:
+        def replay(o: _Output) -> object:
+            proof = _read_proof(o.out.range_proof)
+            commit, gen = o.out.value_commitment, o.out.asset_commitment
+            seed = nonces[id(o)] + bytes([commit[0] & 1]) + commit[1:]
+            seed += bytes([gen[0] & 1]) + gen[1:] + proof.header
+            return draws(seed, bytes(proof.sizes))
+
+        return replay
 
     def checks(o: _Output) -> None:
         found = secrets[id(o)]
@@ -130,18 +140,33 @@ def _parts(outputs: Sequence[_Output]) -> dict[str, Callable[[_Output], object]]
         vbf = bytes.fromhex(found.value_bf)[::-1]
         _check_opens(s, o.out, found.value, vbf, gen, message)
 
+    native = {"part: random stream (C)": stream(_rangeproof._draws)} if native_stream() else {}
     return {
         "part: ECDH nonce": lambda o: _rewind_nonce(s, o.out.nonce_commitment, o.key),
-        "part: random stream": stream,
+        **native,
+        "part: random stream (Python)": stream(_python_draws),
         "part: commitment checks": checks,
     }
 
 
+def with_python_stream(work: Callable[[_Output], object]) -> Callable[[_Output], object]:
+    """`work` with the range proof's stream replayed in Python (the fallback's cost)."""
+
+    def run(o: _Output) -> object:
+        chosen, _rangeproof._draws = _rangeproof._draws, _python_draws
+        try:
+            return work(o)
+        finally:
+            _rangeproof._draws = chosen
+
+    return run
+
+
 def pooled(jobs: Sequence[Job], threads: int, chunk: int) -> list[TxOutSecrets | UnblindError]:
-    """unblind_many over chunks in a thread pool, results in order."""
+    """The jobs over chunks in a thread pool, each chunk in one thread, results in order."""
     chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
     with ThreadPoolExecutor(threads) as pool:
-        return [r for part in pool.map(unblind_many, chunks) for r in part]
+        return [r for part in pool.map(_unblind_all, chunks) for r in part]
 
 
 def timed(work: Callable[[], list[TxOutSecrets | UnblindError]], runs: int) -> dict[str, Any]:
@@ -169,14 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     outputs = fixture_outputs()[: args.limit]
     if not outputs:
         parser.error("no output to unblind")
-    ours = [o.tx.unblind(o.vout, o.key) for o in outputs]
+    ours = [ours_secrets(o) for o in outputs]
     if ours != [lwk_secrets(o) for o in outputs]:
         print("ours and LWK's secrets differ", file=sys.stderr)
         return 1
     busy = busy_cpu_seconds()
     started = time.perf_counter()
     cases: dict[str, Callable[[_Output], object]] = {
-        "ours": lambda o: o.tx.unblind(o.vout, o.key),
+        "ours": ours_secrets,
+        "ours, Python stream": with_python_stream(ours_secrets),
         "LWK (lwk wheel)": lwk_secrets,
         "library rewind": library_rewind,
         **_parts(outputs),
@@ -185,21 +211,25 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [
         (outputs[i % len(outputs)].out, outputs[i % len(outputs)].key) for i in range(args.outputs)
     ]
-    single = timed(lambda: unblind_many(jobs), args.runs)
+    single = timed(lambda: _unblind_all(jobs), args.runs)
+    many = timed(lambda: unblind_many(jobs), args.runs)
     pool = timed(lambda: pooled(jobs, args.threads, args.chunk), args.runs)
-    if single.pop("result") != pool.pop("result"):
-        print("the pool's results differ from unblind_many's", file=sys.stderr)
+    if not single.pop("result") == many.pop("result") == pool.pop("result"):
+        print("unblind_many's or the pool's results differ from one thread's", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
     result = {
         "machine": machine(),
         "revision": revision(),
         "outputs": len(outputs),
+        "native_stream": native_stream(),
         "cores_busy": (busy_cpu_seconds() - busy) / elapsed if elapsed > 0 else 0.0,
         "per_output": rows,
         "ours_over_lwk_cpu": rows["ours"]["cpu_ms"] / rows["LWK (lwk wheel)"]["cpu_ms"],
         "pool": {"jobs": len(jobs), "threads": args.threads, "chunk": args.chunk},
+        "unblind_many_pool_from": POOL_MIN_JOBS,
         "single": single,
+        "unblind_many": many,
         "pooled": pool,
     }
     print(report(result))
@@ -212,7 +242,8 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"{result['outputs']} real Liquid outputs, best of the runs; machine: "
         f"{result['machine']['nproc']} cores, {result['cores_busy']:.2f} kept busy meanwhile "
-        f"(everyone), revision {result['revision']}",
+        f"(everyone), revision {result['revision']}; random stream in "
+        f"{'C' if result['native_stream'] else 'Python'}",
         f"{'per output':28} {'CPU ms':>8} {'wall ms':>8}",
     ]
     for name, row in result["per_output"].items():
@@ -221,7 +252,8 @@ def report(result: dict[str, Any]) -> str:
     pool = result["pool"]
     lines.append(f"{pool['jobs']} outputs: wall s, process CPU s")
     for name, key in (
-        ("unblind_many", "single"),
+        ("one thread", "single"),
+        (f"unblind_many (pool from {result['unblind_many_pool_from']})", "unblind_many"),
         (f"pool of {pool['threads']} (chunks of {pool['chunk']})", "pooled"),
     ):
         lines.append(f"  {name:28} {result[key]['wall_s']:7.3f} {result[key]['cpu_s']:7.3f}")
