@@ -52,7 +52,8 @@ class NotCovered(Exception):
 
 
 class _Stream:
-    """libsecp256k1's secp256k1_rfc6979_hmac_sha256: initialize, then 32-byte draws.
+    """libsecp256k1's secp256k1_rfc6979_hmac_sha256: initialize, then 32-byte draws (the
+    fallback of the C extension, see above).
 
     HMAC-SHA256 is spelled out over hashlib with the key's padded blocks hashed once per key
     and each HMAC inlined: a proof needs some 460 of them, one new key per draw, and Python's
@@ -83,7 +84,8 @@ class _Stream:
 
     def draw(self) -> bytes:
         """v = HMAC(k, v), after k = HMAC(k, v || 0); v = HMAC(k, v) from the second draw on
-        (the three HMACs inlined: this loop is most of an output's unblinding)."""
+        (the three HMACs inlined: without the C extension this loop is most of an output's
+        unblinding)."""
         v = self._v
         if self._retry:
             inner, outer = self._inner.copy(), self._outer.copy()
