@@ -13,8 +13,7 @@ shared machine wall time also measures the neighbours; it is printed beside it):
 - ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256: C over
   OpenSSL's SHA-256, Python over hashlib), the checks that the secrets open both commitments.
 
-Many: `--outputs` jobs (the outputs over and over) in the calling thread, through
-`unblind_many` (its own pool of two threads from POOL_MIN_JOBS outputs on), and through a
+Pool: `--outputs` jobs (the outputs over and over) through `unblind_many`, and through a
 thread pool of `--threads` over chunks of `--chunk`, wall and process CPU time, the best of
 `--runs`. Every implementation must find the same secrets, or the run fails.
 """
@@ -38,12 +37,10 @@ from lwk_core._rangeproof import _python_draws, _read_proof, native_stream
 from lwk_core._secp import get_secp
 from lwk_core._transaction import TxOut
 from lwk_core._unblind import (
-    POOL_MIN_JOBS,
     _check_opens,
     _parse_value_commitment,
     _rewind_nonce,
     _rewind_verified,
-    _unblind_all,
     unblind_many,
 )
 
@@ -163,10 +160,10 @@ def with_python_stream(work: Callable[[_Output], object]) -> Callable[[_Output],
 
 
 def pooled(jobs: Sequence[Job], threads: int, chunk: int) -> list[TxOutSecrets | UnblindError]:
-    """The jobs over chunks in a thread pool, each chunk in one thread, results in order."""
+    """unblind_many over chunks in a thread pool, results in order."""
     chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
     with ThreadPoolExecutor(threads) as pool:
-        return [r for part in pool.map(_unblind_all, chunks) for r in part]
+        return [r for part in pool.map(unblind_many, chunks) for r in part]
 
 
 def timed(work: Callable[[], list[TxOutSecrets | UnblindError]], runs: int) -> dict[str, Any]:
@@ -211,11 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [
         (outputs[i % len(outputs)].out, outputs[i % len(outputs)].key) for i in range(args.outputs)
     ]
-    single = timed(lambda: _unblind_all(jobs), args.runs)
-    many = timed(lambda: unblind_many(jobs), args.runs)
+    single = timed(lambda: unblind_many(jobs), args.runs)
     pool = timed(lambda: pooled(jobs, args.threads, args.chunk), args.runs)
-    if not single.pop("result") == many.pop("result") == pool.pop("result"):
-        print("unblind_many's or the pool's results differ from one thread's", file=sys.stderr)
+    if single.pop("result") != pool.pop("result"):
+        print("the pool's results differ from unblind_many's", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
     result = {
@@ -227,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_output": rows,
         "ours_over_lwk_cpu": rows["ours"]["cpu_ms"] / rows["LWK (lwk wheel)"]["cpu_ms"],
         "pool": {"jobs": len(jobs), "threads": args.threads, "chunk": args.chunk},
-        "unblind_many_pool_from": POOL_MIN_JOBS,
         "single": single,
-        "unblind_many": many,
         "pooled": pool,
     }
     print(report(result))
@@ -252,8 +246,7 @@ def report(result: dict[str, Any]) -> str:
     pool = result["pool"]
     lines.append(f"{pool['jobs']} outputs: wall s, process CPU s")
     for name, key in (
-        ("one thread", "single"),
-        (f"unblind_many (pool from {result['unblind_many_pool_from']})", "unblind_many"),
+        ("unblind_many", "single"),
         (f"pool of {pool['threads']} (chunks of {pool['chunk']})", "pooled"),
     ):
         lines.append(f"  {name:28} {result[key]['wall_s']:7.3f} {result[key]['cpu_s']:7.3f}")

@@ -10,21 +10,17 @@ commitments, which the txid covers.
 from __future__ import annotations
 
 import ctypes
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol
 
 from ._errors import UnblindError
 from ._hashes import sha256
-from ._rangeproof import NotCovered, native_stream, open_proof
+from ._rangeproof import NotCovered, open_proof
 from ._secp import Secp, get_secp
 from ._types import TxOutSecrets
 
 __all__ = ["BlindedOutput", "unblind_many", "unblind_output"]
 
-POOL_MIN_JOBS: Final = 64  # fewer outputs are unblinded in the calling thread
-_POOL_THREADS: Final = 2
 _ZERO_HEX: Final = "00" * 32
 _MESSAGE_LEN: Final = 64  # asset id (32) || asset blinding factor (32)
 
@@ -193,25 +189,13 @@ def _unblind_or_error(job: tuple[BlindedOutput, bytes]) -> TxOutSecrets | Unblin
         return e
 
 
-def _unblind_all(
-    jobs: Sequence[tuple[BlindedOutput, bytes]],
-) -> list[TxOutSecrets | UnblindError]:
-    return [_unblind_or_error(job) for job in jobs]
-
-
 def unblind_many(jobs: Sequence[tuple[BlindedOutput, bytes]]) -> list[TxOutSecrets | UnblindError]:
     """Unblind many (output, key) pairs, in order; a failed one gives its UnblindError.
 
-    From POOL_MIN_JOBS outputs on, in two threads (where there are two cores): with the
-    random stream in C (lwk_core/_prover_stream.c) about two thirds of an output's time is
-    native code that releases the GIL (the stream, ECDH, the commitment checks). Without the
-    C extension most of it is Python under the GIL, and threads would not help: sequential.
-    `python -m benchmarks._unblind` measures both ways.
+    Sequential: with the random stream in C (lwk_core/_prover_stream.c) about 80 % of an
+    output's time is native code that releases the GIL (the stream, ECDH, the commitment
+    checks), yet two threads did not measurably help on a shared two-core machine (at load
+    3, 133 outputs: medians level, 0.258 against 0.317 ms per output at best; at load 7,
+    2,000 outputs: slower). `python -m benchmarks._unblind` measures both ways.
     """
-    threads = min(_POOL_THREADS, os.cpu_count() or 1)
-    if len(jobs) < POOL_MIN_JOBS or threads < 2 or not native_stream():
-        return _unblind_all(jobs)
-    size = -(-len(jobs) // (4 * threads))  # a few chunks per thread: one slow chunk evens out
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ThreadPoolExecutor(threads, thread_name_prefix="lwk-unblind") as pool:
-        return [result for chunk in pool.map(_unblind_all, chunks) for result in chunk]
+    return [_unblind_or_error(job) for job in jobs]

@@ -9,7 +9,6 @@ import os
 import random
 import re
 import sys
-import threading
 from functools import cache
 from typing import Any
 
@@ -19,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import load_fixture
 
-from lwk_core import _rangeproof, _unblind
+from lwk_core import _rangeproof
 from lwk_core._errors import UnblindError
 from lwk_core._hashes import hash160
 from lwk_core._rangeproof import NotCovered, native_stream, open_proof
@@ -648,32 +647,3 @@ def test_unblind_many_keeps_order_and_reports_failures() -> None:
     expected = [unblind_output(*job) for job in outs]
     assert [r for i, r in enumerate(results) if i != 5] == expected
     assert unblind_many([]) == []
-
-
-@pytest.mark.parametrize("stream", ["native", "python"], indirect=True)
-def test_unblind_many_pools_large_batches_only_with_the_native_stream(
-    stream: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """From POOL_MIN_JOBS outputs on, the work goes to the pool's threads (results in order,
-    a failure in place); below it, or with the Python stream (the GIL held throughout), it
-    stays in the calling thread."""
-    outs = [(out, key) for _, _, out, key in wallet_outputs() if out.is_blinded]
-    wrong = (outs[0][0], next(k for k in blinding_keys().values() if k != outs[0][1]))
-    jobs = [*outs[:10], wrong, *outs[10:]][: _unblind.POOL_MIN_JOBS + 5]
-    expected = [unblind_output(*job) for job in jobs[:10]]
-    threads: list[str] = []
-    unblind_one = _unblind._unblind_or_error
-
-    def recorded(job: tuple[TxOut, bytes]) -> TxOutSecrets | UnblindError:
-        threads.append(threading.current_thread().name)
-        return unblind_one(job)
-
-    monkeypatch.setattr(_unblind, "_unblind_or_error", recorded)
-    results = unblind_many(jobs)
-    assert results[:10] == expected and isinstance(results[10], UnblindError)
-    assert all(isinstance(r, TxOutSecrets) for i, r in enumerate(results) if i != 10)
-    in_pool = {name.startswith("lwk-unblind") for name in threads}
-    assert in_pool == {stream == "native" and (os.cpu_count() or 1) >= 2}
-    threads.clear()
-    unblind_many(jobs[: _unblind.POOL_MIN_JOBS - 1])
-    assert set(threads) == {threading.current_thread().name}
