@@ -28,18 +28,24 @@ from lwk_core._types import TxOutSecrets
 from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
 
 
-@pytest.fixture(params=["native", "python"])
-def stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way of replaying the range proof's random stream: the C extension (skipped where
-    it was not built, failed where LWK_REQUIRE_NATIVE says it must be, as tox does) and the
-    Python fallback."""
-    if request.param == "python":
-        monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
-        assert not native_stream()
-    elif not native_stream():
+def require_native() -> None:
+    """Skip where the C extension was not built; fail where LWK_REQUIRE_NATIVE says it must
+    be (tox sets it)."""
+    if not native_stream():
         if os.environ.get("LWK_REQUIRE_NATIVE") == "1":
             pytest.fail("lwk_core._prover_stream was not built but LWK_REQUIRE_NATIVE is set")
         pytest.skip("the C extension lwk_core._prover_stream was not built")
+
+
+@pytest.fixture(params=["native", "python"])
+def stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way of replaying the range proof's random stream: the C extension and the Python
+    fallback."""
+    if request.param == "python":
+        monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
+        assert not native_stream()
+    else:
+        require_native()
     return str(request.param)
 
 
@@ -560,8 +566,7 @@ def test_both_streams_open_altered_proofs_alike(monkeypatch: pytest.MonkeyPatch)
     """One bit flipped every 5 bytes of a proof, and every shape's proof: the C and the Python
     stream give the same opening or the same typed error (each proof's truth: the tests
     above, against the library and LWK)."""
-    if not native_stream():
-        pytest.skip("the C extension lwk_core._prover_stream was not built")
+    require_native()
     out, key, _ = honest_output()
     cases = [(flipped(out, i, 1 << i % 8), key) for i in range(0, len(out.range_proof), 5)]
     receiver = os.urandom(32)
@@ -627,8 +632,7 @@ def test_without_the_extension_the_python_stream_is_chosen(
 
 
 def test_the_extension_refuses_impossible_ring_sizes() -> None:
-    if not native_stream():
-        pytest.skip("the C extension lwk_core._prover_stream was not built")
+    require_native()
     for sizes in (b"", bytes([4, 0]), bytes([5]), bytes([4] * 33)):
         with pytest.raises(ValueError, match="ring"):
             _rangeproof._draws(bytes(32), sizes)
