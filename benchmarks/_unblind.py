@@ -6,12 +6,12 @@ blinded outputs of 64 real Liquid testnet transactions), each with its SLIP-77 b
 Per output, the best of `--runs` passes over all of them, in this thread's CPU time (on a
 shared machine wall time also measures the neighbours; it is printed beside it):
 
-- ours: `Transaction.unblind` (lwk_core);
+- ours: `Transaction.unblind` (lwk_core), with the range proof's random stream in C where
+  the extension lwk_core._prover_stream was built, and with the Python stream;
 - LWK: the lwk wheel's `TxOut.unblind` (rust-elements: the library's verifying rewind);
 - the library's `secp256k1_rangeproof_rewind` through our binding (it verifies the proof);
-- ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256, in
-  Python over hashlib: no library exports it), the checks that the secrets open both
-  commitments.
+- ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256: C over
+  OpenSSL's SHA-256, Python over hashlib), the checks that the secrets open both commitments.
 
 Pool: `--outputs` jobs (the outputs over and over) through `unblind_many`, and through a
 thread pool of `--threads` over chunks of `--chunk`, wall and process CPU time, the best of
@@ -32,8 +32,8 @@ from typing import Any
 
 import lwk
 
-from lwk_core import Chain, Transaction, TxOutSecrets, UnblindError, WolletDescriptor
-from lwk_core._rangeproof import _prover_draws, _read_proof, _Stream
+from lwk_core import Chain, Transaction, TxOutSecrets, UnblindError, WolletDescriptor, _rangeproof
+from lwk_core._rangeproof import _python_draws, _read_proof, native_stream
 from lwk_core._secp import get_secp
 from lwk_core._transaction import TxOut
 from lwk_core._unblind import (
@@ -80,6 +80,10 @@ def fixture_outputs() -> list[_Output]:
     return found
 
 
+def ours_secrets(o: _Output) -> TxOutSecrets:
+    return o.tx.unblind(o.vout, o.key)
+
+
 def lwk_secrets(o: _Output) -> TxOutSecrets:
     s = o.lwk_out.unblind(o.lwk_key)
     return TxOutSecrets(str(s.asset()), s.value(), str(s.asset_bf()), str(s.value_bf()))
@@ -115,12 +119,15 @@ def _parts(outputs: Sequence[_Output]) -> dict[str, Callable[[_Output], object]]
     nonces = {id(o): _rewind_nonce(s, o.out.nonce_commitment, o.key) for o in outputs}
     secrets = {id(o): o.tx.unblind(o.vout, o.key) for o in outputs}
 
-    def stream(o: _Output) -> object:
-        proof = _read_proof(o.out.range_proof)
-        commit, gen = o.out.value_commitment, o.out.asset_commitment
-        seed = nonces[id(o)] + bytes([commit[0] & 1]) + commit[1:]
-        seed += bytes([gen[0] & 1]) + gen[1:] + proof.header
-        return _prover_draws(proof, _Stream(seed))
+    def stream(draws: Callable[[bytes, bytes], bytes]) -> Callable[[_Output], object]:
+        def replay(o: _Output) -> object:
+            proof = _read_proof(o.out.range_proof)
+            commit, gen = o.out.value_commitment, o.out.asset_commitment
+            seed = nonces[id(o)] + bytes([commit[0] & 1]) + commit[1:]
+            seed += bytes([gen[0] & 1]) + gen[1:] + proof.header
+            return draws(seed, bytes(proof.sizes))
+
+        return replay
 
     def checks(o: _Output) -> None:
         found = secrets[id(o)]
@@ -130,11 +137,26 @@ def _parts(outputs: Sequence[_Output]) -> dict[str, Callable[[_Output], object]]
         vbf = bytes.fromhex(found.value_bf)[::-1]
         _check_opens(s, o.out, found.value, vbf, gen, message)
 
+    native = {"part: random stream (C)": stream(_rangeproof._draws)} if native_stream() else {}
     return {
         "part: ECDH nonce": lambda o: _rewind_nonce(s, o.out.nonce_commitment, o.key),
-        "part: random stream": stream,
+        **native,
+        "part: random stream (Python)": stream(_python_draws),
         "part: commitment checks": checks,
     }
+
+
+def with_python_stream(work: Callable[[_Output], object]) -> Callable[[_Output], object]:
+    """`work` with the range proof's stream replayed in Python (the fallback's cost)."""
+
+    def run(o: _Output) -> object:
+        chosen, _rangeproof._draws = _rangeproof._draws, _python_draws
+        try:
+            return work(o)
+        finally:
+            _rangeproof._draws = chosen
+
+    return run
 
 
 def pooled(jobs: Sequence[Job], threads: int, chunk: int) -> list[TxOutSecrets | UnblindError]:
@@ -169,14 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     outputs = fixture_outputs()[: args.limit]
     if not outputs:
         parser.error("no output to unblind")
-    ours = [o.tx.unblind(o.vout, o.key) for o in outputs]
+    ours = [ours_secrets(o) for o in outputs]
     if ours != [lwk_secrets(o) for o in outputs]:
         print("ours and LWK's secrets differ", file=sys.stderr)
         return 1
     busy = busy_cpu_seconds()
     started = time.perf_counter()
     cases: dict[str, Callable[[_Output], object]] = {
-        "ours": lambda o: o.tx.unblind(o.vout, o.key),
+        "ours": ours_secrets,
+        "ours, Python stream": with_python_stream(ours_secrets),
         "LWK (lwk wheel)": lwk_secrets,
         "library rewind": library_rewind,
         **_parts(outputs),
@@ -195,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "revision": revision(),
         "outputs": len(outputs),
+        "native_stream": native_stream(),
         "cores_busy": (busy_cpu_seconds() - busy) / elapsed if elapsed > 0 else 0.0,
         "per_output": rows,
         "ours_over_lwk_cpu": rows["ours"]["cpu_ms"] / rows["LWK (lwk wheel)"]["cpu_ms"],
@@ -212,7 +236,8 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"{result['outputs']} real Liquid outputs, best of the runs; machine: "
         f"{result['machine']['nproc']} cores, {result['cores_busy']:.2f} kept busy meanwhile "
-        f"(everyone), revision {result['revision']}",
+        f"(everyone), revision {result['revision']}; random stream in "
+        f"{'C' if result['native_stream'] else 'Python'}",
         f"{'per output':28} {'CPU ms':>8} {'wall ms':>8}",
     ]
     for name, row in result["per_output"].items():

@@ -13,6 +13,10 @@ keep the two challenges it needs. `open_proof` recomputes just those (secp256k1-
 - the message (asset || asset blinder) sits in ring 0's first two members: at most one EC
   multiplication more.
 
+The stream is most of the work (about 460 HMAC-SHA256 for the usual proof): the optional C
+extension `_prover_stream` (lwk_core/_prover_stream.c, OpenSSL's SHA-256, the GIL released)
+replays it when it was built, `_python_draws` otherwise; `_draws` is the one choice.
+
 Why skipping verification is sound for a wallet: the caller checks that (value, blinder)
 opens the output's value commitment and that (asset, asset blinder) reproduces its asset
 commitment. Both commitments are covered by the txid and Pedersen commitments bind: there is
@@ -24,12 +28,13 @@ the proof itself is witness data, which the txid does not cover anyway.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from ._errors import UnblindError
 from ._secp import Secp
 
-__all__ = ["NotCovered", "open_proof"]
+__all__ = ["NotCovered", "native_stream", "open_proof"]
 
 _P: Final = 2**256 - 2**32 - 977
 _N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -47,7 +52,8 @@ class NotCovered(Exception):
 
 
 class _Stream:
-    """libsecp256k1's secp256k1_rfc6979_hmac_sha256: initialize, then 32-byte draws.
+    """libsecp256k1's secp256k1_rfc6979_hmac_sha256: initialize, then 32-byte draws (the
+    fallback of the C extension, see above).
 
     HMAC-SHA256 is spelled out over hashlib with the key's padded blocks hashed once per key
     and each HMAC inlined: a proof needs some 460 of them, one new key per draw, and Python's
@@ -78,7 +84,8 @@ class _Stream:
 
     def draw(self) -> bytes:
         """v = HMAC(k, v), after k = HMAC(k, v || 0); v = HMAC(k, v) from the second draw on
-        (the three HMACs inlined: this loop is most of an output's unblinding)."""
+        (the three HMACs inlined: without the C extension this loop is most of an output's
+        unblinding)."""
         v = self._v
         if self._retry:
             inner, outer = self._inner.copy(), self._outer.copy()
@@ -139,7 +146,10 @@ class _Proof(NamedTuple):
     sign_bits: list[int]  # per ring commitment: y is not a quadratic residue
     xs: list[bytes]  # x of every ring commitment but the last
     e0: bytes
-    s: list[bytes]  # every member's response
+    responses: bytes  # every member's response s, 32 bytes each (read where needed)
+
+    def s(self, member: int) -> bytes:
+        return self.responses[32 * member : 32 * member + 32]
 
 
 def open_proof(
@@ -161,13 +171,13 @@ def open_proof(
     commit = bytes([value_commitment[0] & 1]) + value_commitment[1:]
     gen = bytes([asset_commitment[0] & 1]) + asset_commitment[1:]
     m = _challenge_message(p, commit, gen, extra)
-    shares, draws = _prover_draws(p, _Stream(nonce + commit + gen + p.header))
+    draws = _prover_draws(p, nonce + commit + gen + p.header)
     digits = _hidden_digits(p, draws)
     value = digits * p.scale + p.min_value
-    blind = _value_blinder(p, m, shares, draws)
+    blind = _value_blinder(p, m, draws)
     if value >= _U64 or blind == 0:
         raise UnblindError("range proof does not rewind with this key")
-    message = _hidden_message(secp, p, m, shares, draws, digits)
+    message = _hidden_message(secp, p, m, draws, digits)
     return value, blind.to_bytes(32, "big"), message
 
 
@@ -206,9 +216,8 @@ def _read_proof(proof: bytes) -> _Proof:
     offset += 32 * (rings - 1)
     e0 = proof[offset : offset + 32]
     offset += 32
-    s = [proof[offset + 32 * i : offset + 32 * i + 32] for i in range(members)]
     sign_bits = [(signs[i >> 3] >> (i & 7)) & 1 for i in range(rings - 1)]
-    return _Proof(header, scale, min_value, sizes, sign_bits, xs, e0, s)
+    return _Proof(header, scale, min_value, sizes, sign_bits, xs, e0, proof[offset:])
 
 
 def _challenge_message(p: _Proof, commit: bytes, gen: bytes, extra: bytes) -> bytes:
@@ -220,34 +229,67 @@ def _challenge_message(p: _Proof, commit: bytes, gen: bytes, extra: bytes) -> by
     return h.digest()
 
 
-def _prover_draws(p: _Proof, stream: _Stream) -> tuple[list[int], list[bytes]]:
-    """Every ring's blinding share and every member's raw draw, replayed from the prover's
-    random stream (secp256k1_rangeproof_genrand)."""
-    rings = len(p.sizes)
-    shares: list[int] = []
+def _python_draws(seed: bytes, sizes: bytes) -> bytes:
+    """The prover's random stream replayed (secp256k1_rangeproof_genrand): every ring's
+    blinding share but the last, then every member's raw draw, 32 bytes each; what the
+    optional C extension `_prover_stream.prover_draws` computes, about five times faster."""
+    stream = _Stream(seed)
+    shares: list[bytes] = []
     draws: list[bytes] = []
-    total = 0
-    for ring, size in enumerate(p.sizes):
-        if ring < rings - 1:
-            stream.draw()
-            share = 0
-            while not 0 < share < _N:
-                share = int.from_bytes(stream.draw(), "big")
-            total += share
-        else:
-            share = -total % _N
+    for size in sizes[:-1]:
+        stream.draw()
+        share = stream.draw()
+        while not 0 < int.from_bytes(share, "big") < _N:
+            share = stream.draw()
         shares.append(share)
         draws.extend(stream.draw() for _ in range(size))
-    return shares, draws
+    draws.extend(stream.draw() for _ in range(sizes[-1]))
+    return b"".join(shares + draws)
 
 
-def _hidden_digits(p: _Proof, draws: list[bytes]) -> int:
+def _select_draws() -> Callable[[bytes, bytes], bytes]:
+    """The C extension when it was built, else the same stream in Python."""
+    try:
+        from ._prover_stream import prover_draws
+    except ImportError:
+        return _python_draws
+    return prover_draws
+
+
+_draws: Callable[[bytes, bytes], bytes] = _select_draws()
+
+
+def native_stream() -> bool:
+    """Whether range-proof streams are replayed by the C extension."""
+    return _draws is not _python_draws
+
+
+class _Draws(NamedTuple):
+    """The prover's stream for one proof: the shares the opening needs and every draw."""
+
+    first_share: int  # ring 0's
+    last_share: int  # the last ring's: minus the sum of the others
+    raw: bytes  # every member's draw, 32 bytes each
+
+    def member(self, index: int) -> bytes:
+        return self.raw[32 * index : 32 * index + 32]
+
+
+def _prover_draws(p: _Proof, seed: bytes) -> _Draws:
+    rings = len(p.sizes)
+    replayed = _draws(seed, bytes(p.sizes))
+    split = 32 * (rings - 1)
+    shares = [int.from_bytes(replayed[i : i + 32], "big") for i in range(0, split, 32)]
+    return _Draws(shares[0], -sum(shares) % _N, replayed[split:])
+
+
+def _hidden_digits(p: _Proof, draws: _Draws) -> int:
     """The value's base-4 digits, XORed into a forged member of the last ring; NotCovered
     when the last ring's true digit is not 0."""
     rings, size = len(p.sizes), p.sizes[-1]
     last = (rings - 1) * 4
     for j in range(2):
-        plain = _xor(p.s[last + size - 1 - j], draws[last + size - 1 - j])
+        plain = _xor(p.s(last + size - 1 - j), draws.member(last + size - 1 - j))
         if plain[0] & 0x80 and plain[8:16] == plain[16:24] == plain[24:32]:
             break
     else:
@@ -261,28 +303,26 @@ def _hidden_digits(p: _Proof, draws: list[bytes]) -> int:
     return digits
 
 
-def _value_blinder(p: _Proof, m: bytes, shares: list[int], draws: list[bytes]) -> int:
+def _value_blinder(p: _Proof, m: bytes, draws: _Draws) -> int:
     """s = k - e * x at the true member (0) of the last ring, less the ring's share."""
     rings = len(p.sizes)
     last = (rings - 1) * 4
     e_last = _challenge(p.e0, m, rings - 1, 0)
-    x_last = (int.from_bytes(draws[last], "big") - _scalar(p.s[last])) * pow(e_last, -1, _N)
-    return (x_last - shares[-1]) % _N
+    x_last = (int.from_bytes(draws.member(last), "big") - _scalar(p.s(last))) * pow(e_last, -1, _N)
+    return (x_last - draws.last_share) % _N
 
 
-def _hidden_message(
-    secp: Secp, p: _Proof, m: bytes, shares: list[int], draws: list[bytes], digits: int
-) -> bytes:
+def _hidden_message(secp: Secp, p: _Proof, m: bytes, draws: _Draws, digits: int) -> bytes:
     """The message in ring 0, members 0 and 1; the true member gives k = s + e * x."""
     message = b""
     for j in range(2):
-        raw = p.s[j]
+        raw = p.s(j)
         if j == digits & 3:
             e = _challenge(p.e0, m, 0, 0)
             if j == 1:  # e(0, 1) hashes s(0,0) * G + e(0,0) * C_0
                 c0 = secp.point(_point_from_x(p.sign_bits[0], p.xs[0]))
-                r = secp.add(secp.times_g(_scalar(p.s[0])), secp.times(c0, e))
+                r = secp.add(secp.times_g(_scalar(p.s(0))), secp.times(c0, e))
                 e = _challenge(secp.serialize(r), m, 0, 1)
-            raw = ((_scalar(raw) + shares[0] * e) % _N).to_bytes(32, "big")
-        message += _xor(raw, draws[j])
+            raw = ((_scalar(raw) + draws.first_share * e) % _N).to_bytes(32, "big")
+        message += _xor(raw, draws.member(j))
     return message

@@ -8,6 +8,7 @@ import hmac
 import os
 import random
 import re
+import sys
 from functools import cache
 from typing import Any
 
@@ -17,13 +18,35 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import load_fixture
 
+from lwk_core import _rangeproof
 from lwk_core._errors import UnblindError
 from lwk_core._hashes import hash160
-from lwk_core._rangeproof import NotCovered, open_proof
+from lwk_core._rangeproof import NotCovered, native_stream, open_proof
 from lwk_core._secp import get_secp
 from lwk_core._transaction import Transaction, TxOut
 from lwk_core._types import TxOutSecrets
 from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
+
+
+def require_native() -> None:
+    """Skip where the C extension was not built; fail where LWK_REQUIRE_NATIVE says it must
+    be (tox sets it)."""
+    if not native_stream():
+        if os.environ.get("LWK_REQUIRE_NATIVE") == "1":
+            pytest.fail("lwk_core._prover_stream was not built but LWK_REQUIRE_NATIVE is set")
+        pytest.skip("the C extension lwk_core._prover_stream was not built")
+
+
+@pytest.fixture(params=["native", "python"])
+def stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way of replaying the range proof's random stream: the C extension and the Python
+    fallback."""
+    if request.param == "python":
+        monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
+        assert not native_stream()
+    else:
+        require_native()
+    return str(request.param)
 
 
 @cache
@@ -108,6 +131,7 @@ def test_wallet_outputs_sum_to_the_fixture_balance_of_unspent_ones() -> None:
 
 
 @pytest.mark.lwk
+@pytest.mark.usefixtures("stream")
 def test_secrets_equal_lwk_for_every_wallet_output() -> None:
     lwk = pytest.importorskip("lwk")
     outs = wallet_outputs()
@@ -280,6 +304,7 @@ def test_explicit_asset_with_blinded_value_is_not_unblinded_as_in_lwk() -> None:
         unblind_output(out, receiver)
 
 
+@pytest.mark.usefixtures("stream")
 def test_a_proof_hiding_another_value_than_the_commitment_is_refused() -> None:
     """The library signs a proof for a value its commitment does not hold; the proof opens
     (to the claimed value), and only the check that the secrets open the commitment refuses
@@ -303,6 +328,7 @@ def negated(point: bytes) -> bytes:
     return bytes([point[0] ^ 1]) + point[1:]
 
 
+@pytest.mark.usefixtures("stream")
 def test_swapped_or_negated_commitments_and_nonces_are_refused() -> None:
     """Valid points that are not the output's: each changes the random stream's seed or the
     commitments the secrets must open."""
@@ -414,6 +440,7 @@ def opened(out: TxOut, key: bytes) -> Rewound:
     )
 
 
+@pytest.mark.usefixtures("stream")
 def test_opening_equals_the_library_rewind_on_every_fixture_output() -> None:
     outs = [(out, key) for _, _, out, key in wallet_outputs() if out.is_blinded]
     assert len(outs) == 133
@@ -436,6 +463,7 @@ PROOF_SHAPES = [
 ]
 
 
+@pytest.mark.usefixtures("stream")
 @pytest.mark.parametrize(("value", "shape", "left_to_library"), PROOF_SHAPES)
 def test_every_proof_shape_unblinds_to_what_was_signed(
     value: int, shape: dict[str, int], left_to_library: bool
@@ -459,6 +487,7 @@ def test_every_proof_shape_unblinds_to_what_was_signed(
         assert opened(out, receiver) == (value, vbf, asset + abf)
 
 
+@pytest.mark.usefixtures("stream")
 def test_proof_headers_the_opening_refuses_or_leaves_to_the_library() -> None:
     out, key = some_blinded_output()
     proof = out.range_proof
@@ -509,6 +538,7 @@ def test_random_proof_bodies_are_refused_with_unblind_error(seed: int) -> None:
         unblind_output(attrs.evolve(out, range_proof=header + body), key)
 
 
+@pytest.mark.usefixtures("stream")
 def test_which_alterations_open_and_which_do_not() -> None:
     out, key, truth = honest_output()
     proof = out.range_proof
@@ -523,6 +553,89 @@ def test_which_alterations_open_and_which_do_not() -> None:
     for position in (0, 1, e0, len(proof) - 1):
         with pytest.raises(UnblindError):
             unblind_output(flipped(out, position, 1), key)
+
+
+def outcome(out: TxOut, key: bytes) -> Rewound | tuple[type[Exception], str]:
+    try:
+        return opened(out, key)
+    except (UnblindError, NotCovered) as e:
+        return type(e), str(e)
+
+
+def test_both_streams_open_altered_proofs_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One bit flipped every 5 bytes of a proof, and every shape's proof: the C and the Python
+    stream give the same opening or the same typed error (each proof's truth: the tests
+    above, against the library and LWK)."""
+    require_native()
+    out, key, _ = honest_output()
+    cases = [(flipped(out, i, 1 << i % 8), key) for i in range(0, len(out.range_proof), 5)]
+    receiver = os.urandom(32)
+    for value, shape, _ in PROOF_SHAPES:
+        made, _, _ = make_output(
+            asset=os.urandom(32),
+            claimed_asset=os.urandom(32),
+            value=value,
+            explicit_asset=False,
+            receiver=receiver,
+            **shape,
+        )
+        cases.append((made, receiver))
+    native = [outcome(*case) for case in cases]
+    monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
+    assert [outcome(*case) for case in cases] == native
+    errors = sum(isinstance(r[0], type) for r in native)
+    assert 0 < errors < len(cases)  # both kinds of result were compared
+
+
+# RFC 6979 HMAC-SHA256 generator vectors of libsecp256k1 (src/tests.c,
+# run_rfc6979_hmac_sha256_tests): a 64-byte seed, then three 32-byte outputs. A single ring
+# of 3 members draws exactly those three.
+RFC6979_VECTORS = [
+    (
+        bytes(range(1, 32)) + b"\x00"
+        + bytes.fromhex("4bf5122f344554c53bde2ebb8cd2b7e3d1600ad631c385a5d7cce23c7785459a"),
+        "4fe29525b2086809159acdf0506efb86b0ec932c7ba44256ab321e421e67e9fb"
+        "2bf0fff1d3c378a22dc5de1d856522325c65b504491a0cbd01cb8f3aa67ffd4a"
+        "f528b410cb541f77000d7afb6c5b53c5c471eab43e466d9ac5190c39c82fd82e",
+    ),
+    (
+        b"\xff" * 32
+        + bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        "9c236c165b82ae0cd590659e100b6bab3036e7ba8b06749baf6981e16f1a2b95"
+        "df471061625bc0ea14b682feee2c9c02f235da04204c1d62a1536c6e17aed7a9"
+        "7597887cbd76321f32e30440679a22cf7f8d9d2eac390e581fea091ce202ba94",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("stream")
+@pytest.mark.parametrize(("seed", "expected"), RFC6979_VECTORS)
+def test_the_stream_gives_libsecp256k1s_rfc6979_outputs(seed: bytes, expected: str) -> None:
+    assert _rangeproof._draws(seed, bytes([3])).hex() == expected
+
+
+def test_the_stream_is_native_where_required() -> None:
+    """tox sets LWK_REQUIRE_NATIVE: there the C extension must have been built and chosen."""
+    if os.environ.get("LWK_REQUIRE_NATIVE") != "1":
+        pytest.skip("LWK_REQUIRE_NATIVE is not set (tox sets it)")
+    from lwk_core._prover_stream import prover_draws
+
+    assert _rangeproof._draws is prover_draws
+    assert native_stream()
+
+
+def test_without_the_extension_the_python_stream_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "lwk_core._prover_stream", None)  # import fails
+    assert _rangeproof._select_draws() is _rangeproof._python_draws
+
+
+def test_the_extension_refuses_impossible_ring_sizes() -> None:
+    require_native()
+    for sizes in (b"", bytes([4, 0]), bytes([5]), bytes([4] * 33)):
+        with pytest.raises(ValueError, match="ring"):
+            _rangeproof._draws(bytes(32), sizes)
 
 
 # --- many ---------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lwk_core._rangeproof import native_stream
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,12 +28,16 @@ def test_the_unblinding_benchmark_runs_on_a_few_outputs(tmp_path: Path) -> None:
     assert "ours/LWK (CPU)" in done.stdout
     result = json.loads(out.read_text())
     assert result["outputs"] == 4
+    native = ["part: random stream (C)"] if native_stream() else []
+    assert result["native_stream"] is native_stream()
     assert list(result["per_output"]) == [
         "ours",
+        "ours, Python stream",
         "LWK (lwk wheel)",
         "library rewind",
         "part: ECDH nonce",
-        "part: random stream",
+        *native,
+        "part: random stream (Python)",
         "part: commitment checks",
     ]
     assert result["pool"] == {"jobs": 10, "threads": 2, "chunk": 3}

@@ -1,4 +1,4 @@
-"""The four distributions as users get them: built by `python -m build`, accepted by `twine
+"""The five distributions as users get them: built by `python -m build`, accepted by `twine
 check`, licensed, and, installed from their wheels into a fresh venv (dependencies from the
 package index), able to run the demo.
 
@@ -48,11 +48,33 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _wheel(dist: Path, name: str) -> Path:
+    (found,) = dist.glob(f"{name}-{VERSION}-*.whl")
+    return found
+
+
 def test_each_distribution_builds_an_sdist_and_a_wheel(dist: Path) -> None:
-    expected = {f"{name}-{VERSION}.tar.gz" for name in DISTRIBUTIONS} | {
-        f"{name}-{VERSION}-py3-none-any.whl" for name in DISTRIBUTIONS
+    """Pure-Python wheels but lwk_core's, which carries its C extension (this interpreter's
+    and platform's tags)."""
+    pure = {f"{name}-{VERSION}-py3-none-any.whl" for name in DISTRIBUTIONS if name != "lwk_core"}
+    native = f"lwk_core-{VERSION}-cp{sys.version_info[0]}{sys.version_info[1]}-"
+    files = {p.name for p in dist.iterdir()}
+    assert {f for f in files if f.endswith(".tar.gz")} == {
+        f"{name}-{VERSION}.tar.gz" for name in DISTRIBUTIONS
     }
-    assert {p.name for p in dist.iterdir()} == expected
+    assert {f for f in files if f.endswith(".whl") and not f.startswith(native)} == pure
+    assert len(files) == 2 * len(DISTRIBUTIONS)
+
+
+def test_the_core_wheel_carries_the_extension_and_the_sdist_its_source(dist: Path) -> None:
+    with zipfile.ZipFile(_wheel(dist, "lwk_core")) as wheel:
+        names = wheel.namelist()
+    assert any(n.startswith("lwk_core/_prover_stream.") and n.endswith(".so") for n in names)
+    assert "lwk_core/_prover_stream.pyi" in names
+    with tarfile.open(dist / f"lwk_core-{VERSION}.tar.gz") as sdist:
+        members = sdist.getnames()
+    assert f"lwk_core-{VERSION}/lwk_core/_prover_stream.c" in members
+    assert f"lwk_core-{VERSION}/setup.py" in members
 
 
 def test_twine_check_accepts_every_file(dist: Path) -> None:
@@ -65,7 +87,7 @@ def test_twine_check_accepts_every_file(dist: Path) -> None:
 def test_each_wheel_and_sdist_carries_the_mit_license(dist: Path, name: str) -> None:
     license_text = (REPO / "LICENSE").read_text()
     assert license_text.startswith("MIT License")
-    with zipfile.ZipFile(dist / f"{name}-{VERSION}-py3-none-any.whl") as wheel:
+    with zipfile.ZipFile(_wheel(dist, name)) as wheel:
         info = f"{name}-{VERSION}.dist-info"
         assert wheel.read(f"{info}/licenses/LICENSE").decode() == license_text
         metadata = wheel.read(f"{info}/METADATA").decode()
@@ -88,6 +110,8 @@ def test_the_wheels_install_into_a_fresh_venv_and_run_the_demo(dist: Path, tmp_p
     assert _run(python, "-m", "lwk_core", "--version", cwd=tmp_path) == f"lwk-core {VERSION}\n"
     where = _run(python, "-c", "import lwk_core; print(lwk_core.__file__)", cwd=tmp_path)
     assert where.startswith(str(tmp_path / "venv"))
+    native = "from lwk_core._rangeproof import native_stream; print(native_stream())"
+    assert _run(python, "-c", native, cwd=tmp_path) == "True\n"
     demo = _run(python, "-m", "lwk_core", "demo", cwd=tmp_path)
     # the faucet's payments of 100 000, 50 000 and 25 000 sats, then 50 000 while watching
     assert "0.00175000" in demo and "0.00225000 L-BTC" in demo, demo
