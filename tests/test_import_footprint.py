@@ -1,0 +1,36 @@
+"""What a process holds by importing lwk-core and using a wallet without a store: heavy
+libraries it does not need stay unloaded (issue 20's peak-memory target)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from shared_data import load_fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def held_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running `code`."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return {name.partition(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+def test_a_wallet_without_a_store_never_loads_cryptography() -> None:
+    """cryptography (its Rust and OpenSSL bindings, ~8 MB resident) only seals stored data."""
+    descriptor = load_fixture("liquid-testnet-wallet.json")["descriptor"]
+    use = (
+        "import lwk_core, lwk_electrum, lwk_esplora\n"
+        f"w = lwk_core.Wollet(lwk_core.Network.LIQUID_TESTNET, {descriptor!r})\n"
+        "print(w.balance(), w.transactions(), w.address(0).address())"
+    )
+    assert "cryptography" not in held_after(use)
+    # the check sees it once something is sealed or opened
+    opening = "\ntry: lwk_core.Update.deserialize_decrypted(bytes(64), w.descriptor)"
+    assert "cryptography" in held_after(f"{use}{opening}\nexcept lwk_core.DecodeError: pass")
