@@ -113,8 +113,12 @@ def read_txout(r: Reader) -> tuple[str | None, int | None, bytes, bytes, bytes, 
     return asset, value, asset_commitment, value_commitment, nonce, r.varbytes()
 
 
-def read_witness(r: Reader, inputs: list[TxIn], n_outputs: int) -> list[tuple[bytes, bytes]]:
-    """The witness section: sets the inputs' stacks in place, returns the outputs' proofs.
+def read_witness(
+    r: Reader, inputs: list[TxIn], n_outputs: int
+) -> list[tuple[bytes, tuple[int, int]]]:
+    """The witness section: sets the inputs' stacks in place, returns the outputs' proofs,
+    each a surjection proof and where its range proof lies in `r.data` (the caller keeps a
+    view of it, not a copy: range proofs are most of a confidential transaction's bytes).
 
     Elements refuses a witness flag when every witness is empty.
     """
@@ -127,8 +131,8 @@ def read_witness(r: Reader, inputs: list[TxIn], n_outputs: int) -> list[tuple[by
             inputs[i] = attrs.evolve(txin, witness=witness, pegin_witness=pegin_witness)
     proofs = []
     for _ in range(n_outputs):
-        surjection_proof, range_proof = r.varbytes(), r.varbytes()
-        any_witness = any_witness or bool(surjection_proof or range_proof)
+        surjection_proof, range_proof = r.varbytes(), r.varspan()
+        any_witness = any_witness or bool(surjection_proof) or range_proof[1] > range_proof[0]
         proofs.append((surjection_proof, range_proof))
     if not any_witness:
         raise DecodeError("witness flag set but every witness is empty")
