@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def held_after(code: str) -> set[str]:
-    """The top-level packages a fresh interpreter holds after running `code`."""
+    """The modules a fresh interpreter holds after running `code`."""
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return {name.partition(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+    return set(json.loads(done.stdout.splitlines()[-1]))
 
 
 def test_a_wallet_without_a_store_never_loads_cryptography() -> None:
@@ -39,10 +39,10 @@ def test_a_wallet_without_a_store_never_loads_cryptography() -> None:
 
 def test_importing_lwk_core_holds_no_asyncio_ssl_database_or_lock_library() -> None:
     """The asyncio API and the SQLite store load when first named; portalocker when a
-    datadir is locked; ssl when a CA bundle is read."""
-    assert not {"asyncio", "ssl", "sqlite3", "portalocker", "cryptography"} & held_after(
-        "import lwk_core"
-    )
+    datadir is locked; ssl when a CA bundle is read; urllib's HTTP client when a token is
+    fetched."""
+    unneeded = {"asyncio", "ssl", "sqlite3", "portalocker", "cryptography", "urllib.request"}
+    assert not unneeded & held_after("import lwk_core, lwk_core.auth")
     assert {"asyncio", "sqlite3"} <= held_after("from lwk_core import AsyncClient, SqliteStore")
 
 
