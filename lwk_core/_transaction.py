@@ -51,8 +51,11 @@ class Transaction:
         tx = read_transaction(r)
         if r.pos != len(r.data):
             raise DecodeError(f"{len(r.data) - r.pos} trailing bytes after the transaction")
-        if expected_txid is not None and tx._txid != expected_txid.lower():
-            raise TxidMismatch(expected_txid, tx._txid)
+        if expected_txid is not None:
+            if tx._txid != expected_txid.lower():
+                raise TxidMismatch(expected_txid, tx._txid)
+            if tx._txid == expected_txid:  # one string for the id the caller holds too
+                object.__setattr__(tx, "_txid", expected_txid)
         return tx
 
     @classmethod

@@ -4,6 +4,7 @@ witness section (Elements' `SerializeTransaction` in `src/primitives/transaction
 from __future__ import annotations
 
 import struct
+import sys
 from typing import Final
 
 import attrs
@@ -44,8 +45,8 @@ def _conf_asset(r: Reader) -> tuple[str | None, bytes]:
     prefix = r.byte()
     if prefix == 0:
         return None, b""
-    if prefix == 1:
-        return r.read(32)[::-1].hex(), b""
+    if prefix == 1:  # interned: the same few asset ids (L-BTC in every fee output)
+        return sys.intern(r.read(32)[::-1].hex()), b""
     if prefix in (0x0A, 0x0B):
         return None, bytes((prefix,)) + r.read(32)
     raise DecodeError(f"bad asset prefix {prefix:#04x} at offset {r.pos - 1}")
