@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # at run time _server would import lwk_regtest into the child
 __all__ = ["measure_memory"]
 
 _ROOT = Path(__file__).resolve().parents[1]
+# The entry points (named after their backends) each of our clients needs: the Waterfalls
+# client reads transactions through an Esplora client.
+_PLUGINS = {"electrum": "electrum", "esplora": "esplora", "waterfalls": "waterfalls,esplora"}
 
 
 def _peak_mb() -> float:
@@ -62,7 +65,7 @@ def measure_memory(impl: str, backend: Backend, url: str, descriptor: str) -> di
     job = {"impl": impl, "backend": backend, "url": url, "descriptor": descriptor}
     env = dict(os.environ)
     if impl == "ours":
-        env["LWK_LOAD_PLUGINS"] = backend  # each plugin's entry point is named after its backend
+        env["LWK_LOAD_PLUGINS"] = _PLUGINS[backend]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks._memory"],
         cwd=_ROOT,
