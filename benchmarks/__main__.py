@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=_DEFAULT_JSON, help="where to write results")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the peak-memory children (no timed scans; not with --write-docs)",
+    )
     parser.add_argument("--cache-dir", help="the faucet's tx cache (default ~/.cache/lwk-regtest)")
     parser.add_argument(
         "--lwk-esplora-concurrency",
@@ -93,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             check_docs(args.docs)
         except (OSError, MarkersNotFound, PlotUnavailable) as exc:
             parser.error(f"--write-docs: {exc}")
+    if args.memory_only and (args.no_memory or args.write_docs):
+        parser.error("--memory-only measures memory only: not with --no-memory or --write-docs")
     many = (args.stores_json, args.monitor_json)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes=sizes,
         runs=runs,
         runs_large=args.runs_large,
-        latencies_ms=args.latencies,
+        latencies_ms=[] if args.memory_only else args.latencies,
         max_size_with_latency=args.max_size_with_latency,
         backends=args.backends,
         memory=not args.no_memory,

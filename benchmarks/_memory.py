@@ -7,21 +7,32 @@ the scan raised it above the peak reached before it (interpreter, imports, empty
 
 The peak is the kernel's VmHWM of this process image. Not `getrusage`'s ru_maxrss: Linux
 keeps that across exec, so a child would report its parent's peak at fork time.
+
+Each child holds one side only, on the same interpreter: ours never imports the `lwk` wheel,
+LWK's never imports lwk-core, and neither imports the regtest chain (`_server`). Ours loads
+only the plugin of the backend measured (`LWK_LOAD_PLUGINS`), as a user who installed
+lwk-core and that one plugin would, not every plugin of the benchmark environment.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._server import Backend
+if TYPE_CHECKING:  # at run time _server would import lwk_regtest into the child
+    from ._clients import Impl
+    from ._server import Backend
 
 __all__ = ["measure_memory"]
 
 _ROOT = Path(__file__).resolve().parents[1]
+# The entry points (named after their backends) each of our clients needs: the Waterfalls
+# client reads transactions through an Esplora client.
+_PLUGINS = {"electrum": "electrum", "esplora": "esplora", "waterfalls": "waterfalls,esplora"}
 
 
 def _peak_mb() -> float:
@@ -32,9 +43,15 @@ def _peak_mb() -> float:
 
 
 def _child(job: dict[str, Any]) -> dict[str, float]:
-    from ._clients import Impl, Lwk, Ours
+    impl: Impl
+    if job["impl"] == "ours":
+        from ._ours import Ours
 
-    impl: Impl = Ours() if job["impl"] == "ours" else Lwk()
+        impl = Ours()
+    else:
+        from ._lwk import Lwk
+
+        impl = Lwk()
     wollet = impl.new_wollet(job["descriptor"])
     client = impl.new_client(job["backend"], job["url"])
     before = _peak_mb()
@@ -46,6 +63,9 @@ def _child(job: dict[str, Any]) -> dict[str, float]:
 def measure_memory(impl: str, backend: Backend, url: str, descriptor: str) -> dict[str, float]:
     """Run one full scan in a fresh child process and return its memory figures."""
     job = {"impl": impl, "backend": backend, "url": url, "descriptor": descriptor}
+    env = dict(os.environ)
+    if impl == "ours":
+        env["LWK_LOAD_PLUGINS"] = _PLUGINS[backend]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks._memory"],
         cwd=_ROOT,
@@ -53,6 +73,7 @@ def measure_memory(impl: str, backend: Backend, url: str, descriptor: str) -> di
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"memory child failed ({done.returncode}): {done.stderr[-2000:]}")

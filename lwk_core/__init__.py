@@ -1,10 +1,14 @@
-"""lwk-core: Liquid watch-only wallets kept in sync through pluggable backends."""
+"""lwk-core: Liquid watch-only wallets kept in sync through pluggable backends.
 
+The asyncio API and the SQLite store are imported when first named (`from lwk_core import
+AsyncClient` works as ever): a blocking wallet without a database never holds asyncio (with
+ssl, ~9 MB resident) or sqlite3.
+"""
+
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
-from ._async_chain import AsyncBackendChain
-from ._async_client import AsyncClient, connect_async
-from ._async_monitor import AsyncMonitor
 from ._blocksign import Federation, pinned_federation, verify_header
 from ._chain import BackendChain
 from ._client import Client, connect
@@ -55,7 +59,6 @@ from ._header import BlockHeader, DynafedParams
 from ._monitor import Monitor
 from ._network import Chain, Network
 from ._scan import ScanLimits
-from ._sqlite_store import SqliteStore
 from ._store import FileStore
 from ._store_protocol import Store, WalletStore, migrate_wallet
 from ._transaction import Issuance, Transaction, TxIn, TxOut
@@ -63,6 +66,20 @@ from ._types import HistoryEntry, MerkleProof, OutPoint, Progress, Tip, TxOutSec
 from ._update import Update
 from ._wollet import AddressResult, Balance, WalletTx, WalletTxOut, Wollet
 from .plugin.manager import PluginInfo, list_plugins
+
+if TYPE_CHECKING:
+    from ._async_chain import AsyncBackendChain
+    from ._async_client import AsyncClient, connect_async
+    from ._async_monitor import AsyncMonitor
+    from ._sqlite_store import SqliteStore
+
+_LAZY = {
+    "AsyncBackendChain": "._async_chain",
+    "AsyncClient": "._async_client",
+    "connect_async": "._async_client",
+    "AsyncMonitor": "._async_monitor",
+    "SqliteStore": "._sqlite_store",
+}
 
 __version__ = "0.1.0"  # the one place: pyproject.toml and `lwk --version` read it
 
@@ -154,7 +171,21 @@ logging.getLogger("lwk_core").addHandler(logging.NullHandler())
 # Errors and events show (in tracebacks, reprs, pickles) under the module users import them
 # from.
 for _name in __all__:
-    _value = globals()[_name]
+    _value = globals().get(_name)
     if isinstance(_value, type) and issubclass(_value, LwkError | WalletEvent):
         _value.__module__ = __name__
 del _name, _value
+
+
+def __getattr__(name: str) -> object:
+    """A name of `_LAZY`, imported on first use and kept."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -88,5 +88,14 @@ class Reader:
     def varbytes(self) -> bytes:
         return self.read(self.varint())
 
+    def varspan(self) -> tuple[int, int]:
+        """Where the next length-prefixed field lies (start, end), skipped without a copy."""
+        n = self.varint()
+        start, end = self.pos, self.pos + n
+        if end > len(self.data):
+            raise DecodeError(f"truncated: need {n} bytes at offset {start}")
+        self.pos = end
+        return start, end
+
     def stack(self) -> tuple[bytes, ...]:
         return tuple(self.varbytes() for _ in range(self.count(1)))

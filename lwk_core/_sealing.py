@@ -12,6 +12,9 @@ can open it, nobody else can read or forge it. Two shapes share the key and the 
 
 Stores keep wallets under `wallet_name`, a hash of the descriptor's wallet id: never the
 descriptor, which holds the blinding key.
+
+`cryptography` (its Rust and OpenSSL bindings: ~8 MB resident) is imported on first use, so a
+process that never seals or opens anything, a wallet without a store, does not hold it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 from typing import Final, Protocol
-
-from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError
@@ -80,6 +78,9 @@ def wallet_name(descriptor: WolletDescriptor) -> str:
 
 def derive_key(descriptor: WolletDescriptor, info: bytes) -> bytes:
     """A 32-byte key for one purpose (`info`), derived from the descriptor's canonical text."""
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(
         str(descriptor).encode()
     )
@@ -91,6 +92,9 @@ class Sealer:
     __slots__ = ("_ciphers", "cipher_id")
 
     def __init__(self, descriptor: WolletDescriptor) -> None:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
+
         key = derive_key(descriptor, _SEALING_INFO)
         # AES-GCM-SIV needs OpenSSL 3.2 (cryptography's wheels have it).
         self._ciphers: dict[int, _Aead] = {_CIPHER_GCM: AESGCM(key)}
@@ -115,6 +119,8 @@ class Sealer:
             )
         if cipher is None:
             raise Unopenable(f"unknown cipher {cipher_id}")
+        from cryptography.exceptions import InvalidTag  # loaded by __init__ already
+
         try:
             return cipher.decrypt(nonce, sealed, associated_data)
         except InvalidTag:

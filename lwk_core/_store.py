@@ -34,8 +34,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-import portalocker
-
 from ._descriptor import WolletDescriptor
 from ._errors import DecodeError, StoreCorrupted, StoreError, StoreLocked
 from ._network import Network
@@ -108,7 +106,10 @@ class FileWalletStore:
         except OSError as e:
             raise StoreError(f"cannot use the wallet datadir: {e.strerror}") from e
         # portalocker: flock(2) on POSIX, LockFileEx on Windows, on the descriptor opened above
-        # (never a path: the hardening of that open stays ours).
+        # (never a path: the hardening of that open stays ours). Imported here, by the one
+        # store that locks: a wallet without a datadir does not hold it.
+        import portalocker
+
         lock_file = os.fdopen(fd, "r+b", buffering=0)
         try:
             portalocker.lock(lock_file, portalocker.LOCK_EX | portalocker.LOCK_NB)

@@ -51,8 +51,11 @@ class Transaction:
         tx = read_transaction(r)
         if r.pos != len(r.data):
             raise DecodeError(f"{len(r.data) - r.pos} trailing bytes after the transaction")
-        if expected_txid is not None and tx._txid != expected_txid.lower():
-            raise TxidMismatch(expected_txid, tx._txid)
+        if expected_txid is not None:
+            if tx._txid != expected_txid.lower():
+                raise TxidMismatch(expected_txid, tx._txid)
+            if tx._txid == expected_txid:  # one string for the id the caller holds too
+                object.__setattr__(tx, "_txid", expected_txid)
         return tx
 
     @classmethod
@@ -147,16 +150,20 @@ def read_transaction(r: Reader) -> Transaction:
     fields = [read_txout(r) for _ in range(r.count(MIN_TXOUT))]
     locktime = r.u32()
     base_end = r.pos
-    no_proofs = [(b"", b"")] * len(fields)
+    no_proofs = [(b"", (start, start))] * len(fields)
     proofs = read_witness(r, inputs, len(fields)) if flags else no_proofs
+    data = r.data
+    raw = data[start : r.pos]
+    # Range proofs are views of `raw`, which the transaction keeps anyway: no second copy.
+    view = memoryview(raw)
     outputs = tuple(
-        TxOut(spk, asset, value, asset_c, value_c, nonce, surjection, range_proof)
-        for (asset, value, asset_c, value_c, nonce, spk), (surjection, range_proof) in zip(
+        TxOut(spk, asset, value, asset_c, value_c, nonce, surjection, view[a - start : b - start])
+        if b > a
+        else TxOut(spk, asset, value, asset_c, value_c, nonce, surjection)
+        for (asset, value, asset_c, value_c, nonce, spk), (surjection, (a, b)) in zip(
             fields, proofs, strict=True
         )
     )
-    data = r.data
-    raw = data[start : r.pos]
     if flags:
         h = hashlib.sha256(data[start : start + 4])
         h.update(b"\x00")

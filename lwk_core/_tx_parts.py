@@ -92,7 +92,29 @@ class TxOut:
     value_commitment: bytes = attrs.field(repr=False)
     nonce_commitment: bytes = attrs.field(repr=False)
     surjection_proof: bytes = attrs.field(default=b"", repr=False)
-    range_proof: bytes = attrs.field(default=b"", repr=False)
+    # A parsed output holds a view of its transaction's bytes (range proofs are most of a
+    # confidential transaction: a copy would double what a wallet keeps); `range_proof` reads
+    # it as bytes. Views compare and hash as the bytes they show.
+    _range_proof: bytes | memoryview = attrs.field(default=b"", repr=False, alias="range_proof")
+
+    @property
+    def range_proof(self) -> bytes:
+        return bytes(self._range_proof)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (
+            TxOut,
+            (
+                self.script_pubkey,
+                self.asset,
+                self.value,
+                self.asset_commitment,
+                self.value_commitment,
+                self.nonce_commitment,
+                self.surjection_proof,
+                self.range_proof,
+            ),
+        )
 
     @property
     def is_fee(self) -> bool:

@@ -4,6 +4,7 @@ witness section (Elements' `SerializeTransaction` in `src/primitives/transaction
 from __future__ import annotations
 
 import struct
+import sys
 from typing import Final
 
 import attrs
@@ -44,8 +45,8 @@ def _conf_asset(r: Reader) -> tuple[str | None, bytes]:
     prefix = r.byte()
     if prefix == 0:
         return None, b""
-    if prefix == 1:
-        return r.read(32)[::-1].hex(), b""
+    if prefix == 1:  # interned: the same few asset ids (L-BTC in every fee output)
+        return sys.intern(r.read(32)[::-1].hex()), b""
     if prefix in (0x0A, 0x0B):
         return None, bytes((prefix,)) + r.read(32)
     raise DecodeError(f"bad asset prefix {prefix:#04x} at offset {r.pos - 1}")
@@ -113,8 +114,12 @@ def read_txout(r: Reader) -> tuple[str | None, int | None, bytes, bytes, bytes, 
     return asset, value, asset_commitment, value_commitment, nonce, r.varbytes()
 
 
-def read_witness(r: Reader, inputs: list[TxIn], n_outputs: int) -> list[tuple[bytes, bytes]]:
-    """The witness section: sets the inputs' stacks in place, returns the outputs' proofs.
+def read_witness(
+    r: Reader, inputs: list[TxIn], n_outputs: int
+) -> list[tuple[bytes, tuple[int, int]]]:
+    """The witness section: sets the inputs' stacks in place, returns the outputs' proofs,
+    each a surjection proof and where its range proof lies in `r.data` (the caller keeps a
+    view of it, not a copy: range proofs are most of a confidential transaction's bytes).
 
     Elements refuses a witness flag when every witness is empty.
     """
@@ -127,8 +132,8 @@ def read_witness(r: Reader, inputs: list[TxIn], n_outputs: int) -> list[tuple[by
             inputs[i] = attrs.evolve(txin, witness=witness, pegin_witness=pegin_witness)
     proofs = []
     for _ in range(n_outputs):
-        surjection_proof, range_proof = r.varbytes(), r.varbytes()
-        any_witness = any_witness or bool(surjection_proof or range_proof)
+        surjection_proof, range_proof = r.varbytes(), r.varspan()
+        any_witness = any_witness or bool(surjection_proof) or range_proof[1] > range_proof[0]
         proofs.append((surjection_proof, range_proof))
     if not any_witness:
         raise DecodeError("witness flag set but every witness is empty")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import attrs
@@ -75,7 +76,8 @@ class MerkleProof:
 class TxOutSecrets:
     """What unblinding an output reveals (asset ids and blinders in display hex)."""
 
-    asset: str
+    # interned: a wallet holds one asset id in most of its outputs (L-BTC), once
+    asset: str = attrs.field(converter=sys.intern)
     value: int
     asset_bf: str = attrs.field(repr=False)
     value_bf: str = attrs.field(repr=False)

@@ -19,17 +19,17 @@ its blocking side is thread-safe. Tokens and secrets never appear in reprs, logs
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ._errors import BackendConnectError, BackendTimeout, InsecureTransport
 from ._token import MAX_TOKEN_BODY, TokenCache, TokenRequest, origin
+
+if TYPE_CHECKING:  # imported when used: a client without a token never holds them
+    import ssl
 
 __all__ = [
     "ClientCredentials",
@@ -132,6 +132,8 @@ class ClientCredentials(TokenProvider):
         cached = self._cached()
         if cached is not None:
             return cached
+        import asyncio  # an async caller has it loaded already
+
         # the blocking fetch in a worker thread: rare, and it keeps one code path and lock
         return await asyncio.to_thread(self.token)
 
@@ -146,7 +148,19 @@ class ClientCredentials(TokenProvider):
 
 
 def _urllib_post(context: ssl.SSLContext | None) -> Post:
-    """The default exchange: the standard library's HTTP client (no redirects followed)."""
+    """The default exchange: the standard library's HTTP client (no redirects followed),
+    imported here (urllib.request, http.client and ssl: ~2 MB resident) for the processes
+    that fetch tokens only."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        """A redirect is answered as what it is: the client secret is not sent on elsewhere."""
+
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
     opener = urllib.request.build_opener(
         urllib.request.HTTPSHandler(context=context or ssl.create_default_context()),
         _NoRedirect,
@@ -172,13 +186,6 @@ def _urllib_post(context: ssl.SSLContext | None) -> Post:
             ) from error
 
     return post
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as what it is: the client secret is not sent on elsewhere."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
 
 
 def as_token_provider(token: str | TokenProvider | None) -> TokenProvider | None:

@@ -21,12 +21,12 @@ from typing import Any
 import attrs
 import pytest
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.ciphers import aead as aead_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lwk_memory_backend import MemoryChain, register_chain
 from shared_data import load_fixture, unique_name
 
-import lwk_core._sealing as sealing_module
 import lwk_core._store as store_module
 from lwk_core import (
     Chain,
@@ -300,7 +300,8 @@ def test_aes_gcm_fallback(
         siv_blob = (siv.path / "state").read_bytes()
     assert siv_blob[9] == 1
     with monkeypatch.context() as patch:
-        patch.setattr(sealing_module, "AESGCMSIV", unsupported)
+        # _sealing imports its ciphers when it first seals (cryptography is ~8 MB resident)
+        patch.setattr(aead_module, "AESGCMSIV", unsupported)
         with FileWalletStore(tmp_path, DESCRIPTOR, NETWORK) as refusing:
             with pytest.raises(StoreError, match="AES-GCM-SIV") as info:
                 refusing.load()

@@ -7,6 +7,7 @@ import struct
 from functools import cache
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,9 @@ from shared_data import load_fixture
 
 from lwk_core._errors import DecodeError, TxidMismatch
 from lwk_core._hashes import fast_merkle_root, sha256d
-from lwk_core._transaction import Transaction
+from lwk_core._reader import Reader
+from lwk_core._transaction import Transaction, read_transaction
+from lwk_core._types import TxOutSecrets
 
 TESTNET_POLICY = "144c654344aa716d6f3abcc1ca90e5641e4e2a7f633bc09fe3baf64585819a49"
 
@@ -377,3 +380,47 @@ def test_fuzz_mutated_real_transactions(raw: bytes, edits: list[tuple[int, int]]
     start = (edits[0][0] * 7) % len(b)
     del b[start : start + cut]
     parse_or_decode_error(bytes(b))
+
+
+def test_range_proofs_are_kept_as_views_of_the_transaction_bytes() -> None:
+    """Range proofs, most of a confidential transaction's bytes, are not copied out of it:
+    an output holds a view of its own transaction's bytes (also when the transaction was read
+    out of a larger buffer, e.g. a block), and reads and pickles as the bytes it shows."""
+    for raw in fixture_txs().values():
+        framed = Reader(b"\x00" * 7 + raw, pos=7)  # the transaction inside a larger buffer
+        for tx in (Transaction.from_bytes(raw), read_transaction(framed)):
+            assert tx.to_bytes() == raw
+            for out in tx.outputs:
+                held = out._range_proof
+                if not out.is_blinded:
+                    assert held == b""
+                    continue
+                assert isinstance(held, memoryview) and held.obj is tx.to_bytes()
+                proof = out.range_proof
+                assert type(proof) is bytes and len(proof) > 1000 and proof in raw
+                copied = attrs.evolve(out, range_proof=proof)
+                assert copied == out and hash(copied) == hash(out)
+                assert pickle.loads(pickle.dumps(out)) == out
+
+
+def test_ids_a_wallet_repeats_are_held_once() -> None:
+    """The txid a caller checked against is the transaction's own string, and explicit asset
+    ids (L-BTC in every fee output) and unblinded ones are interned: a wallet of many
+    transactions holds each once, not once per output."""
+    txs = fixture_txs()
+    for txid, raw in txs.items():
+        expected = "".join(txid)  # a string object of the caller's, not the parser's
+        assert Transaction.from_bytes(raw, expected_txid=expected).txid is expected
+        assert Transaction.from_bytes(raw, expected_txid=txid.upper()).txid == txid
+    fee_assets = [
+        out.asset
+        for raw in txs.values()
+        for out in Transaction.from_bytes(raw).outputs
+        if out.is_fee
+    ]
+    assert len(fee_assets) > 1 and fee_assets[0] == TESTNET_POLICY
+    assert all(asset is fee_assets[0] for asset in fee_assets)
+    built = ["".join(TESTNET_POLICY) for _ in range(2)]
+    assert built[0] is not built[1]
+    secrets = [TxOutSecrets(asset, 1, "00" * 32, "00" * 32) for asset in built]
+    assert secrets[0].asset is secrets[1].asset

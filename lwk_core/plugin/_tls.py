@@ -8,9 +8,12 @@ import hashlib
 import hmac
 import os
 import re
-import ssl
+from typing import TYPE_CHECKING
 
 from .._errors import CertificatePinMismatch, InvalidArgument
+
+if TYPE_CHECKING:  # imported by ca_context: ssl loads OpenSSL (~5 MB resident)
+    import ssl
 
 __all__ = ["ca_context", "check_pin", "parse_fingerprint"]
 
@@ -44,6 +47,8 @@ def ca_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
     """A client context (TLS 1.2 at least, host names checked) that trusts the certificates
     of the PEM bundle `ca_file` instead of the default CAs; InvalidArgument if it cannot be
     loaded, so a bad path fails when the client is built, not at its first connection."""
+    import ssl
+
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except OSError as e:  # missing, unreadable, or no PEM certificate in it (ssl.SSLError)
