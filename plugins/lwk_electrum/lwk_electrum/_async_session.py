@@ -28,7 +28,7 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
         await self.rpc.call("server.ping")
 
     async def genesis_hash(self) -> str:
-        return await self._run(_requests.genesis_hash(self.name))
+        return _requests.genesis_hash(await self.rpc.features(), self.name)
 
     async def tip(self, *, min_height: int = 0) -> Tip:
         return await self.rpc.tip(min_height)

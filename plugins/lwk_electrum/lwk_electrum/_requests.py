@@ -34,9 +34,8 @@ __all__ = [
 _NOT_A_VERDICT: Final = frozenset({-32700, -32600, -32601, -32603})
 
 
-def genesis_hash(backend: str) -> Plan[Batch, str]:
-    """`server.features`' genesis_hash (the Electrum protocol's server.features)."""
-    (features,) = yield Batch([("server.features", [])])
+def genesis_hash(features: Any, backend: str) -> str:
+    """The genesis_hash of a `server.features` reply (the Electrum protocol's)."""
     genesis = features.get("genesis_hash") if isinstance(features, dict) else None
     if not isinstance(genesis, str):
         raise BackendProtocolError("server.features gave no genesis_hash", backend=backend)

@@ -60,7 +60,7 @@ class ElectrumSession(SessionState[ElectrumConnection]):
         self.rpc.call("server.ping")
 
     def genesis_hash(self) -> str:
-        return self._run(_requests.genesis_hash(self.name))
+        return _requests.genesis_hash(self.rpc.features(), self.name)
 
     def tip(self, *, min_height: int = 0) -> Tip:
         return self.rpc.tip(min_height)
