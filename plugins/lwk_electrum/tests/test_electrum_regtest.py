@@ -181,9 +181,9 @@ def test_requests_are_pipelined(
     # scripts, txs, the header of the first block (the second is the tip), the proofs of
     # the 10 confirmed (two blocks of 5; SPV); in round trips: version, features and tip
     # in one burst, 2 scan rounds (both chains' first 20 scripts, then the 12 used ones'
-    # histories; external 20-39), txs, header, proofs = 7.
+    # histories; external 20-39), txs with the header, proofs = 6.
     assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1 + 10
-    assert trips.count == 7
+    assert trips.count == 6
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
@@ -216,8 +216,8 @@ def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_hi
     # version, features and the tip in one burst; three scan rounds where LWK takes four:
     # both chains' first batch (then the 20 used ones' histories), external 20-59 (two
     # batches after one used at every index; then 25 histories), external 60-79;
-    # transactions, headers, proofs
-    assert trips.count == 1 + (2 + 2 + 1) + 3
+    # transactions with the headers, proofs
+    assert trips.count == 1 + (2 + 2 + 1) + 2
     assert len(wollet.transactions()) == 45
 
     theirs = lwk.Wollet(

@@ -132,9 +132,7 @@ class _Outbox:
         self._faults = faults
         self._writer = writer
         self._sock = sock
-        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None, int] | None] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None, int] | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._room.set()
         self._queued = self._handled = 0  # writes queued, and gone out (or dropped) so far
