@@ -208,16 +208,21 @@ class ElectrumProtocol:
         yield from self.poll(self.clock())
 
     def handshake(self) -> IOPlan:
-        """`server.version` with the headers subscription made before (one burst), then
-        the script subscriptions made before, restored. On a connection with nothing to
-        restore and no token to prove, `server.version` is not awaited: it goes out in the
-        same burst as the first request (one round trip less), a refusal failing that."""
+        """`server.version` with the headers subscription made before (one burst; with a
+        token, `server.version` alone first: a proxy answers a refused token, then closes),
+        then the script subscriptions made before, restored. On a connection with nothing
+        to restore and no token to prove, `server.version` is not awaited: it goes out in
+        the same burst as the first request (one round trip less), a refusal failing that."""
         subs = self.subscriptions
         headers, scripts = subs.restore_calls()
         if not (headers or scripts or self.authorization):
             self._greeting = True
             return
-        replies = yield from self.batch([self._hello(), *headers])
+        calls = [self._hello(), *headers]
+        alone = 1 if self.authorization else len(calls)
+        replies = yield from self.batch(calls[:alone])
+        if alone < len(calls):
+            replies += yield from self.batch(calls[alone:])
         self.server_version = replies[0]
         for tip in replies[1:]:
             subs.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, self.clock())
@@ -231,16 +236,17 @@ class ElectrumProtocol:
         return ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
 
     def _greeted(self, on_reply: OnReply | None) -> OnReply:
-        """`on_reply` for a burst led by a deferred `server.version`: its reply is kept (a
-        refusal ends the connection), the others' positions shifted past it."""
+        """`on_reply` for a burst led by a deferred `server.version`: its reply is kept, the
+        others' positions shifted past it. A refusal is raised as it is read (a proxy that
+        refuses a connection's first request closes it: the rest will not come), and the
+        next burst greets again."""
 
         def greeted(i: int, reply: Any) -> Sequence[Call] | None:
             if i > 0:
                 return on_reply(i - 1, reply) if on_reply is not None else None
             if isinstance(reply, ElectrumError):
-                raise BackendProtocolError(
-                    f"the server refused the handshake: {reply}", backend=self.backend
-                )
+                self._greeting = True
+                raise reply
             self.server_version = reply
             return None
 

@@ -267,7 +267,7 @@ def test_the_handshake_restores_subscriptions_as_notifications() -> None:
 def test_a_new_connection_sends_its_version_with_the_first_burst() -> None:
     """Nothing to restore: `server.version` is not awaited but leads the first request's
     burst, and the genesis comes with the tip's subscription (one round trip for the
-    three); a refused version ends the connection with a protocol error."""
+    three); a refused version raises the server's error, and the next burst greets again."""
     proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
     header = signed_header()
     results = {
@@ -300,8 +300,12 @@ def test_a_new_connection_sends_its_version_with_the_first_burst() -> None:
         ),
     )
     refusing.run(fresh.handshake())
-    with pytest.raises(BackendProtocolError, match="refused the handshake"):
+    with pytest.raises(ElectrumError, match="unsupported"):
         refusing.run(fresh.batch([("server.ping", [])]))
+    refusing.sends.clear()
+    with pytest.raises(ElectrumError, match="unsupported"):
+        refusing.run(fresh.batch([("server.ping", [])]))
+    assert refusing.sends == [["server.version", "server.ping"]]
 
 
 def signed_header() -> dict[str, Any]:

@@ -21,22 +21,18 @@ import lwk
 import pytest
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_regtest import Regtest
+from shared_data import funded_round_trip_wallet
 
 from lwk_core import Wollet
 
 N_TXS = 200
 QUIET = 0.5  # seconds without a request before the server replies: see the docstring
-SEED = bytes(range(16))
 
 
 @pytest.fixture(scope="module")
 def funded() -> Iterator[tuple[Regtest, str]]:
-    network = lwk.Network.regtest_default()
-    descriptor = str(lwk.Signer(lwk.Mnemonic.from_entropy(SEED), network).wpkh_slip77_descriptor())
     with Regtest() as rt:
-        rt.fund_wallet(descriptor, N_TXS, n_addresses=N_TXS // 4, txs_per_block=10)
-        rt.mine(1)
-        yield rt, descriptor
+        yield rt, funded_round_trip_wallet(rt, N_TXS)
 
 
 def _counted(rt: Regtest, action: Callable[[], object]) -> tuple[int, dict[str, int]]:
