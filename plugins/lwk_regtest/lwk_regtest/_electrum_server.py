@@ -452,9 +452,10 @@ class ElectrumServer:
             raise _Close(data[: len(data) // 2], reset=fault == "reset")
         if fault == "garbage":
             return reply, _GARBAGE
-        if fault == "oversized":
-            filler = "00" * (_OVERSIZED_BYTES // 2)
-            return reply, _encode({"jsonrpc": "2.0", "id": request_id, "result": filler})
+        if fault == "oversized":  # built as bytes: json.dumps of it took 0.4 s a reply
+            head = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode()
+            return reply, head + b',"result":"' + b"0" * _OVERSIZED_BYTES + b'"}\n'
+
         return reply, None
 
     def _authorize(self, session: Session, request: dict[str, Any]) -> dict[str, Any] | None:
