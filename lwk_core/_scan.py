@@ -221,8 +221,12 @@ class _Scan:
         scripts (a known tx may pay a script beyond the range scanned before, e.g. found
         later with `to_index`: LWK never unblinds those)."""
         state, new_scripts = self.state, self.found.new_scripts
-        outputs = [
-            (OutPoint(tx.txid, vout), out) for tx in txs for vout, out in enumerate(tx.outputs)
+        scripts = state.scripts
+        outputs = [  # an OutPoint only for the wallet's outputs: most outputs pay others
+            (OutPoint(tx.txid, vout), out)
+            for tx in txs
+            for vout, out in enumerate(tx.outputs)
+            if out.script_pubkey in scripts or out.script_pubkey in new_scripts
         ]
         for script in new_scripts:
             for outpoint in state.outputs_elsewhere.get(script, ()):

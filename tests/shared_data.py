@@ -44,3 +44,17 @@ def interruptible() -> None:
     in a terminal (a suite started in the background, `cmd &` or nohup, passes SIGINT on
     ignored, and Python then never raises KeyboardInterrupt in the child)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def funded_round_trip_wallet(rt: Any, n_txs: int, seed: bytes = bytes(range(16))) -> str:
+    """The descriptor (LWK's signer, from `seed`) of a wallet the round-trip tests scan on
+    the Regtest `rt`: `n_txs` payments to `n_txs // 4` addresses, 10 a block, then one more
+    block (every payment confirmed below the tip)."""
+    import lwk
+
+    network = lwk.Network.regtest_default()
+    signer = lwk.Signer(lwk.Mnemonic.from_entropy(seed), network)
+    descriptor = str(signer.wpkh_slip77_descriptor())
+    rt.fund_wallet(descriptor, n_txs, n_addresses=n_txs // 4, txs_per_block=10)
+    rt.mine(1)
+    return descriptor

@@ -438,6 +438,24 @@ def test_latency_delays_replies_in_flight_without_queueing_reads(conn: Conn, fau
     assert gap < 0.6
 
 
+def test_round_trips_count_requests_sent_after_a_reply(conn: Conn, faults: Any) -> None:
+    """Requests written while no reply has come are one round trip, however many reads they
+    take (the replies wait until none arrived for `quiet`); one sent after reading a reply
+    is one more."""
+    before = faults.round_trips
+    faults.quiet = 0.5
+    try:
+        conn.send(req(1, "server.ping"))
+        time.sleep(0.1)  # a separate read at the server, before any reply
+        conn.send(req(2, "server.ping"), req(3, "server.ping"))
+        assert [conn.line()["id"] for _ in range(3)] == [1, 2, 3]
+        assert faults.round_trips == before + 1
+        assert conn.call("server.ping")["result"] is None
+        assert faults.round_trips == before + 2
+    finally:
+        faults.quiet = 0.0
+
+
 def test_fee_and_history_of_unknown_script(rt: Regtest, conn: Conn) -> None:
     assert conn.call("blockchain.scripthash.get_history", "00" * 32)["result"] == []
     assert conn.call("blockchain.relayfee")["result"] == pytest.approx(1e-6)

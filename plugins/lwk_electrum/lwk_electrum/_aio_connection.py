@@ -91,6 +91,10 @@ class AsyncElectrumConnection(ConnectionBase):
         tip: Tip = await self._run(self.protocol.tip(min_height))
         return tip
 
+    async def features(self) -> Any:
+        """See `ElectrumProtocol.features`."""
+        return await self._run(self.protocol.features())
+
     async def refresh(self) -> None:
         """See `ElectrumProtocol.refresh` (no request). Two turns of the event loop first:
         the transport's read callback runs after the task that was ready when the selector

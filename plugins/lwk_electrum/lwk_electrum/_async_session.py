@@ -28,7 +28,7 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
         await self.rpc.call("server.ping")
 
     async def genesis_hash(self) -> str:
-        return await self._run(_requests.genesis_hash(self.name))
+        return _requests.genesis_hash(await self.rpc.features(), self.name)
 
     async def tip(self, *, min_height: int = 0) -> Tip:
         return await self.rpc.tip(min_height)
@@ -38,7 +38,7 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
         return histories
 
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
-        return await self._run(_requests.raw_txs(txids, self.name))
+        return await self._run(self.txs_plan(txids))
 
     async def block_headers(self, heights: Sequence[int]) -> dict[int, bytes]:
         return await self._run(self.headers_plan(heights))

@@ -95,6 +95,10 @@ class ElectrumConnection(ConnectionBase):
         tip: Tip = self._run(self.protocol.tip(min_height))
         return tip
 
+    def features(self) -> Any:
+        """See `ElectrumProtocol.features`."""
+        return self._run(self.protocol.features())
+
     def refresh(self) -> None:
         """See `ElectrumProtocol.refresh` (no request)."""
         self._run(self.protocol.refresh())

@@ -96,6 +96,7 @@ class ElectrumProtocol:
         self._routes: dict[int, Burst] = {}  # request id -> the burst awaiting its reply
         self._orphans: set[int] = set()  # ids of requests whose asker gave up
         self._last_send = 0.0
+        self._greeting = False  # server.version is to go out with the next burst
 
     # -- the stream --------------------------------------------------------------------
 
@@ -147,11 +148,17 @@ class ElectrumProtocol:
         self.reader.clear()
         self._routes.clear()
         self._orphans.clear()
+        self._greeting = False
 
     def exchange(self, calls: Sequence[Call], on_reply: OnReply | None = None) -> IOPlan:
         """The replies to `calls` in order, error replies as ElectrumError values (see
         `Burst`). Several exchanges may share the stream; one given up (its plan closed or
-        thrown into) leaves its late replies to be discarded."""
+        thrown into) leaves its late replies to be discarded. The first exchange of a
+        connection whose handshake was deferred carries its `server.version` (see
+        `handshake`)."""
+        greeting, self._greeting = self._greeting, False
+        if greeting:
+            calls, on_reply = [self._hello(), *calls], self._greeted(on_reply)
         burst = Burst(
             calls,
             self._ids,
@@ -165,7 +172,7 @@ class ElectrumProtocol:
             while True:
                 self._pump(burst)  # what was read meanwhile, by this plan or another's
                 if burst.done:
-                    return burst.replies
+                    return burst.replies[1:] if greeting else burst.replies
                 sent = False
                 for chunk in burst.chunks(self.clock()):
                     self._routes.update(dict.fromkeys(chunk.ids, burst))
@@ -201,17 +208,49 @@ class ElectrumProtocol:
         yield from self.poll(self.clock())
 
     def handshake(self) -> IOPlan:
-        """`server.version`, then the subscriptions made before, restored."""
-        hello = ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
-        self.server_version = (yield from self.batch([hello]))[0]
+        """`server.version` with the headers subscription made before (one burst; with a
+        token, `server.version` alone first: a proxy answers a refused token, then closes),
+        then the script subscriptions made before, restored. On a connection with nothing
+        to restore and no token to prove, `server.version` is not awaited: it goes out in
+        the same burst as the first request (one round trip less), a refusal failing that."""
         subs = self.subscriptions
         headers, scripts = subs.restore_calls()
-        for tip in (yield from self.batch(headers)) if headers else []:
+        if not (headers or scripts or self.authorization):
+            self._greeting = True
+            return
+        calls = [self._hello(), *headers]
+        alone = 1 if self.authorization else len(calls)
+        replies = yield from self.batch(calls[:alone])
+        if alone < len(calls):
+            replies += yield from self.batch(calls[alone:])
+        self.server_version = replies[0]
+        for tip in replies[1:]:
             subs.notify({"method": HEADERS_SUBSCRIBE, "params": [tip]}, self.clock())
         yield from self.exchange(  # a refused one is dropped (see Subscriptions.restored)
             [(SCRIPTHASH_SUBSCRIBE, [sh]) for sh in scripts],
             lambda i, reply: subs.restored(scripts[i], reply, self.clock()),
         )
+
+    @staticmethod
+    def _hello() -> Call:
+        return ("server.version", [CLIENT_NAME, PROTOCOL_VERSION])
+
+    def _greeted(self, on_reply: OnReply | None) -> OnReply:
+        """`on_reply` for a burst led by a deferred `server.version`: its reply is kept, the
+        others' positions shifted past it. A refusal is raised as it is read (a proxy that
+        refuses a connection's first request closes it: the rest will not come), and the
+        next burst greets again."""
+
+        def greeted(i: int, reply: Any) -> Sequence[Call] | None:
+            if i > 0:
+                return on_reply(i - 1, reply) if on_reply is not None else None
+            if isinstance(reply, ElectrumError):
+                self._greeting = True
+                raise reply
+            self.server_version = reply
+            return None
+
+        return greeted
 
     def batch(self, calls: Sequence[Call]) -> IOPlan:
         """The results of `calls` in order; the first error reply is raised."""
@@ -264,10 +303,26 @@ class ElectrumProtocol:
         subs = self.subscriptions
         tip: Tip | None = subs.tip
         if tip is None or subs.tip_wanted(min_height, self.clock()):
-            reply = (yield from self.batch([(HEADERS_SUBSCRIBE, [])]))[0]
-            tip = parse_tip(reply, backend=self.backend)
-            subs.headers = True
-            subs.keep_tip(tip, self.clock())
+            tip = self._subscribed_tip((yield from self.batch([(HEADERS_SUBSCRIBE, [])]))[0])
+        return tip
+
+    def features(self) -> IOPlan:
+        """`server.features`, with the headers subscription in the same burst if not made
+        yet: a scan, which starts by checking the server's chain, then finds its tip kept
+        (one round trip less). A refused subscription is left for `tip` to ask again."""
+        calls: list[Call] = [("server.features", [])]
+        if not self.subscriptions.headers:
+            calls.append((HEADERS_SUBSCRIBE, []))
+        replies = yield from self.exchange(calls)
+        raise_first_error(replies[:1])
+        if len(replies) > 1 and not isinstance(replies[1], ElectrumError):
+            self._subscribed_tip(replies[1])
+        return replies[0]
+
+    def _subscribed_tip(self, reply: Any) -> Tip:
+        tip = parse_tip(reply, backend=self.backend)
+        self.subscriptions.headers = True
+        self.subscriptions.keep_tip(tip, self.clock())
         return tip
 
     def wait_step(self, seen: int, end: float | None) -> IOPlan:

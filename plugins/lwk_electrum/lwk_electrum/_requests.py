@@ -19,6 +19,7 @@ from lwk_core.plugin import (
 )
 
 from ._errors import ElectrumError, broadcast_reason
+from ._framing import Call
 from ._plan import Batch, Plan
 
 __all__ = [
@@ -34,17 +35,27 @@ __all__ = [
 _NOT_A_VERDICT: Final = frozenset({-32700, -32600, -32601, -32603})
 
 
-def genesis_hash(backend: str) -> Plan[Batch, str]:
-    """`server.features`' genesis_hash (the Electrum protocol's server.features)."""
-    (features,) = yield Batch([("server.features", [])])
+def genesis_hash(features: Any, backend: str) -> str:
+    """The genesis_hash of a `server.features` reply (the Electrum protocol's)."""
     genesis = features.get("genesis_hash") if isinstance(features, dict) else None
     if not isinstance(genesis, str):
         raise BackendProtocolError("server.features gave no genesis_hash", backend=backend)
     return genesis
 
 
-def raw_txs(txids: Sequence[str], backend: str) -> Plan[Batch, list[bytes]]:
-    replies = yield Batch([("blockchain.transaction.get", [txid]) for txid in txids])
+def raw_txs(
+    txids: Sequence[str], backend: str, *, headers: Sequence[int] = (), max_line: int
+) -> Plan[Batch, tuple[list[bytes], dict[int, bytes]]]:
+    """The raw transactions, and in the same burst the raw headers at `headers` (by range;
+    those of a range the server cuts short are left out)."""
+    ranges = header_ranges(headers, _per_call(max_line))
+    calls: list[Call] = [("blockchain.transaction.get", [txid]) for txid in txids]
+    replies = yield Batch(calls + _range_calls(ranges))
+    found, _ = _take_ranges(ranges, replies[len(txids) :], backend)
+    return _checked_raws(txids, replies[: len(txids)], backend), found
+
+
+def _checked_raws(txids: Sequence[str], replies: Sequence[Any], backend: str) -> list[bytes]:
     raws = []
     for txid, reply in zip(txids, replies, strict=True):
         try:
@@ -79,20 +90,35 @@ def block_headers(
     """The raw headers at `heights`, by ranges (`blockchain.block.headers`, pipelined) so
     that close heights cost one request; a range the server cuts short (its own cap) is
     asked on from where it stopped. Core checks each header's height and signatures."""
-    per_call = max(1, min(HEADERS_MAX, max_line // HEADER_LINE_BUDGET))
     wanted = set(heights)
     found: dict[int, bytes] = {}
-    pending = header_ranges(heights, per_call)
+    pending = header_ranges(heights, _per_call(max_line))
     while pending:
-        replies = yield Batch([("blockchain.block.headers", [s, c]) for s, c in pending])
-        cut = []
-        for (start, count), reply in zip(pending, replies, strict=True):
-            headers = _range_headers(reply, count, backend)
-            found.update((start + i, raw) for i, raw in enumerate(headers))
-            if len(headers) < count:
-                cut.append((start + len(headers), count - len(headers)))
-        pending = cut
+        more, pending = _take_ranges(pending, (yield Batch(_range_calls(pending))), backend)
+        found.update(more)
     return {h: found[h] for h in sorted(wanted)}
+
+
+def _per_call(max_line: int) -> int:
+    return max(1, min(HEADERS_MAX, max_line // HEADER_LINE_BUDGET))
+
+
+def _range_calls(ranges: Sequence[tuple[int, int]]) -> list[Call]:
+    return [("blockchain.block.headers", [start, count]) for start, count in ranges]
+
+
+def _take_ranges(
+    ranges: Sequence[tuple[int, int]], replies: Sequence[Any], backend: str
+) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
+    """The headers by height of the replies to `ranges`, and the parts of ranges cut short."""
+    found: dict[int, bytes] = {}
+    cut = []
+    for (start, count), reply in zip(ranges, replies, strict=True):
+        headers = _range_headers(reply, count, backend)
+        found.update((start + i, raw) for i, raw in enumerate(headers))
+        if len(headers) < count:
+            cut.append((start + len(headers), count - len(headers)))
+    return found, cut
 
 
 def _range_headers(reply: Any, asked: int, backend: str) -> list[bytes]:

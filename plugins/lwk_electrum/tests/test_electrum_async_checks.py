@@ -81,8 +81,12 @@ def test_a_server_of_another_network_is_refused_before_any_script(
             assert str(caught.value).startswith(f"{client.name}: the server serves liquidtestnet")
 
     asyncio.run(main())
-    # the handshake and the genesis, no script asked
-    assert _requests(testnet) - asked == {"server.version": 1, "server.features": 1}
+    # the handshake and the genesis (with the tip's subscription, one burst), no script asked
+    assert _requests(testnet) - asked == {
+        "server.version": 1,
+        "server.features": 1,
+        "blockchain.headers.subscribe": 1,
+    }
     assert wollet.state is before
 
 

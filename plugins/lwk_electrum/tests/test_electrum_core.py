@@ -225,6 +225,7 @@ class ScriptedServer:
         self.proto, self.answer = proto, answer
         self.silence = silence or BackendTimeout("silence", backend=NAME)
         self.asked: list[tuple[str, list[Any]]] = []
+        self.sends: list[list[str]] = []  # the methods of each write
         self.pushes: list[dict[str, Any]] = []
         self._out = b""
 
@@ -233,6 +234,7 @@ class ScriptedServer:
 
     def _perform(self, event: Send | Receive) -> bool | None:
         if isinstance(event, Send):
+            self.sends.append([method for method, _ in event.chunk.calls])
             for line in event.chunk.payload.splitlines():
                 req = json.loads(line)
                 self.asked.append((req["method"], req["params"]))
@@ -309,6 +311,50 @@ def test_the_handshake_restores_subscriptions_as_notifications() -> None:
     refusing = ScriptedServer(proto, lambda method, params: {"error": "busy"})
     with pytest.raises(ElectrumError, match="busy"):  # an error reply ends a handshake
         refusing.run(proto.handshake())
+
+
+def test_a_new_connection_sends_its_version_with_the_first_burst() -> None:
+    """Nothing to restore: `server.version` is not awaited but leads the first request's
+    burst, and the genesis comes with the tip's subscription (one round trip for the
+    three); a refused version raises the server's error, and the next burst greets again."""
+    proto = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+    header = signed_header()
+    results = {
+        "server.version": ["electrs", "1.4"],
+        "server.features": {"genesis_hash": "00" * 32},
+        "blockchain.headers.subscribe": {"height": 3, "hex": header["header_hex"]},
+        "server.ping": None,
+    }
+    server = ScriptedServer(proto, lambda method, params: {"result": results[method]})
+    server.run(proto.handshake())
+    assert server.sends == []
+    assert server.run(proto.features()) == {"genesis_hash": "00" * 32}
+    assert server.sends == [["server.version", "server.features", "blockchain.headers.subscribe"]]
+    assert proto.server_version == ["electrs", "1.4"]
+    assert server.run(proto.tip(0)).hash == header["header_hash"]  # kept: not asked again
+    assert server.run(proto.features()) == {"genesis_hash": "00" * 32}  # subscribed: alone
+    assert server.sends[1:] == [["server.features"]]
+
+    proto.reset()  # a new stream; the headers subscription is restored, awaited
+    server.run(proto.handshake())
+    assert server.sends[2:] == [["server.version", "blockchain.headers.subscribe"]]
+
+    fresh = ElectrumProtocol(backend=NAME, timeout=5.0, batch_size=100, max_line=1 << 20)
+    refusing = ScriptedServer(
+        fresh,
+        lambda method, params: (
+            {"error": {"code": -32600, "message": "unsupported"}}
+            if method == "server.version"
+            else {"result": None}
+        ),
+    )
+    refusing.run(fresh.handshake())
+    with pytest.raises(ElectrumError, match="unsupported"):
+        refusing.run(fresh.batch([("server.ping", [])]))
+    refusing.sends.clear()
+    with pytest.raises(ElectrumError, match="unsupported"):
+        refusing.run(fresh.batch([("server.ping", [])]))
+    assert refusing.sends == [["server.version", "server.ping"]]
 
 
 def signed_header() -> dict[str, Any]:

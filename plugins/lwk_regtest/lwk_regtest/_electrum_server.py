@@ -19,6 +19,9 @@ are only consumed by the method they falsify (`unsigned_tip` also strips the sig
 the tip headers pushed while it is set). `latency` delays each reply and push by that long after
 the server produced it, as a network delays packets in flight: replies go out in order, and
 later requests are read and answered meanwhile (a pipelined burst pays it once, not per read).
+Round trips are counted (`Faults.round_trips`): the requests of one read arrive in the round
+trip after the last one whose reply had gone out; with `quiet`, replies wait until no
+request has arrived for that long, so a burst counts once however slowly it is written.
 
 With a `TokenIssuer` (`auth`) the server behaves as Blockstream's authenticating Electrum
 proxy (Blockstream/lwk, lwk_wollet/src/clients/blocking/electrum_client.rs): the first
@@ -115,26 +118,32 @@ def _unacked(sock: socket.socket) -> int:
 
 
 class _Outbox:
-    """The writes of one connection, each sent `delay` seconds after it was queued, in order.
+    """The writes of one connection, each sent `faults.latency` after it was queued, in order
+    (and, with `faults.quiet`, once no request has arrived for that long).
 
     A task of its own sends them, so the connection's reader goes on reading (up to
     `_MAX_QUEUED` writes in flight, then it waits: the backpressure a full TCP window gives).
+    Replies mark their round trip as answered (`Faults.replying`) as they go out.
     """
 
-    def __init__(self, writer: asyncio.StreamWriter, sock: socket.socket | None) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, sock: socket.socket | None, faults: Faults
+    ) -> None:
+        self._faults = faults
         self._writer = writer
         self._sock = sock
-        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[float, bytes, _Close | None, int] | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._room.set()
         self._queued = self._handled = 0  # writes queued, and gone out (or dropped) so far
         self._progress = asyncio.Event()  # set whenever `_handled` grows
         self.task = asyncio.get_running_loop().create_task(self._send())
 
-    def put(self, data: bytes, delay: float, close: _Close | None = None) -> None:
-        due = asyncio.get_running_loop().time() + delay
+    def put(self, data: bytes, close: _Close | None = None, trip: int = 0) -> None:
+        """Queue `data`; `trip`: the round trip it answers (`Faults.arrived`; 0: a push)."""
+        due = asyncio.get_running_loop().time() + self._faults.latency
         self._queued += 1
-        self._queue.put_nowait((due, data, close))
+        self._queue.put_nowait((due, data, close, trip))
         if self._queue.qsize() >= _MAX_QUEUED:
             self._room.clear()
 
@@ -165,9 +174,13 @@ class _Outbox:
             while (item := await self._queue.get()) is not None:
                 if self._queue.qsize() < _MAX_QUEUED:
                     self._room.set()
-                due, data, close = item
+                due, data, close, trip = item
                 if (wait := due - loop.time()) > 0:
                     await asyncio.sleep(wait)
+                while (quiet := self._faults.until_quiet()) > 0:
+                    await asyncio.sleep(quiet)
+                if trip:
+                    self._faults.replying(trip)
                 if data:
                     self._writer.write(data)
                     await self._writer.drain()
@@ -339,7 +352,7 @@ class ElectrumServer:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = Session(writer)
-        outbox = self._sessions[session] = _Outbox(writer, sock)
+        outbox = self._sessions[session] = _Outbox(writer, sock, self.faults)
         buffer = bytearray()
         try:
             while data := await reader.read(65536):
@@ -351,11 +364,12 @@ class ElectrumServer:
                 end = buffer.rfind(b"\n", scan_from) + 1
                 lines = bytes(buffer[:end]).split(b"\n")[:-1] if end else []
                 del buffer[:end]
+                trip = self.faults.arrived() if lines else 0
                 payload, close = self._answer(session, lines, len(buffer))
                 if session.hung:
                     continue
                 if payload or close is not None:
-                    outbox.put(payload, self.faults.latency, close)
+                    outbox.put(payload, close, trip)
                 if close is not None:
                     break
         except (ConnectionError, OSError, ssl.SSLError):
@@ -438,9 +452,10 @@ class ElectrumServer:
             raise _Close(data[: len(data) // 2], reset=fault == "reset")
         if fault == "garbage":
             return reply, _GARBAGE
-        if fault == "oversized":
-            filler = "00" * (_OVERSIZED_BYTES // 2)
-            return reply, _encode({"jsonrpc": "2.0", "id": request_id, "result": filler})
+        if fault == "oversized":  # built as bytes: json.dumps of it took 0.4 s a reply
+            head = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode()
+            return reply, head + b',"result":"' + b"0" * _OVERSIZED_BYTES + b'"}\n'
+
         return reply, None
 
     def _authorize(self, session: Session, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -519,7 +534,7 @@ class ElectrumServer:
                             _encode(self._notification("blockchain.scripthash.subscribe", params))
                         )
                 if out:
-                    outbox.put(b"".join(out), self.faults.latency)
+                    outbox.put(b"".join(out))
 
     @staticmethod
     def _notification(method: str, params: list[Any]) -> dict[str, Any]:

@@ -33,8 +33,8 @@ class Faults:
     `latency` seconds are added before every reply. `mode` (one of FAULT_MODES) applies
     to the next `remaining` requests (None: all of them, until cleared). `requests`
     counts every request the server received, faulty or not; `round_trips` the round
-    trips they took (the HTTP servers count them: `arrived`, `replying`). With `quiet`
-    seconds, the HTTP servers also hold every reply until no request has arrived for
+    trips they took (every server counts them: `arrived`, `replying`). With `quiet`
+    seconds, the servers also hold every reply until no request has arrived for
     that long: the requests a client sends together then all arrive before the first
     reply however slowly the client sends them, so they count as one round trip.
     """

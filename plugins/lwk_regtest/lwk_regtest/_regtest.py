@@ -328,8 +328,9 @@ class Regtest:
     def request_counts(self) -> dict[str, Any]:
         """Requests each server received so far (works in process mode): per server a
         "total", for Esplora the count per route ("routes"), for Electrum the count per
-        JSON-RPC method and the most script subscriptions one connection held
-        ("peak_subscriptions"), for Waterfalls the round trips (`Faults.round_trips`)."""
+        JSON-RPC method, the most script subscriptions one connection held
+        ("peak_subscriptions") and the round trips, for Waterfalls the round trips
+        (`Faults.round_trips`)."""
         counts: dict[str, Any] = self._call("request_counts")
         return counts
 
@@ -397,6 +398,7 @@ class Regtest:
                     "total": electrum.faults.requests,
                     "methods": dict(electrum.requests),
                     "peak_subscriptions": self.electrum_server.peak_subscriptions,
+                    "round_trips": electrum.faults.round_trips,
                 },
                 "esplora": {"total": esplora.faults.requests, "routes": dict(esplora.requests)},
                 "waterfalls": {

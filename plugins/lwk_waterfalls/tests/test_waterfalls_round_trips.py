@@ -18,26 +18,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
-import lwk
 import pytest
 from lwk_regtest import Regtest
 from lwk_waterfalls import AsyncWaterfallsClient, WaterfallsClient
+from shared_data import funded_round_trip_wallet
 
 from lwk_core import Update, Wollet
 
 N_TXS = 200
 QUIET = 1.0  # seconds without a request before the server replies: see the docstring
-SEED = bytes(range(16))
 
 
 @pytest.fixture(scope="module")
 def funded() -> Iterator[tuple[Regtest, str]]:
-    network = lwk.Network.regtest_default()
-    descriptor = str(lwk.Signer(lwk.Mnemonic.from_entropy(SEED), network).wpkh_slip77_descriptor())
     with Regtest() as rt:
-        rt.fund_wallet(descriptor, N_TXS, n_addresses=N_TXS // 4, txs_per_block=10)
-        rt.mine(1)
-        yield rt, descriptor
+        yield rt, funded_round_trip_wallet(rt, N_TXS)
 
 
 def _trips(rt: Regtest) -> tuple[int, int]:
