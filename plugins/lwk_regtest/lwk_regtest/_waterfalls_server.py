@@ -235,7 +235,7 @@ class _WaterfallsRouter(Router):
             b"",
             "text/event-stream",
             "no-cache",
-            stream=lambda stopping: events(chain, scripts, stopping),
+            stream=lambda stopping: events(chain, scripts, stopping, self._server.started_watching),
         )
 
     def _addresses(
@@ -364,7 +364,9 @@ class WaterfallsServer(EsploraServer):
     `identity` is the age key the descriptors are encrypted to; `rotate_key()` replaces
     it, as a server restarted with a new key would. `requests` counts per route
     ("GET /v4/waterfalls", "GET /tx/:txid/raw", ...); `learned` counts the descriptors
-    (decrypted) the server was asked to scan: what a client revealed to it.
+    (decrypted) the server was asked to scan: what a client revealed to it; `watching`
+    counts the event streams that began watching the chain (a change after that is an
+    event of theirs: tests wait for it before changing the chain).
     """
 
     def __init__(
@@ -382,6 +384,7 @@ class WaterfallsServer(EsploraServer):
         self.identity = pyrage.x25519.Identity.generate()
         self.recipient_override: str | None = None  # tests: serve this text as the recipient
         self.subscriptions = True  # False: no /v1/subscribe (404), as servers before it
+        self.watching = 0
         self._router = _WaterfallsRouter(chain, self)
 
     @property
@@ -395,6 +398,10 @@ class WaterfallsServer(EsploraServer):
     def learn(self, descriptor: str) -> None:
         with self._state_lock:
             self.learned[descriptor] += 1
+
+    def started_watching(self) -> None:
+        with self._state_lock:
+            self.watching += 1
 
     def rotate_key(self) -> None:
         with self._state_lock:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from ._esplora_query import ChainView
@@ -60,11 +60,18 @@ class Snapshot:
         return f"event: update\ndata: {data}\n\n".encode()
 
 
-def events(chain: ChainView, scripts: list[bytes], stopping: threading.Event) -> Iterator[bytes]:
+def events(
+    chain: ChainView,
+    scripts: list[bytes],
+    stopping: threading.Event,
+    watching: Callable[[], None],
+) -> Iterator[bytes]:
     """The stream's chunks: `: ready`, then an event per change (an empty chunk after each
-    KEEPALIVE seconds without one), until `stopping`."""
+    KEEPALIVE seconds without one), until `stopping`. `watching` is called once the first
+    snapshot is taken: changes from then on are events."""
     yield b": ready\n\n"
     last = Snapshot(chain, scripts)
+    watching()
     quiet = 0.0
     while not stopping.wait(_POLL):
         if chain.version == last.version:

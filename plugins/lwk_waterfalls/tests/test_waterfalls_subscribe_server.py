@@ -4,6 +4,10 @@ the events it parses are the ones upstream documents, in the order the chain cha
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import lwk
 import pytest
 from lwk_regtest import Regtest
@@ -27,24 +31,46 @@ def _scanned(rt: Regtest, descriptor: str) -> lwk.WaterfallsClient:
     return client
 
 
+def _subscribe(rt: Regtest, client: lwk.WaterfallsClient, descriptor: str) -> Any:
+    """LWK's subscription, once the server's stream watches the chain: LWK connects in the
+    background, and a change before that would be no event of the stream."""
+    before = rt.waterfalls_server.watching
+    subscription = client.subscribe(lwk.WolletDescriptor(descriptor))
+    deadline = time.monotonic() + 30
+    while rt.waterfalls_server.watching == before:
+        assert time.monotonic() < deadline, "LWK's subscription never reached the server"
+        time.sleep(0.01)
+    return subscription
+
+
+def _next(subscription: Any) -> Any:
+    """The next update, or a failure after 30 s: LWK's next_update() has no timeout."""
+    found: list[Any] = []
+    reader = threading.Thread(target=lambda: found.append(subscription.next_update()), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert found, "no update from LWK's subscription in 30 s"
+    return found[0]
+
+
 def test_lwk_reads_each_change_as_upstream_names_it() -> None:
     descriptor = _descriptor(7)
     with Regtest() as rt:
         rt.fund_wallet(descriptor, 2)
         rt.mine(1)
         client = _scanned(rt, descriptor)  # kept: LWK ends its streams with the client
-        subscription = client.subscribe(lwk.WolletDescriptor(descriptor))
+        subscription = _subscribe(rt, client, descriptor)
         try:
             # index 21: beyond the first gap window, within the highest used (1) + 20
             address = WolletDescriptor(descriptor).address(Chain.EXTERNAL, 21, rt.network)
             rt.faucet(address, 5_000)
-            mempool = subscription.next_update()
+            mempool = _next(subscription)
             rt.mine(1)
-            block = subscription.next_update()
+            block = _next(subscription)
             rt.mine(1)
-            tip = subscription.next_update()
+            tip = _next(subscription)
             rt.reorg(1)
-            reorg = subscription.next_update()
+            reorg = _next(subscription)
         finally:
             subscription.close_subscription()
         assert [e.kind for e in (mempool, block, tip, reorg)] == [
@@ -68,11 +94,11 @@ def test_a_payment_to_another_wallet_is_no_event_of_this_one() -> None:
         rt.fund_wallet(mine, 1)
         rt.mine(1)
         client = _scanned(rt, mine)
-        subscription = client.subscribe(lwk.WolletDescriptor(mine))
+        subscription = _subscribe(rt, client, mine)
         try:
             rt.faucet(WolletDescriptor(other).address(Chain.EXTERNAL, 0, rt.network), 5_000)
             rt.mine(1)  # the other wallet's payment confirms: a new tip, nothing of ours
-            event = subscription.next_update()
+            event = _next(subscription)
         finally:
             subscription.close_subscription()
         assert event.kind == "tip"
