@@ -30,6 +30,7 @@ from ._response import (
     Streamed,
     Template,
     auth_headers,
+    core_headers,
     mapped_errors,
 )
 from ._retry import Pause, Retrying
@@ -178,19 +179,23 @@ class HttpSession:
         start = time.monotonic()
         deadline = start + retrying.budget
         _, transport, template = self._httpx()
-        request = template.request(retrying.method, path, content, token)
         try:
             with mapped_errors(self.settings, what, deadline), _deadline.until(deadline):
-                resp = transport.handle_request(request)
-                try:
-                    answer = Answer(self.name, what, resp, deadline)
-                    if answer.in_memory is None:
-                        for chunk in resp.iter_raw():
-                            if not answer.feed(chunk):
-                                break
-                    return answer.reply()
-                finally:
-                    resp.close()
+                if not isinstance(transport, httpx.HTTPTransport):  # the caller's: httpx's way
+                    resp = transport.handle_request(
+                        template.request(retrying.method, path, content, token)
+                    )
+                    with contextlib.closing(resp):
+                        return Answer.of_httpx(self.name, what, resp, deadline).read(
+                            resp.iter_raw()
+                        )
+                core = transport._pool.handle_request(
+                    template.core(retrying.method, path, content, token)
+                )
+                with contextlib.closing(core):
+                    head = core_headers(core.headers)
+                    answer = Answer(self.name, what, core.status, head, deadline)
+                    return answer.read(core.iter_stream())
         finally:
             retrying.spent(time.monotonic() - start)
 

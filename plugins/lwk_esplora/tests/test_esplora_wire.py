@@ -1,0 +1,147 @@
+"""What both transports put on the wire and read back when they send through httpcore's
+pool themselves (no `transport=` given): a socket server that records each request and
+answers with canned bytes (RFC 9112 framing)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from lwk_esplora import _ahttp, _http, _response
+
+from lwk_core import BackendProtocolError, Network
+
+
+class RawServer:
+    """Answers each request on a connection with the next canned answer, recording the
+    requests' bytes (head and body)."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = answers
+        self.requests: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            data = b""
+            for answer in self.answers:
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(data) < length:
+                    data += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + data[:length])
+                data = data[length:]
+                conn.sendall(answer)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(5)
+
+
+def settings(port: int) -> _response.Settings:
+    return _response.Settings(
+        f"http://127.0.0.1:{port}/api",
+        Network.LIQUID_TESTNET,
+        headers={"X-Custom": "yes"},
+        token="s3cret",
+        allow_insecure_auth=True,
+        max_retries=1,
+    )
+
+
+def send(flavour: str, port: int, method: str, path: str, content: bytes | None) -> _response.Reply:
+    """One request through the blocking or the async session (no custom transport)."""
+    idempotent = method == "GET"
+    if flavour == "blocking":
+        session = _http.HttpSession(settings(port), transport=None)
+        try:
+            return session.request(method, path, route="r", content=content, idempotent=idempotent)
+        finally:
+            session.close()
+
+    async def run() -> _response.Reply:
+        asession = _ahttp.AsyncHttpSession(settings(port), transport=None)
+        try:
+            return await asession.request(
+                method, path, route="r", content=content, idempotent=idempotent
+            )
+        finally:
+            await asession.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[RawServer]:
+    raw = RawServer(request.param)
+    yield raw
+    raw.close()
+
+
+FLAVOURS = ["blocking", "async"]
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("server", [[OK]], indirect=True)
+def test_a_post_carries_host_length_token_and_headers(server: RawServer, flavour: str) -> None:
+    reply = send(flavour, server.port, "POST", "/tx", b"0200abcd")
+    assert (reply.status, reply.body) == (200, b"ok")
+    [raw] = server.requests
+    head, _, body = raw.partition(b"\r\n\r\n")
+    start, *lines = head.split(b"\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines)}
+    assert start == b"POST /api/tx HTTP/1.1"
+    assert headers[b"host"] == b"127.0.0.1:%d" % server.port
+    assert headers[b"content-length"] == b"8"
+    assert headers[b"authorization"] == b"Bearer s3cret"
+    assert headers[b"x-custom"] == b"yes"
+    assert headers[b"accept-encoding"] == b"gzip"
+    assert body == b"0200abcd"
+
+
+GZIPPED = gzip.compress(b"1234")
+RATE_LIMITED = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"
+COMPRESSED = (
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZIPPED)
+    + GZIPPED
+)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("server", [[RATE_LIMITED, COMPRESSED]], indirect=True)
+def test_retry_after_and_content_encoding_are_read_from_the_raw_headers(
+    server: RawServer, flavour: str
+) -> None:
+    reply = send(flavour, server.port, "GET", "/blocks/tip/height", None)
+    assert (reply.status, reply.body) == (200, b"1234")
+    assert [r.split(b"\r\n")[0] for r in server.requests] == [
+        b"GET /api/blocks/tip/height HTTP/1.1"
+    ] * 2
+
+
+TOO_BIG = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (_response.MAX_BODY + 1)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("server", [[TOO_BIG]], indirect=True)
+def test_a_declared_length_over_the_cap_is_refused(server: RawServer, flavour: str) -> None:
+    with pytest.raises(BackendProtocolError, match="exceeds the 4194304 byte cap"):
+        send(flavour, server.port, "GET", "/blocks/tip/height", None)
