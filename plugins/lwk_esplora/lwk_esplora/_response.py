@@ -401,8 +401,9 @@ _CORE_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.Unsuppor
 
 @contextlib.contextmanager
 def mapped_errors(settings: Settings, what: str, deadline: float) -> Iterator[None]:
-    """httpx's and httpcore's exceptions, a passed deadline (TooSlow, or asyncio's TimeoutError) and a
-    refused encoding, as BackendError subclasses naming the server, never the path."""
+    """httpx's and httpcore's exceptions, a passed deadline (TooSlow, or asyncio's
+    TimeoutError) and a refused encoding, as BackendError subclasses naming the server,
+    never the path."""
     try:
         yield
     except (TooSlow, TimeoutError):
