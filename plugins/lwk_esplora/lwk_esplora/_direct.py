@@ -44,15 +44,15 @@ _READ_SIZE = 64 * 1024
 class _Reader(io.RawIOBase):
     """The socket as http.client reads it: each read gets what is left of the deadline."""
 
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self._sock = sock
-        self._timeout = timeout
+    def __init__(self, owner: _Socket) -> None:
+        self._owner = owner
+        self._sock = owner.sock
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        self._sock.settimeout(left(self._timeout, httpcore.ReadTimeout))
+        self._sock.settimeout(left(self._owner.timeout, httpcore.ReadTimeout))
         try:
             return self._sock.recv_into(buffer)
         except TimeoutError as exc:
@@ -60,17 +60,26 @@ class _Reader(io.RawIOBase):
         except OSError as exc:
             raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
 
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.reader_closed()
+        super().close()
+
 
 class _Socket:
     """What http.client uses of its socket (`sendall`, `makefile`, `close`), with the
-    request's deadline applied to each write and read."""
+    request's deadline applied to each write and read. As with socket.makefile, the socket
+    closes once it and its readers are closed: http.client closes the connection's socket
+    before an answer that ends with the connection is read."""
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         self.sock = sock
-        self._timeout = timeout
+        self.timeout = timeout
+        self._readers = 0
+        self._closed = False
 
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(left(self._timeout, httpcore.WriteTimeout))
+        self.sock.settimeout(left(self.timeout, httpcore.WriteTimeout))
         try:
             self.sock.sendall(data)
         except TimeoutError as exc:
@@ -79,10 +88,18 @@ class _Socket:
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_Reader(self.sock, self._timeout))
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and not self._readers:
+            self.sock.close()
 
     def close(self) -> None:
-        self.sock.close()
+        self._closed = True
+        if not self._readers:
+            self.sock.close()
 
 
 class _Connection(http.client.HTTPConnection):

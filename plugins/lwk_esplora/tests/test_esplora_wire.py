@@ -13,42 +13,58 @@ from collections.abc import Iterator
 import pytest
 from lwk_esplora import _ahttp, _http, _response
 
-from lwk_core import BackendProtocolError, Network
+from lwk_core import BackendConnectError, BackendProtocolError, Network
 
 
 class RawServer:
-    """Answers each request on a connection with the next canned answer, recording the
-    requests' bytes (head and body)."""
+    """Answers requests with the canned answers in turn, on as many connections as the
+    client opens one after the other, recording the requests' bytes (head and body) and
+    the connections. An answer that holds `Connection: close` ends its connection."""
 
     def __init__(self, answers: list[bytes]) -> None:
-        self.answers = answers
+        self.answers = list(answers)
         self.requests: list[bytes] = []
+        self.connections = 0
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        conn, _ = self.sock.accept()
-        with conn:
-            data = b""
-            for answer in self.answers:
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, data = data.partition(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":", 1)[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(data) < length:
-                    data += conn.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + data[:length])
-                data = data[length:]
-                conn.sendall(answer)
+        while self.answers:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        data = b""
+        while self.answers:
+            while b"\r\n\r\n" not in data:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                data += more
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            while len(data) < length:
+                data += conn.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + data[:length])
+            data = data[length:]
+            answer = self.answers.pop(0)
+            conn.sendall(answer)
+            if b"\r\nConnection: close\r\n" in answer:
+                return
 
     def close(self) -> None:
         self.sock.close()
@@ -145,3 +161,50 @@ TOO_BIG = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (_response.MAX_BODY
 def test_a_declared_length_over_the_cap_is_refused(server: RawServer, flavour: str) -> None:
     with pytest.raises(BackendProtocolError, match="exceeds the 4194304 byte cap"):
         send(flavour, server.port, "GET", "/blocks/tip/height", None)
+
+
+@pytest.mark.parametrize("server", [[OK, OK]], indirect=True)
+def test_keep_alive_connections_are_reused(server: RawServer) -> None:
+    session = _http.HttpSession(settings(server.port), transport=None)
+    try:
+        for _ in range(2):
+            assert session.request("GET", "/blocks/tip/height", route="r").body == b"ok"
+    finally:
+        session.close()
+    assert (len(server.requests), server.connections) == (2, 1)
+
+
+UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 100_000
+INTERIM = b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK
+
+
+@pytest.mark.parametrize(
+    ("server", "body"),
+    [([UNTIL_CLOSE, OK], b"x" * 100_000), ([INTERIM, OK], b"ok")],
+    indirect=["server"],
+    ids=["body until the connection closes", "interim answers first"],
+)
+def test_a_connection_that_cannot_serve_again_is_not_reused(server: RawServer, body: bytes) -> None:
+    """The body of an answer that ends with its connection is read whole; after interim
+    (1xx) answers the answer follows, and the connection is not used again."""
+    session = _http.HttpSession(settings(server.port), transport=None)
+    try:
+        assert session.request("GET", "/blocks/tip/height", route="r").body == body
+        assert session.request("GET", "/blocks/tip/height", route="r").body == b"ok"
+    finally:
+        session.close()
+    assert (len(server.requests), server.connections) == (2, 2)
+
+
+CUT = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n1234"
+
+
+@pytest.mark.parametrize("server", [[CUT, CUT]], indirect=True)
+def test_a_body_cut_short_is_a_dropped_connection(server: RawServer) -> None:
+    session = _http.HttpSession(settings(server.port), transport=None)
+    try:
+        with pytest.raises(BackendConnectError, match="IncompleteRead|RemoteProtocolError"):
+            session.request("GET", "/blocks/tip/height", route="r")
+    finally:
+        session.close()
+    assert len(server.requests) == 2  # retried once (max_retries=1), as a dropped connection
