@@ -144,9 +144,17 @@ class _Connection(http.client.HTTPConnection):
     def stale(self) -> bool:
         """An idle connection the server closed (or wrote to unasked): not to be reused."""
         sock = self.sock
-        if not isinstance(sock, _Socket):
-            return True
-        return bool(select.select([sock.sock], [], [], 0)[0])
+        return not isinstance(sock, _Socket) or _readable(sock.sock)
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether `sock` has something to read (or its end of file) right now; `poll` where
+    there is one, since `select` cannot watch a descriptor from FD_SETSIZE (1024) up."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 class _Opened:
