@@ -31,6 +31,7 @@ from ._response import (
     Template,
     TooSlow,
     auth_headers,
+    core_headers,
     mapped_errors,
 )
 from ._retry import Pause, Retrying
@@ -156,20 +157,35 @@ class AsyncHttpSession:
         what = f"{retrying.method} {retrying.route}"
         deadline = start + retrying.budget
         _, transport, template = self._httpx()
-        request = template.request(retrying.method, path, content, token)
         with mapped_errors(self.settings, what, deadline):
             with scope:
-                resp = await transport.handle_async_request(request)
+                if not isinstance(transport, httpx.AsyncHTTPTransport):  # the caller's
+                    request = template.request(retrying.method, path, content, token)
+                    resp = await transport.handle_async_request(request)
+                    try:
+                        answer = Answer.of_httpx(self.name, what, resp, deadline)
+                        return await _read(answer, resp.aiter_raw())
+                    finally:
+                        await resp.aclose()
+                core = await transport._pool.handle_async_request(
+                    template.core(retrying.method, path, content, token)
+                )
                 try:
-                    answer = Answer(self.name, what, resp, deadline)
-                    if answer.in_memory is None:
-                        async for chunk in resp.aiter_raw():
-                            if not answer.feed(chunk):
-                                break
-                    return answer.reply()
+                    head = core_headers(core.headers)
+                    answer = Answer(self.name, what, core.status, head, deadline)
+                    return await _read(answer, core.aiter_stream())
                 finally:
-                    await resp.aclose()
+                    await core.aclose()
             raise TooSlow  # the scope ended the attempt: its deadline (or the caller) did
+
+
+async def _read(answer: Answer, chunks: AsyncIterator[bytes]) -> Reply:
+    """`Answer.read` of an asynchronous body."""
+    if answer.in_memory is None:
+        async for chunk in chunks:
+            if not answer.feed(chunk):
+                break
+    return answer.reply()
 
 
 async def _finished(work: asyncio.Future[Reply]) -> None:

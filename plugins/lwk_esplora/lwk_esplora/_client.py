@@ -24,11 +24,12 @@ class EsploraClient(Client):
 
     The URL's path is used as given, as a prefix (Blockstream and mempool.space serve
     under ``/liquid/api``, a bare electrs at its root). Constructing the client does no
-    network I/O. Requests share one pooled httpx.Client (HTTP/2 if ``h2`` is installed)
-    and run up to ``concurrency`` at once. A request gives the server at most
-    ``2 * timeout`` in all (every connect, read and retry), whatever it sends; bodies are
-    gzip or plain, capped after decoding. 429/503 answers are retried ``max_retries``
-    times with backoff, honouring ``Retry-After`` (at most 60 s of waits per request);
+    network I/O. Requests run up to ``concurrency`` at once over pooled HTTP/1.1 keep-alive
+    connections (through a proxy: one pooled httpx.Client, HTTP/2 if ``h2`` is installed).
+    A request gives the server at most ``2 * timeout`` in all (every connect, read and
+    retry), whatever it sends; bodies are gzip or plain, capped after decoding. 429/503
+    answers are retried ``max_retries`` times with backoff, honouring ``Retry-After`` (at
+    most 60 s of waits per request);
     dropped connections too; a refused connection and a timeout once. ``headers`` (e.g.
     an Authorization bearer token) are sent with every request and never logged;
     ``transport`` replaces httpx's network transport (tests, custom sockets).

@@ -1,5 +1,9 @@
 """The blocking transport of the Esplora backend: one pooled httpx.Client, a worker pool.
 
+Requests go through our own keep-alive connections (`_direct`) when no proxy applies,
+else through httpx's httpcore pool (`_response.Template.core`), or through the transport
+the caller gave; event streams through the httpx.Client.
+
 Thin: the retry policy is `_retry`'s, the checks of answers and the body caps
 `_response`'s. Here: the slots bounding concurrent requests, the sleeps the policy asks
 for, and a deadline that every socket operation of a request obeys (`_deadline`, applied
@@ -21,6 +25,7 @@ import httpx
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
 from . import _deadline
+from ._direct import DirectPool, direct_pool
 from ._network import install_network
 from ._response import (
     STREAM_HEADERS,
@@ -30,6 +35,7 @@ from ._response import (
     Streamed,
     Template,
     auth_headers,
+    core_headers,
     mapped_errors,
 )
 from ._retry import Pause, Retrying
@@ -58,16 +64,17 @@ class HttpSession:
         self._transport = transport
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
-        self._sender: tuple[httpx.BaseTransport, Template] | None = None
+        self._sender: tuple[httpx.BaseTransport, Template, DirectPool | None] | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pause = Pause()
         self._slots = threading.BoundedSemaphore(settings.concurrency)
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _httpx(self) -> tuple[httpx.Client, httpx.BaseTransport, Template]:
+    def _httpx(self) -> tuple[httpx.Client, httpx.BaseTransport, Template, DirectPool | None]:
         """The client (for event streams), the transport requests go through (direct or a
-        proxy's) and their template; opened on first use."""
+        proxy's), their template and our own connections if they serve; opened on first
+        use."""
         with self._lock:
             if self._client is None or self._sender is None:
                 client = httpx.Client(
@@ -79,6 +86,7 @@ class HttpSession:
                 self._sender = (
                     client._transport_for_url(client.base_url),
                     Template(client, self.settings),
+                    None if self._transport is not None else direct_pool(self.settings, client),
                 )
             return (self._client, *self._sender)
 
@@ -93,10 +101,13 @@ class HttpSession:
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            direct = None if self._sender is None else self._sender[2]
             self._sender = None
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if direct is not None:
+            direct.close()
         if client is not None:
             client.close()
 
@@ -177,20 +188,31 @@ class HttpSession:
         what = f"{retrying.method} {retrying.route}"
         start = time.monotonic()
         deadline = start + retrying.budget
-        _, transport, template = self._httpx()
-        request = template.request(retrying.method, path, content, token)
+        _, transport, template, direct = self._httpx()
         try:
             with mapped_errors(self.settings, what, deadline), _deadline.until(deadline):
-                resp = transport.handle_request(request)
-                try:
-                    answer = Answer(self.name, what, resp, deadline)
-                    if answer.in_memory is None:
-                        for chunk in resp.iter_raw():
-                            if not answer.feed(chunk):
-                                break
-                    return answer.reply()
-                finally:
-                    resp.close()
+                if direct is not None:  # no proxy: our own connections (`_direct`)
+                    exchange = direct.send(retrying.method, path, content, auth_headers(token))
+                    with contextlib.closing(exchange):
+                        answer = Answer(
+                            self.name, what, exchange.status, exchange.headers, deadline
+                        )
+                        return answer.read(exchange.chunks())
+                if not isinstance(transport, httpx.HTTPTransport):  # the caller's: httpx's way
+                    resp = transport.handle_request(
+                        template.request(retrying.method, path, content, token)
+                    )
+                    with contextlib.closing(resp):
+                        return Answer.of_httpx(self.name, what, resp, deadline).read(
+                            resp.iter_raw()
+                        )
+                core = transport._pool.handle_request(
+                    template.core(retrying.method, path, content, token)
+                )
+                with contextlib.closing(core):
+                    head = core_headers(core.headers)
+                    answer = Answer(self.name, what, core.status, head, deadline)
+                    return answer.read(core.iter_stream())
         finally:
             retrying.spent(time.monotonic() - start)
 

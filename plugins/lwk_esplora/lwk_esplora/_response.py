@@ -22,10 +22,11 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TypedDict
 
 import attrs
+import httpcore
 import httpx
 
 from lwk_core import InvalidArgument
@@ -58,6 +59,7 @@ __all__ = [
     "Template",
     "TooSlow",
     "auth_headers",
+    "core_headers",
     "mapped_errors",
 ]
 
@@ -214,13 +216,27 @@ class Template:
     """What every request to one server shares, merged once: httpx.Client's `build_request`
     merges the base URL, headers, cookies and timeout again for each request, and its
     `send` looks up the proxy, wraps the stream and logs the URL (which holds script
-    hashes) at INFO. The transports send `request(...)` through the client's transport
-    for the base URL (the proxy's when one applies) themselves."""
+    hashes) at INFO.
+
+    The transports send through the client's transport for the base URL (the proxy's when
+    one applies): a transport httpx built is skipped too, down to its httpcore pool
+    (`core`), since checking and wrapping the URL, the headers and the response in
+    httpx's models costs as much CPU as the exchange itself; a transport the caller gave is
+    sent `request(...)`, httpx's own request.
+    """
 
     def __init__(self, client: httpx.Client | httpx.AsyncClient, settings: Settings) -> None:
         self.prefix = str(client.base_url)  # ends in "/"
         self.headers = client.headers
         self.extensions = {"timeout": httpx.Timeout(settings.timeout).as_dict()}
+        # httpx's own request carries the Host header httpcore needs (HTTP/1.1: RFC 9112
+        # section 3.2; HTTP/2: its :authority); a POST adds its Content-Length
+        base = client.build_request("GET", client.base_url)
+        self._origin = httpcore.URL(
+            scheme=base.url.raw_scheme, host=base.url.raw_host, port=base.url.port, target=b"/"
+        )
+        self._target = base.url.raw_path  # ends in b"/"
+        self._core_headers = list(base.headers.raw)
 
     def request(
         self, method: str, path: str, content: bytes | None, token: str | None
@@ -238,6 +254,43 @@ class Template:
             extensions=self.extensions,
         )
 
+    def core(
+        self, method: str, path: str, content: bytes | None, token: str | None
+    ) -> httpcore.Request:
+        """`request` for httpcore's pool: the same method, target and headers."""
+        headers = self._core_headers
+        if content is not None or token is not None:
+            headers = headers.copy()
+            if content is not None:
+                headers.append((b"Content-Length", b"%d" % len(content)))
+            if token is not None:
+                headers.append((b"Authorization", bearer(token).encode("latin-1")))
+        origin = self._origin
+        url = httpcore.URL(
+            scheme=origin.scheme,
+            host=origin.host,
+            port=origin.port,
+            target=self._target + path.lstrip("/").encode("ascii"),
+        )
+        return httpcore.Request(
+            method, url, headers=headers, content=content, extensions=self.extensions
+        )
+
+
+_READ_HEADERS = frozenset((b"retry-after", b"content-length", b"content-encoding"))
+
+
+def core_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers `Answer` reads, from httpcore's raw list: names lower case, repeated
+    ones joined by ", " (as httpx.Headers.get gives them)."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        key = name.lower()
+        if key in _READ_HEADERS:
+            text, seen = value.decode("latin-1"), found.get(key.decode("latin-1"))
+            found[key.decode("latin-1")] = text if seen is None else f"{seen}, {text}"
+    return found
+
 
 class TooSlow(Exception):
     """The deadline passed while a body was read."""
@@ -246,12 +299,22 @@ class TooSlow(Exception):
 class Answer:
     """One response as it arrives: its head checked, its body decoded and capped."""
 
-    def __init__(self, name: str, what: str, response: httpx.Response, deadline: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        what: str,
+        status: int,
+        headers: Mapping[str, str],
+        deadline: float,
+        in_memory: bytes | None = None,
+    ) -> None:
+        """`headers` answers `get` for lower-case names (httpx.Headers, `core_headers`);
+        `in_memory`: the whole body, read and decoded already (`of_httpx`)."""
         self.name = name
         self.what = what
-        self.status = status = response.status_code
+        self.status = status
         self.deadline = deadline
-        self.retry_after = response.headers.get("retry-after")
+        self.retry_after = headers.get("retry-after")
         if status in (502, 504):
             error = BackendTimeout if status == 504 else BackendConnectError
             raise error(f"HTTP {status} from a gateway on {what}", backend=name)
@@ -263,7 +326,7 @@ class Answer:
         # must fit the cap, declared or decoded.
         self.truncate = status != 200
         self.cap = _ERROR_BODY_CAP if self.truncate else MAX_BODY
-        declared = response.headers.get("content-length", "")
+        declared = headers.get("content-length", "")
         if not self.truncate and declared.isdigit() and int(declared) > MAX_BODY:
             raise BackendProtocolError(
                 f"{what}: answer of {declared} bytes exceeds the {MAX_BODY} byte cap",
@@ -273,9 +336,15 @@ class Answer:
         self.over = self.refused = False
         self.decoder: BodyDecoder | None = None
         with self._encoding():
-            self.decoder = BodyDecoder(response.headers.get("content-encoding"))
-        # a custom transport's in-memory response: httpx read and decoded it already
-        self.in_memory = response.content if response.is_stream_consumed else None
+            self.decoder = BodyDecoder(headers.get("content-encoding"))
+        self.in_memory = in_memory
+
+    @classmethod
+    def of_httpx(cls, name: str, what: str, response: httpx.Response, deadline: float) -> Answer:
+        """The answer in an httpx.Response (a custom transport's in-memory response: httpx
+        read and decoded it already)."""
+        in_memory = response.content if response.is_stream_consumed else None
+        return cls(name, what, response.status_code, response.headers, deadline, in_memory)
 
     @contextlib.contextmanager
     def _encoding(self) -> Iterator[None]:
@@ -301,6 +370,14 @@ class Answer:
                     return False
         return not self.refused
 
+    def read(self, chunks: Iterable[bytes]) -> Reply:
+        """The answer, reading the raw body from `chunks` unless it is in memory."""
+        if self.in_memory is None:
+            for chunk in chunks:
+                if not self.feed(chunk):
+                    break
+        return self.reply()
+
     def reply(self) -> Reply:
         """The answer once the body ended or reading stopped."""
         if self.in_memory is not None:
@@ -317,23 +394,29 @@ class Answer:
         return Reply(self.status, bytes(self.body[: self.cap]), self.retry_after)
 
 
+# what httpx maps to its RequestError (httpx/_transports/default.py), when our transports
+# call httpcore's pool directly
+_CORE_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol)
+
+
 @contextlib.contextmanager
 def mapped_errors(settings: Settings, what: str, deadline: float) -> Iterator[None]:
-    """httpx's exceptions, a passed deadline (TooSlow, or asyncio's TimeoutError) and a
-    refused encoding, as BackendError subclasses naming the server, never the path."""
+    """httpx's and httpcore's exceptions, a passed deadline (TooSlow, or asyncio's
+    TimeoutError) and a refused encoding, as BackendError subclasses naming the server,
+    never the path."""
     try:
         yield
     except (TooSlow, TimeoutError):
         raise BackendTimeout(f"{what}: {settings.too_slow()}", backend=settings.name) from None
     except EncodingRefused as exc:
         raise BackendProtocolError(f"{what}: {exc}", backend=settings.name) from None
-    except httpx.ProxyError as exc:
+    except (httpx.ProxyError, httpcore.ProxyError) as exc:
         reason = f"{what}: the proxy did not connect: {exc}"
         raise ProxyRefused(reason, backend=settings.name) from exc
-    except httpx.TimeoutException as exc:
+    except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
         reason = settings.too_slow() if time.monotonic() >= deadline else _describe(exc)
         raise BackendTimeout(f"{what}: {reason}", backend=settings.name) from exc
-    except httpx.RequestError as exc:
+    except (httpx.RequestError, *_CORE_ERRORS) as exc:
         rejected = _certificate_error(exc)
         if rejected is not None:
             raise CertificateRejected(

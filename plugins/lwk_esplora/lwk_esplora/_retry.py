@@ -26,6 +26,7 @@ import threading
 import time
 
 import attrs
+import httpcore
 import httpx
 
 from lwk_core.plugin import (
@@ -194,9 +195,9 @@ class Retrying:
             return 0.0
         if isinstance(exc, CertificateRejected | CertificatePinMismatch | ProxyRefused):
             raise exc  # a verdict: the same server or proxy answers the same again
-        unreachable = isinstance(exc.__cause__, httpx.ConnectError) or isinstance(
-            exc, ProxyUnreachable
-        )
+        unreachable = isinstance(
+            exc.__cause__, httpx.ConnectError | httpcore.ConnectError
+        ) or isinstance(exc, ProxyUnreachable)
         delay = self.state.connect_retry_delay(unreachable, self.budget)
         if delay is None:
             raise exc

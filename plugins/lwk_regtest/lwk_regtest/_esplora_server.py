@@ -223,7 +223,7 @@ class EsploraServer:
         if self.faults.latency > 0:
             self._stopping.wait(self.faults.latency)  # in this connection's thread: all
             # requests in flight wait at once
-        while (quiet := self.faults.until_quiet()) > 0 and not self._stopping.wait(quiet):
+        while (quiet := self.faults.until_quiet(trip)) > 0 and not self._stopping.wait(quiet):
             pass
         self.faults.replying(trip)
         conn = handler.connection

@@ -83,9 +83,15 @@ class Faults:
             self.round_trips = max(self.round_trips, trip)
             return trip
 
-    def until_quiet(self) -> float:
-        """Seconds left until no request has arrived for `quiet` seconds (0: reply now)."""
+    def until_quiet(self, trip: int) -> float:
+        """Seconds left until no request has arrived for `quiet` seconds (0: reply now).
+        Once a reply of round trip `trip` went out, its other replies go too: a fast client
+        that answers the first reply with its next request would otherwise hold them back
+        for another `quiet`, and the requests it sends after reading them would count as
+        one more round trip than they took."""
         with self._lock:
+            if self._replied >= trip:
+                return 0.0
             return max(0.0, self._last_arrival + self.quiet - time.monotonic())
 
     def replying(self, trip: int) -> None:
