@@ -140,7 +140,8 @@ class _Outbox:
         self.task = asyncio.get_running_loop().create_task(self._send())
 
     def put(self, data: bytes, close: _Close | None = None, trip: int = 0) -> None:
-        """Queue `data`; `trip`: the round trip it answers (`Faults.arrived`; 0: a push)."""
+        """Queue `data`; `trip`: the round trip it answers (`Faults.arrived`; 0: a push,
+        never held for `quiet`)."""
         due = asyncio.get_running_loop().time() + self._faults.latency
         self._queued += 1
         self._queue.put_nowait((due, data, close, trip))
@@ -177,7 +178,7 @@ class _Outbox:
                 due, data, close, trip = item
                 if (wait := due - loop.time()) > 0:
                     await asyncio.sleep(wait)
-                while (quiet := self._faults.until_quiet()) > 0:
+                while (quiet := self._faults.until_quiet(trip)) > 0:
                     await asyncio.sleep(quiet)
                 if trip:
                     self._faults.replying(trip)
