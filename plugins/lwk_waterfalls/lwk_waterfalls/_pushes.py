@@ -56,7 +56,11 @@ class Streams:
         return self.steps.send_descriptor and not self.no_route and self.steps.may_subscribe()
 
     def to_open(self) -> list[str]:
-        """The scanned descriptors (encrypted) without a stream; marked as running."""
+        """The scanned descriptors (encrypted) without a stream; marked as running. None
+        while a stream's failure waits to be raised: the wait that raises it opens no new
+        stream (the wait after it does), so each failure costs one subscription."""
+        if self._error is not None:
+            return []
         missing = [d for d in self.steps.subscribable() if d not in self.running]
         self.running.update(missing)
         return missing
