@@ -56,7 +56,8 @@ def test_client_credentials_with_the_secret_from_the_environment(
 
 def test_a_static_token(lwk: Run, rt: Regtest, monkeypatch: pytest.MonkeyPatch) -> None:
     token = ClientCredentials(rt.token_url, CLIENT_ID, SECRET, allow_insecure=True).token()
-    code, out, err = balance(lwk, rt, "--token", token, "--allow-insecure-auth")
+    # "--token=T": a random token may begin with "-", which argparse would take for an option
+    code, out, err = balance(lwk, rt, f"--token={token}", "--allow-insecure-auth")
     assert code == ExitCode.OK and str(PAID) in out, err
     monkeypatch.setenv("LWK_TOKEN", token)
     code, out, err = balance(lwk, rt, "--allow-insecure-auth")
