@@ -22,6 +22,11 @@ History per script (`/scripthash/:h`, sha256 of the script NOT reversed):
    (LWK silently keeps those 50). When 50 are listed we ask `/scripthash/:h` for the
    true count; if more exist, `/mempool/txids` and each other mempool tx's JSON tell which
    ones touch the script (bounded by `_MAX_MEMPOOL_SWEEP`, else a BackendError).
+
+Before the pages, the chain state (`/blocks/tip/hash`, `/mempool/txids`) is read and the
+txs that changed since the last one inspected (`_fresh`): a script none of them touches is
+answered from the history kept then, without a request. A rescan with nothing new costs
+those two requests however many scripts the wallet has.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from lwk_core.plugin import (
     parse_merkle_proof,
 )
 
+from ._fresh import ChainState, FreshHistories
 from ._known import KnownHistories
 from ._parse import (
     Malformed,
@@ -73,6 +79,10 @@ MEMPOOL_CAP = 50  # electrs' MAX_MEMPOOL_TXS: unconfirmed txs listed per script
 _MAX_PAGES = 20_000  # confirmed pages per script (500,000 txs at 25/page): a liar's bound
 _MAX_MEMPOOL_SWEEP = 2_000  # mempool txs we are willing to inspect one by one
 _MAX_CACHED_HEADERS = 10_000  # headers by block hash
+_MAX_NEW_BLOCKS = 10  # blocks a chain state may move by and still be inspected tx by tx
+_MAX_CHANGED_TXS = 500  # txs new since the last chain state we are willing to inspect
+_MAX_MEMPOOL_STATE = 50_000  # mempool txids a chain state may hold
+_MAX_KEPT_RAWS = 1_000  # raw txs read for a chain state's changes, until asked for
 _ELECTRS_NOT_FOUND = frozenset({"Block not found", "Transaction not found"})
 
 T = TypeVar("T")
@@ -113,6 +123,9 @@ class EsploraSteps:
         self._headers: dict[str, BlockHeader] = {}
         self._tip: Tip | None = None  # the last tip read, header included
         self._known = KnownHistories()  # confirmed histories read before: one page a rescan
+        self._fresh = FreshHistories()  # whole histories as of the last chain state
+        self._serves_mempool = True  # False once /mempool/txids answered 404
+        self._raws: dict[str, bytes] = {}  # txs read for the changes that touch a script
 
     # -- request helpers ---------------------------------------------------------------
 
@@ -154,9 +167,17 @@ class EsploraSteps:
         """The hash of block 0 (`GET /block-height/0`)."""
         return (yield from self._parsed("/block-height/0", "block-height/:height", parse_hash))
 
-    def _header(self, block_hash: str) -> Steps[BlockHeader]:
+    def _found_header(self, block_hash: str, *, allow_404: bool) -> Steps[BlockHeader | None]:
+        """The header of `block_hash`, checked to hash to it (and cached); None if the
+        server does not know the block and `allow_404`."""
         route = "block/:hash/header"
-        header = yield from self._parsed(f"/block/{block_hash}/header", route, _parse_header)
+        reply = yield from self._get(f"/block/{block_hash}/header", route, allow_404=allow_404)
+        if reply is None:
+            return None
+        try:
+            header = _parse_header(reply.body)
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET {route}: {exc}", backend=self.name) from exc
         if header.block_hash != block_hash:
             raise BackendProtocolError(
                 f"GET {route}: header hashes to {header.block_hash}, asked {block_hash}",
@@ -168,15 +189,28 @@ class EsploraSteps:
             self._headers[block_hash] = header
         return header
 
+    def _known_header(self, block_hash: str) -> Steps[BlockHeader]:
+        """The header of `block_hash`, cached or asked."""
+        header = yield from self._cached_header(block_hash, allow_404=False)
+        assert header is not None
+        return header
+
+    def _cached_header(self, block_hash: str, *, allow_404: bool) -> Steps[BlockHeader | None]:
+        with self._lock:
+            header = self._headers.get(block_hash)
+        if header is None:
+            header = yield from self._found_header(block_hash, allow_404=allow_404)
+        return header
+
     def tip(self) -> Steps[Tip]:
         """Asked afresh every time (a `min_height` is for backends that keep a tip); the
         header only when the tip's hash changed (a block hash commits to its header)."""
-        block_hash = yield from self._parsed("/blocks/tip/hash", "blocks/tip/hash", parse_hash)
+        block_hash = yield from self._tip_hash()
         with self._lock:
             last = self._tip
         if last is not None and last.hash == block_hash:
             return last
-        header = yield from self._header(block_hash)
+        header = yield from self._known_header(block_hash)
         tip = Tip(header.height, block_hash, header.time, header.to_bytes())
         with self._lock:
             self._tip = tip
@@ -187,10 +221,7 @@ class EsploraSteps:
         unless cached); core checks its height and signatures."""
         route = "block-height/:height"
         block_hash = yield from self._parsed(f"/block-height/{height}", route, parse_hash)
-        with self._lock:
-            header = self._headers.get(block_hash)
-        if header is None:
-            header = yield from self._header(block_hash)
+        header = yield from self._known_header(block_hash)
         return header.to_bytes()
 
     def block_headers(self, heights: Sequence[int]) -> Steps[dict[int, bytes]]:
@@ -221,6 +252,10 @@ class EsploraSteps:
     def _raw_tx(self, txid: str) -> Steps[bytes]:
         if not is_txid(txid):
             raise DecodeError("a txid is 64 hexadecimal characters")
+        with self._lock:
+            kept = self._raws.pop(txid.lower(), None)
+        if kept is not None:
+            return kept
         reply = yield from self._get(f"/tx/{txid.lower()}/raw", "tx/:txid/raw", allow_404=True)
         if reply is None:
             raise BackendProtocolError(f"transaction {txid} not found (404)", backend=self.name)
@@ -273,13 +308,118 @@ class EsploraSteps:
     def scan_scripts(self, scripts: Sequence[bytes]) -> Steps[list[list[HistoryEntry]]]:
         spks = [bytes(s) for s in scripts]
         hashes = [esplora_scripthash(s) for s in spks]
-        histories: list[list[PageEntry]] = yield Each(tuple(self._history(h) for h in hashes))
-        full = [i for i, entries in enumerate(histories) if _unconfirmed(entries) >= MEMPOOL_CAP]
+        state = yield from self._chain_state()
+        kept = [self._fresh.history(h) if state else None for h in hashes]
+        todo = [i for i, history in enumerate(kept) if history is None]
+        paged: list[list[PageEntry]] = yield Each(tuple(self._history(hashes[i]) for i in todo))
+        full = [n for n, entries in enumerate(paged) if _unconfirmed(entries) >= MEMPOOL_CAP]
         if full:
             yield from self._complete_mempools(
-                [spks[i] for i in full], [hashes[i] for i in full], [histories[i] for i in full]
+                [spks[todo[n]] for n in full],
+                [hashes[todo[n]] for n in full],
+                [paged[n] for n in full],
             )
+        histories: list[Sequence[PageEntry]] = [history or () for history in kept]
+        for i, entries in zip(todo, paged, strict=True):
+            histories[i] = entries
+            if state is not None:
+                self._fresh.keep(hashes[i], entries, state)
         return [_ordered(entries) for entries in histories]
+
+    # -- the chain state (see `_fresh`) ------------------------------------------------
+
+    def _chain_state(self) -> Steps[ChainState | None]:
+        """The state the histories asked now are valid as of, read anew, with the kept
+        histories its changes touch dropped. None: keep nothing (the server does not list
+        its mempool, or another scan moved the state meanwhile)."""
+        if not self._serves_mempool:
+            return None
+        old = self._fresh.state
+        tip_hash, mempool = yield Each((self._tip_hash(), self._mempool()))
+        if mempool is None:
+            return None
+        header = yield from self._known_header(tip_hash)
+        state = ChainState(tip_hash, header.height, mempool)
+        if state == old:
+            return state
+        touched = None if old is None else (yield from self._touched(old, header, mempool))
+        return state if self._fresh.advance(old, state, touched) else None
+
+    def _tip_hash(self) -> Steps[str]:
+        return (yield from self._parsed("/blocks/tip/hash", "blocks/tip/hash", parse_hash))
+
+    def _mempool(self) -> Steps[frozenset[str] | None]:
+        """The mempool's txids; None when the server does not list them or has too many."""
+        reply = yield from self._get("/mempool/txids", "mempool/txids", allow_404=True)
+        if reply is None:
+            log.info("%s: no /mempool/txids, every scan pages every script", self.name)
+            self._serves_mempool = False
+            return None
+        try:
+            txids = frozenset(parse_txids(parse_json(reply.body)))
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
+        return txids if len(txids) <= _MAX_MEMPOOL_STATE else None
+
+    def _touched(
+        self, old: ChainState, tip: BlockHeader, mempool: frozenset[str]
+    ) -> Steps[set[str] | None]:
+        """The script hashes whose kept histories the changes from `old` to (`tip`,
+        `mempool`) touch; None when they can't be told cheaply (a reorg, many blocks or
+        txs): every history is dropped."""
+        blocks: list[str] = []
+        header = tip
+        while header.block_hash != old.tip_hash:
+            if header.height <= old.tip_height or len(blocks) >= _MAX_NEW_BLOCKS:
+                return None
+            blocks.append(header.block_hash)
+            parent = yield from self._cached_header(header.prev_hash, allow_404=True)
+            if parent is None:  # a chain the server can't serve from there down
+                return None
+            header = parent
+        in_blocks: list[list[str]] = yield Each(
+            tuple(
+                self._parsed(f"/block/{b}/txids", "block/:hash/txids", _parse_txid_list)
+                for b in blocks
+            )
+        )
+        confirmed = {txid for txids in in_blocks for txid in txids}
+        new = sorted((confirmed | mempool) - old.mempool)
+        if len(new) > _MAX_CHANGED_TXS:
+            return None
+        # Gone from the mempool (confirmed or dropped), or newly confirmed: the histories
+        # listing them change; a tx new to us changes those it pays or spends.
+        touched = self._fresh.owners((old.mempool - mempool) | (confirmed & old.mempool))
+        txs: list[Transaction | None] = yield Each(tuple(self._changed_tx(t) for t in new))
+        for txid, tx in zip(new, txs, strict=True):
+            if tx is None:
+                if txid in confirmed:
+                    return None  # a block's tx the server can't serve: trust nothing
+                continue  # left the mempool since it was listed
+            hit = {esplora_scripthash(out.script_pubkey) for out in tx.outputs}
+            hit = {h for h in hit if self._fresh.watched(h)}
+            hit |= self._fresh.owners(i.prevout.txid for i in tx.inputs if not i.is_coinbase)
+            if hit:
+                touched |= hit
+                self._keep_raw(txid, tx.to_bytes())
+        return touched
+
+    def _changed_tx(self, txid: str) -> Steps[Transaction | None]:
+        """Tx `txid`, parsed and checked to hash to it; None if the server lost it (404)."""
+        reply = yield from self._get(f"/tx/{txid}/raw", "tx/:txid/raw", allow_404=True)
+        if reply is None:
+            return None
+        try:
+            return Transaction.from_bytes(reply.body, expected_txid=txid)
+        except DecodeError as exc:
+            raise BackendProtocolError(f"GET tx/:txid/raw: {exc}", backend=self.name) from exc
+
+    def _keep_raw(self, txid: str, raw: bytes) -> None:
+        """Keep a changed tx that touches a script: the scan asks for it next."""
+        with self._lock:
+            if len(self._raws) >= _MAX_KEPT_RAWS:
+                del self._raws[next(iter(self._raws))]
+            self._raws[txid] = raw
 
     def _history(self, scripthash: str) -> Steps[list[PageEntry]]:
         """All confirmed txs of a script and the (at most 50) unconfirmed ones listed."""
@@ -384,6 +524,10 @@ def _parse_page(body: bytes) -> list[PageEntry]:
     return parse_history_page(parse_json(body))
 
 
+def _parse_txid_list(body: bytes) -> list[str]:
+    return parse_txids(parse_json(body))
+
+
 def _parse_header(body: bytes) -> BlockHeader:
     try:
         return BlockHeader.parse(parse_hex(body))
@@ -391,7 +535,7 @@ def _parse_header(body: bytes) -> BlockHeader:
         raise Malformed(f"not an Elements header: {exc}") from exc
 
 
-def _unconfirmed(entries: list[PageEntry]) -> int:
+def _unconfirmed(entries: Sequence[PageEntry]) -> int:
     return sum(e.height is None for e in entries)
 
 
@@ -407,7 +551,7 @@ def _tx_scripts(data: Any) -> set[str]:
     return {s.lower() for s in outs + spent}
 
 
-def _ordered(entries: list[PageEntry]) -> list[HistoryEntry]:
+def _ordered(entries: Sequence[PageEntry]) -> list[HistoryEntry]:
     """Electrum's order: confirmed by ascending height, then unconfirmed, oldest first.
 
     Esplora pages are newest first, so reversing them gives oldest first within a height.

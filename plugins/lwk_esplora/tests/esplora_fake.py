@@ -49,6 +49,10 @@ class FakeEsplora:
         self.raw: dict[str, bytes] = fixture_txs()
         self.histories: dict[bytes, list[tuple[str, int | None]]] = {}
         self.mempool_order: list[str] = []  # /mempool/txids
+        # A chain whose histories tests edit at will is no chain a client can follow
+        # (lwk_esplora._fresh): by default /mempool/txids answers 404, so the client pages
+        # every script of every scan, which is what these tests look at.
+        self.lists_mempool = False
         self.tx_scripts: dict[str, set[bytes]] = {}  # for /tx/:txid JSON
         self.headers: list[BlockHeader] = []
         prev = "00" * 32
@@ -95,6 +99,10 @@ class FakeEsplora:
 
     def paths(self, method: str = "GET") -> list[str]:
         return [p for _, m, p in self.requests if m == method]
+
+    def script_paths(self) -> list[str]:
+        """The requests for script histories (`/scripthash/...`)."""
+        return [p for p in self.paths() if "/scripthash/" in p]
 
     # -- serving -----------------------------------------------------------------------
 
@@ -185,7 +193,7 @@ class FakeEsplora:
                         "mempool_stats": {"tx_count": len(mempool)},
                     },
                 )
-            case ("GET", ["mempool", "txids"]):
+            case ("GET", ["mempool", "txids"]) if self.lists_mempool:
                 return httpx.Response(200, json=self.mempool_order)
             case ("GET", ["tx", txid, "raw"]):
                 if txid in self.raw:

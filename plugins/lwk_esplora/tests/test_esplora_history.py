@@ -34,7 +34,7 @@ def fill(
 
 def test_unused_script_costs_one_request(client: EsploraClient, fake: FakeEsplora) -> None:
     assert client.scan_scripts([spk(1)]) == [[]]
-    assert fake.paths() == [f"/api/scripthash/{scripthash(spk(1))}/txs"]
+    assert fake.script_paths() == [f"/api/scripthash/{scripthash(spk(1))}/txs"]
 
 
 @pytest.mark.parametrize(
@@ -52,9 +52,9 @@ def test_paging_returns_everything_in_electrum_order(
 ) -> None:
     expected = fill(fake, spk(7), confirmed, unconfirmed)
     assert client.scan_scripts([spk(7)]) == [expected]
-    assert len(fake.paths()) == requests
+    assert len(fake.script_paths()) == requests
     # Cursors are the last confirmed txid of the previous page, as electrs requires.
-    for path in fake.paths()[1:]:
+    for path in fake.script_paths()[1:]:
         assert "/txs/chain" in path
 
 
@@ -63,7 +63,7 @@ def test_lwk_request_count_for_comparison(client: EsploraClient, fake: FakeEsplo
     and 3 for one with a single tx; we ask 1 and 2."""
     fill(fake, spk(1), 1, 0)
     client.scan_scripts([spk(1), spk(2)])
-    assert len(fake.paths()) == 2 + 1  # LWK: 3 + 2
+    assert len(fake.script_paths()) == 2 + 1  # LWK: 3 + 2
 
 
 def test_cursor_ignored_by_server_is_an_error_not_a_loop(
@@ -82,7 +82,7 @@ def test_cursor_ignored_by_server_is_an_error_not_a_loop(
     fake.intercept = first_page_forever
     with pytest.raises(BackendProtocolError, match="did not advance"):
         client.scan_scripts([spk(3)])
-    assert len(fake.paths()) == 2
+    assert len(fake.script_paths()) == 2
 
 
 def test_unconfirmed_tx_in_a_confirmed_page_is_refused(
@@ -98,13 +98,14 @@ def test_unconfirmed_tx_in_a_confirmed_page_is_refused(
 def test_more_than_50_unconfirmed_are_all_found(client: EsploraClient, fake: FakeEsplora) -> None:
     """electrs lists 50 unconfirmed txs per script and cannot page them (LWK keeps those
     50); the stats count tells us more exist, the mempool listing finds them."""
+    fake.lists_mempool = True
     expected = fill(fake, spk(5), 30, 57)
     other = fill(fake, spk(6), 0, 4, start=1000)  # unrelated mempool txs to sift out
     histories = client.scan_scripts([spk(5)])
     assert sorted(histories[0], key=str) == sorted(expected, key=str)
     assert len(histories[0]) == 87
     paths = fake.paths()
-    assert paths.count("/api/mempool/txids") == 1
+    assert paths.count("/api/mempool/txids") == 2  # with the chain state, then the sweep
     assert f"/api/scripthash/{scripthash(spk(5))}" in paths
     # Only the 11 mempool txs not listed on the first page are inspected one by one.
     assert sum(p.startswith("/api/tx/") for p in paths) == 7 + len(other)
@@ -115,8 +116,8 @@ def test_exactly_50_unconfirmed_costs_one_stats_request(
 ) -> None:
     expected = fill(fake, spk(5), 0, 50)
     assert sorted(client.scan_scripts([spk(5)])[0], key=str) == sorted(expected, key=str)
-    assert "/api/mempool/txids" not in fake.paths()
-    assert len(fake.paths()) == 3  # txs, txs/chain (empty), scripthash stats
+    assert not any(p.startswith("/api/tx/") for p in fake.paths())  # no sweep
+    assert len(fake.script_paths()) == 3  # txs, txs/chain (empty), scripthash stats
 
 
 def test_scripts_are_scanned_in_parallel_in_order() -> None:
@@ -129,7 +130,7 @@ def test_scripts_are_scanned_in_parallel_in_order() -> None:
         started = time.monotonic()
         assert client.scan_scripts(scripts) == expected
         elapsed = time.monotonic() - started
-    requests = len(fake.requests)
+    requests = len(fake.script_paths())
     assert requests == 40 + sum(1 for i in range(40) if i % 3)  # 67
     assert fake.max_in_flight == 8
     # Sequential would take requests * 50 ms = 3.35 s; 8 at once need about 1/8 of that
@@ -159,10 +160,10 @@ def test_over_50_unconfirmed_without_mempool_listing_is_an_error(
 def test_a_rescan_reads_one_page_per_known_script(client: EsploraClient, fake: FakeEsplora) -> None:
     expected = fill(fake, spk(7), 60, 2)
     assert client.scan_scripts([spk(7)]) == [expected]
-    assert len(fake.paths()) == 4  # 25 + 25 + 10, then the empty page
+    assert len(fake.script_paths()) == 4  # 25 + 25 + 10, then the empty page
     fake.requests.clear()
     assert client.scan_scripts([spk(7)]) == [expected]
-    assert fake.paths() == [f"/api/scripthash/{scripthash(spk(7))}/txs"]
+    assert fake.script_paths() == [f"/api/scripthash/{scripthash(spk(7))}/txs"]
 
 
 def test_a_rescan_sees_new_blocks_confirmations_and_evictions_in_one_page(
@@ -185,7 +186,7 @@ def test_a_rescan_sees_new_blocks_confirmations_and_evictions_in_one_page(
             HistoryEntry(fake.fake_txid(100), 10, tx_time),
         ]
     ]
-    assert len(fake.paths()) == 1
+    assert len(fake.script_paths()) == 1
 
 
 def test_a_reorg_above_the_page_costs_one_page(client: EsploraClient, fake: FakeEsplora) -> None:
@@ -202,7 +203,7 @@ def test_a_reorg_above_the_page_costs_one_page(client: EsploraClient, fake: Fake
         HistoryEntry(e.txid, 8, new_time) if e.height == 8 else e for e in expected if e != moved
     ]
     assert client.scan_scripts([spk(7)]) == [[*again, HistoryEntry(moved.txid, None, None)]]
-    assert len(fake.paths()) == 1
+    assert len(fake.script_paths()) == 1
 
 
 def test_a_reorg_below_the_page_pages_everything_again(
@@ -220,7 +221,7 @@ def test_a_reorg_below_the_page_pages_everything_again(
     assert client.scan_scripts([spk(7)]) == [
         [HistoryEntry(e.txid, e.height, times[e.height or 0]) for e in expected[1:]]
     ]
-    assert len(fake.paths()) == 4  # 25 + 25 + 9, then the empty page
+    assert len(fake.script_paths()) == 4  # 25 + 25 + 9, then the empty page
 
 
 def test_a_script_that_lost_its_history_is_forgotten(
@@ -233,4 +234,4 @@ def test_a_script_that_lost_its_history_is_forgotten(
     expected = fill(fake, spk(7), 30, 0, start=200)  # other txs, the same blocks
     fake.requests.clear()
     assert client.scan_scripts([spk(7)]) == [expected]
-    assert len(fake.paths()) == 3  # paged again: nothing of it is known
+    assert len(fake.script_paths()) == 3  # paged again: nothing of it is known

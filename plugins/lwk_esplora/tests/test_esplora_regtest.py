@@ -183,38 +183,39 @@ def test_same_wallet_as_lwk_with_fewer_requests(env: Env) -> None:
     assert ours_time < lwk_time
 
 
-def test_rescans_ask_one_page_per_script_and_the_tip_hash(env: Env) -> None:
-    """Counted at the server. Nothing new: one `/txs` page per script scanned, the tip's
-    hash, and `/txs/chain` for the two scripts whose first page lists no confirmed tx (the
-    page may omit confirmed ones); no later page, no header. After a block confirming those
-    two payments: their confirmed history is new (one more page each to prove its end) and
-    the new tip's header is read, once."""
+def test_rescans_page_only_the_scripts_a_change_touches(env: Env) -> None:
+    """Counted at the server. Nothing new: each request for histories costs the chain
+    state (tip hash, mempool txids) and no page; the scan's tip hash once more. After a
+    block confirming the two unconfirmed payments: the new block's header and txids (no
+    tx new to the client: the embedded chain's blocks hold no coinbase), and pages for
+    just the two scripts paid (their confirmed history is new: one more page each to
+    prove its end)."""
     wollet = Wollet(NETWORK, DESCRIPTOR)
     fund(env, wollet)  # 4 confirmed payments, 2 unconfirmed to other scripts
     client = env.client()
     update = client.full_scan(wollet)
     assert update is not None
     wollet.apply_update(update)
-    pages = env.routes()["GET /scripthash/:scripthash/txs"]
     env.routes().clear()
 
     assert client.full_scan(wollet) is None
-    assert dict(env.routes()) == {
-        "GET /scripthash/:scripthash/txs": pages,
-        "GET /scripthash/:scripthash/txs/chain": 2,
-        "GET /blocks/tip/hash": 1,
-    }
+    routes = dict(env.routes())
+    reads = routes.pop("GET /mempool/txids")
+    assert routes == {"GET /blocks/tip/hash": reads + 1}
 
     env.routes().clear()
     env.chain.mine()
     update = client.full_scan(wollet)
     assert update is not None and len(update.txid_height_new) == 2
     wollet.apply_update(update)
-    assert dict(env.routes()) == {
-        "GET /scripthash/:scripthash/txs": pages,
-        "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,
-        "GET /blocks/tip/hash": 1,
+    routes = dict(env.routes())
+    reads = routes.pop("GET /mempool/txids")
+    assert routes == {
+        "GET /blocks/tip/hash": reads + 1,
         "GET /block/:hash/header": 1,
+        "GET /block/:hash/txids": 1,
+        "GET /scripthash/:scripthash/txs": 2,
+        "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,
     }
     assert all(t.height == env.chain.tip_height() for t in wollet.transactions()[:2])
 
@@ -246,6 +247,10 @@ def test_paging_more_than_25_confirmed(env: Env) -> None:
     assert env.routes() == {
         "GET /scripthash/:scripthash/txs": 1,  # 7 unconfirmed + newest 25 confirmed
         "GET /scripthash/:scripthash/txs/chain/:last_seen": 2,  # the other 8, then []
+        # the chain state the history is valid as of (lwk_esplora._fresh)
+        "GET /blocks/tip/hash": 1,
+        "GET /mempool/txids": 1,
+        "GET /block/:hash/header": 1,
     }
 
 
@@ -358,7 +363,9 @@ def test_requests_run_in_parallel(env: Env) -> None:
     elapsed = time.monotonic() - started
     requests = env.total()
     assert [len(h) for h in histories] == [1] * 10 + [0] * 30
-    assert requests == 40 + 10  # one per script, one empty chain page per used script
+    # one per script, one empty chain page per used script; the chain state first (tip
+    # hash and mempool at once, then the tip's header)
+    assert requests == 40 + 10 + 3
     print(
         f"\n{len(scripts)} scripts: {requests} requests in {elapsed:.3f}s "
         f"(sequential: {requests * 0.05:.2f}s)"

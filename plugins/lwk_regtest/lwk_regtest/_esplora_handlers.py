@@ -113,6 +113,9 @@ class EsploraHandlers:
     def block_txids(self, block: str) -> Reply:
         return json_reply(self._chain.block_txids(self._height_of(block)), _TTL_LONG)
 
+    def mempool_txids(self, fault: str | None) -> Reply:
+        return json_reply(self._chain.mempool_txids(), _TTL_SHORT)
+
     def block_txid(self, block: str, index_arg: str) -> Reply:
         height = self._height_of(block)
         index = number_arg(index_arg)

@@ -43,6 +43,8 @@ class Router:
             if s2 == "hash":
                 return "GET /blocks/tip/hash", self._h.tip_hash
             return "GET /blocks/tip/height", self._h.tip_height
+        if s0 == "mempool" and s1 == "txids" and s2 is None:
+            return "GET /mempool/txids", self._h.mempool_txids
         if s1 is None:
             return None
         if s0 == "block-height" and s2 is None:
