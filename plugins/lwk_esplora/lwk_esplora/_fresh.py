@@ -58,6 +58,9 @@ class FreshHistories:
     def state(self) -> ChainState | None:
         return self._state
 
+    def __len__(self) -> int:
+        return len(self._histories)
+
     def history(self, scripthash: str) -> tuple[PageEntry, ...] | None:
         """The kept history of `scripthash`, unless absent or older than `MAX_AGE`."""
         with self._lock:

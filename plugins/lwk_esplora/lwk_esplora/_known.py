@@ -1,4 +1,4 @@
-"""Confirmed histories already read from one server, so that a rescan reads one page a script.
+"""Confirmed histories already read from one server, so that paging a script again reads one page.
 
 `/scripthash/:h/txs` lists a script's confirmed txs newest first, each with the hash of its
 block. A block hash commits to every block below it, so when the oldest confirmed tx of a

@@ -385,8 +385,8 @@ class EsploraSteps:
         )
         confirmed = {txid for txids in in_blocks for txid in txids}
         new = sorted((confirmed | mempool) - old.mempool)
-        if len(new) > _MAX_CHANGED_TXS:
-            return None
+        if len(new) > min(_MAX_CHANGED_TXS, len(self._fresh)):
+            return None  # paging every kept script again costs fewer requests
         # Gone from the mempool (confirmed or dropped), or newly confirmed: the histories
         # listing them change; a tx new to us changes those it pays or spends.
         touched = self._fresh.owners((old.mempool - mempool) | (confirmed & old.mempool))
