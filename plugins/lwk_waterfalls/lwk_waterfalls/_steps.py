@@ -62,6 +62,7 @@ ADDRESSES_PER_REQUEST: Final = 50  # what LWK sends; servers allow up to their m
 _EXTRA_PAGES: Final = 10  # descriptor pages beyond to_index: core's max_new_indexes (10,000)
 _MAX_SCRIPT_PAGES: Final = 501  # one script's pages: 50,000 entries (core's cap) at 100 each
 _MAX_SUBSCRIBED: Final = 100  # descriptors a watch subscribes to (the latest scanned)
+_MAX_ANSWERS: Final = 16  # the last answers kept with their parse (a rescan's is the same)
 
 
 class _Refused(Exception):
@@ -102,6 +103,9 @@ class WaterfallsSteps:
         # descriptors scanned (plain -> as sent), which a watch may subscribe to (_pushes)
         self._scanned: dict[str, str] = {}
         self._asked_descriptor = False  # scan_descriptor was called (ELIP-151 or not)
+        # path -> the last answer's bytes and their parse: a rescan with nothing new gets
+        # the same bytes, which compare in microseconds where parsing takes milliseconds
+        self._answers: dict[str, tuple[bytes, Page]] = {}
 
     def _error(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(message, backend=self.name)
@@ -171,10 +175,21 @@ class WaterfallsSteps:
             raise _Refused(reply.status)
         if reply.status != 200:
             raise self._error(f"HTTP {reply.status} on GET {route}: {reply.message()}")
-        try:
-            return parse_page(reply.body, page=page, cbor=self.cbor)
-        except Malformed as exc:
-            raise self._error(f"GET {route}: {exc}") from exc
+        body = reply.body
+        with self._lock:
+            last = self._answers.pop(path, None)
+        if last is not None and last[0] == body:
+            parsed = last[1]
+        else:
+            try:
+                parsed = parse_page(body, page=page, cbor=self.cbor)
+            except Malformed as exc:
+                raise self._error(f"GET {route}: {exc}") from exc
+        with self._lock:
+            if len(self._answers) >= _MAX_ANSWERS:
+                del self._answers[next(iter(self._answers))]  # the least recently used
+            self._answers[path] = (body, parsed)
+        return parsed
 
     def _recipient_key(self) -> Steps[pyrage.x25519.Recipient]:
         with self._lock:

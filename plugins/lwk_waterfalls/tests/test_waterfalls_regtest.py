@@ -11,7 +11,7 @@ import pytest
 from lwk_esplora import EsploraClient
 from lwk_regtest import Regtest, _waterfalls_server
 from lwk_regtest.testing import new_wallet_descriptor
-from lwk_waterfalls import WaterfallsClient
+from lwk_waterfalls import WaterfallsClient, _steps
 from shared_data import DATA
 from waterfalls_views import View, lwk_waterfalls_view, scanned, view
 
@@ -243,3 +243,31 @@ def test_cbor_clients_ask_the_cbor_routes(lwk_regtest: Regtest) -> None:
     )
     assert (json_v4, json_v2, cbor_v4) == (0, 0, 1)  # one descriptor page, in CBOR
     assert cbor_v2 > 0  # the address batches, in CBOR
+
+
+def test_an_answer_seen_before_is_not_parsed_again(
+    lwk_regtest: Regtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rescan with nothing new gets the same bytes: their parse is the last one. A
+    payment changes the bytes, and the rescan sees it."""
+    rt = lwk_regtest
+    descriptor = _new_descriptor()
+    rt.faucet(WolletDescriptor(descriptor).address(Chain.EXTERNAL, 0, rt.network), 4_000)
+    rt.mine(1)
+    parsed: list[bytes] = []
+    parse = _steps.parse_page
+
+    def counted(body: bytes, **options: object) -> object:
+        parsed.append(body)
+        return parse(body, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_steps, "parse_page", counted)
+    client, wollet = _wf(rt, send_descriptor=True), Wollet(rt.network, descriptor)
+    assert scanned(client, wollet).balance().btc_balance() == 4_000
+    first = len(parsed)
+    assert first >= 1
+    assert client.full_scan(wollet) is None
+    assert len(parsed) == first  # the same answer: not parsed again
+    rt.faucet(WolletDescriptor(descriptor).address(Chain.EXTERNAL, 1, rt.network), 5_000)
+    assert scanned(client, wollet).balance().btc_balance() == 9_000
+    assert len(parsed) == first + 1
