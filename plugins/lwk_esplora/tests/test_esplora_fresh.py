@@ -103,17 +103,22 @@ def test_a_payment_in_the_mempool_pages_only_its_script(
     assert_like_the_chain(rt, wollet)
 
 
-def test_a_payment_mined_before_the_rescan(
-    rt: Regtest, funded: tuple[EsploraClient, Wollet]
-) -> None:
-    client, wollet = funded
-    txid = rt.faucet(wollet.address(1).address(), 8_000)
+def mined_payment(rt: Regtest, client: EsploraClient, wollet: Wollet, index: int) -> str:
+    """Pay the wallet's `index`, mine it, rescan: the payment is seen in one page."""
+    txid = rt.faucet(wollet.address(index).address(), 8_000)
     rt.mine(1)
     scan(client, wollet)
     tx = wollet.transaction(txid)
     assert tx is not None and tx.height == rt.chain.tip_height()
     assert routes(rt)[PAGE] == 1
-    assert_like_the_chain(rt, wollet)
+    return txid
+
+
+def test_a_payment_mined_before_the_rescan(
+    rt: Regtest, funded: tuple[EsploraClient, Wollet]
+) -> None:
+    mined_payment(rt, *funded, 1)
+    assert_like_the_chain(rt, funded[1])
 
 
 def test_an_evicted_payment_leaves_the_wallet(
@@ -153,10 +158,7 @@ def test_a_reorg_pages_every_script_again(
     rt: Regtest, funded: tuple[EsploraClient, Wollet]
 ) -> None:
     client, wollet = funded
-    txid = rt.faucet(wollet.address(5).address(), 6_000)
-    rt.mine(1)
-    scan(client, wollet)
-    assert routes(rt)[PAGE] == 1
+    txid = mined_payment(rt, client, wollet, 5)
     routes(rt).clear()
     rt.reorg(1, keep_txs=False)  # the payment's block replaced by one without it
     scan(client, wollet)
