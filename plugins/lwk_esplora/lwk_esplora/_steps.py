@@ -367,11 +367,13 @@ class EsploraSteps:
         """The script hashes whose kept histories the changes from `old` to (`tip`,
         `mempool`) touch; None when they can't be told cheaply (a reorg, many blocks or
         txs): every history is dropped."""
+        if tip.height - old.tip_height > _MAX_NEW_BLOCKS:
+            return None
         blocks: list[str] = []
         header = tip
         while header.block_hash != old.tip_hash:
             if header.height <= old.tip_height or len(blocks) >= _MAX_NEW_BLOCKS:
-                return None
+                return None  # a reorg (or heights that do not count down: a liar)
             blocks.append(header.block_hash)
             parent = yield from self._cached_header(header.prev_hash, allow_404=True)
             if parent is None:  # a chain the server can't serve from there down
