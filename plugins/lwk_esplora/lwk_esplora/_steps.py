@@ -334,12 +334,12 @@ class EsploraSteps:
         its mempool, or another scan moved the state meanwhile)."""
         if not self._serves_mempool:
             return None
-        old = self._fresh.state
         tip_hash, mempool = yield Each((self._tip_hash(), self._mempool()))
         if mempool is None:
             return None
         header = yield from self._known_header(tip_hash)
         state = ChainState(tip_hash, header.height, mempool)
+        old = self._fresh.state  # as of now: another scan may have moved it to `state`
         if state == old:
             return state
         touched = None if old is None else (yield from self._touched(old, header, mempool))
