@@ -21,6 +21,7 @@ import httpx
 
 from lwk_core.plugin import BackendConnectError, BackendTimeout
 
+from ._aconnections import OwnConnections, own_connections
 from ._network import install_network
 from ._response import (
     STREAM_HEADERS,
@@ -52,13 +53,16 @@ class AsyncHttpSession:
         self.max_retries = settings.max_retries
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._sender: tuple[httpx.AsyncBaseTransport, Template] | None = None
+        self._sender: tuple[httpx.AsyncBaseTransport, Template, OwnConnections | None] | None = None
         self._pause = Pause()
         self._slots = asyncio.Semaphore(settings.concurrency)
 
-    def _httpx(self) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport, Template]:
+    def _httpx(
+        self,
+    ) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport, Template, OwnConnections | None]:
         """The client (for event streams), the transport requests go through (direct or a
-        proxy's) and their template; opened on first use."""
+        proxy's), their template and our own connections (`_aconnections`) where they
+        replace the transport's pool; opened on first use."""
         if self._client is None or self._sender is None:
             client = httpx.AsyncClient(
                 **self.settings.client_arguments(),  # type: ignore[arg-type]
@@ -66,18 +70,18 @@ class AsyncHttpSession:
             )
             install_network(client, self.settings.pin, self.name)
             self._client = client
-            self._sender = (
-                client._transport_for_url(client.base_url),
-                Template(client, self.settings),
-            )
+            transport = client._transport_for_url(client.base_url)
+            self._sender = (transport, Template(client, self.settings), own_connections(transport))
         return (self._client, *self._sender)
 
     async def close(self) -> None:
         """Close the connections; the next request opens new ones (in any event loop:
         the slots are made anew too, an asyncio.Semaphore belongs to the loop it ran in)."""
         client, self._client = self._client, None
-        self._sender = None
+        sender, self._sender = self._sender, None
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        if sender is not None and sender[2] is not None:
+            await sender[2].aclose()
         if client is not None:
             await client.aclose()
 
@@ -156,7 +160,7 @@ class AsyncHttpSession:
     ) -> Reply:
         what = f"{retrying.method} {retrying.route}"
         deadline = start + retrying.budget
-        _, transport, template = self._httpx()
+        _, transport, template, own = self._httpx()
         with mapped_errors(self.settings, what, deadline):
             with scope:
                 if not isinstance(transport, httpx.AsyncHTTPTransport):  # the caller's
@@ -167,15 +171,20 @@ class AsyncHttpSession:
                         return await _read(answer, resp.aiter_raw())
                     finally:
                         await resp.aclose()
-                core = await transport._pool.handle_async_request(
-                    template.core(retrying.method, path, content, token)
-                )
+                core_request = template.core(retrying.method, path, content, token)
+                connection = None if own is None else await own.take(core_request.url.origin)
                 try:
-                    head = core_headers(core.headers)
-                    answer = Answer(self.name, what, core.status, head, deadline)
-                    return await _read(answer, core.aiter_stream())
+                    sender = transport._pool if connection is None else connection
+                    core = await sender.handle_async_request(core_request)
+                    try:
+                        head = core_headers(core.headers)
+                        answer = Answer(self.name, what, core.status, head, deadline)
+                        return await _read(answer, core.aiter_stream())
+                    finally:
+                        await core.aclose()
                 finally:
-                    await core.aclose()
+                    if own is not None and connection is not None:
+                        await own.give_back(connection)
             raise TooSlow  # the scope ended the attempt: its deadline (or the caller) did
 
 
