@@ -220,3 +220,22 @@ def test_a_body_cut_short_is_a_dropped_connection(server: RawServer) -> None:
     finally:
         session.close()
     assert len(server.requests) == 2  # retried once (max_retries=1), as a dropped connection
+
+
+@pytest.mark.parametrize("server", [[OK, OK, UNTIL_CLOSE, OK]], indirect=True)
+def test_the_async_session_reuses_a_connection_until_it_ends(server: RawServer) -> None:
+    """Its own connections (`_aconnections`): one kept while answers are read whole, a new
+    one after an answer that ended its connection."""
+
+    async def bodies() -> list[bytes]:
+        session = _ahttp.AsyncHttpSession(settings(server.port), transport=None)
+        try:
+            return [
+                (await session.request("GET", "/blocks/tip/height", route="r")).body
+                for _ in range(4)
+            ]
+        finally:
+            await session.close()
+
+    assert asyncio.run(bodies()) == [b"ok", b"ok", b"x" * 100_000, b"ok"]
+    assert (len(server.requests), server.connections) == (4, 2)
