@@ -91,6 +91,9 @@ class EsploraBackend:
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         return self.run(self.steps.scan_scripts(scripts))
 
+    def receive(self) -> None:
+        self.run(self.steps.receive())
+
     def close(self) -> None:
         self.http.close()
 
@@ -175,6 +178,9 @@ class AsyncEsploraBackend:
 
     async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         return await self.run(self.steps.scan_scripts(scripts))
+
+    async def receive(self) -> None:
+        await self.run(self.steps.receive())
 
     async def close(self) -> None:
         await self.http.close()

@@ -3,7 +3,7 @@ Esplora REST server, through the same steps (`_steps`)."""
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import Any, Unpack
 
 import httpx
 
@@ -19,7 +19,25 @@ __all__ = ["AsyncEsploraClient", "EsploraClient"]
 PLUGIN = "lwk_esplora._plugin"  # the module of the hooks, as the entry point names it
 
 
-class EsploraClient(Client):
+class ChainChanges:
+    """What lwk_core's monitors ask to skip a wallet nothing changed since its last scan
+    (no I/O): the scripts the chain's moves touched since a mark (`_fresh`)."""
+
+    connection: EsploraBackend | AsyncEsploraBackend
+
+    def change_mark(self) -> object:
+        """Now, for `changed_since`."""
+        return self.connection.steps.change_mark()
+
+    def changed_since(self, mark: Any) -> set[bytes] | None:
+        """The scripts whose history may have changed since `mark`: touched by a tx that
+        entered or left a block or the mempool since, or paged without being kept. None
+        when any may have: the tip moved, the chain state could not be read or told
+        cheaply, the server does not list its mempool, or `mark` is 5 minutes old."""
+        return self.connection.steps.changed_since(mark)
+
+
+class EsploraClient(ChainChanges, Client):
     """A client for an Esplora server such as ``https://blockstream.info/liquid/api``.
 
     The URL's path is used as given, as a prefix (Blockstream and mempool.space serve
@@ -77,8 +95,13 @@ class EsploraClient(Client):
             backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )
 
+    def receive(self) -> None:
+        """Read the chain state (two requests, more when it moved), so that
+        `changed_since` tells what changed up to now."""
+        self.connection.receive()
 
-class AsyncEsploraClient(AsyncClient):
+
+class AsyncEsploraClient(ChainChanges, AsyncClient):
     """The asyncio twin of `EsploraClient`: the same arguments (``transport`` an
     httpx.AsyncBaseTransport), requests, paging, retries, caps and answers.
 
@@ -104,3 +127,7 @@ class AsyncEsploraClient(AsyncClient):
         super().__init__(
             backend, name=settings.name, network=network, plugin=PLUGIN, verify_merkle=verify_merkle
         )
+
+    async def receive(self) -> None:
+        """`EsploraClient.receive`, awaited."""
+        await self.connection.receive()

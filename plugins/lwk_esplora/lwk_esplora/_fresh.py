@@ -16,10 +16,15 @@ mempool (else one evicted later would stay in it) and confirmed txs at or below 
 (else one reorged away above the tip could). Kept histories expire after `MAX_AGE`: a
 server behind a load balancer may answer a page from a replica that lags the one that gave
 the state, and that page is trusted at most that long. Per server, like `_known`.
+
+Each move of the state is logged with the scripts it touched, so that lwk_core's monitors
+can skip the wallets none of whose scripts changed since their last sync (`changed_since`,
+as lwk_electrum tells it from pushed statuses).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +38,7 @@ __all__ = ["MAX_AGE", "ChainState", "FreshHistories"]
 MAX_AGE = 300.0
 """Seconds a kept history answers without a page (then paged again, one page with `_known`)."""
 _MAX_SCRIPTS = 50_000
+_MAX_CHANGES = 1_000  # moves of the state logged; a mark older than them: anything changed
 
 
 @attrs.frozen
@@ -53,6 +59,12 @@ class FreshHistories:
         self._state: ChainState | None = None
         self._histories: dict[str, tuple[tuple[PageEntry, ...], float]] = {}
         self._owners: dict[str, set[str]] = {}  # txid -> script hashes listing it
+        self._scripts: dict[str, bytes] = {}  # script hash -> script, of kept histories
+        # (generation, the scripts a move touched; None: any may have changed, or the tip)
+        self._changes: collections.deque[tuple[int, frozenset[bytes] | None]] = collections.deque(
+            maxlen=_MAX_CHANGES
+        )
+        self._generation = 0
 
     @property
     def state(self) -> ChainState | None:
@@ -77,10 +89,17 @@ class FreshHistories:
         with self._lock:
             return {h for txid in txids for h in self._owners.get(txid, ())}
 
-    def keep(self, scripthash: str, entries: Sequence[PageEntry], state: ChainState) -> None:
-        """Keep `entries` (the script's whole history, paged after `state` was read) when
-        `state` is still the current one and the history is within it."""
-        within = all(
+    def keep(
+        self,
+        scripthash: str,
+        script: bytes,
+        entries: Sequence[PageEntry],
+        state: ChainState | None,
+    ) -> None:
+        """Keep `entries` (the whole history of `script`, paged after `state` was read)
+        when `state` is still the current one and the history is within it. A history not
+        kept is logged as changed: no later move could tell its changes."""
+        within = state is not None and all(
             e.txid in state.mempool
             if e.height is None
             else e.height < state.tip_height
@@ -88,14 +107,16 @@ class FreshHistories:
             for e in entries
         )
         with self._lock:
-            if state is not self._state and state != self._state:
-                return
             self._drop(scripthash)
-            if not within:
+            if not within or (state is not self._state and state != self._state):
+                self._log(frozenset((script,)))
                 return
             if len(self._histories) >= _MAX_SCRIPTS:
-                self._drop(next(iter(self._histories)))  # the oldest
+                oldest = next(iter(self._histories))
+                self._log(frozenset((self._scripts[oldest],)))
+                self._drop(oldest)
             self._histories[scripthash] = (tuple(entries), self._clock())
+            self._scripts[scripthash] = script
             for e in entries:
                 self._owners.setdefault(e.txid, set()).add(scripthash)
 
@@ -108,19 +129,57 @@ class FreshHistories:
                 return True  # another scan read the same state: nothing to drop
             if old != self._state:
                 return False
+            changed = None
+            if touched is not None and old is not None and old.tip_hash == new.tip_hash:
+                changed = frozenset(self._scripts[h] for h in touched if h in self._scripts)
+            self._log(changed)
             if touched is None:
                 self._histories.clear()
                 self._owners.clear()
+                self._scripts.clear()
             else:
                 for scripthash in touched:
                     self._drop(scripthash)
             self._state = new
             return True
 
+    def void(self) -> None:
+        """Log that anything may have changed (the state could not be read)."""
+        with self._lock:
+            self._log(None)
+
+    def mark(self) -> tuple[int, float]:
+        """Now, for `changed_since`."""
+        with self._lock:
+            return self._generation, self._clock()
+
+    def changed_since(self, mark: tuple[int, float]) -> set[bytes] | None:
+        """The scripts whose history may have changed since `mark`; None when any may have:
+        the tip moved, a move dropped every history, the state could not be read, or the
+        mark is older than the log or than `MAX_AGE` (a wallet is paged that often)."""
+        generation, at = mark
+        if self._clock() - at >= MAX_AGE:
+            return None
+        with self._lock:
+            if generation < self._generation - len(self._changes):
+                return None
+            changed: set[bytes] = set()
+            for logged, scripts in self._changes:
+                if logged > generation:
+                    if scripts is None:
+                        return None
+                    changed |= scripts
+            return changed
+
+    def _log(self, changed: frozenset[bytes] | None) -> None:
+        self._generation += 1
+        self._changes.append((self._generation, changed))
+
     def _drop(self, scripthash: str) -> None:
         kept = self._histories.pop(scripthash, None)
         if kept is None:
             return
+        del self._scripts[scripthash]
         for e in kept[0]:
             owners = self._owners.get(e.txid)
             if owners is not None:

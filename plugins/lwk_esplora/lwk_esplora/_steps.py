@@ -322,11 +322,28 @@ class EsploraSteps:
         histories: list[Sequence[PageEntry]] = [history or () for history in kept]
         for i, entries in zip(todo, paged, strict=True):
             histories[i] = entries
-            if state is not None:
-                self._fresh.keep(hashes[i], entries, state)
+            self._fresh.keep(hashes[i], spks[i], entries, state)
         return [_ordered(entries) for entries in histories]
 
     # -- the chain state (see `_fresh`) ------------------------------------------------
+
+    def receive(self) -> Steps[None]:
+        """Read the chain state now, so that `changed_since` tells what changed up to now
+        (what lwk_core's monitors do before each round); a failure logs that anything may
+        have changed, and is raised."""
+        try:
+            yield from self._chain_state()
+        except BackendError:
+            self._fresh.void()
+            raise
+
+    def change_mark(self) -> object:
+        return self._fresh.mark()
+
+    def changed_since(self, mark: Any) -> set[bytes] | None:
+        """The scripts whose history may have changed since `mark` (`_fresh`); None when
+        any may have, or when the server does not list its mempool."""
+        return self._fresh.changed_since(mark) if self._serves_mempool else None
 
     def _chain_state(self) -> Steps[ChainState | None]:
         """The state the histories asked now are valid as of, read anew, with the kept

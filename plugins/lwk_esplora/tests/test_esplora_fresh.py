@@ -197,6 +197,7 @@ def test_a_history_newer_than_its_state_is_not_kept() -> None:
     state = _fresh.ChainState(tip, 10, frozenset({"t1"}))
     fresh = _fresh.FreshHistories()
     assert fresh.advance(None, state, None)
+    mark = fresh.mark()
     histories = {
         "in the mempool": [PageEntry("t1", None, None)],
         "at the tip": [PageEntry("t2", 10, 0, tip)],
@@ -206,7 +207,11 @@ def test_a_history_newer_than_its_state_is_not_kept() -> None:
         "another block at the tip's height": [PageEntry("t6", 10, 0, "dd" * 32)],
     }
     for name, entries in histories.items():
-        fresh.keep(name, entries, state)
+        fresh.keep(name, name.encode(), entries, state)
     kept = {name for name in histories if fresh.history(name) is not None}
     assert kept == {"in the mempool", "at the tip", "below the tip"}
     assert fresh.owners(["t1", "t4"]) == {"in the mempool"}
+    # what is not kept is logged as changed: a monitor syncs its wallet again
+    assert fresh.changed_since(mark) == {n.encode() for n in histories} - {
+        k.encode() for k in kept
+    }
