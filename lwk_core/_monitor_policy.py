@@ -11,10 +11,11 @@ retried after its own exponential backoff; the others go on.
 
 A due wallet is not synced at all when nothing could have changed it since its last sync
 (`Changes`): the backend that served that sync tells which scripts changed since
-(lwk_electrum's `changed_since`: statuses its server pushed), it still serves the monitor
-(a chain did not fail over), the wallet's state is the one that sync left, and none of its
-scripts changed, nor the tip. Where the backend cannot tell (Esplora polling, a new
-connection, a new block), the wallet is synced as always.
+(lwk_electrum's `changed_since`: statuses its server pushed; lwk_esplora's: the chain
+state's moves), it still serves the monitor (a chain did not fail over), the wallet's
+state is the one that sync left, and none of its scripts changed, nor the tip. Where the
+backend cannot tell (Waterfalls, a new connection, a new block), the wallet is synced as
+always.
 """
 
 from __future__ import annotations
