@@ -212,6 +212,4 @@ def test_a_history_newer_than_its_state_is_not_kept() -> None:
     assert kept == {"in the mempool", "at the tip", "below the tip"}
     assert fresh.owners(["t1", "t4"]) == {"in the mempool"}
     # what is not kept is logged as changed: a monitor syncs its wallet again
-    assert fresh.changed_since(mark) == {n.encode() for n in histories} - {
-        k.encode() for k in kept
-    }
+    assert fresh.changed_since(mark) == {n.encode() for n in histories} - {k.encode() for k in kept}
