@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, ScriptUsage, Tip
 
-__all__ = ["AsyncBackend", "AsyncDescriptorScanner", "AsyncMerkleProver"]
+__all__ = ["AsyncBackend", "AsyncDescriptorScanner", "AsyncMerkleProver", "AsyncUsageScanner"]
 
 
 class AsyncBackend(Protocol):
@@ -87,6 +87,14 @@ class AsyncDescriptorScanner(Protocol):
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request (see DescriptorScanner)."""
+        ...
+
+
+class AsyncUsageScanner(Protocol):
+    """Optional: an async backend telling usage before histories (see UsageScanner)."""
+
+    async def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage:
+        """Usage of `scripts`, histories of `pending` (see UsageScanner)."""
         ...
 
 

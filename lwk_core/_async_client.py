@@ -18,7 +18,7 @@ from ._errors import PluginError
 from ._network import Network
 from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._transaction import Transaction
-from ._types import HistoryEntry, MerkleProof, Progress, Tip
+from ._types import HistoryEntry, MerkleProof, Progress, ScriptUsage, Tip
 from ._update import Update
 
 if TYPE_CHECKING:
@@ -139,6 +139,13 @@ class AsyncClient(BackendHandle[AsyncBackend], AsyncScanMethods):
         if not scripts:
             return []
         return self._seen(await self._call("lwk_scan_scripts", scripts=list(scripts)))
+
+    async def scan_usage(
+        self, scripts: Sequence[bytes], pending: Sequence[bytes]
+    ) -> ScriptUsage | None:
+        """Usage of `scripts`, histories of `pending`, if offered (see `Client.scan_usage`)."""
+        answer = self._hook_optional("lwk_scan_usage", scripts=list(scripts), pending=list(pending))
+        return self._seen_usage(await answer if answer is not None else None)
 
     async def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int

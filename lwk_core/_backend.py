@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, ScriptUsage, Tip
 
-__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner", "MerkleProver"]
+__all__ = ["Backend", "DescriptorHistories", "DescriptorScanner", "MerkleProver", "UsageScanner"]
 
 
 class Backend(Protocol):
@@ -72,6 +72,17 @@ class DescriptorScanner(Protocol):
     ) -> DescriptorHistories:
         """The histories of the wallet's scripts in one request; the server applies the gap
         limit (and scans at least to `to_index`)."""
+        ...
+
+
+class UsageScanner(Protocol):
+    """Optional: a backend that tells which scripts are used before their histories, at
+    less cost (Electrum: a script's subscription status is null when it has no history)."""
+
+    def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage:
+        """Per script of `scripts`, its history or `USED` (its history asked later, as
+        `pending` of a next call or with `scan_scripts`); and the history of each of
+        `pending` (scripts an earlier call told USED), asked in the same exchange."""
         ...
 
 

@@ -26,7 +26,7 @@ from ._proofs import Verification
 from ._scan import DEFAULT_LIMITS, ScanLimits
 from ._sync import get_txs, scan
 from ._transaction import Transaction
-from ._types import HistoryEntry, MerkleProof, Progress, Tip
+from ._types import USED, HistoryEntry, MerkleProof, Progress, ScriptUsage, Tip
 from ._update import Update
 from ._watch import watch_events
 from .plugin.manager import loaded, owner_hook, plugin_named, scheme_owner
@@ -270,6 +270,13 @@ class BackendHandle(Generic[B]):
         self._history_height = max([self._history_height, *heights])
         return histories
 
+    def _seen_usage(self, answer: Any) -> ScriptUsage | None:
+        """A usage answer as given (None: not offered); its histories make older kept tips
+        stale (see `_seen`). The scan checks its shape."""
+        if isinstance(answer, ScriptUsage):
+            self._seen([h for h in answer.scripts if h is not USED] + list(answer.pending))
+        return cast(ScriptUsage | None, answer)
+
     def _checked_txid(self, answered: Any, txid: str) -> str:
         """`txid`, if that is what the server answered to its broadcast."""
         if not (isinstance(answered, str) and _HEX64.fullmatch(answered.lower())):
@@ -326,6 +333,13 @@ class Client(BackendHandle[Backend], ScanMethods):
         if not scripts:
             return []
         return self._seen(self._hook("lwk_scan_scripts", scripts=list(scripts)))
+
+    def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage | None:
+        """Which of `scripts` are used (each its history, or USED: not fetched yet), with the
+        histories of `pending`, if the backend offers it (else None: see `lwk_scan_usage`)."""
+        return self._seen_usage(
+            self._hook_optional("lwk_scan_usage", scripts=list(scripts), pending=list(pending))
+        )
 
     def scan_descriptor(
         self, descriptor: WolletDescriptor, *, gap_limit: int, to_index: int

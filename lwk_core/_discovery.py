@@ -2,26 +2,27 @@
 
 Per chain, scripts are derived in batches of `gap_limit` and their histories asked; a
 chain's scan stops after a batch with no history once it has covered `to_index` and the
-wallet's last used index. All chains share each round's request, the first round covers
-every batch the rule is sure to reach, and a chain used at every index of its last batch
-is asked further ahead (fewer round trips; what lies past LWK's stop is not taken). A
-whole-descriptor scan (where the backend offers one) answers batches without a request.
-Everything stays within the scan's limits.
+wallet's last used index (which needs only which scripts are used: where the backend tells
+that first, a round's histories are asked with the next round's usage). All chains share
+each round's request, the first round covers every batch the rule is sure to reach, and a
+chain used at every index of its last batch is asked further ahead (fewer round trips; what
+lies past LWK's stop is not taken). A whole-descriptor scan (where the backend offers one)
+answers batches without a request. Everything stays within the scan's limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from ._errors import BackendProtocolError, ScanLimitExceeded
 from ._network import Chain
-from ._replies import check_histories
-from ._requests import GetHistories, Request, ScanDescriptor
+from ._replies import check_histories, check_usage
+from ._requests import GetHistories, GetUsage, Request, ScanDescriptor
 from ._state import WolletState
-from ._types import HistoryEntry, Progress
+from ._types import USED, HistoryEntry, Progress, Used
 
 __all__ = ["MAX_AHEAD", "Discovery", "Progress", "ScanLimits"]
 
@@ -70,6 +71,7 @@ class Discovery:
         # address was still given out, and its scripts may still hold counted outputs.
         self.last_unused = {c: state.last_unused.get(c, 0) for c in state.descriptor.chains}
         self.goal = {c: max(to_index, n) for c, n in self.last_unused.items()}
+        self.usage_offered = True  # until the backend answers a GetUsage with None
 
     def error(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(message, backend=self.backend)
@@ -109,9 +111,14 @@ class Discovery:
         every used script and the gap after them, in one round trip). While a chain's last
         batch is used at every index, the next round looks further ahead (see `_ahead`; not
         where a descriptor scan answered); batches past the one where LWK's scan stops are
-        asked but not taken. Batches a descriptor scan already answered cost no request."""
+        asked but not taken. Batches a descriptor scan already answered cost no request.
+
+        The stop rule needs only which scripts are used: a backend telling that before the
+        histories (`GetUsage`) gets each round's histories asked with the next round's usage,
+        and the last ones after the loop (one round trip per round instead of two)."""
         start = dict.fromkeys(self.last_unused, 0)
         ahead = {c: self._certain_batches(c) for c in self.last_unused}
+        pending: list[bytes] = []  # taken scripts told USED: their histories come later
         while ahead:
             plan = [(c, start[c] + k * self.gap_limit) for c, n in ahead.items() for k in range(n)]
             batches = [self._scripts(c, s) for c, s in plan]
@@ -120,46 +127,75 @@ class Discovery:
                 for (c, s), (b, _) in zip(plan, batches, strict=True)
             ]
             asked = [s for (b, _), a in zip(batches, answered, strict=True) if a is None for s in b]
-            replies: Iterator[list[HistoryEntry]] = iter(())
+            told: Iterator[list[HistoryEntry] | Used] = iter(())
             if asked:
-                replies = iter(self._checked((yield GetHistories(tuple(asked))), len(asked)))
+                usage, late = yield from self._usage(asked, pending)
+                self._record_histories(late)
+                pending, told = [], iter(usage)
             done: set[Chain] = set()
             full: dict[Chain, bool] = {}
             for (chain, batch_start), (batch, new), answer in zip(
                 plan, batches, answered, strict=True
             ):
-                found = answer if answer is not None else [next(replies) for _ in batch]
+                found = answer if answer is not None else [next(told) for _ in batch]
                 if chain in done:
                     continue  # beyond where LWK's scan of this chain stops
                 start[chain] = batch_start + self.gap_limit
                 self.new_scripts.update(new)
-                full[chain] = all(found)
-                if self._record_batch(chain, batch_start, found, known.get(chain, [])):
+                used = [h is USED or bool(h) for h in found]
+                full[chain] = all(used)
+                pending.extend(s for s, h in zip(batch, found, strict=True) if h is USED)
+                self._record_histories(h for h in found if h is not USED)
+                if self._record_usage(chain, batch_start, used, known.get(chain, [])):
                     done.add(chain)
             ahead = {
                 c: 1 if c in known else _ahead(n, full[c])
                 for c, n in ahead.items()
                 if c not in done
             }
+        if pending:
+            self._record_histories(
+                self._checked((yield GetHistories(tuple(pending))), len(pending))
+            )
 
-    def _record_batch(
-        self,
-        chain: Chain,
-        batch_start: int,
-        found: list[list[HistoryEntry]],
-        known: list[list[HistoryEntry]],
-    ) -> bool:
-        """Take one batch's histories; True when the chain's scan may stop after it."""
-        used = [i for i, history in enumerate(found) if history]
-        if used:
-            self.last_unused[chain] = max(self.last_unused[chain], batch_start + max(used) + 1)
-        end = batch_start + len(found)
-        self.progress("scripts", end, max(self.goal[chain], end))
-        for history in found:
+    def _usage(
+        self, asked: list[bytes], pending: list[bytes]
+    ) -> Generator[Request, Any, tuple[list[list[HistoryEntry] | Used], list[list[HistoryEntry]]]]:
+        """Per script of `asked`, its history or USED; and the histories of `pending`. Asked
+        with GetUsage while the backend offers it; else (None) every history is asked."""
+        if self.usage_offered:
+            reply = yield GetUsage(tuple(asked), tuple(pending))
+            if reply is not None:
+                usage, late = check_usage(reply, len(asked), len(pending), self.error)
+                self._count([h for h in usage if h is not USED] + late)
+                return usage, late
+            self.usage_offered = False
+        scripts = pending + asked
+        histories = self._checked((yield GetHistories(tuple(scripts))), len(scripts))
+        return list(histories[len(pending) :]), histories[: len(pending)]
+
+    def _record_histories(self, histories: Iterable[list[HistoryEntry]]) -> None:
+        """Take the transactions of histories of scripts taken (and block times given)."""
+        for history in histories:
             for entry in history:
                 self.txid_height[entry.txid] = entry.height
                 if entry.height is not None and entry.block_time is not None:
                     self.block_times[entry.height] = entry.block_time
+
+    def _record_usage(
+        self,
+        chain: Chain,
+        batch_start: int,
+        used: list[bool],
+        known: list[list[HistoryEntry]],
+    ) -> bool:
+        """Take which scripts of one batch are used; True when the chain's scan may stop
+        after it."""
+        indexes = [i for i, u in enumerate(used) if u]
+        if indexes:
+            self.last_unused[chain] = max(self.last_unused[chain], batch_start + max(indexes) + 1)
+        end = batch_start + len(used)
+        self.progress("scripts", end, max(self.goal[chain], end))
         if not self.state.descriptor.has_wildcard:
             return True
         if end > self.goal[chain] + self.limits.max_new_indexes:
@@ -169,7 +205,7 @@ class Discovery:
                 backend=self.backend,
             )
         more_known = any(history for history in known[end:])
-        return not used and not more_known and self.goal[chain] <= 1 + batch_start
+        return not indexes and not more_known and self.goal[chain] <= 1 + batch_start
 
     def _known_batch(
         self, known: Mapping[Chain, list[list[HistoryEntry]]], chain: Chain, start: int, size: int
@@ -179,6 +215,11 @@ class Discovery:
 
     def _checked(self, reply: Any, count: int) -> list[list[HistoryEntry]]:
         histories = check_histories(reply, count, self.error)
+        self._count(histories)
+        return histories
+
+    def _count(self, histories: list[list[HistoryEntry]]) -> None:
+        """Count the entries of `histories` against the scan's limits."""
         for history in histories:
             self.entries += len(history)
             if len(history) > self.limits.max_history_per_script:
@@ -193,7 +234,6 @@ class Discovery:
                 f"max_history_entries={self.limits.max_history_entries})",
                 backend=self.backend,
             )
-        return histories
 
     def _scripts(
         self, chain: Chain, start: int

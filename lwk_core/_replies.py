@@ -9,9 +9,9 @@ from typing import Any
 
 from ._errors import BackendProtocolError, DecodeError, TxidMismatch
 from ._transaction import Transaction
-from ._types import HistoryEntry, Tip
+from ._types import USED, HistoryEntry, ScriptUsage, Tip, Used
 
-__all__ = ["check_histories", "check_tip", "decode_fetched"]
+__all__ = ["check_histories", "check_tip", "check_usage", "decode_fetched"]
 
 ErrorFactory = Callable[[str], BackendProtocolError]
 
@@ -21,14 +21,31 @@ def check_histories(reply: Any, count: int, error: ErrorFactory) -> list[list[Hi
     if not isinstance(reply, Sequence) or len(reply) != count:
         got = len(reply) if isinstance(reply, Sequence) else type(reply).__name__
         raise error(f"asked for {count} histories, got {got}")
-    histories = []
-    for history in reply:
-        if not isinstance(history, Sequence) or not all(
-            isinstance(e, HistoryEntry) and (e.height is None or e.height > 0) for e in history
-        ):
-            raise error("a history that is not a list of entries at positive heights")
-        histories.append(list(history))
-    return histories
+    return [_history(history, error) for history in reply]
+
+
+def check_usage(
+    reply: Any, count: int, pending: int, error: ErrorFactory
+) -> tuple[list[list[HistoryEntry] | Used], list[list[HistoryEntry]]]:
+    """A ScriptUsage of `count` scripts (each a history or USED) and `pending` histories."""
+    if not isinstance(reply, ScriptUsage):
+        raise error(f"a script usage that is not a ScriptUsage: {type(reply).__name__}")
+    scripts = reply.scripts
+    if isinstance(scripts, Sequence):
+        scripts = [[] if u is USED else u for u in scripts]
+    told = check_histories(scripts, count, error)
+    return (
+        [USED if u is USED else history for u, history in zip(reply.scripts, told, strict=True)],
+        check_histories(reply.pending, pending, error),
+    )
+
+
+def _history(history: Any, error: ErrorFactory) -> list[HistoryEntry]:
+    if not isinstance(history, Sequence) or not all(
+        isinstance(e, HistoryEntry) and (e.height is None or e.height > 0) for e in history
+    ):
+        raise error("a history that is not a list of entries at positive heights")
+    return list(history)
 
 
 def check_tip(reply: Any, error: ErrorFactory) -> Tip:

@@ -18,6 +18,7 @@ __all__ = [
     "GetMerkleProofs",
     "GetTip",
     "GetTransactions",
+    "GetUsage",
     "Request",
     "ScanDescriptor",
     "Unblind",
@@ -29,6 +30,16 @@ class GetHistories:
     """The history of each script, in order. Reply: list[list[HistoryEntry]]."""
 
     scripts: tuple[bytes, ...] = attrs.field(repr=lambda s: f"<{len(s)} scripts>")
+
+
+@attrs.frozen
+class GetUsage:
+    """Which of `scripts` are used, with the histories of `pending` (scripts an earlier
+    GetUsage told `USED` without their history) in the same exchange. Reply: ScriptUsage,
+    or None when the backend does not offer it (the histories are then asked instead)."""
+
+    scripts: tuple[bytes, ...] = attrs.field(repr=lambda s: f"<{len(s)} scripts>")
+    pending: tuple[bytes, ...] = attrs.field(default=(), repr=lambda s: f"<{len(s)} scripts>")
 
 
 @attrs.frozen
@@ -80,6 +91,7 @@ class Unblind:
 
 Request = (
     GetHistories
+    | GetUsage
     | GetTip
     | GetTransactions
     | GetHeaders

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ._descriptor import WolletDescriptor
-from ._types import DescriptorHistories, HistoryEntry, MerkleProof, Tip
+from ._types import DescriptorHistories, HistoryEntry, MerkleProof, ScriptUsage, Tip
 
 __all__ = ["AsyncScanSource", "ScanSource"]
 
@@ -26,6 +26,10 @@ class ScanSource(Protocol):
 
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         """The history of each script, in order."""
+        ...
+
+    def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage | None:
+        """Which scripts are used, with the histories of `pending`; None where not offered."""
         ...
 
     def tip(self) -> Tip:
@@ -61,6 +65,12 @@ class AsyncScanSource(Protocol):
 
     async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         """The history of each script, in order."""
+        ...
+
+    async def scan_usage(
+        self, scripts: Sequence[bytes], pending: Sequence[bytes]
+    ) -> ScriptUsage | None:
+        """Which scripts are used, with the histories of `pending`; None where not offered."""
         ...
 
     async def tip(self) -> Tip:

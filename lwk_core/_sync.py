@@ -19,6 +19,7 @@ from ._requests import (
     GetMerkleProofs,
     GetTip,
     GetTransactions,
+    GetUsage,
     Request,
     ScanDescriptor,
     Unblind,
@@ -47,6 +48,8 @@ def call_for(client: ScanSource | AsyncScanSource, request: Request) -> Any:
     for an async client the awaitable of it. Unblind is local work: a TypeError here."""
     if isinstance(request, GetHistories):
         return client.scan_scripts(request.scripts)
+    if isinstance(request, GetUsage):
+        return client.scan_usage(request.scripts, request.pending)
     if isinstance(request, GetTip):
         return client.tip()
     if isinstance(request, GetTransactions):

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Callable
+from typing import Final
 
 import attrs
 
 from ._network import Chain
 
 __all__ = [
+    "USED",
     "DescriptorHistories",
     "HistoryEntry",
     "MerkleProof",
     "OutPoint",
     "Progress",
+    "ScriptUsage",
     "Tip",
     "TxOutSecrets",
+    "Used",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -85,3 +90,27 @@ class TxOutSecrets:
 
 DescriptorHistories = dict[Chain, list[list[HistoryEntry]]]
 """Per chain, the history of each script index 0..n-1 as the server scanned them."""
+
+
+class Used(enum.Enum):
+    """The type of `USED`."""
+
+    USED = "used"
+
+
+USED: Final = Used.USED
+"""In a `ScriptUsage`: the script has a history, not given yet (ask it as `pending`)."""
+
+
+@attrs.frozen
+class ScriptUsage:
+    """A backend's answer to a usage scan (`lwk_scan_usage`): per script asked, in order, its
+    history (empty: unused) or `USED` (it has one, to be asked later as `pending`); and the
+    history of each `pending` script asked with it, in order.
+
+    A backend that tells usage before histories (Electrum: a status is null or not) lets
+    the scan ask the next gap-limit round's usage in the same exchange as this round's
+    histories: one round trip per round instead of two."""
+
+    scripts: list[list[HistoryEntry] | Used]
+    pending: list[list[HistoryEntry]]

@@ -9,16 +9,29 @@ BROKEN_BACKEND = """
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_regtest.testing import BackendConformance
 
+from lwk_core.plugin import USED, ScriptUsage
+
 
 def confirmed(histories):
     return [[e for e in h if e.height is not None] for h in histories]
 
 
+def confirmed_usage(usage):
+    if usage is None:
+        return None
+    told = [u if u is USED else confirmed([u])[0] for u in usage.scripts]
+    return ScriptUsage(told, confirmed(usage.pending))
+
+
 class LossyClient(ElectrumClient):
-    '''Forgets unconfirmed transactions: a plausible bug in a hand-written backend.'''
+    '''Forgets unconfirmed transactions: a plausible bug in a hand-written backend (in
+    the histories it answers with usage too).'''
 
     def scan_scripts(self, scripts):
         return confirmed(super().scan_scripts(scripts))
+
+    def scan_usage(self, scripts, pending):
+        return confirmed_usage(super().scan_usage(scripts, pending))
 
 
 class LossyAsyncClient(AsyncElectrumClient):
@@ -26,6 +39,9 @@ class LossyAsyncClient(AsyncElectrumClient):
 
     async def scan_scripts(self, scripts):
         return confirmed(await super().scan_scripts(scripts))
+
+    async def scan_usage(self, scripts, pending):
+        return confirmed_usage(await super().scan_usage(scripts, pending))
 
 
 class TestLossy(BackendConformance):

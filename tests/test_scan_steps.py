@@ -23,11 +23,13 @@ from lwk_core._requests import (
     GetHistories,
     GetTip,
     GetTransactions,
+    GetUsage,
     Request,
     ScanDescriptor,
 )
 from lwk_core._scan import ScanLimits, Steps, scan_steps
 from lwk_core._sync import perform
+from lwk_core.plugin import USED, ScriptUsage
 
 FIXTURE = load_fixture("liquid-testnet-wallet.json")
 Exchange = tuple[Request, Any]
@@ -102,26 +104,91 @@ def test_replayed_replies_give_the_same_update_without_io(recording: Recording) 
     assert len(wollet.transactions()) == expected["tx_count"]
 
 
+SCRIPT_REQUESTS = (GetUsage, GetHistories)
+
+
+def histories_of(recording: Recording) -> dict[bytes, list[HistoryEntry]]:
+    """The history the recorded scan got for each script it took (a USED script's came with
+    a later request)."""
+    found: dict[bytes, list[HistoryEntry]] = {}
+    for request, reply in recording.exchanges:
+        if isinstance(request, GetUsage):
+            told = zip(request.scripts, reply.scripts, strict=True)
+            found.update((script, u) for script, u in told if u is not USED)
+            found.update(zip(request.pending, reply.pending, strict=True))
+        elif isinstance(request, GetHistories):
+            found.update(zip(request.scripts, reply, strict=True))
+    return {s: h for s, h in found.items() if s in recording.update.scripts}
+
+
+def test_the_recorded_electrum_scan_asked_usage_then_histories(recording: Recording) -> None:
+    """Electrum tells usage first: each round's histories came with the next request."""
+    asked = [r for r, _ in recording.exchanges if isinstance(r, SCRIPT_REQUESTS)]
+    assert isinstance(asked[0], GetUsage) and asked[0].pending == ()
+    assert any(isinstance(r, GetUsage) and r.pending for r in asked)
+
+
+def others_than_scripts(recording: Recording) -> Any:
+    """Replay the recorded exchanges other than the script requests (the descriptor's first)."""
+    rest = [e for e in recording.exchanges if not isinstance(e[0], SCRIPT_REQUESTS)]
+    assert isinstance(rest[0][0], ScanDescriptor)
+    return iter(rest[1:])
+
+
+@pytest.mark.usefixtures("no_io")
+def test_a_backend_without_usage_gets_the_histories_asked_and_the_same_update(
+    recording: Recording,
+) -> None:
+    """A backend not offering usage (GetUsage answered None, as Client answers for a plugin
+    without `lwk_scan_usage`) is asked each round's histories: the same Update."""
+    histories, others = histories_of(recording), others_than_scripts(recording)
+    asked: list[type] = []
+
+    def answer(request: Request) -> Any:
+        asked.append(type(request))
+        if isinstance(request, ScanDescriptor | GetUsage):
+            return None
+        if isinstance(request, GetHistories):
+            return [histories.get(script, []) for script in request.scripts]
+        expected, reply = next(others)
+        assert request == expected
+        return reply
+
+    update = run_scripted(scan_steps(recording.wollet.state, backend="scripted"), answer)
+    assert update == recording.update
+    assert asked.count(GetUsage) == 1  # asked once per scan, then histories only
+    assert asked.count(GetHistories) > 1
+
+
+@pytest.mark.usefixtures("no_io")
+def test_short_histories_from_a_backend_without_usage_are_a_typed_error(
+    recording: Recording,
+) -> None:
+    def answer(request: Request) -> Any:
+        if isinstance(request, GetHistories):
+            return [[] for _ in request.scripts[1:]]
+        return None
+
+    steps = scan_steps(recording.wollet.state, backend="scripted")
+    with pytest.raises(BackendProtocolError, match="asked for 40 histories, got 39"):
+        run_scripted(steps, answer)
+
+
 @pytest.mark.usefixtures("no_io")
 def test_a_descriptor_scan_answers_the_histories_in_one_request(recording: Recording) -> None:
     """The histories the script requests got, given at once as a whole-wallet reply."""
     chains: dict[Any, list[list[HistoryEntry]]] = {}
-    positions = {spk: path for spk, path in recording.update.scripts.items()}
-    for request, reply in recording.exchanges:
-        if isinstance(request, GetHistories):
-            for script, history in zip(request.scripts, reply, strict=True):
-                if script not in positions:
-                    continue  # asked ahead, past where the scan stops: not taken
-                chain, index = positions[script]
-                histories = chains.setdefault(chain, [])
-                histories.extend([] for _ in range(index + 1 - len(histories)))
-                histories[index] = history
-    others = iter([e for e in recording.exchanges if not isinstance(e[0], GetHistories)][1:])
+    for script, history in histories_of(recording).items():
+        chain, index = recording.update.scripts[script]
+        histories = chains.setdefault(chain, [])
+        histories.extend([] for _ in range(index + 1 - len(histories)))
+        histories[index] = history
+    others = others_than_scripts(recording)
 
     def answer(request: Request) -> Any:
         if isinstance(request, ScanDescriptor):
             return chains
-        assert not isinstance(request, GetHistories), "no script request after the descriptor"
+        assert not isinstance(request, SCRIPT_REQUESTS), "no script request after the descriptor"
         expected, reply = next(others)
         assert request == expected
         return reply
@@ -147,9 +214,19 @@ def corrupt(recording: Recording, kind: type, change: Any) -> Any:
 
 
 MALFORMED = {
-    "histories short": (GetHistories, lambda r: r[:-1], "histories"),
-    "history not entries": (GetHistories, lambda r: [["x"], *r[1:]], "entries"),
-    "height zero": (GetHistories, lambda r: [[HistoryEntry("00" * 32, 0)], *r[1:]], "positive"),
+    "usage not a usage": (GetUsage, lambda r: r.scripts, "not a ScriptUsage"),
+    "usage short": (GetUsage, lambda r: ScriptUsage(r.scripts[:-1], r.pending), "histories"),
+    "history not entries": (
+        GetUsage,
+        lambda r: ScriptUsage([["x"], *r.scripts[1:]], []),
+        "entries",
+    ),
+    "height zero": (
+        GetUsage,
+        lambda r: ScriptUsage([[HistoryEntry("00" * 32, 0)], *r.scripts[1:]], []),
+        "positive",
+    ),
+    "pending told used": (GetUsage, lambda r: ScriptUsage(r.scripts, [USED]), "histories"),
     "tip not a tip": (GetTip, lambda r: {"height": 1}, "not a Tip"),
     "tx of another txid": (GetTransactions, lambda r: [r[1], r[0], *r[2:]], "hashing to"),
     "tx garbage": (GetTransactions, lambda r: [b"\x00" * 10, *r[1:]], "undecodable"),
@@ -180,8 +257,8 @@ def test_a_server_claiming_every_script_is_used_ends_at_the_limit(recording: Rec
     used = [HistoryEntry("11" * 32, None)]
 
     def everything_used(request: Request) -> Any:
-        if isinstance(request, GetHistories):
-            return [used for _ in request.scripts]
+        if isinstance(request, GetUsage):
+            return ScriptUsage([USED for _ in request.scripts], [used for _ in request.pending])
         return None if isinstance(request, ScanDescriptor) else pytest.fail(f"{request}")
 
     limits = ScanLimits(max_new_indexes=200)

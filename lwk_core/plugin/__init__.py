@@ -13,8 +13,13 @@ of its backend's method; wrappers observe the awaited work with `when_done`.
 
 from __future__ import annotations
 
-from .._async_backend import AsyncBackend, AsyncDescriptorScanner, AsyncMerkleProver
-from .._backend import Backend, DescriptorHistories, DescriptorScanner, MerkleProver
+from .._async_backend import (
+    AsyncBackend,
+    AsyncDescriptorScanner,
+    AsyncMerkleProver,
+    AsyncUsageScanner,
+)
+from .._backend import Backend, DescriptorHistories, DescriptorScanner, MerkleProver, UsageScanner
 from .._errors import (
     AuthenticationFailed,
     BackendConnectError,
@@ -38,7 +43,7 @@ from .._hashes import electrum_scripthash, electrum_status, esplora_scripthash
 from .._header import BlockHeader, merkle_root_from_branch, parse_headers, parse_merkle_proof
 from .._network import Chain, Network
 from .._transaction import Transaction
-from .._types import HistoryEntry, MerkleProof, OutPoint, Tip
+from .._types import USED, HistoryEntry, MerkleProof, OutPoint, ScriptUsage, Tip, Used
 from ._markers import ENTRY_POINT_GROUP, NAME, hookimpl, hookspec
 from ._observe import when_done
 from ._tls import ca_context, check_pin, parse_fingerprint
@@ -47,9 +52,11 @@ from .manager import register_plugin
 __all__ = [
     "ENTRY_POINT_GROUP",
     "NAME",
+    "USED",
     "AsyncBackend",
     "AsyncDescriptorScanner",
     "AsyncMerkleProver",
+    "AsyncUsageScanner",
     "AuthenticationFailed",
     "Backend",
     "BackendConnectError",
@@ -76,8 +83,11 @@ __all__ = [
     "ProxyRefused",
     "ProxyUnreachable",
     "RateLimited",
+    "ScriptUsage",
     "Tip",
     "Transaction",
+    "UsageScanner",
+    "Used",
     "WrongNetwork",
     "ca_context",
     "check_pin",

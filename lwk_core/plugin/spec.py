@@ -3,9 +3,9 @@
 A call about a backend (every hook taking `connection`) reaches only the plugin whose
 `lwk_connect` created that backend, plus wrapper plugins (`@hookimpl(wrapper=True)`), which
 see every backend's calls. So an owner's implementation receives its own `Backend` and
-always answers; None from it is a PluginError, except for `lwk_scan_descriptor`, where it
-means "not offered". A plugin usually implements each hook by calling the method of the
-same name on its backend (see `lwk_core.plugin.Backend`).
+always answers; None from it is a PluginError, except for `lwk_scan_descriptor` and
+`lwk_scan_usage`, where it means "not offered". A plugin usually implements each hook by
+calling the method of the same name on its backend (see `lwk_core.plugin.Backend`).
 
 Async backends (`lwk_core.plugin.AsyncBackend`) are offered through these same hooks:
 `lwk_connect(..., asynchronous=True)` asks for one, and every later hook returns the
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .._backend import Backend, DescriptorHistories
     from .._descriptor import WolletDescriptor
     from .._network import Network
-    from .._types import HistoryEntry, MerkleProof, Tip
+    from .._types import HistoryEntry, MerkleProof, ScriptUsage, Tip
 
 
 @hookspec
@@ -103,6 +103,20 @@ def lwk_scan_descriptor(
     scripts themselves (Waterfalls). Per chain, the history of each script index 0..n-1 as
     the server scanned them, the server applying the gap limit (and reaching `to_index`).
     None (or not implementing it): not offered, core scans scripts instead.
+    """
+
+
+@hookspec(firstresult=True)
+def lwk_scan_usage(
+    connection: Backend, scripts: Sequence[bytes], pending: Sequence[bytes]
+) -> ScriptUsage | None:
+    """Optional: which scripts are used, for servers that tell it before (and cheaper than)
+    the histories. Return a `ScriptUsage`: per script of `scripts`, its history or `USED`
+    (it has one, not fetched yet), and the history of each of `pending` (scripts a previous
+    call of this scan told USED), in order. A scan then asks each gap-limit round's usage
+    together with the previous round's histories (one exchange per round, not two); the
+    histories still pending at its end are asked with `lwk_scan_scripts`. None (or not
+    implementing it): not offered, core asks `lwk_scan_scripts` for each round.
     """
 
 

@@ -50,7 +50,7 @@ from lwk_core import (
     Wollet,
 )
 from lwk_core._scan import REORG_WINDOW
-from lwk_core.plugin import hookimpl
+from lwk_core.plugin import USED, hookimpl
 from lwk_core.plugin.manager import get_plugin_manager, register_plugin
 
 TIMEOUT = 1.0  # every client of this module; a hang must cost about this, not more
@@ -474,7 +474,9 @@ def test_tip_going_back_beyond_a_reorg_window_is_refused(
 
 @attrs.define(eq=False)
 class OnFirstScan:
-    """A wrapper plugin running `action` once, right after `target`'s first script batch."""
+    """A wrapper plugin running `action` once, right after `target` answered the histories
+    of the first script batch used (with the next batch's usage where the backend tells
+    usage first)."""
 
     target: object
     action: Callable[[], None]
@@ -485,10 +487,23 @@ class OnFirstScan:
         self, connection: object, scripts: Sequence[bytes]
     ) -> Generator[None, Any, Any]:
         histories = yield
-        if connection is self.target and not self.done:
+        self._after(histories, connection)
+        return histories
+
+    @hookimpl(wrapper=True)
+    def lwk_scan_usage(
+        self, connection: object, scripts: Sequence[bytes], pending: Sequence[bytes]
+    ) -> Generator[None, Any, Any]:
+        usage = yield  # None where not offered; Electrum's tells the histories a call late
+        if usage is not None:
+            self._after([*usage.pending, *(h for h in usage.scripts if h is not USED)], connection)
+        return usage
+
+    def _after(self, histories: list[list[Any]], connection: object) -> None:
+        """The action, once the target answered a history of the wallet."""
+        if any(histories) and connection is self.target and not self.done:
             self.done = True
             self.action()
-        return histories
 
 
 @pytest.mark.parametrize("keep_txs", [True, False], ids=["txs-reconfirmed", "txs-dropped"])

@@ -50,6 +50,13 @@ def lwk_scan_scripts(connection: object, scripts: Sequence[bytes]) -> Generator[
 
 
 @hookimpl(wrapper=True)
+def lwk_scan_usage(
+    connection: object, scripts: Sequence[bytes], pending: Sequence[bytes]
+) -> Generator[None, Any, Any]:
+    return (yield from _timed("scan_usage", connection))
+
+
+@hookimpl(wrapper=True)
 def lwk_get_tx(connection: object, txids: Sequence[str]) -> Generator[None, Any, Any]:
     return (yield from _timed("get_tx", connection))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from lwk_core.plugin import HistoryEntry, MerkleProof, Tip
+from lwk_core.plugin import HistoryEntry, MerkleProof, ScriptUsage, Tip
 
 from . import _requests
 from ._aio_connection import AsyncElectrumConnection
@@ -36,6 +36,9 @@ class AsyncElectrumSession(SessionState[AsyncElectrumConnection]):
     async def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         histories: list[list[HistoryEntry]] = await self._run(self.scan(scripts, self.name))
         return histories
+
+    async def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage:
+        return await self._run(self.usage(scripts, pending, self.name))
 
     async def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return await self._run(self.txs_plan(txids))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
-from lwk_core.plugin import HistoryEntry, MerkleProof, Network, Tip, hookimpl
+from lwk_core.plugin import HistoryEntry, MerkleProof, Network, ScriptUsage, Tip, hookimpl
 
 from ._async_client import AsyncElectrumClient
 from ._async_session import AsyncElectrumSession
@@ -27,6 +27,7 @@ __all__ = [
     "lwk_merkle_proofs",
     "lwk_ping",
     "lwk_scan_scripts",
+    "lwk_scan_usage",
     "lwk_schemes",
     "lwk_tip",
 ]
@@ -72,6 +73,13 @@ def lwk_scan_scripts(
     connection: Session, scripts: Sequence[bytes]
 ) -> Answer[list[list[HistoryEntry]]]:
     return connection.scan_scripts(scripts)
+
+
+@hookimpl
+def lwk_scan_usage(
+    connection: Session, scripts: Sequence[bytes], pending: Sequence[bytes]
+) -> Answer[ScriptUsage]:
+    return connection.scan_usage(scripts, pending)
 
 
 @hookimpl

@@ -26,8 +26,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lwk_core.plugin import (
+    USED,
     BackendProtocolError,
     HistoryEntry,
+    ScriptUsage,
+    Used,
     electrum_scripthash,
     electrum_status,
 )
@@ -35,7 +38,7 @@ from lwk_core.plugin import (
 from ._plan import BackendOp, Batch, Plan, Refresh, Subscribe
 from ._subscriptions import GET_HISTORY, SCRIPTHASH_SUBSCRIBE, UNKNOWN, Subscriptions
 
-__all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts"]
+__all__ = ["ScanPlan", "ScriptCache", "parse_history", "scan_scripts", "scan_usage"]
 
 log = logging.getLogger("lwk_electrum")
 
@@ -123,42 +126,91 @@ def scan_scripts(
     """The history of each script, in order (heights 0 and -1 become None: mempool)."""
     scripthashes = cache.scripthashes(scripts)
     yield Refresh()
-    statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
-    unknown = [scripthashes[i] for i, status in enumerate(statuses) if status is UNKNOWN]
-    grantable = subscriptions.grantable(unknown)
-    granted = set(grantable)
-    ungranted = [sh for sh in dict.fromkeys(unknown) if sh not in granted]
-    asked, raws = yield from _subscribe(cache, grantable, ungranted)
-    answered = dict(zip(grantable, asked, strict=True))
-    statuses = [answered.get(sh, status) for sh, status in zip(scripthashes, statuses, strict=True)]
-    subscriptions.unsubscribed(
-        [sh for sh, st in zip(scripthashes, statuses, strict=True) if st is UNKNOWN]
-    )
+    statuses, raws = yield from _statuses(cache, subscriptions, scripthashes, [], follow=True)
     histories = [
         _cached(cache, sh, status) for sh, status in zip(scripthashes, statuses, strict=True)
     ]
     missing = [i for i, history in enumerate(histories) if history is None]
     yield from _fetch_histories([scripthashes[i] for i in missing], raws)
-    fetched = [parse_history(raws[scripthashes[i]], backend=backend) for i in missing]
-    for i, history in zip(missing, fetched, strict=True):
-        _file(cache, scripthashes[i], raws[scripthashes[i]], history, statuses[i], backend)
-        histories[i] = history
+    for i in missing:
+        histories[i] = _take(cache, scripthashes[i], raws, statuses[i], backend)
     cache.mark_scanned(scripthashes)
     return [list(h or ()) for h in histories]
 
 
-def _subscribe(cache: ScriptCache, scripthashes: list[str], ungranted: list[str]) -> ScanPlan:
-    """Each script's status (UNKNOWN if refused), and the raw histories of the `ungranted`
-    (no subscription: asked in the same burst) and of the scripts this client never scanned
-    whose status shows a history (asked as each status is read, in the same exchange: an
-    unused script costs its subscription alone)."""
-    fresh = [sh for sh in scripthashes if not cache.scanned(sh)]
-    calls = [(GET_HISTORY, [sh]) for sh in ungranted]
+def scan_usage(
+    cache: ScriptCache,
+    subscriptions: Subscriptions,
+    scripts: Sequence[bytes],
+    pending: Sequence[bytes],
+    *,
+    backend: str,
+) -> ScanPlan:
+    """Which scripts are used, and the histories of `pending`, as a ScriptUsage: a script
+    whose status shows a history is USED unless that history is cached (no get_history
+    follows its status: it is asked as a later call's `pending`, in the burst of the next
+    round's subscriptions). A script without a status (over the server's cap) is asked its
+    history in the same burst."""
+    scripthashes = cache.scripthashes(scripts)
+    pending_hashes = cache.scripthashes(pending)
+    late = list(dict.fromkeys(pending_hashes))
+    yield Refresh()
+    statuses, raws = yield from _statuses(cache, subscriptions, scripthashes, late, follow=False)
+    found: list[History | Used | None] = []
+    for sh, status in zip(scripthashes, statuses, strict=True):
+        history = _cached(cache, sh, status)
+        found.append(USED if history is None and status is not UNKNOWN else history)
+    unread = [i for i, history in enumerate(found) if history is None]
+    yield from _fetch_histories([scripthashes[i] for i in unread], raws)  # refused a status
+    for i in unread:
+        found[i] = _take(cache, scripthashes[i], raws, statuses[i], backend)
+    late_histories = {sh: _take(cache, sh, raws, subscriptions.status(sh), backend) for sh in late}
+    cache.mark_scanned([sh for sh, h in zip(scripthashes, found, strict=True) if h is not USED])
+    cache.mark_scanned(late)
+    return ScriptUsage(
+        [h if isinstance(h, Used) else list(h or ()) for h in found],
+        [list(late_histories[sh]) for sh in pending_hashes],
+    )
+
+
+def _statuses(
+    cache: ScriptCache,
+    subscriptions: Subscriptions,
+    scripthashes: list[str],
+    fetched: list[str],
+    *,
+    follow: bool,
+) -> ScanPlan:
+    """Each script's current status (UNKNOWN: none, the server did not subscribe it),
+    subscribing those the live connection has not told, and the raw histories of the
+    scripts it cannot subscribe (its cap) and of `fetched`, asked in the same burst; with
+    `follow`, also of the scripts this client never scanned whose status shows a history."""
+    statuses: list[Any] = [subscriptions.status(sh) for sh in scripthashes]
+    unknown = [scripthashes[i] for i, status in enumerate(statuses) if status is UNKNOWN]
+    grantable = subscriptions.grantable(unknown)
+    granted = set(grantable)
+    ungranted = [sh for sh in dict.fromkeys(unknown) if sh not in granted]
+    fresh = [sh for sh in grantable if not cache.scanned(sh)] if follow else []
+    asked, raws = yield from _subscribe(grantable, list(dict.fromkeys(ungranted + fetched)), fresh)
+    answered = dict(zip(grantable, asked, strict=True))
+    statuses = [answered.get(sh, status) for sh, status in zip(scripthashes, statuses, strict=True)]
+    subscriptions.unsubscribed(
+        [sh for sh, st in zip(scripthashes, statuses, strict=True) if st is UNKNOWN]
+    )
+    return statuses, raws
+
+
+def _subscribe(scripthashes: list[str], fetched: list[str], followed: list[str]) -> ScanPlan:
+    """Each script's status (UNKNOWN if refused), and the raw histories of `fetched` (asked
+    in the same burst: scripts without a subscription, or whose history is pending) and of
+    those of `followed` whose status shows a history (asked as each status is read, in the
+    same exchange: an unused script costs its subscription alone)."""
+    calls = [(GET_HISTORY, [sh]) for sh in fetched]
     if not scripthashes:
         replies = (yield Batch(calls)) if calls else []
-        return [], dict(zip(ungranted, replies, strict=True))
-    statuses, replies, histories = yield Subscribe(scripthashes, calls, fresh)
-    return statuses, {**dict(zip(ungranted, replies, strict=True)), **histories}
+        return [], dict(zip(fetched, replies, strict=True))
+    statuses, replies, histories = yield Subscribe(scripthashes, calls, followed)
+    return statuses, {**dict(zip(fetched, replies, strict=True)), **histories}
 
 
 def _cached(cache: ScriptCache, scripthash: str, status: Any) -> History | None:
@@ -177,15 +229,19 @@ def _fetch_histories(scripthashes: list[str], raws: dict[str, Any]) -> ScanPlan:
         raws.update(zip(late, replies, strict=True))
 
 
-def _file(
-    cache: ScriptCache, sh: str, raw: Any, history: History, reported: Any, backend: str
-) -> None:
-    """Cache a fetched history under the status it hashes to (see ScriptCache)."""
+def _take(
+    cache: ScriptCache, sh: str, raws: dict[str, Any], reported: Any, backend: str
+) -> History:
+    """A fetched history, parsed and cached under the status it hashes to (see
+    ScriptCache)."""
+    raw = raws[sh]
+    history = parse_history(raw, backend=backend)
     status = electrum_status((e["tx_hash"], e["height"]) for e in raw)
     if status is not None:
         cache.put(sh, status, history)
     if status != reported and reported is not UNKNOWN:
         log.debug("%s: a history does not hash to its reported status", backend)
+    return history
 
 
 def parse_history(raw: Any, *, backend: str) -> History:

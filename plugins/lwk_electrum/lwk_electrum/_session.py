@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from lwk_core.plugin import HistoryEntry, MerkleProof, Tip
+from lwk_core.plugin import USED, HistoryEntry, MerkleProof, ScriptUsage, Tip
 
 from . import _requests
 from ._connection import ElectrumConnection
 from ._connection_base import ConnectionBase
 from ._plan import BackendOp, Plan, Refresh, Subscribe, run
-from ._scan import ScriptCache, scan_scripts
+from ._scan import ScriptCache, scan_scripts, scan_usage
 
 __all__ = ["ElectrumSession", "SessionState"]
 
@@ -51,13 +51,29 @@ class SessionState(Generic[Rpc]):
     def scan(self, scripts: Sequence[bytes], backend: str) -> Plan[BackendOp, Any]:
         subscriptions = self.rpc.protocol.subscriptions
         histories = yield from scan_scripts(self.cache, subscriptions, scripts, backend=backend)
+        self._note_heights(histories)
+        return histories
+
+    def usage(
+        self, scripts: Sequence[bytes], pending: Sequence[bytes], backend: str
+    ) -> Plan[BackendOp, ScriptUsage]:
+        subscriptions = self.rpc.protocol.subscriptions
+        usage: ScriptUsage = yield from scan_usage(
+            self.cache, subscriptions, scripts, pending, backend=backend
+        )
+        self._note_heights([h for h in usage.scripts if h is not USED])
+        self._note_heights(usage.pending)
+        return usage
+
+    def _note_heights(self, histories: Sequence[Sequence[HistoryEntry]]) -> None:
+        """Keep each transaction's confirmation height (its block's header is fetched with
+        it, see `txs_plan`)."""
         for history in histories:
             for entry in history:
                 if entry.height is None:
                     self._heights.pop(entry.txid, None)
                 else:
                     self._heights[entry.txid] = entry.height
-        return histories
 
     def txs_plan(self, txids: Sequence[str]) -> Plan[BackendOp, list[bytes]]:
         """The raw transactions, with the headers of their blocks in the same burst."""
@@ -122,6 +138,9 @@ class ElectrumSession(SessionState[ElectrumConnection]):
     def scan_scripts(self, scripts: Sequence[bytes]) -> list[list[HistoryEntry]]:
         histories: list[list[HistoryEntry]] = self._run(self.scan(scripts, self.name))
         return histories
+
+    def scan_usage(self, scripts: Sequence[bytes], pending: Sequence[bytes]) -> ScriptUsage:
+        return self._run(self.usage(scripts, pending, self.name))
 
     def get_raw_txs(self, txids: Sequence[str]) -> list[bytes]:
         return self._run(self.txs_plan(txids))

@@ -127,10 +127,11 @@ def test_unchanged_rescan_sends_no_request(
         "blockchain.transaction.get": 3,
         "blockchain.transaction.get_merkle": 3,
     }
-    # version, features and the tip in one burst, three scan rounds (both chains' first 20
-    # scripts, then external 20-39, then 40-59): the subscriptions, and the histories of the
-    # used ones once their statuses came (the first two rounds); the transactions; the proofs
-    assert trips.count == 1 + 2 + 2 + 1 + 1 + 1
+    # version, features and the tip in one burst; three scan rounds (both chains' first 20
+    # scripts, then external 20-39, then 40-59), one burst each: a round's subscriptions
+    # carry the histories of the scripts the round before found used; the transactions;
+    # the proofs
+    assert trips.count == 1 + 3 + 1 + 1
 
     # Nothing new: the tip is the one the subscription keeps, every status is current (the
     # server pushes changes to subscribed scripts): no request at all.
@@ -180,10 +181,10 @@ def test_requests_are_pipelined(
     # version, features (the genesis), tip, subscribes, the histories of the 12 used
     # scripts, txs, the header of the first block (the second is the tip), the proofs of
     # the 10 confirmed (two blocks of 5; SPV); in round trips: version, features and tip
-    # in one burst, 2 scan rounds (both chains' first 20 scripts, then the 12 used ones'
-    # histories; external 20-39), txs with the header, proofs = 6.
+    # in one burst, 2 scan rounds (both chains' first 20 scripts; external 20-39 with the
+    # 12 used ones' histories), txs with the header, proofs = 5.
     assert sent == 1 + 1 + 1 + 60 + 12 + 12 + 1 + 10
-    assert trips.count == 6
+    assert trips.count == 5
     assert elapsed < sent * 0.1 / 4  # round trips (counted above), not one per request
     assert len(wollet.transactions()) == 12
 
@@ -213,11 +214,11 @@ def test_a_first_scan_subscribes_each_script_once_and_asks_only_the_used_ones_hi
         "blockchain.block.headers": 1,
         "blockchain.transaction.get_merkle": 45,
     }
-    # version, features and the tip in one burst; three scan rounds where LWK takes four:
-    # both chains' first batch (then the 20 used ones' histories), external 20-59 (two
-    # batches after one used at every index; then 25 histories), external 60-79;
+    # version, features and the tip in one burst; three scan rounds where LWK takes four,
+    # one burst each: both chains' first batch, external 20-59 (two batches after one used
+    # at every index) with the 20 used ones' histories, external 60-79 with the next 25;
     # transactions with the headers, proofs
-    assert trips.count == 1 + (2 + 2 + 1) + 2
+    assert trips.count == 1 + 3 + 2
     assert len(wollet.transactions()) == 45
 
     theirs = lwk.Wollet(
