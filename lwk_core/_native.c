@@ -503,19 +503,15 @@ static int open_proof(scalars *k, output *o, const unsigned char nonce[32]) {
 }
 
 /* The nonce and the opening; GIL-free. */
-static int open_output(output *o) {
+static int open_output(scalars *k, output *o) {
     zkp_pubkey ephemeral;
     unsigned char shared[32], nonce[32];
-    scalars k = {NULL, NULL, NULL, NULL};
-    int code;
     if (zkp.pubkey_parse(zkp.ctx, &ephemeral, o->nonce_commitment, 33) != 1) return BAD_NONCE;
     /* the default ECDH hash is sha256 of the compressed shared point; the nonce hashes it once
        more (Elements' blind.cpp, rust-elements' Nonce::shared_secret) */
     if (zkp.ecdh(zkp.ctx, shared, &ephemeral, o->key, NULL, NULL) != 1) return BAD_KEY;
     SHA256(shared, 32, nonce);
-    code = scalars_open(&k) ? open_proof(&k, o, nonce) : NO_MEMORY;
-    scalars_close(&k);
-    return code;
+    return open_proof(k, o, nonce);
 }
 
 /* H_A = hash-to-curve(asset) as a public key, per asset: every output of one asset (most are
@@ -528,10 +524,9 @@ static struct {
 } assets[ASSET_SLOTS];
 static size_t next_asset_slot;
 
-static int asset_point(const unsigned char asset[32], zkp_pubkey *out) {
+static int asset_point(scalars *k, const unsigned char asset[32], zkp_pubkey *out) {
     zkp_generator gen;
     unsigned char serialized[33];
-    scalars k = {NULL, NULL, NULL, NULL};
     size_t i;
     int code;
     for (i = 0; i < ASSET_SLOTS; i++) {
@@ -543,10 +538,7 @@ static int asset_point(const unsigned char asset[32], zkp_pubkey *out) {
     /* fails only when a hash is not a field element: no known asset id does that */
     if (zkp.generator_generate(zkp.ctx, &gen, asset) != 1) return BAD_ASSET_BLINDER;
     zkp.generator_serialize(zkp.ctx, serialized, &gen);
-    code = scalars_open(&k) ? point_from_x(&k, serialized + 1,
-                                           serialized[0] != GENERATOR_SQUARE_Y, out)
-                            : NO_MEMORY;
-    scalars_close(&k);
+    code = point_from_x(k, serialized + 1, serialized[0] != GENERATOR_SQUARE_Y, out);
     if (code) return code;
     i = next_asset_slot++ % ASSET_SLOTS;
     assets[i].used = 1;
@@ -592,8 +584,8 @@ static int check_commitments(scalars *k, const output *o, const zkp_pubkey *h) {
     if (same <= 0) return same < 0 ? NO_MEMORY : ASSET_MISMATCH;
 
     if ((o->value_commitment[0] & 0xfe) != COMMITMENT_TAG) return BAD_VALUE_COMMITMENT;
-    /* the opening gave a value blinder in [1, n) */
-    zkp.pubkey_create(zkp.ctx, &blinder_part, o->value_blinder);
+    /* never fails: the opening gave a value blinder in [1, n) */
+    if (zkp.pubkey_create(zkp.ctx, &blinder_part, o->value_blinder) != 1) return NOT_REWOUND;
     if (o->value == 0) {
         sum = blinder_part;
     } else {
@@ -645,17 +637,21 @@ static PyObject *unblind(PyObject *module, PyObject *args) {
     if (key_len != 32) return PyLong_FromLong(BAD_KEY);
     if (asset_len != 33) return PyLong_FromLong(BAD_ASSET_COMMITMENT);
     if (value_len != 33) return PyLong_FromLong(BAD_VALUE_COMMITMENT);
-    /* The arguments are immutable bytes the caller keeps alive; o is this call's own. */
+    if (!scalars_open(&k)) {
+        scalars_close(&k);
+        return PyErr_NoMemory();
+    }
+    /* The arguments are immutable bytes the caller keeps alive; o and k are this call's own. */
     Py_BEGIN_ALLOW_THREADS
-    code = open_output(&o);
+    code = open_output(&k, &o);
     Py_END_ALLOW_THREADS
-    if (!code) code = asset_point(o.message, &h);
+    if (!code) code = asset_point(&k, o.message, &h);
     if (!code) {
         Py_BEGIN_ALLOW_THREADS
-        code = scalars_open(&k) ? check_commitments(&k, &o, &h) : NO_MEMORY;
-        scalars_close(&k);
+        code = check_commitments(&k, &o, &h);
         Py_END_ALLOW_THREADS
     }
+    scalars_close(&k);
     /* An asset commitment that is no generator is the first error after the nonce's (as in
        lwk_core/_unblind.py); a match proves it is one, so it is parsed on failures only. */
     if (code > BAD_KEY && code != NO_MEMORY &&
