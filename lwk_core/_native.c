@@ -664,21 +664,31 @@ static PyObject *unblind(PyObject *module, PyObject *args) {
                          (Py_ssize_t)32, o.message, (Py_ssize_t)64);
 }
 
-static const char *const FUNCTIONS[] = {
-    "secp256k1_context_create",     "secp256k1_context_randomize",
-    "secp256k1_ec_pubkey_parse",    "secp256k1_ec_pubkey_serialize",
-    "secp256k1_ec_pubkey_create",   "secp256k1_ec_pubkey_negate",
-    "secp256k1_ec_pubkey_tweak_mul", "secp256k1_ec_pubkey_combine",
-    "secp256k1_ecdh",               "secp256k1_generator_parse",
-    "secp256k1_generator_serialize", "secp256k1_generator_generate",
-    "secp256k1_pedersen_commitment_parse",
+/* Where `load` puts each function it resolves by name. */
+static const struct {
+    const char *name;
+    void *slot; /* a field of zkp */
+} FUNCTIONS[] = {
+    {"secp256k1_context_create", &zkp.context_create},
+    {"secp256k1_context_randomize", &zkp.context_randomize},
+    {"secp256k1_ec_pubkey_parse", &zkp.pubkey_parse},
+    {"secp256k1_ec_pubkey_serialize", &zkp.pubkey_serialize},
+    {"secp256k1_ec_pubkey_create", &zkp.pubkey_create},
+    {"secp256k1_ec_pubkey_negate", &zkp.pubkey_negate},
+    {"secp256k1_ec_pubkey_tweak_mul", &zkp.pubkey_tweak_mul},
+    {"secp256k1_ec_pubkey_combine", &zkp.pubkey_combine},
+    {"secp256k1_ecdh", &zkp.ecdh},
+    {"secp256k1_generator_parse", &zkp.generator_parse},
+    {"secp256k1_generator_serialize", &zkp.generator_serialize},
+    {"secp256k1_generator_generate", &zkp.generator_generate},
+    {"secp256k1_pedersen_commitment_parse", &zkp.commitment_parse},
 };
+#define N_FUNCTIONS (sizeof FUNCTIONS / sizeof FUNCTIONS[0])
 
 static PyObject *load(PyObject *module, PyObject *args) {
-    const char *path;
-    const unsigned char *seed;
+    const char *path, *seed;
     Py_ssize_t seed_len;
-    void *lib, *found[sizeof FUNCTIONS / sizeof FUNCTIONS[0]], *ctx;
+    void *lib, *found[N_FUNCTIONS], *ctx;
     size_t i;
     (void)module;
     if (!PyArg_ParseTuple(args, "sy#:load", &path, &seed, &seed_len)) return NULL;
@@ -689,26 +699,14 @@ static PyObject *load(PyObject *module, PyObject *args) {
     if (zkp.ctx != NULL) Py_RETURN_NONE;
     lib = dlopen(path, RTLD_NOW | RTLD_LOCAL); /* embit's handle: the library is loaded once */
     if (lib == NULL) return PyErr_Format(PyExc_OSError, "cannot load %s", path);
-    for (i = 0; i < sizeof FUNCTIONS / sizeof FUNCTIONS[0]; i++) {
-        found[i] = dlsym(lib, FUNCTIONS[i]);
+    for (i = 0; i < N_FUNCTIONS; i++) {
+        found[i] = dlsym(lib, FUNCTIONS[i].name);
         if (found[i] == NULL) {
-            return PyErr_Format(PyExc_OSError, "%s lacks %s", path, FUNCTIONS[i]);
+            return PyErr_Format(PyExc_OSError, "%s lacks %s", path, FUNCTIONS[i].name);
         }
     }
-    /* POSIX dlsym: a data pointer holds a function's address (the order of FUNCTIONS). */
-    memcpy(&zkp.context_create, &found[0], sizeof(void *));
-    memcpy(&zkp.context_randomize, &found[1], sizeof(void *));
-    memcpy(&zkp.pubkey_parse, &found[2], sizeof(void *));
-    memcpy(&zkp.pubkey_serialize, &found[3], sizeof(void *));
-    memcpy(&zkp.pubkey_create, &found[4], sizeof(void *));
-    memcpy(&zkp.pubkey_negate, &found[5], sizeof(void *));
-    memcpy(&zkp.pubkey_tweak_mul, &found[6], sizeof(void *));
-    memcpy(&zkp.pubkey_combine, &found[7], sizeof(void *));
-    memcpy(&zkp.ecdh, &found[8], sizeof(void *));
-    memcpy(&zkp.generator_parse, &found[9], sizeof(void *));
-    memcpy(&zkp.generator_serialize, &found[10], sizeof(void *));
-    memcpy(&zkp.generator_generate, &found[11], sizeof(void *));
-    memcpy(&zkp.commitment_parse, &found[12], sizeof(void *));
+    /* POSIX dlsym: the data pointer holds the function's address. */
+    for (i = 0; i < N_FUNCTIONS; i++) memcpy(FUNCTIONS[i].slot, &found[i], sizeof(void *));
     if (field_p == NULL &&
         !BN_hex2bn(&field_p, "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F")) {
         return PyErr_NoMemory();
@@ -717,7 +715,7 @@ static PyObject *load(PyObject *module, PyObject *args) {
         return PyErr_NoMemory();
     }
     ctx = zkp.context_create(CONTEXT_SIGN_VERIFY);
-    if (ctx == NULL || zkp.context_randomize(ctx, seed) != 1) {
+    if (ctx == NULL || zkp.context_randomize(ctx, (const unsigned char *)seed) != 1) {
         PyErr_SetString(PyExc_RuntimeError, "secp256k1 context creation failed");
         return NULL;
     }
