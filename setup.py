@@ -1,8 +1,9 @@
 """The optional C extension of lwk-core (everything else is in pyproject.toml).
 
-`lwk_core._prover_stream` replays range-proof random streams with OpenSSL's SHA-256; when it
-cannot be built (no compiler, no OpenSSL headers), lwk-core installs without it and computes
-the same streams in Python (lwk_core/_rangeproof.py), about five times slower.
+`lwk_core._native` replays range-proof random streams with OpenSSL's SHA-256 and unblinds
+outputs through embit's libsecp256k1-zkp (loaded at run time); when it cannot be built (no
+compiler, no OpenSSL headers), lwk-core installs without it and computes the same in Python
+(lwk_core/_rangeproof.py, lwk_core/_unblind.py), about three times slower.
 """
 
 from setuptools import Extension, setup
@@ -10,9 +11,9 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "lwk_core._prover_stream",
-            sources=["lwk_core/_prover_stream.c"],
-            libraries=["crypto"],
+            "lwk_core._native",
+            sources=["lwk_core/_native.c"],
+            libraries=["crypto", "dl"],
             optional=True,
         )
     ]

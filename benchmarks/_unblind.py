@@ -6,8 +6,8 @@ blinded outputs of 64 real Liquid testnet transactions), each with its SLIP-77 b
 Per output, the best of `--runs` passes over all of them, in this thread's CPU time (on a
 shared machine wall time also measures the neighbours; it is printed beside it):
 
-- ours: `Transaction.unblind` (lwk_core), with the range proof's random stream in C where
-  the extension lwk_core._prover_stream was built, and with the Python stream;
+- ours: `Transaction.unblind` (lwk_core), all in C where the extension lwk_core._native was
+  built (lwk_core/_native.c), and as without it (the Python opening and stream);
 - LWK: the lwk wheel's `TxOut.unblind` (rust-elements: the library's verifying rewind);
 - the library's `secp256k1_rangeproof_rewind` through our binding (it verifies the proof);
 - ours in parts: the ECDH nonce, the prover's random stream (RFC 6979 HMAC-SHA256: C over
@@ -142,19 +142,22 @@ def _parts(outputs: Sequence[_Output]) -> dict[str, Callable[[_Output], object]]
         "part: ECDH nonce": lambda o: _rewind_nonce(s, o.out.nonce_commitment, o.key),
         **native,
         "part: random stream (Python)": stream(_python_draws),
-        "part: commitment checks": checks,
+        "part: commitment checks (Python)": checks,
     }
 
 
-def with_python_stream(work: Callable[[_Output], object]) -> Callable[[_Output], object]:
-    """`work` with the range proof's stream replayed in Python (the fallback's cost)."""
+def without_extension(work: Callable[[_Output], object]) -> Callable[[_Output], object]:
+    """`work` as where the C extension was not built (the fallback's cost)."""
+    s = get_secp()
 
     def run(o: _Output) -> object:
         chosen, _rangeproof._draws = _rangeproof._draws, _python_draws
+        native, s.native_unblind = s.native_unblind, None
         try:
             return work(o)
         finally:
             _rangeproof._draws = chosen
+            s.native_unblind = native
 
     return run
 
@@ -195,11 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     if ours != [lwk_secrets(o) for o in outputs]:
         print("ours and LWK's secrets differ", file=sys.stderr)
         return 1
+    if ours != [without_extension(ours_secrets)(o) for o in outputs]:
+        print("ours with and without the C extension differ", file=sys.stderr)
+        return 1
     busy = busy_cpu_seconds()
     started = time.perf_counter()
     cases: dict[str, Callable[[_Output], object]] = {
         "ours": ours_secrets,
-        "ours, Python stream": with_python_stream(ours_secrets),
+        "ours, without the extension": without_extension(ours_secrets),
         "LWK (lwk wheel)": lwk_secrets,
         "library rewind": library_rewind,
         **_parts(outputs),
@@ -236,12 +242,12 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"{result['outputs']} real Liquid outputs, best of the runs; machine: "
         f"{result['machine']['nproc']} cores, {result['cores_busy']:.2f} kept busy meanwhile "
-        f"(everyone), revision {result['revision']}; random stream in "
-        f"{'C' if result['native_stream'] else 'Python'}",
-        f"{'per output':28} {'CPU ms':>8} {'wall ms':>8}",
+        f"(everyone), revision {result['revision']}; the C extension "
+        f"{'built' if result['native_stream'] else 'not built'}",
+        f"{'per output':32} {'CPU ms':>8} {'wall ms':>8}",
     ]
     for name, row in result["per_output"].items():
-        lines.append(f"{name:28} {row['cpu_ms']:8.3f} {row['wall_ms']:8.3f}")
+        lines.append(f"{name:32} {row['cpu_ms']:8.3f} {row['wall_ms']:8.3f}")
     lines.append(f"ours/LWK (CPU): {result['ours_over_lwk_cpu']:.3f}")
     pool = result["pool"]
     lines.append(f"{pool['jobs']} outputs: wall s, process CPU s")
@@ -249,7 +255,7 @@ def report(result: dict[str, Any]) -> str:
         ("unblind_many", "single"),
         (f"pool of {pool['threads']} (chunks of {pool['chunk']})", "pooled"),
     ):
-        lines.append(f"  {name:28} {result[key]['wall_s']:7.3f} {result[key]['cpu_s']:7.3f}")
+        lines.append(f"  {name:32} {result[key]['wall_s']:7.3f} {result[key]['cpu_s']:7.3f}")
     return "\n".join(lines)
 
 

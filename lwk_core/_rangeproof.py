@@ -14,8 +14,9 @@ keep the two challenges it needs. `open_proof` recomputes just those (secp256k1-
   multiplication more.
 
 The stream is most of the work (about 460 HMAC-SHA256 for the usual proof): the optional C
-extension `_prover_stream` (lwk_core/_prover_stream.c, OpenSSL's SHA-256, the GIL released)
-replays it when it was built, `_python_draws` otherwise; `_draws` is the one choice.
+extension `_native` (lwk_core/_native.c, OpenSSL's SHA-256, the GIL released) replays it when
+it was built, `_python_draws` otherwise; `_draws` is the one choice. Where the extension was
+built, lwk_core/_unblind.py has it do the whole unblinding, this module's opening included.
 
 Why skipping verification is sound for a wallet: the caller checks that (value, blinder)
 opens the output's value commitment and that (asset, asset blinder) reproduces its asset
@@ -232,7 +233,7 @@ def _challenge_message(p: _Proof, commit: bytes, gen: bytes, extra: bytes) -> by
 def _python_draws(seed: bytes, sizes: bytes) -> bytes:
     """The prover's random stream replayed (secp256k1_rangeproof_genrand): every ring's
     blinding share but the last, then every member's raw draw, 32 bytes each; what the
-    optional C extension `_prover_stream.prover_draws` computes, about five times faster."""
+    optional C extension `_native.prover_draws` computes, about five times faster."""
     stream = _Stream(seed)
     shares: list[bytes] = []
     draws: list[bytes] = []
@@ -250,7 +251,7 @@ def _python_draws(seed: bytes, sizes: bytes) -> bytes:
 def _select_draws() -> Callable[[bytes, bytes], bytes]:
     """The C extension when it was built, else the same stream in Python."""
     try:
-        from ._prover_stream import prover_draws
+        from ._native import prover_draws
     except ImportError:
         return _python_draws
     return prover_draws

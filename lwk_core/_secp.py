@@ -13,8 +13,9 @@ import ctypes
 import os
 import platform
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 from ._errors import LwkError, UnblindError
 
@@ -66,14 +67,23 @@ _SIGNATURES: Final[dict[str, list[object]]] = {
 }
 
 Buffer = ctypes.Array[ctypes.c_char]
+# lwk_core._native.unblind: (nonce commitment, key, value commitment, asset commitment, proof,
+# script) -> (value, value blinder, message) or an outcome code (lwk_core/_unblind.py)
+NativeUnblind: TypeAlias = Callable[
+    [bytes, bytes, bytes, bytes, bytes, bytes], tuple[int, bytes, bytes] | int
+]
 
 
 class Secp:
     """The secp256k1-zkp functions we need, with exact signatures, one shared context, and
-    the few point operations range-proof opening needs (UnblindError when one fails)."""
+    the few point operations range-proof opening needs (UnblindError when one fails).
+
+    `native_unblind` is the C extension's whole unblinding over the same library, or None
+    where the extension was not built (the Python opening is used then)."""
 
     def __init__(self) -> None:
-        lib = ctypes.CDLL(_embit_library())
+        path = _embit_library()
+        lib = ctypes.CDLL(path)
         for name, argtypes in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.argtypes = argtypes
@@ -85,6 +95,7 @@ class Secp:
             raise RuntimeError("secp256k1_context_randomize failed")
         self.lib = lib
         self.ctx = ctx
+        self.native_unblind: NativeUnblind | None = _load_native(path)
 
     def point(self, sec: bytes) -> Buffer:
         out = ctypes.create_string_buffer(64)
@@ -132,6 +143,19 @@ class Secp:
         if self.lib.secp256k1_ec_pubkey_combine(self.ctx, out, both, 2) != 1:
             raise UnblindError("range proof point sum is infinity")
         return out
+
+
+def _load_native(path: str) -> NativeUnblind | None:
+    """The C extension's `unblind` over the library at `path` (its own context, randomized
+    like ours), or None where the extension was not built or the library lacks a function
+    it calls."""
+    try:
+        from ._native import load, unblind
+
+        load(path, os.urandom(32))
+    except (ImportError, OSError):
+        return None
+    return unblind
 
 
 def _embit_library() -> str:

@@ -22,7 +22,7 @@ from lwk_core import _rangeproof
 from lwk_core._errors import UnblindError
 from lwk_core._hashes import hash160
 from lwk_core._rangeproof import NotCovered, native_stream, open_proof
-from lwk_core._secp import get_secp
+from lwk_core._secp import _embit_library, _load_native, get_secp
 from lwk_core._transaction import Transaction, TxOut
 from lwk_core._types import TxOutSecrets
 from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unblind_output
@@ -31,19 +31,25 @@ from lwk_core._unblind import _rewind_nonce, _rewind_verified, unblind_many, unb
 def require_native() -> None:
     """Skip where the C extension was not built; fail where LWK_REQUIRE_NATIVE says it must
     be (tox sets it)."""
-    if not native_stream():
+    if not native_stream() or get_secp().native_unblind is None:
         if os.environ.get("LWK_REQUIRE_NATIVE") == "1":
-            pytest.fail("lwk_core._prover_stream was not built but LWK_REQUIRE_NATIVE is set")
-        pytest.skip("the C extension lwk_core._prover_stream was not built")
+            pytest.fail("lwk_core._native was not built but LWK_REQUIRE_NATIVE is set")
+        pytest.skip("the C extension lwk_core._native was not built")
+
+
+def use_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unblind as without the C extension: the Python opening over the Python stream."""
+    monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
+    monkeypatch.setattr(get_secp(), "native_unblind", None)
+    assert not native_stream()
 
 
 @pytest.fixture(params=["native", "python"])
 def stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way of replaying the range proof's random stream: the C extension and the Python
-    fallback."""
+    """Each way of unblinding: the C extension (the stream, or the whole unblinding) and the
+    Python fallback."""
     if request.param == "python":
-        monkeypatch.setattr(_rangeproof, "_draws", _rangeproof._python_draws)
-        assert not native_stream()
+        use_python(monkeypatch)
     else:
         require_native()
     return str(request.param)
@@ -562,6 +568,71 @@ def outcome(out: TxOut, key: bytes) -> Rewound | tuple[type[Exception], str]:
         return type(e), str(e)
 
 
+@pytest.mark.usefixtures("stream")
+def test_commitments_under_another_encodings_tag_are_refused() -> None:
+    """Only a commitment's low tag bit enters the proof's seed: 0x0a/0x0b on a value
+    commitment, or 0x08/0x09 and 0x0c/0x0d on an asset commitment, leave the opening as it is,
+    and only the check of the encoding refuses them (a square-y test alone would take 0x0b
+    for 0x09)."""
+    out, key, _ = honest_output()
+    value, asset = out.value_commitment, out.asset_commitment
+    for tag in (0x0A, 0x0C, 0x00):
+        bad = attrs.evolve(out, value_commitment=bytes([tag | value[0] & 1]) + value[1:])
+        with pytest.raises(UnblindError, match="invalid value commitment"):
+            unblind_output(bad, key)
+    for tag in (0x08, 0x0C, 0x00):
+        bad = attrs.evolve(out, asset_commitment=bytes([tag | asset[0] & 1]) + asset[1:])
+        with pytest.raises(UnblindError, match="invalid asset commitment"):
+            unblind_output(bad, key)
+
+
+def unblind_outcome(out: TxOut, key: bytes) -> TxOutSecrets | str:
+    try:
+        return unblind_output(out, key)
+    except UnblindError as e:
+        return str(e)
+
+
+@pytest.mark.lwk
+def test_the_extension_and_python_unblind_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Altered proofs (a bit flipped every 7 bytes), altered commitments and nonces, wrong
+    keys, lying proofs and every proof shape: the C extension's unblinding and the Python one
+    give the same secrets or the same error (each one's truth: the tests above)."""
+    require_native()
+    out, key, _ = honest_output()
+    other = next(o[2] for o in wallet_outputs() if o[2].is_blinded and o[2] != out)
+    cases = [(flipped(out, i, 1 << i % 8), key) for i in range(0, len(out.range_proof), 7)]
+    for field in ("value_commitment", "asset_commitment", "nonce_commitment"):
+        point = getattr(out, field)
+        cases += [
+            (attrs.evolve(out, **{field: getattr(other, field)}), key),
+            (attrs.evolve(out, **{field: negated(point)}), key),
+            (attrs.evolve(out, **{field: point[:1] + bytes(32)}), key),
+            (attrs.evolve(out, **{field: point[:-1] + bytes([point[-1] ^ 1])}), key),
+        ]
+    cases += [(out, bytes(32)), (out, b"\xff" * 32), (out, blinding_keys()[other.script_pubkey])]
+    receiver = os.urandom(32)
+    asset = os.urandom(32)
+    for value, shape, _ in PROOF_SHAPES:
+        made, _, _ = make_output(
+            asset=asset, claimed_asset=asset, value=value, explicit_asset=False,
+            receiver=receiver, **shape,
+        )  # fmt: skip
+        cases.append((made, receiver))
+    for claimed_asset, claimed_value in ((os.urandom(32), None), (asset, 5_000)):
+        made, _, _ = make_output(
+            asset=asset, claimed_asset=claimed_asset, value=1_000, claimed_value=claimed_value,
+            explicit_asset=False, receiver=receiver,
+        )  # fmt: skip
+        cases.append((made, receiver))
+    native = [unblind_outcome(*case) for case in cases]
+    use_python(monkeypatch)
+    assert [unblind_outcome(*case) for case in cases] == native
+    errors = {r for r in native if isinstance(r, str)}
+    assert len(errors) >= 5  # many kinds of error were compared
+    assert sum(isinstance(r, TxOutSecrets) for r in native) > len(PROOF_SHAPES)
+
+
 def test_both_streams_open_altered_proofs_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     """One bit flipped every 5 bytes of a proof, and every shape's proof: the C and the Python
     stream give the same opening or the same typed error (each proof's truth: the tests
@@ -618,17 +689,19 @@ def test_the_stream_is_native_where_required() -> None:
     """tox sets LWK_REQUIRE_NATIVE: there the C extension must have been built and chosen."""
     if os.environ.get("LWK_REQUIRE_NATIVE") != "1":
         pytest.skip("LWK_REQUIRE_NATIVE is not set (tox sets it)")
-    from lwk_core._prover_stream import prover_draws
+    from lwk_core._native import prover_draws, unblind
 
     assert _rangeproof._draws is prover_draws
     assert native_stream()
+    assert get_secp().native_unblind is unblind
 
 
-def test_without_the_extension_the_python_stream_is_chosen(
+def test_without_the_extension_the_python_stream_and_unblinding_are_chosen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "lwk_core._prover_stream", None)  # import fails
+    monkeypatch.setitem(sys.modules, "lwk_core._native", None)  # import fails
     assert _rangeproof._select_draws() is _rangeproof._python_draws
+    assert _load_native(_embit_library()) is None  # so the Python unblinding is used
 
 
 def test_the_extension_refuses_impossible_ring_sizes() -> None:

@@ -32,12 +32,12 @@ def test_the_unblinding_benchmark_runs_on_a_few_outputs(tmp_path: Path) -> None:
     assert result["native_stream"] is native_stream()
     assert list(result["per_output"]) == [
         "ours",
-        "ours, Python stream",
+        "ours, without the extension",
         "LWK (lwk wheel)",
         "library rewind",
         "part: ECDH nonce",
         *native,
         "part: random stream (Python)",
-        "part: commitment checks",
+        "part: commitment checks (Python)",
     ]
     assert result["pool"] == {"jobs": 10, "threads": 2, "chunk": 3}

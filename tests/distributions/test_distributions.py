@@ -69,11 +69,11 @@ def test_each_distribution_builds_an_sdist_and_a_wheel(dist: Path) -> None:
 def test_the_core_wheel_carries_the_extension_and_the_sdist_its_source(dist: Path) -> None:
     with zipfile.ZipFile(_wheel(dist, "lwk_core")) as wheel:
         names = wheel.namelist()
-    assert any(n.startswith("lwk_core/_prover_stream.") and n.endswith(".so") for n in names)
-    assert "lwk_core/_prover_stream.pyi" in names
+    assert any(n.startswith("lwk_core/_native.") and n.endswith(".so") for n in names)
+    assert "lwk_core/_native.pyi" in names
     with tarfile.open(dist / f"lwk_core-{VERSION}.tar.gz") as sdist:
         members = sdist.getnames()
-    assert f"lwk_core-{VERSION}/lwk_core/_prover_stream.c" in members
+    assert f"lwk_core-{VERSION}/lwk_core/_native.c" in members
     assert f"lwk_core-{VERSION}/setup.py" in members
 
 
@@ -110,8 +110,11 @@ def test_the_wheels_install_into_a_fresh_venv_and_run_the_demo(dist: Path, tmp_p
     assert _run(python, "-m", "lwk_core", "--version", cwd=tmp_path) == f"lwk-core {VERSION}\n"
     where = _run(python, "-c", "import lwk_core; print(lwk_core.__file__)", cwd=tmp_path)
     assert where.startswith(str(tmp_path / "venv"))
-    native = "from lwk_core._rangeproof import native_stream; print(native_stream())"
-    assert _run(python, "-c", native, cwd=tmp_path) == "True\n"
+    native = (
+        "from lwk_core._rangeproof import native_stream; from lwk_core._secp import get_secp; "
+        "print(native_stream(), get_secp().native_unblind is not None)"
+    )
+    assert _run(python, "-c", native, cwd=tmp_path) == "True True\n"
     demo = _run(python, "-m", "lwk_core", "demo", cwd=tmp_path)
     # the faucet's payments of 100 000, 50 000 and 25 000 sats, then 50 000 while watching
     assert "0.00175000" in demo and "0.00225000 L-BTC" in demo, demo

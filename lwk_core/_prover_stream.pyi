@@ -1,3 +1,0 @@
-# The C extension lwk_core/_prover_stream.c (optional: lwk_core/_rangeproof.py falls back).
-
-def prover_draws(seed: bytes, sizes: bytes, /) -> bytes: ...
