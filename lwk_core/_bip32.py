@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
+import struct
+import threading
 from typing import NamedTuple
 
 from embit.util import secp256k1
 
 from ._address import base58check_decode
 from ._errors import DecodeError, DescriptorError
+from ._secp import get_secp
 
 __all__ = [
     "CURVE_ORDER",
@@ -46,18 +50,79 @@ def pubkey_of(secret: bytes) -> bytes:
     return serialize_point(secp256k1.ec_pubkey_create(secret))
 
 
+class _Multiples:
+    """d * 256^i * G for each byte position i (0 = least significant) and digit d in
+    1..255, in one table of libsecp256k1 points (64 bytes each; 512 KiB), built on first
+    use from 32 generator multiplications and 8,160 additions (30-50 ms).
+
+    With it, point + tweak*G is one call of libsecp256k1's `ec_pubkey_combine` over the
+    point and one table entry per nonzero byte of the tweak: 32 additions and one field
+    inversion, about half the time of `ec_pubkey_create` plus an addition (a constant-time
+    multiplication, needless here: public derivation's tweaks are public)."""
+
+    def __init__(self) -> None:
+        secp = get_secp()
+        self._ctx = secp.ctx
+        # A function object of our own (indexing a CDLL makes a new one), so that our
+        # argument types (pointers given as integers) change no other caller's.
+        self._combine = secp.lib["secp256k1_ec_pubkey_combine"]
+        pointer, size = ctypes.c_void_p, ctypes.c_size_t
+        self._combine.argtypes = [pointer, pointer, ctypes.c_char_p, size]
+        self._combine.restype = ctypes.c_int
+        self._table = ctypes.create_string_buffer(32 * 256 * 64)
+        base = ctypes.addressof(self._table)
+        for position in range(32):  # row `position` at base + position * 256 * 64
+            row = base + position * 256 * 64
+            ctypes.memmove(row + 64, secp256k1.ec_pubkey_create(_byte_power(position)), 64)
+            for digit in range(2, 256):
+                self._sum(row + digit * 64, [row + (digit - 1) * 64, row + 64])
+        # _rows[j]: the row of the tweak's big-endian byte j (byte position 31 - j)
+        self._rows = [base + (31 - j) * 256 * 64 for j in range(32)]
+
+    def _sum(self, out: int, points: list[int]) -> bool:
+        pointers = struct.pack(f"{len(points)}P", *points)  # an array of void *
+        return bool(self._combine(self._ctx, out, pointers, len(points)) == 1)
+
+    def add(self, point: bytes, tweak: bytes) -> bytes | None:
+        """point + tweak*G (tweak: 32 bytes big-endian, below the curve order); None if the
+        sum is the point at infinity."""
+        buffer = ctypes.create_string_buffer(point, 128)  # the point, then the sum
+        start = ctypes.addressof(buffer)
+        points = [start]
+        points += [row + digit * 64 for row, digit in zip(self._rows, tweak, strict=True) if digit]
+        return buffer.raw[64:] if self._sum(start + 64, points) else None
+
+
+def _byte_power(position: int) -> bytes:
+    return (1 << (8 * position)).to_bytes(32, "big")
+
+
+_multiples: _Multiples | None = None
+_multiples_lock = threading.Lock()
+
+
+def _table() -> _Multiples:
+    global _multiples
+    if _multiples is None:
+        with _multiples_lock:
+            if _multiples is None:
+                _multiples = _Multiples()
+    return _multiples
+
+
 def add_tweak(point: bytes, tweak: bytes) -> bytes:
     """point + tweak*G; fails (with negligible probability) if tweak >= n or the sum is 0.
 
-    tweak*G by the generator's precomputed table, then one addition: about a quarter
-    faster than libsecp256k1's tweak_add (a general double multiplication), which matters
-    where thousands of wallets derive their scripts."""
+    By a table of multiples of G (`_Multiples`): BIP-32 public derivation is a third of
+    the CPU a first scan of many small wallets spends outside unblinding."""
     if not any(tweak):
-        return point  # 0*G is no key for ec_pubkey_create; BIP-32 allows it (p + 0 = p)
-    try:
-        return bytes(secp256k1.ec_pubkey_combine(point, secp256k1.ec_pubkey_create(tweak)))
-    except ValueError:
-        raise DescriptorError("key tweak out of range") from None
+        return point  # BIP-32 allows IL = 0: p + 0*G = p
+    if int.from_bytes(tweak, "big") >= CURVE_ORDER:
+        raise DescriptorError("key tweak out of range")
+    total = _table().add(point, tweak)
+    if total is None:
+        raise DescriptorError("key tweak out of range")
+    return total
 
 
 class Node(NamedTuple):
@@ -69,7 +134,7 @@ class Node(NamedTuple):
 
 
 def ckd_pub(node: Node, index: int) -> Node:
-    i = hmac.new(node.chain_code, node.sec + index.to_bytes(4, "big"), hashlib.sha512).digest()
+    i = hmac.digest(node.chain_code, node.sec + index.to_bytes(4, "big"), "sha512")
     point = add_tweak(node.point, i[:32])
     return Node(point, serialize_point(point), i[32:])
 
