@@ -63,12 +63,15 @@ class _Multiples:
     def __init__(self) -> None:
         secp = get_secp()
         self._ctx = secp.ctx
-        # A function object of our own (indexing a CDLL makes a new one), so that our
+        # Function objects of our own (indexing a CDLL makes new ones), so that our
         # argument types (pointers given as integers) change no other caller's.
+        pointer = ctypes.c_void_p
         self._combine = secp.lib["secp256k1_ec_pubkey_combine"]
-        pointer, size = ctypes.c_void_p, ctypes.c_size_t
-        self._combine.argtypes = [pointer, pointer, ctypes.c_char_p, size]
+        self._combine.argtypes = [pointer, pointer, ctypes.c_char_p, ctypes.c_size_t]
         self._combine.restype = ctypes.c_int
+        self._serialize = secp.lib["secp256k1_ec_pubkey_serialize"]
+        self._serialize.argtypes = [pointer, pointer, pointer, pointer, ctypes.c_uint]
+        self._serialize.restype = ctypes.c_int
         self._table = ctypes.create_string_buffer(32 * 256 * 64)
         base = ctypes.addressof(self._table)
         for position in range(32):  # row `position` at base + position * 256 * 64
@@ -83,14 +86,24 @@ class _Multiples:
         pointers = struct.pack(f"{len(points)}P", *points)  # an array of void *
         return bool(self._combine(self._ctx, out, pointers, len(points)) == 1)
 
-    def add(self, point: bytes, tweak: bytes) -> bytes | None:
-        """point + tweak*G (tweak: 32 bytes big-endian, below the curve order); None if the
-        sum is the point at infinity."""
-        buffer = ctypes.create_string_buffer(point, 128)  # the point, then the sum
+    def add(self, point: bytes, tweak: bytes) -> tuple[bytes, bytes] | None:
+        """point + tweak*G (tweak: 32 bytes big-endian, below the curve order) and its
+        compressed encoding; None if the sum is the point at infinity."""
+        # One buffer: the point, the sum, its encoding, the encoding's size (in, out).
+        buffer = ctypes.create_string_buffer(point + _WORK, _SIZE_AT + 8)
         start = ctypes.addressof(buffer)
         points = [start]
         points += [row + digit * 64 for row, digit in zip(self._rows, tweak, strict=True) if digit]
-        return buffer.raw[64:] if self._sum(start + 64, points) else None
+        if not self._sum(start + 64, points):
+            return None
+        self._serialize(self._ctx, start + 128, start + _SIZE_AT, start + 64, _COMPRESSED)
+        raw = buffer.raw
+        return raw[64:128], raw[128:161]
+
+
+_COMPRESSED = 0x102  # SECP256K1_EC_COMPRESSED
+_SIZE_AT = 168  # an aligned size_t after the 33-byte encoding at 128
+_WORK = bytes(_SIZE_AT - 64) + struct.pack("N", 33)
 
 
 def _byte_power(position: int) -> bytes:
@@ -110,19 +123,29 @@ def _table() -> _Multiples:
     return _multiples
 
 
-def add_tweak(point: bytes, tweak: bytes) -> bytes:
-    """point + tweak*G; fails (with negligible probability) if tweak >= n or the sum is 0.
+def _tweaked(point: bytes, tweak: bytes) -> tuple[bytes, bytes] | None:
+    """point + tweak*G and its compressed encoding (None: tweak*G is 0, the point stays);
+    fails (with negligible probability) if tweak >= n or the sum is 0.
 
     By a table of multiples of G (`_Multiples`): BIP-32 public derivation is a third of
     the CPU a first scan of many small wallets spends outside unblinding."""
-    if not any(tweak):
-        return point  # BIP-32 allows IL = 0: p + 0*G = p
+    if tweak == _ZERO:
+        return None  # BIP-32 allows IL = 0: p + 0*G = p
     if int.from_bytes(tweak, "big") >= CURVE_ORDER:
         raise DescriptorError("key tweak out of range")
-    total = _table().add(point, tweak)
+    total = (_multiples or _table()).add(point, tweak)
     if total is None:
         raise DescriptorError("key tweak out of range")
     return total
+
+
+_ZERO = bytes(32)
+
+
+def add_tweak(point: bytes, tweak: bytes) -> bytes:
+    """point + tweak*G; fails (with negligible probability) if tweak >= n or the sum is 0."""
+    total = _tweaked(point, tweak)
+    return point if total is None else total[0]
 
 
 class Node(NamedTuple):
@@ -135,8 +158,10 @@ class Node(NamedTuple):
 
 def ckd_pub(node: Node, index: int) -> Node:
     i = hmac.digest(node.chain_code, node.sec + index.to_bytes(4, "big"), "sha512")
-    point = add_tweak(node.point, i[:32])
-    return Node(point, serialize_point(point), i[32:])
+    child = _tweaked(node.point, i[:32])
+    if child is None:
+        return Node(node.point, node.sec, i[32:])
+    return Node(child[0], child[1], i[32:])
 
 
 def ckd_priv(secret: int, chain_code: bytes, index: int) -> tuple[int, bytes]:
