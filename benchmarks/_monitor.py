@@ -11,9 +11,11 @@ Requests are counted at the server; peak memory is this process's peak resident 
 full scan, then a second one with nothing new: its no-change round); its times for all N
 are the sample's times scaled by N / sample (the output says so when the sample is not
 all of them). Every wallet, ours and LWK's, must find every payment. `--form blocking` runs
-`Monitor` (wallets in turn) instead of `AsyncMonitor`. `--json PATH` adds the results to
-PATH (benchmarks/results/monitor.json by default), replacing the same wallets and latency:
-`python -m benchmarks --write-docs` reports them against issue 18's and 20's targets.
+`Monitor` (wallets in turn) instead of `AsyncMonitor`; `--no-spv` runs our client with
+`verify_merkle=False` (LWK proves no confirmation; the main harness does the same). `--json
+PATH` adds the results to PATH (benchmarks/results/monitor.json by default), replacing the
+same wallets and latency: `python -m benchmarks --write-docs` reports them against issue
+18's and 20's targets. `--profile N` prints cProfile's top N functions of our first round.
 """
 
 from __future__ import annotations
@@ -64,10 +66,11 @@ class _Rounds:
         self.measured.append((wall, self.server.requests("electrum") - self._before, cpu))
 
 
-def _blocking(server: ServerProcess, wollets: list[Wollet], rounds: _Rounds) -> None:
+def _blocking(server: ServerProcess, wollets: list[Wollet], rounds: _Rounds, spv: bool) -> None:
     """A first round and a no-change round of `Monitor` over one client."""
     url = server.urls["electrum"]
-    with ElectrumClient.from_url(url, network=Network.ELEMENTS_REGTEST) as client:
+    regtest = Network.ELEMENTS_REGTEST
+    with ElectrumClient.from_url(url, network=regtest, verify_merkle=spv) as client:
         monitor = Monitor(client, wollets)
         for _ in range(2):
             rounds.start()
@@ -75,12 +78,15 @@ def _blocking(server: ServerProcess, wollets: list[Wollet], rounds: _Rounds) -> 
             rounds.stop()
 
 
-def _async(server: ServerProcess, wollets: list[Wollet], concurrency: int, rounds: _Rounds) -> None:
+def _async(
+    server: ServerProcess, wollets: list[Wollet], concurrency: int, rounds: _Rounds, spv: bool
+) -> None:
     """The same rounds of `AsyncMonitor` over one async client."""
     url = server.urls["electrum"]
 
     async def run() -> None:
-        client = AsyncElectrumClient.from_url(url, network=Network.ELEMENTS_REGTEST)
+        regtest = Network.ELEMENTS_REGTEST
+        client = AsyncElectrumClient.from_url(url, network=regtest, verify_merkle=spv)
         async with client:
             monitor = AsyncMonitor(client, wollets, concurrency=concurrency)
             for _ in range(2):
@@ -143,6 +149,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", type=int, default=0, help="print cProfile's top N of our first round"
     )
+    parser.add_argument(
+        "--spv",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="our client proves each confirmation (verify_merkle; LWK's does not)",
+    )
     args = parser.parse_args(argv)
 
     descriptors = [descriptor(i) for i in range(args.wallets)]
@@ -167,9 +179,9 @@ def main(argv: list[str] | None = None) -> None:
             profiler = cProfile.Profile() if args.profile else None
             rounds = _Rounds(server, profiler)
             if args.form == "async":
-                _async(server, wollets, args.concurrency, rounds)
+                _async(server, wollets, args.concurrency, rounds, args.spv)
             else:
-                _blocking(server, wollets, rounds)
+                _blocking(server, wollets, rounds, args.spv)
             (first_s, first_n, first_cpu), (again_s, again_n, _) = rounds.measured
             server_cpu = children_cpu() - server_cpu
             if profiler is not None:
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
                     "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                     "revision": revision(),
                     "form": args.form,
+                    "spv": args.spv,
                     "wallets": args.wallets,
                     "txs": args.txs,
                     "latency_ms": latency,
