@@ -21,6 +21,7 @@ __all__ = [
     "Node",
     "XKey",
     "add_tweak",
+    "child_keys",
     "ckd_priv",
     "ckd_pub",
     "parse_xkey",
@@ -156,12 +157,23 @@ class Node(NamedTuple):
     chain_code: bytes
 
 
-def ckd_pub(node: Node, index: int) -> Node:
+def _child(node: Node, index: int) -> tuple[bytes, tuple[bytes, bytes] | None]:
+    """BIP-32 CKDpub's HMAC output I and the child's point and key (None: the parent's)."""
     i = hmac.digest(node.chain_code, node.sec + index.to_bytes(4, "big"), "sha512")
-    child = _tweaked(node.point, i[:32])
-    if child is None:
-        return Node(node.point, node.sec, i[32:])
-    return Node(child[0], child[1], i[32:])
+    return i, _tweaked(node.point, i[:32])
+
+
+def ckd_pub(node: Node, index: int) -> Node:
+    i, child = _child(node, index)
+    point, sec = (node.point, node.sec) if child is None else child
+    return Node(point, sec, i[32:])
+
+
+def child_keys(node: Node, start: int, count: int) -> list[bytes]:
+    """The compressed keys of the children `start .. start+count-1` of `node` (what a
+    descriptor's scripts need, without the children's nodes)."""
+    children = (_child(node, index)[1] for index in range(start, start + count))
+    return [node.sec if child is None else child[1] for child in children]
 
 
 def ckd_priv(secret: int, chain_code: bytes, index: int) -> tuple[int, bytes]:
