@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import hmac
 import struct
-import threading
 from typing import NamedTuple
 
 from embit.util import secp256k1
@@ -111,17 +111,9 @@ def _byte_power(position: int) -> bytes:
     return (1 << (8 * position)).to_bytes(32, "big")
 
 
-_multiples: _Multiples | None = None
-_multiples_lock = threading.Lock()
-
-
+@functools.cache
 def _table() -> _Multiples:
-    global _multiples
-    if _multiples is None:
-        with _multiples_lock:
-            if _multiples is None:
-                _multiples = _Multiples()
-    return _multiples
+    return _Multiples()
 
 
 def _tweaked(point: bytes, tweak: bytes) -> tuple[bytes, bytes] | None:
@@ -134,7 +126,7 @@ def _tweaked(point: bytes, tweak: bytes) -> tuple[bytes, bytes] | None:
         return None  # BIP-32 allows IL = 0: p + 0*G = p
     if int.from_bytes(tweak, "big") >= CURVE_ORDER:
         raise DescriptorError("key tweak out of range")
-    total = (_multiples or _table()).add(point, tweak)
+    total = _table().add(point, tweak)
     if total is None:
         raise DescriptorError("key tweak out of range")
     return total
