@@ -11,18 +11,23 @@ Requests are counted at the server; peak memory is this process's peak resident 
 full scan, then a second one with nothing new: its no-change round); its times for all N
 are the sample's times scaled by N / sample (the output says so when the sample is not
 all of them). Every wallet, ours and LWK's, must find every payment. `--form blocking` runs
-`Monitor` (wallets in turn) instead of `AsyncMonitor`. `--json PATH` adds the results to
-PATH (benchmarks/results/monitor.json by default), replacing the same wallets and latency:
-`python -m benchmarks --write-docs` reports them against issue 18's and 20's targets.
+`Monitor` (wallets in turn) instead of `AsyncMonitor`; `--no-spv` runs our client with
+`verify_merkle=False` (LWK proves no confirmation; the main harness does the same). `--json
+PATH` adds the results to PATH (benchmarks/results/monitor.json by default), replacing the
+same wallets and latency: `python -m benchmarks --write-docs` reports them against issue
+18's and 20's targets. `--profile N` prints cProfile's top N functions of our first round.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime
 import json
+import pstats
 import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,39 +41,66 @@ from ._many import children_cpu, descriptor, fund
 from ._report import revision
 from ._server import ServerProcess
 
-Round = tuple[float, int]  # seconds, requests the server received
+Round = tuple[float, int, float]  # seconds, requests the server received, our CPU seconds
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "monitor.json"
 
 
-def _blocking(server: ServerProcess, wollets: list[Wollet]) -> list[Round]:
+class _Rounds:
+    """The rounds measured: each one's wall time, requests and our CPU time; the first
+    round under cProfile when `profiler` is given."""
+
+    def __init__(self, server: ServerProcess, profiler: cProfile.Profile | None) -> None:
+        self.server, self.profiler = server, profiler
+        self.measured: list[Round] = []
+
+    def start(self) -> None:
+        self._before = self.server.requests("electrum")
+        self._started, self._cpu = time.monotonic(), time.process_time()
+        if self.profiler is not None and not self.measured:
+            self.profiler.enable()
+
+    def stop(self) -> None:
+        if self.profiler is not None and not self.measured:
+            self.profiler.disable()
+        wall, cpu = time.monotonic() - self._started, time.process_time() - self._cpu
+        self.measured.append((wall, self.server.requests("electrum") - self._before, cpu))
+
+
+def _blocking(server: ServerProcess, wollets: list[Wollet], rounds: _Rounds, spv: bool) -> None:
     """A first round and a no-change round of `Monitor` over one client."""
     url = server.urls["electrum"]
-    with ElectrumClient.from_url(url, network=Network.ELEMENTS_REGTEST) as client:
+    regtest = Network.ELEMENTS_REGTEST
+    with ElectrumClient.from_url(url, network=regtest, verify_merkle=spv) as client:
         monitor = Monitor(client, wollets)
-        rounds = []
         for _ in range(2):
-            before, started = server.requests("electrum"), time.monotonic()
+            rounds.start()
             monitor.round()
-            rounds.append((time.monotonic() - started, server.requests("electrum") - before))
-        return rounds
+            rounds.stop()
 
 
-def _async(server: ServerProcess, wollets: list[Wollet], concurrency: int) -> list[Round]:
+def _async(
+    server: ServerProcess, wollets: list[Wollet], concurrency: int, rounds: _Rounds, spv: bool
+) -> None:
     """The same rounds of `AsyncMonitor` over one async client."""
     url = server.urls["electrum"]
 
-    async def run() -> list[Round]:
-        client = AsyncElectrumClient.from_url(url, network=Network.ELEMENTS_REGTEST)
+    async def run() -> None:
+        regtest = Network.ELEMENTS_REGTEST
+        client = AsyncElectrumClient.from_url(url, network=regtest, verify_merkle=spv)
         async with client:
             monitor = AsyncMonitor(client, wollets, concurrency=concurrency)
-            rounds = []
             for _ in range(2):
-                before, started = server.requests("electrum"), time.monotonic()
+                rounds.start()
                 await monitor.round()
-                rounds.append((time.monotonic() - started, server.requests("electrum") - before))
-            return rounds
+                rounds.stop()
 
-    return asyncio.run(run())
+    asyncio.run(run())
+
+
+def _print_profile(profiler: cProfile.Profile, top: int) -> None:
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def lwk_in_turn(url: str, descriptors: list[str]) -> tuple[float, float, list[int]]:
@@ -114,6 +146,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lwk-sample", type=int, default=20, help="wallets LWK scans")
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="add the results here")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="print cProfile's top N of our first round"
+    )
+    parser.add_argument(
+        "--spv",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="our client proves each confirmation (verify_merkle; LWK's does not)",
+    )
     args = parser.parse_args(argv)
 
     descriptors = [descriptor(i) for i in range(args.wallets)]
@@ -135,11 +176,16 @@ def main(argv: list[str] | None = None) -> None:
             server.set_latency(latency / 1000)
             wollets = [Wollet(Network.ELEMENTS_REGTEST, d) for d in descriptors]
             server_cpu = children_cpu()
+            profiler = cProfile.Profile() if args.profile else None
+            rounds = _Rounds(server, profiler)
             if args.form == "async":
-                (first_s, first_n), (again_s, again_n) = _async(server, wollets, args.concurrency)
+                _async(server, wollets, args.concurrency, rounds, args.spv)
             else:
-                (first_s, first_n), (again_s, again_n) = _blocking(server, wollets)
+                _blocking(server, wollets, rounds, args.spv)
+            (first_s, first_n, first_cpu), (again_s, again_n, _) = rounds.measured
             server_cpu = children_cpu() - server_cpu
+            if profiler is not None:
+                _print_profile(profiler, args.profile)
             ours = [len(w.transactions()) for w in wollets]
             del wollets
             lwk_first, lwk_again, theirs = lwk_in_turn(url, sample)
@@ -148,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit("a wallet is missing payments: the results are not comparable")
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"{latency:>5} ms  first {first_s:.2f}s, {first_n} requests;"
+                f"{latency:>5} ms  first {first_s:.2f}s (CPU {first_cpu:.2f}s), {first_n} requests;"
                 f" no-change {again_s:.3f}s, {again_n} requests; server CPU {server_cpu:.1f}s"
                 f" | LWK {lwk_first:.1f}s, {lwk_again:.2f}s"
                 f" | {first_s / lwk_first:.3f}, {again_s / lwk_again:.3f} | {peak_mb:.0f} MB",
@@ -159,12 +205,14 @@ def main(argv: list[str] | None = None) -> None:
                     "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                     "revision": revision(),
                     "form": args.form,
+                    "spv": args.spv,
                     "wallets": args.wallets,
                     "txs": args.txs,
                     "latency_ms": latency,
                     "setup_s": round(setup_s, 1),
                     "first_s": round(first_s, 3),
                     "first_requests": first_n,
+                    "first_cpu_s": round(first_cpu, 3),
                     "again_s": round(again_s, 3),
                     "again_requests": again_n,
                     "server_cpu_s": round(server_cpu, 1),

@@ -111,7 +111,8 @@ class WolletDescriptor:
         """The scriptPubKeys at indexes `start .. start+count-1` of `chain`."""
         self._check_range(start, count)
         branch = self._branch(chain)
-        return [self._spk(branch, i) for i in range(start, start + count)]
+        columns = [key.pubkeys(branch, start, count) for key in self._script.keys]
+        return [self._script.build(list(keys)) for keys in zip(*columns, strict=True)]
 
     def blinding_private_key(self, script_pubkey: bytes) -> bytes:
         """The 32-byte blinding private key for a scriptPubKey (needs a private blinding key)."""

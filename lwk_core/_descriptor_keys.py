@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, NoReturn
 
-from ._bip32 import HARDENED, Node, ckd_pub, parse_xkey, pubkey_point
+from ._bip32 import HARDENED, Node, child_keys, ckd_pub, parse_xkey, pubkey_point
 from ._descriptor_text import is_hex
 from ._errors import DescriptorError
 
@@ -135,7 +135,11 @@ class Key:
         self.full_path = parsed.origin_path + tuple(s for s in parsed.steps if s != MULTIPATH)
 
     def pubkey(self, branch: int, index: int) -> bytes:
+        return self.pubkeys(branch, index, 1)[0]
+
+    def pubkeys(self, branch: int, start: int, count: int) -> list[bytes]:
+        """The keys at indexes `start .. start+count-1` of `branch`."""
         entry = self.branches[branch if len(self.branches) > 1 else 0]
         if isinstance(entry, bytes):
-            return entry
-        return ckd_pub(entry, index).sec
+            return [entry] * count
+        return child_keys(entry, start, count)

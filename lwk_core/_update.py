@@ -51,6 +51,25 @@ def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
 
+_SHARED_INDEXES: Final = 1024
+_POSITIONS: Final = {chain: [(chain, i) for i in range(_SHARED_INDEXES)] for chain in Chain}
+
+
+def _positions(value: Mapping[bytes, tuple[Chain, int]]) -> Mapping[bytes, tuple[Chain, int]]:
+    """`value` frozen, each (chain, index) below `_SHARED_INDEXES` one tuple shared by every
+    wallet: the garbage collector tracks a tuple holding an enum member, and the positions
+    of a thousand wallets' scripts were a quarter of all objects it went through."""
+    return MappingProxyType({script: _shared(path) for script, path in value.items()})
+
+
+def _shared(path: tuple[Chain, int]) -> tuple[Chain, int]:
+    if type(path) is tuple and len(path) == 2 and type(path[0]) is Chain:
+        index = path[1]
+        if type(index) is int and 0 <= index < _SHARED_INDEXES:
+            return _POSITIONS[path[0]][index]
+    return path
+
+
 def _txs(value: Iterable[Transaction]) -> tuple[Transaction, ...]:
     return tuple(value)
 
@@ -96,7 +115,7 @@ class Update:
     timestamps: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen_map)
     scripts: Mapping[bytes, tuple[Chain, int]] = attrs.field(
         factory=dict,
-        converter=_frozen_map,
+        converter=_positions,
         repr=False,
     )
     unblinded: Mapping[OutPoint, TxOutSecrets] = attrs.field(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shared_data import load_fixture
 
 from lwk_core._address import address_to_script
-from lwk_core._bip32 import add_tweak
+from lwk_core._bip32 import CURVE_ORDER, add_tweak
 from lwk_core._descriptor import WolletDescriptor, descriptor_checksum
 from lwk_core._errors import DescriptorError
 from lwk_core._hashes import sha256
@@ -646,3 +646,26 @@ def test_a_key_tweak_is_the_libraries_tweak_add_and_zero_keeps_the_key() -> None
     assert add_tweak(point, bytes(32)) == point  # BIP-32 allows IL = 0: the parent key
     with pytest.raises(DescriptorError, match="out of range"):
         add_tweak(point, b"\xff" * 32)  # >= the curve order
+
+
+def test_a_key_tweak_takes_every_table_row_and_the_edges_of_the_range() -> None:
+    # add_tweak sums table entries (a digit times 256^position times G), one per nonzero
+    # byte of the tweak: each byte position and a spread of digits, against the library's
+    # own tweak_add (a double multiplication, no table).
+    point = bytes(secp256k1.ec_pubkey_create(sha256(b"parent")))
+    tweaks = [
+        bytes(31 - position) + bytes([digit]) + bytes(position)
+        for position in range(32)
+        for digit in (1, 2, 0x80, 0xFF)
+        if (position, digit) != (31, 0xFF)  # above the curve order
+    ]
+    tweaks += [(CURVE_ORDER - 1).to_bytes(32, "big"), sha256(b"a"), sha256(b"b")]
+    for tweak in tweaks:
+        assert add_tweak(point, tweak) == bytes(secp256k1.ec_pubkey_add(point, tweak))
+    k = 12345
+    key = bytes(secp256k1.ec_pubkey_create(k.to_bytes(32, "big")))
+    doubled = bytes(secp256k1.ec_pubkey_create((2 * k).to_bytes(32, "big")))
+    assert add_tweak(key, k.to_bytes(32, "big")) == doubled  # an addition that doubles
+    for out_of_range in (CURVE_ORDER, CURVE_ORDER - k):  # tweak >= n; the sum is infinity
+        with pytest.raises(DescriptorError, match="out of range"):
+            add_tweak(key, out_of_range.to_bytes(32, "big"))

@@ -182,6 +182,17 @@ def test_updates_that_differ_in_any_field_are_not_equal(change: dict[str, Any]) 
     assert Update.deserialize(other.serialize()) != _BASE
 
 
+def test_script_positions_are_shared_between_updates_and_kept_as_given() -> None:
+    # Every wallet's update names positions (chain, index) from 0 up: one tuple per position
+    # is kept for all of them (fewer objects for the garbage collector), equal to the given.
+    first = Update.deserialize(_BASE.serialize())
+    again = attrs.evolve(_BASE, scripts={b"\x00\x14" + bytes(20): (Chain.EXTERNAL, 1)})
+    assert first.scripts == _BASE.scripts
+    assert again.scripts[b"\x00\x14" + bytes(20)] is first.scripts[TXS[0].outputs[0].script_pubkey]
+    far = (Chain.INTERNAL, 10**6)
+    assert attrs.evolve(_BASE, scripts={b"s": far}).scripts[b"s"] == far
+
+
 def test_equal_updates_are_equal_and_hash_alike() -> None:
     # The same contents built another way: other mapping types and orders, a list of txs.
     twin = Update(

@@ -19,6 +19,10 @@ MAX_LINE: Final = 8 * 1024 * 1024
 
 Call = tuple[str, Sequence[Any]]
 
+# json.dumps' work without its per-call checks and encoder construction (a first scan of
+# many wallets writes tens of thousands of request lines)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def encode_requests(
     ids: Sequence[int], calls: Sequence[Call], authorization: str | None = None
@@ -29,14 +33,12 @@ def encode_requests(
     lwk_wollet/src/clients/blocking/electrum_client.rs, through electrum-client's
     authorization provider)."""
     extra = {} if authorization is None else {"authorization": authorization}
-    return b"".join(
-        json.dumps(
-            {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params), **extra},
-            separators=(",", ":"),
-        ).encode()
-        + b"\n"
+    lines = [
+        _encode({"jsonrpc": "2.0", "id": i, "method": method, "params": list(params), **extra})
         for i, (method, params) in zip(ids, calls, strict=True)
-    )
+    ]
+    lines.append("")  # each line ends with a newline
+    return "\n".join(lines).encode()
 
 
 class LineReader:
