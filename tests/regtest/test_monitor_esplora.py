@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from counting import AsyncCountingScans, CountingScans
 from lwk_esplora import AsyncEsploraClient, EsploraClient
 from lwk_oracle import new_wallet
 from lwk_regtest import Regtest
@@ -26,31 +27,19 @@ from lwk_core import (
     Network,
     NewTx,
     TxConfirmed,
-    Update,
     Wollet,
 )
-from lwk_core._transaction import Transaction
 
 POLICY = Network.ELEMENTS_REGTEST.policy_asset
 WALLETS = 20
 
 
-class CountingClient(EsploraClient):
-    scans = 0
-
-    def scan_wallet(self, wollet: Wollet, **kw: Any) -> Update | None:
-        self.scans += 1
-        return super().scan_wallet(wollet, **kw)
+class CountingClient(CountingScans, EsploraClient):
+    pass
 
 
-class AsyncCountingClient(AsyncEsploraClient):
-    scans = 0
-
-    async def scan_wallet(
-        self, wollet: Wollet, *, tx_cache: MutableMapping[str, Transaction] | None = None, **kw: Any
-    ) -> Update | None:
-        self.scans += 1
-        return await super().scan_wallet(wollet, tx_cache=tx_cache, **kw)
+class AsyncCountingClient(AsyncCountingScans, AsyncEsploraClient):
+    pass
 
 
 @pytest.fixture

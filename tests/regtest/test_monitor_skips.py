@@ -15,10 +15,11 @@ counter, and the count of `scan_wallet` calls (the engine runs once per call).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from counting import AsyncCountingScans, CountingScans
 from following import WAIT
 from lwk_electrum import AsyncElectrumClient, ElectrumClient
 from lwk_oracle import new_wallet
@@ -34,33 +35,21 @@ from lwk_core import (
     NewTip,
     NewTx,
     TxConfirmed,
-    Update,
     WalletEvent,
     Wollet,
 )
-from lwk_core._transaction import Transaction
 
 POLICY = Network.ELEMENTS_REGTEST.policy_asset
 WALLETS = 200
 Pair = tuple[Wollet, WalletEvent]
 
 
-class CountingClient(ElectrumClient):
-    scans = 0
-
-    def scan_wallet(self, wollet: Wollet, **kw: Any) -> Update | None:
-        self.scans += 1
-        return super().scan_wallet(wollet, **kw)
+class CountingClient(CountingScans, ElectrumClient):
+    pass
 
 
-class AsyncCountingClient(AsyncElectrumClient):
-    scans = 0
-
-    async def scan_wallet(
-        self, wollet: Wollet, *, tx_cache: MutableMapping[str, Transaction] | None = None, **kw: Any
-    ) -> Update | None:
-        self.scans += 1
-        return await super().scan_wallet(wollet, tx_cache=tx_cache, **kw)
+class AsyncCountingClient(AsyncCountingScans, AsyncElectrumClient):
+    pass
 
 
 class Driver:
