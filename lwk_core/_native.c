@@ -203,6 +203,9 @@ static struct {
     int (*generator_serialize)(const void *ctx, unsigned char *out, const zkp_generator *gen);
     int (*generator_generate)(const void *ctx, zkp_generator *out, const unsigned char *key32);
     int (*commitment_parse)(const void *ctx, zkp_commitment *out, const unsigned char *in);
+    int (*commitment_serialize)(const void *ctx, unsigned char *out, const zkp_commitment *in);
+    int (*pedersen_commit)(const void *ctx, zkp_commitment *out, const unsigned char *blind,
+                           uint64_t value, const zkp_generator *gen);
 } zkp;
 
 /* The field prime p and the group order n, as BIGNUMs (read-only once `load`ed). */
@@ -562,17 +565,18 @@ static int matches(scalars *k, const zkp_pubkey *point, const unsigned char expe
 }
 
 /* The secrets must open both commitments: the asset commitment is H_A + abf * G
- * (secp256k1_generator_generate_blinded's point), the value commitment value * H_A' +
- * vbf * G on that generator (secp256k1_pedersen_commit's), compared in their encodings. */
+ * (secp256k1_generator_generate_blinded's point), compared in its encoding; the value
+ * commitment is secp256k1_pedersen_commit's on that generator, which multiplies the value
+ * in constant time (an amount is private: no timing may tell its size). */
 static int check_commitments(scalars *k, const output *o, const zkp_pubkey *h) {
     static const unsigned char zero[32];
     const unsigned char *abf = o->message + 32;
-    zkp_pubkey blinded, value_part, blinder_part, sum;
+    zkp_pubkey blinded, blinder_part;
+    zkp_generator generator;
     zkp_commitment commitment;
     const zkp_pubkey *asset_terms[2] = {h, &blinder_part};
-    const zkp_pubkey *value_terms[2] = {&value_part, &blinder_part};
-    unsigned char value[32];
-    int i, same;
+    unsigned char serialized[33];
+    int same;
     if (memcmp(abf, ORDER, 32) >= 0) return BAD_ASSET_BLINDER;
     if (!memcmp(abf, zero, 32)) {
         blinded = *h;
@@ -584,22 +588,14 @@ static int check_commitments(scalars *k, const output *o, const zkp_pubkey *h) {
     if (same <= 0) return same < 0 ? NO_MEMORY : ASSET_MISMATCH;
 
     if ((o->value_commitment[0] & 0xfe) != COMMITMENT_TAG) return BAD_VALUE_COMMITMENT;
-    /* never fails: the opening gave a value blinder in [1, n) */
-    if (zkp.pubkey_create(zkp.ctx, &blinder_part, o->value_blinder) != 1) return NOT_REWOUND;
-    if (o->value == 0) {
-        sum = blinder_part;
-    } else {
-        memset(value, 0, 24);
-        for (i = 0; i < 8; i++) value[24 + i] = (unsigned char)(o->value >> (56 - 8 * i));
-        value_part = blinded; /* tweak_mul's variable-time multiplication: 64 bits at most */
-        if (zkp.pubkey_tweak_mul(zkp.ctx, &value_part, value) != 1 ||
-            zkp.pubkey_combine(zkp.ctx, &sum, value_terms, 2) != 1) {
-            return NOT_REWOUND;
-        }
+    /* the asset commitment is H_A' (just checked), so it parses; the opening gave a value
+       blinder in [1, n) */
+    if (zkp.generator_parse(zkp.ctx, &generator, o->asset_commitment) != 1 ||
+        zkp.pedersen_commit(zkp.ctx, &commitment, o->value_blinder, o->value, &generator) != 1 ||
+        zkp.commitment_serialize(zkp.ctx, serialized, &commitment) != 1) {
+        return NOT_REWOUND;
     }
-    same = matches(k, &sum, o->value_commitment, COMMITMENT_TAG);
-    if (same < 0) return NO_MEMORY;
-    if (same) return FOUND;
+    if (!memcmp(serialized, o->value_commitment, 33)) return FOUND;
     /* why not: an encoding that is no point, or another point (a parse is a square root, so
        only on this path) */
     return zkp.commitment_parse(zkp.ctx, &commitment, o->value_commitment) == 1
@@ -682,6 +678,8 @@ static const struct {
     {"secp256k1_generator_serialize", &zkp.generator_serialize},
     {"secp256k1_generator_generate", &zkp.generator_generate},
     {"secp256k1_pedersen_commitment_parse", &zkp.commitment_parse},
+    {"secp256k1_pedersen_commitment_serialize", &zkp.commitment_serialize},
+    {"secp256k1_pedersen_commit", &zkp.pedersen_commit},
 };
 #define N_FUNCTIONS (sizeof FUNCTIONS / sizeof FUNCTIONS[0])
 
