@@ -365,17 +365,24 @@ class EsploraSteps:
     def _tip_hash(self) -> Steps[str]:
         return (yield from self._parsed("/blocks/tip/hash", "blocks/tip/hash", parse_hash))
 
-    def _mempool(self) -> Steps[frozenset[str] | None]:
-        """The mempool's txids; None when the server does not list them or has too many."""
+    def _mempool_listing(self) -> Steps[list[str] | None]:
+        """`/mempool/txids`; None when the server does not serve it (404)."""
         reply = yield from self._get("/mempool/txids", "mempool/txids", allow_404=True)
         if reply is None:
+            return None
+        try:
+            return _parse_txid_list(reply.body)
+        except Malformed as exc:
+            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
+
+    def _mempool(self) -> Steps[frozenset[str] | None]:
+        """The mempool's txids; None when the server does not list them or has too many."""
+        listed = yield from self._mempool_listing()
+        if listed is None:
             log.info("%s: no /mempool/txids, every scan pages every script", self.name)
             self._serves_mempool = False
             return None
-        try:
-            txids = frozenset(parse_txids(parse_json(reply.body)))
-        except Malformed as exc:
-            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
+        txids = frozenset(listed)
         return txids if len(txids) <= _MAX_MEMPOOL_STATE else None
 
     def _touched(
@@ -499,17 +506,13 @@ class EsploraSteps:
         if not todo:
             return
         log.info("%s: %d script(s) have over %d unconfirmed txs", self.name, len(todo), MEMPOOL_CAP)
-        reply = yield from self._get("/mempool/txids", "mempool/txids", allow_404=True)
-        if reply is None:
+        mempool = yield from self._mempool_listing()
+        if mempool is None:
             raise BackendError(
                 f"a script has over {MEMPOOL_CAP} unconfirmed txs, which Esplora cannot list, "
                 "and the server does not serve /mempool/txids: use an Electrum backend",
                 backend=self.name,
             )
-        try:
-            mempool = parse_txids(parse_json(reply.body))
-        except Malformed as exc:
-            raise BackendProtocolError(f"GET mempool/txids: {exc}", backend=self.name) from exc
         listed = [{e.txid for e in histories[i]} for i in todo]
         candidates = [t for t in mempool if not all(t in ids for ids in listed)]
         if len(candidates) > _MAX_MEMPOOL_SWEEP:
